@@ -1,0 +1,62 @@
+#include "audit/record.h"
+
+#include <ctime>
+
+#include "gateway/crypto.h"
+
+namespace agni::audit {
+
+std::string FormatTime(std::int64_t time_us) {
+  const std::time_t secs = static_cast<std::time_t>(time_us / 1'000'000);
+  const long micros = static_cast<long>(time_us % 1'000'000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, micros);
+  return buf;
+}
+
+nlohmann::json ToJson(const Record& r) {
+  nlohmann::json j = nlohmann::json::object();
+  auto text = [&](const char* key, const std::string& v) {
+    if (!v.empty()) j[key] = v;
+  };
+  j["seq"] = r.seq;
+  j["time"] = FormatTime(r.time_us);
+  j["prev_hash"] = r.prev_hash;
+  text("stage", r.stage);
+  text("request_id", r.request_id);
+  text("principal", r.principal);
+  text("groups", r.groups);
+  text("auth_method", r.auth_method);
+  text("peer", r.peer);
+  text("method", r.method);
+  text("path", r.path);
+  text("phone_number", r.phone_number);
+  text("decision", r.decision);
+  text("rule_id", r.rule_id);
+  text("reason", r.reason);
+  text("approval_id", r.approval_id);
+  text("policy_hash", r.policy_hash);
+  text("shadow", r.shadow);
+  if (r.intent_seq) j["intent_seq"] = *r.intent_seq;
+  if (r.upstream_status) j["upstream_status"] = *r.upstream_status;
+  if (r.upstream_latency_us) j["upstream_latency_us"] = *r.upstream_latency_us;
+  if (r.response_status) j["response_status"] = *r.response_status;
+  text("outcome", r.outcome);
+  text("detail", r.detail);
+  return j;
+}
+
+std::string CanonicalBytes(const Record& r) {
+  return ToJson(r).dump(-1, ' ', /*ensure_ascii=*/true,
+                        nlohmann::json::error_handler_t::replace);
+}
+
+std::string ChainHash(const Record& r) {
+  return Sha256Hex(r.prev_hash + CanonicalBytes(r));
+}
+
+}  // namespace agni::audit

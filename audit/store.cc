@@ -1,0 +1,280 @@
+#include "audit/store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <stdexcept>
+
+namespace agni::audit {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS audit_records (
+  seq                 INTEGER PRIMARY KEY,
+  time                TEXT    NOT NULL,
+  stage               TEXT    NOT NULL,
+  request_id          TEXT,
+  principal           TEXT,
+  groups              TEXT,
+  auth_method         TEXT,
+  peer                TEXT,
+  method              TEXT,
+  path                TEXT,
+  phone_number        TEXT,
+  decision            TEXT,
+  rule_id             TEXT,
+  reason              TEXT,
+  approval_id         TEXT,
+  policy_hash         TEXT,
+  shadow              TEXT,
+  intent_seq          INTEGER,
+  upstream_status     INTEGER,
+  upstream_latency_us INTEGER,
+  response_status     INTEGER,
+  outcome             TEXT,
+  detail              TEXT,
+  prev_hash           TEXT    NOT NULL,
+  hash                TEXT    NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_records_no_update
+  BEFORE UPDATE ON audit_records
+  BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_records_no_delete
+  BEFORE DELETE ON audit_records
+  BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+CREATE INDEX IF NOT EXISTS audit_records_by_intent
+  ON audit_records (intent_seq) WHERE intent_seq IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_records_by_number
+  ON audit_records (phone_number, seq);
+CREATE INDEX IF NOT EXISTS audit_records_by_principal
+  ON audit_records (principal, seq);
+CREATE INDEX IF NOT EXISTS audit_records_by_request
+  ON audit_records (request_id);
+)sql";
+
+constexpr const char* kInsert = R"sql(
+INSERT INTO audit_records (
+  seq, time, stage, request_id, principal, groups, auth_method, peer, method,
+  path, phone_number, decision, rule_id, reason, approval_id, policy_hash,
+  shadow, intent_seq, upstream_status, upstream_latency_us, response_status,
+  outcome, detail, prev_hash, hash)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+        ?)
+)sql";
+
+std::int64_t SystemNowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void BindText(SQLite::Statement& s, int index, const std::string& v) {
+  if (v.empty()) {
+    s.bind(index);  // NULL
+  } else {
+    s.bind(index, v);
+  }
+}
+
+template <typename T>
+void BindOptional(SQLite::Statement& s, int index, const std::optional<T>& v) {
+  if (v) {
+    s.bind(index, static_cast<std::int64_t>(*v));
+  } else {
+    s.bind(index);
+  }
+}
+
+}  // namespace
+
+AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
+                       std::function<std::int64_t()> clock_us)
+    : options_(std::move(options)),
+      observer_(observer),
+      clock_us_(clock_us ? std::move(clock_us) : SystemNowUs) {
+  try {
+    db_ = std::make_unique<SQLite::Database>(
+        options_.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE |
+                           SQLite::OPEN_FULLMUTEX);
+    db_->setBusyTimeout(static_cast<int>(options_.busy_timeout.count()));
+    db_->exec("PRAGMA journal_mode=WAL");
+    db_->exec("PRAGMA synchronous=FULL");
+    const std::string check =
+        db_->execAndGet("PRAGMA quick_check").getString();
+    if (check != "ok") {
+      throw std::runtime_error("integrity check failed: " + check);
+    }
+    db_->exec(kSchema);
+    SQLite::Statement last(
+        *db_, "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1");
+    if (last.executeStep()) {
+      last_seq_ = last.getColumn(0).getInt64();
+      last_hash_ = last.getColumn(1).getString();
+    } else {
+      last_hash_ = std::string(kGenesisHash);
+    }
+    RecoverUnfinishedIntents();
+  } catch (const SQLite::Exception& e) {
+    throw std::runtime_error("cannot open the audit database \"" +
+                             options_.path + "\": " + e.what());
+  }
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+AuditStore::~AuditStore() { Close(); }
+
+void AuditStore::Close() {
+  {
+    std::lock_guard lock(mu_);
+    if (closing_ && !writer_.joinable()) return;
+    closing_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+bool AuditStore::Healthy() const { return healthy_.load(); }
+
+AppendResult AuditStore::Append(Record record) {
+  std::future<AppendResult> done;
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) return {false, 0, "the audit store is closed"};
+    if (queue_.size() >= options_.max_queue) {
+      if (observer_) observer_->OnFailure(1);
+      return {false, 0, "the audit queue is full"};
+    }
+    record.time_us = clock_us_();
+    queue_.push_back({std::move(record), {}});
+    done = queue_.back().done.get_future();
+    if (observer_) observer_->OnQueueDepth(queue_.size());
+  }
+  cv_.notify_one();
+  return done.get();
+}
+
+void AuditStore::WriterLoop() {
+  std::deque<Pending> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closing and drained
+      const std::size_t n = std::min(queue_.size(), options_.max_batch);
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      if (observer_) observer_->OnQueueDepth(queue_.size());
+    }
+    CommitBatch(batch);
+    batch.clear();
+  }
+}
+
+void AuditStore::InsertLocked(Record& r) {
+  r.seq = last_seq_ + 1;
+  r.prev_hash = last_hash_;
+  r.hash = ChainHash(r);
+  if (!insert_) insert_ = std::make_unique<SQLite::Statement>(*db_, kInsert);
+  SQLite::Statement& s = *insert_;
+  s.reset();
+  int i = 1;
+  s.bind(i++, r.seq);
+  s.bind(i++, FormatTime(r.time_us));
+  s.bind(i++, r.stage);
+  for (const std::string* v :
+       {&r.request_id, &r.principal, &r.groups, &r.auth_method, &r.peer,
+        &r.method, &r.path, &r.phone_number, &r.decision, &r.rule_id,
+        &r.reason, &r.approval_id, &r.policy_hash, &r.shadow}) {
+    BindText(s, i++, *v);
+  }
+  BindOptional(s, i++, r.intent_seq);
+  BindOptional(s, i++, r.upstream_status);
+  BindOptional(s, i++, r.upstream_latency_us);
+  BindOptional(s, i++, r.response_status);
+  BindText(s, i++, r.outcome);
+  BindText(s, i++, r.detail);
+  s.bind(i++, r.prev_hash);
+  s.bind(i++, r.hash);
+  s.exec();
+  last_seq_ = r.seq;
+  last_hash_ = r.hash;
+}
+
+void AuditStore::CommitBatch(std::deque<Pending>& batch) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::int64_t seq_before = last_seq_;
+  const std::string hash_before = last_hash_;
+  std::string error;
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    for (Pending& p : batch) InsertLocked(p.record);
+    tx.commit();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (!error.empty()) {
+    // The transaction rolled back: the chain continues from where it was.
+    last_seq_ = seq_before;
+    last_hash_ = hash_before;
+    healthy_ = false;
+    if (observer_) observer_->OnFailure(batch.size());
+    for (Pending& p : batch) {
+      p.done.set_value({false, 0, "audit commit failed: " + error});
+    }
+    return;
+  }
+  healthy_ = true;
+  if (observer_) {
+    std::vector<const Record*> committed;
+    committed.reserve(batch.size());
+    for (const Pending& p : batch) committed.push_back(&p.record);
+    observer_->OnCommit(committed, std::chrono::steady_clock::now() - started);
+  }
+  for (Pending& p : batch) p.done.set_value({true, p.record.seq, ""});
+}
+
+void AuditStore::RecoverUnfinishedIntents() {
+  SQLite::Statement q(*db_, R"sql(
+    SELECT i.seq, i.request_id, i.principal, i.method, i.path, i.phone_number,
+           i.rule_id, i.policy_hash
+    FROM audit_records i
+    WHERE i.stage = 'intent'
+      AND NOT EXISTS (SELECT 1 FROM audit_records o
+                      WHERE o.stage = 'outcome' AND o.intent_seq = i.seq)
+    ORDER BY i.seq)sql");
+  std::vector<Record> closing;
+  while (q.executeStep()) {
+    Record r;
+    r.stage = "outcome";
+    r.intent_seq = q.getColumn(0).getInt64();
+    auto text = [&](int col) {
+      return q.getColumn(col).isNull() ? std::string()
+                                       : q.getColumn(col).getString();
+    };
+    r.request_id = text(1);
+    r.principal = text(2);
+    r.method = text(3);
+    r.path = text(4);
+    r.phone_number = text(5);
+    r.rule_id = text(6);
+    r.policy_hash = text(7);
+    r.decision = "allow";
+    r.outcome = "unknown";
+    r.reason = "recovered_at_start";
+    r.detail =
+        "the gateway stopped after recording the intent and before recording "
+        "an outcome; the upstream may or may not have released the number";
+    closing.push_back(std::move(r));
+  }
+  if (closing.empty()) return;
+  SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+  for (Record& r : closing) {
+    r.time_us = clock_us_();
+    InsertLocked(r);
+  }
+  tx.commit();
+  recovered_intents_ = closing.size();
+}
+
+}  // namespace agni::audit

@@ -1,0 +1,119 @@
+// The durable audit log: an append-only SQLite table written by one thread.
+//
+// Callers hand a record to Append() and block until the batch holding it has
+// committed (WAL, synchronous=FULL): when Append() returns ok, the record is on
+// disk. Records arriving while a commit is in progress form the next batch
+// (group commit), so many concurrent requests share one fsync. A full queue or a
+// failed commit is reported to the caller, never dropped silently: the gateway
+// turns it into a 503 and forwards nothing.
+//
+// Thread-safe: Append() may be called from any thread. The SQLite connection is
+// used only by the writer thread.
+#pragma once
+
+#include <chrono>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "audit/record.h"
+
+namespace SQLite {
+class Database;
+class Statement;
+}
+
+namespace agni::audit {
+
+struct StoreOptions {
+  std::string path;
+  std::chrono::milliseconds busy_timeout{2000};
+  std::size_t max_queue = 10000;
+  std::size_t max_batch = 512;
+};
+
+// Hooks for metrics; the store does not know Prometheus. Called from the writer
+// thread (OnCommit, OnFailure) or the calling thread (OnQueueFull).
+class StoreObserver {
+ public:
+  virtual ~StoreObserver() = default;
+  virtual void OnCommit(const std::vector<const Record*>& records,
+                        std::chrono::nanoseconds duration) = 0;
+  virtual void OnFailure(std::size_t records) = 0;
+  virtual void OnQueueDepth(std::size_t depth) = 0;
+};
+
+struct AppendResult {
+  bool ok = false;
+  std::int64_t seq = 0;
+  std::string error;  // why not, for logs; never shown to clients verbatim
+};
+
+// What the gateway's request path needs from an audit log.
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  // Blocks until `record` is durably committed or has failed.
+  virtual AppendResult Append(Record record) = 0;
+  // False after the most recent commit failed, until one succeeds.
+  virtual bool Healthy() const = 0;
+};
+
+class AuditStore final : public AuditSink {
+ public:
+  // Opens (creating if needed) the database, checks its integrity, closes any
+  // intent left without an outcome by a previous crash (outcome "unknown"), and
+  // starts the writer. Throws std::runtime_error with a readable message.
+  AuditStore(StoreOptions options, StoreObserver* observer = nullptr,
+             std::function<std::int64_t()> clock_us = nullptr);
+  ~AuditStore() override;  // drains the queue, then stops the writer
+
+  AuditStore(const AuditStore&) = delete;
+  AuditStore& operator=(const AuditStore&) = delete;
+
+  AppendResult Append(Record record) override;
+  bool Healthy() const override;
+
+  // Commits everything queued so far and stops accepting records.
+  void Close();
+
+  // Number of intents closed as "unknown" when the store was opened.
+  std::size_t recovered_intents() const { return recovered_intents_; }
+
+ private:
+  struct Pending {
+    Record record;
+    std::promise<AppendResult> done;
+  };
+
+  void WriterLoop();
+  void CommitBatch(std::deque<Pending>& batch);
+  void InsertLocked(Record& record);
+  void RecoverUnfinishedIntents();
+
+  StoreOptions options_;
+  StoreObserver* observer_;
+  std::function<std::int64_t()> clock_us_;
+  std::unique_ptr<SQLite::Database> db_;  // writer thread only (after open)
+  std::unique_ptr<SQLite::Statement> insert_;  // prepared once, writer only
+
+  std::int64_t last_seq_ = 0;
+  std::string last_hash_;
+  std::size_t recovered_intents_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool closing_ = false;
+  std::atomic<bool> healthy_{true};
+  std::thread writer_;
+};
+
+}  // namespace agni::audit

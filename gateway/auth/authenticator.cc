@@ -1,0 +1,93 @@
+#include "gateway/auth/authenticator.h"
+
+#include <openssl/crypto.h>
+
+#include "gateway/crypto.h"
+
+namespace agni {
+namespace {
+
+std::string HexDecode(std::string_view hex) {
+  auto nibble = [](char c) -> int {
+    return c <= '9' ? c - '0' : c - 'a' + 10;
+  };
+  std::string out(hex.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  }
+  return out;
+}
+
+bool StartsWithBearer(std::string_view v) {
+  if (v.size() < 7) return false;
+  static constexpr std::string_view kBearer = "bearer ";
+  for (std::size_t i = 0; i < kBearer.size(); ++i) {
+    char c = v[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kBearer[i]) return false;
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+    v.remove_prefix(1);
+  }
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+    v.remove_suffix(1);
+  }
+  return v;
+}
+
+}  // namespace
+
+Authenticator::Authenticator(const std::vector<User>& users) {
+  entries_.reserve(users.size());
+  for (const User& u : users) {
+    entries_.push_back(
+        {HexDecode(u.token_sha256), Principal{u.name, u.groups, ""}});
+  }
+}
+
+AuthResult Authenticator::Authenticate(const Credentials& credentials) const {
+  const std::size_t sent =
+      credentials.authorization.size() + credentials.api_key.size();
+  if (sent == 0) {
+    return {std::nullopt,
+            "no credentials: send Authorization: Bearer <token> or X-Api-Key"};
+  }
+  if (sent > 1) {
+    return {std::nullopt,
+            "more than one credential header; send exactly one of "
+            "Authorization or X-Api-Key"};
+  }
+  std::string_view token;
+  std::string method;
+  if (!credentials.authorization.empty()) {
+    std::string_view v = Trim(credentials.authorization.front());
+    if (!StartsWithBearer(v)) {
+      return {std::nullopt, "the Authorization scheme must be Bearer"};
+    }
+    token = Trim(v.substr(7));
+    method = "bearer";
+  } else {
+    token = Trim(credentials.api_key.front());
+    method = "api_key";
+  }
+  if (token.empty()) return {std::nullopt, "the token is empty"};
+
+  const std::string presented = Sha256Raw(token);
+  const Entry* match = nullptr;
+  for (const Entry& e : entries_) {
+    // No early exit and no data-dependent branch beyond a pointer select.
+    const bool equal = CRYPTO_memcmp(e.token_hash_raw.data(), presented.data(),
+                                     presented.size()) == 0;
+    match = equal ? &e : match;
+  }
+  if (match == nullptr) return {std::nullopt, "the token is not valid"};
+  Principal p = match->principal;
+  p.auth_method = std::move(method);
+  return {std::move(p), ""};
+}
+
+}  // namespace agni

@@ -1,0 +1,52 @@
+// Establishes who is calling from the credential headers of a request.
+// Immutable after construction and safe to share between threads.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/config.h"
+
+namespace agni {
+
+// An authenticated caller.
+struct Principal {
+  std::string name;
+  std::vector<std::string> groups;
+  std::string auth_method;  // "bearer" or "api_key"
+};
+
+// The credential headers exactly as received. Counts matter: a request with two
+// Authorization headers is refused rather than guessed at.
+struct Credentials {
+  std::vector<std::string_view> authorization;
+  std::vector<std::string_view> api_key;
+};
+
+struct AuthResult {
+  std::optional<Principal> principal;
+  // Why authentication failed, safe to show to the client and to audit: it
+  // never quotes the credential.
+  std::string failure;
+};
+
+class Authenticator {
+ public:
+  explicit Authenticator(const std::vector<User>& users);
+
+  // Never throws on a bad credential. The token's SHA-256 is compared with
+  // every user's stored hash in constant time, without early exit, so timing
+  // reveals neither the hash nor which user matched.
+  AuthResult Authenticate(const Credentials& credentials) const;
+
+ private:
+  struct Entry {
+    std::string token_hash_raw;  // 32 bytes
+    Principal principal;
+  };
+  std::vector<Entry> entries_;
+};
+
+}  // namespace agni

@@ -1,0 +1,103 @@
+// The gateway's configuration: plain structs built once at start-up (and, later,
+// on reload) and then shared read-only between threads.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policies/engine.h"
+#include "policies/errors.h"
+
+namespace agni {
+
+using std::chrono::milliseconds;
+
+struct Endpoint {
+  std::string host;  // as written, brackets removed for IPv6
+  int port = 0;      // 0 lets the OS choose (tests)
+  std::string ToString() const;
+};
+
+struct UpstreamConfig {
+  std::string base_url = "https://api.ravan.ai";
+  bool tls = true;
+  std::string host = "api.ravan.ai";
+  int port = 443;
+  std::string ca_file;  // empty: the system trust store
+  milliseconds connect_timeout{3000};
+  milliseconds read_timeout{30000};
+  // Plain http sends the API key in clear text; only accepted towards a
+  // loopback host, and only when the operator says so explicitly.
+  bool allow_plain_http = false;
+  std::size_t max_idle_connections = 32;
+};
+
+struct ServerConfig {
+  // Worker threads of the main listener. cpp-httplib holds a thread for the
+  // whole life of a keep-alive connection, so this bounds concurrent clients.
+  int threads = 64;
+  int admin_threads = 2;
+  milliseconds read_timeout{10000};
+  milliseconds write_timeout{10000};
+  milliseconds keep_alive_timeout{5000};
+  std::size_t keep_alive_max_requests = 100000;
+};
+
+struct AuditConfig {
+  std::string path;
+  milliseconds busy_timeout{2000};
+  std::size_t max_queue = 10000;
+  std::size_t max_batch = 512;
+};
+
+struct User {
+  std::string name;
+  std::vector<std::string> groups;
+  std::string token_sha256;  // lowercase hex
+};
+
+using Inventory = std::map<std::string, std::map<std::string, std::string>>;
+
+struct Config {
+  std::string source_path;  // the config file itself
+  Endpoint listen{"127.0.0.1", 8080};
+  Endpoint admin_listen{"127.0.0.1", 9090};
+  UpstreamConfig upstream;
+  ServerConfig server;
+  AuditConfig audit;
+  std::vector<User> users;
+  std::vector<std::string> auditors;
+  std::string policy_file;
+  std::string inventory_file;
+  std::shared_ptr<const policy::Policy> policy;
+  Inventory inventory;
+};
+
+struct ConfigLoad {
+  std::optional<Config> config;  // set only when `errors` is empty
+  ConfigErrors errors;
+};
+
+// Reads and validates the config file and the files it names, reporting every
+// problem with its JSON path.
+ConfigLoad LoadConfig(const std::string& path);
+
+// Parses "host:port", "[v6]:port". Exposed for tests.
+std::optional<Endpoint> ParseEndpoint(const std::string& text);
+
+bool IsLoopbackHost(const std::string& host);
+
+// The upstream API key, from exactly one of AGNI_API_KEY or AGNI_API_KEY_FILE
+// (their values passed in, so tests need not touch the environment).
+struct ApiKeyLoad {
+  std::string key;
+  std::string error;  // empty on success; never contains the key
+};
+ApiKeyLoad LoadApiKey(const char* key_env, const char* key_file_env);
+
+}  // namespace agni

@@ -1,0 +1,28 @@
+// The gateway's own view of an HTTP exchange, so the pipeline and its tests do
+// not depend on the HTTP library.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace agni {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;  // raw request target: path and query, nothing decoded
+  std::string peer;    // TCP peer address
+  std::vector<std::string> authorization;  // every Authorization header
+  std::vector<std::string> api_key;        // every X-Api-Key header
+  std::vector<std::string> request_id;     // every X-Request-Id header
+  bool has_body = false;  // Content-Length > 0 or Transfer-Encoding present
+};
+
+struct HttpResponse {
+  int status = 500;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+}  // namespace agni

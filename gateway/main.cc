@@ -1,0 +1,296 @@
+// agni-gateway: argv -> subcommands. Builds the object graph for `serve` and
+// owns nothing else; everything testable lives in agni_core.
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <pthread.h>
+
+#include <CLI/CLI.hpp>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "audit/store.h"
+#include "gateway/config.h"
+#include "gateway/crypto.h"
+#include "gateway/log.h"
+#include "gateway/metrics.h"
+#include "gateway/pipeline.h"
+#include "gateway/server.h"
+#include "gateway/upstream/http_upstream.h"
+
+namespace agni {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitConfig = 1;
+
+void PrintErrors(const ConfigErrors& errors, std::ostream& out) {
+  for (const ConfigError& e : errors) {
+    out << "error: " << e.path << ": " << e.message << "\n";
+  }
+  out << errors.size() << (errors.size() == 1 ? " error" : " errors")
+      << " in the configuration\n";
+}
+
+int CheckConfig(const std::string& path) {
+  ConfigLoad load = LoadConfig(path);
+  if (!load.errors.empty()) {
+    PrintErrors(load.errors, std::cout);
+    return kExitConfig;
+  }
+  std::cout << "OK\n";
+  return kExitOk;
+}
+
+int Serve(const std::string& path) {
+  Logger log;
+  ConfigLoad load = LoadConfig(path);
+  if (!load.errors.empty()) {
+    PrintErrors(load.errors, std::cerr);
+    std::cerr << "agni-gateway: not starting; fix the errors above "
+                 "(`agni-gateway check-config --config "
+              << path << "` lists them)\n";
+    return kExitConfig;
+  }
+  const Config config = std::move(*load.config);
+  ApiKeyLoad key =
+      LoadApiKey(std::getenv("AGNI_API_KEY"), std::getenv("AGNI_API_KEY_FILE"));
+  if (!key.error.empty()) {
+    std::cerr << "agni-gateway: not starting: " << key.error << "\n";
+    return kExitConfig;
+  }
+
+  // Signals are taken by one thread with sigwait; every thread started from
+  // here on inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  Metrics metrics;
+  std::unique_ptr<audit::AuditStore> store;
+  try {
+    store = std::make_unique<audit::AuditStore>(
+        audit::StoreOptions{config.audit.path, config.audit.busy_timeout,
+                            config.audit.max_queue, config.audit.max_batch},
+        &metrics);
+  } catch (const std::exception& e) {
+    log.Error("cannot open the audit store; not starting",
+              {{"error", e.what()}});
+    return kExitConfig;
+  }
+  if (store->recovered_intents() > 0) {
+    log.Warn("closed release intents left open by an earlier stop as unknown",
+             {{"count", store->recovered_intents()}});
+  }
+  HttpUpstream upstream(config.upstream, std::move(key.key));
+  RequestPipeline pipeline(std::make_shared<const AccessSnapshot>(config),
+                           *store, upstream, metrics, log);
+  GatewayServer server(config, pipeline, metrics, *store, log);
+  if (std::string error = server.Start(); !error.empty()) {
+    log.Error("cannot start", {{"error", error}});
+    return kExitConfig;
+  }
+  log.Info("agni-gateway listening",
+           {{"listen", config.listen.host + ":" + std::to_string(server.port())},
+            {"admin_listen", config.admin_listen.host + ":" +
+                                 std::to_string(server.admin_port())},
+            {"upstream", config.upstream.base_url},
+            {"version", AGNI_VERSION}});
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      ConfigLoad reload = LoadConfig(path);
+      if (!reload.errors.empty()) {
+        nlohmann::json errors = nlohmann::json::array();
+        for (const auto& e : reload.errors) {
+          errors.push_back(e.path + ": " + e.message);
+        }
+        log.Error("reload rejected; the previous users and policy keep serving",
+                  {{"errors", errors}});
+        continue;
+      }
+      pipeline.ReplaceAccess(
+          std::make_shared<const AccessSnapshot>(*reload.config));
+      log.Info("reloaded users and policy",
+               {{"policy_hash", reload.config->policy->hash}});
+      continue;
+    }
+    log.Info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    break;
+  }
+  pipeline.StartDraining();
+  server.Stop();  // waits for in-flight requests on the worker threads
+  store->Close();  // commits whatever is queued
+  log.Info("stopped");
+  return kExitOk;
+}
+
+bool IsValidName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                    c == '.' || c == '@';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+int TokenNew(const std::string& user, const std::vector<std::string>& groups,
+             bool as_json) {
+  for (const std::string& n : groups) {
+    if (!IsValidName(n)) {
+      std::cerr << "error: group \"" << n
+                << "\" must be 1-64 characters of [A-Za-z0-9._@-]\n";
+      return 2;
+    }
+  }
+  if (!IsValidName(user)) {
+    std::cerr << "error: --user must be 1-64 characters of [A-Za-z0-9._@-]\n";
+    return 2;
+  }
+  const std::string token = NewToken();
+  const nlohmann::json entry = {
+      {"name", user}, {"groups", groups}, {"token_sha256", Sha256Hex(token)}};
+  if (as_json) {
+    std::cout << nlohmann::json{{"token", token}, {"user", entry}}.dump() << "\n";
+    return kExitOk;
+  }
+  std::cout << "New token for " << user
+            << " (shown only now; hand it over securely):\n\n  " << token
+            << "\n\nAdd this entry to \"users\" in the gateway config; it "
+               "holds only the token's SHA-256:\n\n  "
+            << entry.dump() << "\n";
+  return kExitOk;
+}
+
+int HealthCheck(const std::string& config_path, const std::string& url) {
+  std::string host;
+  int port = 0;
+  if (!url.empty()) {
+    httplib::Client probe(url);  // validates scheme://host:port
+    if (!probe.is_valid()) {
+      std::cerr << "unhealthy: invalid --url " << url << "\n";
+      return 1;
+    }
+    probe.set_connection_timeout(2, 0);
+    probe.set_read_timeout(2, 0);
+    auto res = probe.Get("/readyz");
+    if (!res || res->status != 200) {
+      std::cerr << "unhealthy: " << url << "/readyz "
+                << (res ? std::to_string(res->status)
+                        : httplib::to_string(res.error()))
+                << "\n";
+      return 1;
+    }
+    std::cout << "healthy\n";
+    return kExitOk;
+  }
+  ConfigLoad load = LoadConfig(config_path);
+  if (!load.errors.empty()) {
+    PrintErrors(load.errors, std::cerr);
+    return 1;
+  }
+  host = load.config->admin_listen.host;
+  port = load.config->admin_listen.port;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  httplib::Client probe(host, port);
+  probe.set_connection_timeout(2, 0);
+  probe.set_read_timeout(2, 0);
+  auto res = probe.Get("/readyz");
+  if (!res || res->status != 200) {
+    std::cerr << "unhealthy: " << load.config->admin_listen.ToString()
+              << "/readyz "
+              << (res ? std::to_string(res->status) + " " + res->body
+                      : httplib::to_string(res.error()))
+              << "\n";
+    return 1;
+  }
+  std::cout << "healthy\n";
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace agni
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "agni-gateway: an authenticating, policy-enforcing, audited gateway in "
+      "front of the Agni phone-number release API.\n"
+      "The upstream API key comes from AGNI_API_KEY or AGNI_API_KEY_FILE "
+      "(exactly one)."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "agni-gateway " AGNI_VERSION);
+
+  std::string config_path;
+  auto* serve = app.add_subcommand("serve", "Run the gateway");
+  serve->add_option("-c,--config", config_path, "Gateway config file (JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
+
+  std::string check_path;
+  auto* check = app.add_subcommand(
+      "check-config",
+      "Validate a config and the files it names; prints OK (exit 0) or every "
+      "error with its JSON path (exit 1)");
+  check->add_option("-c,--config", check_path, "Gateway config file (JSON)")
+      ->required();
+
+  auto* token = app.add_subcommand("token", "Manage gateway tokens");
+  token->require_subcommand(1);
+  std::string token_user;
+  std::vector<std::string> token_groups;
+  bool token_json = false;
+  auto* token_new = token->add_subcommand(
+      "new",
+      "Print a new random token (256 bits from OpenSSL's CSPRNG) once, and "
+      "the config entry that holds only its SHA-256");
+  token_new->add_option("-u,--user", token_user, "User name")->required();
+  token_new->add_option("-g,--groups", token_groups, "Groups (comma-separated)")
+      ->delimiter(',');
+  token_new->add_flag("--json", token_json,
+                      "Print {\"token\":...,\"user\":{...}} as one JSON line");
+
+  std::string health_config, health_url;
+  auto* health = app.add_subcommand(
+      "healthcheck",
+      "Exit 0 when the gateway's admin listener reports ready (/readyz); for "
+      "container health checks");
+  auto* hc_config = health->add_option("-c,--config", health_config,
+                                       "Gateway config (its admin_listen)");
+  auto* hc_url = health->add_option("--url", health_url,
+                                    "Admin base URL, e.g. http://127.0.0.1:9090");
+  hc_config->excludes(hc_url);
+
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (*serve) return agni::Serve(config_path);
+  if (*check) return agni::CheckConfig(check_path);
+  if (*token_new) return agni::TokenNew(token_user, token_groups, token_json);
+  if (*health) {
+    if (health_config.empty() && health_url.empty()) {
+      std::cerr << "healthcheck: give --config FILE or --url URL\n";
+      return 2;
+    }
+    return agni::HealthCheck(health_config, health_url);
+  }
+  if (*version) {
+    std::cout << "agni-gateway " << AGNI_VERSION << "\n";
+    return 0;
+  }
+  return 2;
+}

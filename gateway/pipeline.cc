@@ -1,0 +1,361 @@
+#include "gateway/pipeline.h"
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/crypto.h"
+#include "gateway/phone_path.h"
+
+namespace agni {
+namespace {
+
+constexpr std::string_view kRouteRelease = "release";
+constexpr std::string_view kRouteWhoAmI = "whoami";
+constexpr std::string_view kRouteOther = "other";
+constexpr std::string_view kWhoAmIPath = "/v1/whoami";
+constexpr std::size_t kMaxAuditedPath = 256;
+
+// A client-supplied request id is kept only when it is a short token of safe
+// characters; anything else (CR/LF, quotes, spaces) is replaced.
+bool IsSaneRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                    c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// The path as the audit records it: no query string (it may carry secrets a
+// client put there by mistake), non-printable bytes escaped, length bounded.
+std::string AuditedPath(std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  std::string out;
+  for (unsigned char c : path.substr(0, kMaxAuditedPath)) {
+    if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  if (path.size() > kMaxAuditedPath) out += "...";
+  return out;
+}
+
+std::string_view MethodForAudit(std::string_view method) {
+  static constexpr std::string_view kKnown[] = {
+      "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
+      "CONNECT"};
+  for (std::string_view m : kKnown) {
+    if (method == m) return m;
+  }
+  return "OTHER";
+}
+
+// Reads `success` from an Agni envelope without trusting its shape.
+bool UpstreamReportsFailure(const std::string& body) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  auto it = j.find("success");
+  return it != j.end() && it->is_boolean() && !it->get<bool>();
+}
+
+}  // namespace
+
+// Per-request state, built up as the request moves through the stages.
+struct RequestPipeline::Context {
+  Context(const HttpRequest& r, std::shared_ptr<const AccessSnapshot> a)
+      : request(r), access(std::move(a)) {}
+  const HttpRequest& request;
+  std::shared_ptr<const AccessSnapshot> access;
+  std::chrono::steady_clock::time_point started =
+      std::chrono::steady_clock::now();
+  std::string request_id;
+  std::string_view route = kRouteOther;
+  std::optional<Principal> principal;
+  std::string phone_number;
+  std::string decision;  // allow | deny
+  std::string rule_id;
+  std::string shadow;
+};
+
+RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
+                                 audit::AuditSink& audit,
+                                 UpstreamClient& upstream, Metrics& metrics,
+                                 const Logger& log)
+    : access_(std::move(access)),
+      audit_(audit),
+      upstream_(upstream),
+      metrics_(metrics),
+      log_(log) {}
+
+std::shared_ptr<const AccessSnapshot> RequestPipeline::Access() const {
+  std::lock_guard lock(access_mu_);
+  return access_;
+}
+
+void RequestPipeline::ReplaceAccess(
+    std::shared_ptr<const AccessSnapshot> access) {
+  std::lock_guard lock(access_mu_);
+  access_ = std::move(access);
+}
+
+HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
+  Context ctx(request, Access());
+  ctx.request_id = request.request_id.size() == 1 &&
+                           IsSaneRequestId(request.request_id.front())
+                       ? request.request_id.front()
+                       : NewRequestId();
+
+  const ReleaseTarget target = ParseReleaseTarget(request.target);
+  const std::string_view path =
+      std::string_view(request.target).substr(0, request.target.find('?'));
+  if (target.kind != ReleaseTarget::Kind::kOtherRoute) {
+    ctx.route = kRouteRelease;
+  } else if (path == kWhoAmIPath) {
+    ctx.route = kRouteWhoAmI;
+  }
+
+  // Authenticate.
+  std::vector<std::string_view> authz(request.authorization.begin(),
+                                      request.authorization.end());
+  std::vector<std::string_view> keys(request.api_key.begin(),
+                                     request.api_key.end());
+  AuthResult auth = ctx.access->authenticator.Authenticate({authz, keys});
+  if (!auth.principal) {
+    return Finish(ctx, {Reason::kUnauthenticated, auth.failure, ""});
+  }
+  ctx.principal = std::move(auth.principal);
+
+  // Route.
+  if (ctx.route == kRouteOther) {
+    return Finish(ctx, {Reason::kNotFound, "no such route", ""});
+  }
+  const std::string_view allowed = ctx.route == kRouteRelease ? "DELETE" : "GET";
+  if (request.method != allowed) {
+    return Finish(ctx, {Reason::kMethodNotAllowed,
+                        "this route accepts " + std::string(allowed) + " only",
+                        ""});
+  }
+  if (request.has_body) {
+    return Finish(ctx, {Reason::kInvalidRequest,
+                        "this route takes no request body", ""});
+  }
+  if (ctx.route == kRouteWhoAmI) return WhoAmI(ctx);
+  if (target.kind == ReleaseTarget::Kind::kInvalidNumber) {
+    return Finish(ctx, {Reason::kInvalidPhoneNumber, target.problem, ""});
+  }
+  return Release(ctx, target.phone_number, target.upstream_path);
+}
+
+HttpResponse RequestPipeline::Release(Context& ctx,
+                                      const std::string& phone_number,
+                                      const std::string& upstream_path) {
+  ctx.phone_number = phone_number;
+
+  // Policy.
+  const policy::Decision decision = policy::Evaluate(
+      *ctx.access->policy, {ctx.principal->name, ctx.principal->groups},
+      phone_number);
+  ctx.decision = policy::EffectName(decision.effect);
+  ctx.rule_id = decision.rule_id;
+  metrics_.CountDecision(ctx.decision, "enforce");
+  if (decision.shadow_matched) {
+    ctx.shadow = std::string(policy::EffectName(decision.shadow_effect)) + ":" +
+                 decision.shadow_rule_id;
+    metrics_.CountDecision(policy::EffectName(decision.shadow_effect), "shadow");
+  }
+  if (decision.effect != policy::Effect::kAllow) {
+    return Finish(ctx, {Reason::kPolicyDenied,
+                        "denied by policy rule \"" + decision.rule_id + "\"",
+                        decision.rule_id});
+  }
+
+  if (draining_) {
+    return Finish(ctx, {Reason::kShuttingDown,
+                        "the gateway is shutting down; retry shortly", ""});
+  }
+
+  // Single flight: one release of a number at a time.
+  SingleFlight::Lease lease = in_flight_.TryAcquire(phone_number);
+  if (!lease) {
+    return Finish(ctx, {Reason::kReleaseInFlight,
+                        "another release of this number is in flight", ""});
+  }
+  return Forward(ctx, upstream_path);
+}
+
+HttpResponse RequestPipeline::Forward(Context& ctx,
+                                      const std::string& upstream_path) {
+  // Intent: durable before a single byte goes upstream (fail closed).
+  audit::Record intent = BaseRecord(ctx, "intent");
+  const audit::AppendResult committed = audit_.Append(std::move(intent));
+  if (!committed.ok) {
+    log_.Error("audit intent not committed; release refused",
+               {{"request_id", ctx.request_id}, {"error", committed.error}});
+    return Respond(ctx, [&] {
+      HttpResponse r;
+      r.status = ReasonStatus(Reason::kAuditUnavailable);
+      r.content_type = kProblemContentType;
+      r.body = ProblemJson({Reason::kAuditUnavailable,
+                            "the audit log cannot record this release, so it "
+                            "was not forwarded",
+                            ""},
+                           ctx.request_id);
+      return r;
+    }());
+  }
+
+  const UpstreamResponse up = upstream_.Release(upstream_path, ctx.request_id);
+
+  audit::Record outcome = BaseRecord(ctx, "outcome");
+  outcome.intent_seq = committed.seq;
+  outcome.upstream_latency_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(up.latency).count();
+  HttpResponse response;
+  Reason reason = Reason::kNone;
+  std::string_view metric_outcome;
+  using Kind = UpstreamResponse::Kind;
+  switch (up.kind) {
+    case Kind::kResponse: {
+      const bool ok = up.status >= 200 && up.status < 300 &&
+                      !UpstreamReportsFailure(up.body);
+      outcome.upstream_status = up.status;
+      outcome.outcome = ok ? "released" : "rejected_by_upstream";
+      metric_outcome = ok ? "success" : "rejected";
+      response.status = up.status;
+      response.content_type =
+          up.content_type.empty() ? "application/json" : up.content_type;
+      response.body = up.body;
+      break;
+    }
+    case Kind::kUnreachable:
+      reason = Reason::kUpstreamUnreachable;
+      metric_outcome = "unreachable";
+      break;
+    case Kind::kTls:
+      reason = Reason::kUpstreamTls;
+      metric_outcome = "tls";
+      break;
+    case Kind::kTimeout:
+      reason = Reason::kUpstreamTimeout;
+      metric_outcome = "timeout";
+      break;
+    case Kind::kBadResponse:
+      reason = Reason::kUpstreamBadResponse;
+      metric_outcome = "bad_response";
+      break;
+  }
+  metrics_.ObserveUpstream(metric_outcome, up.latency);
+  if (reason != Reason::kNone) {
+    outcome.outcome = up.request_sent ? "unknown" : "not_sent";
+    outcome.reason = ReasonCode(reason);
+    outcome.detail = up.error;
+    std::string detail = up.request_sent
+                             ? "the release was sent but no valid answer came "
+                               "back; its outcome is unknown and it was not "
+                               "retried"
+                             : "the release was not sent to the upstream";
+    response.status = ReasonStatus(reason);
+    response.content_type = kProblemContentType;
+    response.body = ProblemJson({reason, std::move(detail), ""}, ctx.request_id);
+  }
+  outcome.response_status = response.status;
+
+  const audit::AppendResult recorded = audit_.Append(std::move(outcome));
+  if (!recorded.ok) {
+    // The upstream has acted; the client must still learn what happened. The
+    // intent stays open and is closed as "unknown" at the next start.
+    log_.Error("audit outcome not committed",
+               {{"request_id", ctx.request_id},
+                {"intent_seq", committed.seq},
+                {"error", recorded.error}});
+  }
+  return Respond(ctx, std::move(response));
+}
+
+HttpResponse RequestPipeline::WhoAmI(Context& ctx) {
+  const Principal& p = *ctx.principal;
+  const bool auditor = std::any_of(
+      p.groups.begin(), p.groups.end(), [&](const std::string& g) {
+        return std::find(ctx.access->auditors.begin(),
+                         ctx.access->auditors.end(),
+                         g) != ctx.access->auditors.end();
+      });
+  ctx.decision = "allow";
+  audit::Record record = BaseRecord(ctx, "decision");
+  record.response_status = 200;
+  if (!audit_.Append(std::move(record)).ok) {
+    return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
+  }
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = "application/json";
+  r.body = nlohmann::json{{"user", p.name},
+                          {"groups", p.groups},
+                          {"auth_method", p.auth_method},
+                          {"auditor", auditor}}
+               .dump();
+  return Respond(ctx, std::move(r));
+}
+
+audit::Record RequestPipeline::BaseRecord(const Context& ctx,
+                                          std::string stage) const {
+  audit::Record r;
+  r.stage = std::move(stage);
+  r.request_id = ctx.request_id;
+  if (ctx.principal) {
+    r.principal = ctx.principal->name;
+    r.groups = nlohmann::json(ctx.principal->groups).dump();
+    r.auth_method = ctx.principal->auth_method;
+  }
+  r.peer = ctx.request.peer;
+  r.method = MethodForAudit(ctx.request.method);
+  r.path = AuditedPath(ctx.request.target);
+  r.phone_number = ctx.phone_number;
+  r.decision = ctx.decision;
+  r.rule_id = ctx.rule_id;
+  r.shadow = ctx.shadow;
+  if (ctx.access->policy) r.policy_hash = ctx.access->policy->hash;
+  return r;
+}
+
+HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
+  if (problem.reason != Reason::kAuditUnavailable) {
+    audit::Record record = BaseRecord(ctx, "decision");
+    if (record.decision.empty()) record.decision = "deny";
+    record.reason = ReasonCode(problem.reason);
+    record.response_status = ReasonStatus(problem.reason);
+    record.detail = problem.detail;
+    const audit::AppendResult committed = audit_.Append(std::move(record));
+    if (!committed.ok) {
+      log_.Error("audit record not committed",
+                 {{"request_id", ctx.request_id}, {"error", committed.error}});
+      problem = {Reason::kAuditUnavailable,
+                 "the audit log cannot record this request", ""};
+    }
+  }
+  HttpResponse r;
+  r.status = ReasonStatus(problem.reason);
+  r.content_type = kProblemContentType;
+  r.body = ProblemJson(problem, ctx.request_id);
+  if (problem.reason == Reason::kUnauthenticated) {
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"agni-gateway\"");
+  } else if (problem.reason == Reason::kMethodNotAllowed) {
+    r.headers.emplace_back("Allow",
+                           ctx.route == kRouteRelease ? "DELETE" : "GET");
+  }
+  return Respond(ctx, std::move(r));
+}
+
+HttpResponse RequestPipeline::Respond(Context& ctx, HttpResponse response) {
+  response.headers.emplace_back("X-Request-Id", ctx.request_id);
+  response.headers.emplace_back("Cache-Control", "no-store");
+  metrics_.ObserveRequest(ctx.route, response.status,
+                          std::chrono::steady_clock::now() - ctx.started);
+  return response;
+}
+
+}  // namespace agni

@@ -1,0 +1,83 @@
+// The request pipeline of the main listener, stage after stage:
+//
+//   request id -> authenticate -> route + parse -> policy -> single flight
+//     -> audit intent (durable) -> forward -> audit outcome -> respond
+//
+// Every request ends in Finish(), which writes exactly one audit record for a
+// request the gateway answered itself (or the intent/outcome pair for one it
+// forwarded) and counts it once. Nothing is forwarded unless its intent record
+// has committed.
+//
+// Thread-safe: the handler's collaborators are thread-safe and the snapshot of
+// users and policy is immutable.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "audit/store.h"
+#include "gateway/auth/authenticator.h"
+#include "gateway/config.h"
+#include "gateway/http_types.h"
+#include "gateway/log.h"
+#include "gateway/metrics.h"
+#include "gateway/problem.h"
+#include "gateway/single_flight.h"
+#include "gateway/upstream/upstream_client.h"
+#include "policies/engine.h"
+
+namespace agni {
+
+// Users and policy as one immutable unit, so a request never sees a new
+// policy with old users. Replaced whole on reload.
+struct AccessSnapshot {
+  explicit AccessSnapshot(const Config& config)
+      : authenticator(config.users),
+        policy(config.policy),
+        auditors(config.auditors) {}
+  Authenticator authenticator;
+  std::shared_ptr<const policy::Policy> policy;
+  std::vector<std::string> auditors;
+};
+
+class RequestPipeline {
+ public:
+  RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
+                  audit::AuditSink& audit, UpstreamClient& upstream,
+                  Metrics& metrics, const Logger& log);
+
+  HttpResponse Handle(const HttpRequest& request);
+
+  // After this, new releases get 503 shutting_down.
+  void StartDraining() { draining_ = true; }
+  bool draining() const { return draining_; }
+
+  void ReplaceAccess(std::shared_ptr<const AccessSnapshot> access);
+
+ private:
+  struct Context;
+
+  HttpResponse Release(Context& ctx, const std::string& phone_number,
+                       const std::string& upstream_path);
+  HttpResponse WhoAmI(Context& ctx);
+  HttpResponse Forward(Context& ctx, const std::string& upstream_path);
+  // The one exit for answers the gateway generates itself.
+  HttpResponse Finish(Context& ctx, Problem problem);
+  HttpResponse Respond(Context& ctx, HttpResponse response);
+  audit::Record BaseRecord(const Context& ctx, std::string stage) const;
+  std::shared_ptr<const AccessSnapshot> Access() const;
+
+  mutable std::mutex access_mu_;
+  std::shared_ptr<const AccessSnapshot> access_;
+  audit::AuditSink& audit_;
+  UpstreamClient& upstream_;
+  Metrics& metrics_;
+  const Logger& log_;
+  SingleFlight in_flight_;
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace agni

@@ -1,0 +1,77 @@
+#include "gateway/problem.h"
+
+#include <nlohmann/json.hpp>
+
+namespace agni {
+namespace {
+
+struct ReasonInfo {
+  std::string_view code;
+  int status;
+  std::string_view title;
+};
+
+ReasonInfo Info(Reason reason) {
+  switch (reason) {
+    case Reason::kNone:
+      return {"", 200, "OK"};
+    case Reason::kUnauthenticated:
+      return {"unauthenticated", 401, "Unauthenticated"};
+    case Reason::kInvalidPhoneNumber:
+      return {"invalid_phone_number", 400, "Invalid phone number"};
+    case Reason::kInvalidRequest:
+      return {"invalid_request", 400, "Invalid request"};
+    case Reason::kPolicyDenied:
+      return {"policy_denied", 403, "Denied by policy"};
+    case Reason::kReleaseInFlight:
+      return {"release_in_flight", 409, "Release already in flight"};
+    case Reason::kAuditUnavailable:
+      return {"audit_unavailable", 503, "Audit log unavailable"};
+    case Reason::kShuttingDown:
+      return {"shutting_down", 503, "Gateway shutting down"};
+    case Reason::kUpstreamUnreachable:
+      return {"upstream_unreachable", 502, "Upstream unreachable"};
+    case Reason::kUpstreamTimeout:
+      return {"upstream_timeout", 504, "Upstream timed out"};
+    case Reason::kUpstreamTls:
+      return {"upstream_tls", 502, "Upstream TLS verification failed"};
+    case Reason::kUpstreamBadResponse:
+      return {"upstream_bad_response", 502, "Bad response from upstream"};
+    case Reason::kNotFound:
+      return {"not_found", 404, "Not found"};
+    case Reason::kMethodNotAllowed:
+      return {"method_not_allowed", 405, "Method not allowed"};
+    case Reason::kPayloadTooLarge:
+      return {"payload_too_large", 413, "Payload too large"};
+    case Reason::kInternalError:
+      return {"internal_error", 500, "Internal error"};
+  }
+  return {"internal_error", 500, "Internal error"};
+}
+
+}  // namespace
+
+std::string_view ReasonCode(Reason reason) { return Info(reason).code; }
+int ReasonStatus(Reason reason) { return Info(reason).status; }
+std::string_view ReasonTitle(Reason reason) { return Info(reason).title; }
+
+std::string ProblemJson(const Problem& problem, std::string_view request_id) {
+  const ReasonInfo info = Info(problem.reason);
+  nlohmann::json body = {
+      {"type", "urn:agni-gateway:problem:" + std::string(info.code)},
+      {"title", info.title},
+      {"status", info.status},
+      {"detail", problem.detail},
+      {"instance", "urn:agni-gateway:request:" + std::string(request_id)},
+      {"request_id", request_id},
+      {"reason", info.code},
+      {"success", false},
+      {"message", problem.detail.empty() ? std::string(info.title)
+                                         : problem.detail},
+  };
+  if (!problem.rule_id.empty()) body["rule_id"] = problem.rule_id;
+  // Replace invalid UTF-8 rather than throw: detail may quote client input.
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace agni

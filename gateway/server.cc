@@ -1,0 +1,174 @@
+#include "gateway/server.h"
+
+#include <httplib.h>
+
+#include <cstring>
+
+#include "gateway/crypto.h"
+#include "gateway/problem.h"
+
+namespace agni {
+namespace {
+
+std::vector<std::string> HeaderValues(const httplib::Request& req,
+                                      const char* name) {
+  std::vector<std::string> values;
+  auto [begin, end] = req.headers.equal_range(name);
+  for (auto it = begin; it != end; ++it) values.push_back(it->second);
+  return values;
+}
+
+HttpRequest FromHttplib(const httplib::Request& req) {
+  HttpRequest r;
+  r.method = req.method;
+  r.target = req.target;
+  r.peer = req.remote_addr;
+  r.authorization = HeaderValues(req, "Authorization");
+  r.api_key = HeaderValues(req, "X-Api-Key");
+  r.request_id = HeaderValues(req, "X-Request-Id");
+  const std::string length = req.get_header_value("Content-Length");
+  r.has_body = (!length.empty() && length != "0") ||
+               req.has_header("Transfer-Encoding");
+  return r;
+}
+
+void WriteProblem(httplib::Response& res, Reason reason,
+                  const std::string& detail) {
+  res.status = ReasonStatus(reason);
+  res.set_content(ProblemJson({reason, detail, ""}, NewRequestId()),
+                  std::string(kProblemContentType));
+}
+
+template <typename Duration>
+std::pair<time_t, time_t> SecUsec(Duration d) {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d);
+  return {static_cast<time_t>(us.count() / 1'000'000),
+          static_cast<time_t>(us.count() % 1'000'000)};
+}
+
+void ApplyCommonSettings(httplib::Server& server, const ServerConfig& s,
+                         int threads) {
+  server.new_task_queue = [threads] {
+    return new httplib::ThreadPool(static_cast<std::size_t>(threads));
+  };
+  server.set_tcp_nodelay(true);
+  server.set_keep_alive_max_count(s.keep_alive_max_requests);
+  server.set_keep_alive_timeout(
+      std::chrono::duration_cast<std::chrono::seconds>(s.keep_alive_timeout)
+          .count());
+  auto [rs, ru] = SecUsec(s.read_timeout);
+  server.set_read_timeout(rs, ru);
+  auto [ws, wu] = SecUsec(s.write_timeout);
+  server.set_write_timeout(ws, wu);
+  // Bodies are refused by the pipeline; never buffer a large one.
+  server.set_payload_max_length(64 * 1024);
+}
+
+}  // namespace
+
+GatewayServer::GatewayServer(const Config& config, RequestPipeline& pipeline,
+                             Metrics& metrics, audit::AuditSink& audit,
+                             const Logger& log)
+    : config_(config),
+      pipeline_(pipeline),
+      metrics_(metrics),
+      audit_(audit),
+      log_(log),
+      main_(std::make_unique<httplib::Server>()),
+      admin_(std::make_unique<httplib::Server>()) {
+  ConfigureMain();
+  ConfigureAdmin();
+}
+
+GatewayServer::~GatewayServer() { Stop(); }
+
+void GatewayServer::ConfigureMain() {
+  ApplyCommonSettings(*main_, config_.server, config_.server.threads);
+  // Every request goes through the pipeline before httplib's own routing
+  // (which matches decoded paths with std::regex) ever sees it.
+  main_->set_pre_routing_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        const HttpRequest request = FromHttplib(req);
+        HttpResponse out = pipeline_.Handle(request);
+        res.status = out.status;
+        for (auto& [name, value] : out.headers) res.set_header(name, value);
+        res.set_content(std::move(out.body), out.content_type);
+        if (request.has_body) {
+          // The body was never read: close rather than parse it as the next
+          // request on this connection.
+          res.set_header("Connection", "close");
+        }
+        return httplib::Server::HandlerResponse::Handled;
+      });
+  main_->set_exception_handler([this](const httplib::Request&,
+                                      httplib::Response& res,
+                                      std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    log_.Error("request failed with an exception", {{"error", what}});
+    WriteProblem(res, Reason::kInternalError, "internal error");
+  });
+  // Errors httplib produces itself (malformed request line, oversized URI...).
+  main_->set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        Reason reason = Reason::kInvalidRequest;
+        if (res.status == 413) reason = Reason::kPayloadTooLarge;
+        if (res.status == 404) reason = Reason::kNotFound;
+        const int status = res.status;
+        WriteProblem(res, reason, "the request could not be parsed");
+        res.status = status;
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+}
+
+void GatewayServer::ConfigureAdmin() {
+  ApplyCommonSettings(*admin_, config_.server, config_.server.admin_threads);
+  admin_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_.Serialize(), "text/plain; version=0.0.4");
+  });
+  admin_->Get("/livez", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  admin_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    std::string problems;
+    if (pipeline_.draining()) problems += "draining\n";
+    if (!audit_.Healthy()) problems += "audit store failing\n";
+    res.status = problems.empty() ? 200 : 503;
+    res.set_content(problems.empty() ? "ready\n" : problems, "text/plain");
+  });
+}
+
+std::string GatewayServer::Start() {
+  auto bind = [](httplib::Server& server, const Endpoint& ep) {
+    if (ep.port == 0) return server.bind_to_any_port(ep.host);
+    return server.bind_to_port(ep.host, ep.port) ? ep.port : -1;
+  };
+  port_ = bind(*main_, config_.listen);
+  if (port_ <= 0) {
+    return "cannot listen on " + config_.listen.ToString() + ": " +
+           std::strerror(errno);
+  }
+  admin_port_ = bind(*admin_, config_.admin_listen);
+  if (admin_port_ <= 0) {
+    return "cannot listen on " + config_.admin_listen.ToString() +
+           " (admin_listen): " + std::strerror(errno);
+  }
+  main_thread_ = std::thread([this] { main_->listen_after_bind(); });
+  admin_thread_ = std::thread([this] { admin_->listen_after_bind(); });
+  return "";
+}
+
+void GatewayServer::Stop() {
+  main_->stop();
+  admin_->stop();
+  if (main_thread_.joinable()) main_thread_.join();
+  if (admin_thread_.joinable()) admin_thread_.join();
+}
+
+}  // namespace agni

@@ -1,0 +1,56 @@
+// The two HTTP listeners: the main one (client API, through RequestPipeline)
+// and the admin one (/metrics, /livez, /readyz) with its own thread pool, so a
+// flood or a slow upstream on the main listener never starves health checks.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "audit/store.h"
+#include "gateway/config.h"
+#include "gateway/log.h"
+#include "gateway/metrics.h"
+#include "gateway/pipeline.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace agni {
+
+// Owns the httplib servers and their listener threads. Start/Stop from one
+// thread; the handlers themselves run on the servers' pools.
+class GatewayServer {
+ public:
+  GatewayServer(const Config& config, RequestPipeline& pipeline,
+                Metrics& metrics, audit::AuditSink& audit, const Logger& log);
+  ~GatewayServer();
+
+  // Binds both listeners and starts serving. Returns an error message, or an
+  // empty string on success.
+  std::string Start();
+  // Stops accepting, lets the listener threads return, and joins them.
+  void Stop();
+
+  int port() const { return port_; }
+  int admin_port() const { return admin_port_; }
+
+ private:
+  void ConfigureMain();
+  void ConfigureAdmin();
+
+  const Config& config_;
+  RequestPipeline& pipeline_;
+  Metrics& metrics_;
+  audit::AuditSink& audit_;
+  const Logger& log_;
+  std::unique_ptr<httplib::Server> main_;
+  std::unique_ptr<httplib::Server> admin_;
+  std::thread main_thread_;
+  std::thread admin_thread_;
+  int port_ = 0;
+  int admin_port_ = 0;
+};
+
+}  // namespace agni

@@ -1,0 +1,81 @@
+#include "policies/engine.h"
+
+#include <algorithm>
+
+namespace agni::policy {
+namespace {
+
+template <typename T>
+bool Contains(const std::vector<T>& haystack, std::string_view needle) {
+  return std::find(haystack.begin(), haystack.end(), needle) != haystack.end();
+}
+
+bool AnyGroup(const std::vector<std::string>& wanted,
+              const std::vector<std::string>& held) {
+  return std::any_of(wanted.begin(), wanted.end(),
+                     [&](const std::string& g) { return Contains(held, g); });
+}
+
+// Deny-over-allow among the rules of one mode.
+struct Winner {
+  const Rule* deny = nullptr;
+  const Rule* allow = nullptr;
+};
+
+}  // namespace
+
+std::string_view EffectName(Effect effect) {
+  return effect == Effect::kAllow ? "allow" : "deny";
+}
+
+std::string_view ModeName(Mode mode) {
+  return mode == Mode::kEnforce ? "enforce" : "shadow";
+}
+
+bool NumberPattern::Matches(std::string_view number) const {
+  return is_prefix ? number.starts_with(text) : number == text;
+}
+
+bool RuleMatches(const Rule& rule, const Subject& subject,
+                 std::string_view number) {
+  if (!rule.users.empty() && !Contains(rule.users, subject.user)) return false;
+  if (!rule.groups.empty() && !AnyGroup(rule.groups, subject.groups)) {
+    return false;
+  }
+  if (!rule.numbers.empty() &&
+      std::none_of(rule.numbers.begin(), rule.numbers.end(),
+                   [&](const NumberPattern& p) { return p.Matches(number); })) {
+    return false;
+  }
+  return true;
+}
+
+Decision Evaluate(const Policy& policy, const Subject& subject,
+                  std::string_view number) {
+  Winner enforced, shadow;
+  for (const Rule& rule : policy.rules) {
+    Winner& w = rule.mode == Mode::kEnforce ? enforced : shadow;
+    const Rule*& slot = rule.effect == Effect::kDeny ? w.deny : w.allow;
+    if (slot == nullptr && RuleMatches(rule, subject, number)) slot = &rule;
+  }
+
+  Decision d;
+  if (enforced.deny != nullptr) {
+    d.effect = Effect::kDeny;
+    d.rule_id = enforced.deny->id;
+  } else if (enforced.allow != nullptr) {
+    d.effect = Effect::kAllow;
+    d.rule_id = enforced.allow->id;
+  } else {
+    d.effect = Effect::kDeny;
+    d.rule_id = std::string(kImplicitDeny);
+  }
+  if (const Rule* s = shadow.deny ? shadow.deny : shadow.allow) {
+    d.shadow_matched = true;
+    d.shadow_effect = s->effect;
+    d.shadow_rule_id = s->id;
+  }
+  return d;
+}
+
+}  // namespace agni::policy

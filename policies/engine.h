@@ -1,0 +1,67 @@
+// The policy engine: a pure function from (who, which number) to a decision
+// naming the rule that made it. No HTTP, no I/O, no clock yet; a Policy is
+// immutable once built and safe to share between threads.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace agni::policy {
+
+enum class Effect { kAllow, kDeny };
+enum class Mode { kEnforce, kShadow };
+
+std::string_view EffectName(Effect effect);
+std::string_view ModeName(Mode mode);
+
+// A number selector: an exact E.164 number, or a prefix when written with a
+// trailing '*' ("+1555*").
+struct NumberPattern {
+  std::string text;
+  bool is_prefix = false;
+  bool Matches(std::string_view number) const;
+};
+
+struct Rule {
+  std::string id;
+  Effect effect = Effect::kDeny;
+  Mode mode = Mode::kEnforce;
+  // An empty selector matches anything; a non-empty one must match.
+  std::vector<std::string> users;
+  std::vector<std::string> groups;
+  std::vector<NumberPattern> numbers;
+};
+
+struct Policy {
+  std::vector<Rule> rules;
+  std::string hash;  // hex SHA-256 of the canonical policy document
+};
+
+// Who asks. Groups are the principal's groups from the config.
+struct Subject {
+  std::string_view user;
+  const std::vector<std::string>& groups;
+};
+
+inline constexpr std::string_view kImplicitDeny = "implicit_deny";
+
+struct Decision {
+  Effect effect = Effect::kDeny;
+  std::string rule_id;  // the deciding rule, or "implicit_deny"
+  // What the shadow rules alone would have decided, when any of them matched.
+  bool shadow_matched = false;
+  Effect shadow_effect = Effect::kDeny;
+  std::string shadow_rule_id;
+};
+
+bool RuleMatches(const Rule& rule, const Subject& subject,
+                 std::string_view number);
+
+// Precedence: any matching enforced deny wins; then the first matching
+// enforced allow; otherwise an implicit deny. Shadow rules never change the
+// outcome; their would-be decision is reported alongside.
+Decision Evaluate(const Policy& policy, const Subject& subject,
+                  std::string_view number);
+
+}  // namespace agni::policy
