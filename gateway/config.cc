@@ -188,7 +188,11 @@ void ReadServer(const json& value, const std::string& path, ServerConfig& s,
                 ConfigErrors& errors) {
   ObjectReader r(value, path, errors,
                  {"threads", "admin_threads", "read_timeout", "write_timeout",
-                  "keep_alive_timeout", "keep_alive_max_requests"});
+                  "keep_alive_timeout", "keep_alive_max_requests",
+                  "listen_backlog"});
+  if (auto v = r.Integer("listen_backlog", 1, 65535)) {
+    s.listen_backlog = static_cast<int>(*v);
+  }
   if (auto v = r.Integer("threads", 1, 4096)) s.threads = static_cast<int>(*v);
   if (auto v = r.Integer("admin_threads", 1, 64)) {
     s.admin_threads = static_cast<int>(*v);

@@ -46,6 +46,7 @@ struct ServerConfig {
   milliseconds write_timeout{10000};
   milliseconds keep_alive_timeout{5000};
   std::size_t keep_alive_max_requests = 100000;
+  int listen_backlog = 1024;
 };
 
 struct AuditConfig {

@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
 #include <cstring>
 
 #include "gateway/crypto.h"
@@ -47,7 +49,14 @@ std::pair<time_t, time_t> SecUsec(Duration d) {
 }
 
 void ApplyCommonSettings(httplib::Server& server, const ServerConfig& s,
-                         int threads) {
+                         int threads, int& listen_fd) {
+  // Replaces httplib's defaults, which also set SO_REUSEPORT: that would let
+  // another process bind the same port and take a share of the connections.
+  server.set_socket_options([&listen_fd](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = sock;
+  });
   server.new_task_queue = [threads] {
     return new httplib::ThreadPool(static_cast<std::size_t>(threads));
   };
@@ -83,7 +92,7 @@ GatewayServer::GatewayServer(const Config& config, RequestPipeline& pipeline,
 GatewayServer::~GatewayServer() { Stop(); }
 
 void GatewayServer::ConfigureMain() {
-  ApplyCommonSettings(*main_, config_.server, config_.server.threads);
+  ApplyCommonSettings(*main_, config_.server, config_.server.threads, main_fd_);
   // Every request goes through the pipeline before httplib's own routing
   // (which matches decoded paths with std::regex) ever sees it.
   main_->set_pre_routing_handler(
@@ -128,7 +137,8 @@ void GatewayServer::ConfigureMain() {
 }
 
 void GatewayServer::ConfigureAdmin() {
-  ApplyCommonSettings(*admin_, config_.server, config_.server.admin_threads);
+  ApplyCommonSettings(*admin_, config_.server, config_.server.admin_threads,
+                      admin_fd_);
   admin_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_.Serialize(), "text/plain; version=0.0.4");
   });
@@ -159,8 +169,22 @@ std::string GatewayServer::Start() {
     return "cannot listen on " + config_.admin_listen.ToString() +
            " (admin_listen): " + std::strerror(errno);
   }
+  // cpp-httplib 0.11 listens with a backlog of 5, so a burst of new
+  // connections would see SYN drops and 1 s retransmits. Listening again on
+  // the bound socket raises it.
+  for (int fd : {main_fd_, admin_fd_}) {
+    if (fd >= 0 && ::listen(fd, config_.server.listen_backlog) != 0) {
+      return std::string("cannot set the listen backlog: ") +
+             std::strerror(errno);
+    }
+  }
   main_thread_ = std::thread([this] { main_->listen_after_bind(); });
   admin_thread_ = std::thread([this] { admin_->listen_after_bind(); });
+  // httplib's stop() is a no-op until the accept loop runs; wait for it so a
+  // Stop() right after Start() cannot leave a thread blocked in accept().
+  while (!main_->is_running() || !admin_->is_running()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return "";
 }
 

@@ -49,6 +49,8 @@ class GatewayServer {
   std::unique_ptr<httplib::Server> admin_;
   std::thread main_thread_;
   std::thread admin_thread_;
+  int main_fd_ = -1;   // listening sockets, captured for the backlog fix
+  int admin_fd_ = -1;
   int port_ = 0;
   int admin_port_ = 0;
 };

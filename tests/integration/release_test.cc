@@ -1,1 +1,390 @@
+// The real gateway servers on port 0 in front of an in-process fake upstream:
+// what a client sees, what the upstream received, what the audit recorded.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
+
+#include <future>
+
+#include "gateway/crypto.h"
+#include "tests/integration/test_support.h"
+
+namespace agni::testing {
+namespace {
+
+using nlohmann::json;
+
+httplib::Headers Bearer(const TestUser& u) {
+  return {{"Authorization", "Bearer " + u.token}};
+}
+
+json Body(const httplib::Result& res) {
+  return json::parse(res->body, nullptr, false);
+}
+
+// Asserts that no header the upstream received carries a client credential.
+void ExpectOnlyRealKey(const ReceivedRequest& r, const TestUser& client) {
+  EXPECT_EQ(r.headers.count("Authorization"), 0u);
+  ASSERT_EQ(r.headers.count("X-Api-Key"), 1u);
+  EXPECT_EQ(r.headers.find("X-Api-Key")->second, kApiKey);
+  for (const auto& [name, value] : r.headers) {
+    EXPECT_EQ(value.find(client.token), std::string::npos) << name;
+  }
+}
+
+class ReleaseTest : public ::testing::Test {
+ protected:
+  FakeUpstream upstream_;
+  GatewayHarness gw_{{.upstream_base_url =
+                          "http://127.0.0.1:" + std::to_string(upstream_.port())}};
+};
+
+TEST_F(ReleaseTest, AllowedReleaseIsForwardedOnceWithTheRealKeyAndAudited) {
+  auto res = gw_.Client().Delete(ReleasePath("%2B15551230001"),
+                                 {{"Authorization", "Bearer " + gw_.alice().token},
+                                  {"X-Request-Id", "client-req-1"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(Body(res)["success"], true);
+  EXPECT_EQ(Body(res)["message"], "Phone number released");
+  EXPECT_EQ(res->get_header_value("X-Request-Id"), "client-req-1");
+
+  const auto received = upstream_.Received();
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0].method, "DELETE");
+  EXPECT_EQ(received[0].target, "/api/v1/phone-numbers/%2B15551230001/release/");
+  EXPECT_EQ(received[0].body, "");
+  ExpectOnlyRealKey(received[0], gw_.alice());
+  EXPECT_EQ(received[0].headers.find("X-Request-Id")->second, "client-req-1");
+
+  const auto rows = gw_.AuditRows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["stage"], "intent");
+  EXPECT_EQ(rows[0]["principal"], "alice");
+  EXPECT_EQ(rows[0]["phone_number"], "+15551230001");
+  EXPECT_EQ(rows[0]["decision"], "allow");
+  EXPECT_EQ(rows[0]["rule_id"], "support-sandbox");
+  EXPECT_EQ(rows[0]["request_id"], "client-req-1");
+  EXPECT_EQ(rows[0]["auth_method"], "bearer");
+  EXPECT_EQ(rows[0]["policy_hash"].get<std::string>().size(), 64u);
+  EXPECT_EQ(rows[1]["stage"], "outcome");
+  EXPECT_EQ(rows[1]["intent_seq"], rows[0]["seq"]);
+  EXPECT_EQ(rows[1]["outcome"], "released");
+  EXPECT_EQ(rows[1]["upstream_status"], 200);
+  EXPECT_EQ(rows[1]["response_status"], 200);
+  EXPECT_EQ(rows[1]["prev_hash"], rows[0]["hash"]);
+
+  const std::string m = gw_.Metrics();
+  EXPECT_EQ(MetricValue(m, R"(agni_gateway_requests_total{code="200",route="release"})"), 1);
+  EXPECT_EQ(MetricValue(m, R"(agni_gateway_upstream_requests_total{outcome="success"})"), 1);
+  EXPECT_EQ(MetricValue(m, R"(agni_gateway_policy_decisions_total{decision="allow",mode="enforce"})"), 1);
+  EXPECT_EQ(MetricValue(m, R"(agni_gateway_audit_records_total{stage="intent"})"), 1);
+  EXPECT_EQ(MetricValue(m, R"(agni_gateway_audit_records_total{stage="outcome"})"), 1);
+}
+
+TEST_F(ReleaseTest, RawPlusAndXApiKeyCredentialAreUnderstood) {
+  auto res = gw_.Client().Delete(ReleasePath("+15551230002"),
+                                 {{"X-Api-Key", gw_.alice().token}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  const auto received = upstream_.Received();
+  ASSERT_EQ(received.size(), 1u);
+  // One canonical encoding upstream, whatever the client sent.
+  EXPECT_EQ(received[0].target, "/api/v1/phone-numbers/%2B15551230002/release/");
+  ExpectOnlyRealKey(received[0], gw_.alice());
+  EXPECT_EQ(gw_.AuditRows().at(0)["auth_method"], "api_key");
+}
+
+struct RejectCase {
+  std::string name;
+  std::string method;
+  std::string target;
+  std::string credential;  // "alice", "mallory", "bad", "none"
+  int status;
+  std::string reason;
+  std::string rule_id;
+};
+
+TEST_F(ReleaseTest, RejectedRequestsReachNothingUpstreamAndAreAuditedOnce) {
+  const std::vector<RejectCase> cases = {
+      {"no credentials", "DELETE", ReleasePath("%2B15551230003"), "none", 401,
+       "unauthenticated", ""},
+      {"unknown token", "DELETE", ReleasePath("%2B15551230003"), "bad", 401,
+       "unauthenticated", ""},
+      {"malformed number", "DELETE", ReleasePath("%2B1555abc"), "alice", 400,
+       "invalid_phone_number", ""},
+      {"double encoded", "DELETE", ReleasePath("%252B15551230003"), "alice",
+       400, "invalid_phone_number", ""},
+      {"smuggled query", "DELETE",
+       ReleasePath("%2B15551230003") + "?phone_number=%2B19115550000", "alice",
+       400, "invalid_phone_number", ""},
+      {"explicit deny beats allow", "DELETE", ReleasePath("%2B19115550000"),
+       "alice", 403, "policy_denied", "never-emergency"},
+      {"no rule allows", "DELETE", ReleasePath("%2B14155550100"), "alice", 403,
+       "policy_denied", "implicit_deny"},
+      {"contractor", "DELETE", ReleasePath("%2B15551230003"), "mallory", 403,
+       "policy_denied", "implicit_deny"},
+      {"unknown path", "GET", "/api/v1/phone-numbers/", "alice", 404,
+       "not_found", ""},
+      {"buy is not proxied", "POST", "/api/v1/phone-numbers/buy/", "alice",
+       404, "not_found", ""},
+      {"wrong method", "GET", ReleasePath("%2B15551230003"), "alice", 405,
+       "method_not_allowed", ""},
+  };
+  std::size_t expected_rows = 0;
+  for (const RejectCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    httplib::Headers headers;
+    if (c.credential == "alice") headers = Bearer(gw_.alice());
+    if (c.credential == "mallory") headers = Bearer(gw_.mallory());
+    if (c.credential == "bad") headers = {{"Authorization", "Bearer agt_nope"}};
+    httplib::Request req;
+    req.method = c.method;
+    req.path = c.target;
+    req.headers = headers;
+    auto cli = gw_.Client();
+    cli.set_url_encode(false);
+    auto res = cli.send(req);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, c.status);
+    EXPECT_EQ(res->get_header_value("Content-Type"), "application/problem+json");
+    const json body = Body(res);
+    EXPECT_EQ(body["reason"], c.reason);
+    EXPECT_EQ(body["status"], c.status);
+    EXPECT_EQ(body["success"], false);
+    EXPECT_FALSE(body["request_id"].get<std::string>().empty());
+    EXPECT_EQ(body["request_id"], res->get_header_value("X-Request-Id"));
+    if (!c.rule_id.empty()) {
+      EXPECT_EQ(body["rule_id"], c.rule_id);
+    }
+    if (c.status == 401) {
+      EXPECT_EQ(res->get_header_value("WWW-Authenticate"),
+                "Bearer realm=\"agni-gateway\"");
+    }
+    if (c.status == 405) {
+      EXPECT_EQ(res->get_header_value("Allow"), "DELETE");
+    }
+
+    const auto rows = gw_.AuditRows();
+    ASSERT_EQ(rows.size(), ++expected_rows);
+    const json& row = rows.back();
+    EXPECT_EQ(row["stage"], "decision");
+    EXPECT_EQ(row["reason"], c.reason);
+    EXPECT_EQ(row["response_status"], c.status);
+    EXPECT_EQ(row["request_id"], body["request_id"]);
+    if (!c.rule_id.empty()) {
+      EXPECT_EQ(row["rule_id"], c.rule_id);
+    }
+    if (c.credential == "alice") {
+      EXPECT_EQ(row["principal"], "alice");
+    }
+    if (c.status == 401) {
+      EXPECT_FALSE(row.contains("principal"));
+    }
+  }
+  EXPECT_TRUE(upstream_.Received().empty());
+  const std::string m = gw_.Metrics();
+  EXPECT_EQ(MetricValue(m, R"(agni_gateway_requests_total{code="401",route="release"})"), 2);
+  EXPECT_EQ(MetricValue(m, R"(agni_gateway_requests_total{code="403",route="release"})"), 3);
+  EXPECT_EQ(MetricValue(m, R"(agni_gateway_requests_total{code="404",route="other"})"), 2);
+  EXPECT_EQ(MetricValue(m, R"(agni_gateway_upstream_requests_total{outcome="success"})"), 0);
+}
+
+TEST_F(ReleaseTest, NoCredentialOrTokenReachesTheAuditLog) {
+  gw_.Client().Delete(ReleasePath("%2B15551230004"), Bearer(gw_.alice()));
+  gw_.Client().Delete(ReleasePath("%2B15551230004"),
+                      {{"X-Api-Key", gw_.mallory().token}});
+  gw_.Client().Delete(ReleasePath("%2B15551230004") + "?token=" + gw_.olga().token,
+                      Bearer(gw_.alice()));
+  std::string all;
+  for (const auto& row : gw_.AuditRows()) all += row.dump();
+  ASSERT_FALSE(all.empty());
+  for (const TestUser* u : {&gw_.alice(), &gw_.olga(), &gw_.mallory()}) {
+    EXPECT_EQ(all.find(u->token), std::string::npos) << u->name;
+    EXPECT_EQ(all.find(Sha256Hex(u->token)), std::string::npos) << u->name;
+  }
+  EXPECT_EQ(all.find(kApiKey), std::string::npos);
+  EXPECT_EQ(gw_.Metrics().find(kApiKey), std::string::npos);
+}
+
+TEST_F(ReleaseTest, UpstreamErrorsPassThroughUnchanged) {
+  for (int status : {404, 500, 422}) {
+    SCOPED_TRACE(status);
+    const std::string body =
+        R"({"success":false,"message":"upstream says )" + std::to_string(status) + R"("})";
+    upstream_.SetReply({.status = status, .body = body});
+    auto res = gw_.Client().Delete(ReleasePath("%2B15551230005"), Bearer(gw_.alice()));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, status);
+    EXPECT_EQ(res->body, body);
+    EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+    const auto rows = gw_.AuditRows();
+    EXPECT_EQ(rows.back()["outcome"], "rejected_by_upstream");
+    EXPECT_EQ(rows.back()["upstream_status"], status);
+  }
+  EXPECT_EQ(upstream_.Received().size(), 3u);
+  EXPECT_EQ(MetricValue(gw_.Metrics(), R"(agni_gateway_upstream_requests_total{outcome="rejected"})"), 3);
+}
+
+TEST_F(ReleaseTest, SuccessFalseInA200IsNotRecordedAsReleased) {
+  upstream_.SetReply({.status = 200, .body = R"({"success":false,"message":"no"})"});
+  auto res = gw_.Client().Delete(ReleasePath("%2B15551230006"), Bearer(gw_.alice()));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, R"({"success":false,"message":"no"})");
+  EXPECT_EQ(gw_.AuditRows().back()["outcome"], "rejected_by_upstream");
+}
+
+TEST_F(ReleaseTest, AnUpstreamThatEchoesTheKeyHasItScrubbed) {
+  upstream_.SetReply({.status = 500, .echo_headers = true});
+  auto res = gw_.Client().Delete(ReleasePath("%2B15551230007"), Bearer(gw_.alice()));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500);
+  EXPECT_EQ(res->body.find(kApiKey), std::string::npos);
+  EXPECT_NE(res->body.find("[REDACTED]"), std::string::npos);
+}
+
+TEST_F(ReleaseTest, SlowUpstreamIs504WithUnknownOutcomeAndNoRetry) {
+  upstream_.SetReply({.delay = std::chrono::milliseconds(2600)});
+  auto res = gw_.Client().Delete(ReleasePath("%2B15551230008"), Bearer(gw_.alice()));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 504);
+  EXPECT_EQ(Body(res)["reason"], "upstream_timeout");
+  const auto rows = gw_.AuditRows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1]["outcome"], "unknown");
+  EXPECT_EQ(rows[1]["reason"], "upstream_timeout");
+  EXPECT_EQ(rows[1]["response_status"], 504);
+  // Wait out the fake's delay: still exactly one request, never retried.
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(upstream_.Received().size(), 1u);
+  EXPECT_EQ(MetricValue(gw_.Metrics(), R"(agni_gateway_upstream_requests_total{outcome="timeout"})"), 1);
+}
+
+TEST_F(ReleaseTest, ConcurrentReleasesOfOneNumberForwardExactlyOne) {
+  upstream_.SetReply({.delay = std::chrono::milliseconds(500)});
+  auto send = [&] {
+    return gw_.Client()
+        .Delete(ReleasePath("%2B15551230009"), Bearer(gw_.alice()))
+        ->status;
+  };
+  auto first = std::async(std::launch::async, send);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  auto second = std::async(std::launch::async, send);
+  const int a = first.get(), b = second.get();
+  EXPECT_EQ(a, 200);
+  EXPECT_EQ(b, 409);
+  EXPECT_EQ(upstream_.Received().size(), 1u);
+  const auto rows = gw_.AuditRows();
+  int in_flight = 0;
+  for (const auto& r : rows) in_flight += r.value("reason", "") == "release_in_flight";
+  EXPECT_EQ(in_flight, 1);
+  // Once it finished, the number can be released again.
+  EXPECT_EQ(send(), 200);
+}
+
+TEST_F(ReleaseTest, AuditStoreThatCannotCommitFailsClosed) {
+  SQLite::Database locker(gw_.audit_path(), SQLite::OPEN_READWRITE);
+  locker.exec("BEGIN EXCLUSIVE");
+  auto res = gw_.Client().Delete(ReleasePath("%2B15551230010"), Bearer(gw_.alice()));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  EXPECT_EQ(Body(res)["reason"], "audit_unavailable");
+  EXPECT_TRUE(upstream_.Received().empty());
+  auto ready = gw_.AdminClient().Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503);
+  EXPECT_GE(MetricValue(gw_.Metrics(), "agni_gateway_audit_write_failures_total"), 1);
+
+  locker.exec("ROLLBACK");
+  res = gw_.Client().Delete(ReleasePath("%2B15551230010"), Bearer(gw_.alice()));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(upstream_.Received().size(), 1u);
+  EXPECT_EQ(gw_.AdminClient().Get("/readyz")->status, 200);
+  const auto rows = gw_.AuditRows();
+  ASSERT_EQ(rows.size(), 2u);  // nothing from the failed attempt, no gap
+  EXPECT_EQ(rows[0]["seq"], 1);
+  EXPECT_EQ(rows[1]["seq"], 2);
+}
+
+TEST_F(ReleaseTest, ABodyOnDeleteIsRefusedAndNotForwarded) {
+  auto res = gw_.Client().Delete(ReleasePath("%2B15551230011"), Bearer(gw_.alice()),
+                                 R"({"phone_number":"+19115550000"})",
+                                 "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(Body(res)["reason"], "invalid_request");
+  EXPECT_TRUE(upstream_.Received().empty());
+}
+
+TEST_F(ReleaseTest, AnUnsafeRequestIdIsReplaced) {
+  auto res = gw_.Client().Delete(
+      ReleasePath("%2B15551230012"),
+      {{"Authorization", "Bearer " + gw_.alice().token},
+       {"X-Request-Id", "has spaces and \"quotes\""}});
+  ASSERT_TRUE(res);
+  const std::string id = res->get_header_value("X-Request-Id");
+  EXPECT_EQ(id.size(), 32u);
+  EXPECT_EQ(upstream_.Received().at(0).headers.find("X-Request-Id")->second, id);
+}
+
+TEST_F(ReleaseTest, UpstreamConnectionsAreReused) {
+  for (int i = 0; i < 5; ++i) {
+    auto res = gw_.Client().Delete(
+        ReleasePath("%2B1555123002" + std::to_string(i)), Bearer(gw_.alice()));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+  }
+  EXPECT_EQ(upstream_.Received().size(), 5u);
+  EXPECT_EQ(upstream_.DistinctConnections(), 1u);
+}
+
+TEST_F(ReleaseTest, WhoAmIShowsTheCallersIdentity) {
+  auto res = gw_.Client().Get("/v1/whoami", Bearer(gw_.olga()));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(Body(res)["user"], "olga");
+  EXPECT_EQ(Body(res)["groups"], json::array({"telecom-ops"}));
+}
+
+TEST_F(ReleaseTest, AdminListenerServesHealthAndMetrics) {
+  ASSERT_EQ(gw_.Client().Get("/v1/whoami", Bearer(gw_.alice()))->status, 200);
+  ASSERT_EQ(gw_.AuditRows().size(), 1u);
+  auto admin = gw_.AdminClient();
+  EXPECT_EQ(admin.Get("/livez")->status, 200);
+  EXPECT_EQ(admin.Get("/readyz")->status, 200);
+  const std::string m = gw_.Metrics();
+  for (const char* family :
+       {"agni_gateway_requests_total", "agni_gateway_request_duration_seconds",
+        "agni_gateway_policy_decisions_total",
+        "agni_gateway_upstream_requests_total",
+        "agni_gateway_upstream_request_duration_seconds",
+        "agni_gateway_audit_write_failures_total", "agni_gateway_build_info"}) {
+    EXPECT_NE(m.find("# TYPE " + std::string(family)), std::string::npos)
+        << family;
+  }
+  EXPECT_EQ(MetricValue(m, R"(agni_gateway_build_info{version=")" AGNI_VERSION R"("})"), 1);
+  // Admin endpoints are not audited.
+  EXPECT_EQ(gw_.AuditRows().size(), 1u);
+}
+
+TEST(UpstreamDownTest, UnreachableUpstreamIs502AndNothingWasSent) {
+  int dead_port;
+  {
+    FakeUpstream probe;  // take a free port, then free it
+    dead_port = probe.port();
+  }
+  GatewayHarness gw({.upstream_base_url =
+                         "http://127.0.0.1:" + std::to_string(dead_port)});
+  auto res = gw.Client().Delete(ReleasePath("%2B15551230013"), Bearer(gw.alice()));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 502);
+  EXPECT_EQ(Body(res)["reason"], "upstream_unreachable");
+  const auto rows = gw.AuditRows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1]["outcome"], "not_sent");
+  EXPECT_EQ(rows[1]["response_status"], 502);
+}
+
+}  // namespace
+}  // namespace agni::testing

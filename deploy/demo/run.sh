@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# One-command local demo of agni-gateway in front of a mock of the Agni API.
+#
+# Usage: deploy/demo/run.sh            (any cwd; root on a fresh Debian 12)
+#
+# What it does:
+#   1. deploy/install-deps.sh and deploy/mock/install.sh (fast no-ops when done)
+#   2. builds the gateway; on a fresh checkout exactly:
+#        cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+#        cmake --build build --target agni-gateway
+#      (an already configured build dir is reused as it is configured)
+#   3. starts the Prism mock of the vendor API on a free loopback port
+#   4. creates demo users with `agni-gateway token new`, writes config.json,
+#      policy.json and a demo vendor API key into a state dir
+#   5. starts the gateway on free loopback ports and runs a curl walkthrough:
+#      an allowed release (200 from the mock), a denied one (403
+#      policy_denied, naming the rule), an unauthenticated one (401)
+#   6. keeps running until Ctrl-C; exits right after the walkthrough when
+#      AGNI_DEMO_ONESHOT=1 or stdin is not a terminal. Child processes are
+#      stopped on exit either way.
+#
+# Environment:
+#   AGNI_DEMO_DIR=DIR       state dir (config, policy, tokens, logs, audit.db);
+#                           kept. Default: a fresh temp dir, removed on exit
+#                           unless AGNI_DEMO_KEEP=1.
+#   AGNI_DEMO_ONESHOT=1     exit after the walkthrough.
+#   AGNI_GATEWAY_BIN=PATH   use this binary instead of building one.
+#   AGNI_BUILD_DIR=DIR      build dir (default: build, relative to the repo).
+#
+# Exit status: 0 when every walkthrough step answered as expected.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO"
+
+bold="" dim="" reset=""
+if [[ -t 1 ]]; then
+  bold=$'\e[1m' dim=$'\e[2m' reset=$'\e[0m'
+fi
+say() { echo "${bold}==> $*${reset}"; }
+
+mock_pid=""
+gw_pid=""
+state=""
+state_is_temp=0
+
+stop_pid() { # TERM, up to 5 s, then KILL
+  local pid="$1" i
+  [[ -n "$pid" ]] || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+# shellcheck disable=SC2317 # invoked by trap
+cleanup() {
+  local rc=$? msg=()
+  # Finish cleaning up (bounded: ~10 s at most) even if a second Ctrl-C comes
+  # or stdout is gone (e.g. `run.sh | tee log` interrupted): stop the processes
+  # and remove the state first, print afterwards, ignore write errors.
+  set +e
+  trap '' INT TERM HUP PIPE
+  [[ -n "$gw_pid" || -n "$mock_pid" ]] && msg+=("demo: stopped the gateway and the mock")
+  stop_pid "$gw_pid"
+  [[ -n "$gw_pid" ]] && wait "$gw_pid" 2>/dev/null
+  stop_pid "$mock_pid"
+  if [[ -n "$state" && -d "$state" ]]; then
+    if ((state_is_temp)) && [[ "${AGNI_DEMO_KEEP:-0}" != 1 ]]; then
+      rm -rf "$state"
+      msg+=("demo: removed $state (set AGNI_DEMO_DIR=... or AGNI_DEMO_KEEP=1 to keep it)")
+    else
+      msg+=("demo: state kept in $state")
+    fi
+  fi
+  ((${#msg[@]})) && printf '%s\n' "" "${msg[@]}" 2>/dev/null
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+free_port() {
+  node -e '
+    const s = require("net").createServer();
+    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
+# --- 1. dependencies ---------------------------------------------------------
+say "checking dependencies"
+"$REPO/deploy/install-deps.sh"
+"$REPO/deploy/mock/install.sh"
+
+# --- 2. build -------------------------------------------------------------------
+if [[ -n "${AGNI_GATEWAY_BIN:-}" ]]; then
+  BIN="$(cd "$(dirname "$AGNI_GATEWAY_BIN")" && pwd)/$(basename "$AGNI_GATEWAY_BIN")"
+  [[ -x "$BIN" ]] || { echo "demo: AGNI_GATEWAY_BIN is not executable: $BIN" >&2; exit 1; }
+  say "using $BIN (AGNI_GATEWAY_BIN; not building)"
+else
+  build="${AGNI_BUILD_DIR:-build}"
+  say "building agni-gateway in $build"
+  if [[ ! -f "$build/CMakeCache.txt" ]]; then
+    cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  fi
+  cmake --build "$build" --target agni-gateway
+  BIN="$(cd "$build" && pwd)/agni-gateway"
+fi
+"$BIN" version
+
+# --- 3. state dir and the mock ------------------------------------------------
+if [[ -n "${AGNI_DEMO_DIR:-}" ]]; then
+  mkdir -p "$AGNI_DEMO_DIR"
+  state="$(cd "$AGNI_DEMO_DIR" && pwd)"
+else
+  state="$(mktemp -d "${TMPDIR:-/tmp}/agni-demo.XXXXXX")"
+  state_is_temp=1
+fi
+mkdir -p "$state/tokens"
+chmod 700 "$state" "$state/tokens"
+
+say "starting the Prism mock of the Agni API"
+out="$(AGNI_MOCK_WATCH_PID=$$ "$REPO/deploy/mock/start.sh" 0 "$state/prism.log")"
+read -r mock_pid mock_port <<<"$out"
+
+# --- 4. users, policy, API key, config ------------------------------------------
+say "creating demo users with 'agni-gateway token new'"
+for spec in alice:support bob:sales; do
+  name="${spec%%:*}"
+  groups="${spec#*:}"
+  echo "  $BIN token new --user $name --groups $groups --json"
+  "$BIN" token new --user "$name" --groups "$groups" --json >"$state/tokens/$name.json"
+  node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).token)' \
+    "$state/tokens/$name.json" >"$state/tokens/$name.token"
+done
+chmod 600 "$state"/tokens/*
+alice_token="$(cat "$state/tokens/alice.token")"
+
+cat >"$state/policy.json" <<'EOF'
+{
+  "rules": [
+    { "id": "never-release-emergency", "effect": "deny", "numbers": ["+1911*"] },
+    { "id": "support-sandbox", "effect": "allow", "groups": ["support"], "numbers": ["+1555*"] }
+  ]
+}
+EOF
+
+# The vendor API key, from a file. The mock accepts any non-empty X-Api-Key.
+(umask 077 && node -e 'console.log("demo-" + require("crypto").randomBytes(16).toString("hex"))' \
+  >"$state/agni-api-key")
+export AGNI_API_KEY_FILE="$state/agni-api-key"
+unset AGNI_API_KEY
+
+write_config() { # write_config GW_PORT ADMIN_PORT
+  # shellcheck disable=SC2016 # JavaScript template literals, not shell
+  node -e '
+    const fs = require("fs");
+    const [state, gw, admin, mock] = process.argv.slice(1);
+    const user = n => JSON.parse(fs.readFileSync(`${state}/tokens/${n}.json`, "utf8")).user;
+    const cfg = {
+      listen: `127.0.0.1:${gw}`,
+      admin_listen: `127.0.0.1:${admin}`,
+      upstream: { base_url: `http://127.0.0.1:${mock}`, allow_plain_http: true,
+                  connect_timeout: "3s", read_timeout: "30s" },
+      audit: { path: "audit.db" },
+      users: [user("alice"), user("bob")],
+      auditors: ["compliance"],
+      policy_file: "policy.json",
+    };
+    fs.writeFileSync(`${state}/config.json`, JSON.stringify(cfg, null, 2) + "\n");
+  ' "$state" "$1" "$2" "$mock_port"
+}
+
+# --- 5. the gateway ----------------------------------------------------------------
+started=0
+for attempt in 1 2 3; do
+  gw_port="$(free_port)"
+  admin_port="$(free_port)"
+  write_config "$gw_port" "$admin_port"
+  if ((attempt == 1)); then
+    say "checking the config"
+    echo "  $BIN check-config --config $state/config.json"
+    "$BIN" check-config --config "$state/config.json"
+  fi
+  say "starting the gateway (log: $state/gateway.log)"
+  "$BIN" serve --config "$state/config.json" </dev/null >>"$state/gateway.log" 2>&1 &
+  gw_pid=$!
+  # Stop the gateway even if this script is killed with SIGKILL.
+  (
+    while kill -0 $$ 2>/dev/null && kill -0 "$gw_pid" 2>/dev/null; do sleep 1; done
+    kill "$gw_pid" 2>/dev/null || true
+  ) </dev/null >/dev/null 2>&1 &
+  deadline=$((SECONDS + 30))
+  while ((SECONDS < deadline)); do
+    kill -0 "$gw_pid" 2>/dev/null || break
+    if timeout 5 "$BIN" healthcheck --config "$state/config.json" >/dev/null 2>&1; then
+      started=1
+      break
+    fi
+    sleep 0.2
+  done
+  ((started)) && break
+  echo "demo: the gateway did not become ready (attempt $attempt/3); last log lines:" >&2
+  tail -n 20 "$state/gateway.log" >&2 || true
+  stop_pid "$gw_pid"
+  wait "$gw_pid" 2>/dev/null || true
+  gw_pid=""
+done
+if ((!started)); then
+  echo "demo: giving up: the gateway did not start" >&2
+  exit 1
+fi
+
+GW="http://127.0.0.1:$gw_port"
+unexpected=0
+shquote() { # print the arguments as a copy-pasteable shell command line
+  local arg out=()
+  for arg in "$@"; do
+    if [[ "$arg" =~ ^[A-Za-z0-9_./:%+=@,-]+$ ]]; then
+      out+=("$arg")
+    else
+      out+=("'${arg//\'/\'\\\'\'}'")
+    fi
+  done
+  echo "${out[*]}"
+}
+step() { # step TITLE EXPECTED_STATUS CURL_ARGS...  (prints, runs, shows output)
+  local title="$1" want="$2" code
+  shift 2
+  echo
+  say "$title"
+  echo "\$ $(shquote curl -sS "$@")"
+  code="$(curl -sS --max-time 20 -o "$state/last-body" -w '%{http_code}' "$@")" || code=000
+  cat "$state/last-body"
+  echo
+  if [[ "$code" == "$want" ]]; then
+    echo "${dim}(HTTP $code, as expected)${reset}"
+  else
+    echo "demo: UNEXPECTED: HTTP $code, expected $want" >&2
+    unexpected=1
+  fi
+}
+
+echo
+say "gateway on $GW (admin: http://127.0.0.1:$admin_port), mock on http://127.0.0.1:$mock_port"
+echo "  alice (group support) token: $alice_token"
+echo "  bob   (group sales)   token: $(cat "$state/tokens/bob.token")"
+echo "  policy ($state/policy.json): support may release +1555*; nobody may release +1911*"
+
+step "1. alice releases +15555550100: allowed by rule support-sandbox, answered by the mock" 200 \
+  -X DELETE -H "Authorization: Bearer $alice_token" "$GW/api/v1/phone-numbers/%2B15555550100/release/"
+step "2. alice releases +19115550100: denied by rule never-release-emergency" 403 \
+  -X DELETE -H "Authorization: Bearer $alice_token" "$GW/api/v1/phone-numbers/%2B19115550100/release/"
+step "3. no credentials: unauthenticated" 401 \
+  -X DELETE "$GW/api/v1/phone-numbers/%2B15555550100/release/"
+
+echo
+say "more to try"
+echo "  bob is in no allowed group (implicit_deny):"
+echo "    curl -sS -X DELETE -H \"X-Api-Key: \$(cat $state/tokens/bob.token)\" $GW/api/v1/phone-numbers/%2B15555550100/release/"
+echo "  metrics:          curl -sS http://127.0.0.1:$admin_port/metrics"
+echo "  readiness:        curl -sS http://127.0.0.1:$admin_port/readyz"
+echo "  audit log:        sqlite3 $state/audit.db .dump"
+echo "  gateway log:      tail -f $state/gateway.log"
+echo "  mock (Prism) log: tail -f $state/prism.log"
+
+if ((unexpected)); then
+  echo "demo: some steps did not answer as expected (see above)" >&2
+  exit 1
+fi
+
+if [[ "${AGNI_DEMO_ONESHOT:-0}" == 1 || ! -t 0 ]]; then
+  echo
+  echo "demo: walkthrough done (one-shot mode)."
+  exit 0
+fi
+
+echo
+say "running; press Ctrl-C to stop"
+gw_rc=0
+wait "$gw_pid" || gw_rc=$?
+gw_pid=""
+echo "demo: the gateway exited (status $gw_rc); last log lines:" >&2
+tail -n 20 "$state/gateway.log" >&2 || true
+exit 1
