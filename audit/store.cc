@@ -2,6 +2,13 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 namespace agni::audit {
@@ -91,6 +98,19 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
     : options_(std::move(options)),
       observer_(observer),
       clock_us_(clock_us ? std::move(clock_us) : SystemNowUs) {
+  const std::string lock_path = options_.path + ".lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) {
+    throw std::runtime_error("cannot open \"" + lock_path +
+                             "\": " + std::strerror(errno));
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    throw std::runtime_error(
+        "the audit database \"" + options_.path +
+        "\" is in use by another agni-gateway (lock \"" + lock_path + "\")");
+  }
   try {
     db_ = std::make_unique<SQLite::Database>(
         options_.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE |
@@ -104,23 +124,37 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
       throw std::runtime_error("integrity check failed: " + check);
     }
     db_->exec(kSchema);
-    SQLite::Statement last(
-        *db_, "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1");
-    if (last.executeStep()) {
-      last_seq_ = last.getColumn(0).getInt64();
-      last_hash_ = last.getColumn(1).getString();
-    } else {
-      last_hash_ = std::string(kGenesisHash);
-    }
+    ReadChainHead();
     RecoverUnfinishedIntents();
-  } catch (const SQLite::Exception& e) {
+  } catch (const std::exception& e) {
+    insert_.reset();
+    db_.reset();
+    ::close(lock_fd_);
+    lock_fd_ = -1;
     throw std::runtime_error("cannot open the audit database \"" +
                              options_.path + "\": " + e.what());
   }
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
-AuditStore::~AuditStore() { Close(); }
+AuditStore::~AuditStore() {
+  Close();
+  insert_.reset();
+  db_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+void AuditStore::ReadChainHead() {
+  SQLite::Statement last(
+      *db_, "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1");
+  if (last.executeStep()) {
+    last_seq_ = last.getColumn(0).getInt64();
+    last_hash_ = last.getColumn(1).getString();
+  } else {
+    last_seq_ = 0;
+    last_hash_ = std::string(kGenesisHash);
+  }
+}
 
 void AuditStore::Close() {
   {
@@ -135,16 +169,22 @@ void AuditStore::Close() {
 bool AuditStore::Healthy() const { return healthy_.load(); }
 
 AppendResult AuditStore::Append(Record record) {
+  record.time_us = clock_us_();
+  return Enqueue({std::move(record), {}, false});
+}
+
+bool AuditStore::Probe() { return Enqueue({{}, {}, true}).ok; }
+
+AppendResult AuditStore::Enqueue(Pending pending) {
   std::future<AppendResult> done;
   {
     std::lock_guard lock(mu_);
     if (closing_) return {false, 0, "the audit store is closed"};
     if (queue_.size() >= options_.max_queue) {
-      if (observer_) observer_->OnFailure(1);
+      if (observer_ && !pending.probe) observer_->OnFailure(1);
       return {false, 0, "the audit queue is full"};
     }
-    record.time_us = clock_us_();
-    queue_.push_back({std::move(record), {}});
+    queue_.push_back(std::move(pending));
     done = queue_.back().done.get_future();
     if (observer_) observer_->OnQueueDepth(queue_.size());
   }
@@ -206,9 +246,17 @@ void AuditStore::CommitBatch(std::deque<Pending>& batch) {
   const std::int64_t seq_before = last_seq_;
   const std::string hash_before = last_hash_;
   std::string error;
+  const std::size_t records = static_cast<std::size_t>(std::count_if(
+      batch.begin(), batch.end(), [](const Pending& p) { return !p.probe; }));
   try {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    for (Pending& p : batch) InsertLocked(p.record);
+    // The lock file keeps other gateways out, but re-reading the head under
+    // the write lock costs one index probe and keeps the chain gapless even if
+    // something else appended.
+    ReadChainHead();
+    for (Pending& p : batch) {
+      if (!p.probe) InsertLocked(p.record);
+    }
     tx.commit();
   } catch (const std::exception& e) {
     error = e.what();
@@ -218,17 +266,19 @@ void AuditStore::CommitBatch(std::deque<Pending>& batch) {
     last_seq_ = seq_before;
     last_hash_ = hash_before;
     healthy_ = false;
-    if (observer_) observer_->OnFailure(batch.size());
+    if (observer_ && records > 0) observer_->OnFailure(records);
     for (Pending& p : batch) {
       p.done.set_value({false, 0, "audit commit failed: " + error});
     }
     return;
   }
   healthy_ = true;
-  if (observer_) {
+  if (observer_ && records > 0) {
     std::vector<const Record*> committed;
     committed.reserve(batch.size());
-    for (const Pending& p : batch) committed.push_back(&p.record);
+    for (const Pending& p : batch) {
+      if (!p.probe) committed.push_back(&p.record);
+    }
     observer_->OnCommit(committed, std::chrono::steady_clock::now() - started);
   }
   for (Pending& p : batch) p.done.set_value({true, p.record.seq, ""});

@@ -40,7 +40,8 @@ struct StoreOptions {
 };
 
 // Hooks for metrics; the store does not know Prometheus. Called from the writer
-// thread (OnCommit, OnFailure) or the calling thread (OnQueueFull).
+// thread, and OnFailure/OnQueueDepth also from callers' threads (a full queue),
+// so implementations must be thread-safe.
 class StoreObserver {
  public:
   virtual ~StoreObserver() = default;
@@ -64,13 +65,19 @@ class AuditSink {
   virtual AppendResult Append(Record record) = 0;
   // False after the most recent commit failed, until one succeeds.
   virtual bool Healthy() const = 0;
+  // Checks now whether the log can take a write (takes and releases the write
+  // lock without adding a record) and updates Healthy(). Blocks up to the
+  // busy timeout. Lets readiness recover when no traffic arrives to prove it.
+  virtual bool Probe() = 0;
 };
 
 class AuditStore final : public AuditSink {
  public:
-  // Opens (creating if needed) the database, checks its integrity, closes any
-  // intent left without an outcome by a previous crash (outcome "unknown"), and
-  // starts the writer. Throws std::runtime_error with a readable message.
+  // Opens (creating if needed) the database, takes an exclusive lock on
+  // "<path>.lock" so that a second gateway cannot write to the same log, checks
+  // integrity, closes any intent left without an outcome by a previous crash
+  // (outcome "unknown"), and starts the writer. Throws std::runtime_error with
+  // a readable message.
   AuditStore(StoreOptions options, StoreObserver* observer = nullptr,
              std::function<std::int64_t()> clock_us = nullptr);
   ~AuditStore() override;  // drains the queue, then stops the writer
@@ -80,6 +87,7 @@ class AuditStore final : public AuditSink {
 
   AppendResult Append(Record record) override;
   bool Healthy() const override;
+  bool Probe() override;
 
   // Commits everything queued so far and stops accepting records.
   void Close();
@@ -91,7 +99,10 @@ class AuditStore final : public AuditSink {
   struct Pending {
     Record record;
     std::promise<AppendResult> done;
+    bool probe = false;  // takes part in the transaction, writes nothing
   };
+  AppendResult Enqueue(Pending pending);
+  void ReadChainHead();
 
   void WriterLoop();
   void CommitBatch(std::deque<Pending>& batch);
@@ -101,6 +112,7 @@ class AuditStore final : public AuditSink {
   StoreOptions options_;
   StoreObserver* observer_;
   std::function<std::int64_t()> clock_us_;
+  int lock_fd_ = -1;  // flock()ed "<path>.lock", held for the store's life
   std::unique_ptr<SQLite::Database> db_;  // writer thread only (after open)
   std::unique_ptr<SQLite::Statement> insert_;  // prepared once, writer only
 

@@ -80,9 +80,38 @@ std::optional<json> ReadJsonFile(const std::string& file,
   }
   std::stringstream buf;
   buf << in.rdbuf();
-  json doc = json::parse(buf.str(), nullptr, false);
+  // nlohmann keeps the last of two equal keys; a policy with "effect" twice
+  // must not load as whichever came last, so duplicates are errors.
+  std::vector<std::set<std::string>> open_objects;
+  std::string duplicate;
+  json::parser_callback_t callback = [&](int, json::parse_event_t event,
+                                         json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        open_objects.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        open_objects.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!open_objects.back().insert(parsed.get<std::string>()).second &&
+            duplicate.empty()) {
+          duplicate = parsed.get<std::string>();
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  json doc = json::parse(buf.str(), callback, false);
   if (doc.is_discarded()) {
     errors.push_back({path, "\"" + file + "\" is not valid JSON"});
+    return std::nullopt;
+  }
+  if (!duplicate.empty()) {
+    errors.push_back({path, "\"" + file + "\" has the key \"" + duplicate +
+                                "\" twice in one object"});
     return std::nullopt;
   }
   return doc;
@@ -214,12 +243,23 @@ void ReadAudit(const json& value, const std::string& path,
   if (auto p = r.String("path", true)) {
     a.path = Resolve(base_dir, *p);
     const fs::path dir = fs::path(a.path).parent_path();
-    if (!fs::is_directory(dir)) {
+    if (p->empty() || p->ends_with("/") || fs::is_directory(a.path)) {
+      r.Error(r.PathOf("path"),
+              "must name the database file, not a directory (e.g. "
+              "\"/var/lib/agni-gateway/audit.db\")");
+    } else if (!fs::is_directory(dir)) {
       r.Error(r.PathOf("path"),
               "directory \"" + dir.string() + "\" does not exist");
     }
   }
-  if (auto v = r.Duration("busy_timeout", false)) a.busy_timeout = *v;
+  if (auto v = r.Duration("busy_timeout", false)) {
+    if (*v > std::chrono::minutes(1)) {
+      r.Error(r.PathOf("busy_timeout"),
+              "must be at most 1m: a request waits this long for the audit "
+              "log before failing closed");
+    }
+    a.busy_timeout = *v;
+  }
   if (auto v = r.Integer("max_queue", 1, 10'000'000)) {
     a.max_queue = static_cast<std::size_t>(*v);
   }
@@ -361,8 +401,10 @@ ConfigLoad LoadConfig(const std::string& path) {
 
   ReadEndpoint(r, "listen", c.listen);
   ReadEndpoint(r, "admin_listen", c.admin_listen);
-  if (c.listen.port != 0 && c.listen.host == c.admin_listen.host &&
-      c.listen.port == c.admin_listen.port) {
+  auto wildcard = [](const std::string& h) { return h == "0.0.0.0" || h == "::"; };
+  if (c.listen.port != 0 && c.listen.port == c.admin_listen.port &&
+      (c.listen.host == c.admin_listen.host || wildcard(c.listen.host) ||
+       wildcard(c.admin_listen.host))) {
     r.Error(r.PathOf("admin_listen"), "must differ from listen");
   }
   if (const json* up = r.Get("upstream")) {
@@ -426,8 +468,8 @@ ApiKeyLoad LoadApiKey(const char* key_env, const char* key_file_env) {
   } else {
     std::ifstream in(key_file_env, std::ios::binary);
     if (!in) {
-      return {"", std::string("cannot read AGNI_API_KEY_FILE \"") +
-                      key_file_env + "\""};
+      // The value is not quoted: operators sometimes put the key itself here.
+      return {"", "AGNI_API_KEY_FILE does not name a readable file"};
     }
     std::stringstream buf;
     buf << in.rdbuf();

@@ -65,6 +65,9 @@ AuthResult Authenticator::Authenticate(const Credentials& credentials) const {
   std::string method;
   if (!credentials.authorization.empty()) {
     std::string_view v = Trim(credentials.authorization.front());
+    if (v.size() == 6 && StartsWithBearer(std::string(v) + " ")) {
+      return {std::nullopt, "the token is empty"};
+    }
     if (!StartsWithBearer(v)) {
       return {std::nullopt, "the Authorization scheme must be Bearer"};
     }

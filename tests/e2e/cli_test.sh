@@ -9,6 +9,7 @@ set -euo pipefail
 
 [[ $# -eq 1 && -x "$1" ]] || { echo "usage: $0 PATH/TO/agni-gateway" >&2; exit 2; }
 BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/agni-cli.XXXXXX")"
 gw_pid=""
 passed=0
@@ -95,7 +96,6 @@ done
 check "check-config lists all errors at once" contains "$out" "9 errors in the configuration"
 
 # The shipped example config stays valid (its audit path pointed here).
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 mkdir example
 cp "$REPO"/deploy/examples/*.json example/
 sed -i 's|/var/lib/agni-gateway/audit.db|audit.db|' example/gateway.json

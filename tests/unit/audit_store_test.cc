@@ -642,6 +642,29 @@ TEST(AuditStoreTest, LockedDatabaseFailsTheAppendAndWritesNothing) {
   ExpectValidChain(rows);
 }
 
+TEST(AuditStoreTest, ProbeRestoresHealthWithoutWritingARecord) {
+  // Readiness must recover once the database is writable again even when no
+  // traffic arrives to prove it (a load balancer stops sending to an unready
+  // instance).
+  TempFolder dir;
+  const std::string db = dir.File("audit.db");
+  TestObserver observer;
+  StoreOptions options = Options(db);
+  options.busy_timeout = milliseconds(100);
+  AuditStore store(options, &observer);
+  {
+    WriteLockHolder lock(db);
+    EXPECT_FALSE(store.Append(DecisionRecord("while-locked")).ok);
+    EXPECT_FALSE(store.Probe());
+    EXPECT_FALSE(store.Healthy());
+    lock.Release();
+  }
+  EXPECT_TRUE(store.Probe());
+  EXPECT_TRUE(store.Healthy());
+  EXPECT_EQ(CountRows(db), 0);
+  EXPECT_EQ(observer.failures(), std::vector<std::size_t>{1});
+}
+
 TEST(AuditStoreTest, LockedDatabaseFailsEveryRecordOfTheBatch) {
   TempFolder dir;
   const std::string db = dir.File("audit.db");

@@ -127,6 +127,8 @@ TEST(AuthenticatorTest, RefusesBadCredentialsWithAReasonThatNeverQuotesThem) {
   cases.push_back({"scheme glued to token", Bearer(bearer_no_space), "Bearer"});
   cases.push_back({"tab after scheme", Bearer(bearer_tab), "Bearer"});
   cases.push_back({"empty authorization", Bearer(""), "Bearer"});
+  cases.push_back({"bearer without a token", Bearer("Bearer "), "empty"});
+  cases.push_back({"bare bearer", Bearer("bearer"), "empty"});
   {
     Credentials two;
     two.authorization = {bearer_alice, bearer_alice};

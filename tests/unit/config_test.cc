@@ -387,6 +387,43 @@ TEST(LoadConfigTest, ListenAndAdminListenMustDiffer) {
   ExpectSingleError(cfg, "$.admin_listen", "differ");
 }
 
+TEST(LoadConfigTest, AWildcardListenerClashesWithAnyAdminAddressOnItsPort) {
+  json cfg = FullConfig();
+  cfg["listen"] = "0.0.0.0:9090";
+  cfg["admin_listen"] = "127.0.0.1:9090";
+  ExpectSingleError(cfg, "$.admin_listen", "differ");
+}
+
+TEST(LoadConfigTest, AKeyWrittenTwiceInOnePolicyObjectIsAnError) {
+  // nlohmann keeps the last of two equal keys: without this check a rule
+  // written {"effect": "deny", ..., "effect": "allow"} would load as allow.
+  ConfigFolder s(FullConfig());
+  s.dir.Write("policies/policy.json",
+              R"({"rules":[{"id":"r","effect":"deny","groups":["support"],"effect":"allow"}]})");
+  const ConfigLoad load = LoadConfig(s.config_path);
+  EXPECT_FALSE(load.config.has_value());
+  ASSERT_EQ(load.errors.size(), 1u) << Dump(load.errors);
+  EXPECT_EQ(load.errors[0].path, "$.policy_file");
+  EXPECT_NE(load.errors[0].message.find("\"effect\" twice"), std::string::npos)
+      << Dump(load.errors);
+}
+
+TEST(LoadConfigTest, AKeyWrittenTwiceInTheConfigIsAnError) {
+  ConfigFolder s(FullConfig());
+  const std::string text = FullConfig().dump();
+  s.dir.Write("gateway.json",
+              text.substr(0, text.size() - 1) + R"(,"listen":"127.0.0.1:1"})");
+  const ConfigLoad load = LoadConfig(s.config_path);
+  ASSERT_EQ(load.errors.size(), 1u) << Dump(load.errors);
+  EXPECT_NE(load.errors[0].message.find("\"listen\" twice"), std::string::npos);
+}
+
+TEST(LoadConfigTest, AuditBusyTimeoutIsBounded) {
+  json cfg = FullConfig();
+  cfg["audit"]["busy_timeout"] = "30d";
+  ExpectSingleError(cfg, "$.audit.busy_timeout", "at most");
+}
+
 TEST(LoadConfigTest, BadDurationsAreRejectedAtTheirPath) {
   for (const std::string bad :
        {"5 minutes", "-1s", "10", "0s", "1.5s", "1s500ms", "10S", "", "s",
@@ -797,7 +834,7 @@ TEST(LoadApiKeyTest, RefusesAmbiguousMissingEmptyOrUnsafeKeys) {
       {"both set", secret.c_str(), good_file.c_str(), "both"},
       {"neither set", nullptr, nullptr, "no upstream API key"},
       {"both empty", "", "", "no upstream API key"},
-      {"missing file", nullptr, missing_file.c_str(), missing_file},
+      {"missing file", nullptr, missing_file.c_str(), "not name a readable file"},
       {"empty file", nullptr, empty_file.c_str(), "empty"},
       {"file with only a newline", nullptr, newline_file.c_str(), "empty"},
       {"space inside (file)", nullptr, spaced_file.c_str(), "whitespace"},
