@@ -127,6 +127,7 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
     ReadChainHead();
     RecoverUnfinishedIntents();
   } catch (const std::exception& e) {
+    head_.reset();
     insert_.reset();
     db_.reset();
     ::close(lock_fd_);
@@ -139,14 +140,19 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
 
 AuditStore::~AuditStore() {
   Close();
+  head_.reset();
   insert_.reset();
   db_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
 void AuditStore::ReadChainHead() {
-  SQLite::Statement last(
-      *db_, "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1");
+  if (!head_) {
+    head_ = std::make_unique<SQLite::Statement>(
+        *db_, "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1");
+  }
+  SQLite::Statement& last = *head_;
+  last.reset();
   if (last.executeStep()) {
     last_seq_ = last.getColumn(0).getInt64();
     last_hash_ = last.getColumn(1).getString();
@@ -154,6 +160,7 @@ void AuditStore::ReadChainHead() {
     last_seq_ = 0;
     last_hash_ = std::string(kGenesisHash);
   }
+  last.reset();  // release the read cursor before the writes
 }
 
 void AuditStore::Close() {

@@ -115,6 +115,7 @@ class AuditStore final : public AuditSink {
   int lock_fd_ = -1;  // flock()ed "<path>.lock", held for the store's life
   std::unique_ptr<SQLite::Database> db_;  // writer thread only (after open)
   std::unique_ptr<SQLite::Statement> insert_;  // prepared once, writer only
+  std::unique_ptr<SQLite::Statement> head_;    // prepared once, writer only
 
   std::int64_t last_seq_ = 0;
   std::string last_hash_;
