@@ -20,12 +20,19 @@ common=(-max_len=4096 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$work/")
 [[ -f "$dict" ]] && common+=(-dict="$dict")
 
 echo "== $name: replaying seeds and regressions"
-replay=("$seeds")
-if compgen -G "$regressions/*" >/dev/null; then replay+=("$regressions"/*); fi
-if ! "$fuzzer" "${common[@]}" -runs=0 "${replay[@]}" >"$work/replay.log" 2>&1; then
+if ! "$fuzzer" "${common[@]}" -runs=0 "$seeds" >"$work/replay.log" 2>&1; then
   cat "$work/replay.log"
-  echo "FAIL: $name fails on a seed or regression input" >&2
+  echo "FAIL: $name fails on a seed input" >&2
   exit 1
+fi
+if compgen -G "$regressions/*" >/dev/null; then
+  # Individual files: each runs once, as a unit test would.
+  if ! "$fuzzer" "${common[@]}" "$regressions"/* >"$work/regress.log" 2>&1; then
+    cat "$work/regress.log"
+    echo "FAIL: $name fails on a regression input" >&2
+    exit 1
+  fi
+  echo "== $name: $(ls "$regressions" | wc -l) regression input(s) pass"
 fi
 
 corpus="${AGNI_FUZZ_KEEP:-$work/corpus}"

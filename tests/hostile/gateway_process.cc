@@ -93,6 +93,7 @@ GatewayProcess::GatewayProcess(Options options) {
     if (std::strncmp(*e, "AGNI_API_KEY", 12) != 0) env_strings.push_back(*e);
   }
   env_strings.push_back("AGNI_API_KEY=" + options.api_key);
+  for (const std::string& e : options.extra_env) env_strings.push_back(e);
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

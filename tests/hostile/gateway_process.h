@@ -29,6 +29,7 @@ class GatewayProcess {
     std::string upstream_read_timeout = "2s";
     std::string keep_alive_timeout = "2s";
     std::string api_key = kLeakApiKey;
+    std::vector<std::string> extra_env;  // "NAME=value" for the child
   };
 
   explicit GatewayProcess(Options options);
