@@ -12,6 +12,10 @@
 namespace agni {
 namespace {
 
+// cpp-httplib 0.11 bounds each header line (8 KiB) but not their number; a
+// request with more headers than this is refused (tests/hostile/README.md).
+constexpr std::size_t kMaxRequestHeaders = 100;
+
 std::vector<std::string> HeaderValues(const httplib::Request& req,
                                       const char* name) {
   std::vector<std::string> values;
@@ -97,6 +101,12 @@ void GatewayServer::ConfigureMain() {
   // (which matches decoded paths with std::regex) ever sees it.
   main_->set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
+        if (req.headers.size() > kMaxRequestHeaders) {
+          WriteProblem(res, Reason::kInvalidRequest, "too many request headers");
+          res.status = 431;
+          res.set_header("Connection", "close");
+          return httplib::Server::HandlerResponse::Handled;
+        }
         const HttpRequest request = FromHttplib(req);
         HttpResponse out = pipeline_.Handle(request);
         res.status = out.status;

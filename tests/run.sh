@@ -17,3 +17,10 @@ cmake --build "$BUILD"
 
 cd "$BUILD"
 ctest --output-on-failure --timeout 300 -j2
+
+# Hardening: the suite under ASan+UBSan, the concurrency tests under TSan, and
+# short libFuzzer runs (tests/hardening.sh). AGNI_SKIP_HARDENING=1 skips it
+# for a quick local iteration; CI always runs it.
+if [[ "${AGNI_SKIP_HARDENING:-0}" != 1 ]]; then
+  bash "$REPO/tests/hardening.sh"
+fi

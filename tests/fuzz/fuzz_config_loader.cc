@@ -1,0 +1,84 @@
+// libFuzzer target: the config file as LoadConfig reads it from disk (JSON
+// parsing with duplicate-key detection, every section reader, the endpoint,
+// URL and duration parsers), with a valid policy and inventory next to it.
+// Contract: a config comes back exactly when there is no error, every error
+// names a JSON path, and a loaded config is complete (policy, audit path).
+// The same bytes also go through ParseEndpoint and ParseDuration directly.
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gateway/config.h"
+#include "policies/json_reader.h"
+
+namespace {
+
+std::string g_config_path;
+
+[[noreturn]] void Fail(const char* what) {
+  std::fprintf(stderr, "fuzz_config_loader: contract violated: %s\n", what);
+  std::abort();
+}
+
+void WriteFile(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  // One private folder per process (libFuzzer -jobs/-fork run several).
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("agni-fuzz-config-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  WriteFile(dir / "policy.json",
+            R"({"rules":[{"id":"deny-911","effect":"deny","numbers":["+1911*"]},)"
+            R"({"id":"support","effect":"allow","groups":["support"],"numbers":["+1555*"]}]})");
+  WriteFile(dir / "numbers.json", R"({"+15551234567":{"team":"support"}})");
+  g_config_path = (dir / "gateway.json").string();
+  std::atexit([] {
+    std::error_code ec;
+    std::filesystem::remove_all(
+        std::filesystem::path(g_config_path).parent_path(), ec);
+  });
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  WriteFile(g_config_path, text);
+
+  const agni::ConfigLoad load = agni::LoadConfig(g_config_path);
+  if (load.config.has_value() == !load.errors.empty()) {
+    Fail("config loaded with errors, or refused without one");
+  }
+  for (const auto& e : load.errors) {
+    if (e.path.empty() || e.message.empty()) Fail("error without path/message");
+  }
+  if (load.config) {
+    if (!load.config->policy) Fail("loaded config without a policy");
+    if (load.config->audit.path.empty()) Fail("loaded config without audit.path");
+    if (load.config->upstream.host.empty()) Fail("loaded config without upstream host");
+    if (!load.config->upstream.tls &&
+        !(load.config->upstream.allow_plain_http &&
+          agni::IsLoopbackHost(load.config->upstream.host))) {
+      Fail("plain http accepted towards a non-loopback upstream");
+    }
+  }
+
+  if (auto ep = agni::ParseEndpoint(text)) {
+    if (ep->port < 0 || ep->port > 65535) Fail("endpoint port out of range");
+  }
+  if (auto d = agni::ParseDuration(text)) {
+    if (d->count() < 0) Fail("negative duration");
+  }
+  return 0;
+}
