@@ -21,6 +21,9 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev
   prometheus-cpp-dev libssl-dev libgtest-dev libgmock-dev libcli11-dev
   sqlite3 curl openssl ca-certificates
+  # promtool and a real Prometheus server for the metrics/alert-rule tests;
+  # jq for the deploy-file checks; systemd for `systemd-analyze verify`.
+  prometheus jq systemd
 )
 
 is_installed() {

@@ -218,7 +218,8 @@ void ReadServer(const json& value, const std::string& path, ServerConfig& s,
   ObjectReader r(value, path, errors,
                  {"threads", "admin_threads", "read_timeout", "write_timeout",
                   "keep_alive_timeout", "keep_alive_max_requests",
-                  "listen_backlog"});
+                  "listen_backlog", "drain_timeout"});
+  if (auto v = r.Duration("drain_timeout", false)) s.drain_timeout = *v;
   if (auto v = r.Integer("listen_backlog", 1, 65535)) {
     s.listen_backlog = static_cast<int>(*v);
   }

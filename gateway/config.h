@@ -47,6 +47,8 @@ struct ServerConfig {
   milliseconds keep_alive_timeout{5000};
   std::size_t keep_alive_max_requests = 100000;
   int listen_backlog = 1024;
+  // On SIGTERM/SIGINT: how long in-flight requests may take to finish.
+  milliseconds drain_timeout{30000};
 };
 
 struct AuditConfig {

@@ -193,6 +193,7 @@ std::string GatewayServer::Start() {
 void GatewayServer::Stop() {
   main_->stop();
   admin_->stop();
+  if (drain_thread_.joinable()) drain_thread_.join();
   if (main_thread_.joinable()) main_thread_.join();
   if (admin_thread_.joinable()) admin_thread_.join();
 }
