@@ -397,7 +397,7 @@ ConfigLoad LoadConfig(const std::string& path) {
   const fs::path base_dir = fs::absolute(path).parent_path();
   ObjectReader r(*doc, "$", errors,
                  {"listen", "admin_listen", "upstream", "server", "audit",
-                  "users", "auditors", "policy_file", "inventory_file"});
+                  "users", "auditors", "policy_file", "inventory_file", "tls"});
   if (!r.ok()) return out;
 
   ReadEndpoint(r, "listen", c.listen);
@@ -421,6 +421,12 @@ ConfigLoad LoadConfig(const std::string& path) {
   }
   ReadUsers(r.Get("users"), r.PathOf("users"), c.users, errors);
   if (auto a = r.StringList("auditors", false)) c.auditors = std::move(*a);
+  if (const json* t = r.Get("tls")) {
+    std::set<std::string, std::less<>> user_names;
+    for (const User& u : c.users) user_names.insert(u.name);
+    ReadTlsConfig(*t, r.PathOf("tls"), base_dir.string(), user_names, c.tls,
+                  errors);
+  }
 
   if (auto inv = r.String("inventory_file", false)) {
     c.inventory_file = Resolve(base_dir, *inv);

@@ -12,6 +12,7 @@
 
 #include "policies/engine.h"
 #include "policies/errors.h"
+#include "gateway/tls_config.h"
 
 namespace agni {
 
@@ -73,6 +74,7 @@ struct Config {
   UpstreamConfig upstream;
   ServerConfig server;
   AuditConfig audit;
+  TlsConfig tls;  // TLS (and mTLS) on the main listener; off by default
   std::vector<User> users;
   std::vector<std::string> auditors;
   std::string policy_file;

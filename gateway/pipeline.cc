@@ -125,6 +125,11 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
   std::vector<std::string_view> keys(request.api_key.begin(),
                                      request.api_key.end());
   AuthResult auth = ctx.access->authenticator.Authenticate({authz, keys});
+  if (!auth.principal && authz.empty() && keys.empty() &&
+      !request.client_certificate_user.empty()) {
+    auth.principal =
+        ctx.access->authenticator.FindUser(request.client_certificate_user);
+  }
   if (!auth.principal) {
     return Finish(ctx, {Reason::kUnauthenticated, auth.failure, ""});
   }
