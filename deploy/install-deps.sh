@@ -22,6 +22,9 @@ packages=(
   prometheus-cpp-dev libssl-dev libgtest-dev libgmock-dev libcli11-dev
   sqlite3 curl openssl ca-certificates
   clang-14 libclang-rt-14-dev
+  # promtool and a real Prometheus server for the metrics/alert-rule tests;
+  # jq for the deploy-file checks; systemd for `systemd-analyze verify`.
+  prometheus jq systemd
 )
 
 is_installed() {

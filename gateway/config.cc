@@ -218,7 +218,8 @@ void ReadServer(const json& value, const std::string& path, ServerConfig& s,
   ObjectReader r(value, path, errors,
                  {"threads", "admin_threads", "read_timeout", "write_timeout",
                   "keep_alive_timeout", "keep_alive_max_requests",
-                  "listen_backlog"});
+                  "listen_backlog", "drain_timeout"});
+  if (auto v = r.Duration("drain_timeout", false)) s.drain_timeout = *v;
   if (auto v = r.Integer("listen_backlog", 1, 65535)) {
     s.listen_backlog = static_cast<int>(*v);
   }
@@ -396,7 +397,7 @@ ConfigLoad LoadConfig(const std::string& path) {
   const fs::path base_dir = fs::absolute(path).parent_path();
   ObjectReader r(*doc, "$", errors,
                  {"listen", "admin_listen", "upstream", "server", "audit",
-                  "users", "auditors", "policy_file", "inventory_file"});
+                  "users", "auditors", "policy_file", "inventory_file", "tls"});
   if (!r.ok()) return out;
 
   ReadEndpoint(r, "listen", c.listen);
@@ -420,6 +421,12 @@ ConfigLoad LoadConfig(const std::string& path) {
   }
   ReadUsers(r.Get("users"), r.PathOf("users"), c.users, errors);
   if (auto a = r.StringList("auditors", false)) c.auditors = std::move(*a);
+  if (const json* t = r.Get("tls")) {
+    std::set<std::string, std::less<>> user_names;
+    for (const User& u : c.users) user_names.insert(u.name);
+    ReadTlsConfig(*t, r.PathOf("tls"), base_dir.string(), user_names, c.tls,
+                  errors);
+  }
 
   if (auto inv = r.String("inventory_file", false)) {
     c.inventory_file = Resolve(base_dir, *inv);

@@ -12,6 +12,7 @@
 
 #include "policies/engine.h"
 #include "policies/errors.h"
+#include "gateway/tls_config.h"
 
 namespace agni {
 
@@ -47,6 +48,8 @@ struct ServerConfig {
   milliseconds keep_alive_timeout{5000};
   std::size_t keep_alive_max_requests = 100000;
   int listen_backlog = 1024;
+  // On SIGTERM/SIGINT: how long in-flight requests may take to finish.
+  milliseconds drain_timeout{30000};
 };
 
 struct AuditConfig {
@@ -71,6 +74,7 @@ struct Config {
   UpstreamConfig upstream;
   ServerConfig server;
   AuditConfig audit;
+  TlsConfig tls;  // TLS (and mTLS) on the main listener; off by default
   std::vector<User> users;
   std::vector<std::string> auditors;
   std::string policy_file;

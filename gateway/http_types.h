@@ -16,6 +16,9 @@ struct HttpRequest {
   std::vector<std::string> api_key;        // every X-Api-Key header
   std::vector<std::string> request_id;     // every X-Request-Id header
   bool has_body = false;  // Content-Length > 0 or Transfer-Encoding present
+  // The configured user a verified TLS client certificate maps to (mTLS), or
+  // empty. Used only when the request carries no credential header.
+  std::string client_certificate_user;
 };
 
 struct HttpResponse {

@@ -43,8 +43,8 @@ int CheckConfig(const std::string& path) {
   return kExitOk;
 }
 
-int Serve(const std::string& path) {
-  Logger log;
+int Serve(const std::string& path, LogLevel log_level) {
+  Logger log(log_level);
   ConfigLoad load = LoadConfig(path);
   if (!load.errors.empty()) {
     PrintErrors(load.errors, std::cerr);
@@ -114,19 +114,34 @@ int Serve(const std::string& path) {
         }
         log.Error("reload rejected; the previous users and policy keep serving",
                   {{"errors", errors}});
+        metrics.CountConfigReload("failure");
         continue;
       }
       pipeline.ReplaceAccess(
           std::make_shared<const AccessSnapshot>(*reload.config));
       log.Info("reloaded users and policy",
                {{"policy_hash", reload.config->policy->hash}});
+      metrics.CountConfigReload("success");
       continue;
     }
     log.Info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     break;
   }
+  // Graceful shutdown: /readyz turns 503 and new releases are refused, the
+  // main listener stops accepting, in-flight requests finish (bounded by
+  // server.drain_timeout), the audit queue is committed, then exit 0.
   pipeline.StartDraining();
-  server.Stop();  // waits for in-flight requests on the worker threads
+  const bool drained = server.DrainMain(config.server.drain_timeout);
+  if (!drained) {
+    log.Error("drain timeout: requests still in flight are abandoned; their "
+              "open intents are closed as unknown at the next start",
+              {{"drain_timeout_ms", config.server.drain_timeout.count()}});
+    store->Close();
+    log.Info("stopped");
+    std::fflush(stderr);
+    std::_Exit(kExitOk);
+  }
+  server.Stop();
   store->Close();  // commits whatever is queued
   log.Info("stopped");
   return kExitOk;
@@ -235,6 +250,12 @@ int main(int argc, char** argv) {
   serve->add_option("-c,--config", config_path, "Gateway config file (JSON)")
       ->required()
       ->check(CLI::ExistingFile);
+  std::string log_level = "info";
+  serve
+      ->add_option("--log-level", log_level,
+                   "debug | info | warn | error (default: info)")
+      ->envname("AGNI_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
 
   std::string check_path;
   auto* check = app.add_subcommand(
@@ -278,7 +299,9 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
-  if (*serve) return agni::Serve(config_path);
+  if (*serve) {
+    return agni::Serve(config_path, *agni::ParseLogLevel(log_level));
+  }
   if (*check) return agni::CheckConfig(check_path);
   if (*token_new) return agni::TokenNew(token_user, token_groups, token_json);
   if (*health) {
@@ -289,7 +312,8 @@ int main(int argc, char** argv) {
     return agni::HealthCheck(health_config, health_url);
   }
   if (*version) {
-    std::cout << "agni-gateway " << AGNI_VERSION << "\n";
+    std::cout << "agni-gateway " << AGNI_VERSION << " (commit " << AGNI_COMMIT
+              << ")\n";
     return 0;
   }
   return 2;

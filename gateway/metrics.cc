@@ -21,6 +21,20 @@ Histogram::BucketBoundaries LatencyBuckets() {
           0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10,   30};
 }
 
+// The fixed label values of the approval and rate-limit families; anything
+// else is counted as "other" so a caller can never create unbounded series.
+constexpr const char* kApprovalEvents[] = {"requested", "approved", "denied",
+                                           "expired", "cancelled", "executed"};
+constexpr const char* kRateLimits[] = {"user", "group", "global"};
+
+template <std::size_t N>
+std::string Bounded(std::string_view value, const char* const (&known)[N]) {
+  for (const char* k : known) {
+    if (value == k) return k;
+  }
+  return "other";
+}
+
 }  // namespace
 
 Metrics::Metrics()
@@ -72,12 +86,32 @@ Metrics::Metrics()
                              .Name("agni_gateway_audit_queue_depth")
                              .Help("Audit records waiting for the writer.")
                              .Register(*registry_)
-                             .Add({})) {
+                             .Add({})),
+      approvals_pending_(BuildGauge()
+                             .Name("agni_gateway_approvals_pending")
+                             .Help("Release approvals requested and not yet "
+                                   "approved, rejected or expired.")
+                             .Register(*registry_)
+                             .Add({})),
+      approvals_(BuildCounter()
+                     .Name("agni_gateway_approvals_total")
+                     .Help("Release approval events, by event.")
+                     .Register(*registry_)),
+      rate_limited_(BuildCounter()
+                        .Name("agni_gateway_rate_limited_total")
+                        .Help("Requests refused with 429 by a rate limit, by "
+                              "limit.")
+                        .Register(*registry_)),
+      config_reloads_(BuildCounter()
+                          .Name("agni_gateway_config_reloads_total")
+                          .Help("Configuration reloads (SIGHUP), by result; a "
+                                "failed reload keeps the previous config.")
+                          .Register(*registry_)) {
   BuildGauge()
       .Name("agni_gateway_build_info")
       .Help("Always 1; the version label says which build is running.")
       .Register(*registry_)
-      .Add({{"version", AGNI_VERSION}})
+      .Add({{"version", AGNI_VERSION}, {"commit", AGNI_COMMIT}})
       .Set(1);
   // Pre-create the fixed label sets so dashboards see zeros, not gaps.
   for (const char* stage : {"decision", "intent", "outcome"}) {
@@ -89,6 +123,11 @@ Metrics::Metrics()
   for (const char* o :
        {"success", "rejected", "unreachable", "timeout", "tls", "bad_response"}) {
     upstream_requests_.Add({{"outcome", o}});
+  }
+  for (const char* e : kApprovalEvents) approvals_.Add({{"event", e}});
+  for (const char* l : kRateLimits) rate_limited_.Add({{"limit", l}});
+  for (const char* r : {"success", "failure"}) {
+    config_reloads_.Add({{"result", r}});
   }
 }
 
@@ -113,6 +152,23 @@ void Metrics::ObserveUpstream(std::string_view outcome,
                               std::chrono::nanoseconds duration) {
   upstream_requests_.Add({{"outcome", std::string(outcome)}}).Increment();
   upstream_duration_.Observe(Seconds(duration));
+}
+
+void Metrics::SetApprovalsPending(std::size_t pending) {
+  approvals_pending_.Set(static_cast<double>(pending));
+}
+
+void Metrics::CountApproval(std::string_view event) {
+  approvals_.Add({{"event", Bounded(event, kApprovalEvents)}}).Increment();
+}
+
+void Metrics::CountRateLimited(std::string_view limit) {
+  rate_limited_.Add({{"limit", Bounded(limit, kRateLimits)}}).Increment();
+}
+
+void Metrics::CountConfigReload(std::string_view result) {
+  config_reloads_.Add({{"result", result == "success" ? "success" : "failure"}})
+      .Increment();
 }
 
 void Metrics::OnCommit(const std::vector<const audit::Record*>& records,

@@ -38,6 +38,15 @@ class Metrics final : public audit::StoreObserver {
   void ObserveUpstream(std::string_view outcome,
                        std::chrono::nanoseconds duration);
 
+  // Approvals (two-person release): the number waiting now, and each event
+  // ("requested", "approved", "denied", "expired", "cancelled", "executed").
+  void SetApprovalsPending(std::size_t pending);
+  void CountApproval(std::string_view event);
+  // A request refused by a velocity limit; limit: "user", "group", "global".
+  void CountRateLimited(std::string_view limit);
+  // A SIGHUP reload; result: "success" | "failure".
+  void CountConfigReload(std::string_view result);
+
   // audit::StoreObserver
   void OnCommit(const std::vector<const audit::Record*>& records,
                 std::chrono::nanoseconds duration) override;
@@ -55,6 +64,10 @@ class Metrics final : public audit::StoreObserver {
   prometheus::Counter& audit_write_failures_;
   prometheus::Histogram& audit_commit_duration_;
   prometheus::Gauge& audit_queue_depth_;
+  prometheus::Gauge& approvals_pending_;
+  prometheus::Family<prometheus::Counter>& approvals_;
+  prometheus::Family<prometheus::Counter>& rate_limited_;
+  prometheus::Family<prometheus::Counter>& config_reloads_;
 };
 
 }  // namespace agni

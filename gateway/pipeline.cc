@@ -79,6 +79,7 @@ struct RequestPipeline::Context {
   std::string decision;  // allow | deny
   std::string rule_id;
   std::string shadow;
+  std::string_view reason;  // the gateway's reason code, for the request log
 };
 
 RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
@@ -124,6 +125,11 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
   std::vector<std::string_view> keys(request.api_key.begin(),
                                      request.api_key.end());
   AuthResult auth = ctx.access->authenticator.Authenticate({authz, keys});
+  if (!auth.principal && authz.empty() && keys.empty() &&
+      !request.client_certificate_user.empty()) {
+    auth.principal =
+        ctx.access->authenticator.FindUser(request.client_certificate_user);
+  }
   if (!auth.principal) {
     return Finish(ctx, {Reason::kUnauthenticated, auth.failure, ""});
   }
@@ -195,6 +201,7 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
   if (!committed.ok) {
     log_.Error("audit intent not committed; release refused",
                {{"request_id", ctx.request_id}, {"error", committed.error}});
+    ctx.reason = ReasonCode(Reason::kAuditUnavailable);
     return Respond(ctx, [&] {
       HttpResponse r;
       r.status = ReasonStatus(Reason::kAuditUnavailable);
@@ -250,6 +257,7 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
   }
   metrics_.ObserveUpstream(metric_outcome, up.latency);
   if (reason != Reason::kNone) {
+    ctx.reason = ReasonCode(reason);
     outcome.outcome = up.request_sent ? "unknown" : "not_sent";
     outcome.reason = ReasonCode(reason);
     outcome.detail = up.error;
@@ -337,6 +345,7 @@ HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
                  "the audit log cannot record this request", ""};
     }
   }
+  ctx.reason = ReasonCode(problem.reason);
   HttpResponse r;
   r.status = ReasonStatus(problem.reason);
   r.content_type = kProblemContentType;
@@ -353,8 +362,12 @@ HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
 HttpResponse RequestPipeline::Respond(Context& ctx, HttpResponse response) {
   response.headers.emplace_back("X-Request-Id", ctx.request_id);
   response.headers.emplace_back("Cache-Control", "no-store");
-  metrics_.ObserveRequest(ctx.route, response.status,
-                          std::chrono::steady_clock::now() - ctx.started);
+  const auto elapsed = std::chrono::steady_clock::now() - ctx.started;
+  metrics_.ObserveRequest(ctx.route, response.status, elapsed);
+  log_.Request(ctx.request_id, ctx.route, MethodForAudit(ctx.request.method),
+               response.status, ctx.reason,
+               std::chrono::duration<double>(elapsed).count(),
+               ctx.principal ? ctx.principal->name : std::string());
   return response;
 }
 

@@ -8,6 +8,7 @@
 
 #include "gateway/crypto.h"
 #include "gateway/problem.h"
+#include "gateway/tls_listener.h"
 
 namespace agni {
 namespace {
@@ -87,7 +88,7 @@ GatewayServer::GatewayServer(const Config& config, RequestPipeline& pipeline,
       metrics_(metrics),
       audit_(audit),
       log_(log),
-      main_(std::make_unique<httplib::Server>()),
+      main_(MakeMainHttpServer(config.tls)),
       admin_(std::make_unique<httplib::Server>()) {
   ConfigureMain();
   ConfigureAdmin();
@@ -107,7 +108,8 @@ void GatewayServer::ConfigureMain() {
           res.set_header("Connection", "close");
           return httplib::Server::HandlerResponse::Handled;
         }
-        const HttpRequest request = FromHttplib(req);
+        HttpRequest request = FromHttplib(req);
+        request.client_certificate_user = ClientCertificateUser(req, config_.tls);
         HttpResponse out = pipeline_.Handle(request);
         res.status = out.status;
         for (auto& [name, value] : out.headers) res.set_header(name, value);
@@ -171,6 +173,10 @@ std::string GatewayServer::Start() {
     if (ep.port == 0) return server.bind_to_any_port(ep.host);
     return server.bind_to_port(ep.host, ep.port) ? ep.port : -1;
   };
+  if (!main_->is_valid()) {
+    return "cannot load the TLS certificate and key (tls.cert_file, "
+           "tls.key_file, tls.client_ca_file)";
+  }
   port_ = bind(*main_, config_.listen);
   if (port_ <= 0) {
     return "cannot listen on " + config_.listen.ToString() + ": " +
@@ -203,6 +209,7 @@ std::string GatewayServer::Start() {
 void GatewayServer::Stop() {
   main_->stop();
   admin_->stop();
+  if (drain_thread_.joinable()) drain_thread_.join();
   if (main_thread_.joinable()) main_thread_.join();
   if (admin_thread_.joinable()) admin_thread_.join();
 }

@@ -3,6 +3,7 @@
 // flood or a slow upstream on the main listener never starves health checks.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -32,6 +33,11 @@ class GatewayServer {
   std::string Start();
   // Stops accepting, lets the listener threads return, and joins them.
   void Stop();
+  // Graceful shutdown, step one (server_drain.cc): the main listener stops
+  // taking connections and in-flight requests finish; the admin listener keeps
+  // answering (/readyz says 503 while the pipeline drains). Returns false when
+  // requests were still running after `timeout`.
+  bool DrainMain(std::chrono::milliseconds timeout);
 
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }
@@ -53,6 +59,7 @@ class GatewayServer {
   int admin_fd_ = -1;
   int port_ = 0;
   int admin_port_ = 0;
+  std::thread drain_thread_;  // joins main_thread_ during DrainMain
 };
 
 }  // namespace agni

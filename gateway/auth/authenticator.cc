@@ -94,3 +94,18 @@ AuthResult Authenticator::Authenticate(const Credentials& credentials) const {
 }
 
 }  // namespace agni
+
+namespace agni {
+
+std::optional<Principal> Authenticator::FindUser(std::string_view name) const {
+  for (const Entry& e : entries_) {
+    if (e.principal.name == name) {
+      Principal p = e.principal;
+      p.auth_method = "mtls";
+      return p;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace agni

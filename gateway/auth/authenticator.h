@@ -40,6 +40,9 @@ class Authenticator {
   // every user's stored hash in constant time, without early exit, so timing
   // reveals neither the hash nor which user matched.
   AuthResult Authenticate(const Credentials& credentials) const;
+  // The configured user `name` (mTLS: a verified client certificate mapped
+  // to it), with `auth_method` "mtls"; nullopt when no such user.
+  std::optional<Principal> FindUser(std::string_view name) const;
 
  private:
   struct Entry {
