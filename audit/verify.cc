@@ -443,36 +443,39 @@ std::string CheckBeforeServing(const std::string& db_path,
     db.setBusyTimeout(5000);
     if (!db.tableExists("audit_records")) return "";
     db.exec("BEGIN");
-    ChainPosition pos{0, std::string(kGenesisHash)};
+    // The whole chain, re-hashed, and every checkpoint this gateway's key
+    // signed must still match: one of them beyond the last record means the
+    // tail was cut off or the file replaced by an older copy.
+    ChainChecker checker({0, std::string(kGenesisHash)}, false);
     if (!public_key_hex.empty()) {
-      if (auto anchor = TrustedAnchor(db, public_key_hex)) {
-        pos = {anchor->first, anchor->second};
-      }
-      if (db.tableExists("audit_checkpoints")) {
-        SQLite::Statement q(db, R"sql(
-          SELECT max(c.seq), (SELECT max(seq) FROM audit_records)
-          FROM audit_checkpoints c WHERE c.public_key = ?)sql");
-        q.bind(1, public_key_hex);
-        if (q.executeStep() && !q.getColumn(0).isNull()) {
-          const std::int64_t signed_seq = q.getColumn(0).getInt64();
-          const std::int64_t last =
-              q.getColumn(1).isNull() ? 0 : q.getColumn(1).getInt64();
-          if (signed_seq > last) {
-            return "the audit log \"" + db_path + "\" ends at seq " +
-                   std::to_string(last) +
-                   " but this gateway signed a checkpoint at seq " +
-                   std::to_string(signed_seq) +
-                   ": its tail was cut off or it was replaced by an older "
-                   "copy" + hint;
-          }
+      for (auto& [id, c] : StoredCheckpoints(db)) {
+        if (c.public_key != public_key_hex) continue;
+        const std::string label = "checkpoint #" + std::to_string(id) +
+                                  " signed by this gateway's key";
+        if (!CheckpointSignatureValid(c)) {
+          checker.Problem(c.seq, label + " has an invalid signature");
+        } else {
+          checker.Expect(c.seq, {c.hash, label});
         }
       }
     }
-    if (auto problem = CheckChainFrom(db, pos)) {
-      return "the audit chain in \"" + db_path + "\" is broken at seq " +
-             std::to_string(problem->seq) + ": " + problem->what + hint;
+    SQLite::Statement q(db, "SELECT * FROM audit_records ORDER BY seq");
+    while (q.executeStep()) {
+      checker.Feed(RowObject(q));
+      if (!checker.problems().empty()) break;
     }
     db.exec("COMMIT");
+    if (checker.problems().empty()) checker.Finish();
+    if (!checker.problems().empty()) {
+      auto& problems = checker.problems();
+      const ChainProblem& first = *std::min_element(
+          problems.begin(), problems.end(),
+          [](const ChainProblem& a, const ChainProblem& b) {
+            return a.seq < b.seq;
+          });
+      return "the audit chain in \"" + db_path + "\" is broken at seq " +
+             std::to_string(first.seq) + ": " + first.what + hint;
+    }
   } catch (const std::exception& e) {
     return "cannot check the audit log \"" + db_path + "\": " + e.what() + hint;
   }

@@ -42,10 +42,11 @@ std::optional<ChainProblem> CheckChainFrom(SQLite::Database& db,
 std::optional<std::pair<std::int64_t, std::string>> TrustedAnchor(
     SQLite::Database& db, const std::string& public_key_hex);
 
-// What `serve` checks before it appends anything: the file (if it exists) has
-// an intact chain from the newest trusted checkpoint (or from seq 1 without a
-// key), and no checkpoint of ours lies beyond the last record (a cut tail).
-// Returns an error message for the operator, empty when fine.
+// What `serve` checks before it appends anything: the file (if it exists)
+// re-hashes to an intact chain from seq 1, and every checkpoint signed with
+// `public_key_hex` (if given) still matches its record (none lies beyond the
+// last record: a cut tail or an older copy). Returns an error message for the
+// operator, empty when fine.
 std::string CheckBeforeServing(const std::string& db_path,
                                const std::string& public_key_hex);
 
