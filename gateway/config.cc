@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/checkpoint.h"
 #include "gateway/phone_path.h"
 #include "policies/json_reader.h"
 #include "policies/policy_loader.h"
@@ -240,7 +241,8 @@ void ReadServer(const json& value, const std::string& path, ServerConfig& s,
 void ReadAudit(const json& value, const std::string& path,
                const fs::path& base_dir, AuditConfig& a, ConfigErrors& errors) {
   ObjectReader r(value, path, errors,
-                 {"path", "busy_timeout", "max_queue", "max_batch"});
+                 {"path", "busy_timeout", "max_queue", "max_batch",
+                  "signing_key_file", "checkpoint_interval"});
   if (auto p = r.String("path", true)) {
     a.path = Resolve(base_dir, *p);
     const fs::path dir = fs::path(a.path).parent_path();
@@ -266,6 +268,20 @@ void ReadAudit(const json& value, const std::string& path,
   }
   if (auto v = r.Integer("max_batch", 1, 100'000)) {
     a.max_batch = static_cast<std::size_t>(*v);
+  }
+  if (auto k = r.String("signing_key_file", false)) {
+    a.signing_key_file = Resolve(base_dir, *k);
+    try {
+      audit::SigningKey::LoadPem(a.signing_key_file);
+    } catch (const std::exception& e) {
+      r.Error(r.PathOf("signing_key_file"), e.what());
+    }
+  }
+  if (auto v = r.Duration("checkpoint_interval", false)) {
+    if (*v < std::chrono::seconds(1)) {
+      r.Error(r.PathOf("checkpoint_interval"), "must be at least 1s");
+    }
+    a.checkpoint_interval = *v;
   }
 }
 

@@ -57,6 +57,9 @@ struct AuditConfig {
   milliseconds busy_timeout{2000};
   std::size_t max_queue = 10000;
   std::size_t max_batch = 512;
+  // Ed25519 private key (PEM) that signs checkpoints; empty: unsigned.
+  std::string signing_key_file;
+  milliseconds checkpoint_interval{60000};
 };
 
 struct User {

@@ -4,13 +4,19 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "audit/checkpoint.h"
+#include "audit/query.h"
 #include "audit/store.h"
+#include "audit/verify.h"
+#include "gateway/audit_api.h"
+#include "gateway/audit_cli.h"
 #include "gateway/config.h"
 #include "gateway/crypto.h"
 #include "gateway/log.h"
@@ -71,6 +77,26 @@ int Serve(const std::string& path, LogLevel log_level) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // A broken chain stops the gateway before it appends anything.
+  std::optional<audit::SigningKey> signing_key;
+  try {
+    if (!config.audit.signing_key_file.empty()) {
+      signing_key = audit::SigningKey::LoadPem(config.audit.signing_key_file);
+    }
+  } catch (const std::exception& e) {
+    log.Error("cannot load the audit signing key; not starting",
+              {{"error", e.what()}});
+    return kExitConfig;
+  }
+  if (std::string broken = audit::CheckBeforeServing(
+          config.audit.path,
+          signing_key ? signing_key->public_key_hex() : std::string());
+      !broken.empty()) {
+    log.Error("audit log failed its start-up check", {{"error", broken}});
+    std::cerr << "agni-gateway: " << broken << "\n";
+    return kExitConfig;
+  }
+
   Metrics metrics;
   std::unique_ptr<audit::AuditStore> store;
   try {
@@ -83,6 +109,23 @@ int Serve(const std::string& path, LogLevel log_level) {
               {{"error", e.what()}});
     return kExitConfig;
   }
+  std::unique_ptr<audit::Checkpointer> checkpointer;
+  try {
+    audit::PrepareReadSide(config.audit.path);
+    if (signing_key) {
+      checkpointer = std::make_unique<audit::Checkpointer>(
+          config.audit.path, *signing_key, config.audit.checkpoint_interval,
+          [&log](const std::string& error) {
+            log.Error("audit checkpoint not written", {{"error", error}});
+          });
+      checkpointer->Start();
+    }
+  } catch (const std::exception& e) {
+    log.Error("cannot prepare the audit log; not starting",
+              {{"error", e.what()}});
+    return kExitConfig;
+  }
+  AuditApi audit_api(config.audit.path);
   if (store->recovered_intents() > 0) {
     log.Warn("closed release intents left open by an earlier stop as unknown",
              {{"count", store->recovered_intents()}});
@@ -90,6 +133,7 @@ int Serve(const std::string& path, LogLevel log_level) {
   HttpUpstream upstream(config.upstream, std::move(key.key));
   RequestPipeline pipeline(std::make_shared<const AccessSnapshot>(config),
                            *store, upstream, metrics, log);
+  pipeline.SetAuditApi(&audit_api);
   GatewayServer server(config, pipeline, metrics, *store, log);
   if (std::string error = server.Start(); !error.empty()) {
     log.Error("cannot start", {{"error", error}});
@@ -143,6 +187,7 @@ int Serve(const std::string& path, LogLevel log_level) {
   }
   server.Stop();
   store->Close();  // commits whatever is queued
+  if (checkpointer) checkpointer->Stop();  // signs the final head
   log.Info("stopped");
   return kExitOk;
 }
@@ -292,6 +337,7 @@ int main(int argc, char** argv) {
   hc_config->excludes(hc_url);
 
   auto* version = app.add_subcommand("version", "Print the version");
+  agni::AuditCommands audit_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -311,6 +357,7 @@ int main(int argc, char** argv) {
     }
     return agni::HealthCheck(health_config, health_url);
   }
+  if (audit_commands.Parsed()) return audit_commands.Run();
   if (*version) {
     std::cout << "agni-gateway " << AGNI_VERSION << " (commit " << AGNI_COMMIT
               << ")\n";

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/audit_api.h"
 #include "gateway/crypto.h"
 #include "gateway/phone_path.h"
 
@@ -11,6 +12,7 @@ namespace {
 constexpr std::string_view kRouteRelease = "release";
 constexpr std::string_view kRouteWhoAmI = "whoami";
 constexpr std::string_view kRouteOther = "other";
+constexpr std::string_view kRouteAudit = "audit";
 constexpr std::string_view kWhoAmIPath = "/v1/whoami";
 constexpr std::size_t kMaxAuditedPath = 256;
 
@@ -117,6 +119,8 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
     ctx.route = kRouteRelease;
   } else if (path == kWhoAmIPath) {
     ctx.route = kRouteWhoAmI;
+  } else if (audit_api_ && AuditApi::Handles(path)) {
+    ctx.route = kRouteAudit;
   }
 
   // Authenticate.
@@ -150,6 +154,7 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
                         "this route takes no request body", ""});
   }
   if (ctx.route == kRouteWhoAmI) return WhoAmI(ctx);
+  if (ctx.route == kRouteAudit) return AuditRead(ctx);
   if (target.kind == ReleaseTarget::Kind::kInvalidNumber) {
     return Finish(ctx, {Reason::kInvalidPhoneNumber, target.problem, ""});
   }
@@ -307,6 +312,33 @@ HttpResponse RequestPipeline::WhoAmI(Context& ctx) {
                           {"auditor", auditor}}
                .dump();
   return Respond(ctx, std::move(r));
+}
+
+HttpResponse RequestPipeline::AuditRead(Context& ctx) {
+  const std::vector<std::string>& auditors = ctx.access->auditors;
+  const std::vector<std::string>& groups = ctx.principal->groups;
+  const bool auditor = std::any_of(
+      groups.begin(), groups.end(), [&](const std::string& g) {
+        return std::find(auditors.begin(), auditors.end(), g) != auditors.end();
+      });
+  if (!auditor) {
+    return Finish(ctx, {Reason::kForbidden,
+                        "only members of the auditors groups may read the "
+                        "audit log",
+                        ""});
+  }
+  AuditApi::Result result = audit_api_->Handle(ctx.request.target);
+  if (!result.bad_request.empty()) {
+    return Finish(ctx, {Reason::kInvalidRequest, result.bad_request, ""});
+  }
+  // Reading the audit log is itself audited; no record, no data.
+  ctx.decision = "allow";
+  audit::Record record = BaseRecord(ctx, "decision");
+  record.response_status = 200;
+  if (!audit_.Append(std::move(record)).ok) {
+    return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
+  }
+  return Respond(ctx, std::move(result.response));
 }
 
 audit::Record RequestPipeline::BaseRecord(const Context& ctx,

@@ -31,6 +31,8 @@
 
 namespace agni {
 
+class AuditApi;
+
 // Users and policy as one immutable unit, so a request never sees a new
 // policy with old users. Replaced whole on reload.
 struct AccessSnapshot {
@@ -57,12 +59,16 @@ class RequestPipeline {
 
   void ReplaceAccess(std::shared_ptr<const AccessSnapshot> access);
 
+  // Serves GET /v1/audit and /v1/audit/head to auditors; unset: 404.
+  void SetAuditApi(AuditApi* api) { audit_api_ = api; }
+
  private:
   struct Context;
 
   HttpResponse Release(Context& ctx, const std::string& phone_number,
                        const std::string& upstream_path);
   HttpResponse WhoAmI(Context& ctx);
+  HttpResponse AuditRead(Context& ctx);
   HttpResponse Forward(Context& ctx, const std::string& upstream_path);
   // The one exit for answers the gateway generates itself.
   HttpResponse Finish(Context& ctx, Problem problem);
@@ -78,6 +84,7 @@ class RequestPipeline {
   const Logger& log_;
   SingleFlight in_flight_;
   std::atomic<bool> draining_{false};
+  AuditApi* audit_api_ = nullptr;
 };
 
 }  // namespace agni

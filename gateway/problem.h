@@ -26,6 +26,7 @@ enum class Reason {
   kMethodNotAllowed,
   kPayloadTooLarge,
   kInternalError,
+  kForbidden,  // authenticated, but not allowed to use this route
 };
 
 std::string_view ReasonCode(Reason reason);

@@ -1,0 +1,187 @@
+#include "audit/query.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <charconv>
+#include <vector>
+
+#include "audit/checkpoint.h"
+#include "audit/verify.h"
+
+namespace agni::audit {
+namespace {
+
+bool AllDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Percent-decoding of one query value. '+' stays '+' (phone numbers).
+std::optional<std::string> Decode(std::string_view in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return std::nullopt;
+    int v = 0;
+    auto [p, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
+    if (ec != std::errc() || p != in.data() + i + 3) return std::nullopt;
+    out.push_back(static_cast<char>(v));
+    i += 2;
+  }
+  return out;
+}
+
+bool IsPrintable(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> NormalizeTime(std::string_view t, bool end_of) {
+  auto digits = [&](std::size_t at, std::size_t n) {
+    return at + n <= t.size() && AllDigits(t.substr(at, n));
+  };
+  if (!(digits(0, 4) && t.size() >= 10 && t[4] == '-' && digits(5, 2) &&
+        t[7] == '-' && digits(8, 2))) {
+    return std::nullopt;
+  }
+  std::string date(t.substr(0, 10));
+  if (t.size() == 10) {
+    return date + (end_of ? "T23:59:59.999999Z" : "T00:00:00.000000Z");
+  }
+  if (!(t.size() >= 20 && t[10] == 'T' && digits(11, 2) && t[13] == ':' &&
+        digits(14, 2) && t[16] == ':' && digits(17, 2) && t.back() == 'Z')) {
+    return std::nullopt;
+  }
+  std::string fraction;
+  std::string_view rest = t.substr(19, t.size() - 20);
+  if (!rest.empty()) {
+    if (rest[0] != '.' || rest.size() < 2 || rest.size() > 7 ||
+        !AllDigits(rest.substr(1))) {
+      return std::nullopt;
+    }
+    fraction = std::string(rest.substr(1));
+  } else if (end_of) {
+    fraction = "999999";
+  }
+  fraction.resize(6, end_of && rest.empty() ? '9' : '0');
+  return date + "T" + std::string(t.substr(11, 8)) + "." + fraction + "Z";
+}
+
+std::string ParseAuditQuery(std::string_view qs, AuditQuery& out) {
+  while (!qs.empty()) {
+    const std::size_t amp = qs.find('&');
+    std::string_view pair = qs.substr(0, amp);
+    qs = amp == std::string_view::npos ? std::string_view() : qs.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    const std::string_view key = pair.substr(0, eq);
+    auto value = Decode(eq == std::string_view::npos ? std::string_view()
+                                                     : pair.substr(eq + 1));
+    if (!value || !IsPrintable(*value) || value->size() > 256) {
+      return "query parameter \"" + std::string(key.substr(0, 32)) +
+             "\" has a malformed value";
+    }
+    if (key == "after_seq" || key == "limit") {
+      long long n = 0;
+      auto [p, ec] = std::from_chars(value->data(),
+                                     value->data() + value->size(), n);
+      if (ec != std::errc() || p != value->data() + value->size() || n < 0) {
+        return std::string(key) + " must be a non-negative integer";
+      }
+      if (key == "after_seq") {
+        out.after_seq = n;
+      } else {
+        if (n < 1 || n > kMaxPageSize) {
+          return "limit must be between 1 and " + std::to_string(kMaxPageSize);
+        }
+        out.limit = static_cast<int>(n);
+      }
+    } else if (key == "user") {
+      out.user = *value;
+    } else if (key == "phone_number") {
+      out.phone_number = *value;
+    } else if (key == "decision") {
+      out.decision = *value;
+    } else if (key == "stage") {
+      out.stage = *value;
+    } else if (key == "request_id") {
+      out.request_id = *value;
+    } else if (key == "from" || key == "to") {
+      auto t = NormalizeTime(*value, key == "to");
+      if (!t) {
+        return std::string(key) +
+               " must be a UTC time like 2026-11-26T16:00:00Z or a date";
+      }
+      (key == "from" ? out.from : out.to) = *t;
+    } else {
+      return "unknown query parameter \"" + std::string(key.substr(0, 32)) +
+             "\" (known: after_seq, limit, user, phone_number, decision, "
+             "stage, request_id, from, to)";
+    }
+  }
+  return "";
+}
+
+nlohmann::json RunAuditQuery(SQLite::Database& db, const AuditQuery& q) {
+  std::string sql = "SELECT * FROM audit_records WHERE seq > ?";
+  std::vector<const std::string*> binds;
+  auto filter = [&](const char* column, const std::string& value,
+                    const char* op = " = ?") {
+    if (value.empty()) return;
+    sql += std::string(" AND ") + column + op;
+    binds.push_back(&value);
+  };
+  filter("principal", q.user);
+  filter("phone_number", q.phone_number);
+  filter("decision", q.decision);
+  filter("stage", q.stage);
+  filter("request_id", q.request_id);
+  filter("time", q.from, " >= ?");
+  filter("time", q.to, " <= ?");
+  sql += " ORDER BY seq LIMIT ?";
+  SQLite::Statement s(db, sql);
+  int i = 1;
+  s.bind(i++, q.after_seq);
+  for (const std::string* v : binds) s.bind(i++, *v);
+  s.bind(i++, q.limit);
+  nlohmann::json records = nlohmann::json::array();
+  std::int64_t last = q.after_seq;
+  while (s.executeStep()) {
+    nlohmann::json rec = RowObject(s);
+    last = rec["seq"].get<std::int64_t>();
+    records.push_back(std::move(rec));
+  }
+  nlohmann::json page = {{"records", std::move(records)}};
+  page["next_after_seq"] =
+      static_cast<int>(page["records"].size()) == q.limit ? nlohmann::json(last)
+                                                          : nlohmann::json();
+  return page;
+}
+
+void EnsureQueryIndexes(SQLite::Database& db) {
+  db.exec(R"sql(
+    CREATE INDEX IF NOT EXISTS audit_records_by_decision
+      ON audit_records (decision, seq);
+    CREATE INDEX IF NOT EXISTS audit_records_by_time
+      ON audit_records (time);
+  )sql");
+}
+
+void PrepareReadSide(const std::string& db_path) {
+  SQLite::Database db(db_path, SQLite::OPEN_READWRITE);
+  db.setBusyTimeout(5000);
+  EnsureQueryIndexes(db);
+  EnsureCheckpointSchema(db);
+}
+
+}  // namespace agni::audit

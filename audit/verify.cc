@@ -1,0 +1,526 @@
+#include "audit/verify.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <unordered_set>
+
+#include "audit/checkpoint.h"
+#include "audit/record.h"
+#include "gateway/crypto.h"
+
+namespace agni::audit {
+namespace {
+
+constexpr std::size_t kMaxProblems = 50;
+
+// What a checkpoint says the record at `seq` hashes to.
+struct Expectation {
+  std::string hash;
+  std::string label;  // "checkpoint #3 (signed 2026-...)"
+};
+
+// Feeds records in seq order and collects every problem it can name.
+class ChainChecker {
+ public:
+  ChainChecker(ChainPosition start, bool partial_start)
+      : pos_(std::move(start)), partial_start_(partial_start) {}
+
+  void Expect(std::int64_t seq, Expectation e) {
+    expect_[seq].push_back(std::move(e));
+  }
+
+  // `rec` is every non-NULL column, `hash` included.
+  void Feed(nlohmann::json rec) {
+    auto seq_it = rec.find("seq");
+    if (seq_it == rec.end() || !seq_it->is_number_integer()) {
+      Problem(pos_.seq + 1, "the record after seq " + std::to_string(pos_.seq) +
+                                " has no integer seq");
+      return;
+    }
+    const std::int64_t seq = seq_it->get<std::int64_t>();
+    auto hash_it = rec.find("hash");
+    std::string stored_hash =
+        hash_it != rec.end() && hash_it->is_string() ? hash_it->get<std::string>()
+                                                     : std::string();
+    if (hash_it != rec.end()) rec.erase(hash_it);
+    auto prev_it = rec.find("prev_hash");
+    const std::string prev =
+        prev_it != rec.end() && prev_it->is_string() ? prev_it->get<std::string>()
+                                                     : std::string();
+    if (records_ == 0 && partial_start_) {
+      pos_ = {seq - 1, prev};
+      first_seq_ = seq;
+    }
+    ++records_;
+    if (seq != pos_.seq + 1) {
+      if (seq <= pos_.seq) {
+        Problem(seq, "seq " + std::to_string(seq) + " appears after seq " +
+                         std::to_string(pos_.seq) +
+                         " (records reordered or duplicated)");
+      } else if (seq == pos_.seq + 2) {
+        Problem(pos_.seq + 1, "seq " + std::to_string(pos_.seq + 1) +
+                                  " is missing (record deleted)");
+      } else {
+        Problem(pos_.seq + 1, "seqs " + std::to_string(pos_.seq + 1) + ".." +
+                                  std::to_string(seq - 1) +
+                                  " are missing (records deleted)");
+      }
+    } else if (prev != pos_.hash) {
+      Problem(seq, "prev_hash is not the hash of seq " +
+                       std::to_string(pos_.seq) +
+                       " (records swapped, inserted or rewritten)");
+    }
+    const std::string computed = Sha256Hex(
+        prev + rec.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace));
+    if (stored_hash.empty()) {
+      Problem(seq, "the record has no hash");
+    } else if (!ConstantTimeEquals(computed, stored_hash)) {
+      Problem(seq,
+              "the record's contents do not match its hash (record altered)");
+    }
+    if (auto e = expect_.find(seq); e != expect_.end()) {
+      for (const Expectation& x : e->second) {
+        if (x.hash != stored_hash) {
+          Problem(seq, x.label + " says seq " + std::to_string(seq) +
+                           " has hash " + x.hash.substr(0, 16) +
+                           "... but the log has " + stored_hash.substr(0, 16) +
+                           "... (history rewritten or database replaced)");
+        }
+      }
+      expect_.erase(e);
+    }
+    const auto stage = rec.find("stage");
+    if (stage != rec.end() && stage->is_string()) {
+      if (*stage == "intent") {
+        open_intents_.insert(seq);
+      } else if (*stage == "outcome") {
+        const auto is = rec.find("intent_seq");
+        if (is != rec.end() && is->is_number_integer()) {
+          const std::int64_t intent = is->get<std::int64_t>();
+          if (open_intents_.erase(intent) == 0 &&
+              !(partial_start_ && intent < first_seq_)) {
+            Problem(seq, "outcome for intent seq " + std::to_string(intent) +
+                             ", which is not an open intent (duplicate "
+                             "outcome or missing intent)");
+          }
+        }
+      }
+    }
+    pos_ = {seq, stored_hash};
+  }
+
+  // Checkpoints beyond the last record mean the tail is gone.
+  void Finish() {
+    for (const auto& [seq, list] : expect_) {
+      for (const Expectation& x : list) {
+        if (seq == 0) {
+          if (x.hash != kGenesisHash) {
+            Problem(1, x.label + " of the empty log has a wrong hash");
+          }
+          continue;
+        }
+        Problem(pos_.seq + 1,
+                x.label + " covers seq " + std::to_string(seq) +
+                    " but the log ends at seq " + std::to_string(pos_.seq) +
+                    ": records " + std::to_string(pos_.seq + 1) + ".." +
+                    std::to_string(seq) +
+                    " are missing (tail cut off, or the file was replaced by "
+                    "an older copy)");
+      }
+    }
+    expect_.clear();
+  }
+
+  void Problem(std::int64_t seq, std::string what) {
+    if (problems_.size() < kMaxProblems) problems_.push_back({seq, std::move(what)});
+  }
+
+  const ChainPosition& pos() const { return pos_; }
+  std::int64_t records() const { return records_; }
+  std::int64_t first_seq() const { return first_seq_; }
+  const std::unordered_set<std::int64_t>& open_intents() const {
+    return open_intents_;
+  }
+  std::vector<ChainProblem>& problems() { return problems_; }
+
+ private:
+  ChainPosition pos_;
+  bool partial_start_;
+  std::int64_t first_seq_ = 1;
+  std::int64_t records_ = 0;
+  std::map<std::int64_t, std::vector<Expectation>> expect_;
+  std::unordered_set<std::int64_t> open_intents_;
+  std::vector<ChainProblem> problems_;
+};
+
+// A gateway holds an exclusive flock on "<db>.lock" while it runs.
+bool GatewayIsRunning(const std::string& db_path) {
+  const std::string lock = db_path + ".lock";
+  const int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0;
+  ::close(fd);
+  return held;
+}
+
+std::vector<std::pair<std::int64_t, Checkpoint>> StoredCheckpoints(
+    SQLite::Database& db) {
+  std::vector<std::pair<std::int64_t, Checkpoint>> out;
+  if (!db.tableExists("audit_checkpoints")) return out;
+  SQLite::Statement q(db, R"sql(
+    SELECT id, seq, hash, time, key_id, public_key, signature
+    FROM audit_checkpoints ORDER BY id)sql");
+  while (q.executeStep()) {
+    Checkpoint c;
+    c.seq = q.getColumn(1).getInt64();
+    c.hash = q.getColumn(2).getString();
+    c.time = q.getColumn(3).getString();
+    c.key_id = q.getColumn(4).getString();
+    c.public_key = q.getColumn(5).getString();
+    c.signature = q.getColumn(6).getString();
+    out.emplace_back(q.getColumn(0).getInt64(), std::move(c));
+  }
+  return out;
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read \"" + path + "\"");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Adds the external checkpoint's expectation; false (with `report` filled)
+// when the file cannot be used at all.
+bool AddExternalCheckpoint(const VerifyOptions& o, const std::string& pubkey,
+                           ChainChecker& checker, VerifyReport& report) {
+  std::string text;
+  try {
+    text = ReadWholeFile(o.checkpoint_file);
+  } catch (const std::exception& e) {
+    report.exit_code = kVerifyUnreadable;
+    report.unreadable = e.what();
+    return false;
+  }
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_object() && j.contains("checkpoint")) j = j["checkpoint"];
+  std::string error;
+  auto c = CheckpointFromJson(j, error);
+  if (!c) {
+    report.exit_code = kVerifyUnreadable;
+    report.unreadable = "\"" + o.checkpoint_file + "\" is not a checkpoint: " + error;
+    return false;
+  }
+  const std::string label = "the checkpoint in \"" + o.checkpoint_file + "\"";
+  if (!pubkey.empty() && c->public_key != pubkey) {
+    checker.Problem(c->seq, label + " (seq " + std::to_string(c->seq) +
+                                ") is not signed by the given public key");
+  } else if (c->signature.empty()) {
+    checker.Expect(c->seq, {c->hash, label});
+    report.notes.push_back(
+        "the external checkpoint is unsigned (the gateway has no signing "
+        "key); only its seq and hash were compared");
+  } else if (!CheckpointSignatureValid(*c)) {
+    checker.Problem(c->seq, label + " (seq " + std::to_string(c->seq) +
+                                ") has an invalid signature (checkpoint edited)");
+  } else {
+    checker.Expect(c->seq, {c->hash, label});
+    if (pubkey.empty()) {
+      report.notes.push_back(
+          "the external checkpoint's signature was checked against the key it "
+          "names (" + c->key_id + "); pass --pubkey to pin the key");
+    }
+  }
+  return true;
+}
+
+void Conclude(ChainChecker& checker, VerifyReport& report) {
+  checker.Finish();
+  report.records = checker.records();
+  report.last_seq = checker.pos().seq;
+  report.last_hash = checker.pos().hash;
+  report.problems = std::move(checker.problems());
+  std::stable_sort(report.problems.begin(), report.problems.end(),
+                   [](const ChainProblem& a, const ChainProblem& b) {
+                     return a.seq < b.seq;
+                   });
+  if (!report.problems.empty()) report.exit_code = kVerifyTampered;
+}
+
+VerifyReport VerifyDb(const VerifyOptions& o, const std::string& pubkey) {
+  VerifyReport report;
+  if (!std::filesystem::is_regular_file(o.db_path)) {
+    report.exit_code = kVerifyUnreadable;
+    report.unreadable = "\"" + o.db_path + "\" does not exist or is not a file";
+    return report;
+  }
+  try {
+    SQLite::Database db(o.db_path, SQLite::OPEN_READONLY);
+    db.setBusyTimeout(5000);
+    if (!db.tableExists("audit_records")) {
+      report.exit_code = kVerifyUnreadable;
+      report.unreadable =
+          "\"" + o.db_path + "\" has no audit_records table (not an audit log)";
+      return report;
+    }
+    // One read transaction: records and checkpoints from the same snapshot
+    // while a gateway keeps appending.
+    db.exec("BEGIN");
+    ChainChecker checker({0, std::string(kGenesisHash)}, false);
+    for (auto& [id, c] : StoredCheckpoints(db)) {
+      ++report.checkpoints;
+      const std::string label = "checkpoint #" + std::to_string(id) +
+                                " (seq " + std::to_string(c.seq) +
+                                ", signed " + c.time + ")";
+      if (!pubkey.empty() && c.public_key != pubkey) {
+        checker.Problem(c.seq, label + " is not signed by the given public key");
+      } else if (!CheckpointSignatureValid(c)) {
+        checker.Problem(c.seq,
+                        label + " has an invalid signature (checkpoint edited)");
+      } else {
+        checker.Expect(c.seq, {c.hash, label});
+      }
+    }
+    if (report.checkpoints > 0 && pubkey.empty()) {
+      report.notes.push_back(
+          "checkpoint signatures were checked against the keys stored with "
+          "them; pass --pubkey to check they were made with your key");
+    }
+    if (!o.checkpoint_file.empty() &&
+        !AddExternalCheckpoint(o, pubkey, checker, report)) {
+      return report;
+    }
+    SQLite::Statement q(db, "SELECT * FROM audit_records ORDER BY seq");
+    while (q.executeStep()) checker.Feed(RowObject(q));
+    db.exec("COMMIT");
+    if (!checker.open_intents().empty()) {
+      std::vector<std::int64_t> open(checker.open_intents().begin(),
+                                     checker.open_intents().end());
+      std::sort(open.begin(), open.end());
+      if (GatewayIsRunning(o.db_path)) {
+        report.notes.push_back(std::to_string(open.size()) +
+                               " intent(s) without an outcome yet; a gateway "
+                               "is running, so they may be in flight");
+      } else {
+        for (std::int64_t s : open) {
+          checker.Problem(s, "intent seq " + std::to_string(s) +
+                                 " has no outcome record (if the gateway "
+                                 "crashed, starting it closes the intent as "
+                                 "unknown)");
+        }
+      }
+    }
+    Conclude(checker, report);
+  } catch (const std::exception& e) {
+    report.exit_code = kVerifyUnreadable;
+    report.unreadable = "cannot read \"" + o.db_path + "\": " + e.what();
+  }
+  return report;
+}
+
+VerifyReport VerifyJsonl(const VerifyOptions& o, const std::string& pubkey) {
+  VerifyReport report;
+  std::ifstream in(o.jsonl_path, std::ios::binary);
+  if (!in) {
+    report.exit_code = kVerifyUnreadable;
+    report.unreadable = "cannot read \"" + o.jsonl_path + "\"";
+    return report;
+  }
+  ChainChecker checker({0, std::string(kGenesisHash)}, true);
+  if (!o.checkpoint_file.empty() &&
+      !AddExternalCheckpoint(o, pubkey, checker, report)) {
+    return report;
+  }
+  std::string line;
+  std::int64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    nlohmann::json rec = nlohmann::json::parse(line, nullptr, false);
+    if (!rec.is_object()) {
+      checker.Problem(checker.pos().seq + 1,
+                      "line " + std::to_string(line_no) +
+                          " is not a JSON object (file damaged or edited)");
+      continue;
+    }
+    checker.Feed(std::move(rec));
+  }
+  if (checker.records() > 0 && checker.first_seq() != 1) {
+    report.notes.push_back(
+        "the export starts at seq " + std::to_string(checker.first_seq()) +
+        "; its first prev_hash is taken as given (compare it with the hash of "
+        "seq " + std::to_string(checker.first_seq() - 1) + " elsewhere)");
+  }
+  if (!checker.open_intents().empty()) {
+    report.notes.push_back(std::to_string(checker.open_intents().size()) +
+                           " intent(s) have no outcome within this export");
+  }
+  Conclude(checker, report);
+  return report;
+}
+
+}  // namespace
+
+nlohmann::json RowObject(SQLite::Statement& q) {
+  nlohmann::json rec = nlohmann::json::object();
+  const int n = q.getColumnCount();
+  for (int i = 0; i < n; ++i) {
+    const SQLite::Column c = q.getColumn(i);
+    if (c.isNull()) continue;
+    if (c.isInteger()) {
+      rec[c.getName()] = c.getInt64();
+    } else if (c.isText()) {
+      rec[c.getName()] = c.getString();
+    } else {
+      throw std::runtime_error(std::string("column ") + c.getName() +
+                               " holds a value of an unexpected type");
+    }
+  }
+  return rec;
+}
+
+std::optional<ChainProblem> CheckChainFrom(SQLite::Database& db,
+                                           ChainPosition& pos) {
+  ChainChecker checker(pos, false);
+  SQLite::Statement q(db,
+                      "SELECT * FROM audit_records WHERE seq > ? ORDER BY seq");
+  q.bind(1, pos.seq);
+  while (q.executeStep()) {
+    checker.Feed(RowObject(q));
+    if (!checker.problems().empty()) return checker.problems().front();
+  }
+  pos = checker.pos();
+  return std::nullopt;
+}
+
+std::optional<std::pair<std::int64_t, std::string>> TrustedAnchor(
+    SQLite::Database& db, const std::string& public_key_hex) {
+  if (!db.tableExists("audit_checkpoints")) return std::nullopt;
+  SQLite::Statement q(db, R"sql(
+    SELECT c.seq, c.hash, c.time, c.key_id, c.public_key, c.signature,
+           r.hash
+    FROM audit_checkpoints c LEFT JOIN audit_records r ON r.seq = c.seq
+    WHERE c.public_key = ? ORDER BY c.id DESC LIMIT 50)sql");
+  q.bind(1, public_key_hex);
+  while (q.executeStep()) {
+    Checkpoint c;
+    c.seq = q.getColumn(0).getInt64();
+    c.hash = q.getColumn(1).getString();
+    c.time = q.getColumn(2).getString();
+    c.key_id = q.getColumn(3).getString();
+    c.public_key = q.getColumn(4).getString();
+    c.signature = q.getColumn(5).getString();
+    const std::string record_hash =
+        c.seq == 0 ? std::string(kGenesisHash)
+                   : (q.getColumn(6).isNull() ? "" : q.getColumn(6).getString());
+    if (record_hash == c.hash && CheckpointSignatureValid(c)) {
+      return std::make_pair(c.seq, c.hash);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string CheckBeforeServing(const std::string& db_path,
+                               const std::string& public_key_hex) {
+  if (!std::filesystem::exists(db_path)) return "";
+  const std::string hint = "; not starting. `agni-gateway audit verify --db " +
+                           db_path +
+                           "` lists every problem; keep the file as evidence "
+                           "and start on a new audit.path";
+  try {
+    SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+    db.setBusyTimeout(5000);
+    if (!db.tableExists("audit_records")) return "";
+    db.exec("BEGIN");
+    // The whole chain, re-hashed, and every checkpoint this gateway's key
+    // signed must still match: one of them beyond the last record means the
+    // tail was cut off or the file replaced by an older copy.
+    ChainChecker checker({0, std::string(kGenesisHash)}, false);
+    if (!public_key_hex.empty()) {
+      for (auto& [id, c] : StoredCheckpoints(db)) {
+        if (c.public_key != public_key_hex) continue;
+        const std::string label = "checkpoint #" + std::to_string(id) +
+                                  " signed by this gateway's key";
+        if (!CheckpointSignatureValid(c)) {
+          checker.Problem(c.seq, label + " has an invalid signature");
+        } else {
+          checker.Expect(c.seq, {c.hash, label});
+        }
+      }
+    }
+    SQLite::Statement q(db, "SELECT * FROM audit_records ORDER BY seq");
+    while (q.executeStep()) {
+      checker.Feed(RowObject(q));
+      if (!checker.problems().empty()) break;
+    }
+    db.exec("COMMIT");
+    if (checker.problems().empty()) checker.Finish();
+    if (!checker.problems().empty()) {
+      auto& problems = checker.problems();
+      const ChainProblem& first = *std::min_element(
+          problems.begin(), problems.end(),
+          [](const ChainProblem& a, const ChainProblem& b) {
+            return a.seq < b.seq;
+          });
+      return "the audit chain in \"" + db_path + "\" is broken at seq " +
+             std::to_string(first.seq) + ": " + first.what + hint;
+    }
+  } catch (const std::exception& e) {
+    return "cannot check the audit log \"" + db_path + "\": " + e.what() + hint;
+  }
+  return "";
+}
+
+VerifyReport Verify(const VerifyOptions& o) {
+  std::string pubkey;
+  if (!o.public_key_file.empty()) {
+    try {
+      pubkey = LoadPublicKeyHex(o.public_key_file);
+    } catch (const std::exception& e) {
+      VerifyReport r;
+      r.exit_code = kVerifyUnreadable;
+      r.unreadable = e.what();
+      return r;
+    }
+  }
+  return o.jsonl_path.empty() ? VerifyDb(o, pubkey) : VerifyJsonl(o, pubkey);
+}
+
+std::string VerifyReport::Text() const {
+  std::ostringstream out;
+  if (exit_code == kVerifyUnreadable) {
+    out << "UNREADABLE: " << unreadable << "\n";
+    return out.str();
+  }
+  if (problems.empty()) {
+    out << "OK: " << records << " records";
+    if (records > 0) out << " up to seq " << last_seq << ", head " << last_hash;
+    out << "; " << checkpoints << " stored checkpoint(s) verified\n";
+  } else {
+    out << "TAMPERED: first bad seq " << problems.front().seq << ": "
+        << problems.front().what << "\n";
+    const std::size_t shown = std::min<std::size_t>(problems.size(), 10);
+    for (std::size_t i = 1; i < shown; ++i) {
+      out << "  also seq " << problems[i].seq << ": " << problems[i].what
+          << "\n";
+    }
+    if (problems.size() > shown) {
+      out << "  ... and " << problems.size() - shown << " more\n";
+    }
+  }
+  for (const std::string& n : notes) out << "note: " << n << "\n";
+  return out.str();
+}
+
+}  // namespace agni::audit
