@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/approvals_config.h"
 #include "policies/engine.h"
 #include "policies/errors.h"
 
@@ -77,6 +78,7 @@ struct Config {
   std::string inventory_file;
   std::shared_ptr<const policy::Policy> policy;
   Inventory inventory;
+  ApprovalsConfig approvals;
 };
 
 struct ConfigLoad {

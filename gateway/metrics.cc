@@ -72,7 +72,22 @@ Metrics::Metrics()
                              .Name("agni_gateway_audit_queue_depth")
                              .Help("Audit records waiting for the writer.")
                              .Register(*registry_)
-                             .Add({})) {
+                             .Add({})),
+      approvals_pending_(BuildGauge()
+                             .Name("agni_gateway_approvals_pending")
+                             .Help("Approval requests waiting for a decision.")
+                             .Register(*registry_)
+                             .Add({})),
+      approvals_(BuildCounter()
+                     .Name("agni_gateway_approvals_total")
+                     .Help("Approval state changes, by event.")
+                     .Register(*registry_)),
+      approval_notifications_(
+          BuildCounter()
+              .Name("agni_gateway_approval_notifications_total")
+              .Help("Approval webhook deliveries, by result (retried counts "
+                    "each failed attempt that will be retried).")
+              .Register(*registry_)) {
   BuildGauge()
       .Name("agni_gateway_build_info")
       .Help("Always 1; the version label says which build is running.")
@@ -90,6 +105,22 @@ Metrics::Metrics()
        {"success", "rejected", "unreachable", "timeout", "tls", "bad_response"}) {
     upstream_requests_.Add({{"outcome", o}});
   }
+  for (const char* e :
+       {"created", "approved", "denied", "cancelled", "expired", "executed"}) {
+    approvals_.Add({{"event", e}});
+  }
+}
+
+void Metrics::CountApprovalEvent(std::string_view event) {
+  approvals_.Add({{"event", std::string(event)}}).Increment();
+}
+
+void Metrics::SetApprovalsPending(double pending) {
+  approvals_pending_.Set(pending);
+}
+
+void Metrics::CountApprovalNotification(std::string_view result) {
+  approval_notifications_.Add({{"result", std::string(result)}}).Increment();
 }
 
 std::string Metrics::Serialize() const {

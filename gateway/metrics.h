@@ -38,6 +38,12 @@ class Metrics final : public audit::StoreObserver {
   void ObserveUpstream(std::string_view outcome,
                        std::chrono::nanoseconds duration);
 
+  // event: created | approved | denied | cancelled | expired | executed.
+  void CountApprovalEvent(std::string_view event);
+  void SetApprovalsPending(double pending);
+  // result: delivered | retried | failed | dropped.
+  void CountApprovalNotification(std::string_view result);
+
   // audit::StoreObserver
   void OnCommit(const std::vector<const audit::Record*>& records,
                 std::chrono::nanoseconds duration) override;
@@ -55,6 +61,9 @@ class Metrics final : public audit::StoreObserver {
   prometheus::Counter& audit_write_failures_;
   prometheus::Histogram& audit_commit_duration_;
   prometheus::Gauge& audit_queue_depth_;
+  prometheus::Gauge& approvals_pending_;
+  prometheus::Family<prometheus::Counter>& approvals_;
+  prometheus::Family<prometheus::Counter>& approval_notifications_;
 };
 
 }  // namespace agni

@@ -27,9 +27,12 @@
 #include "gateway/problem.h"
 #include "gateway/single_flight.h"
 #include "gateway/upstream/upstream_client.h"
+#include "policies/approvals.h"
 #include "policies/engine.h"
 
 namespace agni {
+
+class ApprovalsGateway;
 
 // Users and policy as one immutable unit, so a request never sees a new
 // policy with old users. Replaced whole on reload.
@@ -37,10 +40,13 @@ struct AccessSnapshot {
   explicit AccessSnapshot(const Config& config)
       : authenticator(config.users),
         policy(config.policy),
-        auditors(config.auditors) {}
+        auditors(config.auditors) {
+    for (const User& u : config.users) members.push_back({u.name, u.groups});
+  }
   Authenticator authenticator;
   std::shared_ptr<const policy::Policy> policy;
   std::vector<std::string> auditors;
+  std::vector<policy::Member> members;  // who may approve, for approvals
 };
 
 class RequestPipeline {
@@ -57,12 +63,21 @@ class RequestPipeline {
 
   void ReplaceAccess(std::shared_ptr<const AccessSnapshot> access);
 
+  // Enables require_approval rules and /v1/approvals; without it such rules
+  // deny (fail closed). Call before serving.
+  void SetApprovals(ApprovalsGateway* approvals) { approvals_ = approvals; }
+
  private:
   struct Context;
 
   HttpResponse Release(Context& ctx, const std::string& phone_number,
                        const std::string& upstream_path);
   HttpResponse WhoAmI(Context& ctx);
+  HttpResponse Approvals(Context& ctx);
+  // require_approval: a response to send now, or nullopt to go on and forward
+  // (the approval was consumed).
+  std::optional<HttpResponse> ApprovalGate(Context& ctx,
+                                           const policy::Decision& decision);
   HttpResponse Forward(Context& ctx, const std::string& upstream_path);
   // The one exit for answers the gateway generates itself.
   HttpResponse Finish(Context& ctx, Problem problem);
@@ -77,6 +92,7 @@ class RequestPipeline {
   Metrics& metrics_;
   const Logger& log_;
   SingleFlight in_flight_;
+  ApprovalsGateway* approvals_ = nullptr;
   std::atomic<bool> draining_{false};
 };
 

@@ -26,6 +26,19 @@ enum class Reason {
   kMethodNotAllowed,
   kPayloadTooLarge,
   kInternalError,
+  // The approval workflow (policies/approvals.h).
+  kApprovalPending,
+  kApprovalDenied,
+  kApprovalExpired,
+  kApprovalCancelled,
+  kApprovalMismatch,
+  kApprovalUsed,
+  kApprovalNotPending,
+  kApprovalUnmeetable,
+  kSelfApproval,
+  kNotEligible,
+  kDuplicateApproval,
+  kForbidden,
 };
 
 std::string_view ReasonCode(Reason reason);

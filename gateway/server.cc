@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <regex>
 
 #include "gateway/crypto.h"
 #include "gateway/problem.h"
@@ -28,6 +29,7 @@ HttpRequest FromHttplib(const httplib::Request& req) {
   r.authorization = HeaderValues(req, "Authorization");
   r.api_key = HeaderValues(req, "X-Api-Key");
   r.request_id = HeaderValues(req, "X-Request-Id");
+  r.approval_id = HeaderValues(req, "X-Approval-Id");
   const std::string length = req.get_header_value("Content-Length");
   r.has_body = (!length.empty() && length != "0") ||
                req.has_header("Transfer-Encoding");
@@ -91,12 +93,35 @@ GatewayServer::GatewayServer(const Config& config, RequestPipeline& pipeline,
 
 GatewayServer::~GatewayServer() { Stop(); }
 
+// POST /v1/approvals/{id}/{action} is the one route whose body the gateway
+// reads (a JSON reason, bounded by the payload limit): pre-routing leaves it
+// to httplib, which reads the body and calls the route below.
+const std::regex& ApprovalActionPath() {
+  static const std::regex path(R"(/v1/approvals/[^/]+/[^/]+)");
+  return path;
+}
+
 void GatewayServer::ConfigureMain() {
   ApplyCommonSettings(*main_, config_.server, config_.server.threads, main_fd_);
+  main_->Post(R"(/v1/approvals/[^/]+/[^/]+)",
+              [this](const httplib::Request& req, httplib::Response& res) {
+                HttpRequest request = FromHttplib(req);
+                request.body = req.body;
+                HttpResponse out = pipeline_.Handle(request);
+                res.status = out.status;
+                for (auto& [name, value] : out.headers) {
+                  res.set_header(name, value);
+                }
+                res.set_content(std::move(out.body), out.content_type);
+              });
   // Every request goes through the pipeline before httplib's own routing
   // (which matches decoded paths with std::regex) ever sees it.
   main_->set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
+        if (req.method == "POST" &&
+            std::regex_match(req.path, ApprovalActionPath())) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
         const HttpRequest request = FromHttplib(req);
         HttpResponse out = pipeline_.Handle(request);
         res.status = out.status;
