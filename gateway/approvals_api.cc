@@ -243,6 +243,29 @@ ReleaseGate ApprovalsGateway::OnRelease(
 
 void ApprovalsGateway::Sweep() { service_.Sweep(); }
 
+ApprovalSweeper::ApprovalSweeper(ApprovalsGateway& approvals,
+                                 std::chrono::milliseconds interval) {
+  thread_ = std::thread([this, &approvals, interval] {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, interval, [&] { return stopping_; })) {
+      lock.unlock();
+      approvals.Sweep();
+      lock.lock();
+    }
+  });
+}
+
+ApprovalSweeper::~ApprovalSweeper() { Stop(); }
+
+void ApprovalSweeper::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
 ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
   const std::string& target = call.request.target;
   const std::size_t q = target.find('?');

@@ -9,7 +9,11 @@
 // the service serialises state changes; the rest is immutable or thread-safe.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,6 +92,23 @@ class ApprovalsGateway final : public policy::ApprovalListener {
   const Logger& log_;
   std::function<std::int64_t()> now_us_;
   policy::ApprovalService service_;
+};
+
+// Expires due approvals every `interval` so the pending gauge and webhook
+// "expired" events do not wait for someone to look. Thread-safe Stop().
+class ApprovalSweeper {
+ public:
+  explicit ApprovalSweeper(ApprovalsGateway& approvals,
+                           std::chrono::milliseconds interval =
+                               std::chrono::seconds(10));
+  ~ApprovalSweeper();
+  void Stop();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 // Maps a workflow error to the public reason code.

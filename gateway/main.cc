@@ -10,7 +10,10 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "audit/approval_store.h"
 #include "audit/store.h"
+#include "gateway/approval_webhook.h"
+#include "gateway/approvals_api.h"
 #include "gateway/config.h"
 #include "gateway/crypto.h"
 #include "gateway/log.h"
@@ -90,6 +93,30 @@ int Serve(const std::string& path) {
   HttpUpstream upstream(config.upstream, std::move(key.key));
   RequestPipeline pipeline(std::make_shared<const AccessSnapshot>(config),
                            *store, upstream, metrics, log);
+  std::unique_ptr<audit::SqliteApprovalStore> approval_store;
+  try {
+    approval_store =
+        std::make_unique<audit::SqliteApprovalStore>(config.approvals.path);
+  } catch (const std::exception& e) {
+    log.Error("cannot open the approvals store; not starting",
+              {{"error", e.what()}});
+    return kExitConfig;
+  }
+  std::unique_ptr<WebhookNotifier> webhook;
+  if (!config.approvals.webhook.url.empty()) {
+    webhook = std::make_unique<WebhookNotifier>(config.approvals.webhook,
+                                                metrics, log);
+  }
+  ApprovalsGateway approvals(*approval_store, *store, metrics, webhook.get(),
+                             log, [] {
+                               return std::chrono::duration_cast<
+                                          std::chrono::microseconds>(
+                                          std::chrono::system_clock::now()
+                                              .time_since_epoch())
+                                   .count();
+                             });
+  pipeline.SetApprovals(&approvals);
+  ApprovalSweeper sweeper(approvals);
   GatewayServer server(config, pipeline, metrics, *store, log);
   if (std::string error = server.Start(); !error.empty()) {
     log.Error("cannot start", {{"error", error}});
@@ -127,6 +154,7 @@ int Serve(const std::string& path) {
   }
   pipeline.StartDraining();
   server.Stop();  // waits for in-flight requests on the worker threads
+  sweeper.Stop();
   store->Close();  // commits whatever is queued
   log.Info("stopped");
   return kExitOk;
