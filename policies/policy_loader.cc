@@ -119,7 +119,7 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
         ReadApprovalRequirement(r, known, rule.approval, errors);
       } else {
         r.Error(r.PathOf("effect"),
-                "must be \"allow\", \"deny\" or \"require_approval\"");
+                "must be \"require_approval\", \"allow\" or \"deny\"");
       }
       if (*effect != "require_approval" && r.Has("approval")) {
         r.Error(r.PathOf("approval"),

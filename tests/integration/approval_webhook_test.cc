@@ -1,6 +1,10 @@
 // Approval notifications: signed deliveries to a local receiver, and a
 // receiver that is down or stuck never holds up a decision.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <future>
@@ -169,10 +173,18 @@ TEST_F(ApprovalWebhookTest, AStuckReceiverNeverHoldsUpADecisionAndTheQueueIsBoun
 }
 
 TEST_F(ApprovalWebhookTest, ADownReceiverIsRetriedThenCountedAsFailed) {
+  // A port that was bound and released, so nothing listens on it.
   int dead_port = 0;
   {
-    httplib::Server probe;  // bind and release a port nobody listens on
-    dead_port = probe.bind_to_any_port("127.0.0.1");
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    dead_port = ntohs(addr.sin_port);
+    ::close(fd);
   }
   StartGateway(WebhookConfig(dead_port));
   const std::string id = Request("+14156660100");

@@ -2,9 +2,14 @@
 // and a fake clock.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "gateway/approval_webhook.h"
+#include "gateway/config.h"
 #include "policies/approvals.h"
 #include "policies/policy_loader.h"
 
@@ -322,6 +327,82 @@ TEST(WebhookSignature, IsHmacSha256OfTimestampDotBody) {
   // printf '%s' '1700000000.{"a":1}' | openssl dgst -sha256 -hmac 'key-key-key-key-1'
   EXPECT_EQ(WebhookSignature("key-key-key-key-1", 1700000000, R"({"a":1})"),
             "1ef420b5c1b20102bf0fbae8b7514f1a860bd10fdf3bcc8dbecfda3d79f146f7");
+}
+
+// A gateway.json + policy.json pair in a fresh folder.
+class ConfigFiles {
+ public:
+  ConfigFiles() {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("agni-approvals-" + std::to_string(::getpid()) + "-" +
+            std::to_string(++counter_));
+    std::filesystem::create_directories(dir_);
+  }
+  ~ConfigFiles() { std::filesystem::remove_all(dir_); }
+  ConfigLoad Load(const std::string& policy, const nlohmann::json& approvals) {
+    const std::string hash(64, 'a');
+    nlohmann::json config = {
+        {"audit", {{"path", "audit.db"}}},
+        {"users",
+         {{{"name", "alice"}, {"groups", {"support"}}, {"token_sha256", hash}},
+          {{"name", "olga"}, {"groups", {"telecom-ops"}},
+           {"token_sha256", std::string(64, 'b')}}}},
+        {"policy_file", "policy.json"}};
+    if (!approvals.is_null()) config["approvals"] = approvals;
+    std::ofstream(dir_ / "gateway.json") << config.dump();
+    std::ofstream(dir_ / "policy.json") << policy;
+    return LoadConfig((dir_ / "gateway.json").string());
+  }
+  std::filesystem::path dir() const { return dir_; }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path dir_;
+};
+
+std::string Policy(int approvals) {
+  return R"({"rules":[{"id":"prod","effect":"require_approval","groups":["support"],)"
+         R"("approval":{"approvals":)" +
+         std::to_string(approvals) +
+         R"(,"from_groups":["telecom-ops"],"ttl":"1h","execute_within":"5m"}}]})";
+}
+
+TEST(ApprovalConfig, CheckConfigRejectsARequirementNobodyCanMeet) {
+  ConfigFiles files;
+  ConfigLoad ok = files.Load(Policy(1), nullptr);
+  ASSERT_TRUE(ok.errors.empty()) << ok.errors[0].path << ": " << ok.errors[0].message;
+  EXPECT_EQ(ok.config->approvals.path, (files.dir() / "approvals.db").string());
+  EXPECT_TRUE(ok.config->approvals.webhook.url.empty());
+
+  ConfigLoad bad = files.Load(Policy(2), nullptr);
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0].path, "policy.json:$.rules[0].approval.approvals");
+  EXPECT_NE(bad.errors[0].message.find("requester \"alice\""), std::string::npos);
+}
+
+TEST(ApprovalConfig, WebhookNeedsAUrlAndExactlyOneSecret) {
+  ConfigFiles files;
+  std::ofstream(files.dir() / "hook.key") << "0123456789abcdef-secret\n";
+  ConfigLoad ok = files.Load(
+      Policy(1), {{"path", "state/approvals.db"},
+                  {"webhook", {{"url", "http://127.0.0.1:1/hook"},
+                               {"secret_file", "hook.key"},
+                               {"max_attempts", 3}}}});
+  ASSERT_TRUE(ok.errors.empty()) << ok.errors[0].path << ": " << ok.errors[0].message;
+  EXPECT_EQ(ok.config->approvals.webhook.secret, "0123456789abcdef-secret");
+  EXPECT_EQ(ok.config->approvals.webhook.max_attempts, 3);
+  EXPECT_EQ(ok.config->approvals.path,
+            (files.dir() / "state/approvals.db").string());
+
+  ConfigLoad bad = files.Load(
+      Policy(1), {{"webhook", {{"url", "ftp://x"}, {"bogus", 1}}},
+                  {"path", "audit.db"}});
+  std::set<std::string> paths;
+  for (const auto& e : bad.errors) paths.insert(e.path);
+  EXPECT_TRUE(paths.contains("$.approvals.webhook.url"));
+  EXPECT_TRUE(paths.contains("$.approvals.webhook.bogus"));
+  EXPECT_TRUE(paths.contains("$.approvals.webhook"));  // no secret
+  EXPECT_TRUE(paths.contains("$.approvals.path"));     // same as the audit log
 }
 
 }  // namespace
