@@ -118,11 +118,13 @@ void GatewayServer::ConfigureMain() {
   // (which matches decoded paths with std::regex) ever sees it.
   main_->set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
-        if (req.method == "POST" &&
+        const HttpRequest request = FromHttplib(req);
+        // Without a body (curl -X POST sends no Content-Length), httplib
+        // would refuse the POST; the pipeline takes it here as is.
+        if (request.has_body && req.method == "POST" &&
             std::regex_match(req.path, ApprovalActionPath())) {
           return httplib::Server::HandlerResponse::Unhandled;
         }
-        const HttpRequest request = FromHttplib(req);
         HttpResponse out = pipeline_.Handle(request);
         res.status = out.status;
         for (auto& [name, value] : out.headers) res.set_header(name, value);

@@ -207,7 +207,7 @@ key_ok() {
     const l = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
     const h = l[0].headers;
     process.exit(l.length === 1 && h["x-api-key"] === process.argv[2] && !h.authorization &&
-                 !h["x-approval-id"] && l[0].url === "/api/v1/phone-numbers/+14155550100/release/" ? 0 : 1);' \
+                 !h["x-approval-id"] && l[0].url === "/api/v1/phone-numbers/%2B14155550100/release/" ? 0 : 1);' \
     "$work/upstream.log" "$AGNI_API_KEY"
 }
 check "it carried the vendor key and no client credential" key_ok
