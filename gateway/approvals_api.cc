@@ -243,6 +243,18 @@ ReleaseGate ApprovalsGateway::OnRelease(
 
 void ApprovalsGateway::Sweep() { service_.Sweep(); }
 
+void ApprovalsGateway::RestoreUnsent(const std::string& approval_id,
+                                     const Principal& requester,
+                                     const std::string& request_id,
+                                     const std::string& why) {
+  policy::ApprovalResult r = service_.Restore(
+      approval_id, {requester.name, requester.groups, request_id}, why);
+  if (!r.ok()) {
+    log_.Warn("a consumed approval could not be restored",
+              {{"approval_id", approval_id}, {"error", r.detail}});
+  }
+}
+
 ApprovalSweeper::ApprovalSweeper(ApprovalsGateway& approvals,
                                  std::chrono::milliseconds interval) {
   thread_ = std::thread([this, &approvals, interval] {

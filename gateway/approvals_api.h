@@ -69,6 +69,10 @@ class ApprovalsGateway final : public policy::ApprovalListener {
                         const std::vector<const policy::Rule*>& rules,
                         const std::string& policy_hash);
 
+  // The release after a consumed approval was not sent: make it usable again.
+  void RestoreUnsent(const std::string& approval_id, const Principal& requester,
+                     const std::string& request_id, const std::string& why);
+
   // /v1/approvals and /v1/approvals/{id}[/approve|/deny|/cancel].
   ApprovalReply HandleApi(const ApprovalCall& call);
 

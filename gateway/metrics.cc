@@ -106,7 +106,8 @@ Metrics::Metrics()
     upstream_requests_.Add({{"outcome", o}});
   }
   for (const char* e :
-       {"created", "approved", "denied", "cancelled", "expired", "executed"}) {
+       {"created", "approved", "denied", "cancelled", "expired", "executed",
+        "restored"}) {
     approvals_.Add({{"event", e}});
   }
 }

@@ -185,6 +185,7 @@ HttpResponse RequestPipeline::Release(Context& ctx,
   }
 
   if (draining_) {
+    RestoreApproval(ctx, "shutting_down");
     return Finish(ctx, {Reason::kShuttingDown,
                         "the gateway is shutting down; retry shortly", ""});
   }
@@ -192,6 +193,7 @@ HttpResponse RequestPipeline::Release(Context& ctx,
   // Single flight: one release of a number at a time.
   SingleFlight::Lease lease = in_flight_.TryAcquire(phone_number);
   if (!lease) {
+    RestoreApproval(ctx, "release_in_flight");
     return Finish(ctx, {Reason::kReleaseInFlight,
                         "another release of this number is in flight", ""});
   }
@@ -318,6 +320,13 @@ std::optional<HttpResponse> RequestPipeline::ApprovalGate(
                         "the audit log cannot record this request", ""});
   }
   return Respond(ctx, std::move(gate.accepted));
+}
+
+void RequestPipeline::RestoreApproval(Context& ctx, const std::string& why) {
+  if (approvals_ != nullptr && !ctx.approval_id.empty()) {
+    approvals_->RestoreUnsent(ctx.approval_id, *ctx.principal, ctx.request_id,
+                              why);
+  }
 }
 
 HttpResponse RequestPipeline::Approvals(Context& ctx) {

@@ -78,6 +78,8 @@ class RequestPipeline {
   // (the approval was consumed).
   std::optional<HttpResponse> ApprovalGate(Context& ctx,
                                            const policy::Decision& decision);
+  // A consumed approval whose release is not sent becomes usable again.
+  void RestoreApproval(Context& ctx, const std::string& why);
   HttpResponse Forward(Context& ctx, const std::string& upstream_path);
   // The one exit for answers the gateway generates itself.
   HttpResponse Finish(Context& ctx, Problem problem);

@@ -90,6 +90,7 @@ std::string_view EventName(ApprovalEvent event) {
     case ApprovalEvent::kCancelled: return "cancelled";
     case ApprovalEvent::kExpired: return "expired";
     case ApprovalEvent::kExecuted: return "executed";
+    case ApprovalEvent::kRestored: return "restored";
   }
   return "created";
 }
@@ -538,6 +539,31 @@ ApprovalResult ApprovalService::Consume(const std::string& id,
   a.executed_request_id = requester.request_id;
   return CommitLocked(before, std::move(a), ApprovalEvent::kExecuted,
                       requester, "");
+}
+
+ApprovalResult ApprovalService::Restore(const std::string& id,
+                                        const Actor& requester,
+                                        const std::string& reason) {
+  std::lock_guard lock(mu_);
+  ApprovalResult loaded = Load(id);
+  if (!loaded.ok()) return loaded;
+  Approval a = std::move(*loaded.approval);
+  if (a.status != ApprovalStatus::kExecuted ||
+      a.executed_request_id != requester.request_id) {
+    return Fail(ApprovalError::kMismatch,
+                "not executed by this request; nothing to restore", a);
+  }
+  if (now_us_() >= a.execute_before_us) {
+    return Fail(ApprovalError::kExpired, "its execute_within has passed", a);
+  }
+  const Approval before = a;
+  a.status = ApprovalStatus::kApproved;
+  a.closed_us = 0;
+  a.closed_by.clear();
+  a.closed_reason.clear();
+  a.executed_request_id.clear();
+  return CommitLocked(before, std::move(a), ApprovalEvent::kRestored,
+                      requester, reason);
 }
 
 void ApprovalService::Sweep() {

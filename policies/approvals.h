@@ -45,7 +45,8 @@ enum class ApprovalEvent {
   kDenied,
   kCancelled,
   kExpired,
-  kExecuted
+  kExecuted,
+  kRestored  // executed, but the release was not sent: usable again
 };
 std::string_view EventName(ApprovalEvent event);
 
@@ -207,6 +208,11 @@ class ApprovalService {
   ApprovalResult Consume(const std::string& id, const Actor& requester,
                          const std::string& number,
                          const std::string& rule_key);
+  // Undoes Consume() by the same request when the release was then not sent
+  // (another release of the number in flight, shutting down), so the
+  // approval is not lost. Lifetimes are unchanged.
+  ApprovalResult Restore(const std::string& id, const Actor& requester,
+                         const std::string& reason);
   // Expires every request whose deadline has passed.
   void Sweep();
   std::size_t PendingCount();

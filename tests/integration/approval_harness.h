@@ -29,7 +29,8 @@ inline constexpr const char* kApprovalPolicy = R"({"rules":[
    "approval":{"approvals":1,"from_groups":["net-ops"],"ttl":"2h",
                "execute_within":"30m"}},
   {"id":"support-prod","effect":"allow","groups":["support"],"numbers":["+1415*"]},
-  {"id":"support-sandbox","effect":"allow","groups":["support"],"numbers":["+1555*"]}
+  {"id":"support-sandbox","effect":"allow","groups":["support"],"numbers":["+1555*"]},
+  {"id":"netops-anything","effect":"allow","groups":["net-ops"]}
 ]})";
 
 class ApprovalHarness {

@@ -332,6 +332,40 @@ TEST_F(ApprovalTest, TwoConcurrentExecutionsForwardExactlyOneDelete) {
   EXPECT_EQ(DeletesReceived(), 1u);
 }
 
+TEST_F(ApprovalTest, AnExecutionThatCannotBeSentKeepsTheApproval) {
+  const std::string id = Request();
+  ASSERT_EQ(Decide("olga", id, "approve")->status, 200);
+  ASSERT_EQ(Decide("oscar", id, "approve")->status, 200);
+  upstream_.SetReply({.delay = std::chrono::milliseconds(1500)});
+  // nina may release any number directly; hers is in flight first.
+  auto nina = std::async(std::launch::async, [&] {
+    auto res = gw_.Client().Delete(ReleasePath(kProd), As("nina"));
+    return res ? res->status : 0;
+  });
+  bool in_flight = false;
+  for (int i = 0; i < 400 && !in_flight; ++i) {
+    for (const json& r : gw_.AuditRows()) {
+      if (r["stage"] == "intent" && r["principal"] == "nina") in_flight = true;
+    }
+    if (!in_flight) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(in_flight);
+  auto blocked = Execute("alice", id);
+  EXPECT_EQ(blocked->status, 409);
+  EXPECT_EQ(Reason(blocked), "release_in_flight");
+  EXPECT_EQ(nina.get(), 200);
+  auto view = gw_.Client().Get("/v1/approvals/" + id, As("alice"));
+  EXPECT_EQ(Body(view)["status"], "approved");
+  upstream_.SetReply({});
+  EXPECT_EQ(Execute("alice", id)->status, 200);
+  EXPECT_EQ(DeletesReceived(), 2u);
+  std::vector<std::string> events;
+  for (const json& r : ApprovalRows()) events.push_back(r["outcome"]);
+  EXPECT_EQ(events, (std::vector<std::string>{"created", "approved", "approved",
+                                              "executed", "restored",
+                                              "executed"}));
+}
+
 TEST_F(ApprovalTest, PendingApprovalSurvivesARestartAndStaysDecidable) {
   const std::string id = Request();
   ASSERT_EQ(Decide("olga", id, "approve")->status, 200);

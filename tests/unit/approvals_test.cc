@@ -211,6 +211,24 @@ TEST_F(ApprovalServiceTest, LifetimesComeFromTheClock) {
             "expired::expired:approved but not executed within 1h");
 }
 
+TEST_F(ApprovalServiceTest, OnlyTheConsumingRequestRestoresAndOnlyInTime) {
+  const std::string id = Create();
+  ASSERT_TRUE(service_.Approve(id, Who("olga"), "").ok());
+  ASSERT_TRUE(service_.Consume(id, Who("alice"), "+14155550100", "prod").ok());
+  Actor other = Who("alice");
+  other.request_id = "another-request";
+  EXPECT_EQ(service_.Restore(id, other, "x").error, ApprovalError::kMismatch);
+  ASSERT_TRUE(service_.Restore(id, Who("alice"), "release_in_flight").ok());
+  EXPECT_EQ(store_.rows.at(id).status, ApprovalStatus::kApproved);
+  EXPECT_EQ(listener_.events.back(),
+            "restored:alice:approved:release_in_flight");
+  ASSERT_TRUE(service_.Consume(id, Who("alice"), "+14155550100", "prod").ok());
+  now_ += 3600LL * 1'000'000;  // execute_within has passed
+  EXPECT_EQ(service_.Restore(id, Who("alice"), "x").error,
+            ApprovalError::kExpired);
+  EXPECT_EQ(store_.rows.at(id).status, ApprovalStatus::kExecuted);
+}
+
 TEST_F(ApprovalServiceTest, AnUnrecordedChangeIsUndone) {
   const std::string id = Create();
   listener_.fail = true;
