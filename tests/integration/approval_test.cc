@@ -429,5 +429,37 @@ TEST_F(ApprovalTest, ListShowsOwnRequestsAndThoseTheCallerMayDecide) {
   EXPECT_EQ(gw_.Client().Delete("/v1/approvals", As("alice"))->status, 405);
 }
 
+TEST_F(ApprovalTest, DecisionBodiesAreBounded) {
+  const std::string id = Request();
+  const std::string long_reason =
+      R"({"reason":")" + std::string(1001, 'x') + R"("})";
+  auto too_long = Decide("olga", id, "approve", long_reason);
+  EXPECT_EQ(too_long->status, 400);
+  auto huge = Decide("olga", id, "approve", std::string(100 * 1024, 'x'));
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 413);
+  auto unknown_key = Decide("olga", id, "approve", R"({"why":"x"})");
+  EXPECT_EQ(unknown_key->status, 400);
+  auto view = gw_.Client().Get("/v1/approvals/" + id, As("alice"));
+  EXPECT_EQ(Body(view)["approvals"], json::array());
+}
+
+// Without the approvals wiring (an embedder that never called
+// SetApprovals), a require_approval rule denies: fail closed.
+TEST(ApprovalsNotEnabled, RequireApprovalDeniesAndTheApiIsAbsent) {
+  FakeUpstream upstream;
+  GatewayHarness gw({.upstream_base_url =
+                         "http://127.0.0.1:" + std::to_string(upstream.port()),
+                     .policy_json = R"({"rules":[{"id":"prod","effect":"require_approval",
+                        "groups":["support"],"approval":{"approvals":1,
+                        "from_groups":["telecom-ops"],"ttl":"1h","execute_within":"5m"}}]})"});
+  httplib::Headers alice = {{"Authorization", "Bearer " + gw.alice().token}};
+  auto res = gw.Client().Delete(ReleasePath("+14155550100"), alice);
+  EXPECT_EQ(res->status, 403);
+  EXPECT_EQ(Body(res)["reason"], "policy_denied");
+  EXPECT_EQ(gw.Client().Get("/v1/approvals", alice)->status, 404);
+  EXPECT_TRUE(upstream.Received().empty());
+}
+
 }  // namespace
 }  // namespace agni::testing
