@@ -2,6 +2,12 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 namespace agni::audit {
@@ -29,6 +35,17 @@ policy::Approval Parse(const std::string& doc) {
 }  // namespace
 
 SqliteApprovalStore::SqliteApprovalStore(const std::string& path) {
+  const std::string lock_path = path + ".lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) {
+    throw std::runtime_error("cannot open \"" + lock_path +
+                             "\": " + std::strerror(errno));
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd_);
+    throw std::runtime_error("the approvals database \"" + path +
+                             "\" is in use by another agni-gateway");
+  }
   try {
     db_ = std::make_unique<SQLite::Database>(
         path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -37,12 +54,17 @@ SqliteApprovalStore::SqliteApprovalStore(const std::string& path) {
     db_->exec("PRAGMA synchronous=FULL");
     db_->exec(kSchema);
   } catch (const std::exception& e) {
+    db_.reset();
+    ::close(lock_fd_);
     throw std::runtime_error("cannot open the approvals database \"" + path +
                              "\": " + e.what());
   }
 }
 
-SqliteApprovalStore::~SqliteApprovalStore() = default;
+SqliteApprovalStore::~SqliteApprovalStore() {
+  db_.reset();
+  ::close(lock_fd_);  // releases the flock
+}
 
 std::optional<policy::Approval> SqliteApprovalStore::Get(const std::string& id) {
   std::lock_guard lock(mu_);

@@ -21,7 +21,9 @@ namespace agni::audit {
 
 class SqliteApprovalStore final : public policy::ApprovalStore {
  public:
-  // Opens (creating if needed) the database. Throws std::runtime_error.
+  // Opens (creating if needed) the database and takes an exclusive lock on
+  // "<path>.lock" for the store's life: consuming an approval is atomic only
+  // because one process decides. Throws std::runtime_error.
   explicit SqliteApprovalStore(const std::string& path);
   ~SqliteApprovalStore() override;
 
@@ -37,6 +39,7 @@ class SqliteApprovalStore final : public policy::ApprovalStore {
 
  private:
   std::mutex mu_;
+  int lock_fd_ = -1;
   std::unique_ptr<SQLite::Database> db_;
 };
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 
+#include "audit/approval_store.h"
 #include "gateway/approval_webhook.h"
 #include "gateway/config.h"
 #include "policies/approvals.h"
@@ -396,6 +397,32 @@ TEST(ApprovalConfig, CheckConfigRejectsARequirementNobodyCanMeet) {
   ASSERT_EQ(bad.errors.size(), 1u);
   EXPECT_EQ(bad.errors[0].path, "policy.json:$.rules[0].approval.approvals");
   EXPECT_NE(bad.errors[0].message.find("requester \"alice\""), std::string::npos);
+}
+
+TEST(SqliteApprovalStore, KeepsEveryFieldAndAdmitsOneProcess) {
+  ConfigFiles files;
+  const std::string path = (files.dir() / "approvals.db").string();
+  Approval a;
+  a.id = "apr_1";
+  a.requester = "alice";
+  a.phone_number = "+14155550100";
+  a.rule_id = "prod";
+  a.rule_key = "prod,netops";
+  a.required = {{"prod", 2, {"telecom-ops"}}};
+  a.approvals = {{"olga", {"telecom-ops"}, "ok", 5}};
+  a.created_us = 1;
+  a.expires_us = 2;
+  {
+    audit::SqliteApprovalStore store(path);
+    store.Put(a);
+    EXPECT_THROW(audit::SqliteApprovalStore second(path), std::runtime_error);
+  }
+  audit::SqliteApprovalStore reopened(path);
+  ASSERT_TRUE(reopened.Get("apr_1"));
+  EXPECT_EQ(ToStorageJson(*reopened.Get("apr_1")), ToStorageJson(a));
+  EXPECT_TRUE(reopened.FindOpen("alice", "+14155550100", "prod,netops"));
+  EXPECT_FALSE(reopened.FindOpen("alice", "+14155550100", "prod"));
+  EXPECT_EQ(reopened.CountPending(), 1u);
 }
 
 TEST(ApprovalConfig, WebhookNeedsAUrlAndExactlyOneSecret) {
