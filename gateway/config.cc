@@ -12,6 +12,7 @@
 
 #include "audit/checkpoint.h"
 #include "gateway/phone_path.h"
+#include "policies/approvals.h"
 #include "policies/json_reader.h"
 #include "policies/policy_loader.h"
 
@@ -413,7 +414,8 @@ ConfigLoad LoadConfig(const std::string& path) {
   const fs::path base_dir = fs::absolute(path).parent_path();
   ObjectReader r(*doc, "$", errors,
                  {"listen", "admin_listen", "upstream", "server", "audit",
-                  "users", "auditors", "policy_file", "inventory_file", "tls"});
+                  "users", "auditors", "policy_file", "inventory_file", "tls",
+                  "approvals"});
   if (!r.ok()) return out;
 
   ReadEndpoint(r, "listen", c.listen);
@@ -443,6 +445,8 @@ ConfigLoad LoadConfig(const std::string& path) {
     ReadTlsConfig(*t, r.PathOf("tls"), base_dir.string(), user_names, c.tls,
                   errors);
   }
+  ReadApprovalsConfig(r.Get("approvals"), r.PathOf("approvals"), base_dir,
+                      c.audit.path, c.approvals, errors);
 
   if (auto inv = r.String("inventory_file", false)) {
     c.inventory_file = Resolve(base_dir, *inv);
@@ -465,6 +469,12 @@ ConfigLoad LoadConfig(const std::string& path) {
       if (auto p = policy::ParsePolicy(
               *pdoc, fs::path(c.policy_file).filename().string(), known,
               errors)) {
+        std::vector<policy::Member> members;
+        for (const User& u : c.users) members.push_back({u.name, u.groups});
+        policy::CheckSatisfiable(*p,
+                                 members,
+                                 fs::path(c.policy_file).filename().string(),
+                                 errors);
         c.policy = std::make_shared<const policy::Policy>(std::move(*p));
       }
     }

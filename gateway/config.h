@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/approvals_config.h"
 #include "policies/engine.h"
 #include "policies/errors.h"
 #include "gateway/tls_config.h"
@@ -84,6 +85,7 @@ struct Config {
   std::string inventory_file;
   std::shared_ptr<const policy::Policy> policy;
   Inventory inventory;
+  ApprovalsConfig approvals;
 };
 
 struct ConfigLoad {

@@ -19,6 +19,8 @@ struct HttpRequest {
   // The configured user a verified TLS client certificate maps to (mTLS), or
   // empty. Used only when the request carries no credential header.
   std::string client_certificate_user;
+  std::vector<std::string> approval_id;  // every X-Approval-Id header
+  std::string body;  // read only for the approvals API's POST routes
 };
 
 struct HttpResponse {

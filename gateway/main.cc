@@ -17,6 +17,10 @@
 #include "audit/verify.h"
 #include "gateway/audit_api.h"
 #include "gateway/audit_cli.h"
+#include "audit/approval_store.h"
+#include "audit/store.h"
+#include "gateway/approval_webhook.h"
+#include "gateway/approvals_api.h"
 #include "gateway/config.h"
 #include "gateway/crypto.h"
 #include "gateway/log.h"
@@ -134,6 +138,30 @@ int Serve(const std::string& path, LogLevel log_level) {
   RequestPipeline pipeline(std::make_shared<const AccessSnapshot>(config),
                            *store, upstream, metrics, log);
   pipeline.SetAuditApi(&audit_api);
+  std::unique_ptr<audit::SqliteApprovalStore> approval_store;
+  try {
+    approval_store =
+        std::make_unique<audit::SqliteApprovalStore>(config.approvals.path);
+  } catch (const std::exception& e) {
+    log.Error("cannot open the approvals store; not starting",
+              {{"error", e.what()}});
+    return kExitConfig;
+  }
+  std::unique_ptr<WebhookNotifier> webhook;
+  if (!config.approvals.webhook.url.empty()) {
+    webhook = std::make_unique<WebhookNotifier>(config.approvals.webhook,
+                                                metrics, log);
+  }
+  ApprovalsGateway approvals(*approval_store, *store, metrics, webhook.get(),
+                             log, [] {
+                               return std::chrono::duration_cast<
+                                          std::chrono::microseconds>(
+                                          std::chrono::system_clock::now()
+                                              .time_since_epoch())
+                                   .count();
+                             });
+  pipeline.SetApprovals(&approvals);
+  ApprovalSweeper sweeper(approvals);
   GatewayServer server(config, pipeline, metrics, *store, log);
   if (std::string error = server.Start(); !error.empty()) {
     log.Error("cannot start", {{"error", error}});
@@ -185,7 +213,8 @@ int Serve(const std::string& path, LogLevel log_level) {
     std::fflush(stderr);
     std::_Exit(kExitOk);
   }
-  server.Stop();
+  server.Stop();  // waits for in-flight requests on the worker threads
+  sweeper.Stop();
   store->Close();  // commits whatever is queued
   if (checkpointer) checkpointer->Stop();  // signs the final head
   log.Info("stopped");

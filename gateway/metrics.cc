@@ -23,8 +23,11 @@ Histogram::BucketBoundaries LatencyBuckets() {
 
 // The fixed label values of the approval and rate-limit families; anything
 // else is counted as "other" so a caller can never create unbounded series.
-constexpr const char* kApprovalEvents[] = {"requested", "approved", "denied",
-                                           "expired", "cancelled", "executed"};
+constexpr const char* kApprovalEvents[] = {"created",   "approved", "denied",
+                                           "cancelled", "expired",  "executed",
+                                           "restored"};
+constexpr const char* kNotificationResults[] = {"delivered", "retried",
+                                                "failed", "dropped"};
 constexpr const char* kRateLimits[] = {"user", "group", "global"};
 
 template <std::size_t N>
@@ -89,13 +92,12 @@ Metrics::Metrics()
                              .Add({})),
       approvals_pending_(BuildGauge()
                              .Name("agni_gateway_approvals_pending")
-                             .Help("Release approvals requested and not yet "
-                                   "approved, rejected or expired.")
+                             .Help("Approval requests waiting for a decision.")
                              .Register(*registry_)
                              .Add({})),
       approvals_(BuildCounter()
                      .Name("agni_gateway_approvals_total")
-                     .Help("Release approval events, by event.")
+                     .Help("Approval state changes, by event.")
                      .Register(*registry_)),
       rate_limited_(BuildCounter()
                         .Name("agni_gateway_rate_limited_total")
@@ -106,7 +108,13 @@ Metrics::Metrics()
                           .Name("agni_gateway_config_reloads_total")
                           .Help("Configuration reloads (SIGHUP), by result; a "
                                 "failed reload keeps the previous config.")
-                          .Register(*registry_)) {
+                          .Register(*registry_)),
+      approval_notifications_(
+          BuildCounter()
+              .Name("agni_gateway_approval_notifications_total")
+              .Help("Approval webhook deliveries, by result (retried counts "
+                    "each failed attempt that will be retried).")
+              .Register(*registry_)) {
   BuildGauge()
       .Name("agni_gateway_build_info")
       .Help("Always 1; the version label says which build is running.")
@@ -129,6 +137,14 @@ Metrics::Metrics()
   for (const char* r : {"success", "failure"}) {
     config_reloads_.Add({{"result", r}});
   }
+  for (const char* r : kNotificationResults) {
+    approval_notifications_.Add({{"result", r}});
+  }
+}
+
+void Metrics::CountApprovalNotification(std::string_view result) {
+  approval_notifications_.Add({{"result", Bounded(result, kNotificationResults)}})
+      .Increment();
 }
 
 std::string Metrics::Serialize() const {
@@ -154,11 +170,11 @@ void Metrics::ObserveUpstream(std::string_view outcome,
   upstream_duration_.Observe(Seconds(duration));
 }
 
-void Metrics::SetApprovalsPending(std::size_t pending) {
-  approvals_pending_.Set(static_cast<double>(pending));
+void Metrics::SetApprovalsPending(double pending) {
+  approvals_pending_.Set(pending);
 }
 
-void Metrics::CountApproval(std::string_view event) {
+void Metrics::CountApprovalEvent(std::string_view event) {
   approvals_.Add({{"event", Bounded(event, kApprovalEvents)}}).Increment();
 }
 

@@ -38,10 +38,12 @@ class Metrics final : public audit::StoreObserver {
   void ObserveUpstream(std::string_view outcome,
                        std::chrono::nanoseconds duration);
 
-  // Approvals (two-person release): the number waiting now, and each event
-  // ("requested", "approved", "denied", "expired", "cancelled", "executed").
-  void SetApprovalsPending(std::size_t pending);
-  void CountApproval(std::string_view event);
+  // Approvals: the number waiting for a decision now, and each state change
+  // (created, approved, denied, cancelled, expired, executed, restored).
+  void SetApprovalsPending(double pending);
+  void CountApprovalEvent(std::string_view event);
+  // Webhook deliveries; result: delivered | retried | failed | dropped.
+  void CountApprovalNotification(std::string_view result);
   // A request refused by a velocity limit; limit: "user", "group", "global".
   void CountRateLimited(std::string_view limit);
   // A SIGHUP reload; result: "success" | "failure".
@@ -68,6 +70,7 @@ class Metrics final : public audit::StoreObserver {
   prometheus::Family<prometheus::Counter>& approvals_;
   prometheus::Family<prometheus::Counter>& rate_limited_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
+  prometheus::Family<prometheus::Counter>& approval_notifications_;
 };
 
 }  // namespace agni

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/audit_api.h"
+#include "gateway/approvals_api.h"
 #include "gateway/crypto.h"
 #include "gateway/phone_path.h"
 
@@ -14,6 +15,7 @@ constexpr std::string_view kRouteWhoAmI = "whoami";
 constexpr std::string_view kRouteOther = "other";
 constexpr std::string_view kRouteAudit = "audit";
 constexpr std::string_view kWhoAmIPath = "/v1/whoami";
+constexpr std::string_view kRouteApprovals = "approvals";
 constexpr std::size_t kMaxAuditedPath = 256;
 
 // A client-supplied request id is kept only when it is a short token of safe
@@ -82,6 +84,7 @@ struct RequestPipeline::Context {
   std::string rule_id;
   std::string shadow;
   std::string_view reason;  // the gateway's reason code, for the request log
+  std::string approval_id;
 };
 
 RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
@@ -121,6 +124,8 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
     ctx.route = kRouteWhoAmI;
   } else if (audit_api_ && AuditApi::Handles(path)) {
     ctx.route = kRouteAudit;
+  } else if (path == "/v1/approvals" || path.starts_with("/v1/approvals/")) {
+    ctx.route = kRouteApprovals;
   }
 
   // Authenticate.
@@ -140,9 +145,11 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
   ctx.principal = std::move(auth.principal);
 
   // Route.
-  if (ctx.route == kRouteOther) {
+  if (ctx.route == kRouteOther ||
+      (ctx.route == kRouteApprovals && approvals_ == nullptr)) {
     return Finish(ctx, {Reason::kNotFound, "no such route", ""});
   }
+  if (ctx.route == kRouteApprovals) return Approvals(ctx);
   const std::string_view allowed = ctx.route == kRouteRelease ? "DELETE" : "GET";
   if (request.method != allowed) {
     return Finish(ctx, {Reason::kMethodNotAllowed,
@@ -178,13 +185,18 @@ HttpResponse RequestPipeline::Release(Context& ctx,
                  decision.shadow_rule_id;
     metrics_.CountDecision(policy::EffectName(decision.shadow_effect), "shadow");
   }
-  if (decision.effect != policy::Effect::kAllow) {
+  if (decision.effect == policy::Effect::kRequireApproval) {
+    if (std::optional<HttpResponse> early = ApprovalGate(ctx, decision)) {
+      return std::move(*early);
+    }
+  } else if (decision.effect != policy::Effect::kAllow) {
     return Finish(ctx, {Reason::kPolicyDenied,
                         "denied by policy rule \"" + decision.rule_id + "\"",
                         decision.rule_id});
   }
 
   if (draining_) {
+    RestoreApproval(ctx, "shutting_down");
     return Finish(ctx, {Reason::kShuttingDown,
                         "the gateway is shutting down; retry shortly", ""});
   }
@@ -192,6 +204,7 @@ HttpResponse RequestPipeline::Release(Context& ctx,
   // Single flight: one release of a number at a time.
   SingleFlight::Lease lease = in_flight_.TryAcquire(phone_number);
   if (!lease) {
+    RestoreApproval(ctx, "release_in_flight");
     return Finish(ctx, {Reason::kReleaseInFlight,
                         "another release of this number is in flight", ""});
   }
@@ -289,6 +302,77 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
   return Respond(ctx, std::move(response));
 }
 
+std::optional<HttpResponse> RequestPipeline::ApprovalGate(
+    Context& ctx, const policy::Decision& decision) {
+  if (approvals_ == nullptr) {
+    return Finish(ctx, {Reason::kPolicyDenied,
+                        "rule \"" + decision.rule_id +
+                            "\" requires approval and approvals are not "
+                            "enabled on this gateway",
+                        decision.rule_id});
+  }
+  const ApprovalCall call{*ctx.principal, ctx.request, ctx.request_id,
+                          ctx.access->members, false};
+  ReleaseGate gate = approvals_->OnRelease(call, ctx.phone_number,
+                                           decision.approval_rules,
+                                           ctx.access->policy->hash);
+  ctx.approval_id = gate.approval_id;
+  switch (gate.kind) {
+    case ReleaseGate::Kind::kProceed:
+      return std::nullopt;
+    case ReleaseGate::Kind::kProblem:
+      return Finish(ctx, std::move(gate.problem));
+    case ReleaseGate::Kind::kAccepted:
+      break;
+  }
+  audit::Record record = BaseRecord(ctx, "decision");
+  record.reason = "approval_required";
+  record.response_status = gate.accepted.status;
+  if (!audit_.Append(std::move(record)).ok) {
+    return Finish(ctx, {Reason::kAuditUnavailable,
+                        "the audit log cannot record this request", ""});
+  }
+  return Respond(ctx, std::move(gate.accepted));
+}
+
+void RequestPipeline::RestoreApproval(Context& ctx, const std::string& why) {
+  if (approvals_ != nullptr && !ctx.approval_id.empty()) {
+    approvals_->RestoreUnsent(ctx.approval_id, *ctx.principal, ctx.request_id,
+                              why);
+  }
+}
+
+HttpResponse RequestPipeline::Approvals(Context& ctx) {
+  const Principal& p = *ctx.principal;
+  const auto& auditors = ctx.access->auditors;
+  const bool auditor = std::any_of(
+      p.groups.begin(), p.groups.end(), [&](const std::string& g) {
+        return std::find(auditors.begin(), auditors.end(), g) != auditors.end();
+      });
+  ApprovalReply reply = approvals_->HandleApi(
+      {p, ctx.request, ctx.request_id, ctx.access->members, auditor});
+  ctx.approval_id = reply.approval_id;
+  if (reply.problem) {
+    Problem problem = std::move(*reply.problem);
+    if (problem.reason == Reason::kMethodNotAllowed) {
+      // Finish() names the release/whoami methods; this route has its own.
+      HttpResponse r = Finish(ctx, problem);
+      for (auto& [name, value] : r.headers) {
+        if (name == "Allow") {
+          value = ctx.request.target.find("/approve") != std::string::npos ||
+                          ctx.request.target.find("/deny") != std::string::npos ||
+                          ctx.request.target.find("/cancel") != std::string::npos
+                      ? "POST"
+                      : "GET";
+        }
+      }
+      return r;
+    }
+    return Finish(ctx, std::move(problem));
+  }
+  return Respond(ctx, std::move(reply.response));
+}
+
 HttpResponse RequestPipeline::WhoAmI(Context& ctx) {
   const Principal& p = *ctx.principal;
   const bool auditor = std::any_of(
@@ -358,6 +442,7 @@ audit::Record RequestPipeline::BaseRecord(const Context& ctx,
   r.decision = ctx.decision;
   r.rule_id = ctx.rule_id;
   r.shadow = ctx.shadow;
+  r.approval_id = ctx.approval_id;
   if (ctx.access->policy) r.policy_hash = ctx.access->policy->hash;
   return r;
 }

@@ -27,11 +27,13 @@
 #include "gateway/problem.h"
 #include "gateway/single_flight.h"
 #include "gateway/upstream/upstream_client.h"
+#include "policies/approvals.h"
 #include "policies/engine.h"
 
 namespace agni {
 
 class AuditApi;
+class ApprovalsGateway;
 
 // Users and policy as one immutable unit, so a request never sees a new
 // policy with old users. Replaced whole on reload.
@@ -39,10 +41,13 @@ struct AccessSnapshot {
   explicit AccessSnapshot(const Config& config)
       : authenticator(config.users),
         policy(config.policy),
-        auditors(config.auditors) {}
+        auditors(config.auditors) {
+    for (const User& u : config.users) members.push_back({u.name, u.groups});
+  }
   Authenticator authenticator;
   std::shared_ptr<const policy::Policy> policy;
   std::vector<std::string> auditors;
+  std::vector<policy::Member> members;  // who may approve, for approvals
 };
 
 class RequestPipeline {
@@ -61,6 +66,9 @@ class RequestPipeline {
 
   // Serves GET /v1/audit and /v1/audit/head to auditors; unset: 404.
   void SetAuditApi(AuditApi* api) { audit_api_ = api; }
+  // Enables require_approval rules and /v1/approvals; without it such rules
+  // deny (fail closed). Call before serving.
+  void SetApprovals(ApprovalsGateway* approvals) { approvals_ = approvals; }
 
  private:
   struct Context;
@@ -69,6 +77,13 @@ class RequestPipeline {
                        const std::string& upstream_path);
   HttpResponse WhoAmI(Context& ctx);
   HttpResponse AuditRead(Context& ctx);
+  HttpResponse Approvals(Context& ctx);
+  // require_approval: a response to send now, or nullopt to go on and forward
+  // (the approval was consumed).
+  std::optional<HttpResponse> ApprovalGate(Context& ctx,
+                                           const policy::Decision& decision);
+  // A consumed approval whose release is not sent becomes usable again.
+  void RestoreApproval(Context& ctx, const std::string& why);
   HttpResponse Forward(Context& ctx, const std::string& upstream_path);
   // The one exit for answers the gateway generates itself.
   HttpResponse Finish(Context& ctx, Problem problem);
@@ -83,6 +98,7 @@ class RequestPipeline {
   Metrics& metrics_;
   const Logger& log_;
   SingleFlight in_flight_;
+  ApprovalsGateway* approvals_ = nullptr;
   std::atomic<bool> draining_{false};
   AuditApi* audit_api_ = nullptr;
 };

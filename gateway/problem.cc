@@ -45,6 +45,28 @@ ReasonInfo Info(Reason reason) {
       return {"payload_too_large", 413, "Payload too large"};
     case Reason::kInternalError:
       return {"internal_error", 500, "Internal error"};
+    case Reason::kApprovalPending:
+      return {"approval_pending", 409, "Approval still pending"};
+    case Reason::kApprovalDenied:
+      return {"approval_denied", 403, "Approval denied"};
+    case Reason::kApprovalExpired:
+      return {"approval_expired", 409, "Approval expired"};
+    case Reason::kApprovalCancelled:
+      return {"approval_cancelled", 409, "Approval cancelled"};
+    case Reason::kApprovalMismatch:
+      return {"approval_mismatch", 409, "Approval does not match"};
+    case Reason::kApprovalUsed:
+      return {"approval_used", 409, "Approval already used"};
+    case Reason::kApprovalNotPending:
+      return {"approval_not_pending", 409, "Approval no longer pending"};
+    case Reason::kApprovalUnmeetable:
+      return {"approval_unsatisfiable", 422, "Approval cannot be satisfied"};
+    case Reason::kSelfApproval:
+      return {"self_approval", 403, "Self-approval not allowed"};
+    case Reason::kNotEligible:
+      return {"not_eligible", 403, "Not eligible to decide"};
+    case Reason::kDuplicateApproval:
+      return {"duplicate_approval", 409, "Already approved by this person"};
     case Reason::kForbidden:
       return {"forbidden", 403, "Forbidden"};
   }

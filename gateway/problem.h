@@ -26,7 +26,19 @@ enum class Reason {
   kMethodNotAllowed,
   kPayloadTooLarge,
   kInternalError,
-  kForbidden,  // authenticated, but not allowed to use this route
+  // The approval workflow (policies/approvals.h).
+  kApprovalPending,
+  kApprovalDenied,
+  kApprovalExpired,
+  kApprovalCancelled,
+  kApprovalMismatch,
+  kApprovalUsed,
+  kApprovalNotPending,
+  kApprovalUnmeetable,
+  kSelfApproval,
+  kNotEligible,
+  kDuplicateApproval,
+  kForbidden,
 };
 
 std::string_view ReasonCode(Reason reason);

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <regex>
 
 #include "gateway/crypto.h"
 #include "gateway/problem.h"
@@ -33,6 +34,7 @@ HttpRequest FromHttplib(const httplib::Request& req) {
   r.authorization = HeaderValues(req, "Authorization");
   r.api_key = HeaderValues(req, "X-Api-Key");
   r.request_id = HeaderValues(req, "X-Request-Id");
+  r.approval_id = HeaderValues(req, "X-Approval-Id");
   const std::string length = req.get_header_value("Content-Length");
   r.has_body = (!length.empty() && length != "0") ||
                req.has_header("Transfer-Encoding");
@@ -96,8 +98,27 @@ GatewayServer::GatewayServer(const Config& config, RequestPipeline& pipeline,
 
 GatewayServer::~GatewayServer() { Stop(); }
 
+// POST /v1/approvals/{id}/{action} is the one route whose body the gateway
+// reads (a JSON reason, bounded by the payload limit): pre-routing leaves it
+// to httplib, which reads the body and calls the route below.
+const std::regex& ApprovalActionPath() {
+  static const std::regex path(R"(/v1/approvals/[^/]+/[^/]+)");
+  return path;
+}
+
 void GatewayServer::ConfigureMain() {
   ApplyCommonSettings(*main_, config_.server, config_.server.threads, main_fd_);
+  main_->Post(R"(/v1/approvals/[^/]+/[^/]+)",
+              [this](const httplib::Request& req, httplib::Response& res) {
+                HttpRequest request = FromHttplib(req);
+                request.body = req.body;
+                HttpResponse out = pipeline_.Handle(request);
+                res.status = out.status;
+                for (auto& [name, value] : out.headers) {
+                  res.set_header(name, value);
+                }
+                res.set_content(std::move(out.body), out.content_type);
+              });
   // Every request goes through the pipeline before httplib's own routing
   // (which matches decoded paths with std::regex) ever sees it.
   main_->set_pre_routing_handler(
@@ -110,6 +131,12 @@ void GatewayServer::ConfigureMain() {
         }
         HttpRequest request = FromHttplib(req);
         request.client_certificate_user = ClientCertificateUser(req, config_.tls);
+        // Without a body (curl -X POST sends no Content-Length), httplib
+        // would refuse the POST; the pipeline takes it here as is.
+        if (request.has_body && req.method == "POST" &&
+            std::regex_match(req.path, ApprovalActionPath())) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
         HttpResponse out = pipeline_.Handle(request);
         res.status = out.status;
         for (auto& [name, value] : out.headers) res.set_header(name, value);

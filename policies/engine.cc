@@ -20,11 +20,13 @@ bool AnyGroup(const std::vector<std::string>& wanted,
 struct Winner {
   const Rule* deny = nullptr;
   const Rule* allow = nullptr;
+  const Rule* approval = nullptr;
 };
 
 }  // namespace
 
 std::string_view EffectName(Effect effect) {
+  if (effect == Effect::kRequireApproval) return "require_approval";
   return effect == Effect::kAllow ? "allow" : "deny";
 }
 
@@ -53,9 +55,16 @@ bool RuleMatches(const Rule& rule, const Subject& subject,
 Decision Evaluate(const Policy& policy, const Subject& subject,
                   std::string_view number) {
   Winner enforced, shadow;
+  std::vector<const Rule*> approval_rules;
   for (const Rule& rule : policy.rules) {
     Winner& w = rule.mode == Mode::kEnforce ? enforced : shadow;
-    const Rule*& slot = rule.effect == Effect::kDeny ? w.deny : w.allow;
+    const Rule*& slot = rule.effect == Effect::kDeny    ? w.deny
+                        : rule.effect == Effect::kAllow ? w.allow
+                                                        : w.approval;
+    if (rule.effect == Effect::kRequireApproval &&
+        rule.mode == Mode::kEnforce && RuleMatches(rule, subject, number)) {
+      approval_rules.push_back(&rule);
+    }
     if (slot == nullptr && RuleMatches(rule, subject, number)) slot = &rule;
   }
 
@@ -63,6 +72,10 @@ Decision Evaluate(const Policy& policy, const Subject& subject,
   if (enforced.deny != nullptr) {
     d.effect = Effect::kDeny;
     d.rule_id = enforced.deny->id;
+  } else if (enforced.approval != nullptr) {
+    d.effect = Effect::kRequireApproval;
+    d.rule_id = enforced.approval->id;
+    d.approval_rules = std::move(approval_rules);
   } else if (enforced.allow != nullptr) {
     d.effect = Effect::kAllow;
     d.rule_id = enforced.allow->id;
@@ -70,7 +83,10 @@ Decision Evaluate(const Policy& policy, const Subject& subject,
     d.effect = Effect::kDeny;
     d.rule_id = std::string(kImplicitDeny);
   }
-  if (const Rule* s = shadow.deny ? shadow.deny : shadow.allow) {
+  const Rule* s = shadow.deny ? shadow.deny
+                 : shadow.approval ? shadow.approval
+                                   : shadow.allow;
+  if (s != nullptr) {
     d.shadow_matched = true;
     d.shadow_effect = s->effect;
     d.shadow_rule_id = s->id;

@@ -3,13 +3,14 @@
 // immutable once built and safe to share between threads.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace agni::policy {
 
-enum class Effect { kAllow, kDeny };
+enum class Effect { kAllow, kDeny, kRequireApproval };
 enum class Mode { kEnforce, kShadow };
 
 std::string_view EffectName(Effect effect);
@@ -23,6 +24,16 @@ struct NumberPattern {
   bool Matches(std::string_view number) const;
 };
 
+// What a require_approval rule asks for: `approvals` distinct people from
+// `from_groups` (never the requester), within `ttl` of the request, and the
+// release executed within `execute_within` of the final approval.
+struct ApprovalRequirement {
+  int approvals = 1;
+  std::vector<std::string> from_groups;
+  std::chrono::milliseconds ttl{24 * 3600 * 1000};
+  std::chrono::milliseconds execute_within{3600 * 1000};
+};
+
 struct Rule {
   std::string id;
   Effect effect = Effect::kDeny;
@@ -31,6 +42,7 @@ struct Rule {
   std::vector<std::string> users;
   std::vector<std::string> groups;
   std::vector<NumberPattern> numbers;
+  ApprovalRequirement approval;  // used when effect is kRequireApproval
 };
 
 struct Policy {
@@ -53,13 +65,17 @@ struct Decision {
   bool shadow_matched = false;
   Effect shadow_effect = Effect::kDeny;
   std::string shadow_rule_id;
+  // When effect is kRequireApproval: every matching enforced
+  // require_approval rule, in policy order; each must be satisfied.
+  std::vector<const Rule*> approval_rules;
 };
 
 bool RuleMatches(const Rule& rule, const Subject& subject,
                  std::string_view number);
 
-// Precedence: any matching enforced deny wins; then the first matching
-// enforced allow; otherwise an implicit deny. Shadow rules never change the
+// Precedence: any matching enforced deny wins; then every matching enforced
+// require_approval (rule_id names the first); then the first matching enforced
+// allow; otherwise an implicit deny. Shadow rules never change the
 // outcome; their would-be decision is reported alongside.
 Decision Evaluate(const Policy& policy, const Subject& subject,
                   std::string_view number);

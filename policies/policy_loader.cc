@@ -30,6 +30,49 @@ bool IsRuleId(std::string_view id) {
   return id != kImplicitDeny;
 }
 
+// `approval: {approvals, from_groups, ttl, execute_within}`; all required so
+// that nobody relies on a default for how long a release may wait.
+void ReadApprovalRequirement(ObjectReader& rule, const KnownPrincipals& known,
+                             ApprovalRequirement& out, ConfigErrors& errors) {
+  const nlohmann::json* value = rule.Get("approval");
+  if (value == nullptr) {
+    rule.Error(rule.PathOf("approval"),
+               "is required for a \"require_approval\" rule: {\"approvals\": "
+               "N, \"from_groups\": [...], \"ttl\": \"24h\", "
+               "\"execute_within\": \"1h\"}");
+    return;
+  }
+  ObjectReader a(*value, rule.PathOf("approval"), errors,
+                 {"approvals", "from_groups", "ttl", "execute_within"});
+  if (a.ok()) {
+    if (!a.Has("approvals")) a.Error(a.PathOf("approvals"), "is required");
+    if (auto n = a.Integer("approvals", 1, 100)) out.approvals = int(*n);
+    if (auto groups = a.StringList("from_groups", true)) {
+      if (groups->empty()) {
+        a.Error(a.PathOf("from_groups"), "must name at least one group");
+      }
+      for (std::size_t k = 0; k < groups->size(); ++k) {
+        if (!known.groups.contains((*groups)[k])) {
+          a.Error(a.PathOf("from_groups") + "[" + std::to_string(k) + "]",
+                  "no user in the config is in group \"" + (*groups)[k] +
+                      "\"");
+        }
+      }
+      out.from_groups = std::move(*groups);
+    }
+    constexpr auto kMin = std::chrono::seconds(1);
+    constexpr auto kMax = std::chrono::hours(24 * 30);
+    for (std::string_view key : {"ttl", "execute_within"}) {
+      if (auto d = a.Duration(key, true)) {
+        if (*d < kMin || *d > kMax) {
+          a.Error(a.PathOf(key), "must be between 1s and 30d");
+        }
+        (key == "ttl" ? out.ttl : out.execute_within) = *d;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
@@ -52,7 +95,7 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
     const std::string path = root + ".rules[" + std::to_string(i) + "]";
     ObjectReader r((*rules)[i], path, errors,
                    {"id", "effect", "mode", "users", "groups", "numbers",
-                    "description"});
+                    "description", "approval"});
     if (!r.ok()) continue;
     Rule rule;
     if (auto id = r.String("id", true)) {
@@ -72,11 +115,15 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
       } else if (*effect == "deny") {
         rule.effect = Effect::kDeny;
       } else if (*effect == "require_approval") {
-        r.Error(r.PathOf("effect"),
-                "\"require_approval\" is not supported by this version; use "
-                "\"allow\" or \"deny\"");
+        rule.effect = Effect::kRequireApproval;
+        ReadApprovalRequirement(r, known, rule.approval, errors);
       } else {
-        r.Error(r.PathOf("effect"), "must be \"allow\" or \"deny\"");
+        r.Error(r.PathOf("effect"),
+                "must be \"require_approval\", \"allow\" or \"deny\"");
+      }
+      if (*effect != "require_approval" && r.Has("approval")) {
+        r.Error(r.PathOf("approval"),
+                "only a \"require_approval\" rule takes an approval block");
       }
     }
     if (auto mode = r.String("mode", false)) {

@@ -1,0 +1,49 @@
+// The "approvals" block of gateway.json: where approval requests are stored
+// and where their notifications go.
+//
+//   "approvals": {
+//     "path": "approvals.db",                 // default: next to audit.path
+//     "webhook": {
+//       "url": "https://hooks.example.com/agni",
+//       "secret_env": "AGNI_WEBHOOK_SECRET",  // or "secret_file": "hook.key"
+//       "timeout": "2s", "max_queue": 1000, "max_attempts": 5,
+//       "initial_backoff": "500ms"
+//     }
+//   }
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "policies/errors.h"
+
+namespace agni {
+
+struct WebhookConfig {
+  std::string url;     // empty: notifications off
+  std::string secret;  // HMAC-SHA256 key; never logged
+  std::chrono::milliseconds timeout{2000};
+  std::size_t max_queue = 1000;
+  int max_attempts = 5;
+  std::chrono::milliseconds initial_backoff{500};
+  std::chrono::milliseconds max_backoff{30000};
+};
+
+struct ApprovalsConfig {
+  std::string path;  // SQLite file of approval requests
+  WebhookConfig webhook;
+};
+
+// Reads the block at `path` (null `value`: absent) and fills in the default
+// database path from the audit database's folder. `get_env` reads an
+// environment variable (injected for tests).
+void ReadApprovalsConfig(const nlohmann::json* value, const std::string& path,
+                         const std::filesystem::path& base_dir,
+                         const std::string& audit_path, ApprovalsConfig& out,
+                         ConfigErrors& errors);
+
+}  // namespace agni

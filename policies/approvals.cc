@@ -1,0 +1,591 @@
+#include "policies/approvals.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace agni::policy {
+namespace {
+
+bool HoldsAny(const std::vector<std::string>& held,
+              const std::vector<std::string>& wanted) {
+  return std::any_of(wanted.begin(), wanted.end(), [&](const std::string& g) {
+    return std::find(held.begin(), held.end(), g) != held.end();
+  });
+}
+
+// Approvals that count towards `req`: distinct people (votes are already
+// one per person) who held one of its groups when they voted.
+int Counted(const RequiredApproval& req, const std::vector<Vote>& votes) {
+  return static_cast<int>(
+      std::count_if(votes.begin(), votes.end(), [&](const Vote& v) {
+        return HoldsAny(v.groups, req.from_groups);
+      }));
+}
+
+bool AllMet(const Approval& a) {
+  return std::all_of(a.required.begin(), a.required.end(),
+                     [&](const RequiredApproval& r) {
+                       return Counted(r, a.approvals) >= r.approvals;
+                     });
+}
+
+bool IsOpen(ApprovalStatus s) {
+  return s == ApprovalStatus::kPending || s == ApprovalStatus::kApproved;
+}
+
+nlohmann::json VoteJson(const Vote& v) {
+  return {{"user", v.user},
+          {"groups", v.groups},
+          {"reason", v.reason},
+          {"time_us", v.time_us}};
+}
+
+Vote VoteFrom(const nlohmann::json& j) {
+  return {j.at("user").get<std::string>(),
+          j.at("groups").get<std::vector<std::string>>(),
+          j.at("reason").get<std::string>(), j.at("time_us").get<std::int64_t>()};
+}
+
+std::string FormatMs(std::int64_t ms) {
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+ApprovalResult Fail(ApprovalError error, std::string detail,
+                    std::optional<Approval> a = std::nullopt) {
+  return {error, std::move(detail), std::move(a), false};
+}
+
+}  // namespace
+
+std::string_view StatusName(ApprovalStatus status) {
+  switch (status) {
+    case ApprovalStatus::kPending: return "pending";
+    case ApprovalStatus::kApproved: return "approved";
+    case ApprovalStatus::kDenied: return "denied";
+    case ApprovalStatus::kExpired: return "expired";
+    case ApprovalStatus::kCancelled: return "cancelled";
+    case ApprovalStatus::kExecuted: return "executed";
+  }
+  return "pending";
+}
+
+std::optional<ApprovalStatus> ParseStatus(std::string_view text) {
+  for (ApprovalStatus s :
+       {ApprovalStatus::kPending, ApprovalStatus::kApproved,
+        ApprovalStatus::kDenied, ApprovalStatus::kExpired,
+        ApprovalStatus::kCancelled, ApprovalStatus::kExecuted}) {
+    if (StatusName(s) == text) return s;
+  }
+  return std::nullopt;
+}
+
+std::string_view EventName(ApprovalEvent event) {
+  switch (event) {
+    case ApprovalEvent::kCreated: return "created";
+    case ApprovalEvent::kApproved: return "approved";
+    case ApprovalEvent::kDenied: return "denied";
+    case ApprovalEvent::kCancelled: return "cancelled";
+    case ApprovalEvent::kExpired: return "expired";
+    case ApprovalEvent::kExecuted: return "executed";
+    case ApprovalEvent::kRestored: return "restored";
+  }
+  return "created";
+}
+
+nlohmann::json ToStorageJson(const Approval& a) {
+  nlohmann::json required = nlohmann::json::array();
+  for (const RequiredApproval& r : a.required) {
+    required.push_back({{"rule_id", r.rule_id},
+                        {"approvals", r.approvals},
+                        {"from_groups", r.from_groups}});
+  }
+  nlohmann::json approvals = nlohmann::json::array();
+  for (const Vote& v : a.approvals) approvals.push_back(VoteJson(v));
+  nlohmann::json denials = nlohmann::json::array();
+  for (const Vote& v : a.denials) denials.push_back(VoteJson(v));
+  return {{"id", a.id},
+          {"status", StatusName(a.status)},
+          {"requester", a.requester},
+          {"phone_number", a.phone_number},
+          {"rule_id", a.rule_id},
+          {"rule_key", a.rule_key},
+          {"required", required},
+          {"approvals", approvals},
+          {"denials", denials},
+          {"created_us", a.created_us},
+          {"expires_us", a.expires_us},
+          {"execute_within_ms", a.execute_within_ms},
+          {"approved_us", a.approved_us},
+          {"execute_before_us", a.execute_before_us},
+          {"closed_us", a.closed_us},
+          {"closed_by", a.closed_by},
+          {"closed_reason", a.closed_reason},
+          {"request_id", a.request_id},
+          {"executed_request_id", a.executed_request_id},
+          {"policy_hash", a.policy_hash}};
+}
+
+Approval FromStorageJson(const nlohmann::json& j) {
+  Approval a;
+  a.id = j.at("id").get<std::string>();
+  auto status = ParseStatus(j.at("status").get<std::string>());
+  if (!status) throw std::runtime_error("approval " + a.id + ": bad status");
+  a.status = *status;
+  a.requester = j.at("requester").get<std::string>();
+  a.phone_number = j.at("phone_number").get<std::string>();
+  a.rule_id = j.at("rule_id").get<std::string>();
+  a.rule_key = j.at("rule_key").get<std::string>();
+  for (const auto& r : j.at("required")) {
+    a.required.push_back({r.at("rule_id").get<std::string>(),
+                          r.at("approvals").get<int>(),
+                          r.at("from_groups").get<std::vector<std::string>>()});
+  }
+  for (const auto& v : j.at("approvals")) a.approvals.push_back(VoteFrom(v));
+  for (const auto& v : j.at("denials")) a.denials.push_back(VoteFrom(v));
+  a.created_us = j.at("created_us").get<std::int64_t>();
+  a.expires_us = j.at("expires_us").get<std::int64_t>();
+  a.execute_within_ms = j.at("execute_within_ms").get<std::int64_t>();
+  a.approved_us = j.at("approved_us").get<std::int64_t>();
+  a.execute_before_us = j.at("execute_before_us").get<std::int64_t>();
+  a.closed_us = j.at("closed_us").get<std::int64_t>();
+  a.closed_by = j.at("closed_by").get<std::string>();
+  a.closed_reason = j.at("closed_reason").get<std::string>();
+  a.request_id = j.at("request_id").get<std::string>();
+  a.executed_request_id = j.at("executed_request_id").get<std::string>();
+  a.policy_hash = j.at("policy_hash").get<std::string>();
+  return a;
+}
+
+std::vector<std::string> EligibleApprovers(const RequiredApproval& req,
+                                           std::string_view requester,
+                                           const std::vector<Member>& members) {
+  std::vector<std::string> out;
+  for (const Member& m : members) {
+    if (m.name != requester && HoldsAny(m.groups, req.from_groups)) {
+      out.push_back(m.name);
+    }
+  }
+  return out;
+}
+
+std::string UnmeetableReason(const std::vector<RequiredApproval>& required,
+                             std::string_view requester,
+                             const std::vector<Member>& members) {
+  for (const RequiredApproval& r : required) {
+    const std::size_t eligible = EligibleApprovers(r, requester, members).size();
+    if (eligible < static_cast<std::size_t>(r.approvals)) {
+      std::string groups;
+      for (const std::string& g : r.from_groups) {
+        groups += (groups.empty() ? "" : ", ") + g;
+      }
+      return "rule \"" + r.rule_id + "\" needs " +
+             std::to_string(r.approvals) + " approval(s) from [" + groups +
+             "] but only " + std::to_string(eligible) +
+             " configured user(s) other than the requester are in those groups";
+    }
+  }
+  return "";
+}
+
+void CheckSatisfiable(const Policy& policy, const std::vector<Member>& members,
+                      std::string_view origin, ConfigErrors& errors) {
+  for (std::size_t i = 0; i < policy.rules.size(); ++i) {
+    const Rule& rule = policy.rules[i];
+    if (rule.effect != Effect::kRequireApproval) continue;
+    const RequiredApproval req{rule.id, rule.approval.approvals,
+                               rule.approval.from_groups};
+    for (const Member& m : members) {
+      // The number selector is irrelevant here: any number could match.
+      Rule who = rule;
+      who.numbers.clear();
+      if (!RuleMatches(who, {m.name, m.groups}, "")) continue;
+      std::string why = UnmeetableReason({req}, m.name, members);
+      if (!why.empty()) {
+        errors.push_back({std::string(origin) + ":$.rules[" +
+                              std::to_string(i) + "].approval.approvals",
+                          why + " (requester \"" + m.name +
+                              "\" could never be approved)"});
+      }
+    }
+  }
+}
+
+std::string RuleKey(const std::vector<const Rule*>& rules) {
+  std::string key;
+  for (const Rule* r : rules) key += (key.empty() ? "" : ",") + r->id;
+  return key;
+}
+
+ApprovalService::ApprovalService(ApprovalStore& store,
+                                 ApprovalListener& listener,
+                                 std::function<std::int64_t()> now_us,
+                                 std::function<std::string()> new_id)
+    : store_(store),
+      listener_(listener),
+      now_us_(std::move(now_us)),
+      new_id_(std::move(new_id)) {}
+
+ApprovalResult ApprovalService::CommitLocked(
+    const std::optional<Approval>& before, Approval after, ApprovalEvent event,
+    const Actor& actor, const std::string& reason) {
+  try {
+    store_.Put(after);
+  } catch (const std::exception& e) {
+    return Fail(ApprovalError::kUnavailable,
+                std::string("approval store write failed: ") + e.what());
+  }
+  if (!listener_.OnChange(after, event, actor, reason)) {
+    try {
+      if (before) {
+        store_.Put(*before);
+      } else {
+        store_.Remove(after.id);
+      }
+    } catch (const std::exception&) {
+      // The audit store is failing too; the next start sees the new state
+      // without its record, which is why readiness goes red meanwhile.
+    }
+    return Fail(ApprovalError::kUnavailable,
+                "the audit log cannot record this approval change");
+  }
+  return {ApprovalError::kNone, "", std::move(after), false};
+}
+
+bool ApprovalService::ExpireIfDueLocked(Approval& a) {
+  const std::int64_t now = now_us_();
+  std::string why;
+  if (a.status == ApprovalStatus::kPending && now >= a.expires_us) {
+    why = "not approved within its ttl";
+  } else if (a.status == ApprovalStatus::kApproved &&
+             now >= a.execute_before_us) {
+    why = "approved but not executed within " + FormatMs(a.execute_within_ms);
+  } else {
+    return false;
+  }
+  const Approval before = a;
+  a.status = ApprovalStatus::kExpired;
+  a.closed_us = now;
+  a.closed_reason = why;
+  ApprovalResult r =
+      CommitLocked(before, a, ApprovalEvent::kExpired, Actor{}, why);
+  if (!r.ok()) a = before;
+  return r.ok();
+}
+
+ApprovalResult ApprovalService::Load(const std::string& id) {
+  std::optional<Approval> a;
+  try {
+    a = store_.Get(id);
+  } catch (const std::exception& e) {
+    return Fail(ApprovalError::kUnavailable,
+                std::string("approval store read failed: ") + e.what());
+  }
+  if (!a) return Fail(ApprovalError::kNotFound, "no approval with this id");
+  ExpireIfDueLocked(*a);
+  return {ApprovalError::kNone, "", std::move(a), false};
+}
+
+bool ApprovalService::MayDecide(const Approval& a, const Actor& actor) const {
+  if (actor.user == a.requester) return false;
+  return std::any_of(a.required.begin(), a.required.end(),
+                     [&](const RequiredApproval& r) {
+                       return HoldsAny(actor.groups, r.from_groups);
+                     });
+}
+
+ApprovalResult ApprovalService::Request(const Actor& requester,
+                                        const std::string& number,
+                                        const std::vector<const Rule*>& rules,
+                                        const std::vector<Member>& members,
+                                        const std::string& policy_hash) {
+  std::lock_guard lock(mu_);
+  const std::string key = RuleKey(rules);
+  std::vector<RequiredApproval> required;
+  std::int64_t ttl_ms = 0, execute_ms = 0;
+  for (const Rule* r : rules) {
+    required.push_back({r->id, r->approval.approvals, r->approval.from_groups});
+    const std::int64_t ttl = r->approval.ttl.count();
+    const std::int64_t exec = r->approval.execute_within.count();
+    ttl_ms = ttl_ms == 0 ? ttl : std::min(ttl_ms, ttl);
+    execute_ms = execute_ms == 0 ? exec : std::min(execute_ms, exec);
+  }
+  std::optional<Approval> open;
+  try {
+    open = store_.FindOpen(requester.user, number, key);
+  } catch (const std::exception& e) {
+    return Fail(ApprovalError::kUnavailable,
+                std::string("approval store read failed: ") + e.what());
+  }
+  if (open && !ExpireIfDueLocked(*open) && IsOpen(open->status)) {
+    return {ApprovalError::kNone, "", std::move(open), false};
+  }
+  if (std::string why = UnmeetableReason(required, requester.user, members);
+      !why.empty()) {
+    return Fail(ApprovalError::kUnmeetable, std::move(why));
+  }
+  Approval a;
+  a.id = new_id_();
+  a.requester = requester.user;
+  a.phone_number = number;
+  a.rule_id = rules.empty() ? "" : rules.front()->id;
+  a.rule_key = key;
+  a.required = std::move(required);
+  a.created_us = now_us_();
+  a.expires_us = a.created_us + ttl_ms * 1000;
+  a.execute_within_ms = execute_ms;
+  a.request_id = requester.request_id;
+  a.policy_hash = policy_hash;
+  ApprovalResult r =
+      CommitLocked(std::nullopt, std::move(a), ApprovalEvent::kCreated,
+                   requester, "");
+  r.created = r.ok();
+  return r;
+}
+
+ApprovalResult ApprovalService::Approve(const std::string& id,
+                                        const Actor& actor,
+                                        const std::string& reason) {
+  std::lock_guard lock(mu_);
+  ApprovalResult loaded = Load(id);
+  if (!loaded.ok()) return loaded;
+  Approval a = std::move(*loaded.approval);
+  if (actor.user == a.requester) {
+    return Fail(ApprovalError::kSelfApproval,
+                "the requester cannot approve their own request", a);
+  }
+  if (!MayDecide(a, actor)) {
+    return Fail(ApprovalError::kNotEligible,
+                "you are not in any group that may approve this request", a);
+  }
+  if (a.status != ApprovalStatus::kPending) {
+    return Fail(ApprovalError::kNotPending,
+                "the request is " + std::string(StatusName(a.status)) +
+                    ", no longer pending",
+                a);
+  }
+  const auto voted = [&](const Vote& v) { return v.user == actor.user; };
+  if (std::any_of(a.approvals.begin(), a.approvals.end(), voted)) {
+    return Fail(ApprovalError::kDuplicateVote,
+                "you have already approved this request; one person counts "
+                "once",
+                a);
+  }
+  const Approval before = a;
+  const std::int64_t now = now_us_();
+  a.approvals.push_back({actor.user, actor.groups, reason, now});
+  if (AllMet(a)) {
+    a.status = ApprovalStatus::kApproved;
+    a.approved_us = now;
+    a.execute_before_us = now + a.execute_within_ms * 1000;
+  }
+  return CommitLocked(before, std::move(a), ApprovalEvent::kApproved, actor,
+                      reason);
+}
+
+ApprovalResult ApprovalService::Deny(const std::string& id, const Actor& actor,
+                                     const std::string& reason) {
+  std::lock_guard lock(mu_);
+  ApprovalResult loaded = Load(id);
+  if (!loaded.ok()) return loaded;
+  Approval a = std::move(*loaded.approval);
+  if (actor.user == a.requester) {
+    return Fail(ApprovalError::kSelfApproval,
+                "the requester cannot decide on their own request; use cancel",
+                a);
+  }
+  if (!MayDecide(a, actor)) {
+    return Fail(ApprovalError::kNotEligible,
+                "you are not in any group that may decide on this request", a);
+  }
+  if (a.status != ApprovalStatus::kPending) {
+    return Fail(ApprovalError::kNotPending,
+                "the request is " + std::string(StatusName(a.status)) +
+                    ", no longer pending",
+                a);
+  }
+  if (reason.empty()) {
+    return Fail(ApprovalError::kReasonRequired,
+                "a denial needs a reason: {\"reason\": \"...\"}", a);
+  }
+  const Approval before = a;
+  const std::int64_t now = now_us_();
+  a.denials.push_back({actor.user, actor.groups, reason, now});
+  a.status = ApprovalStatus::kDenied;
+  a.closed_us = now;
+  a.closed_by = actor.user;
+  a.closed_reason = reason;
+  return CommitLocked(before, std::move(a), ApprovalEvent::kDenied, actor,
+                      reason);
+}
+
+ApprovalResult ApprovalService::Cancel(const std::string& id,
+                                       const Actor& actor,
+                                       const std::string& reason) {
+  std::lock_guard lock(mu_);
+  ApprovalResult loaded = Load(id);
+  if (!loaded.ok()) return loaded;
+  Approval a = std::move(*loaded.approval);
+  if (actor.user != a.requester) {
+    return Fail(ApprovalError::kNotRequester,
+                "only the requester can cancel a request", a);
+  }
+  if (!IsOpen(a.status)) {
+    return Fail(ApprovalError::kNotPending,
+                "the request is " + std::string(StatusName(a.status)) +
+                    " and can no longer be cancelled",
+                a);
+  }
+  const Approval before = a;
+  a.status = ApprovalStatus::kCancelled;
+  a.closed_us = now_us_();
+  a.closed_by = actor.user;
+  a.closed_reason = reason;
+  return CommitLocked(before, std::move(a), ApprovalEvent::kCancelled, actor,
+                      reason);
+}
+
+ApprovalResult ApprovalService::Get(const std::string& id, const Actor& viewer,
+                                    bool auditor) {
+  std::lock_guard lock(mu_);
+  ApprovalResult loaded = Load(id);
+  if (!loaded.ok()) return loaded;
+  const Approval& a = *loaded.approval;
+  const auto voted = [&](const Vote& v) { return v.user == viewer.user; };
+  const bool allowed =
+      auditor || viewer.user == a.requester || MayDecide(a, viewer) ||
+      std::any_of(a.approvals.begin(), a.approvals.end(), voted) ||
+      std::any_of(a.denials.begin(), a.denials.end(), voted);
+  if (!allowed) {
+    return Fail(ApprovalError::kForbidden,
+                "only the requester, its approvers and auditors may read this "
+                "approval");
+  }
+  return loaded;
+}
+
+std::vector<Approval> ApprovalService::List(
+    const Actor& viewer, bool auditor, std::optional<ApprovalStatus> status) {
+  Sweep();
+  std::lock_guard lock(mu_);
+  std::vector<Approval> out;
+  for (Approval& a : store_.List(status)) {
+    if (auditor || a.requester == viewer.user || MayDecide(a, viewer)) {
+      out.push_back(std::move(a));
+    }
+  }
+  return out;
+}
+
+ApprovalResult ApprovalService::Consume(const std::string& id,
+                                        const Actor& requester,
+                                        const std::string& number,
+                                        const std::string& rule_key) {
+  std::lock_guard lock(mu_);
+  ApprovalResult loaded = Load(id);
+  if (!loaded.ok()) {
+    if (loaded.error == ApprovalError::kNotFound) {
+      loaded.error = ApprovalError::kMismatch;
+      loaded.detail = "no approval with this id";
+    }
+    return loaded;
+  }
+  Approval a = std::move(*loaded.approval);
+  if (a.requester != requester.user) {
+    return Fail(ApprovalError::kMismatch,
+                "this approval was granted to another requester");
+  }
+  if (a.phone_number != number) {
+    return Fail(ApprovalError::kMismatch,
+                "this approval is for another phone number", a);
+  }
+  switch (a.status) {
+    case ApprovalStatus::kPending:
+      return Fail(ApprovalError::kPending,
+                  "the approval is still pending (" +
+                      std::to_string(a.approvals.size()) +
+                      " approval(s) so far)",
+                  a);
+    case ApprovalStatus::kDenied:
+      return Fail(ApprovalError::kDenied,
+                  "the request was denied by " + a.closed_by, a);
+    case ApprovalStatus::kExpired:
+      return Fail(ApprovalError::kExpired, "the approval expired: " +
+                                               a.closed_reason,
+                  a);
+    case ApprovalStatus::kCancelled:
+      return Fail(ApprovalError::kCancelled, "the request was cancelled", a);
+    case ApprovalStatus::kExecuted:
+      return Fail(ApprovalError::kUsed,
+                  "the approval was already used; each approval releases "
+                  "once",
+                  a);
+    case ApprovalStatus::kApproved:
+      break;
+  }
+  if (a.rule_key != rule_key) {
+    return Fail(ApprovalError::kMismatch,
+                "the policy now requires approval under other rules (" +
+                    rule_key + ") than this approval was granted for (" +
+                    a.rule_key + ")",
+                a);
+  }
+  const Approval before = a;
+  a.status = ApprovalStatus::kExecuted;
+  a.closed_us = now_us_();
+  a.closed_by = requester.user;
+  a.executed_request_id = requester.request_id;
+  return CommitLocked(before, std::move(a), ApprovalEvent::kExecuted,
+                      requester, "");
+}
+
+ApprovalResult ApprovalService::Restore(const std::string& id,
+                                        const Actor& requester,
+                                        const std::string& reason) {
+  std::lock_guard lock(mu_);
+  ApprovalResult loaded = Load(id);
+  if (!loaded.ok()) return loaded;
+  Approval a = std::move(*loaded.approval);
+  if (a.status != ApprovalStatus::kExecuted ||
+      a.executed_request_id != requester.request_id) {
+    return Fail(ApprovalError::kMismatch,
+                "not executed by this request; nothing to restore", a);
+  }
+  if (now_us_() >= a.execute_before_us) {
+    return Fail(ApprovalError::kExpired, "its execute_within has passed", a);
+  }
+  const Approval before = a;
+  a.status = ApprovalStatus::kApproved;
+  a.closed_us = 0;
+  a.closed_by.clear();
+  a.closed_reason.clear();
+  a.executed_request_id.clear();
+  return CommitLocked(before, std::move(a), ApprovalEvent::kRestored,
+                      requester, reason);
+}
+
+void ApprovalService::Sweep() {
+  std::lock_guard lock(mu_);
+  for (ApprovalStatus s : {ApprovalStatus::kPending, ApprovalStatus::kApproved}) {
+    std::vector<Approval> open;
+    try {
+      open = store_.List(s);
+    } catch (const std::exception&) {
+      return;
+    }
+    for (Approval& a : open) ExpireIfDueLocked(a);
+  }
+}
+
+std::size_t ApprovalService::PendingCount() {
+  std::lock_guard lock(mu_);
+  try {
+    return store_.List(ApprovalStatus::kPending).size();
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+}  // namespace agni::policy
