@@ -41,6 +41,11 @@ class Authenticator {
   // reveals neither the hash nor which user matched.
   AuthResult Authenticate(const Credentials& credentials) const;
 
+  // True when `candidate` is some user's token. Used to keep a token a client
+  // misplaced (as its X-Request-Id, in the path) out of the audit log, the
+  // upstream request and responses. Same constant-time comparison.
+  bool IsKnownToken(std::string_view candidate) const;
+
  private:
   struct Entry {
     std::string token_hash_raw;  // 32 bytes

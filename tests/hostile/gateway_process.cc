@@ -213,6 +213,25 @@ std::string GatewayProcess::Metrics() const {
   return res && res->status == 200 ? res->body : "";
 }
 
+// How many complete responses (head and Content-Length body) `bytes` holds.
+std::size_t CompleteResponses(const std::string& bytes) {
+  std::size_t n = 0;
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    const std::size_t head_end = bytes.find("\r\n\r\n", at);
+    if (head_end == std::string::npos) break;
+    const std::string head = Lower(bytes.substr(at, head_end - at));
+    std::size_t length = 0;
+    if (auto cl = head.find("\r\ncontent-length:"); cl != std::string::npos) {
+      length = std::strtoul(head.c_str() + cl + 17, nullptr, 10);
+    }
+    if (head_end + 4 + length > bytes.size()) break;
+    at = head_end + 4 + length;
+    ++n;
+  }
+  return n;
+}
+
 std::vector<int> RawReply::statuses() const {
   // Walks the responses: status line, headers, Content-Length bytes of body.
   std::vector<int> out;
@@ -252,7 +271,7 @@ std::vector<std::string> RawReply::Header(const std::string& name) const {
   return values;
 }
 
-RawReply RawExchange(int port, const std::string& request, bool half_close,
+RawReply RawExchange(int port, const std::string& request, bool wait_for_close,
                      std::chrono::milliseconds deadline) {
   RawReply reply;
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -288,9 +307,9 @@ RawReply RawExchange(int port, const std::string& request, bool half_close,
     sent += static_cast<std::size_t>(w);
     read_some(0);
   }
-  if (half_close && !reply.closed) ::shutdown(fd, SHUT_WR);
   while (!reply.closed && std::chrono::steady_clock::now() < until) {
-    if (!read_some(50) && !reply.closed) break;
+    if (!wait_for_close && CompleteResponses(reply.bytes) >= 1) break;
+    read_some(50);
   }
   ::close(fd);
   return reply;

@@ -189,7 +189,7 @@ TEST(TlsSettingsTest, UpstreamOfferingOnlyTls11IsRefusedAndGetsNoKey) {
 TEST(TlsSettingsTest, NoConfigKeyTurnsVerificationOff) {
   TempDir dir;
   dir.Write("policy.json", R"({"rules":[]})");
-  for (const std::string key :
+  for (const char* key :
        {"verify", "tls_verify", "insecure", "insecure_skip_verify",
         "verify_peer", "verify_hostname", "min_tls_version"}) {
     dir.Write("gateway.json",
@@ -203,7 +203,7 @@ TEST(TlsSettingsTest, NoConfigKeyTurnsVerificationOff) {
     const ConfigLoad load = LoadConfig(dir.File("gateway.json"));
     EXPECT_FALSE(load.config.has_value()) << key << " was accepted";
     bool named = false;
-    for (const auto& e : load.errors) named |= e.path == "$.upstream." + key;
+    for (const auto& e : load.errors) named |= e.path == std::string("$.upstream.") + key;
     EXPECT_TRUE(named) << key << " was not reported at its path";
   }
   // Plain http is the only way around TLS, and only towards loopback.
