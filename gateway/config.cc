@@ -236,6 +236,21 @@ void ReadServer(const json& value, const std::string& path, ServerConfig& s,
   }
 }
 
+void ReadListenTls(const json& value, const std::string& path,
+                   const fs::path& base_dir, ListenTlsConfig& t,
+                   ConfigErrors& errors) {
+  ObjectReader r(value, path, errors, {"cert_file", "key_file"});
+  if (auto f = r.String("cert_file", true)) t.cert_file = Resolve(base_dir, *f);
+  if (auto f = r.String("key_file", true)) t.key_file = Resolve(base_dir, *f);
+  const std::pair<const char*, std::string*> files[] = {
+      {"cert_file", &t.cert_file}, {"key_file", &t.key_file}};
+  for (const auto& [key, file] : files) {
+    if (!file->empty() && !fs::is_regular_file(*file)) {
+      r.Error(r.PathOf(key), "no such file \"" + *file + "\"");
+    }
+  }
+}
+
 void ReadAudit(const json& value, const std::string& path,
                const fs::path& base_dir, AuditConfig& a, ConfigErrors& errors) {
   ObjectReader r(value, path, errors,
@@ -396,7 +411,8 @@ ConfigLoad LoadConfig(const std::string& path) {
   const fs::path base_dir = fs::absolute(path).parent_path();
   ObjectReader r(*doc, "$", errors,
                  {"listen", "admin_listen", "upstream", "server", "audit",
-                  "users", "auditors", "policy_file", "inventory_file"});
+                  "users", "auditors", "policy_file", "inventory_file",
+                  "listen_tls"});
   if (!r.ok()) return out;
 
   ReadEndpoint(r, "listen", c.listen);
@@ -406,6 +422,9 @@ ConfigLoad LoadConfig(const std::string& path) {
       (c.listen.host == c.admin_listen.host || wildcard(c.listen.host) ||
        wildcard(c.admin_listen.host))) {
     r.Error(r.PathOf("admin_listen"), "must differ from listen");
+  }
+  if (const json* t = r.Get("listen_tls")) {
+    ReadListenTls(*t, r.PathOf("listen_tls"), base_dir, c.listen_tls, errors);
   }
   if (const json* up = r.Get("upstream")) {
     ReadUpstream(*up, r.PathOf("upstream"), base_dir, c.upstream, errors);

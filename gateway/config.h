@@ -23,6 +23,12 @@ struct Endpoint {
   std::string ToString() const;
 };
 
+// HTTPS on the main listener (optional): PEM certificate chain and key.
+struct ListenTlsConfig {
+  std::string cert_file;  // empty: the main listener is plain HTTP
+  std::string key_file;
+};
+
 struct UpstreamConfig {
   std::string base_url = "https://api.ravan.ai";
   bool tls = true;
@@ -68,6 +74,7 @@ struct Config {
   std::string source_path;  // the config file itself
   Endpoint listen{"127.0.0.1", 8080};
   Endpoint admin_listen{"127.0.0.1", 9090};
+  ListenTlsConfig listen_tls;
   UpstreamConfig upstream;
   ServerConfig server;
   AuditConfig audit;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "gateway/crypto.h"
+#include "gateway/listener_tls.h"
 #include "gateway/problem.h"
 
 namespace agni {
@@ -87,7 +88,7 @@ GatewayServer::GatewayServer(const Config& config, RequestPipeline& pipeline,
       metrics_(metrics),
       audit_(audit),
       log_(log),
-      main_(std::make_unique<httplib::Server>()),
+      main_(NewMainServer(config)),
       admin_(std::make_unique<httplib::Server>()) {
   ConfigureMain();
   ConfigureAdmin();
@@ -167,6 +168,9 @@ void GatewayServer::ConfigureAdmin() {
 }
 
 std::string GatewayServer::Start() {
+  if (!main_->is_valid()) {
+    return "cannot load listen_tls.cert_file / listen_tls.key_file";
+  }
   auto bind = [](httplib::Server& server, const Endpoint& ep) {
     if (ep.port == 0) return server.bind_to_any_port(ep.host);
     return server.bind_to_port(ep.host, ep.port) ? ep.port : -1;

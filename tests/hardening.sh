@@ -50,6 +50,9 @@ echo "hardening: [asan+ubsan] ctest (whole suite + fuzz targets)"
   export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:print_stacktrace=1:halt_on_error=1"
   export LSAN_OPTIONS="suppressions=$REPO/tests/sanitizers/lsan.supp:print_suppressions=0"
   ctest --output-on-failure --timeout 600 -j2
+  # The fuzzing figures of this run (executions per target).
+  grep -hE '^fuzz_[a-z_]+ (stat::(number_of_executed_units|average_exec_per_sec)|final:)' \
+    Testing/Temporary/LastTest.log || true
 )
 check_reports "asan+ubsan"
 echo "hardening: [asan+ubsan] took $((SECONDS - stage_start))s"

@@ -75,7 +75,9 @@ GatewayProcess::GatewayProcess(Options options) {
       {"users", users},
       {"auditors", {"compliance"}},
       {"policy_file", "policy.json"}};
-  dir_.Write("gateway.json", config.dump(2));
+  nlohmann::json full = config;
+  if (!options.listen_tls.is_null()) full["listen_tls"] = options.listen_tls;
+  dir_.Write("gateway.json", full.dump(2));
   dir_.Write("policy.json",
              R"({"rules":[)"
              R"({"id":"never-emergency","effect":"deny","numbers":["+1911*"]},)"
@@ -130,9 +132,11 @@ GatewayProcess::GatewayProcess(Options options) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const std::string log = Log();
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, nullptr, 0);
-  pid_ = -1;
+  if (pid_ > 0) {  // never kill(-1): Running() clears pid_ once it exited
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
   throw std::runtime_error("agni-gateway did not start:\n" + log);
 }
 

@@ -30,6 +30,7 @@ class GatewayProcess {
     std::string keep_alive_timeout = "2s";
     std::string api_key = kLeakApiKey;
     std::vector<std::string> extra_env;  // "NAME=value" for the child
+    nlohmann::json listen_tls;           // the config's "listen_tls", if set
   };
 
   explicit GatewayProcess(Options options);
