@@ -48,6 +48,25 @@ std::string AuditedPath(std::string_view target) {
   return out;
 }
 
+// The target with every path segment that is some user's token replaced,
+// so a client that put its token in the URL does not get it into the audit.
+std::string RedactKnownTokens(std::string_view target,
+                              const Authenticator& auth) {
+  std::string out;
+  const std::string_view path = target.substr(0, target.find('?'));
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    const std::string_view segment = path.substr(start, end - start);
+    out += auth.IsKnownToken(segment) ? "[REDACTED]" : std::string(segment);
+    if (end < path.size()) out.push_back('/');
+    start = end + 1;
+  }
+  out += target.substr(path.size());
+  return out;
+}
+
 std::string_view MethodForAudit(std::string_view method) {
   static constexpr std::string_view kKnown[] = {
       "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
@@ -114,6 +133,10 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
                            IsSaneRequestId(request.request_id.front())
                        ? request.request_id.front()
                        : NewRequestId();
+  // A token sent as the request id would be echoed, audited and forwarded.
+  if (ctx.access->authenticator.IsKnownToken(ctx.request_id)) {
+    ctx.request_id = NewRequestId();
+  }
 
   const ReleaseTarget target = ParseReleaseTarget(request.target);
   const std::string_view path =
@@ -437,7 +460,8 @@ audit::Record RequestPipeline::BaseRecord(const Context& ctx,
   }
   r.peer = ctx.request.peer;
   r.method = MethodForAudit(ctx.request.method);
-  r.path = AuditedPath(ctx.request.target);
+  r.path = AuditedPath(RedactKnownTokens(ctx.request.target,
+                                         ctx.access->authenticator));
   r.phone_number = ctx.phone_number;
   r.decision = ctx.decision;
   r.rule_id = ctx.rule_id;

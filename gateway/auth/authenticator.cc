@@ -93,6 +93,17 @@ AuthResult Authenticator::Authenticate(const Credentials& credentials) const {
   return {std::move(p), ""};
 }
 
+bool Authenticator::IsKnownToken(std::string_view candidate) const {
+  if (candidate.empty()) return false;
+  const std::string presented = Sha256Raw(candidate);
+  bool found = false;
+  for (const Entry& e : entries_) {
+    found |= CRYPTO_memcmp(e.token_hash_raw.data(), presented.data(),
+                           presented.size()) == 0;
+  }
+  return found;
+}
+
 }  // namespace agni
 
 namespace agni {

@@ -44,6 +44,11 @@ class Authenticator {
   // to it), with `auth_method` "mtls"; nullopt when no such user.
   std::optional<Principal> FindUser(std::string_view name) const;
 
+  // True when `candidate` is some user's token. Used to keep a token a client
+  // misplaced (as its X-Request-Id, in the path) out of the audit log, the
+  // upstream request and responses. Same constant-time comparison.
+  bool IsKnownToken(std::string_view candidate) const;
+
  private:
   struct Entry {
     std::string token_hash_raw;  // 32 bytes

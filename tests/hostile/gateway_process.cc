@@ -75,7 +75,9 @@ GatewayProcess::GatewayProcess(Options options) {
       {"users", users},
       {"auditors", {"compliance"}},
       {"policy_file", "policy.json"}};
-  dir_.Write("gateway.json", config.dump(2));
+  nlohmann::json full = config;
+  if (!options.listen_tls.is_null()) full["tls"] = options.listen_tls;
+  dir_.Write("gateway.json", full.dump(2));
   dir_.Write("policy.json",
              R"({"rules":[)"
              R"({"id":"never-emergency","effect":"deny","numbers":["+1911*"]},)"
@@ -130,9 +132,11 @@ GatewayProcess::GatewayProcess(Options options) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const std::string log = Log();
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, nullptr, 0);
-  pid_ = -1;
+  if (pid_ > 0) {  // never kill(-1): Running() clears pid_ once it exited
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
   throw std::runtime_error("agni-gateway did not start:\n" + log);
 }
 
@@ -213,6 +217,25 @@ std::string GatewayProcess::Metrics() const {
   return res && res->status == 200 ? res->body : "";
 }
 
+// How many complete responses (head and Content-Length body) `bytes` holds.
+std::size_t CompleteResponses(const std::string& bytes) {
+  std::size_t n = 0;
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    const std::size_t head_end = bytes.find("\r\n\r\n", at);
+    if (head_end == std::string::npos) break;
+    const std::string head = Lower(bytes.substr(at, head_end - at));
+    std::size_t length = 0;
+    if (auto cl = head.find("\r\ncontent-length:"); cl != std::string::npos) {
+      length = std::strtoul(head.c_str() + cl + 17, nullptr, 10);
+    }
+    if (head_end + 4 + length > bytes.size()) break;
+    at = head_end + 4 + length;
+    ++n;
+  }
+  return n;
+}
+
 std::vector<int> RawReply::statuses() const {
   // Walks the responses: status line, headers, Content-Length bytes of body.
   std::vector<int> out;
@@ -252,7 +275,7 @@ std::vector<std::string> RawReply::Header(const std::string& name) const {
   return values;
 }
 
-RawReply RawExchange(int port, const std::string& request, bool half_close,
+RawReply RawExchange(int port, const std::string& request, bool wait_for_close,
                      std::chrono::milliseconds deadline) {
   RawReply reply;
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -288,9 +311,9 @@ RawReply RawExchange(int port, const std::string& request, bool half_close,
     sent += static_cast<std::size_t>(w);
     read_some(0);
   }
-  if (half_close && !reply.closed) ::shutdown(fd, SHUT_WR);
   while (!reply.closed && std::chrono::steady_clock::now() < until) {
-    if (!read_some(50) && !reply.closed) break;
+    if (!wait_for_close && CompleteResponses(reply.bytes) >= 1) break;
+    read_some(50);
   }
   ::close(fd);
   return reply;

@@ -30,6 +30,7 @@ class GatewayProcess {
     std::string keep_alive_timeout = "2s";
     std::string api_key = kLeakApiKey;
     std::vector<std::string> extra_env;  // "NAME=value" for the child
+    nlohmann::json listen_tls;           // the config's "tls" section, if set
   };
 
   explicit GatewayProcess(Options options);
@@ -71,11 +72,12 @@ struct RawReply {
   std::vector<std::string> Header(const std::string& name) const;
 };
 
-// Connects to 127.0.0.1:port, writes `request` (in chunks of `chunk` bytes,
-// stopping quietly when the server closes early), optionally half-closes,
-// and reads until EOF or `deadline`.
+// Connects to 127.0.0.1:port, writes `request` (stopping quietly when the
+// server closes early) and reads until the server closes the connection or
+// `deadline` passes. With `wait_for_close` false it returns as soon as one
+// complete response has arrived (keep-alive connections stay open).
 RawReply RawExchange(int port, const std::string& request,
-                     bool half_close = true,
+                     bool wait_for_close = false,
                      std::chrono::milliseconds deadline =
                          std::chrono::milliseconds(15000));
 

@@ -202,6 +202,9 @@ TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
   drive("two credentials",
         c.Delete(ReleasePath("%2B15551230000"),
                  {{"Authorization", "Bearer " + alice}, {"X-Api-Key", olga}}));
+  drive("vendor key as bearer",
+        c.Delete(ReleasePath("%2B15551230000"),
+                 {{"Authorization", std::string("Bearer ") + kLeakApiKey}}));
   drive("token in query",
         c.Delete(ReleasePath("%2B15551230000") + "?api_key=" + alice));
   drive("token in query with auth",
@@ -250,6 +253,9 @@ TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
   EXPECT_EQ(seen["bad token"], 401);
   EXPECT_EQ(seen["two credentials"], 401);
   EXPECT_EQ(seen["token in query"], 401);
+  EXPECT_EQ(seen["vendor key as bearer"], 401);
+  EXPECT_EQ(seen["token as request id"], 200);
+  EXPECT_EQ(seen["token in path"], 404);
   EXPECT_EQ(seen["wrong method"], 405);
   EXPECT_EQ(seen["body on delete"], 400);
   EXPECT_EQ(seen["metrics"], 200);

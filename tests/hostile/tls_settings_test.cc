@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <set>
 
 #include "tests/hostile/gateway_process.h"
 
@@ -189,7 +190,7 @@ TEST(TlsSettingsTest, UpstreamOfferingOnlyTls11IsRefusedAndGetsNoKey) {
 TEST(TlsSettingsTest, NoConfigKeyTurnsVerificationOff) {
   TempDir dir;
   dir.Write("policy.json", R"({"rules":[]})");
-  for (const std::string key :
+  for (const char* key :
        {"verify", "tls_verify", "insecure", "insecure_skip_verify",
         "verify_peer", "verify_hostname", "min_tls_version"}) {
     dir.Write("gateway.json",
@@ -203,7 +204,7 @@ TEST(TlsSettingsTest, NoConfigKeyTurnsVerificationOff) {
     const ConfigLoad load = LoadConfig(dir.File("gateway.json"));
     EXPECT_FALSE(load.config.has_value()) << key << " was accepted";
     bool named = false;
-    for (const auto& e : load.errors) named |= e.path == "$.upstream." + key;
+    for (const auto& e : load.errors) named |= e.path == std::string("$.upstream.") + key;
     EXPECT_TRUE(named) << key << " was not reported at its path";
   }
   // Plain http is the only way around TLS, and only towards loopback.
@@ -216,6 +217,60 @@ TEST(TlsSettingsTest, NoConfigKeyTurnsVerificationOff) {
                            {"policy_file", "policy.json"}}
                 .dump());
   EXPECT_FALSE(LoadConfig(dir.File("gateway.json")).config.has_value());
+}
+
+TEST(TlsSettingsTest, HttpsListenerServesTls12AndRefusesTls11) {
+  Pki pki;
+  const std::string conf = "OPENSSL_CONF='" + pki.File("permissive.cnf") + "' ";
+  GatewayProcess gw({.upstream_base_url = "http://127.0.0.1:1",
+                     .extra_env = {"OPENSSL_CONF=" + pki.File("permissive.cnf")},
+                     .listen_tls = {{"cert_file", pki.File("server.pem")},
+                                    {"key_file", pki.File("server.key")}}});
+  httplib::SSLClient tls("127.0.0.1", gw.port());
+  tls.set_ca_cert_path(pki.File("ca.pem").c_str());
+  tls.enable_server_certificate_verification(true);
+  tls.set_read_timeout(10, 0);
+  auto res = tls.Get("/v1/whoami",
+                     {{"Authorization", "Bearer " + gw.alice().token}});
+  ASSERT_TRUE(res) << httplib::to_string(res.error()) << gw.Log();
+  EXPECT_EQ(res->status, 200);
+  // Plain HTTP to the TLS port gets no HTTP answer.
+  httplib::Client plain("127.0.0.1", gw.port());
+  plain.set_read_timeout(5, 0);
+  auto p = plain.Get("/v1/whoami");
+  EXPECT_TRUE(!p || p->status >= 400);
+  // The system policy (permissive here) would allow TLS 1.1 on both sides;
+  // only the gateway's own minimum refuses it. TLS 1.2 is the control.
+  const std::string s_client = "openssl s_client -connect 127.0.0.1:" +
+                               std::to_string(gw.port()) + " -CAfile '" +
+                               pki.File("ca.pem") + "' -verify_return_error ";
+  EXPECT_EQ(std::system((conf + s_client + "-tls1_2 </dev/null >/dev/null 2>&1").c_str()), 0);
+  EXPECT_NE(std::system((conf + s_client + "-tls1_1 </dev/null >/dev/null 2>&1").c_str()), 0)
+      << "the listener accepted TLS 1.1";
+  EXPECT_TRUE(gw.Live());
+  EXPECT_EQ(gw.Stop(), std::optional<int>(0));
+}
+
+TEST(TlsSettingsTest, ListenTlsFilesAreCheckedAndABadCertificateStopsTheStart) {
+  TempDir dir;
+  dir.Write("policy.json", R"({"rules":[]})");
+  nlohmann::json config = {{"upstream", {{"base_url", "https://api.example.invalid"}}},
+                           {"audit", {{"path", "audit.db"}}},
+                           {"users", nlohmann::json::array()},
+                           {"policy_file", "policy.json"},
+                           {"listen_tls", {{"cert_file", "missing.pem"}}}};
+  dir.Write("gateway.json", config.dump());
+  const ConfigLoad load = LoadConfig(dir.File("gateway.json"));
+  std::set<std::string> paths;
+  for (const auto& e : load.errors) paths.insert(e.path);
+  EXPECT_TRUE(paths.count("$.listen_tls.cert_file")) << load.errors.size();
+  EXPECT_TRUE(paths.count("$.listen_tls.key_file")) << load.errors.size();
+  // Files that exist but hold no certificate: the binary refuses to start.
+  Pki pki;
+  EXPECT_THROW(GatewayProcess({.upstream_base_url = "http://127.0.0.1:1",
+                               .listen_tls = {{"cert_file", pki.File("ext.cnf")},
+                                              {"key_file", pki.File("server.key")}}}),
+               std::runtime_error);
 }
 
 }  // namespace
