@@ -124,6 +124,9 @@ Metrics::Metrics()
        {"success", "rejected", "unreachable", "timeout", "tls", "bad_response"}) {
     upstream_requests_.Add({{"outcome", o}});
   }
+  for (const char* route : {"release", "whoami", "other"}) {
+    request_duration_.Add({{"route", route}}, LatencyBuckets());
+  }
   for (const char* e : kApprovalEvents) approvals_.Add({{"event", e}});
   for (const char* l : kRateLimits) rate_limited_.Add({{"limit", l}});
   for (const char* r : {"success", "failure"}) {
