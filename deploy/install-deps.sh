@@ -22,8 +22,9 @@ packages=(
   prometheus-cpp-dev libssl-dev libgtest-dev libgmock-dev libcli11-dev
   sqlite3 curl openssl ca-certificates
   # promtool and a real Prometheus server for the metrics/alert-rule tests;
-  # jq for the deploy-file checks; systemd for `systemd-analyze verify`.
-  prometheus jq systemd
+  # jq and python3-yaml for the deploy-file checks; systemd for
+  # `systemd-analyze verify`.
+  prometheus jq python3-yaml systemd
 )
 
 is_installed() {
