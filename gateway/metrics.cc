@@ -109,7 +109,8 @@ Metrics::Metrics()
                           .Register(*registry_)) {
   BuildGauge()
       .Name("agni_gateway_build_info")
-      .Help("Always 1; the version label says which build is running.")
+      .Help("Always 1; the version and commit labels say which build is "
+            "running.")
       .Register(*registry_)
       .Add({{"version", AGNI_VERSION}, {"commit", AGNI_COMMIT}})
       .Set(1);
