@@ -102,6 +102,11 @@ for topic in policy_decisions_total upstream_request_duration_seconds_bucket \
   check "dashboard shows agni_gateway_$topic" grep -q "agni_gateway_$topic" dashboard-exprs.txt
 done
 
+check "version names the version and the commit it was built from" \
+  bash -c '[[ "$("$1" version)" =~ ^agni-gateway\ [0-9]+\.[0-9]+\.[0-9]+\ \(commit\ [0-9a-z]+\)$ ]]' _ "$BIN"
+check "build_info carries version and commit" \
+  grep -qE '^agni_gateway_build_info\{commit="[0-9a-z]+",version="[0-9.]+"\} 1$' scrape.txt
+
 # --- systemd ---------------------------------------------------------------
 unit="$REPO/deploy/systemd/agni-gateway.service"
 sed "s|/usr/local/bin/agni-gateway|$BIN|g" "$unit" >"$work/agni-gateway.service"
