@@ -1,9 +1,11 @@
 # agni-gateway container: a Debian 12 build stage and a slim runtime stage
-# holding only the shared libraries the binary links against (ldd-checked:
-# libcpp-httplib0.11, libprometheus-cpp-core1.0, libsqlite3-0, libssl3,
-# libbrotli1; SQLiteCpp links statically).
+# holding only the shared libraries the binary links against (SQLiteCpp links
+# statically). tests/e2e/deploy_test.sh checks that the runtime package list
+# covers the Debian package of every library `ldd` lists for the built binary,
+# and the other promises below (non-root user, volume, health check, key
+# from a secret file).
 #
-#   docker build -t agni-gateway .
+#   docker build --build-arg AGNI_COMMIT=$(git rev-parse --short=12 HEAD) -t agni-gateway .
 #   docker run -v agni-audit:/var/lib/agni-gateway \
 #     -v ./gateway-config:/etc/agni-gateway:ro \
 #     -v ./agni_api_key:/run/secrets/agni_api_key:ro -p 8080:8080 -p 9090:9090 \
@@ -16,6 +18,7 @@ RUN apt-get update \
       libsqlitecpp-dev libsqlite3-dev prometheus-cpp-dev libssl-dev \
       libgtest-dev libgmock-dev libcli11-dev \
  && rm -rf /var/lib/apt/lists/*
+ARG AGNI_COMMIT=unknown
 WORKDIR /src
 COPY CMakeLists.txt ./
 COPY gateway gateway
@@ -23,6 +26,7 @@ COPY policies policies
 COPY audit audit
 COPY tests tests
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DAGNI_COMMIT="${AGNI_COMMIT}" \
  && cmake --build /build --target agni-gateway \
  && strip /build/agni-gateway
 
@@ -30,7 +34,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libcpp-httplib0.11 libprometheus-cpp-core1.0 libsqlite3-0 libssl3 \
-      libbrotli1 ca-certificates \
+      libbrotli1 zlib1g libstdc++6 libgcc-s1 libc6 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/agni-gateway \
       --shell /usr/sbin/nologin agni \

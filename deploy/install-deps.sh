@@ -23,8 +23,9 @@ packages=(
   sqlite3 curl openssl ca-certificates
   clang-14 libclang-rt-14-dev
   # promtool and a real Prometheus server for the metrics/alert-rule tests;
-  # jq for the deploy-file checks; systemd for `systemd-analyze verify`.
-  prometheus jq systemd
+  # jq and python3-yaml for the deploy-file checks; systemd for
+  # `systemd-analyze verify`.
+  prometheus jq python3-yaml systemd
 )
 
 is_installed() {

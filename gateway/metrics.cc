@@ -117,7 +117,8 @@ Metrics::Metrics()
               .Register(*registry_)) {
   BuildGauge()
       .Name("agni_gateway_build_info")
-      .Help("Always 1; the version label says which build is running.")
+      .Help("Always 1; the version and commit labels say which build is "
+            "running.")
       .Register(*registry_)
       .Add({{"version", AGNI_VERSION}, {"commit", AGNI_COMMIT}})
       .Set(1);
@@ -131,6 +132,9 @@ Metrics::Metrics()
   for (const char* o :
        {"success", "rejected", "unreachable", "timeout", "tls", "bad_response"}) {
     upstream_requests_.Add({{"outcome", o}});
+  }
+  for (const char* route : {"release", "whoami", "other"}) {
+    request_duration_.Add({{"route", route}}, LatencyBuckets());
   }
   for (const char* e : kApprovalEvents) approvals_.Add({{"event", e}});
   for (const char* l : kRateLimits) rate_limited_.Add({{"limit", l}});

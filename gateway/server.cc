@@ -141,6 +141,10 @@ void GatewayServer::ConfigureMain() {
         res.status = out.status;
         for (auto& [name, value] : out.headers) res.set_header(name, value);
         res.set_content(std::move(out.body), out.content_type);
+        if (pipeline_.draining()) {
+          // Shutting down: no further requests on this connection.
+          res.set_header("Connection", "close");
+        }
         if (request.has_body) {
           // The body was never read: close rather than parse it as the next
           // request on this connection.

@@ -23,7 +23,8 @@
 namespace agni {
 
 // One accepted client certificate identity. Exactly one of `subject` (the
-// subject DN in RFC 2253 form, e.g. "CN=ops-bot,O=Example") or `san` ("DNS:x",
+// subject DN in RFC 2253 form, as `openssl x509 -noout -subject -nameopt
+// RFC2253` prints it, e.g. "CN=ops-bot,O=Example") or `san` ("DNS:x",
 // "URI:x", "email:x" or "IP:x") is set.
 struct ClientCertificateMapping {
   std::string user;

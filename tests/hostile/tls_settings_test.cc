@@ -258,13 +258,13 @@ TEST(TlsSettingsTest, ListenTlsFilesAreCheckedAndABadCertificateStopsTheStart) {
                            {"audit", {{"path", "audit.db"}}},
                            {"users", nlohmann::json::array()},
                            {"policy_file", "policy.json"},
-                           {"listen_tls", {{"cert_file", "missing.pem"}}}};
+                           {"tls", {{"cert_file", "missing.pem"}}}};
   dir.Write("gateway.json", config.dump());
   const ConfigLoad load = LoadConfig(dir.File("gateway.json"));
   std::set<std::string> paths;
   for (const auto& e : load.errors) paths.insert(e.path);
-  EXPECT_TRUE(paths.count("$.listen_tls.cert_file")) << load.errors.size();
-  EXPECT_TRUE(paths.count("$.listen_tls.key_file")) << load.errors.size();
+  EXPECT_TRUE(paths.count("$.tls.cert_file")) << load.errors.size();
+  EXPECT_TRUE(paths.count("$.tls.key_file")) << load.errors.size();
   // Files that exist but hold no certificate: the binary refuses to start.
   Pki pki;
   EXPECT_THROW(GatewayProcess({.upstream_base_url = "http://127.0.0.1:1",

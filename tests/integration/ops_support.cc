@@ -156,6 +156,23 @@ GatewayProcess::GatewayProcess(Options options) {
                                options.log_level},
       dir_.File("gateway.log"),
       std::map<std::string, std::string>{{"AGNI_API_KEY", kApiKey}});
+  // Fixed ports (log levels above info): wait for /readyz.
+  const int fixed_port = std::stoi(config_["listen"].get<std::string>().substr(
+      config_["listen"].get<std::string>().rfind(':') + 1));
+  if (fixed_port != 0) {
+    port_ = fixed_port;
+    const std::string admin = config_["admin_listen"];
+    admin_port_ = std::stoi(admin.substr(admin.rfind(':') + 1));
+    if (!WaitFor(
+            [&] {
+              auto r = AdminClient().Get("/readyz");
+              return r && r->status == 200;
+            },
+            std::chrono::seconds(20))) {
+      throw std::runtime_error("gateway did not start:\n" + process_->Log());
+    }
+    return;
+  }
   // The start-up line names the ports the OS chose.
   const bool started = WaitFor(
       [&] {

@@ -27,8 +27,10 @@ TEST_P(ShutdownTest, InFlightReleaseFinishesAndIsAudited) {
   auto release = std::async(std::launch::async, [&] {
     auto res = gw.Client().Delete(ReleasePath("+15551230001"),
                                   {{"Authorization", "Bearer " + gw.alice().token}});
-    return res ? std::make_pair(res->status, res->body)
-               : std::make_pair(-1, httplib::to_string(res.error()));
+    return res ? std::make_tuple(res->status, res->body,
+                                 res->get_header_value("Connection"))
+               : std::make_tuple(-1, httplib::to_string(res.error()),
+                                 std::string());
   });
   // The release is in flight once the upstream has it.
   ASSERT_TRUE(WaitFor([&] { return upstream.Received().size() == 1; }, 10s));
@@ -50,8 +52,9 @@ TEST_P(ShutdownTest, InFlightReleaseFinishesAndIsAudited) {
       },
       2s));
 
-  const auto [status, body] = release.get();
+  const auto [status, body, connection] = release.get();
   EXPECT_EQ(status, 200) << body;
+  EXPECT_EQ(connection, "close");  // answered while draining
   EXPECT_NE(body.find("released"), std::string::npos) << body;
   EXPECT_EQ(gw.process().Wait(20s), std::optional<int>(0)) << gw.process().Log();
 

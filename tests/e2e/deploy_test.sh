@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Every deployment file checked with the tool that understands it, here, with
+# no Docker engine, cluster or systemd running:
+#   - deploy/prometheus: promtool check config / check rules / test rules;
+#   - alert rules and the Grafana dashboard only use series a live gateway
+#     exports (scraped from the built binary);
+#   - deploy/systemd: systemd-analyze verify (no warnings) and its offline
+#     security score;
+#   - Dockerfile: the runtime stage installs the Debian package of every
+#     library `ldd` lists for the built binary, runs as a non-root user, keeps
+#     the audit on a volume, health-checks with `agni-gateway healthcheck`,
+#     reads the key from a secret file; every COPY source exists;
+#   - compose and Kubernetes manifests parse and hold what the README says.
+#
+# Usage: bash tests/e2e/deploy_test.sh PATH/TO/agni-gateway
+set -euo pipefail
+
+[[ $# -eq 1 && -x "$1" ]] || { echo "usage: $0 PATH/TO/agni-gateway" >&2; exit 2; }
+BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/agni-deploy.XXXXXX")"
+gw_pid=""
+passed=0
+failed=0
+cleanup() {
+  [[ -n "$gw_pid" ]] && kill -9 "$gw_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+check() {
+  local name="$1"
+  shift
+  if "$@"; then
+    passed=$((passed + 1)); echo "ok   - $name"
+  else
+    failed=$((failed + 1)); echo "FAIL - $name"
+  fi
+}
+PY=/usr/bin/python3
+
+# --- Prometheus ------------------------------------------------------------
+cd "$REPO/deploy/prometheus"
+check "promtool check config deploy/prometheus/prometheus.yml" \
+  promtool check config prometheus.yml
+check "promtool check rules deploy/prometheus/alerts.yml" \
+  promtool check rules alerts.yml
+check "promtool test rules: each alert fires on its condition (alerts_test.yml)" \
+  promtool test rules alerts_test.yml
+for alert in AgniGatewayDown AgniGatewayAuditWriteFailures AgniGatewayUpstreamErrors \
+  AgniGatewayUpstreamTimeouts AgniGatewayApprovalsPendingTooLong AgniGatewayConfigReloadFailed; do
+  check "alert rule $alert exists" grep -q "alert: $alert\$" alerts.yml
+done
+
+# --- the series a live gateway exports -------------------------------------
+cd "$work"
+cat >policy.json <<'JSON'
+{"rules":[]}
+JSON
+cat >gateway.json <<'JSON'
+{"listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0",
+ "upstream": {"base_url": "http://127.0.0.1:9", "allow_plain_http": true},
+ "audit": {"path": "audit.db"}, "users": [], "policy_file": "policy.json"}
+JSON
+AGNI_API_KEY=k "$BIN" serve --config gateway.json 2>serve.log &
+gw_pid=$!
+for _ in $(seq 200); do
+  grep -q '"message":"agni-gateway listening"' serve.log && break
+  sleep 0.05
+done
+admin="$(sed -nE 's/.*"admin_listen":"127\.0\.0\.1:([0-9]+)".*/\1/p' serve.log | head -1)"
+port="$(sed -nE 's/.*"listen":"127\.0\.0\.1:([0-9]+)".*/\1/p' serve.log | head -1)"
+# One request, so the per-request families have a series.
+curl -s -o /dev/null "http://127.0.0.1:$port/v1/whoami" || true
+curl -fsS "http://127.0.0.1:$admin/metrics" >scrape.txt
+kill -TERM "$gw_pid"; wait "$gw_pid" || true; gw_pid=""
+awk '/^# TYPE /{print $3}' scrape.txt | sort -u >families.txt
+check "the live scrape lists the metric families" [ -s families.txt ]
+# A referenced name is known when it is a family, or a histogram's
+# _bucket/_count/_sum series.
+known() {
+  local n="$1" base
+  grep -qx "$n" families.txt && return 0
+  base="$(sed -E 's/_(bucket|count|sum)$//' <<<"$n")"
+  grep -qx "$base" families.txt
+}
+refs_known() { # FILE: every agni_gateway_* name in FILE is exported
+  local missing=""
+  for n in $(grep -oE 'agni_gateway_[a-z_]+' "$1" | sort -u); do
+    known "$n" || missing+=" $n"
+  done
+  [[ -z "$missing" ]] || { echo "  unknown series in $1:$missing" >&2; return 1; }
+}
+check "alert rules use only exported series" refs_known "$REPO/deploy/prometheus/alerts.yml"
+dash="$REPO/deploy/grafana/agni-gateway-dashboard.json"
+check "the Grafana dashboard is valid JSON with panels" \
+  bash -c 'jq -e ".panels | length > 0" "$1" >/dev/null' _ "$dash"
+jq -r '.panels[].targets[].expr' "$dash" >dashboard-exprs.txt
+check "dashboard queries use only exported series" refs_known dashboard-exprs.txt
+for topic in policy_decisions_total upstream_request_duration_seconds_bucket \
+  approvals_pending approvals_total audit_write_failures_total audit_commit_duration_seconds_bucket; do
+  check "dashboard shows agni_gateway_$topic" grep -q "agni_gateway_$topic" dashboard-exprs.txt
+done
+
+check "version names the version and the commit it was built from" \
+  bash -c '[[ "$("$1" version)" =~ ^agni-gateway\ [0-9]+\.[0-9]+\.[0-9]+\ \(commit\ [0-9a-z]+\)$ ]]' _ "$BIN"
+check "build_info carries version and commit" \
+  grep -qE '^agni_gateway_build_info\{commit="[0-9a-z]+",version="[0-9.]+"\} 1$' scrape.txt
+
+# --- systemd ---------------------------------------------------------------
+unit="$REPO/deploy/systemd/agni-gateway.service"
+sed "s|/usr/local/bin/agni-gateway|$BIN|g" "$unit" >"$work/agni-gateway.service"
+verify_out="$(systemd-analyze verify "$work/agni-gateway.service" 2>&1)" && vrc=0 || vrc=$?
+check "systemd-analyze verify: no errors or warnings" \
+  bash -c '[ "$1" -eq 0 ] && [ -z "$2" ] || { echo "$2" >&2; exit 1; }' _ "$vrc" "$verify_out"
+for d in "DynamicUser=yes" "StateDirectory=agni-gateway" "ProtectSystem=strict" \
+  "NoNewPrivileges=yes" "LoadCredential=agni_api_key:" 'ExecReload=/bin/kill -HUP $MAINPID' \
+  'AGNI_API_KEY_FILE=%d/agni_api_key'; do
+  check "unit sets $d" grep -qF "$d" "$unit"
+done
+exposure="$(systemd-analyze security --offline=yes "$work/agni-gateway.service" 2>/dev/null |
+  sed -nE 's/.*Overall exposure level for [^:]*: ([0-9.]+).*/\1/p')"
+echo "     systemd-analyze security exposure: ${exposure:-?}"
+check "systemd-analyze security exposure is at most 2.0 (OK)" \
+  awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 2.0) }'
+
+# --- Dockerfile --------------------------------------------------------------
+df="$REPO/Dockerfile"
+# The runtime stage: everything after the last FROM.
+runtime="$(awk '/^FROM /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$df")"
+runtime_pkgs="$(sed -n '/apt-get install/,/rm -rf/p' <<<"$runtime" | tr ' \\' '\n\n' |
+  grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -vE '^(apt-get|install|rm|update|useradd)$' | sort -u)"
+needed=""
+for lib in $(ldd "$BIN" | awk '/=>/ {print $3}'); do
+  pkg="$( (dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null ||
+    dpkg -S "/usr$lib" 2>/dev/null) | head -1 | cut -d: -f1)"
+  needed+="${pkg:-UNKNOWN($lib)} "
+done
+needed="$(tr ' ' '\n' <<<"$needed" | sed '/^$/d' | sort -u)"
+echo "     ldd packages: $(tr '\n' ' ' <<<"$needed")"
+missing_pkgs="$(comm -23 <(echo "$needed") <(echo "$runtime_pkgs"))"
+check "runtime stage installs every package ldd needs${missing_pkgs:+ (missing: $missing_pkgs)}" \
+  [ -z "$missing_pkgs" ]
+check "runtime stage is debian:12-slim" bash -c 'grep -qx "FROM debian:12-slim" "$1"' _ "$df"
+check "build stage is Debian 12" bash -c 'grep -qE "^FROM debian:12 AS build" "$1"' _ "$df"
+build_pkgs="$(awk '/^FROM debian:12 AS build/{f=1} /^FROM debian:12-slim/{f=0} f' "$df" |
+  sed -n '/apt-get install/,/rm -rf/p' | tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' |
+  grep -vE '^(apt-get|install|rm|update)$' | sort -u)"
+deps_pkgs="$(sed -n '/^packages=(/,/^)/p' "$REPO/deploy/install-deps.sh" | grep -v '#' |
+  tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | sort -u)"
+extra_build="$(comm -23 <(echo "$build_pkgs") <(echo "$deps_pkgs"))"
+check "build stage packages are ones install-deps.sh (and so CI) builds with${extra_build:+ (unknown: $extra_build)}" \
+  [ -z "$extra_build" ]
+check "runtime runs as a non-root user" bash -c 'grep -qE "^USER [a-z]" "$1" && ! grep -qE "^USER (root|0)" "$1"' _ "$df"
+check "the audit directory is a volume" grep -q 'VOLUME \["/var/lib/agni-gateway"\]' "$df"
+check "HEALTHCHECK runs agni-gateway healthcheck" \
+  bash -c 'grep -A1 "^HEALTHCHECK" "$1" | grep -q "agni-gateway\", \"healthcheck\""' _ "$df"
+check "the key comes from a secret file" grep -q 'AGNI_API_KEY_FILE=/run/secrets/' "$df"
+copy_ok=true
+while read -r src; do
+  [[ -e "$REPO/$src" ]] || { echo "  COPY source missing: $src" >&2; copy_ok=false; }
+done < <(grep -E '^COPY ' "$df" | grep -v -- '--from' | awk '{for (i=2;i<NF;i++) print $i}')
+check "every COPY source exists" $copy_ok
+check "the healthcheck subcommand the image uses exists" \
+  bash -c '"$1" healthcheck --help >/dev/null' _ "$BIN"
+
+# --- compose ---------------------------------------------------------------
+check "compose file: gateway, mock, Prometheus, Grafana; every mounted file exists" \
+  "$PY" - "$REPO/deploy" <<'PYEOF'
+import os, sys, yaml
+base = sys.argv[1]
+doc = yaml.safe_load(open(os.path.join(base, "compose.yaml")))
+svcs = doc["services"]
+assert {"gateway", "agni-mock", "prometheus", "grafana"} <= set(svcs), svcs.keys()
+for name, svc in svcs.items():
+    for v in svc.get("volumes", []):
+        src = v.split(":")[0]
+        if src.startswith("."):
+            assert os.path.exists(os.path.join(base, src)), (name, src)
+g = svcs["gateway"]
+assert "agni_api_key" in g["secrets"]
+assert g["environment"]["AGNI_API_KEY_FILE"] == "/run/secrets/agni_api_key"
+assert any(v.startswith("audit:") for v in g["volumes"])
+assert svcs["agni-mock"]["network_mode"] == "service:gateway"
+graf = svcs["grafana"]["volumes"]
+assert any("dashboard" in v for v in graf) and any("provisioning" in v for v in graf)
+PYEOF
+check "compose gateway config passes check-config" \
+  bash -c 'd=$(mktemp -d); cp "$1"/compose/gateway.json "$1"/examples/policy.json "$1"/examples/numbers.json "$d"/;
+           sed -i "s|/var/lib/agni-gateway/audit.db|$d/audit.db|" "$d/gateway.json";
+           "$2" check-config --config "$d/gateway.json"; rc=$?; rm -rf "$d"; exit $rc' _ "$REPO/deploy" "$BIN"
+
+# --- Kubernetes ------------------------------------------------------------
+check "Kubernetes: 1 replica with a volume, key in a Secret, admin probes, ServiceMonitor" \
+  "$PY" - "$REPO/deploy/kubernetes/agni-gateway.yaml" <<'PYEOF'
+import sys, yaml
+docs = {d["kind"]: d for d in yaml.safe_load_all(open(sys.argv[1]))}
+assert {"StatefulSet", "Service", "ServiceMonitor", "Secret"} <= set(docs), docs.keys()
+ss = docs["StatefulSet"]["spec"]
+assert ss["replicas"] == 1
+assert ss["volumeClaimTemplates"][0]["metadata"]["name"] == "audit"
+pod = ss["template"]["spec"]
+c = pod["containers"][0]
+assert {"name": "audit", "mountPath": "/var/lib/agni-gateway"} in c["volumeMounts"]
+ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
+assert c["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "admin"}
+assert ports["admin"] == 9090
+assert any(v.get("secret") for v in pod["volumes"])
+assert pod["securityContext"]["runAsNonRoot"] is True
+assert pod["terminationGracePeriodSeconds"] > 30
+ep = docs["ServiceMonitor"]["spec"]["endpoints"][0]
+assert ep["port"] == "admin" and ep["path"] == "/metrics"
+PYEOF
+
+echo "deploy_test: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
