@@ -76,30 +76,25 @@ ExportResult Export(const ExportOptions& o, std::ostream& out) {
     const bool csv = o.format == "csv";
     bool header = false;
     std::string line;
-    while (q.executeStep()) {
-      if (csv) {
-        const int n = q.getColumnCount();
-        if (!header) {
-          line.clear();
-          for (int i = 0; i < n; ++i) {
-            if (i) line += ',';
-            line += CsvField(q.getColumnName(i));
-          }
-          out << line << "\r\n";
-          header = true;
-        }
+    if (!csv) WriteJsonlRows(q, out, result.records);
+    while (csv && q.executeStep()) {
+      const int n = q.getColumnCount();
+      if (!header) {
         line.clear();
         for (int i = 0; i < n; ++i) {
           if (i) line += ',';
-          const SQLite::Column c = q.getColumn(i);
-          if (!c.isNull()) line += CsvField(c.getString());
+          line += CsvField(q.getColumnName(i));
         }
         out << line << "\r\n";
-      } else {
-        out << RowObject(q).dump(-1, ' ', false,
-                                 nlohmann::json::error_handler_t::replace)
-            << '\n';
+        header = true;
       }
+      line.clear();
+      for (int i = 0; i < n; ++i) {
+        if (i) line += ',';
+        const SQLite::Column c = q.getColumn(i);
+        if (!c.isNull()) line += CsvField(c.getString());
+      }
+      out << line << "\r\n";
       ++result.records;
     }
     if (csv && !header) {

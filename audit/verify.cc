@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
+#include <ostream>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -22,6 +24,152 @@ namespace agni::audit {
 namespace {
 
 constexpr std::size_t kMaxProblems = 50;
+
+// One record as the checker needs it: its canonical bytes (every non-NULL
+// column but `hash`) and the few fields it reasons about.
+struct FeedRow {
+  bool has_seq = false;
+  std::int64_t seq = 0;
+  std::string hash;
+  std::string prev_hash;
+  std::string canonical;
+  std::string stage;
+  std::optional<std::int64_t> intent_seq;
+};
+
+// A JSON string as nlohmann's dump(ensure_ascii) writes it. Plain ASCII is
+// done here (the common case, and fast); anything from DEL up, including
+// invalid UTF-8, goes through nlohmann so the bytes match the writer's.
+void AppendJsonString(std::string& out, const char* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (static_cast<unsigned char>(p[i]) >= 0x7f) {
+      out += nlohmann::json(std::string(p, n))
+                 .dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+      return;
+    }
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(p[i]);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 15]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+// Writes rows of `SELECT * FROM audit_records` in canonical form straight
+// from the columns (no JSON object per row): keys in byte order, NULLs left
+// out. `with_hash` adds the hash column (the JSONL export form).
+class RowCanonicalizer {
+ public:
+  explicit RowCanonicalizer(SQLite::Statement& q) {
+    const int n = q.getColumnCount();
+    for (int i = 0; i < n; ++i) {
+      names_.push_back(q.getColumnName(i));
+      order_.push_back(i);
+      const std::string& name = names_.back();
+      if (name == "seq") seq_ = i;
+      if (name == "hash") hash_ = i;
+      if (name == "prev_hash") prev_ = i;
+      if (name == "stage") stage_ = i;
+      if (name == "intent_seq") intent_ = i;
+    }
+    std::sort(order_.begin(), order_.end(),
+              [&](int a, int b) { return names_[a] < names_[b]; });
+  }
+
+  void Write(SQLite::Statement& q, std::string& out, bool with_hash) const {
+    out.push_back('{');
+    bool first = true;
+    char digits[24];
+    for (int i : order_) {
+      if (i == hash_ && !with_hash) continue;
+      const SQLite::Column c = q.getColumn(i);
+      const int type = c.getType();
+      if (type == SQLite::Null) continue;
+      if (!first) out.push_back(',');
+      first = false;
+      out.push_back('"');
+      out += names_[i];
+      out += "\":";
+      if (type == SQLite::INTEGER) {
+        auto [end, ec] =
+            std::to_chars(digits, digits + sizeof digits, c.getInt64());
+        out.append(digits, end);
+      } else if (type == SQLite::TEXT) {
+        AppendJsonString(out, c.getText(), static_cast<std::size_t>(c.getBytes()));
+      } else {
+        throw std::runtime_error("column " + names_[i] +
+                                 " holds a value of an unexpected type");
+      }
+    }
+    out.push_back('}');
+  }
+
+  void Read(SQLite::Statement& q, FeedRow& row) const {
+    row.canonical.clear();
+    Write(q, row.canonical, false);
+    auto text = [&](int i) {
+      if (i < 0) return std::string();
+      const SQLite::Column c = q.getColumn(i);
+      return c.getType() == SQLite::TEXT ? std::string(c.getText()) : std::string();
+    };
+    row.has_seq = seq_ >= 0 && q.getColumn(seq_).getType() == SQLite::INTEGER;
+    row.seq = row.has_seq ? q.getColumn(seq_).getInt64() : 0;
+    row.hash = text(hash_);
+    row.prev_hash = text(prev_);
+    row.stage = text(stage_);
+    row.intent_seq.reset();
+    if (intent_ >= 0 && q.getColumn(intent_).getType() == SQLite::INTEGER) {
+      row.intent_seq = q.getColumn(intent_).getInt64();
+    }
+  }
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<int> order_;
+  int seq_ = -1, hash_ = -1, prev_ = -1, stage_ = -1, intent_ = -1;
+};
+
+// The same from a parsed JSONL line.
+FeedRow FeedRowFromJson(nlohmann::json rec) {
+  FeedRow row;
+  auto seq = rec.find("seq");
+  row.has_seq = seq != rec.end() && seq->is_number_integer();
+  if (row.has_seq) row.seq = seq->get<std::int64_t>();
+  auto hash = rec.find("hash");
+  if (hash != rec.end()) {
+    if (hash->is_string()) row.hash = hash->get<std::string>();
+    rec.erase(hash);
+  }
+  auto prev = rec.find("prev_hash");
+  if (prev != rec.end() && prev->is_string()) row.prev_hash = prev->get<std::string>();
+  auto stage = rec.find("stage");
+  if (stage != rec.end() && stage->is_string()) row.stage = stage->get<std::string>();
+  auto intent = rec.find("intent_seq");
+  if (intent != rec.end() && intent->is_number_integer()) {
+    row.intent_seq = intent->get<std::int64_t>();
+  }
+  row.canonical =
+      rec.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+  return row;
+}
 
 // What a checkpoint says the record at `seq` hashes to.
 struct Expectation {
@@ -39,24 +187,15 @@ class ChainChecker {
     expect_[seq].push_back(std::move(e));
   }
 
-  // `rec` is every non-NULL column, `hash` included.
-  void Feed(nlohmann::json rec) {
-    auto seq_it = rec.find("seq");
-    if (seq_it == rec.end() || !seq_it->is_number_integer()) {
+  void Feed(const FeedRow& row) {
+    if (!row.has_seq) {
       Problem(pos_.seq + 1, "the record after seq " + std::to_string(pos_.seq) +
                                 " has no integer seq");
       return;
     }
-    const std::int64_t seq = seq_it->get<std::int64_t>();
-    auto hash_it = rec.find("hash");
-    std::string stored_hash =
-        hash_it != rec.end() && hash_it->is_string() ? hash_it->get<std::string>()
-                                                     : std::string();
-    if (hash_it != rec.end()) rec.erase(hash_it);
-    auto prev_it = rec.find("prev_hash");
-    const std::string prev =
-        prev_it != rec.end() && prev_it->is_string() ? prev_it->get<std::string>()
-                                                     : std::string();
+    const std::int64_t seq = row.seq;
+    const std::string& stored_hash = row.hash;
+    const std::string& prev = row.prev_hash;
     if (records_ == 0 && partial_start_) {
       pos_ = {seq - 1, prev};
       first_seq_ = seq;
@@ -80,8 +219,7 @@ class ChainChecker {
                        std::to_string(pos_.seq) +
                        " (records swapped, inserted or rewritten)");
     }
-    const std::string computed = Sha256Hex(
-        prev + rec.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace));
+    const std::string computed = Sha256Hex(prev + row.canonical);
     if (stored_hash.empty()) {
       Problem(seq, "the record has no hash");
     } else if (!ConstantTimeEquals(computed, stored_hash)) {
@@ -99,21 +237,15 @@ class ChainChecker {
       }
       expect_.erase(e);
     }
-    const auto stage = rec.find("stage");
-    if (stage != rec.end() && stage->is_string()) {
-      if (*stage == "intent") {
-        open_intents_.insert(seq);
-      } else if (*stage == "outcome") {
-        const auto is = rec.find("intent_seq");
-        if (is != rec.end() && is->is_number_integer()) {
-          const std::int64_t intent = is->get<std::int64_t>();
-          if (open_intents_.erase(intent) == 0 &&
-              !(partial_start_ && intent < first_seq_)) {
-            Problem(seq, "outcome for intent seq " + std::to_string(intent) +
-                             ", which is not an open intent (duplicate "
-                             "outcome or missing intent)");
-          }
-        }
+    if (row.stage == "intent") {
+      open_intents_.insert(seq);
+    } else if (row.stage == "outcome" && row.intent_seq) {
+      const std::int64_t intent = *row.intent_seq;
+      if (open_intents_.erase(intent) == 0 &&
+          !(partial_start_ && intent < first_seq_)) {
+        Problem(seq, "outcome for intent seq " + std::to_string(intent) +
+                         ", which is not an open intent (duplicate outcome "
+                         "or missing intent)");
       }
     }
     pos_ = {seq, stored_hash};
@@ -302,7 +434,12 @@ VerifyReport VerifyDb(const VerifyOptions& o, const std::string& pubkey) {
       return report;
     }
     SQLite::Statement q(db, "SELECT * FROM audit_records ORDER BY seq");
-    while (q.executeStep()) checker.Feed(RowObject(q));
+    const RowCanonicalizer canon(q);
+    FeedRow row;
+    while (q.executeStep()) {
+      canon.Read(q, row);
+      checker.Feed(row);
+    }
     db.exec("COMMIT");
     if (!checker.open_intents().empty()) {
       std::vector<std::int64_t> open(checker.open_intents().begin(),
@@ -354,7 +491,7 @@ VerifyReport VerifyJsonl(const VerifyOptions& o, const std::string& pubkey) {
                           " is not a JSON object (file damaged or edited)");
       continue;
     }
-    checker.Feed(std::move(rec));
+    checker.Feed(FeedRowFromJson(std::move(rec)));
   }
   if (checker.records() > 0 && checker.first_seq() != 1) {
     report.notes.push_back(
@@ -390,14 +527,30 @@ nlohmann::json RowObject(SQLite::Statement& q) {
   return rec;
 }
 
+void WriteJsonlRows(SQLite::Statement& q, std::ostream& out,
+                    std::int64_t& records) {
+  const RowCanonicalizer canon(q);
+  std::string line;
+  while (q.executeStep()) {
+    line.clear();
+    canon.Write(q, line, /*with_hash=*/true);
+    line.push_back('\n');
+    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+    ++records;
+  }
+}
+
 std::optional<ChainProblem> CheckChainFrom(SQLite::Database& db,
                                            ChainPosition& pos) {
   ChainChecker checker(pos, false);
   SQLite::Statement q(db,
                       "SELECT * FROM audit_records WHERE seq > ? ORDER BY seq");
   q.bind(1, pos.seq);
+  const RowCanonicalizer canon(q);
+  FeedRow row;
   while (q.executeStep()) {
-    checker.Feed(RowObject(q));
+    canon.Read(q, row);
+    checker.Feed(row);
     if (!checker.problems().empty()) return checker.problems().front();
   }
   pos = checker.pos();
@@ -460,8 +613,11 @@ std::string CheckBeforeServing(const std::string& db_path,
       }
     }
     SQLite::Statement q(db, "SELECT * FROM audit_records ORDER BY seq");
+    const RowCanonicalizer canon(q);
+    FeedRow row;
     while (q.executeStep()) {
-      checker.Feed(RowObject(q));
+      canon.Read(q, row);
+      checker.Feed(row);
       if (!checker.problems().empty()) break;
     }
     db.exec("COMMIT");

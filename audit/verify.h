@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <utility>
@@ -82,5 +83,11 @@ VerifyReport Verify(const VerifyOptions& options);
 // integers as numbers and text as strings (`hash` included). A REAL or BLOB
 // value, which the gateway never writes, throws std::runtime_error.
 nlohmann::json RowObject(SQLite::Statement& q);
+
+// Steps `q` (a SELECT * FROM audit_records) to the end, writing each row as
+// one JSONL line: the canonical form with `hash` added, so the bytes are
+// ASCII and a line re-serialised canonically hashes as the record did.
+void WriteJsonlRows(SQLite::Statement& q, std::ostream& out,
+                    std::int64_t& records);
 
 }  // namespace agni::audit

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/fingerprint.h"
 #include "gateway/audit_api.h"
 #include "gateway/crypto.h"
 #include "gateway/phone_path.h"
@@ -81,6 +82,7 @@ struct RequestPipeline::Context {
   std::string decision;  // allow | deny
   std::string rule_id;
   std::string shadow;
+  std::string credential_fingerprint;  // of a credential that did not match
 };
 
 RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
@@ -129,6 +131,9 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
                                      request.api_key.end());
   AuthResult auth = ctx.access->authenticator.Authenticate({authz, keys});
   if (!auth.principal) {
+    ctx.credential_fingerprint = audit::CredentialFingerprint(
+        ctx.access->fingerprint_key,
+        audit::PresentedCredential(request.authorization, request.api_key));
     return Finish(ctx, {Reason::kUnauthenticated, auth.failure, ""});
   }
   ctx.principal = std::move(auth.principal);
@@ -361,6 +366,9 @@ HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
     record.reason = ReasonCode(problem.reason);
     record.response_status = ReasonStatus(problem.reason);
     record.detail = problem.detail;
+    if (!ctx.credential_fingerprint.empty()) {
+      record.detail += "; credential " + ctx.credential_fingerprint;
+    }
     const audit::AppendResult committed = audit_.Append(std::move(record));
     if (!committed.ok) {
       log_.Error("audit record not committed",

@@ -39,10 +39,12 @@ struct AccessSnapshot {
   explicit AccessSnapshot(const Config& config)
       : authenticator(config.users),
         policy(config.policy),
-        auditors(config.auditors) {}
+        auditors(config.auditors),
+        fingerprint_key(config.audit.fingerprint_key) {}
   Authenticator authenticator;
   std::shared_ptr<const policy::Policy> policy;
   std::vector<std::string> auditors;
+  std::string fingerprint_key;  // audit.fingerprint_key_file's bytes
 };
 
 class RequestPipeline {

@@ -84,6 +84,7 @@ class Deployment {
         << out;
     audit_path_ = audit_path.starts_with("/") ? audit_path
                                                : dir_.File(audit_path);
+    dir_.Write("fingerprint.key", RandomBytes(32));
     dir_.Write("policy.json",
                R"({"rules":[{"id":"support-sandbox","effect":"allow",)"
                R"("groups":["support"],"numbers":["+1555*"]}]})");
@@ -109,7 +110,8 @@ class Deployment {
          {{"path", audit_path_},
           {"busy_timeout", "500ms"},
           {"signing_key_file", "sign.pem"},
-          {"checkpoint_interval", "1s"}}},
+          {"checkpoint_interval", "1s"},
+          {"fingerprint_key_file", "fingerprint.key"}}},
         {"users", users},
         {"auditors", {"compliance"}},
         {"policy_file", "policy.json"}};
@@ -416,6 +418,14 @@ TEST(AuditApiTest, AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited
   auto anonymous = c.Get("/v1/audit");
   ASSERT_TRUE(anonymous);
   EXPECT_EQ(anonymous->status, 401);
+  // A wrong credential is identified by its keyed fingerprint, never itself.
+  const std::string wrong = NewToken();
+  for (const char* id : {"wrong-1", "wrong-2"}) {
+    httplib::Headers h{{"X-Api-Key", wrong}, {"X-Request-Id", id}};
+    auto r = c.Delete(ReleasePath("+15550000009"), h);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+  }
 
   // An auditor pages through alice's records by seq.
   auto page1 = c.Get("/v1/audit?user=alice&limit=4", Auth(d.carl()));
@@ -487,8 +497,25 @@ TEST(AuditApiTest, AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited
             0)
       << out;
 
+  {
+    const AuditView view = ReadAudit(d.db());
+    std::vector<std::string> fingerprints;
+    for (const char* id : {"wrong-1", "wrong-2"}) {
+      auto it = view.by_request.find(id);
+      ASSERT_NE(it, view.by_request.end());
+      EXPECT_EQ(it->second["reason"], "unauthenticated");
+      const std::string detail = it->second.value("detail", "");
+      const std::size_t at = detail.find("hmac-sha256:");
+      ASSERT_NE(at, std::string::npos) << detail;
+      fingerprints.push_back(detail.substr(at, 12 + 32));
+    }
+    EXPECT_EQ(fingerprints[0], fingerprints[1]);  // the same credential
+    EXPECT_EQ(fingerprints[0].find(Sha256Hex(wrong).substr(0, 32)),
+              std::string::npos);
+  }
   // Never a secret: not the API key, no token, no token hash, anywhere.
-  std::vector<std::string> secrets = {kApiKey};
+  std::vector<std::string> secrets = {kApiKey, wrong, Sha256Hex(wrong),
+                                      ReadAll(d.File("fingerprint.key"))};
   for (const Person& p : d.people()) {
     secrets.push_back(p.token);
     secrets.push_back(Sha256Hex(p.token));

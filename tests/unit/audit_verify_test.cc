@@ -171,6 +171,31 @@ TEST_F(LogFixture, IntactLogVerifiesWithItsCheckpoints) {
   EXPECT_NE(r.Text().find("OK: 30 records"), std::string::npos) << r.Text();
 }
 
+TEST_F(LogFixture, AwkwardCharactersHashTheSameForTheWriterAndTheVerifier) {
+  {
+    AuditStore store({db});
+    for (const std::string& text :
+         {std::string("tab\t quote\" backslash\\ ctrl\x01\x1f del\x7f"),
+          std::string("caf\xc3\xa9 \xf0\x9f\x98\x80 cr\r lf\n ff\f bs\b"),
+          std::string("invalid \xff\xfe utf-8 \xc3"), std::string("/,;=")}) {
+      Record r;
+      r.stage = "decision";
+      r.detail = text;
+      r.principal = text;
+      ASSERT_TRUE(store.Append(r).ok);
+    }
+  }
+  const VerifyReport r = Run("", false);
+  EXPECT_EQ(r.exit_code, kVerifyOk) << r.Text();
+  EXPECT_EQ(r.records, 4);
+  std::ostringstream out;
+  ASSERT_EQ(Export({db, "jsonl", "", ""}, out).records, 4);
+  WriteAll(dir.File("odd.jsonl"), out.str());
+  for (unsigned char c : out.str()) EXPECT_LT(c, 0x80);  // ASCII only
+  const VerifyReport j = Verify({"", dir.File("odd.jsonl"), "", ""});
+  EXPECT_EQ(j.exit_code, kVerifyOk) << j.Text();
+}
+
 TEST_F(LogFixture, FlippedByteInTheFileNamesThatRecord) {
   Append(10);
   std::string bytes = ReadAll(db);
