@@ -1,6 +1,7 @@
 #include "audit/export.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <optional>
@@ -56,7 +57,7 @@ ExportResult Export(const ExportOptions& o, std::ostream& out) {
     return {2, 0, "\"" + o.db_path + "\" does not exist or is not a file"};
   }
   try {
-    SQLite::Database db(o.db_path, SQLite::OPEN_READONLY);
+    SQLite::Database db(o.db_path, SQLite::OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     db.setBusyTimeout(5000);
     if (!db.tableExists("audit_records")) {
       return {2, 0, "\"" + o.db_path + "\" has no audit_records table"};
@@ -76,7 +77,7 @@ ExportResult Export(const ExportOptions& o, std::ostream& out) {
     const bool csv = o.format == "csv";
     bool header = false;
     std::string line;
-    if (!csv) WriteJsonlRows(q, out, result.records);
+    if (!csv) WriteJsonlRows(db, *from, *to, out, result.records);
     while (csv && q.executeStep()) {
       const int n = q.getColumnCount();
       if (!header) {

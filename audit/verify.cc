@@ -1,6 +1,8 @@
 #include "audit/verify.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -41,17 +43,21 @@ struct FeedRow {
 // done here (the common case, and fast); anything from DEL up, including
 // invalid UTF-8, goes through nlohmann so the bytes match the writer's.
 void AppendJsonString(std::string& out, const char* p, std::size_t n) {
+  const std::size_t start = out.size();
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run = 0;  // start of the current run of plain characters
   for (std::size_t i = 0; i < n; ++i) {
-    if (static_cast<unsigned char>(p[i]) >= 0x7f) {
+    const unsigned char c = static_cast<unsigned char>(p[i]);
+    if (c >= 0x7f) {
+      out.resize(start);
       out += nlohmann::json(std::string(p, n))
                  .dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
       return;
     }
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (std::size_t i = 0; i < n; ++i) {
-    const unsigned char c = static_cast<unsigned char>(p[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(p + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -60,28 +66,52 @@ void AppendJsonString(std::string& out, const char* p, std::size_t n) {
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 15]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+      default: {
+        const char u[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(u, sizeof u);
+      }
     }
   }
+  out.append(p + run, n - run);
   out.push_back('"');
 }
+
+// A prepared statement on the raw SQLite API, for the loops that read every
+// record: SQLite::Column copies a shared_ptr (an atomic) on every access.
+class RawQuery {
+ public:
+  RawQuery(SQLite::Database& db, const char* sql) : db_(db.getHandle()) {
+    if (sqlite3_prepare_v2(db_, sql, -1, &st_, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(sqlite3_errmsg(db_));
+    }
+  }
+  ~RawQuery() { sqlite3_finalize(st_); }
+  RawQuery(const RawQuery&) = delete;
+  RawQuery& operator=(const RawQuery&) = delete;
+
+  void Bind(int index, std::int64_t v) { sqlite3_bind_int64(st_, index, v); }
+  bool Step() {
+    const int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw std::runtime_error(sqlite3_errmsg(db_));
+  }
+  sqlite3_stmt* get() const { return st_; }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
 
 // Writes rows of `SELECT * FROM audit_records` in canonical form straight
 // from the columns (no JSON object per row): keys in byte order, NULLs left
 // out. `with_hash` adds the hash column (the JSONL export form).
 class RowCanonicalizer {
  public:
-  explicit RowCanonicalizer(SQLite::Statement& q) {
-    const int n = q.getColumnCount();
+  explicit RowCanonicalizer(const RawQuery& q) {
+    const int n = sqlite3_column_count(q.get());
     for (int i = 0; i < n; ++i) {
-      names_.push_back(q.getColumnName(i));
+      names_.push_back(sqlite3_column_name(q.get(), i));
       order_.push_back(i);
       const std::string& name = names_.back();
       if (name == "seq") seq_ = i;
@@ -92,28 +122,32 @@ class RowCanonicalizer {
     }
     std::sort(order_.begin(), order_.end(),
               [&](int a, int b) { return names_[a] < names_[b]; });
+    for (const std::string& name : names_) {
+      quoted_names_.push_back("\"" + name + "\":");
+    }
   }
 
-  void Write(SQLite::Statement& q, std::string& out, bool with_hash) const {
+  void Write(const RawQuery& q, std::string& out, bool with_hash) const {
+    sqlite3_stmt* st = q.get();
     out.push_back('{');
     bool first = true;
     char digits[24];
     for (int i : order_) {
       if (i == hash_ && !with_hash) continue;
-      const SQLite::Column c = q.getColumn(i);
-      const int type = c.getType();
-      if (type == SQLite::Null) continue;
+      const int type = sqlite3_column_type(st, i);
+      if (type == SQLITE_NULL) continue;
       if (!first) out.push_back(',');
       first = false;
-      out.push_back('"');
-      out += names_[i];
-      out += "\":";
-      if (type == SQLite::INTEGER) {
-        auto [end, ec] =
-            std::to_chars(digits, digits + sizeof digits, c.getInt64());
+      out += quoted_names_[i];
+      if (type == SQLITE_INTEGER) {
+        auto [end, ec] = std::to_chars(digits, digits + sizeof digits,
+                                       sqlite3_column_int64(st, i));
         out.append(digits, end);
-      } else if (type == SQLite::TEXT) {
-        AppendJsonString(out, c.getText(), static_cast<std::size_t>(c.getBytes()));
+      } else if (type == SQLITE_TEXT) {
+        const char* text =
+            reinterpret_cast<const char*>(sqlite3_column_text(st, i));
+        AppendJsonString(out, text,
+                         static_cast<std::size_t>(sqlite3_column_bytes(st, i)));
       } else {
         throw std::runtime_error("column " + names_[i] +
                                  " holds a value of an unexpected type");
@@ -122,27 +156,31 @@ class RowCanonicalizer {
     out.push_back('}');
   }
 
-  void Read(SQLite::Statement& q, FeedRow& row) const {
+  void Read(const RawQuery& q, FeedRow& row) const {
+    sqlite3_stmt* st = q.get();
     row.canonical.clear();
     Write(q, row.canonical, false);
-    auto text = [&](int i) {
-      if (i < 0) return std::string();
-      const SQLite::Column c = q.getColumn(i);
-      return c.getType() == SQLite::TEXT ? std::string(c.getText()) : std::string();
+    auto text = [&](int i, std::string& out) {
+      out.clear();
+      if (i >= 0 && sqlite3_column_type(st, i) == SQLITE_TEXT) {
+        out.assign(reinterpret_cast<const char*>(sqlite3_column_text(st, i)),
+                   static_cast<std::size_t>(sqlite3_column_bytes(st, i)));
+      }
     };
-    row.has_seq = seq_ >= 0 && q.getColumn(seq_).getType() == SQLite::INTEGER;
-    row.seq = row.has_seq ? q.getColumn(seq_).getInt64() : 0;
-    row.hash = text(hash_);
-    row.prev_hash = text(prev_);
-    row.stage = text(stage_);
+    row.has_seq = seq_ >= 0 && sqlite3_column_type(st, seq_) == SQLITE_INTEGER;
+    row.seq = row.has_seq ? sqlite3_column_int64(st, seq_) : 0;
+    text(hash_, row.hash);
+    text(prev_, row.prev_hash);
+    text(stage_, row.stage);
     row.intent_seq.reset();
-    if (intent_ >= 0 && q.getColumn(intent_).getType() == SQLite::INTEGER) {
-      row.intent_seq = q.getColumn(intent_).getInt64();
+    if (intent_ >= 0 && sqlite3_column_type(st, intent_) == SQLITE_INTEGER) {
+      row.intent_seq = sqlite3_column_int64(st, intent_);
     }
   }
 
  private:
   std::vector<std::string> names_;
+  std::vector<std::string> quoted_names_;  // "name":
   std::vector<int> order_;
   int seq_ = -1, hash_ = -1, prev_ = -1, stage_ = -1, intent_ = -1;
 };
@@ -170,6 +208,39 @@ FeedRow FeedRowFromJson(nlohmann::json rec) {
       rec.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
   return row;
 }
+
+// hex(SHA-256(a || b)) with the digest fetched once: verify hashes a
+// million records, and OpenSSL 3's implicit fetch per call costs more than
+// the hash of a short record. Not thread-safe; one per checker.
+class ChainHasher {
+ public:
+  ChainHasher()
+      : md_(EVP_MD_fetch(nullptr, "SHA256", nullptr)), ctx_(EVP_MD_CTX_new()) {
+    if (!md_ || !ctx_) throw std::runtime_error("SHA-256 unavailable");
+  }
+  ~ChainHasher() {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
+  }
+  ChainHasher(const ChainHasher&) = delete;
+  ChainHasher& operator=(const ChainHasher&) = delete;
+
+  std::string Hex(std::string_view a, std::string_view b) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestInit_ex(ctx_, md_, nullptr) != 1 ||
+        EVP_DigestUpdate(ctx_, a.data(), a.size()) != 1 ||
+        EVP_DigestUpdate(ctx_, b.data(), b.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx_, digest, &len) != 1) {
+      throw std::runtime_error("SHA-256 failed");
+    }
+    return HexEncode(std::string_view(reinterpret_cast<char*>(digest), len));
+  }
+
+ private:
+  EVP_MD* md_;
+  EVP_MD_CTX* ctx_;
+};
 
 // What a checkpoint says the record at `seq` hashes to.
 struct Expectation {
@@ -219,7 +290,7 @@ class ChainChecker {
                        std::to_string(pos_.seq) +
                        " (records swapped, inserted or rewritten)");
     }
-    const std::string computed = Sha256Hex(prev + row.canonical);
+    const std::string computed = hasher_.Hex(prev, row.canonical);
     if (stored_hash.empty()) {
       Problem(seq, "the record has no hash");
     } else if (!ConstantTimeEquals(computed, stored_hash)) {
@@ -286,6 +357,7 @@ class ChainChecker {
   std::vector<ChainProblem>& problems() { return problems_; }
 
  private:
+  ChainHasher hasher_;
   ChainPosition pos_;
   bool partial_start_;
   std::int64_t first_seq_ = 1;
@@ -398,7 +470,8 @@ VerifyReport VerifyDb(const VerifyOptions& o, const std::string& pubkey) {
     return report;
   }
   try {
-    SQLite::Database db(o.db_path, SQLite::OPEN_READONLY);
+    // One thread uses this connection: no per-call mutex.
+    SQLite::Database db(o.db_path, SQLite::OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     db.setBusyTimeout(5000);
     if (!db.tableExists("audit_records")) {
       report.exit_code = kVerifyUnreadable;
@@ -433,10 +506,10 @@ VerifyReport VerifyDb(const VerifyOptions& o, const std::string& pubkey) {
         !AddExternalCheckpoint(o, pubkey, checker, report)) {
       return report;
     }
-    SQLite::Statement q(db, "SELECT * FROM audit_records ORDER BY seq");
+    RawQuery q(db, "SELECT * FROM audit_records ORDER BY seq");
     const RowCanonicalizer canon(q);
     FeedRow row;
-    while (q.executeStep()) {
+    while (q.Step()) {
       canon.Read(q, row);
       checker.Feed(row);
     }
@@ -527,11 +600,17 @@ nlohmann::json RowObject(SQLite::Statement& q) {
   return rec;
 }
 
-void WriteJsonlRows(SQLite::Statement& q, std::ostream& out,
+void WriteJsonlRows(SQLite::Database& db, std::int64_t from_seq,
+                    std::int64_t to_seq, std::ostream& out,
                     std::int64_t& records) {
+  RawQuery q(db,
+             "SELECT * FROM audit_records WHERE seq >= ? AND seq <= ? "
+             "ORDER BY seq");
+  q.Bind(1, from_seq);
+  q.Bind(2, to_seq);
   const RowCanonicalizer canon(q);
   std::string line;
-  while (q.executeStep()) {
+  while (q.Step()) {
     line.clear();
     canon.Write(q, line, /*with_hash=*/true);
     line.push_back('\n');
@@ -543,12 +622,11 @@ void WriteJsonlRows(SQLite::Statement& q, std::ostream& out,
 std::optional<ChainProblem> CheckChainFrom(SQLite::Database& db,
                                            ChainPosition& pos) {
   ChainChecker checker(pos, false);
-  SQLite::Statement q(db,
-                      "SELECT * FROM audit_records WHERE seq > ? ORDER BY seq");
-  q.bind(1, pos.seq);
+  RawQuery q(db, "SELECT * FROM audit_records WHERE seq > ? ORDER BY seq");
+  q.Bind(1, pos.seq);
   const RowCanonicalizer canon(q);
   FeedRow row;
-  while (q.executeStep()) {
+  while (q.Step()) {
     canon.Read(q, row);
     checker.Feed(row);
     if (!checker.problems().empty()) return checker.problems().front();
@@ -592,7 +670,7 @@ std::string CheckBeforeServing(const std::string& db_path,
                            "` lists every problem; keep the file as evidence "
                            "and start on a new audit.path";
   try {
-    SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+    SQLite::Database db(db_path, SQLite::OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     db.setBusyTimeout(5000);
     if (!db.tableExists("audit_records")) return "";
     db.exec("BEGIN");
@@ -612,10 +690,10 @@ std::string CheckBeforeServing(const std::string& db_path,
         }
       }
     }
-    SQLite::Statement q(db, "SELECT * FROM audit_records ORDER BY seq");
+    RawQuery q(db, "SELECT * FROM audit_records ORDER BY seq");
     const RowCanonicalizer canon(q);
     FeedRow row;
-    while (q.executeStep()) {
+    while (q.Step()) {
       canon.Read(q, row);
       checker.Feed(row);
       if (!checker.problems().empty()) break;

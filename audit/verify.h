@@ -84,10 +84,11 @@ VerifyReport Verify(const VerifyOptions& options);
 // value, which the gateway never writes, throws std::runtime_error.
 nlohmann::json RowObject(SQLite::Statement& q);
 
-// Steps `q` (a SELECT * FROM audit_records) to the end, writing each row as
-// one JSONL line: the canonical form with `hash` added, so the bytes are
-// ASCII and a line re-serialised canonically hashes as the record did.
-void WriteJsonlRows(SQLite::Statement& q, std::ostream& out,
+// Writes the records with from_seq <= seq <= to_seq as JSONL, one line
+// each: the canonical form with `hash` added, so the bytes are ASCII and a
+// line re-serialised canonically hashes as the record did.
+void WriteJsonlRows(SQLite::Database& db, std::int64_t from_seq,
+                    std::int64_t to_seq, std::ostream& out,
                     std::int64_t& records);
 
 }  // namespace agni::audit

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "audit/checkpoint.h"
@@ -345,6 +346,37 @@ TEST_F(LogFixture, UnreadableInputsExitTwo) {
   EXPECT_EQ(Run(dir.File("bad.json")).exit_code, kVerifyUnreadable);
   EXPECT_EQ(Verify({db, "", dir.File("missing.pub"), ""}).exit_code,
             kVerifyUnreadable);
+}
+
+TEST_F(LogFixture, CheckpointerSignsAtStartPeriodicallyAndAtStop) {
+  Append(1, /*checkpoint_after=*/false);  // seqs 1..3
+  PrepareReadSide(db);
+  AuditStore store({db});
+  Checkpointer cp(db, *key, std::chrono::milliseconds(100));
+  cp.Start();
+  auto latest = [&] {
+    SQLite::Database d(db, SQLite::OPEN_READONLY);
+    return LatestCheckpoint(d);
+  };
+  ASSERT_TRUE(latest());
+  EXPECT_EQ(latest()->seq, 3);
+  Record r;
+  r.stage = "decision";
+  ASSERT_TRUE(store.Append(r).ok);  // seq 4
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (latest()->seq != 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(latest()->seq, 4) << "no periodic checkpoint";
+  ASSERT_TRUE(store.Append(r).ok);  // seq 5
+  cp.Stop();
+  EXPECT_EQ(latest()->seq, 5);  // the final one, at once
+  EXPECT_TRUE(CheckpointSignatureValid(*latest()));
+  EXPECT_EQ(latest()->public_key, key->public_key_hex());
+  store.Close();
+  const VerifyReport v = Run();
+  EXPECT_EQ(v.exit_code, kVerifyOk) << v.Text();
+  EXPECT_GE(v.checkpoints, 3);
 }
 
 TEST_F(LogFixture, CheckpointerRefusesToSignABrokenChain) {
