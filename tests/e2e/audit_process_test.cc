@@ -629,6 +629,7 @@ TEST(DiskFullTest, ReleasesGet503NothingIsForwardedAndItRecoversByItself) {
   // SQLite may still reuse WAL space it already has; keep going until the
   // file system refuses (bounded).
   std::vector<std::string> refused;
+  int accepted_while_full = 0;
   for (int i = 0; i < 2000 && refused.size() < 5; ++i) {
     const std::string id = "full-" + std::to_string(i);
     auto r = release(id);
@@ -638,6 +639,7 @@ TEST(DiskFullTest, ReleasesGet503NothingIsForwardedAndItRecoversByItself) {
       refused.push_back(id);
     } else {
       EXPECT_EQ(r->status, 200);
+      ++accepted_while_full;
     }
   }
   ASSERT_EQ(refused.size(), 5u) << "the full disk never refused a write";
@@ -653,7 +655,9 @@ TEST(DiskFullTest, ReleasesGet503NothingIsForwardedAndItRecoversByItself) {
   ASSERT_TRUE(live);
   EXPECT_EQ(live->status, 200);
 
+  const auto upstream_before = upstream.Received().size();
   fs::remove(fs_dir + "/filler");
+  const auto freed = Clock::now();
   bool recovered = false;
   const auto deadline = Clock::now() + 15s;
   while (!recovered && Clock::now() < deadline) {
@@ -663,6 +667,14 @@ TEST(DiskFullTest, ReleasesGet503NothingIsForwardedAndItRecoversByItself) {
     if (!recovered) std::this_thread::sleep_for(50ms);
   }
   EXPECT_TRUE(recovered) << "still refusing after space came back";
+  EXPECT_EQ(upstream.Received().size(), upstream_before + 1);
+  std::cout << "[ diskfull ] " << accepted_while_full
+            << " releases fit in space SQLite already had, then "
+            << refused.size() << " refused with 503; recovered "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   Clock::now() - freed)
+                   .count()
+            << " ms after space came back\n";
   EXPECT_EQ(gw.Terminate(), 0) << gw.NewLog();
 
   // A restart closes any intent whose outcome could not be written; then the
