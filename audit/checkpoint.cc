@@ -160,7 +160,7 @@ std::optional<Checkpoint> CheckpointFromJson(const nlohmann::json& j,
     c.seq = seq->get<std::int64_t>();
   }
   text("hash", c.hash);
-  text("time", c.time);
+  text("time", c.time, false);
   // An unsigned head (a gateway without a signing key) has none of these.
   text("key_id", c.key_id, false);
   text("public_key", c.public_key, false);

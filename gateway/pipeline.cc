@@ -332,6 +332,7 @@ HttpResponse RequestPipeline::AuditRead(Context& ctx) {
   ctx.decision = "allow";
   audit::Record record = BaseRecord(ctx, "decision");
   record.response_status = 200;
+  record.detail = AuditApi::DescribeQuery(ctx.request.target);
   if (!audit_.Append(std::move(record)).ok) {
     return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
   }

@@ -456,6 +456,14 @@ TEST(AuditApiTest, AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited
   EXPECT_EQ(rf["records"][0]["reason"], "forbidden");
   EXPECT_EQ(rf["records"][0]["path"], "/v1/audit");
   EXPECT_EQ(rf["records"][0]["request_id"], "peek-1");
+  // Each read is audited with what was searched for.
+  auto searches = c.Get("/v1/audit?user=carl&limit=1000", Auth(d.carl()));
+  ASSERT_TRUE(searches);
+  nlohmann::json se = nlohmann::json::parse(searches->body);
+  ASSERT_GE(se["records"].size(), 4u);
+  EXPECT_EQ(se["records"][0]["path"], "/v1/audit");
+  EXPECT_EQ(se["records"][0]["detail"], "query: user=alice&limit=4");
+  EXPECT_EQ(se["records"][0]["decision"], "allow");
   auto bad = c.Get("/v1/audit?limit=0", Auth(d.carl()));
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);

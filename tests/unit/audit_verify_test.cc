@@ -248,6 +248,26 @@ TEST_F(LogFixture, CutTailAndCheckpointsIsCaughtOnlyByAnExternalCheckpoint) {
   EXPECT_TAMPERED_AT(Run(head), 19, "records 19..24 are missing");
 }
 
+TEST_F(LogFixture, AnUnsignedHeadStillCatchesACutTail) {
+  Append(4);  // 12 records
+  {
+    SQLite::Database d(db, SQLite::OPEN_READONLY);
+    SQLite::Statement q(d, "SELECT hash FROM audit_records WHERE seq = 12");
+    ASSERT_TRUE(q.executeStep());
+    WriteAll(dir.File("unsigned.json"),
+             nlohmann::json{{"seq", 12}, {"hash", q.getColumn(0).getString()}}
+                 .dump());
+  }
+  const VerifyReport ok = Verify({db, "", "", dir.File("unsigned.json")});
+  EXPECT_EQ(ok.exit_code, kVerifyOk) << ok.Text();
+  EXPECT_NE(ok.Text().find("unsigned"), std::string::npos);
+  Tamper("DELETE FROM audit_records WHERE seq > 9; DELETE FROM audit_checkpoints");
+  EXPECT_TAMPERED_AT(Verify({db, "", "", dir.File("unsigned.json")}), 10,
+                     "records 10..12 are missing");
+  // With a pinned key an unsigned head is not accepted.
+  EXPECT_EQ(Run(dir.File("unsigned.json")).exit_code, kVerifyTampered);
+}
+
 TEST_F(LogFixture, OlderCopyOfTheDatabaseIsCaughtByAnExternalCheckpoint) {
   Append(4);  // 12 records
   fs::copy_file(db, dir.File("old.db"));
