@@ -223,6 +223,10 @@ void PrepareReadSide(const std::string& db_path) {
   db.setBusyTimeout(5000);
   EnsureQueryIndexes(db);
   EnsureCheckpointSchema(db);
+  // Index statistics from a sample (a fraction of a second on a million
+  // records), so the planner takes the selective index when a page combines
+  // filters, e.g. a user and a phone number.
+  db.exec("PRAGMA analysis_limit=1000; ANALYZE;");
 }
 
 }  // namespace agni::audit
