@@ -160,7 +160,7 @@ std::optional<Checkpoint> CheckpointFromJson(const nlohmann::json& j,
     c.seq = seq->get<std::int64_t>();
   }
   text("hash", c.hash);
-  text("time", c.time);
+  text("time", c.time, false);
   // An unsigned head (a gateway without a signing key) has none of these.
   text("key_id", c.key_id, false);
   text("public_key", c.public_key, false);
@@ -391,37 +391,38 @@ std::optional<Checkpoint> Checkpointer::WriteNow(bool force,
       db_->setBusyTimeout(5000);
       EnsureCheckpointSchema(*db_);
     }
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    // Re-hash what was appended since the last checked point, so a
-    // signature never vouches for records changed behind the writer.
+    // Re-hash what was appended since the last checked point, in a read
+    // transaction: the store's writer is never held up by this, and the
+    // signature vouches for exactly the records just checked.
     std::int64_t from_seq = verified_seq_ < 0 ? 0 : verified_seq_;
     std::string from_hash =
         verified_seq_ < 0 ? std::string(kGenesisHash) : verified_hash_;
-    if (verified_seq_ < 0) {
-      // First run in this process: start from the newest checkpoint whose
-      // signature is ours and whose record still matches, else from seq 1.
-      if (auto anchor = TrustedAnchor(*db_, key_.public_key_hex())) {
-        from_seq = anchor->first;
-        from_hash = anchor->second;
-      }
-    }
     ChainPosition head{from_seq, from_hash};
-    if (auto problem = CheckChainFrom(*db_, head)) {
-      error = "the audit chain is broken at seq " +
-              std::to_string(problem->seq) + ": " + problem->what +
-              "; refusing to sign it";
-      return std::nullopt;
+    {
+      SQLite::Transaction read(*db_, SQLite::TransactionBehavior::DEFERRED);
+      if (verified_seq_ < 0) {
+        // First run in this process: start from the newest checkpoint whose
+        // signature is ours and whose record still matches, else from seq 1.
+        if (auto anchor = TrustedAnchor(*db_, key_.public_key_hex())) {
+          head = {anchor->first, anchor->second};
+        }
+      }
+      if (auto problem = CheckChainFrom(*db_, head)) {
+        error = "the audit chain is broken at seq " +
+                std::to_string(problem->seq) + ": " + problem->what +
+                "; refusing to sign it";
+        return std::nullopt;
+      }
+      read.commit();
     }
     verified_seq_ = head.seq;
     verified_hash_ = head.hash;
-    if (!force && latest_ && latest_->seq == head.seq) {
-      tx.commit();
-      return latest_;
-    }
+    if (!force && latest_ && latest_->seq == head.seq) return latest_;
     const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
     Checkpoint c = key_.Sign(head.seq, head.hash, FormatTime(now));
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement ins(*db_, R"sql(
       INSERT INTO audit_checkpoints (seq, hash, time, key_id, public_key,
                                      signature) VALUES (?, ?, ?, ?, ?, ?))sql");

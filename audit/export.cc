@@ -1,6 +1,7 @@
 #include "audit/export.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <optional>
@@ -56,7 +57,7 @@ ExportResult Export(const ExportOptions& o, std::ostream& out) {
     return {2, 0, "\"" + o.db_path + "\" does not exist or is not a file"};
   }
   try {
-    SQLite::Database db(o.db_path, SQLite::OPEN_READONLY);
+    SQLite::Database db(o.db_path, SQLite::OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     db.setBusyTimeout(5000);
     if (!db.tableExists("audit_records")) {
       return {2, 0, "\"" + o.db_path + "\" has no audit_records table"};
@@ -76,30 +77,25 @@ ExportResult Export(const ExportOptions& o, std::ostream& out) {
     const bool csv = o.format == "csv";
     bool header = false;
     std::string line;
-    while (q.executeStep()) {
-      if (csv) {
-        const int n = q.getColumnCount();
-        if (!header) {
-          line.clear();
-          for (int i = 0; i < n; ++i) {
-            if (i) line += ',';
-            line += CsvField(q.getColumnName(i));
-          }
-          out << line << "\r\n";
-          header = true;
-        }
+    if (!csv) WriteJsonlRows(db, *from, *to, out, result.records);
+    while (csv && q.executeStep()) {
+      const int n = q.getColumnCount();
+      if (!header) {
         line.clear();
         for (int i = 0; i < n; ++i) {
           if (i) line += ',';
-          const SQLite::Column c = q.getColumn(i);
-          if (!c.isNull()) line += CsvField(c.getString());
+          line += CsvField(q.getColumnName(i));
         }
         out << line << "\r\n";
-      } else {
-        out << RowObject(q).dump(-1, ' ', false,
-                                 nlohmann::json::error_handler_t::replace)
-            << '\n';
+        header = true;
       }
+      line.clear();
+      for (int i = 0; i < n; ++i) {
+        if (i) line += ',';
+        const SQLite::Column c = q.getColumn(i);
+        if (!c.isNull()) line += CsvField(c.getString());
+      }
+      out << line << "\r\n";
       ++result.records;
     }
     if (csv && !header) {

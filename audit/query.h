@@ -49,8 +49,9 @@ nlohmann::json RunAuditQuery(SQLite::Database& db, const AuditQuery& q);
 // Creates the indexes the filters use (idempotent; run by the writer side).
 void EnsureQueryIndexes(SQLite::Database& db);
 
-// Opens `db_path` read-write once and creates the query indexes and the
-// checkpoint table, so read-only readers find them. Throws on failure.
+// Opens `db_path` read-write once, creates the query indexes and the
+// checkpoint table (so read-only readers find them) and refreshes the index
+// statistics. Run at every start. Throws on failure.
 void PrepareReadSide(const std::string& db_path);
 
 }  // namespace agni::audit

@@ -18,6 +18,34 @@ std::string FormatTime(std::int64_t time_us) {
   return buf;
 }
 
+std::optional<std::int64_t> ParseTime(std::string_view t) {
+  if (t.size() != 27 || t[4] != '-' || t[7] != '-' || t[10] != 'T' ||
+      t[13] != ':' || t[16] != ':' || t[19] != '.' || t[26] != 'Z') {
+    return std::nullopt;
+  }
+  auto num = [&](std::size_t at, std::size_t n) -> long {
+    long v = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (t[i] < '0' || t[i] > '9') return -1;
+      v = v * 10 + (t[i] - '0');
+    }
+    return v;
+  };
+  std::tm tm{};
+  tm.tm_year = static_cast<int>(num(0, 4)) - 1900;
+  tm.tm_mon = static_cast<int>(num(5, 2)) - 1;
+  tm.tm_mday = static_cast<int>(num(8, 2));
+  tm.tm_hour = static_cast<int>(num(11, 2));
+  tm.tm_min = static_cast<int>(num(14, 2));
+  tm.tm_sec = static_cast<int>(num(17, 2));
+  const long micros = num(20, 6);
+  if (tm.tm_year < 0 || tm.tm_mon < 0 || tm.tm_mday < 0 || tm.tm_hour < 0 ||
+      tm.tm_min < 0 || tm.tm_sec < 0 || micros < 0) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(timegm(&tm)) * 1'000'000 + micros;
+}
+
 nlohmann::json ToJson(const Record& r) {
   nlohmann::json j = nlohmann::json::object();
   auto text = [&](const char* key, const std::string& v) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -50,6 +51,9 @@ struct Record {
 
 // "2026-11-26T16:47:10.123456Z"
 std::string FormatTime(std::int64_t time_us);
+
+// The inverse of FormatTime; nullopt for any other form.
+std::optional<std::int64_t> ParseTime(std::string_view text);
 
 // The record as a JSON object (all fields but `hash`, nulls omitted).
 nlohmann::json ToJson(const Record& r);

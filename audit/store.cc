@@ -149,13 +149,15 @@ AuditStore::~AuditStore() {
 void AuditStore::ReadChainHead() {
   if (!head_) {
     head_ = std::make_unique<SQLite::Statement>(
-        *db_, "SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1");
+        *db_, "SELECT seq, hash, time FROM audit_records ORDER BY seq DESC LIMIT 1");
   }
   SQLite::Statement& last = *head_;
   last.reset();
   if (last.executeStep()) {
     last_seq_ = last.getColumn(0).getInt64();
     last_hash_ = last.getColumn(1).getString();
+    last_time_us_ =
+        ParseTime(last.getColumn(2).getString()).value_or(last_time_us_);
   } else {
     last_seq_ = 0;
     last_hash_ = std::string(kGenesisHash);
@@ -221,6 +223,9 @@ void AuditStore::WriterLoop() {
 void AuditStore::InsertLocked(Record& r) {
   r.seq = last_seq_ + 1;
   r.prev_hash = last_hash_;
+  // Times follow seq, so a time range is a seq range (GET /v1/audit); if the
+  // clock steps back, records keep the last time until it catches up.
+  r.time_us = std::max(r.time_us, last_time_us_);
   r.hash = ChainHash(r);
   if (!insert_) insert_ = std::make_unique<SQLite::Statement>(*db_, kInsert);
   SQLite::Statement& s = *insert_;
@@ -246,12 +251,14 @@ void AuditStore::InsertLocked(Record& r) {
   s.exec();
   last_seq_ = r.seq;
   last_hash_ = r.hash;
+  last_time_us_ = r.time_us;
 }
 
 void AuditStore::CommitBatch(std::deque<Pending>& batch) {
   const auto started = std::chrono::steady_clock::now();
   const std::int64_t seq_before = last_seq_;
   const std::string hash_before = last_hash_;
+  const std::int64_t time_before = last_time_us_;
   std::string error;
   const std::size_t records = static_cast<std::size_t>(std::count_if(
       batch.begin(), batch.end(), [](const Pending& p) { return !p.probe; }));
@@ -272,6 +279,7 @@ void AuditStore::CommitBatch(std::deque<Pending>& batch) {
     // The transaction rolled back: the chain continues from where it was.
     last_seq_ = seq_before;
     last_hash_ = hash_before;
+    last_time_us_ = time_before;
     healthy_ = false;
     if (observer_ && records > 0) observer_->OnFailure(records);
     for (Pending& p : batch) {

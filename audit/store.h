@@ -119,6 +119,7 @@ class AuditStore final : public AuditSink {
 
   std::int64_t last_seq_ = 0;
   std::string last_hash_;
+  std::int64_t last_time_us_ = 0;  // time never decreases along seq
   std::size_t recovered_intents_ = 0;
 
   mutable std::mutex mu_;

@@ -1,12 +1,16 @@
 #include "audit/verify.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
+#include <ostream>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -22,6 +26,221 @@ namespace agni::audit {
 namespace {
 
 constexpr std::size_t kMaxProblems = 50;
+
+// One record as the checker needs it: its canonical bytes (every non-NULL
+// column but `hash`) and the few fields it reasons about.
+struct FeedRow {
+  bool has_seq = false;
+  std::int64_t seq = 0;
+  std::string hash;
+  std::string prev_hash;
+  std::string canonical;
+  std::string stage;
+  std::optional<std::int64_t> intent_seq;
+};
+
+// A JSON string as nlohmann's dump(ensure_ascii) writes it. Plain ASCII is
+// done here (the common case, and fast); anything from DEL up, including
+// invalid UTF-8, goes through nlohmann so the bytes match the writer's.
+void AppendJsonString(std::string& out, const char* p, std::size_t n) {
+  const std::size_t start = out.size();
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run = 0;  // start of the current run of plain characters
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(p[i]);
+    if (c >= 0x7f) {
+      out.resize(start);
+      out += nlohmann::json(std::string(p, n))
+                 .dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+      return;
+    }
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(p + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: {
+        const char u[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(u, sizeof u);
+      }
+    }
+  }
+  out.append(p + run, n - run);
+  out.push_back('"');
+}
+
+// A prepared statement on the raw SQLite API, for the loops that read every
+// record: SQLite::Column copies a shared_ptr (an atomic) on every access.
+class RawQuery {
+ public:
+  RawQuery(SQLite::Database& db, const char* sql) : db_(db.getHandle()) {
+    if (sqlite3_prepare_v2(db_, sql, -1, &st_, nullptr) != SQLITE_OK) {
+      throw std::runtime_error(sqlite3_errmsg(db_));
+    }
+  }
+  ~RawQuery() { sqlite3_finalize(st_); }
+  RawQuery(const RawQuery&) = delete;
+  RawQuery& operator=(const RawQuery&) = delete;
+
+  void Bind(int index, std::int64_t v) { sqlite3_bind_int64(st_, index, v); }
+  bool Step() {
+    const int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw std::runtime_error(sqlite3_errmsg(db_));
+  }
+  sqlite3_stmt* get() const { return st_; }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+// Writes rows of `SELECT * FROM audit_records` in canonical form straight
+// from the columns (no JSON object per row): keys in byte order, NULLs left
+// out. `with_hash` adds the hash column (the JSONL export form).
+class RowCanonicalizer {
+ public:
+  explicit RowCanonicalizer(const RawQuery& q) {
+    const int n = sqlite3_column_count(q.get());
+    for (int i = 0; i < n; ++i) {
+      names_.push_back(sqlite3_column_name(q.get(), i));
+      order_.push_back(i);
+      const std::string& name = names_.back();
+      if (name == "seq") seq_ = i;
+      if (name == "hash") hash_ = i;
+      if (name == "prev_hash") prev_ = i;
+      if (name == "stage") stage_ = i;
+      if (name == "intent_seq") intent_ = i;
+    }
+    std::sort(order_.begin(), order_.end(),
+              [&](int a, int b) { return names_[a] < names_[b]; });
+    for (const std::string& name : names_) {
+      quoted_names_.push_back("\"" + name + "\":");
+    }
+  }
+
+  void Write(const RawQuery& q, std::string& out, bool with_hash) const {
+    sqlite3_stmt* st = q.get();
+    out.push_back('{');
+    bool first = true;
+    char digits[24];
+    for (int i : order_) {
+      if (i == hash_ && !with_hash) continue;
+      const int type = sqlite3_column_type(st, i);
+      if (type == SQLITE_NULL) continue;
+      if (!first) out.push_back(',');
+      first = false;
+      out += quoted_names_[i];
+      if (type == SQLITE_INTEGER) {
+        auto [end, ec] = std::to_chars(digits, digits + sizeof digits,
+                                       sqlite3_column_int64(st, i));
+        out.append(digits, end);
+      } else if (type == SQLITE_TEXT) {
+        const char* text =
+            reinterpret_cast<const char*>(sqlite3_column_text(st, i));
+        AppendJsonString(out, text,
+                         static_cast<std::size_t>(sqlite3_column_bytes(st, i)));
+      } else {
+        throw std::runtime_error("column " + names_[i] +
+                                 " holds a value of an unexpected type");
+      }
+    }
+    out.push_back('}');
+  }
+
+  void Read(const RawQuery& q, FeedRow& row) const {
+    sqlite3_stmt* st = q.get();
+    row.canonical.clear();
+    Write(q, row.canonical, false);
+    auto text = [&](int i, std::string& out) {
+      out.clear();
+      if (i >= 0 && sqlite3_column_type(st, i) == SQLITE_TEXT) {
+        out.assign(reinterpret_cast<const char*>(sqlite3_column_text(st, i)),
+                   static_cast<std::size_t>(sqlite3_column_bytes(st, i)));
+      }
+    };
+    row.has_seq = seq_ >= 0 && sqlite3_column_type(st, seq_) == SQLITE_INTEGER;
+    row.seq = row.has_seq ? sqlite3_column_int64(st, seq_) : 0;
+    text(hash_, row.hash);
+    text(prev_, row.prev_hash);
+    text(stage_, row.stage);
+    row.intent_seq.reset();
+    if (intent_ >= 0 && sqlite3_column_type(st, intent_) == SQLITE_INTEGER) {
+      row.intent_seq = sqlite3_column_int64(st, intent_);
+    }
+  }
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<std::string> quoted_names_;  // "name":
+  std::vector<int> order_;
+  int seq_ = -1, hash_ = -1, prev_ = -1, stage_ = -1, intent_ = -1;
+};
+
+// The same from a parsed JSONL line.
+FeedRow FeedRowFromJson(nlohmann::json rec) {
+  FeedRow row;
+  auto seq = rec.find("seq");
+  row.has_seq = seq != rec.end() && seq->is_number_integer();
+  if (row.has_seq) row.seq = seq->get<std::int64_t>();
+  auto hash = rec.find("hash");
+  if (hash != rec.end()) {
+    if (hash->is_string()) row.hash = hash->get<std::string>();
+    rec.erase(hash);
+  }
+  auto prev = rec.find("prev_hash");
+  if (prev != rec.end() && prev->is_string()) row.prev_hash = prev->get<std::string>();
+  auto stage = rec.find("stage");
+  if (stage != rec.end() && stage->is_string()) row.stage = stage->get<std::string>();
+  auto intent = rec.find("intent_seq");
+  if (intent != rec.end() && intent->is_number_integer()) {
+    row.intent_seq = intent->get<std::int64_t>();
+  }
+  row.canonical =
+      rec.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+  return row;
+}
+
+// hex(SHA-256(a || b)) with the digest fetched once: verify hashes a
+// million records, and OpenSSL 3's implicit fetch per call costs more than
+// the hash of a short record. Not thread-safe; one per checker.
+class ChainHasher {
+ public:
+  ChainHasher()
+      : md_(EVP_MD_fetch(nullptr, "SHA256", nullptr)), ctx_(EVP_MD_CTX_new()) {
+    if (!md_ || !ctx_) throw std::runtime_error("SHA-256 unavailable");
+  }
+  ~ChainHasher() {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_free(md_);
+  }
+  ChainHasher(const ChainHasher&) = delete;
+  ChainHasher& operator=(const ChainHasher&) = delete;
+
+  std::string Hex(std::string_view a, std::string_view b) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_DigestInit_ex(ctx_, md_, nullptr) != 1 ||
+        EVP_DigestUpdate(ctx_, a.data(), a.size()) != 1 ||
+        EVP_DigestUpdate(ctx_, b.data(), b.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx_, digest, &len) != 1) {
+      throw std::runtime_error("SHA-256 failed");
+    }
+    return HexEncode(std::string_view(reinterpret_cast<char*>(digest), len));
+  }
+
+ private:
+  EVP_MD* md_;
+  EVP_MD_CTX* ctx_;
+};
 
 // What a checkpoint says the record at `seq` hashes to.
 struct Expectation {
@@ -39,24 +258,15 @@ class ChainChecker {
     expect_[seq].push_back(std::move(e));
   }
 
-  // `rec` is every non-NULL column, `hash` included.
-  void Feed(nlohmann::json rec) {
-    auto seq_it = rec.find("seq");
-    if (seq_it == rec.end() || !seq_it->is_number_integer()) {
+  void Feed(const FeedRow& row) {
+    if (!row.has_seq) {
       Problem(pos_.seq + 1, "the record after seq " + std::to_string(pos_.seq) +
                                 " has no integer seq");
       return;
     }
-    const std::int64_t seq = seq_it->get<std::int64_t>();
-    auto hash_it = rec.find("hash");
-    std::string stored_hash =
-        hash_it != rec.end() && hash_it->is_string() ? hash_it->get<std::string>()
-                                                     : std::string();
-    if (hash_it != rec.end()) rec.erase(hash_it);
-    auto prev_it = rec.find("prev_hash");
-    const std::string prev =
-        prev_it != rec.end() && prev_it->is_string() ? prev_it->get<std::string>()
-                                                     : std::string();
+    const std::int64_t seq = row.seq;
+    const std::string& stored_hash = row.hash;
+    const std::string& prev = row.prev_hash;
     if (records_ == 0 && partial_start_) {
       pos_ = {seq - 1, prev};
       first_seq_ = seq;
@@ -80,8 +290,7 @@ class ChainChecker {
                        std::to_string(pos_.seq) +
                        " (records swapped, inserted or rewritten)");
     }
-    const std::string computed = Sha256Hex(
-        prev + rec.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace));
+    const std::string computed = hasher_.Hex(prev, row.canonical);
     if (stored_hash.empty()) {
       Problem(seq, "the record has no hash");
     } else if (!ConstantTimeEquals(computed, stored_hash)) {
@@ -99,21 +308,15 @@ class ChainChecker {
       }
       expect_.erase(e);
     }
-    const auto stage = rec.find("stage");
-    if (stage != rec.end() && stage->is_string()) {
-      if (*stage == "intent") {
-        open_intents_.insert(seq);
-      } else if (*stage == "outcome") {
-        const auto is = rec.find("intent_seq");
-        if (is != rec.end() && is->is_number_integer()) {
-          const std::int64_t intent = is->get<std::int64_t>();
-          if (open_intents_.erase(intent) == 0 &&
-              !(partial_start_ && intent < first_seq_)) {
-            Problem(seq, "outcome for intent seq " + std::to_string(intent) +
-                             ", which is not an open intent (duplicate "
-                             "outcome or missing intent)");
-          }
-        }
+    if (row.stage == "intent") {
+      open_intents_.insert(seq);
+    } else if (row.stage == "outcome" && row.intent_seq) {
+      const std::int64_t intent = *row.intent_seq;
+      if (open_intents_.erase(intent) == 0 &&
+          !(partial_start_ && intent < first_seq_)) {
+        Problem(seq, "outcome for intent seq " + std::to_string(intent) +
+                         ", which is not an open intent (duplicate outcome "
+                         "or missing intent)");
       }
     }
     pos_ = {seq, stored_hash};
@@ -154,6 +357,7 @@ class ChainChecker {
   std::vector<ChainProblem>& problems() { return problems_; }
 
  private:
+  ChainHasher hasher_;
   ChainPosition pos_;
   bool partial_start_;
   std::int64_t first_seq_ = 1;
@@ -266,7 +470,8 @@ VerifyReport VerifyDb(const VerifyOptions& o, const std::string& pubkey) {
     return report;
   }
   try {
-    SQLite::Database db(o.db_path, SQLite::OPEN_READONLY);
+    // One thread uses this connection: no per-call mutex.
+    SQLite::Database db(o.db_path, SQLite::OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     db.setBusyTimeout(5000);
     if (!db.tableExists("audit_records")) {
       report.exit_code = kVerifyUnreadable;
@@ -301,8 +506,13 @@ VerifyReport VerifyDb(const VerifyOptions& o, const std::string& pubkey) {
         !AddExternalCheckpoint(o, pubkey, checker, report)) {
       return report;
     }
-    SQLite::Statement q(db, "SELECT * FROM audit_records ORDER BY seq");
-    while (q.executeStep()) checker.Feed(RowObject(q));
+    RawQuery q(db, "SELECT * FROM audit_records ORDER BY seq");
+    const RowCanonicalizer canon(q);
+    FeedRow row;
+    while (q.Step()) {
+      canon.Read(q, row);
+      checker.Feed(row);
+    }
     db.exec("COMMIT");
     if (!checker.open_intents().empty()) {
       std::vector<std::int64_t> open(checker.open_intents().begin(),
@@ -354,7 +564,7 @@ VerifyReport VerifyJsonl(const VerifyOptions& o, const std::string& pubkey) {
                           " is not a JSON object (file damaged or edited)");
       continue;
     }
-    checker.Feed(std::move(rec));
+    checker.Feed(FeedRowFromJson(std::move(rec)));
   }
   if (checker.records() > 0 && checker.first_seq() != 1) {
     report.notes.push_back(
@@ -390,14 +600,35 @@ nlohmann::json RowObject(SQLite::Statement& q) {
   return rec;
 }
 
+void WriteJsonlRows(SQLite::Database& db, std::int64_t from_seq,
+                    std::int64_t to_seq, std::ostream& out,
+                    std::int64_t& records) {
+  RawQuery q(db,
+             "SELECT * FROM audit_records WHERE seq >= ? AND seq <= ? "
+             "ORDER BY seq");
+  q.Bind(1, from_seq);
+  q.Bind(2, to_seq);
+  const RowCanonicalizer canon(q);
+  std::string line;
+  while (q.Step()) {
+    line.clear();
+    canon.Write(q, line, /*with_hash=*/true);
+    line.push_back('\n');
+    out.write(line.data(), static_cast<std::streamsize>(line.size()));
+    ++records;
+  }
+}
+
 std::optional<ChainProblem> CheckChainFrom(SQLite::Database& db,
                                            ChainPosition& pos) {
   ChainChecker checker(pos, false);
-  SQLite::Statement q(db,
-                      "SELECT * FROM audit_records WHERE seq > ? ORDER BY seq");
-  q.bind(1, pos.seq);
-  while (q.executeStep()) {
-    checker.Feed(RowObject(q));
+  RawQuery q(db, "SELECT * FROM audit_records WHERE seq > ? ORDER BY seq");
+  q.Bind(1, pos.seq);
+  const RowCanonicalizer canon(q);
+  FeedRow row;
+  while (q.Step()) {
+    canon.Read(q, row);
+    checker.Feed(row);
     if (!checker.problems().empty()) return checker.problems().front();
   }
   pos = checker.pos();
@@ -439,7 +670,7 @@ std::string CheckBeforeServing(const std::string& db_path,
                            "` lists every problem; keep the file as evidence "
                            "and start on a new audit.path";
   try {
-    SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+    SQLite::Database db(db_path, SQLite::OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     db.setBusyTimeout(5000);
     if (!db.tableExists("audit_records")) return "";
     db.exec("BEGIN");
@@ -459,9 +690,12 @@ std::string CheckBeforeServing(const std::string& db_path,
         }
       }
     }
-    SQLite::Statement q(db, "SELECT * FROM audit_records ORDER BY seq");
-    while (q.executeStep()) {
-      checker.Feed(RowObject(q));
+    RawQuery q(db, "SELECT * FROM audit_records ORDER BY seq");
+    const RowCanonicalizer canon(q);
+    FeedRow row;
+    while (q.Step()) {
+      canon.Read(q, row);
+      checker.Feed(row);
       if (!checker.problems().empty()) break;
     }
     db.exec("COMMIT");

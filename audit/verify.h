@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <utility>
@@ -82,5 +83,12 @@ VerifyReport Verify(const VerifyOptions& options);
 // integers as numbers and text as strings (`hash` included). A REAL or BLOB
 // value, which the gateway never writes, throws std::runtime_error.
 nlohmann::json RowObject(SQLite::Statement& q);
+
+// Writes the records with from_seq <= seq <= to_seq as JSONL, one line
+// each: the canonical form with `hash` added, so the bytes are ASCII and a
+// line re-serialised canonically hashes as the record did.
+void WriteJsonlRows(SQLite::Database& db, std::int64_t from_seq,
+                    std::int64_t to_seq, std::ostream& out,
+                    std::int64_t& records);
 
 }  // namespace agni::audit

@@ -35,6 +35,23 @@ void AuditApi::Return(std::unique_ptr<SQLite::Database> db) {
   if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(db));
 }
 
+std::string AuditApi::DescribeQuery(std::string_view target) {
+  const std::size_t q = target.find('?');
+  if (q == std::string_view::npos || q + 1 == target.size()) return "";
+  const std::string_view query = target.substr(q + 1, 512);
+  std::string out = "query: ";
+  for (unsigned char c : query) {
+    if (c > 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  if (target.size() - q - 1 > 512) out += "...";
+  return out;
+}
+
 AuditApi::Result AuditApi::Handle(std::string_view target) {
   const std::size_t q = target.find('?');
   const std::string_view path = target.substr(0, q);

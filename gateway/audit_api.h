@@ -41,6 +41,11 @@ class AuditApi {
   };
   Result Handle(std::string_view target);
 
+  // The query string as the access record keeps it ("query: user=alice"):
+  // bytes outside printable ASCII %-escaped, at most 512 of them. Empty when
+  // there is none.
+  static std::string DescribeQuery(std::string_view target);
+
  private:
   std::unique_ptr<SQLite::Database> Borrow();
   void Return(std::unique_ptr<SQLite::Database> db);

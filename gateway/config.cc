@@ -243,7 +243,8 @@ void ReadAudit(const json& value, const std::string& path,
                const fs::path& base_dir, AuditConfig& a, ConfigErrors& errors) {
   ObjectReader r(value, path, errors,
                  {"path", "busy_timeout", "max_queue", "max_batch",
-                  "signing_key_file", "checkpoint_interval"});
+                  "signing_key_file", "checkpoint_interval",
+                  "fingerprint_key_file"});
   if (auto p = r.String("path", true)) {
     a.path = Resolve(base_dir, *p);
     const fs::path dir = fs::path(a.path).parent_path();
@@ -276,6 +277,22 @@ void ReadAudit(const json& value, const std::string& path,
       audit::SigningKey::LoadPem(a.signing_key_file);
     } catch (const std::exception& e) {
       r.Error(r.PathOf("signing_key_file"), e.what());
+    }
+  }
+  if (auto k = r.String("fingerprint_key_file", false)) {
+    const std::string file = Resolve(base_dir, *k);
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    if (!in) {
+      r.Error(r.PathOf("fingerprint_key_file"),
+              "cannot read file \"" + file + "\"");
+    } else if (bytes.str().size() < 32) {
+      r.Error(r.PathOf("fingerprint_key_file"),
+              "must hold at least 32 random bytes (e.g. `head -c 32 "
+              "/dev/urandom > fingerprint.key`)");
+    } else {
+      a.fingerprint_key = bytes.str();
     }
   }
   if (auto v = r.Duration("checkpoint_interval", false)) {

@@ -61,6 +61,9 @@ struct AuditConfig {
   // Ed25519 private key (PEM) that signs checkpoints; empty: unsigned.
   std::string signing_key_file;
   milliseconds checkpoint_interval{60000};
+  // Key for HMAC fingerprints of credentials (read from
+  // audit.fingerprint_key_file); empty: no fingerprints.
+  std::string fingerprint_key;
 };
 
 struct User {

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/fingerprint.h"
 #include "gateway/audit_api.h"
 #include "gateway/approvals_api.h"
 #include "gateway/crypto.h"
@@ -104,6 +105,7 @@ struct RequestPipeline::Context {
   std::string shadow;
   std::string_view reason;  // the gateway's reason code, for the request log
   std::string approval_id;
+  std::string credential_fingerprint;  // of a credential that did not match
 };
 
 RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
@@ -163,6 +165,9 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
         ctx.access->authenticator.FindUser(request.client_certificate_user);
   }
   if (!auth.principal) {
+    ctx.credential_fingerprint = audit::CredentialFingerprint(
+        ctx.access->fingerprint_key,
+        audit::PresentedCredential(request.authorization, request.api_key));
     return Finish(ctx, {Reason::kUnauthenticated, auth.failure, ""});
   }
   ctx.principal = std::move(auth.principal);
@@ -442,6 +447,7 @@ HttpResponse RequestPipeline::AuditRead(Context& ctx) {
   ctx.decision = "allow";
   audit::Record record = BaseRecord(ctx, "decision");
   record.response_status = 200;
+  record.detail = AuditApi::DescribeQuery(ctx.request.target);
   if (!audit_.Append(std::move(record)).ok) {
     return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
   }
@@ -478,6 +484,9 @@ HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
     record.reason = ReasonCode(problem.reason);
     record.response_status = ReasonStatus(problem.reason);
     record.detail = problem.detail;
+    if (!ctx.credential_fingerprint.empty()) {
+      record.detail += "; credential " + ctx.credential_fingerprint;
+    }
     const audit::AppendResult committed = audit_.Append(std::move(record));
     if (!committed.ok) {
       log_.Error("audit record not committed",

@@ -41,13 +41,15 @@ struct AccessSnapshot {
   explicit AccessSnapshot(const Config& config)
       : authenticator(config.users),
         policy(config.policy),
-        auditors(config.auditors) {
+        auditors(config.auditors),
+        fingerprint_key(config.audit.fingerprint_key) {
     for (const User& u : config.users) members.push_back({u.name, u.groups});
   }
   Authenticator authenticator;
   std::shared_ptr<const policy::Policy> policy;
   std::vector<std::string> auditors;
   std::vector<policy::Member> members;  // who may approve, for approvals
+  std::string fingerprint_key;  // audit.fingerprint_key_file's bytes
 };
 
 class RequestPipeline {

@@ -84,6 +84,7 @@ class Deployment {
         << out;
     audit_path_ = audit_path.starts_with("/") ? audit_path
                                                : dir_.File(audit_path);
+    dir_.Write("fingerprint.key", RandomBytes(32));
     dir_.Write("policy.json",
                R"({"rules":[{"id":"support-sandbox","effect":"allow",)"
                R"("groups":["support"],"numbers":["+1555*"]}]})");
@@ -109,7 +110,8 @@ class Deployment {
          {{"path", audit_path_},
           {"busy_timeout", "500ms"},
           {"signing_key_file", "sign.pem"},
-          {"checkpoint_interval", "1s"}}},
+          {"checkpoint_interval", "1s"},
+          {"fingerprint_key_file", "fingerprint.key"}}},
         {"users", users},
         {"auditors", {"compliance"}},
         {"policy_file", "policy.json"}};
@@ -416,6 +418,14 @@ TEST(AuditApiTest, AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited
   auto anonymous = c.Get("/v1/audit");
   ASSERT_TRUE(anonymous);
   EXPECT_EQ(anonymous->status, 401);
+  // A wrong credential is identified by its keyed fingerprint, never itself.
+  const std::string wrong = NewToken();
+  for (const char* id : {"wrong-1", "wrong-2"}) {
+    httplib::Headers h{{"X-Api-Key", wrong}, {"X-Request-Id", id}};
+    auto r = c.Delete(ReleasePath("+15550000009"), h);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+  }
 
   // An auditor pages through alice's records by seq.
   auto page1 = c.Get("/v1/audit?user=alice&limit=4", Auth(d.carl()));
@@ -446,6 +456,14 @@ TEST(AuditApiTest, AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited
   EXPECT_EQ(rf["records"][0]["reason"], "forbidden");
   EXPECT_EQ(rf["records"][0]["path"], "/v1/audit");
   EXPECT_EQ(rf["records"][0]["request_id"], "peek-1");
+  // Each read is audited with what was searched for.
+  auto searches = c.Get("/v1/audit?user=carl&limit=1000", Auth(d.carl()));
+  ASSERT_TRUE(searches);
+  nlohmann::json se = nlohmann::json::parse(searches->body);
+  ASSERT_GE(se["records"].size(), 4u);
+  EXPECT_EQ(se["records"][0]["path"], "/v1/audit");
+  EXPECT_EQ(se["records"][0]["detail"], "query: user=alice&limit=4");
+  EXPECT_EQ(se["records"][0]["decision"], "allow");
   auto bad = c.Get("/v1/audit?limit=0", Auth(d.carl()));
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
@@ -487,8 +505,25 @@ TEST(AuditApiTest, AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited
             0)
       << out;
 
+  {
+    const AuditView view = ReadAudit(d.db());
+    std::vector<std::string> fingerprints;
+    for (const char* id : {"wrong-1", "wrong-2"}) {
+      auto it = view.by_request.find(id);
+      ASSERT_NE(it, view.by_request.end());
+      EXPECT_EQ(it->second["reason"], "unauthenticated");
+      const std::string detail = it->second.value("detail", "");
+      const std::size_t at = detail.find("hmac-sha256:");
+      ASSERT_NE(at, std::string::npos) << detail;
+      fingerprints.push_back(detail.substr(at, 12 + 32));
+    }
+    EXPECT_EQ(fingerprints[0], fingerprints[1]);  // the same credential
+    EXPECT_EQ(fingerprints[0].find(Sha256Hex(wrong).substr(0, 32)),
+              std::string::npos);
+  }
   // Never a secret: not the API key, no token, no token hash, anywhere.
-  std::vector<std::string> secrets = {kApiKey};
+  std::vector<std::string> secrets = {kApiKey, wrong, Sha256Hex(wrong),
+                                      ReadAll(d.File("fingerprint.key"))};
   for (const Person& p : d.people()) {
     secrets.push_back(p.token);
     secrets.push_back(Sha256Hex(p.token));
@@ -602,6 +637,7 @@ TEST(DiskFullTest, ReleasesGet503NothingIsForwardedAndItRecoversByItself) {
   // SQLite may still reuse WAL space it already has; keep going until the
   // file system refuses (bounded).
   std::vector<std::string> refused;
+  int accepted_while_full = 0;
   for (int i = 0; i < 2000 && refused.size() < 5; ++i) {
     const std::string id = "full-" + std::to_string(i);
     auto r = release(id);
@@ -611,6 +647,7 @@ TEST(DiskFullTest, ReleasesGet503NothingIsForwardedAndItRecoversByItself) {
       refused.push_back(id);
     } else {
       EXPECT_EQ(r->status, 200);
+      ++accepted_while_full;
     }
   }
   ASSERT_EQ(refused.size(), 5u) << "the full disk never refused a write";
@@ -626,7 +663,9 @@ TEST(DiskFullTest, ReleasesGet503NothingIsForwardedAndItRecoversByItself) {
   ASSERT_TRUE(live);
   EXPECT_EQ(live->status, 200);
 
+  const auto upstream_before = upstream.Received().size();
   fs::remove(fs_dir + "/filler");
+  const auto freed = Clock::now();
   bool recovered = false;
   const auto deadline = Clock::now() + 15s;
   while (!recovered && Clock::now() < deadline) {
@@ -636,6 +675,14 @@ TEST(DiskFullTest, ReleasesGet503NothingIsForwardedAndItRecoversByItself) {
     if (!recovered) std::this_thread::sleep_for(50ms);
   }
   EXPECT_TRUE(recovered) << "still refusing after space came back";
+  EXPECT_EQ(upstream.Received().size(), upstream_before + 1);
+  std::cout << "[ diskfull ] " << accepted_while_full
+            << " releases fit in space SQLite already had, then "
+            << refused.size() << " refused with 503; recovered "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   Clock::now() - freed)
+                   .count()
+            << " ms after space came back\n";
   EXPECT_EQ(gw.Terminate(), 0) << gw.NewLog();
 
   // A restart closes any intent whose outcome could not be written; then the

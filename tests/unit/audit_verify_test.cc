@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "audit/checkpoint.h"
@@ -171,6 +172,31 @@ TEST_F(LogFixture, IntactLogVerifiesWithItsCheckpoints) {
   EXPECT_NE(r.Text().find("OK: 30 records"), std::string::npos) << r.Text();
 }
 
+TEST_F(LogFixture, AwkwardCharactersHashTheSameForTheWriterAndTheVerifier) {
+  {
+    AuditStore store({db});
+    for (const std::string& text :
+         {std::string("tab\t quote\" backslash\\ ctrl\x01\x1f del\x7f"),
+          std::string("caf\xc3\xa9 \xf0\x9f\x98\x80 cr\r lf\n ff\f bs\b"),
+          std::string("invalid \xff\xfe utf-8 \xc3"), std::string("/,;=")}) {
+      Record r;
+      r.stage = "decision";
+      r.detail = text;
+      r.principal = text;
+      ASSERT_TRUE(store.Append(r).ok);
+    }
+  }
+  const VerifyReport r = Run("", false);
+  EXPECT_EQ(r.exit_code, kVerifyOk) << r.Text();
+  EXPECT_EQ(r.records, 4);
+  std::ostringstream out;
+  ASSERT_EQ(Export({db, "jsonl", "", ""}, out).records, 4);
+  WriteAll(dir.File("odd.jsonl"), out.str());
+  for (unsigned char c : out.str()) EXPECT_LT(c, 0x80);  // ASCII only
+  const VerifyReport j = Verify({"", dir.File("odd.jsonl"), "", ""});
+  EXPECT_EQ(j.exit_code, kVerifyOk) << j.Text();
+}
+
 TEST_F(LogFixture, FlippedByteInTheFileNamesThatRecord) {
   Append(10);
   std::string bytes = ReadAll(db);
@@ -220,6 +246,26 @@ TEST_F(LogFixture, CutTailAndCheckpointsIsCaughtOnlyByAnExternalCheckpoint) {
   EXPECT_EQ(Run().exit_code, kVerifyOk);
   // ...with one, the missing tail is named.
   EXPECT_TAMPERED_AT(Run(head), 19, "records 19..24 are missing");
+}
+
+TEST_F(LogFixture, AnUnsignedHeadStillCatchesACutTail) {
+  Append(4);  // 12 records
+  {
+    SQLite::Database d(db, SQLite::OPEN_READONLY);
+    SQLite::Statement q(d, "SELECT hash FROM audit_records WHERE seq = 12");
+    ASSERT_TRUE(q.executeStep());
+    WriteAll(dir.File("unsigned.json"),
+             nlohmann::json{{"seq", 12}, {"hash", q.getColumn(0).getString()}}
+                 .dump());
+  }
+  const VerifyReport ok = Verify({db, "", "", dir.File("unsigned.json")});
+  EXPECT_EQ(ok.exit_code, kVerifyOk) << ok.Text();
+  EXPECT_NE(ok.Text().find("unsigned"), std::string::npos);
+  Tamper("DELETE FROM audit_records WHERE seq > 9; DELETE FROM audit_checkpoints");
+  EXPECT_TAMPERED_AT(Verify({db, "", "", dir.File("unsigned.json")}), 10,
+                     "records 10..12 are missing");
+  // With a pinned key an unsigned head is not accepted.
+  EXPECT_EQ(Run(dir.File("unsigned.json")).exit_code, kVerifyTampered);
 }
 
 TEST_F(LogFixture, OlderCopyOfTheDatabaseIsCaughtByAnExternalCheckpoint) {
@@ -320,6 +366,37 @@ TEST_F(LogFixture, UnreadableInputsExitTwo) {
   EXPECT_EQ(Run(dir.File("bad.json")).exit_code, kVerifyUnreadable);
   EXPECT_EQ(Verify({db, "", dir.File("missing.pub"), ""}).exit_code,
             kVerifyUnreadable);
+}
+
+TEST_F(LogFixture, CheckpointerSignsAtStartPeriodicallyAndAtStop) {
+  Append(1, /*checkpoint_after=*/false);  // seqs 1..3
+  PrepareReadSide(db);
+  AuditStore store({db});
+  Checkpointer cp(db, *key, std::chrono::milliseconds(100));
+  cp.Start();
+  auto latest = [&] {
+    SQLite::Database d(db, SQLite::OPEN_READONLY);
+    return LatestCheckpoint(d);
+  };
+  ASSERT_TRUE(latest());
+  EXPECT_EQ(latest()->seq, 3);
+  Record r;
+  r.stage = "decision";
+  ASSERT_TRUE(store.Append(r).ok);  // seq 4
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (latest()->seq != 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(latest()->seq, 4) << "no periodic checkpoint";
+  ASSERT_TRUE(store.Append(r).ok);  // seq 5
+  cp.Stop();
+  EXPECT_EQ(latest()->seq, 5);  // the final one, at once
+  EXPECT_TRUE(CheckpointSignatureValid(*latest()));
+  EXPECT_EQ(latest()->public_key, key->public_key_hex());
+  store.Close();
+  const VerifyReport v = Run();
+  EXPECT_EQ(v.exit_code, kVerifyOk) << v.Text();
+  EXPECT_GE(v.checkpoints, 3);
 }
 
 TEST_F(LogFixture, CheckpointerRefusesToSignABrokenChain) {
