@@ -73,6 +73,11 @@ struct Config {
   AuditConfig audit;
   std::vector<User> users;
   std::vector<std::string> auditors;
+  // Groups that may use the policy tools (POST /v1/policy/explain) besides
+  // the auditors.
+  std::vector<std::string> admins;
+  // Peers whose X-Forwarded-For is believed when judging source_cidrs.
+  std::vector<policy::Cidr> trusted_proxies;
   std::string policy_file;
   std::string inventory_file;
   std::shared_ptr<const policy::Policy> policy;

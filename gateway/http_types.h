@@ -16,6 +16,8 @@ struct HttpRequest {
   std::vector<std::string> api_key;        // every X-Api-Key header
   std::vector<std::string> request_id;     // every X-Request-Id header
   bool has_body = false;  // Content-Length > 0 or Transfer-Encoding present
+  std::vector<std::string> forwarded_for;  // every X-Forwarded-For header
+  std::string body;  // read only on routes that take a body
 };
 
 struct HttpResponse {

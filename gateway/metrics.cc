@@ -90,6 +90,7 @@ Metrics::Metrics()
        {"success", "rejected", "unreachable", "timeout", "tls", "bad_response"}) {
     upstream_requests_.Add({{"outcome", o}});
   }
+  RegisterPolicyMetrics();
 }
 
 std::string Metrics::Serialize() const {

@@ -44,6 +44,11 @@ class Metrics final : public audit::StoreObserver {
   void OnFailure(std::size_t records) override;
   void OnQueueDepth(std::size_t depth) override;
 
+  // limit: the id of the velocity limit that refused a release.
+  void CountRateLimited(std::string_view limit);
+  // result: "success" | "failure".
+  void CountReload(std::string_view result);
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& requests_;
@@ -55,6 +60,10 @@ class Metrics final : public audit::StoreObserver {
   prometheus::Counter& audit_write_failures_;
   prometheus::Histogram& audit_commit_duration_;
   prometheus::Gauge& audit_queue_depth_;
+  // Policy-language series (gateway/policy_metrics.cc).
+  void RegisterPolicyMetrics();
+  prometheus::Family<prometheus::Counter>* rate_limited_ = nullptr;
+  prometheus::Family<prometheus::Counter>* config_reloads_ = nullptr;
 };
 
 }  // namespace agni

@@ -4,6 +4,7 @@
 
 #include "gateway/crypto.h"
 #include "gateway/phone_path.h"
+#include "gateway/policy_tools.h"
 
 namespace agni {
 namespace {
@@ -12,7 +13,15 @@ constexpr std::string_view kRouteRelease = "release";
 constexpr std::string_view kRouteWhoAmI = "whoami";
 constexpr std::string_view kRouteOther = "other";
 constexpr std::string_view kWhoAmIPath = "/v1/whoami";
+constexpr std::string_view kRouteExplain = "explain";
+constexpr std::string_view kExplainPath = "/v1/policy/explain";
 constexpr std::size_t kMaxAuditedPath = 256;
+
+std::string_view AllowedMethod(std::string_view route) {
+  if (route == kRouteRelease) return "DELETE";
+  if (route == kRouteExplain) return "POST";
+  return "GET";
+}
 
 // A client-supplied request id is kept only when it is a short token of safe
 // characters; anything else (CR/LF, quotes, spaces) is replaced.
@@ -79,6 +88,9 @@ struct RequestPipeline::Context {
   std::string decision;  // allow | deny
   std::string rule_id;
   std::string shadow;
+  std::uint64_t limit_ticket = 0;  // counted by the velocity limiter
+  std::string release_outcome;     // the outcome record's `outcome`
+  std::chrono::seconds retry_after{0};
 };
 
 RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
@@ -116,6 +128,8 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
     ctx.route = kRouteRelease;
   } else if (path == kWhoAmIPath) {
     ctx.route = kRouteWhoAmI;
+  } else if (path == kExplainPath) {
+    ctx.route = kRouteExplain;
   }
 
   // Authenticate.
@@ -133,12 +147,13 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
   if (ctx.route == kRouteOther) {
     return Finish(ctx, {Reason::kNotFound, "no such route", ""});
   }
-  const std::string_view allowed = ctx.route == kRouteRelease ? "DELETE" : "GET";
+  const std::string_view allowed = AllowedMethod(ctx.route);
   if (request.method != allowed) {
     return Finish(ctx, {Reason::kMethodNotAllowed,
                         "this route accepts " + std::string(allowed) + " only",
                         ""});
   }
+  if (ctx.route == kRouteExplain) return ExplainPolicy(ctx);
   if (request.has_body) {
     return Finish(ctx, {Reason::kInvalidRequest,
                         "this route takes no request body", ""});
@@ -156,9 +171,11 @@ HttpResponse RequestPipeline::Release(Context& ctx,
   ctx.phone_number = phone_number;
 
   // Policy.
+  const auto now = clock_();
   const policy::Decision decision = policy::Evaluate(
-      *ctx.access->policy, {ctx.principal->name, ctx.principal->groups},
-      phone_number);
+      *ctx.access->policy,
+      MakePolicyRequest(*ctx.access, *ctx.principal, phone_number, now,
+                        ClientAddressOf(*ctx.access, ctx.request)));
   ctx.decision = policy::EffectName(decision.effect);
   ctx.rule_id = decision.rule_id;
   metrics_.CountDecision(ctx.decision, "enforce");
@@ -178,13 +195,34 @@ HttpResponse RequestPipeline::Release(Context& ctx,
                         "the gateway is shutting down; retry shortly", ""});
   }
 
+  // Velocity limits: the release is counted from here, so concurrent
+  // requests cannot overshoot together; it is uncounted below unless it was
+  // (or may have been) released. Denials above never count.
+  const policy::VelocityLimiter::Verdict verdict = limiter_.Admit(
+      ctx.access->policy->limits, ctx.principal->name, ctx.principal->groups,
+      now);
+  if (!verdict.admitted) {
+    metrics_.CountRateLimited(verdict.limit_id);
+    ctx.retry_after = verdict.retry_after;
+    return Finish(ctx, {Reason::kRateLimited,
+                        "velocity limit \"" + verdict.limit_id +
+                            "\" reached; retry after " +
+                            std::to_string(verdict.retry_after.count()) + "s",
+                        ""});
+  }
+  ctx.limit_ticket = verdict.ticket;
+
   // Single flight: one release of a number at a time.
   SingleFlight::Lease lease = in_flight_.TryAcquire(phone_number);
   if (!lease) {
+    limiter_.Settle(ctx.limit_ticket, false);
     return Finish(ctx, {Reason::kReleaseInFlight,
                         "another release of this number is in flight", ""});
   }
-  return Forward(ctx, upstream_path);
+  HttpResponse response = Forward(ctx, upstream_path);
+  limiter_.Settle(ctx.limit_ticket, ctx.release_outcome == "released" ||
+                                        ctx.release_outcome == "unknown");
+  return response;
 }
 
 HttpResponse RequestPipeline::Forward(Context& ctx,
@@ -263,6 +301,7 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
     response.body = ProblemJson({reason, std::move(detail), ""}, ctx.request_id);
   }
   outcome.response_status = response.status;
+  ctx.release_outcome = outcome.outcome;
 
   const audit::AppendResult recorded = audit_.Append(std::move(outcome));
   if (!recorded.ok) {
@@ -298,6 +337,32 @@ HttpResponse RequestPipeline::WhoAmI(Context& ctx) {
                           {"auth_method", p.auth_method},
                           {"auditor", auditor}}
                .dump();
+  return Respond(ctx, std::move(r));
+}
+
+HttpResponse RequestPipeline::ExplainPolicy(Context& ctx) {
+  if (!MayUsePolicyTools(*ctx.access, *ctx.principal)) {
+    return Finish(ctx, {Reason::kForbidden,
+                        "explain is open to the auditor and admin groups only",
+                        ""});
+  }
+  const ExplainResult result =
+      ExplainFromJson(*ctx.access, ctx.request.body, clock_());
+  if (!result.error.empty()) {
+    return Finish(ctx, {Reason::kInvalidRequest, result.error, ""});
+  }
+  ctx.decision = "allow";
+  audit::Record record = BaseRecord(ctx, "decision");
+  record.response_status = 200;
+  record.detail = "explained the decision for user \"" + result.user +
+                  "\" and number " + result.phone_number;
+  if (!audit_.Append(std::move(record)).ok) {
+    return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
+  }
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = "application/json";
+  r.body = result.body;
   return Respond(ctx, std::move(r));
 }
 
@@ -344,8 +409,10 @@ HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
   if (problem.reason == Reason::kUnauthenticated) {
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"agni-gateway\"");
   } else if (problem.reason == Reason::kMethodNotAllowed) {
-    r.headers.emplace_back("Allow",
-                           ctx.route == kRouteRelease ? "DELETE" : "GET");
+    r.headers.emplace_back("Allow", std::string(AllowedMethod(ctx.route)));
+  } else if (problem.reason == Reason::kRateLimited) {
+    r.headers.emplace_back("Retry-After",
+                           std::to_string(ctx.retry_after.count()));
   }
   return Respond(ctx, std::move(r));
 }

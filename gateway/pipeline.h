@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,6 +29,7 @@
 #include "gateway/single_flight.h"
 #include "gateway/upstream/upstream_client.h"
 #include "policies/engine.h"
+#include "policies/limits.h"
 
 namespace agni {
 
@@ -37,10 +39,18 @@ struct AccessSnapshot {
   explicit AccessSnapshot(const Config& config)
       : authenticator(config.users),
         policy(config.policy),
-        auditors(config.auditors) {}
+        auditors(config.auditors),
+        admins(config.admins),
+        inventory(std::make_shared<const Inventory>(config.inventory)),
+        trusted_proxies(config.trusted_proxies),
+        users(config.users) {}
   Authenticator authenticator;
   std::shared_ptr<const policy::Policy> policy;
   std::vector<std::string> auditors;
+  std::vector<std::string> admins;
+  std::shared_ptr<const Inventory> inventory;
+  std::vector<policy::Cidr> trusted_proxies;
+  std::vector<User> users;  // for explaining a decision about another user
 };
 
 class RequestPipeline {
@@ -57,12 +67,21 @@ class RequestPipeline {
 
   void ReplaceAccess(std::shared_ptr<const AccessSnapshot> access);
 
+  // Release counts for the velocity limits; outlives every reload. Seeded at
+  // start-up from the audit log.
+  policy::VelocityLimiter& limiter() { return limiter_; }
+  // The wall clock used for time windows and limits (tests move it).
+  void SetClock(std::function<std::chrono::system_clock::time_point()> clock) {
+    clock_ = std::move(clock);
+  }
+
  private:
   struct Context;
 
   HttpResponse Release(Context& ctx, const std::string& phone_number,
                        const std::string& upstream_path);
   HttpResponse WhoAmI(Context& ctx);
+  HttpResponse ExplainPolicy(Context& ctx);
   HttpResponse Forward(Context& ctx, const std::string& upstream_path);
   // The one exit for answers the gateway generates itself.
   HttpResponse Finish(Context& ctx, Problem problem);
@@ -78,6 +97,9 @@ class RequestPipeline {
   const Logger& log_;
   SingleFlight in_flight_;
   std::atomic<bool> draining_{false};
+  policy::VelocityLimiter limiter_;
+  std::function<std::chrono::system_clock::time_point()> clock_ =
+      [] { return std::chrono::system_clock::now(); };
 };
 
 }  // namespace agni

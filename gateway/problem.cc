@@ -45,6 +45,10 @@ ReasonInfo Info(Reason reason) {
       return {"payload_too_large", 413, "Payload too large"};
     case Reason::kInternalError:
       return {"internal_error", 500, "Internal error"};
+    case Reason::kRateLimited:
+      return {"rate_limited", 429, "Too many releases"};
+    case Reason::kForbidden:
+      return {"forbidden", 403, "Forbidden"};
   }
   return {"internal_error", 500, "Internal error"};
 }

@@ -26,6 +26,8 @@ enum class Reason {
   kMethodNotAllowed,
   kPayloadTooLarge,
   kInternalError,
+  kRateLimited,
+  kForbidden,
 };
 
 std::string_view ReasonCode(Reason reason);

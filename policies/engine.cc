@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "policies/rule_match.h"
+
 namespace agni::policy {
 namespace {
 
@@ -52,15 +54,22 @@ bool RuleMatches(const Rule& rule, const Subject& subject,
 
 Decision Evaluate(const Policy& policy, const Subject& subject,
                   std::string_view number) {
+  return Evaluate(policy, Request{subject, number, nullptr, {}, std::nullopt});
+}
+
+Decision Evaluate(const Policy& policy, const Request& request) {
   Winner enforced, shadow;
   for (const Rule& rule : policy.rules) {
     Winner& w = rule.mode == Mode::kEnforce ? enforced : shadow;
     const Rule*& slot = rule.effect == Effect::kDeny ? w.deny : w.allow;
-    if (slot == nullptr && RuleMatches(rule, subject, number)) slot = &rule;
+    if (slot == nullptr && CheckRule(rule, request).matched) slot = &rule;
   }
 
   Decision d;
-  if (enforced.deny != nullptr) {
+  if (policy.deny_unlisted_numbers && request.labels == nullptr) {
+    d.effect = Effect::kDeny;
+    d.rule_id = std::string(kUnlistedNumber);
+  } else if (enforced.deny != nullptr) {
     d.effect = Effect::kDeny;
     d.rule_id = enforced.deny->id;
   } else if (enforced.allow != nullptr) {
