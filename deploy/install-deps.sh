@@ -21,7 +21,7 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev
   prometheus-cpp-dev libssl-dev libgtest-dev libgmock-dev libcli11-dev
   sqlite3 curl openssl ca-certificates
-  libhowardhinnant-date-dev tzdata
+  libhowardhinnant-date-dev tzdata libbenchmark-dev
 )
 
 is_installed() {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "policies/engine.h"
@@ -62,7 +63,9 @@ struct User {
   std::string token_sha256;  // lowercase hex
 };
 
-using Inventory = std::map<std::string, std::map<std::string, std::string>>;
+// Hashed: a decision looks its number up among possibly 100,000s.
+using Inventory =
+    std::unordered_map<std::string, std::map<std::string, std::string>>;
 
 struct Config {
   std::string source_path;  // the config file itself

@@ -59,10 +59,20 @@ Decision Evaluate(const Policy& policy, const Subject& subject,
 
 Decision Evaluate(const Policy& policy, const Request& request) {
   Winner enforced, shadow;
-  for (const Rule& rule : policy.rules) {
+  auto consider = [&](const Rule& rule) {
     Winner& w = rule.mode == Mode::kEnforce ? enforced : shadow;
     const Rule*& slot = rule.effect == Effect::kDeny ? w.deny : w.allow;
     if (slot == nullptr && CheckRule(rule, request).matched) slot = &rule;
+    // Once an enforced deny has matched nothing can change the outcome but
+    // the shadow result still can, so the walk goes on.
+    return true;
+  };
+  if (policy.index) {
+    policy.index->ForEachCandidate(
+        request.subject, request.labels,
+        [&](std::size_t i) { return consider(policy.rules[i]); });
+  } else {
+    for (const Rule& rule : policy.rules) consider(rule);
   }
 
   Decision d;

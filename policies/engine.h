@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 #include "policies/conditions.h"
 #include "policies/limits.h"
+#include "policies/rule_index.h"
 
 namespace agni::policy {
 
@@ -52,6 +54,8 @@ struct Policy {
   // When set, a number missing from the inventory is denied outright (rule
   // id "unlisted_number") instead of merely carrying no labels.
   bool deny_unlisted_numbers = false;
+  // Built by ParsePolicy; without it every rule is checked.
+  std::shared_ptr<const RuleIndex> index;
 };
 
 // A number's inventory labels (env=prod, team=sales).

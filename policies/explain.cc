@@ -12,8 +12,10 @@ Explanation Explain(const Policy& policy, const Request& request) {
   e.rules.reserve(policy.rules.size());
   for (const Rule& rule : policy.rules) {
     const RuleCheck check = CheckRule(rule, request);
-    e.rules.push_back({rule.id, rule.effect, rule.mode, check.matched,
-                       std::string(check.failed), check.detail});
+    e.rules.push_back(
+        {rule.id, rule.effect, rule.mode, check.matched,
+         std::string(check.failed),
+         check.matched ? "" : DescribeFailure(rule, request, check.failed)});
   }
   return e;
 }

@@ -134,6 +134,7 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
   if (top.ok()) ReadPolicyLimits(top, policy);
   if (errors.size() != errors_before) return std::nullopt;
   policy.hash = Sha256Hex(doc.dump());
+  policy.index = std::make_shared<const RuleIndex>(policy.rules);
   return policy;
 }
 

@@ -13,9 +13,8 @@ namespace agni::policy {
 struct RuleCheck {
   bool matched = false;
   // When not matched: "users", "groups", "numbers", "labels", "when" or
-  // "source_cidrs"; and why, in words (never the policy text itself).
+  // "source_cidrs".
   std::string_view failed;
-  std::string detail;
 };
 
 // Selectors are checked in a fixed order and the first that fails is named.
@@ -23,5 +22,9 @@ struct RuleCheck {
 // cannot resolve) stops an allow rule; a restricting rule still matches, so
 // an unknown attribute fails closed.
 RuleCheck CheckRule(const Rule& rule, const Request& request);
+
+// Why `failed` (from CheckRule) did not match, in words for explain output.
+std::string DescribeFailure(const Rule& rule, const Request& request,
+                            std::string_view failed);
 
 }  // namespace agni::policy

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -504,6 +505,60 @@ TEST(VelocityLimiterTest, RecordedHistoryCounts) {
   EXPECT_FALSE(v.admitted);
   EXPECT_EQ(v.retry_after, minutes(10));
   EXPECT_EQ(limiter.CountForTest(Limit::Per::kUser, "alice", hours(1), now), 2u);
+}
+
+}  // namespace
+}  // namespace agni::policy
+
+namespace agni::policy {
+namespace {
+
+// The rule index is only a shortcut: over random policies and requests it
+// must decide exactly as a walk over every rule does.
+TEST(RuleIndexTest, DecidesExactlyAsAFullWalk) {
+  std::mt19937 rng(7);
+  auto pick = [&](const std::vector<std::string>& from) {
+    return from[rng() % from.size()];
+  };
+  const std::vector<std::string> users = {"alice", "bob", "olga"};
+  const std::vector<std::string> groups = {"support", "sales", "telecom-ops"};
+  const std::vector<std::string> envs = {"prod", "test"};
+  const std::vector<std::string> numbers = {"+15550001", "+15550002",
+                                            "+19110001", "+14150001"};
+  for (int round = 0; round < 200; ++round) {
+    json rules = json::array();
+    const int n = 1 + static_cast<int>(rng() % 12);
+    for (int i = 0; i < n; ++i) {
+      json r = {{"id", "r" + std::to_string(i)},
+                {"effect", rng() % 3 == 0 ? "deny" : "allow"}};
+      if (rng() % 4 == 0) r["mode"] = "shadow";
+      if (rng() % 3 == 0) r["users"] = {pick(users)};
+      if (rng() % 3 == 0) r["groups"] = {pick(groups), pick(groups)};
+      if (rng() % 3 == 0) r["labels"] = {{"env", pick(envs)}};
+      if (rng() % 4 == 0) r["numbers"] = {pick(numbers).substr(0, 5) + "*"};
+      rules.push_back(r);
+    }
+    ConfigErrors errors;
+    auto indexed = ParsePolicy({{"rules", rules}}, "p", Known(), errors);
+    ASSERT_TRUE(indexed.has_value()) << Dump(errors) << rules.dump();
+    ASSERT_NE(indexed->index, nullptr);
+    Policy walked = *indexed;
+    walked.index = nullptr;
+    for (int q = 0; q < 20; ++q) {
+      const std::vector<std::string> held = {pick(groups)};
+      const Labels labels = {{"env", pick(envs)}, {"team", "x"}};
+      const std::string user = pick(users), number = pick(numbers);
+      const Request request{{user, held}, number,
+                            rng() % 4 == 0 ? nullptr : &labels, Tp{}, {}};
+      const Decision a = Evaluate(*indexed, request);
+      const Decision b = Evaluate(walked, request);
+      SCOPED_TRACE(rules.dump() + " user=" + user + " number=" + number);
+      EXPECT_EQ(a.effect, b.effect);
+      EXPECT_EQ(a.rule_id, b.rule_id);
+      EXPECT_EQ(a.shadow_matched, b.shadow_matched);
+      EXPECT_EQ(a.shadow_rule_id, b.shadow_rule_id);
+    }
+  }
 }
 
 }  // namespace
