@@ -156,7 +156,11 @@ int PolicyReplay(const std::string& config_path, const std::string& db_path,
     err << "error: " << e.what() << "\n";
     return kPolicyExitUsage;
   }
-  std::size_t changed = 0, rule_changed = 0, skipped = 0;
+  // The candidate with its shadow rules promoted: what enforcing them would
+  // change on the same history.
+  policy::Policy promoted = *access->policy;
+  for (policy::Rule& r : promoted.rules) r.mode = policy::Mode::kEnforce;
+  std::size_t changed = 0, rule_changed = 0, skipped = 0, shadow_changed = 0;
   for (const audit::DecisionRow& row : rows) {
     auto time = policy::ParseTimestamp(row.time);
     if (!time) {
@@ -179,6 +183,9 @@ int PolicyReplay(const std::string& config_path, const std::string& db_path,
     } else if (now.rule_id != row.rule_id) {
       ++rule_changed;
     }
+    if (policy::Evaluate(promoted, request).effect != now.effect) {
+      ++shadow_changed;
+    }
   }
   out << rows.size() << " recorded release decisions replayed against policy "
       << access->policy->hash.substr(0, 12) << ": " << changed
@@ -186,6 +193,11 @@ int PolicyReplay(const std::string& config_path, const std::string& db_path,
       << " same decision by another rule";
   if (skipped > 0) out << ", " << skipped << " skipped (unreadable time)";
   out << "\n";
+  if (shadow_changed > 0) {
+    out << "enforcing the candidate's shadow rules as well would change the "
+           "decision of "
+        << shadow_changed << " of them\n";
+  }
   return changed > 0 ? kPolicyExitChanged : kPolicyExitOk;
 }
 

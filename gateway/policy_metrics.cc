@@ -19,6 +19,11 @@ void Metrics::RegisterPolicyMetrics() {
   for (const char* r : {"success", "failure"}) {
     config_reloads_->Add({{"result", r}});
   }
+  // Shadow results show as zeros too, so a trial rule that never matches is
+  // visible as such rather than as a missing series.
+  for (const char* d : {"allow", "deny"}) {
+    decisions_.Add({{"decision", d}, {"mode", "shadow"}});
+  }
 }
 
 void Metrics::CountRateLimited(std::string_view limit) {

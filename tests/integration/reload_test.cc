@@ -306,7 +306,9 @@ TEST_F(ReloadTest, InventoryReloadsAndLimitsSurviveARestartAndReplayReadsTheLog)
   // releases (two of them were refused by the limit, not by policy).
   dir_.Write("candidate.json", R"({"rules": [
       {"id": "only-0001", "effect": "allow", "groups": ["support"],
-       "numbers": ["+15550000001"]}]})");
+       "numbers": ["+15550000001"]},
+      {"id": "trial-bob", "effect": "allow", "mode": "shadow",
+       "users": ["bob"]}]})");
   json candidate = json::parse(ReadFile(dir_.File("gateway.json")));
   candidate["policy_file"] = "candidate.json";
   dir_.Write("candidate-gateway.json", candidate.dump());
@@ -323,6 +325,11 @@ TEST_F(ReloadTest, InventoryReloadsAndLimitsSurviveARestartAndReplayReadsTheLog)
             std::string::npos)
       << out;
   EXPECT_NE(out.find(": 4 would change decision"), std::string::npos) << out;
+  // Promoting the shadow rule would allow bob's four non-0001 requests.
+  EXPECT_NE(out.find("shadow rules as well would change the decision of 4 of "
+                     "them"),
+            std::string::npos)
+      << out;
 }
 
 }  // namespace
