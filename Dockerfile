@@ -1,7 +1,8 @@
 # agni-gateway container: a Debian 12 build stage and a slim runtime stage
 # holding only the shared libraries the binary links against (ldd-checked:
 # libcpp-httplib0.11, libprometheus-cpp-core1.0, libsqlite3-0, libssl3,
-# libbrotli1; SQLiteCpp links statically).
+# libbrotli1; SQLiteCpp links statically), plus libdate-tz3 and tzdata for
+# the IANA time zones of policy time windows.
 #
 #   docker build -t agni-gateway .
 #   docker run -v agni-audit:/var/lib/agni-gateway \
@@ -15,6 +16,7 @@ RUN apt-get update \
       cmake ninja-build g++ pkg-config libcpp-httplib-dev nlohmann-json3-dev \
       libsqlitecpp-dev libsqlite3-dev prometheus-cpp-dev libssl-dev \
       libgtest-dev libgmock-dev libcli11-dev \
+      libhowardhinnant-date-dev libbenchmark-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -30,7 +32,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libcpp-httplib0.11 libprometheus-cpp-core1.0 libsqlite3-0 libssl3 \
-      libbrotli1 ca-certificates \
+      libbrotli1 ca-certificates libdate-tz3 tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/agni-gateway \
       --shell /usr/sbin/nologin agni \
