@@ -44,8 +44,12 @@ std::vector<ReleaseRow> RecentReleases(const std::string& db_path,
     // Newest first, stopping at the first record older than the horizon:
     // seq order is commit order, so this reads only the recent tail.
     SQLite::Statement q(db,
-                        "SELECT time, stage, outcome, principal, groups "
-                        "FROM audit_records ORDER BY seq DESC");
+                        // An intent closed as "unknown" at start-up has no
+                        // groups on its outcome record; its intent has them.
+                        "SELECT o.time, o.stage, o.outcome, o.principal, "
+                        "COALESCE(o.groups, (SELECT i.groups FROM "
+                        "audit_records i WHERE i.seq = o.intent_seq)) "
+                        "FROM audit_records o ORDER BY o.seq DESC");
     while (q.executeStep()) {
       const std::string time = Text(q, 0);
       if (time < since) break;

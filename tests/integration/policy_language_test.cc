@@ -335,23 +335,43 @@ TEST(VelocitySeedTest, RecentReleasesInTheAuditLogCount) {
     add("", "alice", "intent", std::chrono::minutes(40));
     add("rejected_by_upstream", "alice", "outcome", std::chrono::minutes(40));
     add("unknown", "alice", "outcome", std::chrono::minutes(30));
+    {
+      // As start-up recovery writes it: no groups on the outcome record.
+      clock_us = us(now - std::chrono::minutes(25));
+      audit::Record intent;
+      intent.stage = "intent";
+      intent.principal = "carol";
+      intent.groups = R"(["support"])";
+      const auto committed = store.Append(intent);
+      ASSERT_TRUE(committed.ok);
+      audit::Record outcome;
+      outcome.stage = "outcome";
+      outcome.principal = "carol";
+      outcome.intent_seq = committed.seq;
+      outcome.outcome = "unknown";
+      ASSERT_TRUE(store.Append(outcome).ok);
+    }
     add("released", "bob", "outcome", std::chrono::minutes(20));
   }
   policy::Policy p;
   p.limits = {{"hourly", policy::Limit::Per::kUser, 2, std::chrono::hours(1)},
               {"group", policy::Limit::Per::kGroup, 4, std::chrono::hours(1)}};
   policy::VelocityLimiter limiter;
-  EXPECT_EQ(SeedLimiterFromAudit(db, p, limiter, now), 4u);
+  EXPECT_EQ(SeedLimiterFromAudit(db, p, limiter, now), 5u);
   using Per = policy::Limit::Per;
   EXPECT_EQ(limiter.CountForTest(Per::kUser, "alice", std::chrono::hours(1), now),
             2u);  // released + unknown within the hour
   EXPECT_EQ(limiter.CountForTest(Per::kGroup, "support", std::chrono::hours(1), now),
-            3u);
+            4u);
   const auto v = limiter.Admit(p.limits, "alice", {"support"}, now);
   EXPECT_FALSE(v.admitted);
   EXPECT_EQ(v.limit_id, "hourly");
   EXPECT_EQ(v.retry_after, std::chrono::minutes(10));
-  EXPECT_TRUE(limiter.Admit(p.limits, "bob", {"support"}, now).admitted);
+  // bob has one release of his own, but the group has used its four.
+  const auto bob = limiter.Admit(p.limits, "bob", {"support"}, now);
+  EXPECT_FALSE(bob.admitted);
+  EXPECT_EQ(bob.limit_id, "group");
+  EXPECT_TRUE(limiter.Admit(p.limits, "bob", {"sales"}, now).admitted);
 
   EXPECT_THROW(SeedLimiterFromAudit(dir.File("missing.db"), p, limiter, now),
                std::runtime_error);
