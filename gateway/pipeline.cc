@@ -1,5 +1,7 @@
 #include "gateway/pipeline.h"
 
+#include <exception>
+
 #include <nlohmann/json.hpp>
 
 #include "gateway/crypto.h"
@@ -211,18 +213,25 @@ HttpResponse RequestPipeline::Release(Context& ctx,
                         ""});
   }
   ctx.limit_ticket = verdict.ticket;
+  // Settled on every way out: kept for a release that went (or may have
+  // gone) out, and when an exception leaves its fate unknown.
+  struct SettleTicket {
+    policy::VelocityLimiter& limiter;
+    const Context& ctx;
+    ~SettleTicket() {
+      const std::string& o = ctx.release_outcome;
+      limiter.Settle(ctx.limit_ticket, o == "released" || o == "unknown" ||
+                                           std::uncaught_exceptions() > 0);
+    }
+  } settle{limiter_, ctx};
 
   // Single flight: one release of a number at a time.
   SingleFlight::Lease lease = in_flight_.TryAcquire(phone_number);
   if (!lease) {
-    limiter_.Settle(ctx.limit_ticket, false);
     return Finish(ctx, {Reason::kReleaseInFlight,
                         "another release of this number is in flight", ""});
   }
-  HttpResponse response = Forward(ctx, upstream_path);
-  limiter_.Settle(ctx.limit_ticket, ctx.release_outcome == "released" ||
-                                        ctx.release_outcome == "unknown");
-  return response;
+  return Forward(ctx, upstream_path);
 }
 
 HttpResponse RequestPipeline::Forward(Context& ctx,

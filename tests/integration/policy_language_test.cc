@@ -207,6 +207,26 @@ TEST(PolicyLanguageTest, VelocityLimitAnswers429AndCountsOnlyReleases) {
   EXPECT_EQ(again->status, 200);
 }
 
+TEST(PolicyLanguageTest, AReleaseWhoseOutcomeIsUnknownCounts) {
+  FakeUpstream upstream;
+  GatewayHarness gw({.upstream_base_url = Url(upstream),
+                     .policy_json = R"({"rules": [
+        {"id": "support-any", "effect": "allow", "groups": ["support"]}],
+      "limits": [{"id": "one-a-day", "per": "group", "max": 1, "window": "24h"}]})",
+                     .read_timeout = "300ms"});
+  FakeUpstream::Reply slow;
+  slow.delay = std::chrono::milliseconds(900);
+  upstream.SetReply(slow);
+  auto timed_out = gw.Client().Delete(Path("+15555550101"), Bearer(gw.alice()));
+  ASSERT_TRUE(timed_out);
+  EXPECT_EQ(timed_out->status, 504);  // sent; the upstream may have acted
+  upstream.SetReply(FakeUpstream::Reply());
+  auto limited = gw.Client().Delete(Path("+15555550102"), Bearer(gw.alice()));
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->status, 429);
+  EXPECT_EQ(Body(limited)["reason"], "rate_limited");
+}
+
 TEST(PolicyLanguageTest, ShadowRulesAreAuditedAndCountedButNeverEnforced) {
   FakeUpstream upstream;
   GatewayHarness gw({.upstream_base_url = Url(upstream),

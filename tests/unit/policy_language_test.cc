@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <random>
 #include <string>
 #include <vector>
@@ -492,6 +494,27 @@ TEST(VelocityLimiterTest, PerGroupAndGlobalLimits) {
   EXPECT_EQ(ops2.limit_id, "global");
   // The first of the three in the hour ages out at 11:00.
   EXPECT_EQ(ops2.retry_after, minutes(58));
+}
+
+TEST(VelocityLimiterTest, ConcurrentRequestsCannotOvershoot) {
+  VelocityLimiter limiter;
+  const std::vector<Limit> limits = {{"global", Limit::Per::kGlobal, 10, hours(1)}};
+  const Tp now = At("2026-11-26T10:00:00Z");
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        auto v = limiter.Admit(limits, "u" + std::to_string(t), {}, now);
+        if (v.admitted) {
+          ++admitted;
+          limiter.Settle(v.ticket, true);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(admitted.load(), 10);
 }
 
 TEST(VelocityLimiterTest, RecordedHistoryCounts) {
