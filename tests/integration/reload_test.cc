@@ -256,13 +256,27 @@ TEST_F(ReloadTest, InventoryReloadsAndLimitsSurviveARestartAndReplayReadsTheLog)
     ASSERT_TRUE(unlisted);
     EXPECT_EQ(unlisted->status, 403);
 
+    const std::string carol = NewToken();
+    auto unknown = gw.Client().Delete(ReleasePath("%2B15550000001"), As(carol));
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->status, 401);
+
+    // Users and inventory change together with one SIGHUP.
     dir_.Write("numbers.json", R"({"+15550000001": {"env": "test"},
                                    "+15550000002": {"env": "test"},
                                    "+15550000003": {"env": "test"}})");
+    json config = json::parse(ReadFile(dir_.File("gateway.json")));
+    config["users"].push_back({{"name", "carol"},
+                               {"groups", {"support"}},
+                               {"token_sha256", Sha256Hex(carol)}});
+    dir_.Write("gateway.json", config.dump());
     gw.Signal(SIGHUP);
     ASSERT_TRUE(Eventually([&] {
       return gw.Metric(R"(agni_gateway_config_reloads_total{result="success"})") == 1;
     }));
+    auto known = gw.Client().Delete(ReleasePath("%2B15550000001"), As(carol));
+    ASSERT_TRUE(known);
+    EXPECT_EQ(known->status, 200);
     for (const char* n : {"%2B15550000001", "%2B15550000002"}) {
       auto res = gw.Client().Delete(ReleasePath(n), As(bob_));
       ASSERT_TRUE(res);
@@ -286,7 +300,7 @@ TEST_F(ReloadTest, InventoryReloadsAndLimitsSurviveARestartAndReplayReadsTheLog)
     ASSERT_TRUE(alice);
     EXPECT_EQ(alice->status, 200);
   }
-  EXPECT_EQ(upstream_.Received().size(), 3u);
+  EXPECT_EQ(upstream_.Received().size(), 4u);
 
   // Replay against the config it ran with: only the denial made before the
   // inventory reload would now go the other way.
@@ -295,7 +309,7 @@ TEST_F(ReloadTest, InventoryReloadsAndLimitsSurviveARestartAndReplayReadsTheLog)
                                  dir_.File("audit.db")},
                                 dir_.File("replay.out"));
   EXPECT_EQ(same_rc, 3) << same;
-  EXPECT_NE(same.find("6 recorded release decisions"), std::string::npos) << same;
+  EXPECT_NE(same.find("7 recorded release decisions"), std::string::npos) << same;
   EXPECT_NE(same.find("bob  +15550000002: deny (rule implicit_deny) -> allow "
                       "(rule test-numbers)"),
             std::string::npos)
