@@ -1,9 +1,9 @@
 #include "audit/history.h"
 
-#include <stdexcept>
-
 #include <SQLiteCpp/SQLiteCpp.h>
+
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 namespace agni::audit {
 namespace {

@@ -1,10 +1,9 @@
 #include "gateway/policy_cli.h"
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "audit/history.h"
 #include "gateway/config.h"
@@ -43,7 +42,8 @@ std::string ShadowOf(const policy::Decision& d) {
 }  // namespace
 
 int PolicyExplain(const std::string& config_path, const std::string& user,
-                  const std::string& phone, const std::optional<std::string>& at,
+                  const std::string& phone,
+                  const std::optional<std::string>& at,
                   const std::optional<std::string>& from, std::ostream& out,
                   std::ostream& err, const WallClock& clock) {
   auto access = LoadAccess(config_path, err);
@@ -93,11 +93,13 @@ int PolicyTest(const std::string& config_path, const std::string& cases_path,
       bad = "must be an object";
     } else {
       for (const auto& [key, value] : c.items()) {
-        static const std::set<std::string> kKeys = {
-            "name", "user", "number", "time", "source", "expect", "rule",
-            "shadow"};
-        if (!kKeys.contains(key)) bad = "unknown key \"" + key + "\"";
-        else if (!value.is_string()) bad = "\"" + key + "\" must be a string";
+        static const std::set<std::string> kKeys = {"name", "user",   "number",
+                                                    "time", "source", "expect",
+                                                    "rule", "shadow"};
+        if (!kKeys.contains(key))
+          bad = "unknown key \"" + key + "\"";
+        else if (!value.is_string())
+          bad = "\"" + key + "\" must be a string";
       }
     }
     const auto expect = field("expect");
@@ -110,8 +112,8 @@ int PolicyTest(const std::string& config_path, const std::string& cases_path,
     ExplainResult r;
     if (bad.empty()) {
       r = ExplainQueryAgainst(
-          *access, {*field("user"), *field("number"), field("time"),
-                    field("source")},
+          *access,
+          {*field("user"), *field("number"), field("time"), field("source")},
           clock());
       bad = r.error;
     }
@@ -128,8 +130,8 @@ int PolicyTest(const std::string& config_path, const std::string& cases_path,
       mismatch = "expected " + *expect + (rule ? " (rule " + *rule + ")" : "") +
                  ", got " + Describe(r.decision);
     } else if (shadow && *shadow != ShadowOf(r.decision)) {
-      mismatch = "expected shadow " + *shadow + ", got shadow " +
-                 ShadowOf(r.decision);
+      mismatch =
+          "expected shadow " + *shadow + ", got shadow " + ShadowOf(r.decision);
     }
     if (!mismatch.empty()) {
       ++failed;

@@ -20,7 +20,8 @@ using WallClock = std::function<std::chrono::system_clock::time_point()>;
 
 // Prints the explanation as JSON. Exit 0 either way; 2 on bad input.
 int PolicyExplain(const std::string& config_path, const std::string& user,
-                  const std::string& phone, const std::optional<std::string>& at,
+                  const std::string& phone,
+                  const std::optional<std::string>& at,
                   const std::optional<std::string>& from, std::ostream& out,
                   std::ostream& err, const WallClock& clock);
 

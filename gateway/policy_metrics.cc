@@ -8,13 +8,15 @@ namespace agni {
 void Metrics::RegisterPolicyMetrics() {
   rate_limited_ = &prometheus::BuildCounter()
                        .Name("agni_gateway_rate_limited_total")
-                       .Help("Releases refused with 429 because a velocity "
-                             "limit was reached, by limit id.")
+                       .Help(
+                           "Releases refused with 429 because a velocity "
+                           "limit was reached, by limit id.")
                        .Register(*registry_);
   config_reloads_ = &prometheus::BuildCounter()
                          .Name("agni_gateway_config_reloads_total")
-                         .Help("Reloads of users, policy and inventory on "
-                               "SIGHUP, by result (success|failure).")
+                         .Help(
+                             "Reloads of users, policy and inventory on "
+                             "SIGHUP, by result (success|failure).")
                          .Register(*registry_);
   for (const char* r : {"success", "failure"}) {
     config_reloads_->Add({{"result", r}});

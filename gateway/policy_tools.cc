@@ -1,7 +1,6 @@
 #include "gateway/policy_tools.h"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "audit/history.h"
@@ -45,9 +44,8 @@ std::size_t SeedLimiterFromAudit(const std::string& db_path,
   for (const policy::Limit& l : policy.limits) {
     lookback = std::max(lookback, l.window);
   }
-  const auto since = duration_cast<microseconds>(
-                         (now - lookback).time_since_epoch())
-                         .count();
+  const auto since =
+      duration_cast<microseconds>((now - lookback).time_since_epoch()).count();
   std::size_t counted = 0;
   for (const audit::ReleaseRow& row :
        audit::RecentReleases(db_path, audit::FormatTime(since))) {

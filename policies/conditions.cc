@@ -1,19 +1,20 @@
 #include "policies/conditions.h"
 
 #include <arpa/inet.h>
+#include <date/date.h>
+#include <date/tz.h>
 
 #include <charconv>
 #include <cstring>
-
-#include <date/date.h>
-#include <date/tz.h>
 
 namespace agni::policy {
 namespace {
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -128,7 +129,8 @@ std::optional<TimeWindow::Range> ParseHourRange(std::string_view text) {
   if (dash == std::string_view::npos) return std::nullopt;
   auto start = ParseClock(Trim(text.substr(0, dash)));
   auto end = ParseClock(Trim(text.substr(dash + 1)));
-  if (!start || !end || *start == *end || *start == 24 * 60) return std::nullopt;
+  if (!start || !end || *start == *end || *start == 24 * 60)
+    return std::nullopt;
   return TimeWindow::Range{*start, *end};
 }
 

@@ -53,7 +53,7 @@ struct TimeWindow {
   // Bit d set: local weekday d is in the window (0 = Sunday ... 6 = Saturday).
   unsigned days = 0x7f;
   struct Range {
-    int start_minute = 0;  // inclusive, minutes after local midnight
+    int start_minute = 0;      // inclusive, minutes after local midnight
     int end_minute = 24 * 60;  // exclusive
   };
   std::vector<Range> hours;  // empty: the whole day

@@ -47,8 +47,9 @@ nlohmann::json ExplanationJson(const Explanation& e, const Policy& policy,
       {"groups", request.subject.groups},
       {"phone_number", request.number},
       {"number_listed", request.labels != nullptr},
-      {"time", date::format("%FT%TZ", std::chrono::time_point_cast<
-                                          std::chrono::seconds>(request.time))},
+      {"time", date::format("%FT%TZ",
+                            std::chrono::time_point_cast<std::chrono::seconds>(
+                                request.time))},
       {"source", request.source ? json(request.source->ToString()) : json()},
       {"rules", std::move(rules)},
   };

@@ -4,10 +4,9 @@
 // Pure; never includes the policy text, only rule ids and reasons.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "policies/engine.h"
 

@@ -144,10 +144,9 @@ std::size_t VelocityLimiter::CountForTest(Limit::Per per,
   std::lock_guard lock(mu_);
   const Events* events = FindLocked(per, key);
   if (events == nullptr) return 0;
-  return static_cast<std::size_t>(
-      std::count_if(events->begin(), events->end(), [&](const Event& e) {
-        return e.at > now - window && e.at <= now;
-      }));
+  return static_cast<std::size_t>(std::count_if(
+      events->begin(), events->end(),
+      [&](const Event& e) { return e.at > now - window && e.at <= now; }));
 }
 
 }  // namespace agni::policy

@@ -38,7 +38,8 @@ void ReadWindow(const nlohmann::json& value, const std::string& path,
       } else {
         w.Error(w.PathOf("days") + "[" + std::to_string(k) + "]",
                 "must be one of \"mon\" \"tue\" \"wed\" \"thu\" \"fri\" "
-                "\"sat\" \"sun\", got \"" + (*days)[k] + "\"");
+                "\"sat\" \"sun\", got \"" +
+                    (*days)[k] + "\"");
       }
     }
   }

@@ -50,8 +50,8 @@ void RuleIndex::ForEachCandidate(
   Mark(subject, labels, bits);
   for (std::size_t w = 0; w < bits.size(); ++w) {
     for (std::uint64_t word = bits[w]; word != 0; word &= word - 1) {
-      const std::size_t pos = w * 64 + static_cast<std::size_t>(
-                                           __builtin_ctzll(word));
+      const std::size_t pos =
+          w * 64 + static_cast<std::size_t>(__builtin_ctzll(word));
       if (!fn(pos)) return;
     }
   }

@@ -22,17 +22,15 @@ RuleCheck CheckRule(const Rule& rule, const Request& request) {
     return Fail("users");
   }
   if (!rule.groups.empty() &&
-      std::none_of(rule.groups.begin(), rule.groups.end(),
-                   [&](const std::string& g) {
-                     return Contains(subject.groups, g);
-                   })) {
+      std::none_of(
+          rule.groups.begin(), rule.groups.end(),
+          [&](const std::string& g) { return Contains(subject.groups, g); })) {
     return Fail("groups");
   }
   if (!rule.numbers.empty() &&
-      std::none_of(rule.numbers.begin(), rule.numbers.end(),
-                   [&](const NumberPattern& p) {
-                     return p.Matches(request.number);
-                   })) {
+      std::none_of(
+          rule.numbers.begin(), rule.numbers.end(),
+          [&](const NumberPattern& p) { return p.Matches(request.number); })) {
     return Fail("numbers");
   }
   if (!rule.labels.empty()) {

@@ -8,11 +8,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "gateway/config.h"
 #include "policies/engine.h"
@@ -36,36 +35,49 @@ std::string Number(int i) { return "+1415" + std::to_string(5000000 + i); }
 // walks all 1,000 rules.
 policy::Policy BuildPolicy(policy::KnownPrincipals& known) {
   json rules = json::array();
-  for (int g = 0; g < kGroups; ++g) known.groups.insert("team-" + std::to_string(g));
+  for (int g = 0; g < kGroups; ++g)
+    known.groups.insert("team-" + std::to_string(g));
   known.users.insert("alice");
   for (int i = 0; i < kRules - 1; ++i) {
     const std::string id = "rule-" + std::to_string(i);
     const std::string group = "team-" + std::to_string(i % (kGroups - 1) + 1);
     if (i % 10 == 0) {
-      rules.push_back({{"id", id}, {"effect", "deny"},
+      rules.push_back({{"id", id},
+                       {"effect", "deny"},
                        {"numbers", {"+1911" + std::to_string(i) + "*"}}});
     } else if (i % 10 == 1) {
-      rules.push_back({{"id", id}, {"effect", "deny"},
+      rules.push_back({{"id", id},
+                       {"effect", "deny"},
                        {"labels", {{"env", "frozen-" + std::to_string(i)}}}});
     } else if (i % 10 == 2) {
-      rules.push_back({{"id", id}, {"effect", "allow"}, {"groups", {group}},
+      rules.push_back({{"id", id},
+                       {"effect", "allow"},
+                       {"groups", {group}},
                        {"labels", {{"env", "prod"}}},
-                       {"when", {{"time_zone", "America/New_York"},
-                                 {"days", {"mon", "tue", "wed", "thu", "fri"}},
-                                 {"hours", {"09:00-17:00"}}}}});
+                       {"when",
+                        {{"time_zone", "America/New_York"},
+                         {"days", {"mon", "tue", "wed", "thu", "fri"}},
+                         {"hours", {"09:00-17:00"}}}}});
     } else if (i % 10 == 3) {
-      rules.push_back({{"id", id}, {"effect", "allow"}, {"groups", {group}},
+      rules.push_back({{"id", id},
+                       {"effect", "allow"},
+                       {"groups", {group}},
                        {"source_cidrs", {"10.0.0.0/8", "2001:db8::/32"}}});
     } else {
-      rules.push_back({{"id", id}, {"effect", "allow"}, {"groups", {group}},
+      rules.push_back({{"id", id},
+                       {"effect", "allow"},
+                       {"groups", {group}},
                        {"labels", {{"team", "t" + std::to_string(i)}}}});
     }
   }
-  rules.push_back({{"id", "team-0-test"}, {"effect", "allow"},
-                   {"groups", {"team-0"}}, {"labels", {{"env", "test"}}}});
+  rules.push_back({{"id", "team-0-test"},
+                   {"effect", "allow"},
+                   {"groups", {"team-0"}},
+                   {"labels", {{"env", "test"}}}});
   agni::ConfigErrors errors;
   auto p = policy::ParsePolicy({{"rules", rules}}, "bench", known, errors);
-  if (!p) throw std::runtime_error("bench policy invalid: " + errors[0].message);
+  if (!p)
+    throw std::runtime_error("bench policy invalid: " + errors[0].message);
   return *p;
 }
 
@@ -105,14 +117,17 @@ void BM_Decision(benchmark::State& state) {
     benchmark::DoNotOptimize(d);
     const auto t1 = std::chrono::steady_clock::now();
     if (samples.size() < samples.capacity()) {
-      samples.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+      samples.push_back(
+          std::chrono::duration<double, std::nano>(t1 - t0).count());
     }
-    if (d.effect != policy::Effect::kAllow) state.SkipWithError("wrong decision");
+    if (d.effect != policy::Effect::kAllow)
+      state.SkipWithError("wrong decision");
   }
   std::sort(samples.begin(), samples.end());
   auto pct = [&](double p) {
-    return samples.empty() ? 0.0
-                           : samples[static_cast<std::size_t>(p * (samples.size() - 1))];
+    return samples.empty()
+               ? 0.0
+               : samples[static_cast<std::size_t>(p * (samples.size() - 1))];
   };
   state.counters["p50_ns"] = pct(0.50);
   state.counters["p99_ns"] = pct(0.99);

@@ -117,8 +117,8 @@ TEST(PolicyLanguageTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {
   }
 
   // Without trusted proxies the header is ignored: the TCP peer decides.
-  GatewayHarness direct({.upstream_base_url = Url(upstream),
-                         .policy_json = kSourcePolicy});
+  GatewayHarness direct(
+      {.upstream_base_url = Url(upstream), .policy_json = kSourcePolicy});
   auto res = direct.Client().Delete(
       Path("+15555550199"),
       Bearer(direct.alice(), {{"X-Forwarded-For", "203.0.113.5"}}));
@@ -128,8 +128,8 @@ TEST(PolicyLanguageTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {
 
 TEST(PolicyLanguageTest, TimeWindowsFollowTheGatewayClock) {
   FakeUpstream upstream;
-  GatewayHarness gw({.upstream_base_url = Url(upstream),
-                     .policy_json = R"({"rules": [
+  GatewayHarness gw(
+      {.upstream_base_url = Url(upstream), .policy_json = R"({"rules": [
         {"id": "ops-business-hours", "effect": "allow", "groups": ["telecom-ops"],
          "when": {"time_zone": "Europe/Berlin", "days": ["mon","tue","wed","thu","fri"],
                   "hours": ["09:00-17:00"]}}]})"});
@@ -147,8 +147,8 @@ TEST(PolicyLanguageTest, TimeWindowsFollowTheGatewayClock) {
 
 TEST(PolicyLanguageTest, VelocityLimitAnswers429AndCountsOnlyReleases) {
   FakeUpstream upstream;
-  GatewayHarness gw({.upstream_base_url = Url(upstream),
-                     .policy_json = R"({"rules": [
+  GatewayHarness gw(
+      {.upstream_base_url = Url(upstream), .policy_json = R"({"rules": [
         {"id": "never-emergency", "effect": "deny", "numbers": ["+1911*"]},
         {"id": "support-any", "effect": "allow", "groups": ["support"]}],
       "limits": [{"id": "per-user-hourly", "per": "user", "max": 2, "window": "1h"}]})"});
@@ -195,10 +195,10 @@ TEST(PolicyLanguageTest, VelocityLimitAnswers429AndCountsOnlyReleases) {
   EXPECT_EQ(last_alice["reason"], "rate_limited");
   EXPECT_EQ(last_alice["response_status"], 429);
   EXPECT_EQ(last_alice["phone_number"], "+15555550103");
-  EXPECT_EQ(
-      MetricValue(gw.Metrics(),
-                  R"(agni_gateway_rate_limited_total{limit="per-user-hourly"})"),
-      1.0);
+  EXPECT_EQ(MetricValue(
+                gw.Metrics(),
+                R"(agni_gateway_rate_limited_total{limit="per-user-hourly"})"),
+            1.0);
 
   // After the window, the oldest release has aged out.
   now += std::chrono::minutes(45);
@@ -243,25 +243,31 @@ TEST(PolicyLanguageTest, ShadowRulesAreAuditedAndCountedButNeverEnforced) {
   EXPECT_EQ(rows.front()["stage"], "intent");
   EXPECT_EQ(rows.front()["shadow"], "deny:trial-block-prod");
   const std::string m = gw.Metrics();
-  EXPECT_EQ(MetricValue(m, R"(agni_gateway_policy_decisions_total{decision="deny",mode="shadow"})"),
-            1.0);
-  EXPECT_EQ(MetricValue(m, R"(agni_gateway_policy_decisions_total{decision="allow",mode="enforce"})"),
-            1.0);
+  EXPECT_EQ(
+      MetricValue(
+          m,
+          R"(agni_gateway_policy_decisions_total{decision="deny",mode="shadow"})"),
+      1.0);
+  EXPECT_EQ(
+      MetricValue(
+          m,
+          R"(agni_gateway_policy_decisions_total{decision="allow",mode="enforce"})"),
+      1.0);
 }
 
 TEST(PolicyLanguageTest, ExplainIsForAuditorsAndAdminsAndShowsEveryRule) {
   FakeUpstream upstream;
-  GatewayHarness gw({.upstream_base_url = Url(upstream),
-                     .policy_json = R"({"rules": [
+  GatewayHarness gw(
+      {.upstream_base_url = Url(upstream),
+       .policy_json = R"({"rules": [
         {"id": "never-emergency", "effect": "deny", "numbers": ["+1911*"]},
         {"id": "support-test", "effect": "allow", "groups": ["support"],
          "labels": {"env": "test"}},
         {"id": "office-only", "effect": "allow", "groups": ["telecom-ops"],
          "source_cidrs": ["192.0.2.0/24"]}]})",
-                     .inventory_json = kInventory,
-                     .extra_users = {{"carol", {"compliance"}},
-                                     {"root", {"platform"}}},
-                     .extra_config = {{"admins", {"platform"}}}});
+       .inventory_json = kInventory,
+       .extra_users = {{"carol", {"compliance"}}, {"root", {"platform"}}},
+       .extra_config = {{"admins", {"platform"}}}});
   const std::string question =
       R"({"user": "alice", "phone_number": "+14155550100"})";
   for (const char* who : {"carol", "root"}) {
@@ -282,11 +288,11 @@ TEST(PolicyLanguageTest, ExplainIsForAuditorsAndAdminsAndShowsEveryRule) {
     EXPECT_EQ(j["rules"][2]["failed"], "groups");
   }
   // With a time and a source.
-  auto olga = gw.Client().Post(
-      "/v1/policy/explain", Bearer(gw.User("carol")),
-      R"({"user": "olga", "phone_number": "+14155550100",
+  auto olga =
+      gw.Client().Post("/v1/policy/explain", Bearer(gw.User("carol")),
+                       R"({"user": "olga", "phone_number": "+14155550100",
           "at": "2026-11-26T10:00:00Z", "source": "192.0.2.7"})",
-      "application/json");
+                       "application/json");
   ASSERT_TRUE(olga);
   ASSERT_EQ(olga->status, 200);
   EXPECT_EQ(Body(olga)["decision"], "allow");
@@ -310,8 +316,8 @@ TEST(PolicyLanguageTest, ExplainIsForAuditorsAndAdminsAndShowsEveryRule) {
   EXPECT_EQ(get->status, 405);
   EXPECT_EQ(get->get_header_value("Allow"), "POST");
 
-  auto anonymous = gw.Client().Post("/v1/policy/explain", question,
-                                    "application/json");
+  auto anonymous =
+      gw.Client().Post("/v1/policy/explain", question, "application/json");
   ASSERT_TRUE(anonymous);
   EXPECT_EQ(anonymous->status, 401);
 
@@ -379,10 +385,12 @@ TEST(VelocitySeedTest, RecentReleasesInTheAuditLogCount) {
   policy::VelocityLimiter limiter;
   EXPECT_EQ(SeedLimiterFromAudit(db, p, limiter, now), 5u);
   using Per = policy::Limit::Per;
-  EXPECT_EQ(limiter.CountForTest(Per::kUser, "alice", std::chrono::hours(1), now),
-            2u);  // released + unknown within the hour
-  EXPECT_EQ(limiter.CountForTest(Per::kGroup, "support", std::chrono::hours(1), now),
-            4u);
+  EXPECT_EQ(
+      limiter.CountForTest(Per::kUser, "alice", std::chrono::hours(1), now),
+      2u);  // released + unknown within the hour
+  EXPECT_EQ(
+      limiter.CountForTest(Per::kGroup, "support", std::chrono::hours(1), now),
+      4u);
   const auto v = limiter.Admit(p.limits, "alice", {"support"}, now);
   EXPECT_FALSE(v.admitted);
   EXPECT_EQ(v.limit_id, "hourly");

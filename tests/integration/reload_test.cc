@@ -3,10 +3,9 @@
 // the policy that decided it; an invalid reload is rejected and the last good
 // set keeps serving; velocity limits survive a restart; `policy replay` reads
 // the audit log the binary wrote.
-#include <gtest/gtest.h>
-
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,7 +56,8 @@ class GatewayProcess {
     const std::size_t log_start = ReadFile(log_file).size();
     pid_ = fork();
     if (pid_ == 0) {
-      const int fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      const int fd =
+          open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       dup2(fd, STDERR_FILENO);
       dup2(fd, STDOUT_FILENO);
       setenv("AGNI_API_KEY", kApiKey, 1);
@@ -71,9 +71,11 @@ class GatewayProcess {
       std::istringstream lines(log);
       for (std::string line; std::getline(lines, line);) {
         json j = json::parse(line, nullptr, false);
-        if (j.is_object() && j.value("message", "") == "agni-gateway listening") {
+        if (j.is_object() &&
+            j.value("message", "") == "agni-gateway listening") {
           port_ = std::stoi(j["listen"].get<std::string>().substr(10));
-          admin_port_ = std::stoi(j["admin_listen"].get<std::string>().substr(10));
+          admin_port_ =
+              std::stoi(j["admin_listen"].get<std::string>().substr(10));
           return true;
         }
       }
@@ -138,9 +140,11 @@ class ReloadTest : public ::testing::Test {
           {"allow_plain_http", true}}},
         {"audit", {{"path", "audit.db"}}},
         {"users",
-         {{{"name", "alice"}, {"groups", {"support"}},
+         {{{"name", "alice"},
+           {"groups", {"support"}},
            {"token_sha256", Sha256Hex(alice_)}},
-          {{"name", "bob"}, {"groups", {"support"}},
+          {{"name", "bob"},
+           {"groups", {"support"}},
            {"token_sha256", Sha256Hex(bob_)}}}},
         {"policy_file", "policy.json"},
         {"inventory_file", "numbers.json"}};
@@ -182,7 +186,8 @@ TEST_F(ReloadTest, SighupSwapsPolicyAtomicallyUnderLoad) {
       auto client = gw.Client();
       for (int i = 0; !stop; ++i) {
         // Distinct numbers per thread: single flight never interferes.
-        const std::string n = "%2B1555" + std::to_string(1000000 + t * 100000 + i);
+        const std::string n =
+            "%2B1555" + std::to_string(1000000 + t * 100000 + i);
         auto res = client.Delete(ReleasePath(n), As(alice_));
         (res && res->status == 200 ? ok : failed)++;
       }
@@ -194,18 +199,21 @@ TEST_F(ReloadTest, SighupSwapsPolicyAtomicallyUnderLoad) {
     gw.Signal(SIGHUP);
     ++successes;
     ASSERT_TRUE(Eventually([&] {
-      return gw.Metric(R"(agni_gateway_config_reloads_total{result="success"})") ==
+      return gw.Metric(
+                 R"(agni_gateway_config_reloads_total{result="success"})") ==
              successes;
     }));
     if (swap == 3) {
       // An invalid set (a rule naming an unknown group, a bad zone) is
       // rejected whole; the last good policy keeps serving.
-      dir_.Write("policy.json",
-                 R"({"rules": [{"id": "x", "effect": "allow", "groups": ["nobody"],
+      dir_.Write(
+          "policy.json",
+          R"({"rules": [{"id": "x", "effect": "allow", "groups": ["nobody"],
                      "when": {"time_zone": "Nowhere/Land"}}]})");
       gw.Signal(SIGHUP);
       ASSERT_TRUE(Eventually([&] {
-        return gw.Metric(R"(agni_gateway_config_reloads_total{result="failure"})") ==
+        return gw.Metric(
+                   R"(agni_gateway_config_reloads_total{result="failure"})") ==
                1;
       }));
     }
@@ -243,7 +251,8 @@ TEST_F(ReloadTest, SighupSwapsPolicyAtomicallyUnderLoad) {
   EXPECT_GT(seen[hash_b], 0);
 }
 
-TEST_F(ReloadTest, InventoryReloadsAndLimitsSurviveARestartAndReplayReadsTheLog) {
+TEST_F(ReloadTest,
+       InventoryReloadsAndLimitsSurviveARestartAndReplayReadsTheLog) {
   dir_.Write("policy.json", R"({"rules": [
       {"id": "test-numbers", "effect": "allow", "groups": ["support"],
        "labels": {"env": "test"}}],
@@ -272,7 +281,8 @@ TEST_F(ReloadTest, InventoryReloadsAndLimitsSurviveARestartAndReplayReadsTheLog)
     dir_.Write("gateway.json", config.dump());
     gw.Signal(SIGHUP);
     ASSERT_TRUE(Eventually([&] {
-      return gw.Metric(R"(agni_gateway_config_reloads_total{result="success"})") == 1;
+      return gw.Metric(
+                 R"(agni_gateway_config_reloads_total{result="success"})") == 1;
     }));
     auto known = gw.Client().Delete(ReleasePath("%2B15550000001"), As(carol));
     ASSERT_TRUE(known);
@@ -286,8 +296,10 @@ TEST_F(ReloadTest, InventoryReloadsAndLimitsSurviveARestartAndReplayReadsTheLog)
     ASSERT_TRUE(limited);
     EXPECT_EQ(limited->status, 429);
     EXPECT_FALSE(limited->get_header_value("Retry-After").empty());
-    EXPECT_EQ(gw.Metric(R"(agni_gateway_rate_limited_total{limit="per-user-hourly"})"),
-              1.0);
+    EXPECT_EQ(
+        gw.Metric(
+            R"(agni_gateway_rate_limited_total{limit="per-user-hourly"})"),
+        1.0);
   }
   {
     // A restart does not reset the count: it is rebuilt from the audit log.
@@ -304,12 +316,13 @@ TEST_F(ReloadTest, InventoryReloadsAndLimitsSurviveARestartAndReplayReadsTheLog)
 
   // Replay against the config it ran with: only the denial made before the
   // inventory reload would now go the other way.
-  auto [same_rc, same] = RunCli({"policy", "replay", "--config",
-                                 dir_.File("gateway.json"), "--db",
-                                 dir_.File("audit.db")},
-                                dir_.File("replay.out"));
+  auto [same_rc, same] =
+      RunCli({"policy", "replay", "--config", dir_.File("gateway.json"), "--db",
+              dir_.File("audit.db")},
+             dir_.File("replay.out"));
   EXPECT_EQ(same_rc, 3) << same;
-  EXPECT_NE(same.find("7 recorded release decisions"), std::string::npos) << same;
+  EXPECT_NE(same.find("7 recorded release decisions"), std::string::npos)
+      << same;
   EXPECT_NE(same.find("bob  +15550000002: deny (rule implicit_deny) -> allow "
                       "(rule test-numbers)"),
             std::string::npos)
@@ -326,10 +339,10 @@ TEST_F(ReloadTest, InventoryReloadsAndLimitsSurviveARestartAndReplayReadsTheLog)
   json candidate = json::parse(ReadFile(dir_.File("gateway.json")));
   candidate["policy_file"] = "candidate.json";
   dir_.Write("candidate-gateway.json", candidate.dump());
-  auto [rc, out] = RunCli({"policy", "replay", "--config",
-                           dir_.File("candidate-gateway.json"), "--db",
-                           dir_.File("audit.db")},
-                          dir_.File("replay.out"));
+  auto [rc, out] = RunCli(
+      {"policy", "replay", "--config", dir_.File("candidate-gateway.json"),
+       "--db", dir_.File("audit.db")},
+      dir_.File("replay.out"));
   EXPECT_EQ(rc, 3) << out;
   EXPECT_NE(out.find("bob  +15550000002: allow (rule test-numbers) -> deny "
                      "(rule implicit_deny)"),

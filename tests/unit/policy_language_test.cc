@@ -5,12 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <thread>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "policies/conditions.h"
 #include "policies/engine.h"
@@ -90,9 +89,9 @@ TEST(CidrTest, MatchesIpv4Ipv6AndMappedAddresses) {
 }
 
 TEST(CidrTest, RejectsMalformedRanges) {
-  for (const char* bad : {"10.0.0.0/33", "10.1.2.3/8", "2001:db8::1/32",
-                          "10.0.0/8", "10.0.0.0/", "10.0.0.0/-1", "host",
-                          "", "::/129", "10.0.0.0/8x"}) {
+  for (const char* bad :
+       {"10.0.0.0/33", "10.1.2.3/8", "2001:db8::1/32", "10.0.0/8", "10.0.0.0/",
+        "10.0.0.0/-1", "host", "", "::/129", "10.0.0.0/8x"}) {
     SCOPED_TRACE(bad);
     EXPECT_FALSE(Cidr::Parse(bad).has_value());
   }
@@ -107,17 +106,24 @@ TEST(ClientAddressTest, ForwardedForIsTrustedOnlyFromConfiguredProxies) {
     std::string expected;  // "" = unknown
   };
   const std::vector<Case> cases = {
-      {"untrusted peer: header ignored", "198.51.100.9", {"10.1.1.1"},
+      {"untrusted peer: header ignored",
+       "198.51.100.9",
+       {"10.1.1.1"},
        "198.51.100.9"},
       {"no header", "10.0.0.5", {}, "10.0.0.5"},
-      {"trusted proxy: the client it saw", "10.0.0.5", {"203.0.113.4"},
+      {"trusted proxy: the client it saw",
+       "10.0.0.5",
+       {"203.0.113.4"},
        "203.0.113.4"},
-      {"client spoofs a left-most entry", "10.0.0.5",
-       {"1.2.3.4, 203.0.113.4"}, "203.0.113.4"},
-      {"chain of trusted proxies", "10.0.0.5",
-       {"203.0.113.4, 10.0.0.5", "fd00::2"}, "203.0.113.4"},
-      {"IPv6 client via IPv6 proxy", "fd00::1", {"2001:db8::7"},
-       "2001:db8::7"},
+      {"client spoofs a left-most entry",
+       "10.0.0.5",
+       {"1.2.3.4, 203.0.113.4"},
+       "203.0.113.4"},
+      {"chain of trusted proxies",
+       "10.0.0.5",
+       {"203.0.113.4, 10.0.0.5", "fd00::2"},
+       "203.0.113.4"},
+      {"IPv6 client via IPv6 proxy", "fd00::1", {"2001:db8::7"}, "2001:db8::7"},
       {"garbage hop", "10.0.0.5", {"not-an-ip"}, ""},
       {"only proxies", "10.0.0.5", {"10.0.0.5"}, ""},
       {"unparsable peer", "", {}, ""},
@@ -206,8 +212,9 @@ TEST(TimestampTest, ParsesRfc3339WithOffsets) {
   EXPECT_EQ(At("2026-11-26T04:00:00-05:30"), At("2026-11-26T09:30:00Z"));
   EXPECT_EQ(At("2026-11-26T09:30:00.250Z") - At("2026-11-26T09:30:00Z"),
             std::chrono::milliseconds(250));
-  for (const char* bad : {"2026-11-26", "2026-11-26T09:30:00", "2026-02-30T00:00:00Z",
-                          "2026-11-26T25:00:00Z", "yesterday", "2026-11-26T09:30:00+1"}) {
+  for (const char* bad :
+       {"2026-11-26", "2026-11-26T09:30:00", "2026-02-30T00:00:00Z",
+        "2026-11-26T25:00:00Z", "yesterday", "2026-11-26T09:30:00+1"}) {
     SCOPED_TRACE(bad);
     EXPECT_FALSE(ParseTimestamp(bad).has_value());
   }
@@ -258,41 +265,116 @@ TEST(EngineTest, SelectorsConditionsAndPrecedence) {
   const std::string weekday = "2026-11-02T15:00:00Z";  // Mon 10:00 New York
   const std::string night = "2026-11-03T03:00:00Z";    // Mon 22:00 New York
   const std::vector<EngineCase> cases = {
-      {"label selects the number", "alice", {"support"}, "+15555550123",
-       weekday, "", "allow", "support-test"},
-      {"label with another value", "alice", {"support"}, "+14155550100",
-       weekday, "198.51.100.1", "deny", "implicit_deny", "allow:trial-sales"},
-      {"unlisted number has no labels", "alice", {"support"}, "+15555559999",
-       weekday, "", "deny", "implicit_deny"},
-      {"deny beats a matching allow", "alice", {"support"}, "+19115550000",
-       weekday, "", "deny", "never-emergency"},
-      {"time window inside", "olga", {"telecom-ops"}, "+14155550100", weekday,
-       "198.51.100.1", "allow", "prod-office-hours"},
-      {"time window outside", "olga", {"telecom-ops"}, "+14155550100", night,
-       "198.51.100.1", "deny", "implicit_deny"},
-      {"deny by source range v4", "olga", {"telecom-ops"}, "+14155550100",
-       weekday, "10.9.8.7", "deny", "no-prod-from-outside"},
-      {"deny by source range v6", "olga", {"telecom-ops"}, "+14155550100",
-       weekday, "2001:db8::42", "deny", "no-prod-from-outside"},
-      {"unknown source: the deny still applies (fail closed)", "olga",
-       {"telecom-ops"}, "+14155550100", weekday, "", "deny",
+      {"label selects the number",
+       "alice",
+       {"support"},
+       "+15555550123",
+       weekday,
+       "",
+       "allow",
+       "support-test"},
+      {"label with another value",
+       "alice",
+       {"support"},
+       "+14155550100",
+       weekday,
+       "198.51.100.1",
+       "deny",
+       "implicit_deny",
+       "allow:trial-sales"},
+      {"unlisted number has no labels",
+       "alice",
+       {"support"},
+       "+15555559999",
+       weekday,
+       "",
+       "deny",
+       "implicit_deny"},
+      {"deny beats a matching allow",
+       "alice",
+       {"support"},
+       "+19115550000",
+       weekday,
+       "",
+       "deny",
+       "never-emergency"},
+      {"time window inside",
+       "olga",
+       {"telecom-ops"},
+       "+14155550100",
+       weekday,
+       "198.51.100.1",
+       "allow",
+       "prod-office-hours"},
+      {"time window outside",
+       "olga",
+       {"telecom-ops"},
+       "+14155550100",
+       night,
+       "198.51.100.1",
+       "deny",
+       "implicit_deny"},
+      {"deny by source range v4",
+       "olga",
+       {"telecom-ops"},
+       "+14155550100",
+       weekday,
+       "10.9.8.7",
+       "deny",
        "no-prod-from-outside"},
-      {"allow by source range", "bob", {}, "+15555550123", weekday,
-       "192.0.2.10", "allow", "office-only", "deny:trial-block-bob"},
-      {"allow outside the source range", "bob", {}, "+15555550123", weekday,
-       "192.0.3.10", "deny", "implicit_deny", "deny:trial-block-bob"},
-      {"unknown source never lets an allow match", "bob", {}, "+15555550123",
-       weekday, "", "deny", "implicit_deny", "deny:trial-block-bob"},
+      {"deny by source range v6",
+       "olga",
+       {"telecom-ops"},
+       "+14155550100",
+       weekday,
+       "2001:db8::42",
+       "deny",
+       "no-prod-from-outside"},
+      {"unknown source: the deny still applies (fail closed)",
+       "olga",
+       {"telecom-ops"},
+       "+14155550100",
+       weekday,
+       "",
+       "deny",
+       "no-prod-from-outside"},
+      {"allow by source range",
+       "bob",
+       {},
+       "+15555550123",
+       weekday,
+       "192.0.2.10",
+       "allow",
+       "office-only",
+       "deny:trial-block-bob"},
+      {"allow outside the source range",
+       "bob",
+       {},
+       "+15555550123",
+       weekday,
+       "192.0.3.10",
+       "deny",
+       "implicit_deny",
+       "deny:trial-block-bob"},
+      {"unknown source never lets an allow match",
+       "bob",
+       {},
+       "+15555550123",
+       weekday,
+       "",
+       "deny",
+       "implicit_deny",
+       "deny:trial-block-bob"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     auto labels = inventory.find(c.number);
-    const Request request{{c.user, c.groups},
-                          c.number,
-                          labels == inventory.end() ? nullptr : &labels->second,
-                          At(c.time),
-                          c.source.empty() ? std::nullopt
-                                           : IpAddress::Parse(c.source)};
+    const Request request{
+        {c.user, c.groups},
+        c.number,
+        labels == inventory.end() ? nullptr : &labels->second,
+        At(c.time),
+        c.source.empty() ? std::nullopt : IpAddress::Parse(c.source)};
     const Decision d = Evaluate(policy, request);
     EXPECT_EQ(EffectName(d.effect), c.effect);
     EXPECT_EQ(d.rule_id, c.rule);
@@ -323,8 +405,11 @@ TEST(ExplainTest, NamesTheSelectorOrConditionThatFailed) {
   Policy policy = MustParse(kPolicy);
   const Labels labels = {{"env", "prod"}, {"team", "sales"}};
   const std::vector<std::string> groups = {"telecom-ops"};
-  const Request request{{"olga", groups}, "+14155550100", &labels,
-                        At("2026-11-03T03:00:00Z"), IpAddress::Parse("10.1.1.1")};
+  const Request request{{"olga", groups},
+                        "+14155550100",
+                        &labels,
+                        At("2026-11-03T03:00:00Z"),
+                        IpAddress::Parse("10.1.1.1")};
   const Explanation e = Explain(policy, request);
   EXPECT_EQ(e.decision.rule_id, "no-prod-from-outside");
   std::map<std::string, std::string> failed;
@@ -402,19 +487,26 @@ TEST(PolicyLanguageLoaderTest, EachMistakeIsReportedAtItsPath) {
        "policy.json:$.rules[0].labels.env", "string"},
       {"empty labels", R"({"rules":[{"id":"a","effect":"allow","labels":{}}]})",
        "policy.json:$.rules[0].labels", "non-empty"},
-      {"limit per", R"({"rules":[],"limits":[{"id":"l","per":"team","max":1,"window":"1h"}]})",
+      {"limit per",
+       R"({"rules":[],"limits":[{"id":"l","per":"team","max":1,"window":"1h"}]})",
        "policy.json:$.limits[0].per", "\"user\", \"group\" or \"global\""},
-      {"limit max", R"({"rules":[],"limits":[{"id":"l","per":"user","max":0,"window":"1h"}]})",
+      {"limit max",
+       R"({"rules":[],"limits":[{"id":"l","per":"user","max":0,"window":"1h"}]})",
        "policy.json:$.limits[0].max", "between"},
-      {"limit max missing", R"({"rules":[],"limits":[{"id":"l","per":"user","window":"1h"}]})",
+      {"limit max missing",
+       R"({"rules":[],"limits":[{"id":"l","per":"user","window":"1h"}]})",
        "policy.json:$.limits[0].max", "required"},
-      {"limit window", R"({"rules":[],"limits":[{"id":"l","per":"user","max":1,"window":"1 hour"}]})",
+      {"limit window",
+       R"({"rules":[],"limits":[{"id":"l","per":"user","max":1,"window":"1 hour"}]})",
        "policy.json:$.limits[0].window", ""},
-      {"duplicate limit", R"({"rules":[],"limits":[{"id":"l","per":"user","max":1,"window":"1h"},{"id":"l","per":"global","max":1,"window":"1h"}]})",
+      {"duplicate limit",
+       R"({"rules":[],"limits":[{"id":"l","per":"user","max":1,"window":"1h"},{"id":"l","per":"global","max":1,"window":"1h"}]})",
        "policy.json:$.limits[1].id", "duplicate"},
-      {"reserved rule id", R"({"rules":[{"id":"unlisted_number","effect":"deny"}]})",
+      {"reserved rule id",
+       R"({"rules":[{"id":"unlisted_number","effect":"deny"}]})",
        "policy.json:$.rules[0].id", "unlisted_number"},
-      {"deny_unlisted_numbers type", R"({"rules":[],"deny_unlisted_numbers":"yes"})",
+      {"deny_unlisted_numbers type",
+       R"({"rules":[],"deny_unlisted_numbers":"yes"})",
        "policy.json:$.deny_unlisted_numbers", "true or false"},
   };
   for (const auto& c : cases) {
@@ -422,8 +514,9 @@ TEST(PolicyLanguageLoaderTest, EachMistakeIsReportedAtItsPath) {
     ConfigErrors errors;
     auto p = ParsePolicy(json::parse(c.policy), "policy.json", Known(), errors);
     EXPECT_FALSE(p.has_value());
-    auto it = std::find_if(errors.begin(), errors.end(),
-                           [&](const ConfigError& e) { return e.path == c.path; });
+    auto it =
+        std::find_if(errors.begin(), errors.end(),
+                     [&](const ConfigError& e) { return e.path == c.path; });
     ASSERT_NE(it, errors.end()) << Dump(errors);
     EXPECT_NE(it->message.find(c.part), std::string::npos) << Dump(errors);
   }
@@ -433,7 +526,8 @@ TEST(PolicyLanguageLoaderTest, EachMistakeIsReportedAtItsPath) {
 
 TEST(VelocityLimiterTest, PerUserLimitSlidesWithTheWindow) {
   VelocityLimiter limiter;
-  const std::vector<Limit> limits = {{"hourly", Limit::Per::kUser, 2, hours(1)}};
+  const std::vector<Limit> limits = {
+      {"hourly", Limit::Per::kUser, 2, hours(1)}};
   const std::vector<std::string> groups = {"support"};
   const Tp t0 = At("2026-11-26T10:00:00Z");
   auto a = limiter.Admit(limits, "alice", groups, t0);
@@ -450,8 +544,9 @@ TEST(VelocityLimiterTest, PerUserLimitSlidesWithTheWindow) {
   // Another user is not affected.
   EXPECT_TRUE(limiter.Admit(limits, "bob", groups, t0 + minutes(30)).admitted);
   // Exactly one window after the first release, a slot is free again.
-  EXPECT_FALSE(limiter.Admit(limits, "alice", groups, t0 + hours(1) - seconds(1))
-                   .admitted);
+  EXPECT_FALSE(
+      limiter.Admit(limits, "alice", groups, t0 + hours(1) - seconds(1))
+          .admitted);
   EXPECT_TRUE(limiter.Admit(limits, "alice", groups, t0 + hours(1)).admitted);
 }
 
@@ -468,7 +563,8 @@ TEST(VelocityLimiterTest, OnlyReleasesCount) {
   auto b = limiter.Admit(limits, "alice", groups, t0 + seconds(1));
   ASSERT_TRUE(b.admitted);
   limiter.Settle(b.ticket, true);
-  EXPECT_FALSE(limiter.Admit(limits, "alice", groups, t0 + seconds(2)).admitted);
+  EXPECT_FALSE(
+      limiter.Admit(limits, "alice", groups, t0 + seconds(2)).admitted);
 }
 
 TEST(VelocityLimiterTest, PerGroupAndGlobalLimits) {
@@ -498,7 +594,8 @@ TEST(VelocityLimiterTest, PerGroupAndGlobalLimits) {
 
 TEST(VelocityLimiterTest, ConcurrentRequestsCannotOvershoot) {
   VelocityLimiter limiter;
-  const std::vector<Limit> limits = {{"global", Limit::Per::kGlobal, 10, hours(1)}};
+  const std::vector<Limit> limits = {
+      {"global", Limit::Per::kGlobal, 10, hours(1)}};
   const Tp now = At("2026-11-26T10:00:00Z");
   std::atomic<int> admitted{0};
   std::vector<std::thread> threads;
@@ -519,7 +616,8 @@ TEST(VelocityLimiterTest, ConcurrentRequestsCannotOvershoot) {
 
 TEST(VelocityLimiterTest, RecordedHistoryCounts) {
   VelocityLimiter limiter;
-  const std::vector<Limit> limits = {{"hourly", Limit::Per::kUser, 2, hours(1)}};
+  const std::vector<Limit> limits = {
+      {"hourly", Limit::Per::kUser, 2, hours(1)}};
   const Tp now = At("2026-11-26T10:00:00Z");
   limiter.Record("alice", {}, now - minutes(90));  // outside the window
   limiter.Record("alice", {}, now - minutes(50));
@@ -527,7 +625,8 @@ TEST(VelocityLimiterTest, RecordedHistoryCounts) {
   auto v = limiter.Admit(limits, "alice", {}, now);
   EXPECT_FALSE(v.admitted);
   EXPECT_EQ(v.retry_after, minutes(10));
-  EXPECT_EQ(limiter.CountForTest(Limit::Per::kUser, "alice", hours(1), now), 2u);
+  EXPECT_EQ(limiter.CountForTest(Limit::Per::kUser, "alice", hours(1), now),
+            2u);
 }
 
 }  // namespace
@@ -571,8 +670,8 @@ TEST(RuleIndexTest, DecidesExactlyAsAFullWalk) {
       const std::vector<std::string> held = {pick(groups)};
       const Labels labels = {{"env", pick(envs)}, {"team", "x"}};
       const std::string user = pick(users), number = pick(numbers);
-      const Request request{{user, held}, number,
-                            rng() % 4 == 0 ? nullptr : &labels, Tp{}, {}};
+      const Request request{
+          {user, held}, number, rng() % 4 == 0 ? nullptr : &labels, Tp{}, {}};
       const Decision a = Evaluate(*indexed, request);
       const Decision b = Evaluate(walked, request);
       SCOPED_TRACE(rules.dump() + " user=" + user + " number=" + number);
