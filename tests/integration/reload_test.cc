@@ -203,6 +203,12 @@ TEST_F(ReloadTest, SighupSwapsPolicyAtomicallyUnderLoad) {
                  R"(agni_gateway_config_reloads_total{result="success"})") ==
              successes;
     }));
+    // At least one request per policy, whatever the load threads manage.
+    auto probe = gw.Client().Delete(
+        ReleasePath("%2B1666000000" + std::to_string(swap)), As(alice_));
+    ASSERT_TRUE(probe);
+    EXPECT_EQ(probe->status, 200);
+    (probe->status == 200 ? ok : failed)++;
     if (swap == 3) {
       // An invalid set (a rule naming an unknown group, a bad zone) is
       // rejected whole; the last good policy keeps serving.
