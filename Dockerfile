@@ -17,6 +17,7 @@ RUN apt-get update \
       cmake ninja-build g++ pkg-config libcpp-httplib-dev nlohmann-json3-dev \
       libsqlitecpp-dev libsqlite3-dev prometheus-cpp-dev libssl-dev \
       libgtest-dev libgmock-dev libcli11-dev \
+      libhowardhinnant-date-dev libbenchmark-dev \
  && rm -rf /var/lib/apt/lists/*
 ARG AGNI_COMMIT=unknown
 WORKDIR /src
@@ -35,6 +36,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libcpp-httplib0.11 libprometheus-cpp-core1.0 libsqlite3-0 libssl3 \
       libbrotli1 zlib1g libstdc++6 libgcc-s1 libc6 ca-certificates \
+      libdate-tz3 tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/agni-gateway \
       --shell /usr/sbin/nologin agni \

@@ -26,6 +26,8 @@ packages=(
   # jq and python3-yaml for the deploy-file checks; systemd for
   # `systemd-analyze verify`.
   prometheus jq python3-yaml systemd
+  # IANA time zones for policy time windows; Google Benchmark for policy_bench.
+  libhowardhinnant-date-dev tzdata libbenchmark-dev
 )
 
 is_installed() {

@@ -432,7 +432,7 @@ ConfigLoad LoadConfig(const std::string& path) {
   ObjectReader r(*doc, "$", errors,
                  {"listen", "admin_listen", "upstream", "server", "audit",
                   "users", "auditors", "policy_file", "inventory_file", "tls",
-                  "approvals"});
+                  "approvals", "admins", "trusted_proxies"});
   if (!r.ok()) return out;
 
   ReadEndpoint(r, "listen", c.listen);
@@ -464,6 +464,18 @@ ConfigLoad LoadConfig(const std::string& path) {
   }
   ReadApprovalsConfig(r.Get("approvals"), r.PathOf("approvals"), base_dir,
                       c.audit.path, c.approvals, errors);
+  if (auto a = r.StringList("admins", false)) c.admins = std::move(*a);
+  if (auto proxies = r.StringList("trusted_proxies", false)) {
+    for (std::size_t k = 0; k < proxies->size(); ++k) {
+      if (auto cidr = policy::Cidr::Parse((*proxies)[k])) {
+        c.trusted_proxies.push_back(std::move(*cidr));
+      } else {
+        r.Error(r.PathOf("trusted_proxies") + "[" + std::to_string(k) + "]",
+                "must be an IPv4 or IPv6 address or range (\"10.0.0.5\", "
+                "\"10.0.0.0/8\")");
+      }
+    }
+  }
 
   if (auto inv = r.String("inventory_file", false)) {
     c.inventory_file = Resolve(base_dir, *inv);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "gateway/approvals_config.h"
@@ -72,7 +73,9 @@ struct User {
   std::string token_sha256;  // lowercase hex
 };
 
-using Inventory = std::map<std::string, std::map<std::string, std::string>>;
+// Hashed: a decision looks its number up among possibly 100,000s.
+using Inventory =
+    std::unordered_map<std::string, std::map<std::string, std::string>>;
 
 struct Config {
   std::string source_path;  // the config file itself
@@ -84,6 +87,11 @@ struct Config {
   TlsConfig tls;  // TLS (and mTLS) on the main listener; off by default
   std::vector<User> users;
   std::vector<std::string> auditors;
+  // Groups that may use the policy tools (POST /v1/policy/explain) besides
+  // the auditors.
+  std::vector<std::string> admins;
+  // Peers whose X-Forwarded-For is believed when judging source_cidrs.
+  std::vector<policy::Cidr> trusted_proxies;
   std::string policy_file;
   std::string inventory_file;
   std::shared_ptr<const policy::Policy> policy;

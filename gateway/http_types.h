@@ -21,6 +21,7 @@ struct HttpRequest {
   std::string client_certificate_user;
   std::vector<std::string> approval_id;  // every X-Approval-Id header
   std::string body;  // read only for the approvals API's POST routes
+  std::vector<std::string> forwarded_for;  // every X-Forwarded-For header
 };
 
 struct HttpResponse {

@@ -26,6 +26,8 @@
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
+#include "gateway/policy_cli.h"
+#include "gateway/policy_tools.h"
 #include "gateway/server.h"
 #include "gateway/upstream/http_upstream.h"
 
@@ -162,6 +164,19 @@ int Serve(const std::string& path, LogLevel log_level) {
                              });
   pipeline.SetApprovals(&approvals);
   ApprovalSweeper sweeper(approvals);
+  try {
+    metrics.DeclareRateLimits(*config.policy);
+    const std::size_t counted = SeedLimiterFromAudit(
+        config.audit.path, *config.policy, pipeline.limiter(),
+        std::chrono::system_clock::now());
+    log.Info("velocity limits count the releases already in the audit log",
+             {{"releases", counted}});
+  } catch (const std::exception& e) {
+    // Without the history the limits would start from zero: fail closed.
+    log.Error("cannot read recent releases from the audit log; not starting",
+              {{"error", e.what()}});
+    return kExitConfig;
+  }
   GatewayServer server(config, pipeline, metrics, *store, log);
   if (std::string error = server.Start(); !error.empty()) {
     log.Error("cannot start", {{"error", error}});
@@ -191,8 +206,10 @@ int Serve(const std::string& path, LogLevel log_level) {
       }
       pipeline.ReplaceAccess(
           std::make_shared<const AccessSnapshot>(*reload.config));
+      metrics.DeclareRateLimits(*reload.config->policy);
       log.Info("reloaded users and policy",
-               {{"policy_hash", reload.config->policy->hash}});
+               {{"policy_hash", reload.config->policy->hash},
+                {"inventory_numbers", reload.config->inventory.size()}});
       metrics.CountConfigReload("success");
       continue;
     }
@@ -368,6 +385,43 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "Print the version");
   agni::AuditCommands audit_commands(app);
 
+  auto* policy_cmd = app.add_subcommand(
+      "policy", "Explain, test and replay policies before shipping them");
+  policy_cmd->require_subcommand(1);
+  std::string pe_config, pe_user, pe_phone, pe_at, pe_from;
+  auto* policy_explain = policy_cmd->add_subcommand(
+      "explain",
+      "Print the decision for one request, the deciding rule, and for every "
+      "rule whether it matched and which selector or condition failed");
+  policy_explain->add_option("-c,--config", pe_config, "Gateway config file")
+      ->required();
+  policy_explain->add_option("-u,--user", pe_user, "A user from the config")
+      ->required();
+  policy_explain->add_option("-p,--phone", pe_phone, "E.164 number")
+      ->required();
+  auto* pe_at_opt = policy_explain->add_option(
+      "--at", pe_at, "Time of the request, RFC 3339 (default: now)");
+  auto* pe_from_opt = policy_explain->add_option(
+      "--from", pe_from, "Client address (default: none, so source_cidrs "
+                         "conditions cannot match an allow)");
+  std::string pt_config, pt_cases;
+  auto* policy_test = policy_cmd->add_subcommand(
+      "test",
+      "Run a table of cases {user, number, time, source, expect, rule} "
+      "against the config's policy; exit 1 on any mismatch");
+  policy_test->add_option("-c,--config", pt_config, "Gateway config file")
+      ->required();
+  policy_test->add_option("cases", pt_cases, "Cases file (JSON)")->required();
+  std::string pr_config, pr_db;
+  auto* policy_replay = policy_cmd->add_subcommand(
+      "replay",
+      "Re-evaluate every release decision recorded in an audit db against a "
+      "candidate config; list those that would change (exit 3 if any)");
+  policy_replay->add_option("-c,--config", pr_config,
+                            "Candidate gateway config file")
+      ->required();
+  policy_replay->add_option("--db", pr_db, "Audit database")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -387,6 +441,20 @@ int main(int argc, char** argv) {
     return agni::HealthCheck(health_config, health_url);
   }
   if (audit_commands.Parsed()) return audit_commands.Run();
+  auto now = [] { return std::chrono::system_clock::now(); };
+  if (*policy_explain) {
+    return agni::PolicyExplain(
+        pe_config, pe_user, pe_phone,
+        *pe_at_opt ? std::optional<std::string>(pe_at) : std::nullopt,
+        *pe_from_opt ? std::optional<std::string>(pe_from) : std::nullopt,
+        std::cout, std::cerr, now);
+  }
+  if (*policy_test) {
+    return agni::PolicyTest(pt_config, pt_cases, std::cout, std::cerr, now);
+  }
+  if (*policy_replay) {
+    return agni::PolicyReplay(pr_config, pr_db, std::cout, std::cerr);
+  }
   if (*version) {
     std::cout << "agni-gateway " << AGNI_VERSION << " (commit " << AGNI_COMMIT
               << ")\n";

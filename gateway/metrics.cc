@@ -28,7 +28,6 @@ constexpr const char* kApprovalEvents[] = {"created",   "approved", "denied",
                                            "restored"};
 constexpr const char* kNotificationResults[] = {"delivered", "retried",
                                                 "failed", "dropped"};
-constexpr const char* kRateLimits[] = {"user", "group", "global"};
 
 template <std::size_t N>
 std::string Bounded(std::string_view value, const char* const (&known)[N]) {
@@ -137,7 +136,11 @@ Metrics::Metrics()
     request_duration_.Add({{"route", route}}, LatencyBuckets());
   }
   for (const char* e : kApprovalEvents) approvals_.Add({{"event", e}});
-  for (const char* l : kRateLimits) rate_limited_.Add({{"limit", l}});
+  // Shadow results show as zeros too, so a trial rule that never matches is
+  // visible as such rather than as a missing series.
+  for (const char* d : {"allow", "deny"}) {
+    decisions_.Add({{"decision", d}, {"mode", "shadow"}});
+  }
   for (const char* r : {"success", "failure"}) {
     config_reloads_.Add({{"result", r}});
   }
@@ -182,8 +185,14 @@ void Metrics::CountApprovalEvent(std::string_view event) {
   approvals_.Add({{"event", Bounded(event, kApprovalEvents)}}).Increment();
 }
 
-void Metrics::CountRateLimited(std::string_view limit) {
-  rate_limited_.Add({{"limit", Bounded(limit, kRateLimits)}}).Increment();
+void Metrics::CountRateLimited(std::string_view limit_id) {
+  rate_limited_.Add({{"limit", std::string(limit_id)}}).Increment();
+}
+
+void Metrics::DeclareRateLimits(const policy::Policy& policy) {
+  for (const policy::Limit& limit : policy.limits) {
+    rate_limited_.Add({{"limit", limit.id}});
+  }
 }
 
 void Metrics::CountConfigReload(std::string_view result) {

@@ -18,6 +18,7 @@
 #include <prometheus/registry.h>
 
 #include "audit/store.h"
+#include "policies/engine.h"
 
 namespace agni {
 
@@ -44,8 +45,12 @@ class Metrics final : public audit::StoreObserver {
   void CountApprovalEvent(std::string_view event);
   // Webhook deliveries; result: delivered | retried | failed | dropped.
   void CountApprovalNotification(std::string_view result);
-  // A request refused by a velocity limit; limit: "user", "group", "global".
-  void CountRateLimited(std::string_view limit);
+  // A release refused by a velocity limit, labelled with the limit's id (ids
+  // come from the policy file, so the label set is bounded by the config).
+  void CountRateLimited(std::string_view limit_id);
+  // Creates the series of every limit in `policy` at zero, so dashboards and
+  // alerts see them before the first refusal. Call at start and on reload.
+  void DeclareRateLimits(const policy::Policy& policy);
   // A SIGHUP reload; result: "success" | "failure".
   void CountConfigReload(std::string_view result);
 
@@ -54,6 +59,7 @@ class Metrics final : public audit::StoreObserver {
                 std::chrono::nanoseconds duration) override;
   void OnFailure(std::size_t records) override;
   void OnQueueDepth(std::size_t depth) override;
+
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

@@ -1,5 +1,7 @@
 #include "gateway/pipeline.h"
 
+#include <exception>
+
 #include <nlohmann/json.hpp>
 
 #include "audit/fingerprint.h"
@@ -7,6 +9,7 @@
 #include "gateway/approvals_api.h"
 #include "gateway/crypto.h"
 #include "gateway/phone_path.h"
+#include "gateway/policy_tools.h"
 
 namespace agni {
 namespace {
@@ -17,7 +20,15 @@ constexpr std::string_view kRouteOther = "other";
 constexpr std::string_view kRouteAudit = "audit";
 constexpr std::string_view kWhoAmIPath = "/v1/whoami";
 constexpr std::string_view kRouteApprovals = "approvals";
+constexpr std::string_view kRouteExplain = "explain";
+constexpr std::string_view kExplainPath = "/v1/policy/explain";
 constexpr std::size_t kMaxAuditedPath = 256;
+
+std::string_view AllowedMethod(std::string_view route) {
+  if (route == kRouteRelease) return "DELETE";
+  if (route == kRouteExplain) return "POST";
+  return "GET";
+}
 
 // A client-supplied request id is kept only when it is a short token of safe
 // characters; anything else (CR/LF, quotes, spaces) is replaced.
@@ -106,6 +117,9 @@ struct RequestPipeline::Context {
   std::string_view reason;  // the gateway's reason code, for the request log
   std::string approval_id;
   std::string credential_fingerprint;  // of a credential that did not match
+  std::uint64_t limit_ticket = 0;  // counted by the velocity limiter
+  std::string release_outcome;     // the outcome record's `outcome`
+  std::chrono::seconds retry_after{0};
 };
 
 RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
@@ -151,6 +165,8 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
     ctx.route = kRouteAudit;
   } else if (path == "/v1/approvals" || path.starts_with("/v1/approvals/")) {
     ctx.route = kRouteApprovals;
+  } else if (path == kExplainPath) {
+    ctx.route = kRouteExplain;
   }
 
   // Authenticate.
@@ -179,11 +195,13 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
   }
   if (ctx.route == kRouteApprovals) return Approvals(ctx);
   const std::string_view allowed = ctx.route == kRouteRelease ? "DELETE" : "GET";
+  const std::string_view allowed = AllowedMethod(ctx.route);
   if (request.method != allowed) {
     return Finish(ctx, {Reason::kMethodNotAllowed,
                         "this route accepts " + std::string(allowed) + " only",
                         ""});
   }
+  if (ctx.route == kRouteExplain) return ExplainPolicy(ctx);
   if (request.has_body) {
     return Finish(ctx, {Reason::kInvalidRequest,
                         "this route takes no request body", ""});
@@ -202,9 +220,11 @@ HttpResponse RequestPipeline::Release(Context& ctx,
   ctx.phone_number = phone_number;
 
   // Policy.
+  const auto now = clock_();
   const policy::Decision decision = policy::Evaluate(
-      *ctx.access->policy, {ctx.principal->name, ctx.principal->groups},
-      phone_number);
+      *ctx.access->policy,
+      MakePolicyRequest(*ctx.access, *ctx.principal, phone_number, now,
+                        ClientAddressOf(*ctx.access, ctx.request)));
   ctx.decision = policy::EffectName(decision.effect);
   ctx.rule_id = decision.rule_id;
   metrics_.CountDecision(ctx.decision, "enforce");
@@ -228,6 +248,34 @@ HttpResponse RequestPipeline::Release(Context& ctx,
     return Finish(ctx, {Reason::kShuttingDown,
                         "the gateway is shutting down; retry shortly", ""});
   }
+
+  // Velocity limits: the release is counted from here, so concurrent
+  // requests cannot overshoot together; it is uncounted below unless it was
+  // (or may have been) released. Denials above never count.
+  const policy::VelocityLimiter::Verdict verdict = limiter_.Admit(
+      ctx.access->policy->limits, ctx.principal->name, ctx.principal->groups,
+      now);
+  if (!verdict.admitted) {
+    metrics_.CountRateLimited(verdict.limit_id);
+    ctx.retry_after = verdict.retry_after;
+    return Finish(ctx, {Reason::kRateLimited,
+                        "velocity limit \"" + verdict.limit_id +
+                            "\" reached; retry after " +
+                            std::to_string(verdict.retry_after.count()) + "s",
+                        ""});
+  }
+  ctx.limit_ticket = verdict.ticket;
+  // Settled on every way out: kept for a release that went (or may have
+  // gone) out, and when an exception leaves its fate unknown.
+  struct SettleTicket {
+    policy::VelocityLimiter& limiter;
+    const Context& ctx;
+    ~SettleTicket() {
+      const std::string& o = ctx.release_outcome;
+      limiter.Settle(ctx.limit_ticket, o == "released" || o == "unknown" ||
+                                           std::uncaught_exceptions() > 0);
+    }
+  } settle{limiter_, ctx};
 
   // Single flight: one release of a number at a time.
   SingleFlight::Lease lease = in_flight_.TryAcquire(phone_number);
@@ -317,6 +365,7 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
     response.body = ProblemJson({reason, std::move(detail), ""}, ctx.request_id);
   }
   outcome.response_status = response.status;
+  ctx.release_outcome = outcome.outcome;
 
   const audit::AppendResult recorded = audit_.Append(std::move(outcome));
   if (!recorded.ok) {
@@ -452,6 +501,30 @@ HttpResponse RequestPipeline::AuditRead(Context& ctx) {
     return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
   }
   return Respond(ctx, std::move(result.response));
+HttpResponse RequestPipeline::ExplainPolicy(Context& ctx) {
+  if (!MayUsePolicyTools(*ctx.access, *ctx.principal)) {
+    return Finish(ctx, {Reason::kForbidden,
+                        "explain is open to the auditor and admin groups only",
+                        ""});
+  }
+  const ExplainResult result =
+      ExplainFromJson(*ctx.access, ctx.request.body, clock_());
+  if (!result.error.empty()) {
+    return Finish(ctx, {Reason::kInvalidRequest, result.error, ""});
+  }
+  ctx.decision = "allow";
+  audit::Record record = BaseRecord(ctx, "decision");
+  record.response_status = 200;
+  record.detail = "explained the decision for user \"" + result.user +
+                  "\" and number " + result.phone_number;
+  if (!audit_.Append(std::move(record)).ok) {
+    return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
+  }
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = "application/json";
+  r.body = result.body;
+  return Respond(ctx, std::move(r));
 }
 
 audit::Record RequestPipeline::BaseRecord(const Context& ctx,
@@ -503,8 +576,10 @@ HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
   if (problem.reason == Reason::kUnauthenticated) {
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"agni-gateway\"");
   } else if (problem.reason == Reason::kMethodNotAllowed) {
-    r.headers.emplace_back("Allow",
-                           ctx.route == kRouteRelease ? "DELETE" : "GET");
+    r.headers.emplace_back("Allow", std::string(AllowedMethod(ctx.route)));
+  } else if (problem.reason == Reason::kRateLimited) {
+    r.headers.emplace_back("Retry-After",
+                           std::to_string(ctx.retry_after.count()));
   }
   return Respond(ctx, std::move(r));
 }

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,6 +30,7 @@
 #include "gateway/upstream/upstream_client.h"
 #include "policies/approvals.h"
 #include "policies/engine.h"
+#include "policies/limits.h"
 
 namespace agni {
 
@@ -42,7 +44,11 @@ struct AccessSnapshot {
       : authenticator(config.users),
         policy(config.policy),
         auditors(config.auditors),
-        fingerprint_key(config.audit.fingerprint_key) {
+        fingerprint_key(config.audit.fingerprint_key),
+        admins(config.admins),
+        inventory(std::make_shared<const Inventory>(config.inventory)),
+        trusted_proxies(config.trusted_proxies),
+        users(config.users) {
     for (const User& u : config.users) members.push_back({u.name, u.groups});
   }
   Authenticator authenticator;
@@ -50,6 +56,10 @@ struct AccessSnapshot {
   std::vector<std::string> auditors;
   std::vector<policy::Member> members;  // who may approve, for approvals
   std::string fingerprint_key;  // audit.fingerprint_key_file's bytes
+  std::vector<std::string> admins;
+  std::shared_ptr<const Inventory> inventory;
+  std::vector<policy::Cidr> trusted_proxies;
+  std::vector<User> users;  // for explaining a decision about another user
 };
 
 class RequestPipeline {
@@ -71,6 +81,13 @@ class RequestPipeline {
   // Enables require_approval rules and /v1/approvals; without it such rules
   // deny (fail closed). Call before serving.
   void SetApprovals(ApprovalsGateway* approvals) { approvals_ = approvals; }
+  // Release counts for the velocity limits; outlives every reload. Seeded at
+  // start-up from the audit log.
+  policy::VelocityLimiter& limiter() { return limiter_; }
+  // The wall clock used for time windows and limits (tests move it).
+  void SetClock(std::function<std::chrono::system_clock::time_point()> clock) {
+    clock_ = std::move(clock);
+  }
 
  private:
   struct Context;
@@ -86,6 +103,7 @@ class RequestPipeline {
                                            const policy::Decision& decision);
   // A consumed approval whose release is not sent becomes usable again.
   void RestoreApproval(Context& ctx, const std::string& why);
+  HttpResponse ExplainPolicy(Context& ctx);
   HttpResponse Forward(Context& ctx, const std::string& upstream_path);
   // The one exit for answers the gateway generates itself.
   HttpResponse Finish(Context& ctx, Problem problem);
@@ -103,6 +121,9 @@ class RequestPipeline {
   ApprovalsGateway* approvals_ = nullptr;
   std::atomic<bool> draining_{false};
   AuditApi* audit_api_ = nullptr;
+  policy::VelocityLimiter limiter_;
+  std::function<std::chrono::system_clock::time_point()> clock_ =
+      [] { return std::chrono::system_clock::now(); };
 };
 
 }  // namespace agni

@@ -67,6 +67,8 @@ ReasonInfo Info(Reason reason) {
       return {"not_eligible", 403, "Not eligible to decide"};
     case Reason::kDuplicateApproval:
       return {"duplicate_approval", 409, "Already approved by this person"};
+    case Reason::kRateLimited:
+      return {"rate_limited", 429, "Too many releases"};
     case Reason::kForbidden:
       return {"forbidden", 403, "Forbidden"};
   }

@@ -38,6 +38,7 @@ enum class Reason {
   kSelfApproval,
   kNotEligible,
   kDuplicateApproval,
+  kRateLimited,
   kForbidden,
 };
 

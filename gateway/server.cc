@@ -35,10 +35,19 @@ HttpRequest FromHttplib(const httplib::Request& req) {
   r.api_key = HeaderValues(req, "X-Api-Key");
   r.request_id = HeaderValues(req, "X-Request-Id");
   r.approval_id = HeaderValues(req, "X-Approval-Id");
+  r.forwarded_for = HeaderValues(req, "X-Forwarded-For");
   const std::string length = req.get_header_value("Content-Length");
   r.has_body = (!length.empty() && length != "0") ||
                req.has_header("Transfer-Encoding");
   return r;
+}
+
+// POST /v1/policy/explain is the one route whose body the pipeline reads; it
+// is answered after httplib has read the body (the pre-routing handler runs
+// before that).
+constexpr const char* kExplainPath = "/v1/policy/explain";
+bool TakesBody(const httplib::Request& req) {
+  return req.method == "POST" && req.path == kExplainPath;
 }
 
 void WriteProblem(httplib::Response& res, Reason reason,
@@ -129,6 +138,7 @@ void GatewayServer::ConfigureMain() {
           res.set_header("Connection", "close");
           return httplib::Server::HandlerResponse::Handled;
         }
+        if (TakesBody(req)) return httplib::Server::HandlerResponse::Unhandled;
         HttpRequest request = FromHttplib(req);
         request.client_certificate_user = ClientCertificateUser(req, config_.tls);
         // Without a body (curl -X POST sends no Content-Length), httplib
@@ -152,6 +162,15 @@ void GatewayServer::ConfigureMain() {
         }
         return httplib::Server::HandlerResponse::Handled;
       });
+  main_->Post(kExplainPath, [this](const httplib::Request& req,
+                                   httplib::Response& res) {
+    HttpRequest request = FromHttplib(req);
+    request.body = req.body;
+    HttpResponse out = pipeline_.Handle(request);
+    res.status = out.status;
+    for (auto& [name, value] : out.headers) res.set_header(name, value);
+    res.set_content(std::move(out.body), out.content_type);
+  });
   main_->set_exception_handler([this](const httplib::Request&,
                                       httplib::Response& res,
                                       std::exception_ptr ep) {

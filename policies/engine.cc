@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "policies/rule_match.h"
+
 namespace agni::policy {
 namespace {
 
@@ -54,27 +56,50 @@ bool RuleMatches(const Rule& rule, const Subject& subject,
 
 Decision Evaluate(const Policy& policy, const Subject& subject,
                   std::string_view number) {
+  return Evaluate(policy, Request{subject, number, nullptr, {}, std::nullopt});
+}
+
+Decision Evaluate(const Policy& policy, const Request& request) {
   Winner enforced, shadow;
   std::vector<const Rule*> approval_rules;
-  for (const Rule& rule : policy.rules) {
+  auto consider = [&](const Rule& rule) {
     Winner& w = rule.mode == Mode::kEnforce ? enforced : shadow;
     const Rule*& slot = rule.effect == Effect::kDeny    ? w.deny
                         : rule.effect == Effect::kAllow ? w.allow
                                                         : w.approval;
-    if (rule.effect == Effect::kRequireApproval &&
-        rule.mode == Mode::kEnforce && RuleMatches(rule, subject, number)) {
-      approval_rules.push_back(&rule);
+    const bool is_approval = rule.effect == Effect::kRequireApproval &&
+                             rule.mode == Mode::kEnforce;
+    if (slot == nullptr || is_approval) {
+      if (CheckRule(rule, request).matched) {
+        if (slot == nullptr) slot = &rule;
+        if (is_approval) approval_rules.push_back(&rule);
+      }
     }
-    if (slot == nullptr && RuleMatches(rule, subject, number)) slot = &rule;
+    // Once an enforced deny has matched nothing can change the outcome but
+    // the shadow result still can, so the walk goes on.
+    return true;
+  };
+  if (policy.index) {
+    policy.index->ForEachCandidate(
+        request.subject, request.labels,
+        [&](std::size_t i) { return consider(policy.rules[i]); });
+  } else {
+    for (const Rule& rule : policy.rules) consider(rule);
   }
+  // Rules live in one vector: address order is policy order, whatever order
+  // the index visited them in.
+  std::sort(approval_rules.begin(), approval_rules.end());
 
   Decision d;
-  if (enforced.deny != nullptr) {
+  if (policy.deny_unlisted_numbers && request.labels == nullptr) {
+    d.effect = Effect::kDeny;
+    d.rule_id = std::string(kUnlistedNumber);
+  } else if (enforced.deny != nullptr) {
     d.effect = Effect::kDeny;
     d.rule_id = enforced.deny->id;
   } else if (enforced.approval != nullptr) {
     d.effect = Effect::kRequireApproval;
-    d.rule_id = enforced.approval->id;
+    d.rule_id = approval_rules.front()->id;
     d.approval_rules = std::move(approval_rules);
   } else if (enforced.allow != nullptr) {
     d.effect = Effect::kAllow;

@@ -4,9 +4,16 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "policies/conditions.h"
+#include "policies/limits.h"
+#include "policies/rule_index.h"
 
 namespace agni::policy {
 
@@ -43,12 +50,27 @@ struct Rule {
   std::vector<std::string> groups;
   std::vector<NumberPattern> numbers;
   ApprovalRequirement approval;  // used when effect is kRequireApproval
+  // Inventory labels the number must carry, every one with this value.
+  std::map<std::string, std::string> labels;
+  // Conditions: the request time must fall in one of `when`, the client
+  // address in one of `source_cidrs`.
+  std::vector<TimeWindow> when;
+  std::vector<Cidr> source_cidrs;
 };
 
 struct Policy {
   std::vector<Rule> rules;
   std::string hash;  // hex SHA-256 of the canonical policy document
+  std::vector<Limit> limits;
+  // When set, a number missing from the inventory is denied outright (rule
+  // id "unlisted_number") instead of merely carrying no labels.
+  bool deny_unlisted_numbers = false;
+  // Built by ParsePolicy; without it every rule is checked.
+  std::shared_ptr<const RuleIndex> index;
 };
+
+// A number's inventory labels (env=prod, team=sales).
+using Labels = std::map<std::string, std::string>;
 
 // Who asks. Groups are the principal's groups from the config.
 struct Subject {
@@ -57,6 +79,16 @@ struct Subject {
 };
 
 inline constexpr std::string_view kImplicitDeny = "implicit_deny";
+inline constexpr std::string_view kUnlistedNumber = "unlisted_number";
+
+// Everything a decision depends on, gathered by the caller.
+struct Request {
+  Subject subject;
+  std::string_view number;
+  const Labels* labels = nullptr;  // nullptr: the number is not in the inventory
+  std::chrono::system_clock::time_point time{};
+  std::optional<IpAddress> source;  // nullopt: the client address is unknown
+};
 
 struct Decision {
   Effect effect = Effect::kDeny;
@@ -79,5 +111,8 @@ bool RuleMatches(const Rule& rule, const Subject& subject,
 // outcome; their would-be decision is reported alongside.
 Decision Evaluate(const Policy& policy, const Subject& subject,
                   std::string_view number);
+// The same over a full request (labels, time, source). With
+// deny_unlisted_numbers, an unlisted number is denied before any rule.
+Decision Evaluate(const Policy& policy, const Request& request);
 
 }  // namespace agni::policy

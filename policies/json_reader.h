@@ -46,6 +46,7 @@ class ObjectReader {
                                                     bool required);
 
   void Error(std::string path, std::string message);
+  ConfigErrors& errors() { return errors_; }
 
  private:
   const nlohmann::json* object_ = nullptr;

@@ -5,6 +5,7 @@
 #include "gateway/crypto.h"
 #include "gateway/phone_path.h"
 #include "policies/json_reader.h"
+#include "policies/rule_conditions_loader.h"
 
 namespace agni::policy {
 namespace {
@@ -27,7 +28,7 @@ bool IsRuleId(std::string_view id) {
                     (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
     if (!ok) return false;
   }
-  return id != kImplicitDeny;
+  return id != kImplicitDeny && id != kUnlistedNumber;
 }
 
 // `approval: {approvals, from_groups, ttl, execute_within}`; all required so
@@ -81,7 +82,8 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
                                   ConfigErrors& errors) {
   const std::size_t errors_before = errors.size();
   const std::string root = std::string(origin) + ":$";
-  ObjectReader top(doc, root, errors, {"rules"});
+  ObjectReader top(doc, root, errors,
+                   {"rules", "limits", "deny_unlisted_numbers"});
   Policy policy;
   const nlohmann::json* rules = top.Get("rules");
   if (top.ok() && rules == nullptr) top.Error(top.PathOf("rules"), "is required");
@@ -95,14 +97,15 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
     const std::string path = root + ".rules[" + std::to_string(i) + "]";
     ObjectReader r((*rules)[i], path, errors,
                    {"id", "effect", "mode", "users", "groups", "numbers",
-                    "description", "approval"});
+                    "description", "approval", "labels", "when",
+                    "source_cidrs"});
     if (!r.ok()) continue;
     Rule rule;
     if (auto id = r.String("id", true)) {
       if (!IsRuleId(*id)) {
         r.Error(r.PathOf("id"),
                 "must be 1-64 characters of [A-Za-z0-9._-] and not "
-                "\"implicit_deny\"");
+                "\"implicit_deny\" or \"unlisted_number\"");
       } else if (!ids.insert(*id).second) {
         r.Error(r.PathOf("id"), "duplicate rule id \"" + *id + "\"");
       }
@@ -173,10 +176,13 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
                 "must not be empty (omit the key to match anything)");
       }
     }
+    ReadRuleConditions(r, rule);
     policy.rules.push_back(std::move(rule));
   }
+  if (top.ok()) ReadPolicyLimits(top, policy);
   if (errors.size() != errors_before) return std::nullopt;
   policy.hash = Sha256Hex(doc.dump());
+  policy.index = std::make_shared<const RuleIndex>(policy.rules);
   return policy;
 }
 

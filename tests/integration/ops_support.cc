@@ -148,7 +148,8 @@ GatewayProcess::GatewayProcess(Options options) {
              R"({"rules":[)"
              R"({"id":"never-emergency","effect":"deny","numbers":["+1911*"]},)"
              R"({"id":"support-sandbox","effect":"allow","groups":["support"],"numbers":["+1555*"]},)"
-             R"({"id":"ops-anything","effect":"allow","groups":["telecom-ops"]}]})");
+             R"({"id":"ops-anything","effect":"allow","groups":["telecom-ops"]}],)"
+             R"("limits":[{"id":"per-user-hourly","per":"user","max":1000,"window":"1h"}]})");
   WriteConfig(config_);
   process_ = std::make_unique<Process>(
       std::vector<std::string>{AGNI_GATEWAY_BIN, "serve", "--config",

@@ -84,8 +84,8 @@ TEST(PrometheusTest, PromtoolCheckMetricsIsCleanOnALiveScrape) {
   EXPECT_EQ(MetricValue(text, R"(agni_gateway_requests_total{code="200",route="release"})"), 2.0);
   EXPECT_EQ(MetricValue(text, R"(agni_gateway_requests_total{code="401",route="release"})"), 1.0);
   EXPECT_EQ(MetricValue(text, R"(agni_gateway_approvals_pending)"), 0.0);
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_approvals_total{event="requested"})"), 0.0);
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_rate_limited_total{limit="user"})"), 0.0);
+  EXPECT_EQ(MetricValue(text, R"(agni_gateway_approvals_total{event="created"})"), 0.0);
+  EXPECT_EQ(MetricValue(text, R"(agni_gateway_rate_limited_total{limit="per-user-hourly"})"), 0.0);
   EXPECT_EQ(MetricValue(text, R"(agni_gateway_build_info{commit=")" AGNI_COMMIT
                               R"(",version=")" AGNI_VERSION "\"}"),
             1.0);

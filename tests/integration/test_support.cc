@@ -96,6 +96,9 @@ GatewayHarness::GatewayHarness(Options options) {
   users_ = {{"alice", {"support"}, NewToken()},
             {"olga", {"telecom-ops"}, NewToken()},
             {"mallory", {"contractors"}, NewToken()}};
+  for (const auto& [name, groups] : options.extra_users) {
+    users_.push_back({name, groups, NewToken()});
+  }
   nlohmann::json users = nlohmann::json::array();
   for (const TestUser& u : users_) {
     users.push_back({{"name", u.name},
@@ -119,6 +122,11 @@ GatewayHarness::GatewayHarness(Options options) {
       {"users", users},
       {"auditors", {"compliance"}},
       {"policy_file", "policy.json"}};
+  if (!options.inventory_json.empty()) {
+    config["inventory_file"] = "numbers.json";
+    dir_.Write("numbers.json", options.inventory_json);
+  }
+  config.update(options.extra_config);
   dir_.Write("gateway.json", config.dump(2));
   dir_.Write("policy.json", options.policy_json);
   ConfigLoad load = LoadConfig(dir_.File("gateway.json"));
@@ -147,6 +155,13 @@ GatewayHarness::GatewayHarness(Options options) {
 GatewayHarness::~GatewayHarness() {
   server_->Stop();
   store_->Close();
+}
+
+const TestUser& GatewayHarness::User(const std::string& name) const {
+  for (const TestUser& u : users_) {
+    if (u.name == name) return u;
+  }
+  throw std::runtime_error("no test user " + name);
 }
 
 httplib::Client GatewayHarness::Client() const {

@@ -106,6 +106,11 @@ class GatewayHarness {
     std::string read_timeout = "2s";
     std::string ca_file;
     std::string audit_busy_timeout = "200ms";
+    // Policy language: the inventory file (empty: none), more users
+    // (name, groups), and keys merged into gateway.json.
+    std::string inventory_json;
+    std::vector<std::pair<std::string, std::vector<std::string>>> extra_users;
+    nlohmann::json extra_config = nlohmann::json::object();
   };
 
   explicit GatewayHarness(Options options);
@@ -121,6 +126,8 @@ class GatewayHarness {
   std::vector<nlohmann::json> AuditRows() const;
   std::string Metrics() const;
   const Config& config() const { return config_; }
+  const TestUser& User(const std::string& name) const;
+  RequestPipeline& pipeline() { return *pipeline_; }
 
  private:
   TempDir dir_;
