@@ -194,7 +194,6 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
     return Finish(ctx, {Reason::kNotFound, "no such route", ""});
   }
   if (ctx.route == kRouteApprovals) return Approvals(ctx);
-  const std::string_view allowed = ctx.route == kRouteRelease ? "DELETE" : "GET";
   const std::string_view allowed = AllowedMethod(ctx.route);
   if (request.method != allowed) {
     return Finish(ctx, {Reason::kMethodNotAllowed,
@@ -501,6 +500,8 @@ HttpResponse RequestPipeline::AuditRead(Context& ctx) {
     return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
   }
   return Respond(ctx, std::move(result.response));
+}
+
 HttpResponse RequestPipeline::ExplainPolicy(Context& ctx) {
   if (!MayUsePolicyTools(*ctx.access, *ctx.principal)) {
     return Finish(ctx, {Reason::kForbidden,
