@@ -55,7 +55,7 @@ done
 # --- the series a live gateway exports -------------------------------------
 cd "$work"
 cat >policy.json <<'JSON'
-{"rules":[]}
+{"rules":[],"limits":[{"id":"per-user-hourly","per":"user","max":5,"window":"1h"}]}
 JSON
 cat >gateway.json <<'JSON'
 {"listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0",
