@@ -54,8 +54,9 @@ ApprovalReply ProblemReply(Reason reason, std::string detail,
   return r;
 }
 
-// {"reason": "..."} or an empty body. Returns an error message on a bad body.
-std::string ParseReason(const std::string& body, std::string& reason) {
+}  // namespace
+
+std::string ParseDecisionBody(const std::string& body, std::string& reason) {
   if (body.empty()) return "";
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
@@ -73,7 +74,6 @@ std::string ParseReason(const std::string& body, std::string& reason) {
   return "";
 }
 
-}  // namespace
 
 Reason ApprovalReason(ApprovalError error) {
   switch (error) {
@@ -346,7 +346,7 @@ ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
                           "this route accepts POST only");
     }
     std::string reason;
-    if (std::string bad = ParseReason(call.request.body, reason);
+    if (std::string bad = ParseDecisionBody(call.request.body, reason);
         !bad.empty()) {
       return ProblemReply(Reason::kInvalidRequest, std::move(bad), id);
     }

@@ -118,4 +118,9 @@ class ApprovalSweeper {
 // Maps a workflow error to the public reason code.
 Reason ApprovalReason(policy::ApprovalError error);
 
+// The body of an approve/deny call: empty, or {"reason": "..."} with at most
+// 1000 bytes. Returns an error message (and leaves `reason` unusable)
+// on anything else. Exposed for the fuzz target.
+std::string ParseDecisionBody(const std::string& body, std::string& reason);
+
 }  // namespace agni

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 
 #include "policies/engine.h"
 #include "policies/policy_loader.h"
+#include "policies/rule_match.h"
 
 namespace {
 
@@ -28,11 +30,18 @@ void CheckDecision(const agni::policy::Policy& p,
                    const agni::policy::Subject& who, const std::string& number) {
   using agni::policy::Effect;
   using agni::policy::Mode;
-  const agni::policy::Decision d = agni::policy::Evaluate(p, who, number);
+  // The full request form, so labels, time windows and source ranges are
+  // judged exactly as the engine judges them (no labels, no source here).
+  const agni::policy::Request request{who, number, nullptr, {}, std::nullopt};
+  const agni::policy::Decision d = agni::policy::Evaluate(p, request);
+  if (p.deny_unlisted_numbers) {
+    if (d.effect != Effect::kDeny) Fail("an unlisted number was not denied");
+    return;
+  }
   bool any_deny = false;
   for (const auto& rule : p.rules) {
     if (rule.mode == Mode::kEnforce && rule.effect == Effect::kDeny &&
-        agni::policy::RuleMatches(rule, who, number)) {
+        agni::policy::CheckRule(rule, request).matched) {
       any_deny = true;
     }
   }
@@ -43,7 +52,7 @@ void CheckDecision(const agni::policy::Policy& p,
     for (const auto& rule : p.rules) {
       if (rule.id == d.rule_id && rule.mode == Mode::kEnforce &&
           rule.effect == Effect::kAllow &&
-          agni::policy::RuleMatches(rule, who, number)) {
+          agni::policy::CheckRule(rule, request).matched) {
         named = true;
       }
     }
