@@ -83,6 +83,7 @@ void ApprovalHarness::Start() {
   if (std::string error = server_->Start(); !error.empty()) {
     throw std::runtime_error(error);
   }
+  WarmUpHttpClient(server_->admin_port());
 }
 
 void ApprovalHarness::Stop() {

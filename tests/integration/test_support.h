@@ -148,4 +148,8 @@ std::optional<double> MetricValue(const std::string& exposition,
 
 std::string ReleasePath(const std::string& number_in_path);
 
+// One client round trip on the calling thread, so cpp-httplib's lazily built
+// statics exist before a test spawns threads (see test_support.cc).
+void WarmUpHttpClient(int admin_port);
+
 }  // namespace agni::testing
