@@ -187,23 +187,7 @@ std::string GatewayProcess::Log() const {
 }
 
 std::vector<nlohmann::json> GatewayProcess::AuditRows() const {
-  SQLite::Database db(audit_path_, SQLite::OPEN_READONLY);
-  SQLite::Statement q(db, "SELECT * FROM audit_records ORDER BY seq");
-  std::vector<nlohmann::json> rows;
-  while (q.executeStep()) {
-    nlohmann::json row = nlohmann::json::object();
-    for (int i = 0; i < q.getColumnCount(); ++i) {
-      const SQLite::Column c = q.getColumn(i);
-      if (c.isNull()) continue;
-      if (c.isInteger()) {
-        row[c.getName()] = c.getInt64();
-      } else {
-        row[c.getName()] = c.getString();
-      }
-    }
-    rows.push_back(std::move(row));
-  }
-  return rows;
+  return ReadAuditRows(audit_path_);
 }
 
 std::string GatewayProcess::AuditDbBytes() const {

@@ -222,24 +222,4 @@ void GatewayProcess::WriteConfig(const nlohmann::json& config) const {
   dir_.Write("gateway.json", config.dump(2));
 }
 
-std::vector<nlohmann::json> ReadAuditRows(const std::string& path) {
-  SQLite::Database db(path, SQLite::OPEN_READONLY);
-  SQLite::Statement q(db, "SELECT * FROM audit_records ORDER BY seq");
-  std::vector<nlohmann::json> rows;
-  while (q.executeStep()) {
-    nlohmann::json row = nlohmann::json::object();
-    for (int i = 0; i < q.getColumnCount(); ++i) {
-      const SQLite::Column c = q.getColumn(i);
-      if (c.isNull()) continue;
-      if (c.isInteger()) {
-        row[c.getName()] = c.getInt64();
-      } else {
-        row[c.getName()] = c.getString();
-      }
-    }
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
 }  // namespace agni::testing

@@ -93,7 +93,4 @@ class GatewayProcess {
   int admin_port_ = 0;
 };
 
-// Every audit record of the database at `path`, in seq order.
-std::vector<nlohmann::json> ReadAuditRows(const std::string& path);
-
 }  // namespace agni::testing

@@ -189,7 +189,11 @@ httplib::Client GatewayHarness::AdminClient() const {
 }
 
 std::vector<nlohmann::json> GatewayHarness::AuditRows() const {
-  SQLite::Database db(config_.audit.path, SQLite::OPEN_READONLY);
+  return ReadAuditRows(config_.audit.path);
+}
+
+std::vector<nlohmann::json> ReadAuditRows(const std::string& path) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
   SQLite::Statement q(db, "SELECT * FROM audit_records ORDER BY seq");
   std::vector<nlohmann::json> rows;
   while (q.executeStep()) {

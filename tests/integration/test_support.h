@@ -148,6 +148,10 @@ std::optional<double> MetricValue(const std::string& exposition,
 
 std::string ReleasePath(const std::string& number_in_path);
 
+// Every audit record of the database at `path`, in seq order, as JSON objects
+// keyed by column name (NULL columns left out).
+std::vector<nlohmann::json> ReadAuditRows(const std::string& path);
+
 // One client round trip on the calling thread, so cpp-httplib's lazily built
 // statics exist before a test spawns threads (see test_support.cc).
 void WarmUpHttpClient(int admin_port);
