@@ -55,16 +55,6 @@ bool IsLowerHex(std::string_view s, std::size_t len) {
   return true;
 }
 
-bool IsName(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                    c == '.' || c == '@';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 std::string Resolve(const fs::path& base_dir, const std::string& file) {
   fs::path p(file);
@@ -321,7 +311,7 @@ void ReadUsers(const json* value, const std::string& path,
     if (!r.ok()) continue;
     User u;
     if (auto name = r.String("name", true)) {
-      if (!IsName(*name)) {
+      if (!IsConfigName(*name)) {
         r.Error(r.PathOf("name"),
                 "must be 1-64 characters of [A-Za-z0-9._@-]");
       } else if (!names.insert(*name).second) {
@@ -331,7 +321,7 @@ void ReadUsers(const json* value, const std::string& path,
     }
     if (auto groups = r.StringList("groups", false)) {
       for (std::size_t k = 0; k < groups->size(); ++k) {
-        if (!IsName((*groups)[k])) {
+        if (!IsConfigName((*groups)[k])) {
           r.Error(r.PathOf("groups") + "[" + std::to_string(k) + "]",
                   "must be 1-64 characters of [A-Za-z0-9._@-]");
         }
@@ -386,6 +376,17 @@ void ReadInventory(const json& doc, const std::string& origin, Inventory& inv,
 std::string Endpoint::ToString() const {
   const bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+bool IsConfigName(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                    c == '.' || c == '@';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 bool IsLoopbackHost(const std::string& host) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -112,6 +113,10 @@ ConfigLoad LoadConfig(const std::string& path);
 std::optional<Endpoint> ParseEndpoint(const std::string& text);
 
 bool IsLoopbackHost(const std::string& host);
+
+// A user or group name: 1-64 characters of [A-Za-z0-9._@-]. Shared by the
+// config loader and `token new`, so both accept exactly the same names.
+bool IsConfigName(std::string_view s);
 
 // The upstream API key, from exactly one of AGNI_API_KEY or AGNI_API_KEY_FILE
 // (their values passed in, so tests need not touch the environment).

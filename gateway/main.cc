@@ -238,27 +238,16 @@ int Serve(const std::string& path, LogLevel log_level) {
   return kExitOk;
 }
 
-bool IsValidName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                    c == '.' || c == '@';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 int TokenNew(const std::string& user, const std::vector<std::string>& groups,
              bool as_json) {
   for (const std::string& n : groups) {
-    if (!IsValidName(n)) {
+    if (!IsConfigName(n)) {
       std::cerr << "error: group \"" << n
                 << "\" must be 1-64 characters of [A-Za-z0-9._@-]\n";
       return 2;
     }
   }
-  if (!IsValidName(user)) {
+  if (!IsConfigName(user)) {
     std::cerr << "error: --user must be 1-64 characters of [A-Za-z0-9._@-]\n";
     return 2;
   }
