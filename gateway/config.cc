@@ -127,12 +127,16 @@ void ReadUpstream(const json& value, const std::string& path,
                   ConfigErrors& errors) {
   ObjectReader r(value, path, errors,
                  {"base_url", "ca_file", "connect_timeout", "read_timeout",
-                  "allow_plain_http", "max_idle_connections"});
+                  "allow_plain_http", "max_idle_connections",
+                  "max_in_flight"});
   if (auto v = r.Duration("connect_timeout", false)) up.connect_timeout = *v;
   if (auto v = r.Duration("read_timeout", false)) up.read_timeout = *v;
   if (auto v = r.Bool("allow_plain_http")) up.allow_plain_http = *v;
   if (auto v = r.Integer("max_idle_connections", 1, 4096)) {
     up.max_idle_connections = static_cast<std::size_t>(*v);
+  }
+  if (auto v = r.Integer("max_in_flight", 1, 100'000)) {
+    up.max_in_flight = static_cast<std::size_t>(*v);
   }
   if (auto ca = r.String("ca_file", false)) {
     up.ca_file = Resolve(base_dir, *ca);
@@ -210,7 +214,9 @@ void ReadServer(const json& value, const std::string& path, ServerConfig& s,
   ObjectReader r(value, path, errors,
                  {"threads", "admin_threads", "read_timeout", "write_timeout",
                   "keep_alive_timeout", "keep_alive_max_requests",
-                  "listen_backlog", "drain_timeout"});
+                  "listen_backlog", "drain_timeout", "max_connections",
+                  "max_queued_connections", "admin_max_connections",
+                  "request_header_timeout"});
   if (auto v = r.Duration("drain_timeout", false)) s.drain_timeout = *v;
   if (auto v = r.Integer("listen_backlog", 1, 65535)) {
     s.listen_backlog = static_cast<int>(*v);
@@ -226,6 +232,27 @@ void ReadServer(const json& value, const std::string& path, ServerConfig& s,
   }
   if (auto v = r.Integer("keep_alive_max_requests", 1, 100'000'000)) {
     s.keep_alive_max_requests = static_cast<std::size_t>(*v);
+  }
+  if (auto v = r.Integer("max_connections", 1, 65'536)) {
+    s.max_connections = static_cast<int>(*v);
+  }
+  if (auto v = r.Integer("max_queued_connections", 0, 65'536)) {
+    s.max_queued_connections = static_cast<int>(*v);
+  }
+  if (auto v = r.Integer("admin_max_connections", 1, 4096)) {
+    s.admin_max_connections = static_cast<int>(*v);
+  }
+  if (auto v = r.Duration("request_header_timeout", false)) {
+    s.request_header_timeout = *v;
+  }
+  if (s.threads > s.max_connections) {
+    r.Error(r.PathOf("threads"), "is more than server.max_connections (" +
+                                     std::to_string(s.max_connections) + ")");
+  }
+  if (s.admin_threads > s.admin_max_connections) {
+    r.Error(r.PathOf("admin_threads"),
+            "is more than server.admin_max_connections (" +
+                std::to_string(s.admin_max_connections) + ")");
   }
 }
 

@@ -39,13 +39,25 @@ struct UpstreamConfig {
   // loopback host, and only when the operator says so explicitly.
   bool allow_plain_http = false;
   std::size_t max_idle_connections = 32;
+  // Releases forwarded at once; past it a release is answered 503
+  // `overloaded` (+ Retry-After) and nothing is sent.
+  std::size_t max_in_flight = 256;
 };
 
 struct ServerConfig {
-  // Worker threads of the main listener. cpp-httplib holds a thread for the
-  // whole life of a keep-alive connection, so this bounds concurrent clients.
+  // Worker threads of the main listener kept warm. cpp-httplib holds a
+  // thread for the whole life of a keep-alive connection, so the pool grows
+  // on demand up to max_connections; past that, up to max_queued_connections
+  // wait, and further connections are answered 503 `overloaded` at once.
   int threads = 64;
+  int max_connections = 1024;
+  int max_queued_connections = 256;
   int admin_threads = 2;
+  int admin_max_connections = 64;
+  // A connection that has not sent a complete request head this long after
+  // it was accepted (or after its previous response and the keep-alive
+  // wait) is closed: slow clients cannot hold the workers.
+  milliseconds request_header_timeout{10000};
   milliseconds read_timeout{10000};
   milliseconds write_timeout{10000};
   milliseconds keep_alive_timeout{5000};

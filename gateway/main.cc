@@ -140,6 +140,7 @@ int Serve(const std::string& path, LogLevel log_level) {
   RequestPipeline pipeline(std::make_shared<const AccessSnapshot>(config),
                            *store, upstream, metrics, log);
   pipeline.SetAuditApi(&audit_api);
+  pipeline.SetMaxInFlight(config.upstream.max_in_flight);
   std::unique_ptr<audit::SqliteApprovalStore> approval_store;
   try {
     approval_store =

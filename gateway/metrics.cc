@@ -121,6 +121,35 @@ Metrics::Metrics()
       .Register(*registry_)
       .Add({{"version", AGNI_VERSION}, {"commit", AGNI_COMMIT}})
       .Set(1);
+  upstream_in_flight_ =
+      &BuildGauge()
+           .Name("agni_gateway_upstream_in_flight")
+           .Help("Release calls being forwarded to the upstream now (bounded "
+                 "by upstream.max_in_flight).")
+           .Register(*registry_)
+           .Add({});
+  listener_workers_ = &BuildGauge()
+                           .Name("agni_gateway_listener_workers")
+                           .Help("Worker threads of a listener, by state "
+                                 "(busy: serving a connection).")
+                           .Register(*registry_);
+  listener_queued_ = &BuildGauge()
+                          .Name("agni_gateway_listener_queued_connections")
+                          .Help("Accepted connections waiting for a worker.")
+                          .Register(*registry_);
+  connections_refused_ =
+      &BuildCounter()
+           .Name("agni_gateway_connections_refused_total")
+           .Help("Connections answered 503 past the queue (overloaded) or "
+                 "closed for not sending a request head in time "
+                 "(header_timeout).")
+           .Register(*registry_);
+  for (const char* listener : {"main", "admin"}) {
+    SetListenerLoad(listener, 0, 0, 0);
+    for (const char* reason : {"overloaded", "header_timeout"}) {
+      connections_refused_->Add({{"listener", listener}, {"reason", reason}});
+    }
+  }
   // Pre-create the fixed label sets so dashboards see zeros, not gaps.
   for (const char* stage : {"decision", "intent", "outcome"}) {
     audit_records_.Add({{"stage", stage}});
@@ -214,6 +243,30 @@ void Metrics::OnFailure(std::size_t records) {
 
 void Metrics::OnQueueDepth(std::size_t depth) {
   audit_queue_depth_.Set(static_cast<double>(depth));
+}
+
+}  // namespace agni
+
+namespace agni {
+
+void Metrics::SetUpstreamInFlight(double calls) {
+  upstream_in_flight_->Set(calls);
+}
+
+void Metrics::SetListenerLoad(std::string_view listener, double busy,
+                              double idle, double queued) {
+  const std::string l(listener);
+  listener_workers_->Add({{"listener", l}, {"state", "busy"}}).Set(busy);
+  listener_workers_->Add({{"listener", l}, {"state", "idle"}}).Set(idle);
+  listener_queued_->Add({{"listener", l}}).Set(queued);
+}
+
+void Metrics::CountConnectionRefused(std::string_view listener,
+                                     std::string_view reason) {
+  connections_refused_
+      ->Add({{"listener", std::string(listener)},
+             {"reason", std::string(reason)}})
+      .Increment();
 }
 
 }  // namespace agni

@@ -54,6 +54,15 @@ class Metrics final : public audit::StoreObserver {
   // A SIGHUP reload; result: "success" | "failure".
   void CountConfigReload(std::string_view result);
 
+  // Isolation: releases being forwarded now; each listener's worker threads
+  // (busy/idle) and connections waiting for one; connections the gateway
+  // refused or cut (reason: "overloaded" | "header_timeout").
+  void SetUpstreamInFlight(double calls);
+  void SetListenerLoad(std::string_view listener, double busy, double idle,
+                       double queued);
+  void CountConnectionRefused(std::string_view listener,
+                              std::string_view reason);
+
   // audit::StoreObserver
   void OnCommit(const std::vector<const audit::Record*>& records,
                 std::chrono::nanoseconds duration) override;
@@ -77,6 +86,10 @@ class Metrics final : public audit::StoreObserver {
   prometheus::Family<prometheus::Counter>& rate_limited_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Counter>& approval_notifications_;
+  prometheus::Gauge* upstream_in_flight_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* listener_workers_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* listener_queued_ = nullptr;
+  prometheus::Family<prometheus::Counter>* connections_refused_ = nullptr;
 };
 
 }  // namespace agni

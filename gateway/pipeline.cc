@@ -143,16 +143,42 @@ void RequestPipeline::ReplaceAccess(
   access_ = std::move(access);
 }
 
-HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
-  Context ctx(request, Access());
-  ctx.request_id = request.request_id.size() == 1 &&
+namespace {
+
+// The client's request id when it is sane, else a new one.
+std::string RequestIdFor(const HttpRequest& request,
+                         const AccessSnapshot& access) {
+  std::string id = request.request_id.size() == 1 &&
                            IsSaneRequestId(request.request_id.front())
                        ? request.request_id.front()
                        : NewRequestId();
   // A token sent as the request id would be echoed, audited and forwarded.
-  if (ctx.access->authenticator.IsKnownToken(ctx.request_id)) {
-    ctx.request_id = NewRequestId();
-  }
+  if (access.authenticator.IsKnownToken(id)) id = NewRequestId();
+  return id;
+}
+
+}  // namespace
+
+HttpResponse RequestPipeline::Overloaded(const HttpRequest& request) {
+  Context ctx(request, Access());
+  ctx.request_id = RequestIdFor(request, *ctx.access);
+  ctx.retry_after = std::chrono::seconds(1);
+  // Who was turned away, when the credential says (a hash and compare; no
+  // further stage runs).
+  std::vector<std::string_view> authz(request.authorization.begin(),
+                                      request.authorization.end());
+  std::vector<std::string_view> keys(request.api_key.begin(),
+                                     request.api_key.end());
+  ctx.principal = ctx.access->authenticator.Authenticate({authz, keys}).principal;
+  return Finish(ctx, {Reason::kOverloaded,
+                      "the gateway is serving as many connections as it "
+                      "may; retry shortly",
+                      ""});
+}
+
+HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
+  Context ctx(request, Access());
+  ctx.request_id = RequestIdFor(request, *ctx.access);
 
   const ReleaseTarget target = ParseReleaseTarget(request.target);
   const std::string_view path =
@@ -283,6 +309,26 @@ HttpResponse RequestPipeline::Release(Context& ctx,
     return Finish(ctx, {Reason::kReleaseInFlight,
                         "another release of this number is in flight", ""});
   }
+
+  // Bounded upstream concurrency: a slow upstream holds at most this many
+  // releases; the rest are refused at once instead of piling up.
+  if (upstream_calls_.fetch_add(1) >= max_in_flight_) {
+    upstream_calls_.fetch_sub(1);
+    RestoreApproval(ctx, "overloaded");
+    ctx.retry_after = std::chrono::seconds(1);
+    return Finish(ctx, {Reason::kOverloaded,
+                        "the gateway is forwarding as many releases as it "
+                        "may (upstream.max_in_flight); retry shortly",
+                        ""});
+  }
+  metrics_.SetUpstreamInFlight(static_cast<double>(upstream_calls_.load()));
+  struct UpstreamSlot {
+    RequestPipeline& p;
+    ~UpstreamSlot() {
+      p.metrics_.SetUpstreamInFlight(
+          static_cast<double>(p.upstream_calls_.fetch_sub(1) - 1));
+    }
+  } upstream_slot{*this};
   return Forward(ctx, upstream_path);
 }
 
@@ -578,7 +624,8 @@ HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"agni-gateway\"");
   } else if (problem.reason == Reason::kMethodNotAllowed) {
     r.headers.emplace_back("Allow", std::string(AllowedMethod(ctx.route)));
-  } else if (problem.reason == Reason::kRateLimited) {
+  } else if (problem.reason == Reason::kRateLimited ||
+             problem.reason == Reason::kOverloaded) {
     r.headers.emplace_back("Retry-After",
                            std::to_string(ctx.retry_after.count()));
   }

@@ -69,6 +69,14 @@ class RequestPipeline {
                   Metrics& metrics, const Logger& log);
 
   HttpResponse Handle(const HttpRequest& request);
+  // The answer for a connection that came past the listener's queue: 503
+  // `overloaded` with Retry-After, audited like any other refusal, without
+  // running the pipeline's stages.
+  HttpResponse Overloaded(const HttpRequest& request);
+
+  // Releases forwarded at once (upstream.max_in_flight); past it a release
+  // is answered 503 `overloaded` before anything is recorded as an intent.
+  void SetMaxInFlight(std::size_t max) { max_in_flight_ = max; }
 
   // After this, new releases get 503 shutting_down.
   void StartDraining() { draining_ = true; }
@@ -118,6 +126,8 @@ class RequestPipeline {
   Metrics& metrics_;
   const Logger& log_;
   SingleFlight in_flight_;
+  std::size_t max_in_flight_ = 256;
+  std::atomic<std::size_t> upstream_calls_{0};
   ApprovalsGateway* approvals_ = nullptr;
   std::atomic<bool> draining_{false};
   AuditApi* audit_api_ = nullptr;

@@ -29,6 +29,8 @@ ReasonInfo Info(Reason reason) {
       return {"audit_unavailable", 503, "Audit log unavailable"};
     case Reason::kShuttingDown:
       return {"shutting_down", 503, "Gateway shutting down"};
+    case Reason::kOverloaded:
+      return {"overloaded", 503, "Gateway overloaded"};
     case Reason::kUpstreamUnreachable:
       return {"upstream_unreachable", 502, "Upstream unreachable"};
     case Reason::kUpstreamTimeout:

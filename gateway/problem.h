@@ -18,6 +18,7 @@ enum class Reason {
   kReleaseInFlight,
   kAuditUnavailable,
   kShuttingDown,
+  kOverloaded,
   kUpstreamUnreachable,
   kUpstreamTimeout,
   kUpstreamTls,

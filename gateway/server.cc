@@ -10,6 +10,7 @@
 #include "gateway/crypto.h"
 #include "gateway/problem.h"
 #include "gateway/tls_listener.h"
+#include "gateway/worker_pool.h"
 
 namespace agni {
 namespace {
@@ -57,6 +58,42 @@ void WriteProblem(httplib::Response& res, Reason reason,
                   std::string(kProblemContentType));
 }
 
+// cpp-httplib owns (and deletes) its TaskQueue; the pool itself belongs to
+// GatewayServer.
+class PoolTaskQueue final : public httplib::TaskQueue {
+ public:
+  explicit PoolTaskQueue(std::shared_ptr<WorkerPool> pool)
+      : pool_(std::move(pool)) {}
+  void enqueue(std::function<void()> fn) override {
+    pool_->Enqueue(std::move(fn));
+  }
+  void shutdown() override { pool_->Shutdown(); }
+
+ private:
+  std::shared_ptr<WorkerPool> pool_;
+};
+
+std::shared_ptr<WorkerPool> MakePool(int threads, int max_threads,
+                                     int max_queued) {
+  WorkerPoolLimits limits;
+  limits.min_threads = static_cast<std::size_t>(threads);
+  limits.max_threads = static_cast<std::size_t>(max_threads);
+  limits.max_queued = static_cast<std::size_t>(max_queued);
+  return std::make_shared<WorkerPool>(limits);
+}
+
+// The worker's slot learns which client it serves once a request head is
+// complete, and that the connection waits again once the answer is out.
+void NoteRequestStarted(const httplib::Request& req) {
+  if (WorkerSlot* slot = WorkerSlot::Current()) {
+    slot->RequestStarted(req.remote_addr, req.remote_port);
+  }
+}
+
+void NoteResponseSent(const httplib::Request&, const httplib::Response&) {
+  if (WorkerSlot* slot = WorkerSlot::Current()) slot->ResponseSent();
+}
+
 template <typename Duration>
 std::pair<time_t, time_t> SecUsec(Duration d) {
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(d);
@@ -65,7 +102,7 @@ std::pair<time_t, time_t> SecUsec(Duration d) {
 }
 
 void ApplyCommonSettings(httplib::Server& server, const ServerConfig& s,
-                         int threads, int& listen_fd) {
+                         std::shared_ptr<WorkerPool> pool, int& listen_fd) {
   // Replaces httplib's defaults, which also set SO_REUSEPORT: that would let
   // another process bind the same port and take a share of the connections.
   server.set_socket_options([&listen_fd](int sock) {
@@ -73,9 +110,8 @@ void ApplyCommonSettings(httplib::Server& server, const ServerConfig& s,
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     listen_fd = sock;
   });
-  server.new_task_queue = [threads] {
-    return new httplib::ThreadPool(static_cast<std::size_t>(threads));
-  };
+  server.new_task_queue = [pool] { return new PoolTaskQueue(pool); };
+  server.set_logger(NoteResponseSent);
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(s.keep_alive_max_requests);
   server.set_keep_alive_timeout(
@@ -99,6 +135,11 @@ GatewayServer::GatewayServer(const Config& config, RequestPipeline& pipeline,
       metrics_(metrics),
       audit_(audit),
       log_(log),
+      main_pool_(MakePool(config.server.threads, config.server.max_connections,
+                          config.server.max_queued_connections)),
+      admin_pool_(MakePool(config.server.admin_threads,
+                           config.server.admin_max_connections,
+                           config.server.admin_max_connections)),
       main_(MakeMainHttpServer(config.tls)),
       admin_(std::make_unique<httplib::Server>()) {
   ConfigureMain();
@@ -116,7 +157,7 @@ const std::regex& ApprovalActionPath() {
 }
 
 void GatewayServer::ConfigureMain() {
-  ApplyCommonSettings(*main_, config_.server, config_.server.threads, main_fd_);
+  ApplyCommonSettings(*main_, config_.server, main_pool_, main_fd_);
   main_->Post(R"(/v1/approvals/[^/]+/[^/]+)",
               [this](const httplib::Request& req, httplib::Response& res) {
                 HttpRequest request = FromHttplib(req);
@@ -132,6 +173,17 @@ void GatewayServer::ConfigureMain() {
   // (which matches decoded paths with std::regex) ever sees it.
   main_->set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
+        NoteRequestStarted(req);
+        if (WorkerPool::OnOverflowThread()) {
+          // Past the queue: answered at once, and the connection closed.
+          metrics_.CountConnectionRefused("main", "overloaded");
+          HttpResponse out = pipeline_.Overloaded(FromHttplib(req));
+          res.status = out.status;
+          for (auto& [name, value] : out.headers) res.set_header(name, value);
+          res.set_content(std::move(out.body), out.content_type);
+          res.set_header("Connection", "close");
+          return httplib::Server::HandlerResponse::Handled;
+        }
         if (req.headers.size() > kMaxRequestHeaders) {
           WriteProblem(res, Reason::kInvalidRequest, "too many request headers");
           res.status = 431;
@@ -199,8 +251,20 @@ void GatewayServer::ConfigureMain() {
 }
 
 void GatewayServer::ConfigureAdmin() {
-  ApplyCommonSettings(*admin_, config_.server, config_.server.admin_threads,
-                      admin_fd_);
+  ApplyCommonSettings(*admin_, config_.server, admin_pool_, admin_fd_);
+  admin_->set_pre_routing_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        NoteRequestStarted(req);
+        if (!WorkerPool::OnOverflowThread()) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        metrics_.CountConnectionRefused("admin", "overloaded");
+        res.status = 503;
+        res.set_header("Retry-After", "1");
+        res.set_header("Connection", "close");
+        res.set_content("overloaded\n", "text/plain");
+        return httplib::Server::HandlerResponse::Handled;
+      });
   admin_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_.Serialize(), "text/plain; version=0.0.4");
   });
@@ -246,6 +310,27 @@ std::string GatewayServer::Start() {
              std::strerror(errno);
     }
   }
+  guard_ = std::make_unique<ConnectionGuard>(
+      std::vector<ConnectionGuard::Listener>{
+          {main_fd_, main_pool_.get(), config_.server.keep_alive_timeout},
+          {admin_fd_, admin_pool_.get(), config_.server.keep_alive_timeout}},
+      config_.server.request_header_timeout,
+      [this](std::size_t listener, const std::string& peer) {
+        const char* name = listener == 0 ? "main" : "admin";
+        metrics_.CountConnectionRefused(name, "header_timeout");
+        log_.Warn("closed a connection that sent no complete request head "
+                  "in time",
+                  {{"listener", name}, {"peer", peer}});
+      },
+      [this] {
+        for (auto [name, pool] : {std::pair{"main", main_pool_.get()},
+                                  std::pair{"admin", admin_pool_.get()}}) {
+          const WorkerPool::Stats st = pool->stats();
+          metrics_.SetListenerLoad(name, static_cast<double>(st.busy),
+                                   static_cast<double>(st.threads - st.busy),
+                                   static_cast<double>(st.queued));
+        }
+      });
   main_thread_ = std::thread([this] { main_->listen_after_bind(); });
   admin_thread_ = std::thread([this] { admin_->listen_after_bind(); });
   // httplib's stop() is a no-op until the accept loop runs; wait for it so a
@@ -257,6 +342,7 @@ std::string GatewayServer::Start() {
 }
 
 void GatewayServer::Stop() {
+  guard_.reset();
   main_->stop();
   admin_->stop();
   if (drain_thread_.joinable()) drain_thread_.join();

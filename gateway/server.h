@@ -10,9 +10,11 @@
 
 #include "audit/store.h"
 #include "gateway/config.h"
+#include "gateway/connection_guard.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
+#include "gateway/worker_pool.h"
 
 namespace httplib {
 class Server;
@@ -51,6 +53,12 @@ class GatewayServer {
   Metrics& metrics_;
   audit::AuditSink& audit_;
   const Logger& log_;
+  // The listeners' pools (cpp-httplib gets TaskQueues that forward to them)
+  // and the slowloris guard, which reads them; declared before the servers
+  // so they outlive them.
+  std::shared_ptr<WorkerPool> main_pool_;
+  std::shared_ptr<WorkerPool> admin_pool_;
+  std::unique_ptr<ConnectionGuard> guard_;
   std::unique_ptr<httplib::Server> main_;
   std::unique_ptr<httplib::Server> admin_;
   std::thread main_thread_;

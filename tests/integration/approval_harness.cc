@@ -47,6 +47,7 @@ void ApprovalHarness::WriteConfig(const std::string& policy_json) {
   if (!options_.approvals_config.is_null()) {
     config["approvals"] = options_.approvals_config;
   }
+  config.merge_patch(options_.extra_config);
   dir_.Write("gateway.json", config.dump(2));
   dir_.Write("policy.json", policy_json);
 }
@@ -78,6 +79,7 @@ void ApprovalHarness::Start() {
       *approval_store_, *store_, *metrics_, webhook_.get(), log_,
       [this] { return now_us_.load(); });
   pipeline_->SetApprovals(approvals_.get());
+  pipeline_->SetMaxInFlight(config_.upstream.max_in_flight);
   server_ = std::make_unique<GatewayServer>(config_, *pipeline_, *metrics_,
                                             *store_, log_);
   if (std::string error = server_->Start(); !error.empty()) {

@@ -39,6 +39,8 @@ class ApprovalHarness {
     std::string upstream_base_url;
     std::string policy_json = kApprovalPolicy;
     nlohmann::json approvals_config;  // the "approvals" block, or null
+    // Merged into gateway.json (JSON merge patch), e.g. server limits.
+    nlohmann::json extra_config = nlohmann::json::object();
   };
   explicit ApprovalHarness(Options options);
   ~ApprovalHarness();
@@ -57,6 +59,7 @@ class ApprovalHarness {
   void Advance(std::chrono::milliseconds d) { now_us_ += d.count() * 1000; }
   std::int64_t now_us() const { return now_us_; }
   const TempDir& dir() const { return dir_; }
+  int admin_port() const { return server_->admin_port(); }
 
  private:
   void WriteConfig(const std::string& policy_json);

@@ -1,6 +1,7 @@
 #include "tests/integration/test_support.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sys/socket.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -31,6 +32,11 @@ FakeUpstream::FakeUpstream() : server_(std::make_unique<httplib::Server>()) {
   Start();
 }
 
+FakeUpstream::FakeUpstream(std::size_t threads)
+    : server_(std::make_unique<httplib::Server>()), threads_(threads) {
+  Start();
+}
+
 FakeUpstream::FakeUpstream(const std::string& cert_file,
                            const std::string& key_file)
     : server_(std::make_unique<httplib::SSLServer>(cert_file.c_str(),
@@ -42,7 +48,15 @@ FakeUpstream::FakeUpstream(const std::string& cert_file,
 void FakeUpstream::Start() {
   server_->set_tcp_nodelay(true);
   server_->set_keep_alive_max_count(1000);
-  server_->new_task_queue = [] { return new httplib::ThreadPool(16); };
+  server_->new_task_queue = [n = threads_] {
+    return new httplib::ThreadPool(n);
+  };
+  int listen_fd = -1;
+  server_->set_socket_options([&listen_fd](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = sock;
+  });
   server_->Delete(".*", [this](const httplib::Request& req,
                                httplib::Response& res) {
     Reply reply;
@@ -64,6 +78,9 @@ void FakeUpstream::Start() {
   });
   port_ = server_->bind_to_any_port("127.0.0.1");
   if (port_ <= 0) throw std::runtime_error("fake upstream cannot bind");
+  // httplib listens with a backlog of 5: a burst of connections (the
+  // isolation tests send hundreds at once) would see SYNs dropped.
+  if (listen_fd >= 0) ::listen(listen_fd, 1024);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   while (!server_->is_running()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -145,6 +162,7 @@ GatewayHarness::GatewayHarness(Options options) {
   pipeline_ = std::make_unique<RequestPipeline>(
       std::make_shared<const AccessSnapshot>(config_), *store_, *upstream_,
       *metrics_, log_);
+  pipeline_->SetMaxInFlight(config_.upstream.max_in_flight);
   server_ = std::make_unique<GatewayServer>(config_, *pipeline_, *metrics_,
                                             *store_, log_);
   if (std::string error = server_->Start(); !error.empty()) {

@@ -65,6 +65,8 @@ class FakeUpstream {
   };
 
   FakeUpstream();
+  // Serving up to `threads` requests at once (16 by default).
+  explicit FakeUpstream(std::size_t threads);
   FakeUpstream(const std::string& cert_file, const std::string& key_file);
   ~FakeUpstream();
 
@@ -79,6 +81,7 @@ class FakeUpstream {
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
+  std::size_t threads_ = 16;
   mutable std::mutex mu_;
   Reply reply_;
   std::vector<ReceivedRequest> received_;
@@ -118,6 +121,8 @@ class GatewayHarness {
 
   httplib::Client Client() const;
   httplib::Client AdminClient() const;
+  int port() const { return server_->port(); }
+  int admin_port() const { return server_->admin_port(); }
   const TestUser& alice() const { return users_[0]; }   // support
   const TestUser& olga() const { return users_[1]; }    // telecom-ops
   const TestUser& mallory() const { return users_[2]; } // contractors
