@@ -272,6 +272,12 @@ TEST(LoadConfigTest, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_EQ(c.upstream.connect_timeout, milliseconds(3000));
   EXPECT_EQ(c.upstream.read_timeout, milliseconds(30000));
   EXPECT_EQ(c.audit.busy_timeout, milliseconds(2000));
+  EXPECT_EQ(c.server.threads, 64);
+  EXPECT_EQ(c.server.max_connections, 1024);
+  EXPECT_EQ(c.server.max_queued_connections, 256);
+  EXPECT_EQ(c.server.admin_max_connections, 64);
+  EXPECT_EQ(c.server.request_header_timeout, milliseconds(10'000));
+  EXPECT_EQ(c.upstream.max_in_flight, 256u);
   EXPECT_TRUE(c.inventory.empty());
   ASSERT_NE(c.policy, nullptr);
   EXPECT_TRUE(c.policy->rules.empty());
@@ -595,6 +601,11 @@ TEST(LoadConfigTest, NumericLimitsAreEnforced) {
       {"audit", "max_queue", 0},
       {"audit", "max_batch", -1},
       {"upstream", "max_idle_connections", 0},
+      {"upstream", "max_in_flight", 0},
+      {"server", "max_connections", 0},
+      {"server", "max_queued_connections", -1},
+      {"server", "admin_max_connections", 0},
+      {"server", "request_header_timeout", "0s"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.section + "." + c.key + "=" + c.value.dump());
@@ -870,6 +881,23 @@ TEST(LoadApiKeyTest, KeyMistakenlyPutInTheFileVariableIsNotEchoed) {
   ASSERT_FALSE(k.error.empty());
   EXPECT_EQ(k.error.find(key), std::string::npos)
       << "error quotes the key: " << k.error;
+}
+
+}  // namespace
+}  // namespace agni
+
+namespace agni {
+namespace {
+
+TEST(LoadConfigTest, WarmThreadsMayNotExceedTheConnectionCap) {
+  json cfg = FullConfig();
+  cfg["server"]["threads"] = 128;
+  cfg["server"]["max_connections"] = 100;
+  ExpectSingleError(cfg, "$.server.threads", "max_connections (100)");
+  cfg = FullConfig();
+  cfg["server"]["admin_threads"] = 8;
+  cfg["server"]["admin_max_connections"] = 4;
+  ExpectSingleError(cfg, "$.server.admin_threads", "admin_max_connections");
 }
 
 }  // namespace
