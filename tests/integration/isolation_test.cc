@@ -83,7 +83,7 @@ nlohmann::json ProblemOf(const httplib::Result& res) {
 // 256 releases held by an upstream that answers after 5 s: the admin
 // endpoints, the deny path and the approvals API keep answering; release 257
 // is refused at once (upstream.max_in_flight) and never reaches the upstream.
-TEST(Isolation, SlowUpstreamHoldsReleasesButNothingElse) {
+TEST(IsolationTest, SlowUpstreamHoldsReleasesButNothingElse) {
   constexpr int kHeld = 256;
   FakeUpstream upstream(kHeld + 16);
   FakeUpstream::Reply slow;
@@ -176,7 +176,7 @@ nlohmann::json ServerBlock(int threads, int max_connections, int max_queued,
 
 // Every worker busy and the queue full: the next connection is answered 503
 // at once (and audited), and the gateway recovers when the load goes.
-TEST(Isolation, ConnectionsPastTheQueueAreRefusedAtOnce) {
+TEST(IsolationTest, ConnectionsPastTheQueueAreRefusedAtOnce) {
   FakeUpstream upstream;
   GatewayHarness gw({.upstream_base_url =
                          "http://127.0.0.1:" + std::to_string(upstream.port()),
@@ -234,7 +234,7 @@ TEST(Isolation, ConnectionsPastTheQueueAreRefusedAtOnce) {
 
 // Clients that dribble a request head one byte at a time are cut off after
 // server.request_header_timeout, so they cannot hold every worker.
-TEST(Isolation, SlowlorisClientsAreCutOff) {
+TEST(IsolationTest, SlowlorisClientsAreCutOff) {
   FakeUpstream upstream;
   GatewayHarness gw({.upstream_base_url =
                          "http://127.0.0.1:" + std::to_string(upstream.port()),
@@ -283,7 +283,7 @@ TEST(Isolation, SlowlorisClientsAreCutOff) {
 
 // A client that sends its request and waits for a slow answer is not a slow
 // client: the header timeout only applies before a request head is complete.
-TEST(Isolation, HeaderTimeoutSparesRequestsBeingServed) {
+TEST(IsolationTest, HeaderTimeoutSparesRequestsBeingServed) {
   FakeUpstream upstream;
   FakeUpstream::Reply slow;
   slow.delay = 2500ms;

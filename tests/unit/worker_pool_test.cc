@@ -40,7 +40,7 @@ bool Eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
   return pred();
 }
 
-TEST(WorkerPool, GrowsToTheMaximumThenQueuesThenOverflows) {
+TEST(WorkerPoolTest, GrowsToTheMaximumThenQueuesThenOverflows) {
   WorkerPool pool({.min_threads = 1, .max_threads = 3, .max_queued = 2,
                    .overflow_threads = 1, .overflow_queue = 8});
   Gate gate;
@@ -71,7 +71,7 @@ TEST(WorkerPool, GrowsToTheMaximumThenQueuesThenOverflows) {
   EXPECT_EQ(pool.stats().queued, 0u);
 }
 
-TEST(WorkerPool, ShutdownRunsEverythingQueued) {
+TEST(WorkerPoolTest, ShutdownRunsEverythingQueued) {
   std::atomic<int> ran{0};
   {
     WorkerPool pool({.min_threads = 1, .max_threads = 1, .max_queued = 100});
@@ -88,7 +88,7 @@ TEST(WorkerPool, ShutdownRunsEverythingQueued) {
   EXPECT_EQ(ran.load(), 50);
 }
 
-TEST(WorkerPool, ThreadsAboveTheMinimumExitWhenIdle) {
+TEST(WorkerPoolTest, ThreadsAboveTheMinimumExitWhenIdle) {
   WorkerPool pool({.min_threads = 2, .max_threads = 6, .max_queued = 0,
                    .idle_exit = 100ms});
   Gate gate;
@@ -100,7 +100,7 @@ TEST(WorkerPool, ThreadsAboveTheMinimumExitWhenIdle) {
   EXPECT_EQ(pool.Slots().size(), 2u);
 }
 
-TEST(WorkerPool, SlotsReportWhatEachWorkerServes) {
+TEST(WorkerPoolTest, SlotsReportWhatEachWorkerServes) {
   WorkerPool pool({.min_threads = 1, .max_threads = 1, .max_queued = 1});
   std::promise<void> started;
   Gate gate;
