@@ -3,11 +3,12 @@
 #include <dirent.h>
 #include <netdb.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 
 namespace agni {
@@ -118,8 +119,15 @@ std::size_t ConnectionGuard::Scan() {
     if (end == entry->d_name || *end != '\0') continue;
     const int fd = static_cast<int>(parsed);
     if (fd == dir_fd) continue;
-    struct stat st {};
-    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    // Sockets only, told by the link's name: the fd belongs to another
+    // thread, so the guard asks /proc rather than operating on it.
+    char link[64];
+    const std::string proc_path = std::string("/proc/self/fd/") + entry->d_name;
+    const ssize_t n = readlink(proc_path.c_str(), link, sizeof link - 1);
+    if (n <= 0 || std::string_view(link, static_cast<std::size_t>(n))
+                          .substr(0, 8) != "socket:[") {
+      continue;
+    }
     int family = 0;
     const int port = LocalPort(fd, &family);
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
