@@ -7,16 +7,18 @@
 // backslashes, multi-byte UTF-8 and invalid UTF-8.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <functional>
-#include <vector>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "audit/record.h"
 #include "gateway/crypto.h"
 #include "gateway/log.h"
+#include "gateway/metrics.h"
 #include "gateway/problem.h"
 
 namespace agni::audit {
@@ -196,6 +198,57 @@ TEST(HotPathTest, ProblemJsonIsByteForByteWhatTheJsonLibraryWrote) {
     const std::string id = i % 3 ? RandomText(rng) : "0123456789abcdef";
     ASSERT_EQ(ProblemJson(p, id), ReferenceProblemJson(p, id)) << i;
   }
+}
+
+// The value of the series `name{labels}` in `text`, or -1.
+double SeriesValue(const std::string& text, const std::string& series) {
+  std::size_t at = 0;
+  while ((at = text.find(series + " ", at)) != std::string::npos) {
+    if (at == 0 || text[at - 1] == '\n') {
+      return std::stod(text.substr(at + series.size() + 1));
+    }
+    at += series.size();
+  }
+  return -1;
+}
+
+// The cached series must count exactly what Family::Add() lookups counted,
+// in the series the labels name, including values outside the cached sets.
+TEST(HotPathTest, CachedMetricSeriesCountIntoTheRightLabels) {
+  Metrics m;
+  for (int i = 0; i < 3; ++i) {
+    m.ObserveRequest("release", 200, std::chrono::milliseconds(1));
+  }
+  m.ObserveRequest("release", 403, std::chrono::milliseconds(1));
+  m.ObserveRequest("whoami", 200, std::chrono::milliseconds(1));
+  m.ObserveRequest("release", 99, std::chrono::milliseconds(1));  // uncached
+  m.CountDecision("allow", "enforce");
+  m.CountDecision("allow", "enforce");
+  m.CountDecision("deny", "shadow");
+  m.ObserveUpstream("success", std::chrono::milliseconds(2));
+  m.ObserveUpstream("timeout", std::chrono::milliseconds(2));
+  Record intent, outcome, odd;
+  intent.stage = "intent";
+  outcome.stage = "outcome";
+  odd.stage = "approval";  // not pre-declared: uncached path
+  m.OnCommit({&intent, &outcome, &intent, &odd}, std::chrono::milliseconds(1));
+  const std::string text = m.Serialize();
+  auto value = [&](const std::string& series) {
+    return SeriesValue(text, series);
+  };
+  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="200",route="release"})"), 3);
+  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="403",route="release"})"), 1);
+  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="200",route="whoami"})"), 1);
+  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="99",route="release"})"), 1);
+  EXPECT_EQ(value(R"(agni_gateway_request_duration_seconds_count{route="release"})"), 5);
+  EXPECT_EQ(value(R"(agni_gateway_policy_decisions_total{decision="allow",mode="enforce"})"), 2);
+  EXPECT_EQ(value(R"(agni_gateway_policy_decisions_total{decision="deny",mode="shadow"})"), 1);
+  EXPECT_EQ(value(R"(agni_gateway_policy_decisions_total{decision="deny",mode="enforce"})"), 0);
+  EXPECT_EQ(value(R"(agni_gateway_upstream_requests_total{outcome="success"})"), 1);
+  EXPECT_EQ(value(R"(agni_gateway_upstream_requests_total{outcome="timeout"})"), 1);
+  EXPECT_EQ(value(R"(agni_gateway_audit_records_total{stage="intent"})"), 2);
+  EXPECT_EQ(value(R"(agni_gateway_audit_records_total{stage="outcome"})"), 1);
+  EXPECT_EQ(value(R"(agni_gateway_audit_records_total{stage="approval"})"), 1);
 }
 
 }  // namespace
