@@ -100,13 +100,15 @@ class PreparedTransaction {
   PreparedTransaction(SQLite::Statement& begin, SQLite::Statement& commit,
                       SQLite::Statement& rollback)
       : commit_(commit), rollback_(rollback) {
-    begin.reset();
+    // tryReset(): reset() would throw the previous run's error again (a
+    // BEGIN that met a locked database stays failed until reset).
+    begin.tryReset();
     begin.exec();
   }
   ~PreparedTransaction() {
     if (committed_) return;
     try {
-      rollback_.reset();
+      rollback_.tryReset();
       rollback_.exec();
     } catch (...) {
       // Nothing to add: the batch already failed and says why.
@@ -116,7 +118,7 @@ class PreparedTransaction {
   PreparedTransaction& operator=(const PreparedTransaction&) = delete;
 
   void Commit() {
-    commit_.reset();
+    commit_.tryReset();
     commit_.exec();
     committed_ = true;
   }
