@@ -11,6 +11,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "audit/wal_checkpointer.h"
+
 namespace agni::audit {
 namespace {
 

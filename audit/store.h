@@ -24,7 +24,6 @@
 #include <thread>
 
 #include "audit/record.h"
-#include "audit/wal_checkpointer.h"
 
 namespace SQLite {
 class Database;
@@ -32,6 +31,8 @@ class Statement;
 }
 
 namespace agni::audit {
+
+class WalCheckpointer;
 
 struct StoreOptions {
   std::string path;

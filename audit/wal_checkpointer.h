@@ -7,9 +7,12 @@
 // automatic checkpoints and reports its WAL size after each commit
 // (Attach()); this class runs PASSIVE checkpoints on its own connection and
 // thread each time the WAL has grown by `threshold_frames`. A PASSIVE
-// checkpoint never blocks the writer. Once the WAL reaches `inline_frames`
-// (4 KiB each) the writer checkpoints inline as SQLite would have, so the WAL
-// stays bounded either way (see WalHook()).
+// checkpoint never blocks the writer. The WAL file only starts over when a
+// write begins with every frame copied back, which commits landing during a
+// background run usually prevent; so once the WAL reaches `inline_frames`
+// (4 KiB each; 4000 = 16 MiB) the writer checkpoints inline as SQLite would
+// have. That run copies only the frames written since the last background
+// one, and comes once per `inline_frames` instead of once per 1000.
 //
 // Thread-safe: the hook runs on the writer's thread, the checkpoints on this
 // class's own thread; they share only the fields behind `mu_`.
@@ -35,7 +38,7 @@ class WalCheckpointer {
   // Opens a second connection to `path` (an existing WAL database) and starts
   // the checkpoint thread. Throws std::runtime_error.
   WalCheckpointer(const std::string& path, int threshold_frames = 1000,
-                  int inline_frames = 8000);
+                  int inline_frames = 4000);
   ~WalCheckpointer();  // stops the thread and closes its connection
 
   WalCheckpointer(const WalCheckpointer&) = delete;
