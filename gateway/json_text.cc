@@ -15,10 +15,17 @@ void AppendJsonString(std::string& out, std::string_view v, bool ensure_ascii) {
   }
   // ASCII: the escapes nlohmann's serializer uses (short forms where JSON
   // has them, else \u00xx in lowercase hex; DEL only when ensuring ASCII).
+  // Runs of plain characters are copied in one piece.
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (char ch : v) {
-    const auto c = static_cast<unsigned char>(ch);
+  std::size_t plain_from = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c >= 0x20 && c != '"' && c != '\\' && !(c == 0x7f && ensure_ascii)) {
+      continue;
+    }
+    out.append(v.data() + plain_from, i - plain_from);
+    plain_from = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -28,15 +35,12 @@ void AppendJsonString(std::string& out, std::string_view v, bool ensure_ascii) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20 || (c == 0x7f && ensure_ascii)) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 15]);
-        } else {
-          out.push_back(ch);
-        }
+        out += "\\u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 15]);
     }
   }
+  out.append(v.data() + plain_from, v.size() - plain_from);
   out.push_back('"');
 }
 
