@@ -1,21 +1,76 @@
 #include "audit/record.h"
 
+#include <cstdio>
 #include <ctime>
 
 #include "gateway/crypto.h"
+#include "gateway/json_text.h"
 
 namespace agni::audit {
 
+namespace {
+
+// Days since 1970-01-01 -> civil date (proleptic Gregorian; H. Hinnant's
+// days_from_civil inverse). Pure arithmetic: gmtime_r takes glibc's time zone
+// lock, and this runs for every audit record and log line.
+void CivilFromDays(std::int64_t z, int& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<int>(yoe + era * 400 + (m <= 2 ? 1 : 0));
+}
+
+void PutDigits(char* at, unsigned value, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    at[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+}
+
+}  // namespace
+
 std::string FormatTime(std::int64_t time_us) {
-  const std::time_t secs = static_cast<std::time_t>(time_us / 1'000'000);
-  const long micros = static_cast<long>(time_us % 1'000'000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, micros);
-  return buf;
+  std::int64_t secs = time_us / 1'000'000;
+  std::int64_t micros = time_us % 1'000'000;
+  if (micros < 0) {
+    micros += 1'000'000;
+    secs -= 1;
+  }
+  std::int64_t days = secs / 86400;
+  std::int64_t rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    days -= 1;
+  }
+  int year;
+  unsigned month, day;
+  CivilFromDays(days, year, month, day);
+  if (year < 0 || year > 9999) {
+    // Outside RFC 3339's four-digit years: the general (slower) path.
+    const std::time_t t = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                  tm.tm_min, tm.tm_sec, static_cast<long>(micros));
+    return buf;
+  }
+  std::string out = "0000-00-00T00:00:00.000000Z";
+  char* p = out.data();
+  PutDigits(p, static_cast<unsigned>(year), 4);
+  PutDigits(p + 5, month, 2);
+  PutDigits(p + 8, day, 2);
+  PutDigits(p + 11, static_cast<unsigned>(rem / 3600), 2);
+  PutDigits(p + 14, static_cast<unsigned>(rem / 60 % 60), 2);
+  PutDigits(p + 17, static_cast<unsigned>(rem % 60), 2);
+  PutDigits(p + 20, static_cast<unsigned>(micros), 6);
+  return out;
 }
 
 std::optional<std::int64_t> ParseTime(std::string_view t) {
@@ -79,12 +134,65 @@ nlohmann::json ToJson(const Record& r) {
 }
 
 std::string CanonicalBytes(const Record& r) {
-  return ToJson(r).dump(-1, ' ', /*ensure_ascii=*/true,
-                        nlohmann::json::error_handler_t::replace);
+  // The object ToJson() builds, serialised by hand: nlohmann's map-backed
+  // object costs an allocation per key and a tree walk, several times the
+  // SHA-256 of the result. Keys are written in byte order (fixed below), text
+  // only when non-empty, numbers only when set, exactly as ToJson() does;
+  // tests/unit/audit_store_test.cc checks the two agree on odd inputs.
+  std::string out;
+  out.reserve(512 + r.detail.size() + r.path.size());
+  bool first = true;
+  auto key = [&](std::string_view k) {
+    out += first ? "{\"" : ",\"";
+    first = false;
+    out += k;
+    out += "\":";
+  };
+  auto text = [&](std::string_view k, const std::string& v) {
+    if (v.empty()) return;
+    key(k);
+    AppendJsonString(out, v, /*ensure_ascii=*/true);
+  };
+  auto number = [&](std::string_view k, std::int64_t v) {
+    key(k);
+    out += std::to_string(v);
+  };
+  text("approval_id", r.approval_id);
+  text("auth_method", r.auth_method);
+  text("decision", r.decision);
+  text("detail", r.detail);
+  text("groups", r.groups);
+  if (r.intent_seq) number("intent_seq", *r.intent_seq);
+  text("method", r.method);
+  text("outcome", r.outcome);
+  text("path", r.path);
+  text("peer", r.peer);
+  text("phone_number", r.phone_number);
+  text("policy_hash", r.policy_hash);
+  key("prev_hash");  // always present, even when empty
+  AppendJsonString(out, r.prev_hash, /*ensure_ascii=*/true);
+  text("principal", r.principal);
+  text("reason", r.reason);
+  text("request_id", r.request_id);
+  if (r.response_status) number("response_status", *r.response_status);
+  text("rule_id", r.rule_id);
+  number("seq", r.seq);
+  text("shadow", r.shadow);
+  text("stage", r.stage);
+  key("time");
+  out += '"';
+  out += FormatTime(r.time_us);
+  out += '"';
+  if (r.upstream_latency_us) {
+    number("upstream_latency_us", *r.upstream_latency_us);
+  }
+  if (r.upstream_status) number("upstream_status", *r.upstream_status);
+  out.push_back('}');
+  return out;
 }
 
 std::string ChainHash(const Record& r) {
-  return Sha256Hex(r.prev_hash + CanonicalBytes(r));
+  return Sha256Hex(r.prev_hash, CanonicalBytes(r));
 }
 
 }  // namespace agni::audit

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "audit/wal_checkpointer.h"
+
 namespace agni::audit {
 namespace {
 
@@ -74,11 +76,13 @@ std::int64_t SystemNowUs() {
       .count();
 }
 
+// Binds without copying (`v` outlives the statement's exec; InsertLocked
+// clears the bindings after it), saving a copy of every field of every record.
 void BindText(SQLite::Statement& s, int index, const std::string& v) {
   if (v.empty()) {
     s.bind(index);  // NULL
   } else {
-    s.bind(index, v);
+    s.bindNoCopy(index, v);
   }
 }
 
@@ -90,6 +94,42 @@ void BindOptional(SQLite::Statement& s, int index, const std::optional<T>& v) {
     s.bind(index);
   }
 }
+
+// SQLite::Transaction (IMMEDIATE) over statements prepared once: rolls back
+// unless Commit() succeeded.
+class PreparedTransaction {
+ public:
+  PreparedTransaction(SQLite::Statement& begin, SQLite::Statement& commit,
+                      SQLite::Statement& rollback)
+      : commit_(commit), rollback_(rollback) {
+    // tryReset(): reset() would throw the previous run's error again (a
+    // BEGIN that met a locked database stays failed until reset).
+    begin.tryReset();
+    begin.exec();
+  }
+  ~PreparedTransaction() {
+    if (committed_) return;
+    try {
+      rollback_.tryReset();
+      rollback_.exec();
+    } catch (...) {
+      // Nothing to add: the batch already failed and says why.
+    }
+  }
+  PreparedTransaction(const PreparedTransaction&) = delete;
+  PreparedTransaction& operator=(const PreparedTransaction&) = delete;
+
+  void Commit() {
+    commit_.tryReset();
+    commit_.exec();
+    committed_ = true;
+  }
+
+ private:
+  SQLite::Statement& commit_;
+  SQLite::Statement& rollback_;
+  bool committed_ = false;
+};
 
 }  // namespace
 
@@ -118,6 +158,8 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
     db_->setBusyTimeout(static_cast<int>(options_.busy_timeout.count()));
     db_->exec("PRAGMA journal_mode=WAL");
     db_->exec("PRAGMA synchronous=FULL");
+    checkpointer_ = std::make_unique<WalCheckpointer>(options_.path);
+    checkpointer_->Attach(db_->getHandle());
     const std::string check =
         db_->execAndGet("PRAGMA quick_check").getString();
     if (check != "ok") {
@@ -129,6 +171,10 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
   } catch (const std::exception& e) {
     head_.reset();
     insert_.reset();
+    begin_.reset();
+    commit_.reset();
+    rollback_.reset();
+    checkpointer_.reset();
     db_.reset();
     ::close(lock_fd_);
     lock_fd_ = -1;
@@ -142,6 +188,10 @@ AuditStore::~AuditStore() {
   Close();
   head_.reset();
   insert_.reset();
+  begin_.reset();
+  commit_.reset();
+  rollback_.reset();
+  checkpointer_.reset();  // before db_: its close checkpoints what is left
   db_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
@@ -232,8 +282,9 @@ void AuditStore::InsertLocked(Record& r) {
   s.reset();
   int i = 1;
   s.bind(i++, r.seq);
-  s.bind(i++, FormatTime(r.time_us));
-  s.bind(i++, r.stage);
+  const std::string time = FormatTime(r.time_us);
+  s.bindNoCopy(i++, time);
+  s.bindNoCopy(i++, r.stage);
   for (const std::string* v :
        {&r.request_id, &r.principal, &r.groups, &r.auth_method, &r.peer,
         &r.method, &r.path, &r.phone_number, &r.decision, &r.rule_id,
@@ -246,9 +297,10 @@ void AuditStore::InsertLocked(Record& r) {
   BindOptional(s, i++, r.response_status);
   BindText(s, i++, r.outcome);
   BindText(s, i++, r.detail);
-  s.bind(i++, r.prev_hash);
-  s.bind(i++, r.hash);
+  s.bindNoCopy(i++, r.prev_hash);
+  s.bindNoCopy(i++, r.hash);
   s.exec();
+  s.clearBindings();  // nothing keeps pointing into `r` or `time`
   last_seq_ = r.seq;
   last_hash_ = r.hash;
   last_time_us_ = r.time_us;
@@ -263,7 +315,12 @@ void AuditStore::CommitBatch(std::deque<Pending>& batch) {
   const std::size_t records = static_cast<std::size_t>(std::count_if(
       batch.begin(), batch.end(), [](const Pending& p) { return !p.probe; }));
   try {
-    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    if (!begin_) {
+      begin_ = std::make_unique<SQLite::Statement>(*db_, "BEGIN IMMEDIATE");
+      commit_ = std::make_unique<SQLite::Statement>(*db_, "COMMIT");
+      rollback_ = std::make_unique<SQLite::Statement>(*db_, "ROLLBACK");
+    }
+    PreparedTransaction tx(*begin_, *commit_, *rollback_);
     // The lock file keeps other gateways out, but re-reading the head under
     // the write lock costs one index probe and keeps the chain gapless even if
     // something else appended.
@@ -271,7 +328,7 @@ void AuditStore::CommitBatch(std::deque<Pending>& batch) {
     for (Pending& p : batch) {
       if (!p.probe) InsertLocked(p.record);
     }
-    tx.commit();
+    tx.Commit();
   } catch (const std::exception& e) {
     error = e.what();
   }

@@ -32,6 +32,8 @@ class Statement;
 
 namespace agni::audit {
 
+class WalCheckpointer;
+
 struct StoreOptions {
   std::string path;
   std::chrono::milliseconds busy_timeout{2000};
@@ -116,6 +118,11 @@ class AuditStore final : public AuditSink {
   std::unique_ptr<SQLite::Database> db_;  // writer thread only (after open)
   std::unique_ptr<SQLite::Statement> insert_;  // prepared once, writer only
   std::unique_ptr<SQLite::Statement> head_;    // prepared once, writer only
+  // BEGIN IMMEDIATE / COMMIT / ROLLBACK, prepared once (writer only):
+  // SQLite::Transaction parses the text again for every batch.
+  std::unique_ptr<SQLite::Statement> begin_, commit_, rollback_;
+  // Runs the WAL checkpoints off the commit path; outlives every commit.
+  std::unique_ptr<WalCheckpointer> checkpointer_;
 
   std::int64_t last_seq_ = 0;
   std::string last_hash_;

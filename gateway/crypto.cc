@@ -5,21 +5,54 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <initializer_list>
+#include <memory>
 #include <stdexcept>
 
 namespace agni {
 
+namespace {
+
+// SHA-256 of the concatenation of `parts`.
+void Digest(std::initializer_list<std::string_view> parts,
+            unsigned char (&digest)[SHA256_DIGEST_LENGTH]) {
+  // OpenSSL 3 looks the algorithm up (an implicit fetch, with locks and
+  // allocations) on every EVP_sha256() digest, which costs more than hashing a
+  // short token or audit record; fetch it once. A context per thread is
+  // reused so that a digest allocates nothing.
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  thread_local const std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
+  unsigned int len = 0;
+  bool ok = md != nullptr && ctx != nullptr &&
+            EVP_DigestInit_ex2(ctx.get(), md, nullptr) == 1;
+  for (std::string_view p : parts) {
+    ok = ok && EVP_DigestUpdate(ctx.get(), p.data(), p.size()) == 1;
+  }
+  ok = ok && EVP_DigestFinal_ex(ctx.get(), digest, &len) == 1 &&
+       len == SHA256_DIGEST_LENGTH;
+  if (!ok) throw std::runtime_error("SHA-256 failed");
+}
+
+}  // namespace
+
 std::string Sha256Raw(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  if (EVP_Digest(data.data(), data.size(), digest, nullptr, EVP_sha256(),
-                 nullptr) != 1) {
-    throw std::runtime_error("SHA-256 failed");
-  }
+  Digest({data}, digest);
   return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
 }
 
 std::string Sha256Hex(std::string_view data) {
   return HexEncode(Sha256Raw(data));
+}
+
+std::string Sha256Hex(std::string_view first, std::string_view second) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  Digest({first, second}, digest);
+  return HexEncode(
+      std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 std::string RandomBytes(std::size_t n) {

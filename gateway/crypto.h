@@ -11,6 +11,10 @@ namespace agni {
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
 
+// Lowercase hex SHA-256 of `first` followed by `second` (without copying
+// them into one string first).
+std::string Sha256Hex(std::string_view first, std::string_view second);
+
 // Raw 32-byte SHA-256 of `data`.
 std::string Sha256Raw(std::string_view data);
 

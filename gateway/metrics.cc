@@ -2,6 +2,9 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <iterator>
+#include <tuple>
+
 namespace agni {
 namespace {
 
@@ -35,6 +38,35 @@ std::string Bounded(std::string_view value, const char* const (&known)[N]) {
     if (value == k) return k;
   }
   return "other";
+}
+
+// Index of a value in a fixed list, or -1.
+template <std::size_t N>
+int IndexOf(std::string_view value, const char* const (&known)[N]) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (value == known[i]) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+constexpr const char* kCachedRoutes[] = {"release", "whoami",    "other",
+                                         "audit",   "approvals", "explain"};
+constexpr const char* kCachedDecisions[] = {
+    "allow", "deny", "require_approval"};  // x {enforce, shadow}
+constexpr const char* kCachedModes[] = {"enforce", "shadow"};
+constexpr const char* kCachedUpstreamOutcomes[] = {
+    "success", "rejected", "unreachable", "timeout", "tls", "bad_response"};
+constexpr const char* kCachedStages[] = {"decision", "intent", "outcome"};
+
+// The cached series in `slot`, creating it with `make` on first use.
+template <typename T, typename Make>
+T& Cached(std::atomic<T*>& slot, Make make) {
+  T* series = slot.load(std::memory_order_acquire);
+  if (series == nullptr) {
+    series = &make();
+    slot.store(series, std::memory_order_release);
+  }
+  return *series;
 }
 
 }  // namespace
@@ -189,20 +221,60 @@ std::string Metrics::Serialize() const {
 
 void Metrics::ObserveRequest(std::string_view route, int status,
                              std::chrono::nanoseconds duration) {
-  requests_.Add({{"route", std::string(route)}, {"code", std::to_string(status)}})
+  auto counter = [&]() -> prometheus::Counter& {
+    return requests_.Add(
+        {{"route", std::string(route)}, {"code", std::to_string(status)}});
+  };
+  auto histogram = [&]() -> prometheus::Histogram& {
+    return request_duration_.Add({{"route", std::string(route)}},
+                                 LatencyBuckets());
+  };
+  const int r = IndexOf(route, kCachedRoutes);
+  static_assert(std::size(kCachedRoutes) == kRoutes);
+  if (r < 0 || status < 100 || status >= 100 + static_cast<int>(kStatuses)) {
+    counter().Increment();
+    histogram().Observe(Seconds(duration));
+    return;
+  }
+  Cached(request_counters_[static_cast<std::size_t>(r) * kStatuses +
+                           static_cast<std::size_t>(status - 100)],
+         counter)
       .Increment();
-  request_duration_.Add({{"route", std::string(route)}}, LatencyBuckets())
+  Cached(request_durations_[static_cast<std::size_t>(r)], histogram)
       .Observe(Seconds(duration));
 }
 
 void Metrics::CountDecision(std::string_view decision, std::string_view mode) {
-  decisions_.Add({{"decision", std::string(decision)}, {"mode", std::string(mode)}})
+  auto counter = [&]() -> prometheus::Counter& {
+    return decisions_.Add(
+        {{"decision", std::string(decision)}, {"mode", std::string(mode)}});
+  };
+  const int d = IndexOf(decision, kCachedDecisions);
+  const int m = IndexOf(mode, kCachedModes);
+  static_assert(std::size(kCachedDecisions) * std::size(kCachedModes) ==
+                std::tuple_size_v<decltype(decision_counters_)>);
+  if (d < 0 || m < 0) {
+    counter().Increment();
+    return;
+  }
+  Cached(decision_counters_[static_cast<std::size_t>(d * 2 + m)], counter)
       .Increment();
 }
 
 void Metrics::ObserveUpstream(std::string_view outcome,
                               std::chrono::nanoseconds duration) {
-  upstream_requests_.Add({{"outcome", std::string(outcome)}}).Increment();
+  auto counter = [&]() -> prometheus::Counter& {
+    return upstream_requests_.Add({{"outcome", std::string(outcome)}});
+  };
+  static_assert(std::size(kCachedUpstreamOutcomes) ==
+                std::tuple_size_v<decltype(upstream_counters_)>);
+  const int o = IndexOf(outcome, kCachedUpstreamOutcomes);
+  if (o < 0) {
+    counter().Increment();
+  } else {
+    Cached(upstream_counters_[static_cast<std::size_t>(o)], counter)
+        .Increment();
+  }
   upstream_duration_.Observe(Seconds(duration));
 }
 
@@ -231,8 +303,19 @@ void Metrics::CountConfigReload(std::string_view result) {
 
 void Metrics::OnCommit(const std::vector<const audit::Record*>& records,
                        std::chrono::nanoseconds duration) {
+  static_assert(std::size(kCachedStages) ==
+                std::tuple_size_v<decltype(audit_record_counters_)>);
   for (const audit::Record* r : records) {
-    audit_records_.Add({{"stage", r->stage}}).Increment();
+    auto counter = [&]() -> prometheus::Counter& {
+      return audit_records_.Add({{"stage", r->stage}});
+    };
+    const int s = IndexOf(r->stage, kCachedStages);
+    if (s < 0) {
+      counter().Increment();
+    } else {
+      Cached(audit_record_counters_[static_cast<std::size_t>(s)], counter)
+          .Increment();
+    }
   }
   audit_commit_duration_.Observe(Seconds(duration));
 }

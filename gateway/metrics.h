@@ -6,6 +6,8 @@
 // families are built once in the constructor.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -90,6 +92,20 @@ class Metrics final : public audit::StoreObserver {
   prometheus::Family<prometheus::Gauge>* listener_workers_ = nullptr;
   prometheus::Family<prometheus::Gauge>* listener_queued_ = nullptr;
   prometheus::Family<prometheus::Counter>* connections_refused_ = nullptr;
+
+  // The series every request touches, found once: Family::Add() builds a
+  // label map, hashes it and takes the family's lock on every call. Slots are
+  // filled on first use (Add() returns the same series for the same labels,
+  // so a race only stores the same pointer twice); values outside the fixed
+  // sets take the uncached path.
+  static constexpr std::size_t kRoutes = 6;     // see RouteIndex() in .cc
+  static constexpr std::size_t kStatuses = 500;  // 100..599
+  std::array<std::atomic<prometheus::Counter*>, kRoutes * kStatuses>
+      request_counters_{};
+  std::array<std::atomic<prometheus::Histogram*>, kRoutes> request_durations_{};
+  std::array<std::atomic<prometheus::Counter*>, 6> decision_counters_{};
+  std::array<std::atomic<prometheus::Counter*>, 6> upstream_counters_{};
+  std::array<std::atomic<prometheus::Counter*>, 3> audit_record_counters_{};
 };
 
 }  // namespace agni

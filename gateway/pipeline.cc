@@ -91,6 +91,9 @@ std::string_view MethodForAudit(std::string_view method) {
 
 // Reads `success` from an Agni envelope without trusting its shape.
 bool UpstreamReportsFailure(const std::string& body) {
+  // JSON can only say false with the literal `false`; without it there is
+  // nothing to parse (the usual success body).
+  if (body.find("false") == std::string::npos) return false;
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return false;
   auto it = j.find("success");
@@ -120,6 +123,10 @@ struct RequestPipeline::Context {
   std::uint64_t limit_ticket = 0;  // counted by the velocity limiter
   std::string release_outcome;     // the outcome record's `outcome`
   std::chrono::seconds retry_after{0};
+  // Filled by the first BaseRecord() and reused by the next (a release writes
+  // two records): redacting the path hashes every segment.
+  mutable std::string audited_path;
+  mutable std::string groups_json;
 };
 
 RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
@@ -148,13 +155,14 @@ namespace {
 // The client's request id when it is sane, else a new one.
 std::string RequestIdFor(const HttpRequest& request,
                          const AccessSnapshot& access) {
-  std::string id = request.request_id.size() == 1 &&
-                           IsSaneRequestId(request.request_id.front())
-                       ? request.request_id.front()
-                       : NewRequestId();
+  const bool client_request_id = request.request_id.size() == 1 &&
+                                 IsSaneRequestId(request.request_id.front());
+  if (!client_request_id) return NewRequestId();
   // A token sent as the request id would be echoed, audited and forwarded.
-  if (access.authenticator.IsKnownToken(id)) id = NewRequestId();
-  return id;
+  if (access.authenticator.IsKnownToken(request.request_id.front())) {
+    return NewRequestId();
+  }
+  return request.request_id.front();
 }
 
 }  // namespace
@@ -581,13 +589,19 @@ audit::Record RequestPipeline::BaseRecord(const Context& ctx,
   r.request_id = ctx.request_id;
   if (ctx.principal) {
     r.principal = ctx.principal->name;
-    r.groups = nlohmann::json(ctx.principal->groups).dump();
+    if (ctx.groups_json.empty()) {
+      ctx.groups_json = nlohmann::json(ctx.principal->groups).dump();
+    }
+    r.groups = ctx.groups_json;
     r.auth_method = ctx.principal->auth_method;
   }
   r.peer = ctx.request.peer;
   r.method = MethodForAudit(ctx.request.method);
-  r.path = AuditedPath(RedactKnownTokens(ctx.request.target,
-                                         ctx.access->authenticator));
+  if (ctx.audited_path.empty()) {
+    ctx.audited_path = AuditedPath(
+        RedactKnownTokens(ctx.request.target, ctx.access->authenticator));
+  }
+  r.path = ctx.audited_path;
   r.phone_number = ctx.phone_number;
   r.decision = ctx.decision;
   r.rule_id = ctx.rule_id;

@@ -1,6 +1,6 @@
 #include "gateway/problem.h"
 
-#include <nlohmann/json.hpp>
+#include "gateway/json_text.h"
 
 namespace agni {
 namespace {
@@ -84,22 +84,36 @@ int ReasonStatus(Reason reason) { return Info(reason).status; }
 std::string_view ReasonTitle(Reason reason) { return Info(reason).title; }
 
 std::string ProblemJson(const Problem& problem, std::string_view request_id) {
+  // Written by hand (every denial sends one): the keys in the byte order
+  // nlohmann's object would sort them into, the same escaping (invalid UTF-8
+  // replaced rather than thrown on: detail may quote client input).
   const ReasonInfo info = Info(problem.reason);
-  nlohmann::json body = {
-      {"type", "urn:agni-gateway:problem:" + std::string(info.code)},
-      {"title", info.title},
-      {"status", info.status},
-      {"detail", problem.detail},
-      {"instance", "urn:agni-gateway:request:" + std::string(request_id)},
-      {"request_id", request_id},
-      {"reason", info.code},
-      {"success", false},
-      {"message", problem.detail.empty() ? std::string(info.title)
-                                         : problem.detail},
+  std::string out;
+  out.reserve(320 + 2 * problem.detail.size());
+  auto key = [&](std::string_view k) {
+    out += out.empty() ? "{\"" : ",\"";
+    out += k;
+    out += "\":";
   };
-  if (!problem.rule_id.empty()) body["rule_id"] = problem.rule_id;
-  // Replace invalid UTF-8 rather than throw: detail may quote client input.
-  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  auto text = [&](std::string_view k, std::string_view v) {
+    key(k);
+    AppendJsonString(out, v, /*ensure_ascii=*/false);
+  };
+  text("detail", problem.detail);
+  text("instance", "urn:agni-gateway:request:" + std::string(request_id));
+  text("message", problem.detail.empty() ? info.title
+                                         : std::string_view(problem.detail));
+  text("reason", info.code);
+  text("request_id", request_id);
+  if (!problem.rule_id.empty()) text("rule_id", problem.rule_id);
+  key("status");
+  out += std::to_string(info.status);
+  key("success");
+  out += "false";
+  text("title", info.title);
+  text("type", "urn:agni-gateway:problem:" + std::string(info.code));
+  out.push_back('}');
+  return out;
 }
 
 }  // namespace agni
