@@ -75,6 +75,7 @@ nlohmann::json ToJson(const Record& r) {
   if (r.response_status) j["response_status"] = *r.response_status;
   text("outcome", r.outcome);
   text("detail", r.detail);
+  if (r.request_count) j["request_count"] = *r.request_count;
   return j;
 }
 

@@ -53,6 +53,10 @@ class Metrics final : public audit::StoreObserver {
   void DeclareRateLimits(const policy::Policy& policy);
   // A SIGHUP reload; result: "success" | "failure".
   void CountConfigReload(std::string_view result);
+  // A rejected request counted into a summary record instead of a record of
+  // its own (gateway/rejection_ledger.h); reason: "unauthenticated" |
+  // "overloaded", anything else "other".
+  void CountRejectionSummarized(std::string_view reason);
 
   // audit::StoreObserver
   void OnCommit(const std::vector<const audit::Record*>& records,
@@ -77,6 +81,10 @@ class Metrics final : public audit::StoreObserver {
   prometheus::Family<prometheus::Counter>& rate_limited_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Counter>& approval_notifications_;
+  // agni_gateway_audit_rejections_summarized_total{reason}, by reason.
+  prometheus::Counter* summarized_unauthenticated_ = nullptr;
+  prometheus::Counter* summarized_overloaded_ = nullptr;
+  prometheus::Counter* summarized_other_ = nullptr;
 };
 
 }  // namespace agni

@@ -10,6 +10,7 @@
 #include "gateway/crypto.h"
 #include "gateway/phone_path.h"
 #include "gateway/policy_tools.h"
+#include "gateway/rejection_ledger.h"
 
 namespace agni {
 namespace {
@@ -120,6 +121,7 @@ struct RequestPipeline::Context {
   std::uint64_t limit_ticket = 0;  // counted by the velocity limiter
   std::string release_outcome;     // the outcome record's `outcome`
   std::chrono::seconds retry_after{0};
+  bool summarized = false;  // counted by the rejection ledger, no own record
 };
 
 RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
@@ -552,7 +554,14 @@ audit::Record RequestPipeline::BaseRecord(const Context& ctx,
 }
 
 HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
-  if (problem.reason != Reason::kAuditUnavailable) {
+  // A caller without identity, past its burst: counted into a summary record.
+  ctx.summarized = problem.reason == Reason::kUnauthenticated &&
+                   rejections_ != nullptr &&
+                   !rejections_->Admit(ctx.request.peer,
+                                       ReasonCode(problem.reason),
+                                       ReasonStatus(problem.reason),
+                                       ctx.credential_fingerprint);
+  if (problem.reason != Reason::kAuditUnavailable && !ctx.summarized) {
     audit::Record record = BaseRecord(ctx, "decision");
     if (record.decision.empty()) record.decision = "deny";
     record.reason = ReasonCode(problem.reason);
@@ -590,7 +599,7 @@ HttpResponse RequestPipeline::Respond(Context& ctx, HttpResponse response) {
   response.headers.emplace_back("Cache-Control", "no-store");
   const auto elapsed = std::chrono::steady_clock::now() - ctx.started;
   metrics_.ObserveRequest(ctx.route, response.status, elapsed);
-  log_.Request(ctx.request_id, ctx.route, MethodForAudit(ctx.request.method),
+  if (!ctx.summarized) log_.Request(ctx.request_id, ctx.route, MethodForAudit(ctx.request.method),
                response.status, ctx.reason,
                std::chrono::duration<double>(elapsed).count(),
                ctx.principal ? ctx.principal->name : std::string());
