@@ -1,6 +1,7 @@
 #include "gateway/rejection_ledger.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "audit/record.h"
 #include "gateway/metrics.h"

@@ -234,7 +234,7 @@ TEST(RequestCountColumnTest, OldLogsStayVerifiableAndSummariesChain) {
   const std::string db = tmpl + "/audit.db";
   std::vector<std::string> old_hashes;
   {
-    audit::AuditStore store({db});
+    audit::AuditStore store(audit::StoreOptions{db});
     for (int i = 0; i < 3; ++i) {
       audit::Record r;
       r.stage = "decision";
@@ -253,7 +253,7 @@ TEST(RequestCountColumnTest, OldLogsStayVerifiableAndSummariesChain) {
   }
   EXPECT_EQ(audit::Verify({db, "", "", ""}).exit_code, audit::kVerifyOk);
   {
-    audit::AuditStore store({db});
+    audit::AuditStore store(audit::StoreOptions{db});
     Logger log(LogLevel::kError);
     RejectionLedger ledger({.burst = 0}, store, nullptr, log);
     for (int i = 0; i < 9; ++i) ledger.Admit("10.0.0.7", "unauthenticated", 401, "");
