@@ -98,6 +98,13 @@ bool UpstreamReportsFailure(const std::string& body) {
   return it != j.end() && it->is_boolean() && !it->get<bool>();
 }
 
+// Rejections of callers without identity that the rejection ledger may count
+// into summary records under a flood (gateway/rejection_ledger.h); a 503
+// `overloaded` of an unauthenticated caller belongs here too.
+bool SummarizedWithoutIdentity(Reason reason) {
+  return reason == Reason::kUnauthenticated;
+}
+
 }  // namespace
 
 // Per-request state, built up as the request moves through the stages.
@@ -555,7 +562,7 @@ audit::Record RequestPipeline::BaseRecord(const Context& ctx,
 
 HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
   // A caller without identity, past its burst: counted into a summary record.
-  ctx.summarized = problem.reason == Reason::kUnauthenticated &&
+  ctx.summarized = !ctx.principal && SummarizedWithoutIdentity(problem.reason) &&
                    rejections_ != nullptr &&
                    !rejections_->Admit(ctx.request.peer,
                                        ReasonCode(problem.reason),
