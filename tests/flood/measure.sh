@@ -23,7 +23,7 @@ hash=$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)
 head -c 32 /dev/urandom > "$work/fingerprint.key"
 case "$mode" in
   summarised) rejections='{}' ;;
-  individual) rejections='{"burst": 100000000, "max_individual": 10000000}' ;;
+  individual) rejections='{"burst": 1000000, "max_individual": 10000000}' ;;
   *) echo "mode must be summarised or individual" >&2; exit 2 ;;
 esac
 cat > "$work/gateway.json" <<EOF
@@ -42,6 +42,7 @@ for _ in $(seq 200); do
   grep -q '"agni-gateway listening"' "$work/log" 2>/dev/null && break
   sleep 0.1
 done
+grep -q '"agni-gateway listening"' "$work/log" || { echo "the gateway did not start:" >&2; cat "$work/log" >&2; exit 1; }
 url=http://127.0.0.1:18480/api/v1/phone-numbers/%2B15551234567/release/
 rows_before=$(sqlite3 "$work/audit.db" 'SELECT count(*) FROM audit_records')
 wrk -t 2 -c "$conns" -d "${seconds}s" -H "Authorization: Bearer not-a-valid-token" \
