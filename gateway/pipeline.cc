@@ -99,10 +99,12 @@ bool UpstreamReportsFailure(const std::string& body) {
 }
 
 // Rejections of callers without identity that the rejection ledger may count
-// into summary records under a flood (gateway/rejection_ledger.h); a 503
-// `overloaded` of an unauthenticated caller belongs here too.
+// into summary records under a flood (gateway/rejection_ledger.h): 401s, and
+// the 503 `overloaded` an unauthenticated caller gets when the listener is
+// full. By code, so a reason added elsewhere joins without another edit.
 bool SummarizedWithoutIdentity(Reason reason) {
-  return reason == Reason::kUnauthenticated;
+  const std::string_view code = ReasonCode(reason);
+  return code == "unauthenticated" || code == "overloaded";
 }
 
 }  // namespace
