@@ -118,6 +118,15 @@ std::string ParseAuditQuery(std::string_view qs, AuditQuery& out) {
       out.stage = *value;
     } else if (key == "request_id") {
       out.request_id = *value;
+    } else if (key == "reason") {
+      out.reason = *value;
+    } else if (key == "peer") {
+      out.peer = *value;
+    } else if (key == "summary") {
+      if (*value != "true" && *value != "false") {
+        return "summary must be true or false";
+      }
+      out.summary = *value;
     } else if (key == "from" || key == "to") {
       auto t = NormalizeTime(*value, key == "to");
       if (!t) {
@@ -128,7 +137,7 @@ std::string ParseAuditQuery(std::string_view qs, AuditQuery& out) {
     } else {
       return "unknown query parameter \"" + std::string(key.substr(0, 32)) +
              "\" (known: after_seq, limit, user, phone_number, decision, "
-             "stage, request_id, from, to)";
+             "stage, request_id, reason, peer, summary, from, to)";
     }
   }
   return "";
@@ -184,6 +193,10 @@ nlohmann::json RunAuditQuery(SQLite::Database& db, const AuditQuery& q) {
   filter("decision", q.decision);
   filter("stage", q.stage);
   filter("request_id", q.request_id);
+  filter("reason", q.reason);
+  filter("peer", q.peer);
+  if (q.summary == "true") sql += " AND request_count IS NOT NULL";
+  if (q.summary == "false") sql += " AND request_count IS NULL";
   filter("time", q.from, " >= ?");
   filter("time", q.to, " <= ?");
   sql += " ORDER BY seq LIMIT ?";

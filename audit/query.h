@@ -28,6 +28,11 @@ struct AuditQuery {
   std::string decision;      // allow | deny | ...
   std::string stage;         // decision | intent | outcome
   std::string request_id;
+  std::string reason;  // e.g. unauthenticated
+  std::string peer;    // the client address as recorded ("*": past the cap)
+  // "true": only summaries of rejected requests (request_count set);
+  // "false": only records of one request each.
+  std::string summary;
   std::string from;  // normalised time, inclusive
   std::string to;    // normalised time, inclusive
 };

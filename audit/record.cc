@@ -130,6 +130,7 @@ nlohmann::json ToJson(const Record& r) {
   if (r.response_status) j["response_status"] = *r.response_status;
   text("outcome", r.outcome);
   text("detail", r.detail);
+  if (r.request_count) j["request_count"] = *r.request_count;
   return j;
 }
 
@@ -173,6 +174,7 @@ std::string CanonicalBytes(const Record& r) {
   AppendJsonString(out, r.prev_hash, /*ensure_ascii=*/true);
   text("principal", r.principal);
   text("reason", r.reason);
+  if (r.request_count) number("request_count", *r.request_count);
   text("request_id", r.request_id);
   if (r.response_status) number("response_status", *r.response_status);
   text("rule_id", r.rule_id);

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS audit_records (
   outcome             TEXT,
   detail              TEXT,
   prev_hash           TEXT    NOT NULL,
-  hash                TEXT    NOT NULL
+  hash                TEXT    NOT NULL,
+  request_count       INTEGER
 );
 CREATE TRIGGER IF NOT EXISTS audit_records_no_update
   BEFORE UPDATE ON audit_records
@@ -65,10 +66,20 @@ INSERT INTO audit_records (
   seq, time, stage, request_id, principal, groups, auth_method, peer, method,
   path, phone_number, decision, rule_id, reason, approval_id, policy_hash,
   shadow, intent_seq, upstream_status, upstream_latency_us, response_status,
-  outcome, detail, prev_hash, hash)
+  outcome, detail, prev_hash, hash, request_count)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-        ?)
+        ?, ?)
 )sql";
+
+// Logs written before summaries of rejected requests existed lack the column;
+// it is added (NULL in every old row, so their hashes do not change).
+void AddRequestCountColumn(SQLite::Database& db) {
+  SQLite::Statement cols(db, "PRAGMA table_info(audit_records)");
+  while (cols.executeStep()) {
+    if (cols.getColumn(1).getString() == "request_count") return;
+  }
+  db.exec("ALTER TABLE audit_records ADD COLUMN request_count INTEGER");
+}
 
 std::int64_t SystemNowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -166,6 +177,7 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
       throw std::runtime_error("integrity check failed: " + check);
     }
     db_->exec(kSchema);
+    AddRequestCountColumn(*db_);
     ReadChainHead();
     RecoverUnfinishedIntents();
   } catch (const std::exception& e) {
@@ -299,6 +311,7 @@ void AuditStore::InsertLocked(Record& r) {
   BindText(s, i++, r.detail);
   s.bindNoCopy(i++, r.prev_hash);
   s.bindNoCopy(i++, r.hash);
+  BindOptional(s, i++, r.request_count);
   s.exec();
   s.clearBindings();  // nothing keeps pointing into `r` or `time`
   last_seq_ = r.seq;

@@ -462,6 +462,39 @@ void Conclude(ChainChecker& checker, VerifyReport& report) {
   if (!report.problems.empty()) report.exit_code = kVerifyTampered;
 }
 
+// Summaries of rejected requests (gateway/rejection_ledger.h): each stands
+// for request_count >= 1 requests and is a decision record; a note says how
+// many requests they account for. Logs older than the column have none.
+template <typename Checker>
+void CheckSummaries(SQLite::Database& db, Checker& checker,
+                    VerifyReport& report) {
+  SQLite::Statement has(db,
+                        "SELECT count(*) FROM pragma_table_info('audit_records')"
+                        " WHERE name = 'request_count'");
+  if (!has.executeStep() || has.getColumn(0).getInt64() == 0) return;
+  SQLite::Statement bad(
+      db,
+      "SELECT seq FROM audit_records WHERE request_count IS NOT NULL AND "
+      "(typeof(request_count) <> 'integer' OR request_count < 1 OR "
+      "stage <> 'decision') ORDER BY seq");
+  while (bad.executeStep()) {
+    const std::int64_t seq = bad.getColumn(0).getInt64();
+    checker.Problem(seq, "seq " + std::to_string(seq) +
+                             " has a request_count that is not a positive "
+                             "integer on a decision record");
+  }
+  SQLite::Statement sum(db,
+                        "SELECT count(*), total(request_count) FROM "
+                        "audit_records WHERE request_count IS NOT NULL");
+  if (sum.executeStep() && sum.getColumn(0).getInt64() > 0) {
+    report.notes.push_back(
+        std::to_string(sum.getColumn(0).getInt64()) +
+        " summary record(s) account for " +
+        std::to_string(static_cast<std::int64_t>(sum.getColumn(1).getDouble())) +
+        " rejected requests not recorded one by one (request_count)");
+  }
+}
+
 VerifyReport VerifyDb(const VerifyOptions& o, const std::string& pubkey) {
   VerifyReport report;
   if (!std::filesystem::is_regular_file(o.db_path)) {
@@ -513,6 +546,7 @@ VerifyReport VerifyDb(const VerifyOptions& o, const std::string& pubkey) {
       canon.Read(q, row);
       checker.Feed(row);
     }
+    CheckSummaries(db, checker, report);
     db.exec("COMMIT");
     if (!checker.open_intents().empty()) {
       std::vector<std::int64_t> open(checker.open_intents().begin(),

@@ -256,12 +256,36 @@ void ReadServer(const json& value, const std::string& path, ServerConfig& s,
   }
 }
 
+void ReadAuditRejections(const json& value, const std::string& path,
+                         AuditRejectionsConfig& c, ConfigErrors& errors) {
+  ObjectReader r(value, path, errors,
+                 {"burst", "window", "max_individual", "max_keys"});
+  if (!r.ok()) return;
+  if (auto v = r.Integer("burst", 0, 1'000'000)) {
+    c.burst = static_cast<std::size_t>(*v);
+  }
+  if (auto v = r.Duration("window", false)) {
+    if (*v < std::chrono::seconds(1) || *v > std::chrono::hours(1)) {
+      r.Error(r.PathOf("window"),
+              "must be between 1s and 1h: a crash loses the counts of at "
+              "most one window");
+    }
+    c.window = *v;
+  }
+  if (auto v = r.Integer("max_individual", 0, 10'000'000)) {
+    c.max_individual = static_cast<std::size_t>(*v);
+  }
+  if (auto v = r.Integer("max_keys", 1, 1'000'000)) {
+    c.max_keys = static_cast<std::size_t>(*v);
+  }
+}
+
 void ReadAudit(const json& value, const std::string& path,
                const fs::path& base_dir, AuditConfig& a, ConfigErrors& errors) {
   ObjectReader r(value, path, errors,
                  {"path", "busy_timeout", "max_queue", "max_batch",
                   "signing_key_file", "checkpoint_interval",
-                  "fingerprint_key_file"});
+                  "fingerprint_key_file", "rejections"});
   if (auto p = r.String("path", true)) {
     a.path = Resolve(base_dir, *p);
     const fs::path dir = fs::path(a.path).parent_path();
@@ -317,6 +341,9 @@ void ReadAudit(const json& value, const std::string& path,
       r.Error(r.PathOf("checkpoint_interval"), "must be at least 1s");
     }
     a.checkpoint_interval = *v;
+  }
+  if (const json* v = r.Get("rejections")) {
+    ReadAuditRejections(*v, r.PathOf("rejections"), a.rejections, errors);
   }
 }
 

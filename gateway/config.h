@@ -67,6 +67,15 @@ struct ServerConfig {
   milliseconds drain_timeout{30000};
 };
 
+// audit.rejections: how rejections of callers without identity are audited
+// under a flood (gateway/rejection_ledger.h).
+struct AuditRejectionsConfig {
+  std::size_t burst = 10;  // individual records per (peer, reason) and window
+  milliseconds window{10000};
+  std::size_t max_individual = 100;  // individual records per window, in all
+  std::size_t max_keys = 1024;       // (peer, reason) keys per window
+};
+
 struct AuditConfig {
   std::string path;
   milliseconds busy_timeout{2000};
@@ -78,6 +87,7 @@ struct AuditConfig {
   // Key for HMAC fingerprints of credentials (read from
   // audit.fingerprint_key_file); empty: no fingerprints.
   std::string fingerprint_key;
+  AuditRejectionsConfig rejections;
 };
 
 struct User {

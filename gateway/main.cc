@@ -28,6 +28,7 @@
 #include "gateway/pipeline.h"
 #include "gateway/policy_cli.h"
 #include "gateway/policy_tools.h"
+#include "gateway/rejection_ledger.h"
 #include "gateway/server.h"
 #include "gateway/upstream/http_upstream.h"
 
@@ -141,6 +142,13 @@ int Serve(const std::string& path, LogLevel log_level) {
                            *store, upstream, metrics, log);
   pipeline.SetAuditApi(&audit_api);
   pipeline.SetMaxInFlight(config.upstream.max_in_flight);
+  RejectionLedger rejections(
+      {config.audit.rejections.burst, config.audit.rejections.window,
+       config.audit.rejections.max_individual,
+       config.audit.rejections.max_keys},
+      *store, &metrics, log);
+  pipeline.SetRejectionLedger(&rejections);
+  rejections.Start();
   std::unique_ptr<audit::SqliteApprovalStore> approval_store;
   try {
     approval_store =
@@ -226,6 +234,7 @@ int Serve(const std::string& path, LogLevel log_level) {
     log.Error("drain timeout: requests still in flight are abandoned; their "
               "open intents are closed as unknown at the next start",
               {{"drain_timeout_ms", config.server.drain_timeout.count()}});
+    rejections.Stop();  // summaries of counted rejections, before the close
     store->Close();
     log.Info("stopped");
     std::fflush(stderr);
@@ -233,6 +242,7 @@ int Serve(const std::string& path, LogLevel log_level) {
   }
   server.Stop();  // waits for in-flight requests on the worker threads
   sweeper.Stop();
+  rejections.Stop();  // writes the open window's summaries
   store->Close();  // commits whatever is queued
   if (checkpointer) checkpointer->Stop();  // signs the final head
   log.Info("stopped");

@@ -208,6 +208,23 @@ Metrics::Metrics()
   for (const char* r : kNotificationResults) {
     approval_notifications_.Add({{"result", r}});
   }
+  auto& summarized =
+      BuildCounter()
+          .Name("agni_gateway_audit_rejections_summarized_total")
+          .Help("Rejected requests without identity counted into a summary "
+                "audit record instead of a record of their own, by reason "
+                "(requests_total still counts every request).")
+          .Register(*registry_);
+  summarized_unauthenticated_ = &summarized.Add({{"reason", "unauthenticated"}});
+  summarized_overloaded_ = &summarized.Add({{"reason", "overloaded"}});
+  summarized_other_ = &summarized.Add({{"reason", "other"}});
+}
+
+void Metrics::CountRejectionSummarized(std::string_view reason) {
+  (reason == "unauthenticated" ? summarized_unauthenticated_
+   : reason == "overloaded"    ? summarized_overloaded_
+                               : summarized_other_)
+      ->Increment();
 }
 
 void Metrics::CountApprovalNotification(std::string_view result) {

@@ -55,6 +55,10 @@ class Metrics final : public audit::StoreObserver {
   void DeclareRateLimits(const policy::Policy& policy);
   // A SIGHUP reload; result: "success" | "failure".
   void CountConfigReload(std::string_view result);
+  // A rejected request counted into a summary record instead of a record of
+  // its own (gateway/rejection_ledger.h); reason: "unauthenticated" |
+  // "overloaded", anything else "other".
+  void CountRejectionSummarized(std::string_view reason);
 
   // Isolation: releases being forwarded now; each listener's worker threads
   // (busy/idle) and connections waiting for one; connections the gateway
@@ -106,6 +110,10 @@ class Metrics final : public audit::StoreObserver {
   std::array<std::atomic<prometheus::Counter*>, 6> decision_counters_{};
   std::array<std::atomic<prometheus::Counter*>, 6> upstream_counters_{};
   std::array<std::atomic<prometheus::Counter*>, 3> audit_record_counters_{};
+  // agni_gateway_audit_rejections_summarized_total{reason}, by reason.
+  prometheus::Counter* summarized_unauthenticated_ = nullptr;
+  prometheus::Counter* summarized_overloaded_ = nullptr;
+  prometheus::Counter* summarized_other_ = nullptr;
 };
 
 }  // namespace agni

@@ -10,6 +10,7 @@
 #include "gateway/crypto.h"
 #include "gateway/phone_path.h"
 #include "gateway/policy_tools.h"
+#include "gateway/rejection_ledger.h"
 
 namespace agni {
 namespace {
@@ -100,6 +101,15 @@ bool UpstreamReportsFailure(const std::string& body) {
   return it != j.end() && it->is_boolean() && !it->get<bool>();
 }
 
+// Rejections of callers without identity that the rejection ledger may count
+// into summary records under a flood (gateway/rejection_ledger.h): 401s, and
+// the 503 `overloaded` an unauthenticated caller gets when the listener is
+// full. By code, so a reason added elsewhere joins without another edit.
+bool SummarizedWithoutIdentity(Reason reason) {
+  const std::string_view code = ReasonCode(reason);
+  return code == "unauthenticated" || code == "overloaded";
+}
+
 }  // namespace
 
 // Per-request state, built up as the request moves through the stages.
@@ -127,6 +137,7 @@ struct RequestPipeline::Context {
   // two records): redacting the path hashes every segment.
   mutable std::string audited_path;
   mutable std::string groups_json;
+  bool summarized = false;  // counted by the rejection ledger, no own record
 };
 
 RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
@@ -612,7 +623,14 @@ audit::Record RequestPipeline::BaseRecord(const Context& ctx,
 }
 
 HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
-  if (problem.reason != Reason::kAuditUnavailable) {
+  // A caller without identity, past its burst: counted into a summary record.
+  ctx.summarized = !ctx.principal && SummarizedWithoutIdentity(problem.reason) &&
+                   rejections_ != nullptr &&
+                   !rejections_->Admit(ctx.request.peer,
+                                       ReasonCode(problem.reason),
+                                       ReasonStatus(problem.reason),
+                                       ctx.credential_fingerprint);
+  if (problem.reason != Reason::kAuditUnavailable && !ctx.summarized) {
     audit::Record record = BaseRecord(ctx, "decision");
     if (record.decision.empty()) record.decision = "deny";
     record.reason = ReasonCode(problem.reason);
@@ -651,7 +669,7 @@ HttpResponse RequestPipeline::Respond(Context& ctx, HttpResponse response) {
   response.headers.emplace_back("Cache-Control", "no-store");
   const auto elapsed = std::chrono::steady_clock::now() - ctx.started;
   metrics_.ObserveRequest(ctx.route, response.status, elapsed);
-  log_.Request(ctx.request_id, ctx.route, MethodForAudit(ctx.request.method),
+  if (!ctx.summarized) log_.Request(ctx.request_id, ctx.route, MethodForAudit(ctx.request.method),
                response.status, ctx.reason,
                std::chrono::duration<double>(elapsed).count(),
                ctx.principal ? ctx.principal->name : std::string());

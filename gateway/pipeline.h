@@ -36,6 +36,7 @@ namespace agni {
 
 class AuditApi;
 class ApprovalsGateway;
+class RejectionLedger;
 
 // Users and policy as one immutable unit, so a request never sees a new
 // policy with old users. Replaced whole on reload.
@@ -84,6 +85,9 @@ class RequestPipeline {
 
   void ReplaceAccess(std::shared_ptr<const AccessSnapshot> access);
 
+  // Audits 401s under a flood in bounded space (gateway/rejection_ledger.h);
+  // unset: every 401 gets a record of its own. Call before serving.
+  void SetRejectionLedger(RejectionLedger* ledger) { rejections_ = ledger; }
   // Serves GET /v1/audit and /v1/audit/head to auditors; unset: 404.
   void SetAuditApi(AuditApi* api) { audit_api_ = api; }
   // Enables require_approval rules and /v1/approvals; without it such rules
@@ -131,6 +135,7 @@ class RequestPipeline {
   ApprovalsGateway* approvals_ = nullptr;
   std::atomic<bool> draining_{false};
   AuditApi* audit_api_ = nullptr;
+  RejectionLedger* rejections_ = nullptr;
   policy::VelocityLimiter limiter_;
   std::function<std::chrono::system_clock::time_point()> clock_ =
       [] { return std::chrono::system_clock::now(); };

@@ -163,6 +163,13 @@ GatewayHarness::GatewayHarness(Options options) {
       std::make_shared<const AccessSnapshot>(config_), *store_, *upstream_,
       *metrics_, log_);
   pipeline_->SetMaxInFlight(config_.upstream.max_in_flight);
+  const AuditRejectionsConfig& rc = config_.audit.rejections;
+  rejections_ = std::make_unique<RejectionLedger>(
+      RejectionLedgerOptions{rc.burst, rc.window, rc.max_individual,
+                             rc.max_keys},
+      *store_, metrics_.get(), log_);
+  pipeline_->SetRejectionLedger(rejections_.get());
+  rejections_->Start();
   server_ = std::make_unique<GatewayServer>(config_, *pipeline_, *metrics_,
                                             *store_, log_);
   if (std::string error = server_->Start(); !error.empty()) {
@@ -183,6 +190,7 @@ void WarmUpHttpClient(int admin_port) {
 
 GatewayHarness::~GatewayHarness() {
   server_->Stop();
+  rejections_->Stop();
   store_->Close();
 }
 

@@ -22,6 +22,7 @@
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
+#include "gateway/rejection_ledger.h"
 #include "gateway/server.h"
 #include "gateway/upstream/http_upstream.h"
 
@@ -133,6 +134,7 @@ class GatewayHarness {
   const Config& config() const { return config_; }
   const TestUser& User(const std::string& name) const;
   RequestPipeline& pipeline() { return *pipeline_; }
+  RejectionLedger& rejections() { return *rejections_; }
 
  private:
   TempDir dir_;
@@ -143,6 +145,7 @@ class GatewayHarness {
   std::unique_ptr<audit::AuditStore> store_;
   std::unique_ptr<HttpUpstream> upstream_;
   std::unique_ptr<RequestPipeline> pipeline_;
+  std::unique_ptr<RejectionLedger> rejections_;
   std::unique_ptr<GatewayServer> server_;
 };
 

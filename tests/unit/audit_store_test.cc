@@ -241,6 +241,7 @@ std::vector<Row> ReadRows(const std::string& path) {
     r.response_status = int32("response_status");
     r.outcome = text("outcome");
     r.detail = text("detail");
+    r.request_count = int64("request_count");
     rows.push_back(std::move(row));
   }
   return rows;
@@ -304,6 +305,7 @@ TEST(AuditStoreTest, RecordFieldsAreStoredAndEmptyFieldsAreNull) {
     full.response_status = 200;
     full.outcome = "released";
     full.detail = "ok";
+    full.request_count = 3;  // only summaries carry it; stored like any field
     ASSERT_TRUE(store.Append(full).ok);
     Record minimal;
     minimal.stage = "decision";
@@ -335,6 +337,7 @@ TEST(AuditStoreTest, RecordFieldsAreStoredAndEmptyFieldsAreNull) {
   EXPECT_EQ(f.record.response_status, 200);
   EXPECT_EQ(f.record.outcome, "released");
   EXPECT_EQ(f.record.detail, "ok");
+  EXPECT_EQ(f.record.request_count, 3);
   EXPECT_TRUE(f.null_columns.empty())
       << "unexpected NULL in " << *f.null_columns.begin();
 
@@ -357,7 +360,8 @@ TEST(AuditStoreTest, RecordFieldsAreStoredAndEmptyFieldsAreNull) {
                                               "upstream_latency_us",
                                               "response_status",
                                               "outcome",
-                                              "detail"};
+                                              "detail",
+                                              "request_count"};
   EXPECT_EQ(rows[1].null_columns, all_optional);
   EXPECT_EQ(rows[1].record.stage, "decision");
   EXPECT_EQ(rows[1].record.seq, 2);

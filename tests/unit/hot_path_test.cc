@@ -59,6 +59,7 @@ TEST(HotPathTest, CanonicalBytesMatchTheJsonLibraryOnAwkwardText) {
     if (rng() % 2) r.upstream_status = static_cast<int>(rng() % 1000) - 100;
     if (rng() % 2) r.upstream_latency_us = static_cast<std::int64_t>(rng() % 99999999);
     if (rng() % 2) r.response_status = static_cast<int>(rng() % 600);
+    if (rng() % 2) r.request_count = static_cast<std::int64_t>(rng() % 9999999);
     const std::string expected = Reference(r);
     ASSERT_EQ(CanonicalBytes(r), expected) << "record " << i;
     ASSERT_EQ(ChainHash(r), Sha256Hex(r.prev_hash + expected)) << "record " << i;
