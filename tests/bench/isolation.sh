@@ -350,7 +350,7 @@ if wants c; then
   echo
   echo "c. results"
   printf '  %-44s %s\n' "flood requests answered" "$flood_req of $FLOOD_N ($reached) in $(( elapsed_ms / 1000 )).$(( elapsed_ms % 1000 / 100 )) s"
-  printf '  %-44s %s\n' "flood requests/s" "$(awk -v n="$flood_req" -v ms="$elapsed_ms" 'BEGIN{printf "%.1f", ms > 0 ? n * 1000 / ms : 0}')"
+  printf '  %-44s %s\n' "flood requests/s" "$(awk -v n="$flood_req" -v ms="$elapsed_ms" 'BEGIN{printf "%.1f", (ms > 0 ? n * 1000 / ms : 0)}')"
   printf '  %-44s %s\n' "flood p50 / p99 ms" "$(field p50_ms "$FLOOD_LINE") / $(field p99_ms "$FLOOD_LINE")"
   printf '  %-44s %s\n' "flood non-401 + socket errors" "$(field bad_status "$FLOOD_LINE") (e.g. $(field sample_status "$FLOOD_LINE")) + $(field sock_errors "$FLOOD_LINE")"
   legit_done=$(( $(field requests "$LEGIT_LINE") - $(field bad_status "$LEGIT_LINE") ))
