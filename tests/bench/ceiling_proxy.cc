@@ -12,6 +12,7 @@
 // Anything else is a 404. Built by bench.sh (g++ -O2, pkg-config cpp-httplib),
 // never by the project's CMake build.
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -74,6 +75,15 @@ int main(int argc, char** argv) {
   server.new_task_queue = [threads] {
     return new httplib::ThreadPool(static_cast<std::size_t>(threads));
   };
+  // Like the gateway (gateway/server.cc): SO_REUSEADDR only, and the
+  // listening socket kept so that its backlog can be raised below (cpp-httplib
+  // 0.11 listens with a backlog of 5: a burst of connects sees SYN drops).
+  int listen_fd = -1;
+  server.set_socket_options([&listen_fd](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = sock;
+  });
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(1000000);
   server.set_keep_alive_timeout(5);
@@ -102,6 +112,10 @@ int main(int argc, char** argv) {
       });
   if (!server.bind_to_port("127.0.0.1", port)) {
     std::fprintf(stderr, "ceiling_proxy: cannot bind 127.0.0.1:%d\n", port);
+    return 1;
+  }
+  if (listen_fd < 0 || ::listen(listen_fd, 1024) != 0) {
+    std::perror("listen backlog");
     return 1;
   }
   std::printf("ceiling_proxy: 127.0.0.1:%d -> 127.0.0.1:%d, %d threads\n", port,
