@@ -257,6 +257,10 @@ awk -F'\t' -v have_gw="$HAVE_GW" -v hwm_kb="${GW_HWM_KB:-}" '
       row("gateway peak RSS, whole run (VmHWM, MiB)", sprintf("%.1f", v), "< 64", verdict(v < 64))
     } else row("gateway peak RSS, whole run (VmHWM, MiB)", "n/a", "< 64", "n/a")
   }' "$RESULTS"
+if (( BUSY_PCT > 15 )); then
+  echo "NOTE: the CPUs were ${BUSY_PCT}% busy before the start (load average above): the verdicts are not reliable,"
+  echo "      the 1-connection p99 least of all. Re-run on an idle machine before drawing conclusions."
+fi
 echo
 echo "nproc: $(nproc)"
 echo "ceiling proxy: $CEILING_BIN (peak RSS $CEIL_HWM); bare-403: $BARE_BIN (peak RSS $BARE_HWM)"

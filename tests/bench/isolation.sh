@@ -283,6 +283,21 @@ if wants b; then
   printf '  %-44s %s\n' "reached the upstream" "$(( ${after:-0} - ${before:-0} ))"
   printf '  %-44s %s\n' "client errors" "$(field errors "$BURST_LINE")"
   printf '  %-44s %s kB\n' "gateway peak RSS (VmHWM)" "$GW_PEAK_B"
+  if [[ $NEW_KEYS == 1 ]]; then
+    # bounded: no more than the cap reached the upstream, every other release
+    # got a 503 with Retry-After, and the first 503 came well before the
+    # upstream's delay (not after a queue)
+    first="$(field first_503_ms "$BURST_LINE")"
+    verdict=MISSED
+    if (( ${n200:-0} <= MAX_IN_FLIGHT && $(( ${after:-0} - ${before:-0} )) <= MAX_IN_FLIGHT )) \
+       && (( ${n503:-0} == OVERLOAD_CLIENTS - ${n200:-0} )) \
+       && [[ "$(field retry_after_503 "$BURST_LINE")" == "${n503:-0}" && "$first" != n/a ]] \
+       && awk -v f="$first" -v d="$DELAY_MS" 'BEGIN{exit !(f < d / 5)}'; then
+      verdict=MET
+    fi
+    (( OVERLOAD_CLIENTS > MAX_IN_FLIGHT )) || verdict="n/a (no more clients than the cap)"
+    printf '  %-44s %s\n' "in-flight cap held, fast 503 + Retry-After" "$verdict"
+  fi
   stop_gateway
 fi
 
@@ -370,3 +385,6 @@ if wants c; then
 fi
 echo
 echo "nproc: $(nproc); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+if (( BUSY_PCT > 15 )); then
+  echo "NOTE: the CPUs were ${BUSY_PCT}% busy before the start: latencies and ratios are not reliable; re-run on an idle machine."
+fi

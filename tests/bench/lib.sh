@@ -21,13 +21,15 @@ print_run_header() {
 }
 
 # How busy the CPUs are before we start (1 s sample of /proc/stat), and the
-# load average; warns above 15 %.
+# load average; warns above 15 %. Sets BUSY_PCT.
+BUSY_PCT=0
 print_cpu_busy() {
   local t0 i0 t1 i1 busy
   read -r t0 i0 < <(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat)
   sleep 1
   read -r t1 i1 < <(awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat)
   busy=$(( (t1 - t0) > 0 ? 100 * ((t1 - t0) - (i1 - i0)) / (t1 - t0) : 0 ))
+  BUSY_PCT=$busy
   printf 'cpu busy before start: %s%% (1 s sample); load average: %s\n' "$busy" "$(cut -d' ' -f1-3 /proc/loadavg)"
   if (( busy > 15 )); then
     echo "WARNING: the machine is not idle (${busy}% CPU busy before start): numbers will be low and noisy" >&2
