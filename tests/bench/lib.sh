@@ -44,6 +44,7 @@ install_deps() {
   command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   command -v curl >/dev/null 2>&1 || need+=(curl)
+  command -v pgrep >/dev/null 2>&1 || need+=(procps)   # cleanup finds nginx workers with it
   command -v g++ >/dev/null 2>&1 || need+=(g++)
   command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
   [[ -e /usr/include/httplib.h ]] && pkg-config --exists cpp-httplib 2>/dev/null || need+=(libcpp-httplib-dev)
