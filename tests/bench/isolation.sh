@@ -98,7 +98,8 @@ else
   sed 's/^/  | /' "$TMP/detect/keys.out" | head -n 5
 fi
 
-# gateway_extra PART -> the config additions for that part
+# gateway_extra CAP -> the config additions (CAP: upstream.max_in_flight when the
+# overload keys exist; ignored otherwise)
 gateway_extra() {
   local cap=$1
   if [[ $NEW_KEYS == 1 ]]; then
