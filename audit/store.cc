@@ -11,7 +11,6 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "audit/wal_checkpointer.h"
 
 namespace agni::audit {
 namespace {
@@ -169,8 +168,12 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
     db_->setBusyTimeout(static_cast<int>(options_.busy_timeout.count()));
     db_->exec("PRAGMA journal_mode=WAL");
     db_->exec("PRAGMA synchronous=FULL");
-    checkpointer_ = std::make_unique<WalCheckpointer>(options_.path);
-    checkpointer_->Attach(db_->getHandle());
+    // Checkpoints stay SQLite's own (inline, every 1000 WAL pages). A
+    // background checkpointer on a second connection was measured worse:
+    // the WAL rarely restarts under load, so it grows, every commit's
+    // fdatasync extends the file, and those syncs queue behind the
+    // checkpoint's sync of the database (allowed-path p99 215 ms against
+    // 13 ms, tests/bench/bench.sh, BENCHMARKS.md).
     const std::string check =
         db_->execAndGet("PRAGMA quick_check").getString();
     if (check != "ok") {
@@ -186,7 +189,6 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
     begin_.reset();
     commit_.reset();
     rollback_.reset();
-    checkpointer_.reset();
     db_.reset();
     ::close(lock_fd_);
     lock_fd_ = -1;
@@ -203,7 +205,6 @@ AuditStore::~AuditStore() {
   begin_.reset();
   commit_.reset();
   rollback_.reset();
-  checkpointer_.reset();  // before db_: its close checkpoints what is left
   db_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }

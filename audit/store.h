@@ -32,7 +32,6 @@ class Statement;
 
 namespace agni::audit {
 
-class WalCheckpointer;
 
 struct StoreOptions {
   std::string path;
@@ -121,8 +120,6 @@ class AuditStore final : public AuditSink {
   // BEGIN IMMEDIATE / COMMIT / ROLLBACK, prepared once (writer only):
   // SQLite::Transaction parses the text again for every batch.
   std::unique_ptr<SQLite::Statement> begin_, commit_, rollback_;
-  // Runs the WAL checkpoints off the commit path; outlives every commit.
-  std::unique_ptr<WalCheckpointer> checkpointer_;
 
   std::int64_t last_seq_ = 0;
   std::string last_hash_;
