@@ -12,6 +12,8 @@
 // Anything else is a 404. Built by bench.sh (g++ -O2, pkg-config cpp-httplib),
 // never by the project's CMake build.
 #include <httplib.h>
+
+#include "bench_server.h"
 #include <sys/socket.h>
 
 #include <cstdio>
@@ -72,21 +74,7 @@ int main(int argc, char** argv) {
   }
 
   httplib::Server server;
-  server.new_task_queue = [threads] {
-    return new httplib::ThreadPool(static_cast<std::size_t>(threads));
-  };
-  // Like the gateway (gateway/server.cc): SO_REUSEADDR only, and the
-  // listening socket kept so that its backlog can be raised below (cpp-httplib
-  // 0.11 listens with a backlog of 5: a burst of connects sees SYN drops).
-  int listen_fd = -1;
-  server.set_socket_options([&listen_fd](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    listen_fd = sock;
-  });
-  server.set_tcp_nodelay(true);
-  server.set_keep_alive_max_count(1000000);
-  server.set_keep_alive_timeout(5);
+  const auto listen_fd = ConfigureBenchServer(server, threads, 5);
   server.set_pre_routing_handler(
       [](const httplib::Request& req, httplib::Response& res) {
         if (!IsRelease(req)) {
@@ -110,14 +98,7 @@ int main(int argc, char** argv) {
                         result->get_header_value("Content-Type"));
         return httplib::Server::HandlerResponse::Handled;
       });
-  if (!server.bind_to_port("127.0.0.1", port)) {
-    std::fprintf(stderr, "ceiling_proxy: cannot bind 127.0.0.1:%d\n", port);
-    return 1;
-  }
-  if (listen_fd < 0 || ::listen(listen_fd, 1024) != 0) {
-    std::perror("listen backlog");
-    return 1;
-  }
+  if (!BindWithBacklog(server, port, listen_fd, "ceiling_proxy")) return 1;
   std::printf("ceiling_proxy: 127.0.0.1:%d -> 127.0.0.1:%d, %d threads\n", port,
               upstream_port, threads);
   std::fflush(stdout);

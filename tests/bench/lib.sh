@@ -152,7 +152,7 @@ build_helper() {
   [[ -f "$src" ]] || die "missing source $src"
   if ! mkdir -p "$dir" 2>/dev/null || [[ ! -w "$dir" ]]; then dir="$TMP/bin"; mkdir -p "$dir"; fi
   HELPER="$dir/$name"
-  if [[ ! -x "$HELPER" || "$src" -nt "$HELPER" ]]; then
+  if [[ ! -x "$HELPER" || "$src" -nt "$HELPER" || "$SCRIPT_DIR/bench_server.h" -nt "$HELPER" ]]; then
     echo "building $name ($HELPER)..."
     local cflags libs
     cflags="$(pkg-config --cflags cpp-httplib)" || die "pkg-config cannot find cpp-httplib (libcpp-httplib-dev)"

@@ -9,6 +9,8 @@
 // "received=N in_flight=M max_in_flight=K". Built by isolation.sh (g++ -O2,
 // pkg-config cpp-httplib), never by the project's CMake build.
 #include <httplib.h>
+
+#include "bench_server.h"
 #include <sys/socket.h>
 
 #include <atomic>
@@ -37,21 +39,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   httplib::Server server;
-  server.new_task_queue = [threads] {
-    return new httplib::ThreadPool(static_cast<std::size_t>(threads));
-  };
-  // Like the gateway (gateway/server.cc): SO_REUSEADDR only, and the
-  // listening socket kept so that its backlog can be raised below (cpp-httplib
-  // 0.11 listens with a backlog of 5: a burst of connects sees SYN drops).
-  int listen_fd = -1;
-  server.set_socket_options([&listen_fd](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    listen_fd = sock;
-  });
-  server.set_tcp_nodelay(true);
-  server.set_keep_alive_max_count(1000000);
-  server.set_keep_alive_timeout(30);
+  const auto listen_fd = ConfigureBenchServer(server, threads, 30);
   server.set_read_timeout(60, 0);
   server.set_write_timeout(60, 0);
   server.Get("/count", [](const httplib::Request&, httplib::Response& res) {
@@ -76,14 +64,7 @@ int main(int argc, char** argv) {
                           R"(","status":"released","released_at":"2026-01-01T00:00:00Z"}})",
                       "application/json");
                 });
-  if (!server.bind_to_port("127.0.0.1", port)) {
-    std::fprintf(stderr, "slow_upstream: cannot bind 127.0.0.1:%d\n", port);
-    return 1;
-  }
-  if (listen_fd < 0 || ::listen(listen_fd, 1024) != 0) {
-    std::perror("listen backlog");
-    return 1;
-  }
+  if (!BindWithBacklog(server, port, listen_fd, "slow_upstream")) return 1;
   std::printf("slow_upstream: 127.0.0.1:%d, delay %d ms, %d threads\n", port,
               delay_ms, threads);
   std::fflush(stdout);
