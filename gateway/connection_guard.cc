@@ -52,7 +52,47 @@ int LocalPort(int fd, int* family) {
   return PortOf(addr);
 }
 
+// Calls `visit(fd)` for every socket the process holds; stops when it
+// returns true.
+template <typename Visit>
+void ForEachSocket(Visit visit) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  const int dir_fd = dirfd(dir);
+  while (dirent* entry = readdir(dir)) {
+    char* end = nullptr;
+    const long parsed = std::strtol(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0') continue;
+    const int fd = static_cast<int>(parsed);
+    if (fd == dir_fd) continue;
+    // Sockets only, told by the link's name: the fd belongs to another
+    // thread, so the guard asks /proc rather than operating on it.
+    char link[64];
+    const std::string proc_path = std::string("/proc/self/fd/") + entry->d_name;
+    const ssize_t n = readlink(proc_path.c_str(), link, sizeof link - 1);
+    if (n <= 0 || std::string_view(link, static_cast<std::size_t>(n))
+                          .substr(0, 8) != "socket:[") {
+      continue;
+    }
+    if (visit(fd)) break;
+  }
+  closedir(dir);
+}
+
 }  // namespace
+
+bool ShutdownConnection(int local_port, const std::string& peer) {
+  bool done = false;
+  ForEachSocket([&](int fd) {
+    int family = 0;
+    if (LocalPort(fd, &family) != local_port || PeerOf(fd) != peer) {
+      return false;
+    }
+    done = shutdown(fd, SHUT_WR) == 0;
+    return true;
+  });
+  return done;
+}
 
 ConnectionGuard::ConnectionGuard(std::vector<Listener> listeners,
                                  std::chrono::milliseconds header_timeout,
@@ -110,24 +150,7 @@ std::size_t ConnectionGuard::Scan() {
 
   std::set<std::string> present;
   std::size_t cut = 0;
-  DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return 0;
-  const int dir_fd = dirfd(dir);
-  while (dirent* entry = readdir(dir)) {
-    char* end = nullptr;
-    const long parsed = std::strtol(entry->d_name, &end, 10);
-    if (end == entry->d_name || *end != '\0') continue;
-    const int fd = static_cast<int>(parsed);
-    if (fd == dir_fd) continue;
-    // Sockets only, told by the link's name: the fd belongs to another
-    // thread, so the guard asks /proc rather than operating on it.
-    char link[64];
-    const std::string proc_path = std::string("/proc/self/fd/") + entry->d_name;
-    const ssize_t n = readlink(proc_path.c_str(), link, sizeof link - 1);
-    if (n <= 0 || std::string_view(link, static_cast<std::size_t>(n))
-                          .substr(0, 8) != "socket:[") {
-      continue;
-    }
+  ForEachSocket([&](int fd) {
     int family = 0;
     const int port = LocalPort(fd, &family);
     for (std::size_t i = 0; i < listeners_.size(); ++i) {
@@ -162,8 +185,8 @@ std::size_t ConnectionGuard::Scan() {
       }
       break;
     }
-  }
-  closedir(dir);
+    return false;
+  });
   for (auto it = first_seen_.begin(); it != first_seen_.end();) {
     it = present.count(it->first) ? std::next(it) : first_seen_.erase(it);
   }

@@ -24,6 +24,12 @@
 
 namespace agni {
 
+// Shuts down the sending side of the connection from `peer` ("address:port")
+// on the listener bound to `local_port`, after what was already written.
+// Returns false when no such connection is open. Scans /proc/self/fd, so it
+// is for the rare answers that must end their connection.
+bool ShutdownConnection(int local_port, const std::string& peer);
+
 class ConnectionGuard {
  public:
   struct Listener {

@@ -90,8 +90,36 @@ void NoteRequestStarted(const httplib::Request& req) {
   }
 }
 
-void NoteResponseSent(const httplib::Request&, const httplib::Response&) {
-  if (WorkerSlot* slot = WorkerSlot::Current()) slot->ResponseSent();
+// The answer says Connection: close, and the connection really ends after it
+// (see WorkerSlot::CloseAfterResponse).
+void CloseAfterResponse(httplib::Response& res) {
+  res.set_header("Connection", "close");
+  if (WorkerSlot* slot = WorkerSlot::Current()) slot->CloseAfterResponse();
+}
+
+// True when a request arrives on a connection whose last answer closed it
+// (bytes the client sent after, e.g. an unread body): it is never served.
+bool RefuseAfterClose(httplib::Response& res) {
+  WorkerSlot* slot = WorkerSlot::Current();
+  if (slot == nullptr || !slot->closing()) return false;
+  res.status = 400;
+  res.set_header("Connection", "close");
+  return true;
+}
+
+// Runs after each answer is written: the slot waits for the next request,
+// or the connection is shut down when the answer closed it.
+std::function<void(const httplib::Request&, const httplib::Response&)>
+ResponseSentHook(const int& listen_port) {
+  return [&listen_port](const httplib::Request& req, const httplib::Response&) {
+    WorkerSlot* slot = WorkerSlot::Current();
+    if (slot == nullptr) return;
+    slot->ResponseSent();
+    if (slot->closing()) {
+      ShutdownConnection(listen_port,
+                         req.remote_addr + ":" + std::to_string(req.remote_port));
+    }
+  };
 }
 
 template <typename Duration>
@@ -102,7 +130,8 @@ std::pair<time_t, time_t> SecUsec(Duration d) {
 }
 
 void ApplyCommonSettings(httplib::Server& server, const ServerConfig& s,
-                         std::shared_ptr<WorkerPool> pool, int& listen_fd) {
+                         std::shared_ptr<WorkerPool> pool, int& listen_fd,
+                         const int& listen_port) {
   // Replaces httplib's defaults, which also set SO_REUSEPORT: that would let
   // another process bind the same port and take a share of the connections.
   server.set_socket_options([&listen_fd](int sock) {
@@ -111,7 +140,7 @@ void ApplyCommonSettings(httplib::Server& server, const ServerConfig& s,
     listen_fd = sock;
   });
   server.new_task_queue = [pool] { return new PoolTaskQueue(pool); };
-  server.set_logger(NoteResponseSent);
+  server.set_logger(ResponseSentHook(listen_port));
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(s.keep_alive_max_requests);
   server.set_keep_alive_timeout(
@@ -157,7 +186,7 @@ const std::regex& ApprovalActionPath() {
 }
 
 void GatewayServer::ConfigureMain() {
-  ApplyCommonSettings(*main_, config_.server, main_pool_, main_fd_);
+  ApplyCommonSettings(*main_, config_.server, main_pool_, main_fd_, port_);
   main_->Post(R"(/v1/approvals/[^/]+/[^/]+)",
               [this](const httplib::Request& req, httplib::Response& res) {
                 HttpRequest request = FromHttplib(req);
@@ -174,6 +203,9 @@ void GatewayServer::ConfigureMain() {
   main_->set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
         NoteRequestStarted(req);
+        if (RefuseAfterClose(res)) {
+          return httplib::Server::HandlerResponse::Handled;
+        }
         if (WorkerPool::OnOverflowThread()) {
           // Past the queue: answered at once, and the connection closed.
           metrics_.CountConnectionRefused("main", "overloaded");
@@ -181,13 +213,13 @@ void GatewayServer::ConfigureMain() {
           res.status = out.status;
           for (auto& [name, value] : out.headers) res.set_header(name, value);
           res.set_content(std::move(out.body), out.content_type);
-          res.set_header("Connection", "close");
+          CloseAfterResponse(res);
           return httplib::Server::HandlerResponse::Handled;
         }
         if (req.headers.size() > kMaxRequestHeaders) {
           WriteProblem(res, Reason::kInvalidRequest, "too many request headers");
           res.status = 431;
-          res.set_header("Connection", "close");
+          CloseAfterResponse(res);
           return httplib::Server::HandlerResponse::Handled;
         }
         if (TakesBody(req)) return httplib::Server::HandlerResponse::Unhandled;
@@ -205,12 +237,12 @@ void GatewayServer::ConfigureMain() {
         res.set_content(std::move(out.body), out.content_type);
         if (pipeline_.draining()) {
           // Shutting down: no further requests on this connection.
-          res.set_header("Connection", "close");
+          CloseAfterResponse(res);
         }
         if (request.has_body) {
           // The body was never read: close rather than parse it as the next
           // request on this connection.
-          res.set_header("Connection", "close");
+          CloseAfterResponse(res);
         }
         return httplib::Server::HandlerResponse::Handled;
       });
@@ -251,17 +283,21 @@ void GatewayServer::ConfigureMain() {
 }
 
 void GatewayServer::ConfigureAdmin() {
-  ApplyCommonSettings(*admin_, config_.server, admin_pool_, admin_fd_);
+  ApplyCommonSettings(*admin_, config_.server, admin_pool_, admin_fd_,
+                      admin_port_);
   admin_->set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
         NoteRequestStarted(req);
+        if (RefuseAfterClose(res)) {
+          return httplib::Server::HandlerResponse::Handled;
+        }
         if (!WorkerPool::OnOverflowThread()) {
           return httplib::Server::HandlerResponse::Unhandled;
         }
         metrics_.CountConnectionRefused("admin", "overloaded");
         res.status = 503;
         res.set_header("Retry-After", "1");
-        res.set_header("Connection", "close");
+        CloseAfterResponse(res);
         res.set_content("overloaded\n", "text/plain");
         return httplib::Server::HandlerResponse::Handled;
       });

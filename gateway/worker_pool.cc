@@ -13,6 +13,7 @@ thread_local bool t_overflow = false;
 WorkerSlot* WorkerSlot::Current() { return t_slot; }
 
 void WorkerSlot::ConnectionStarted() {
+  close_ = false;
   std::lock_guard lock(mu_);
   view_ = {State::kAwaitingRequest, "", std::chrono::steady_clock::now()};
 }
@@ -31,6 +32,7 @@ void WorkerSlot::ResponseSent() {
 }
 
 void WorkerSlot::ConnectionEnded() {
+  close_ = false;
   std::lock_guard lock(mu_);
   view_ = {State::kNoConnection, "", {}};
 }
@@ -44,7 +46,9 @@ WorkerPool::WorkerPool(WorkerPoolLimits limits) : limits_(limits) {
   std::lock_guard lock(mu_);
   for (std::size_t i = 0; i < limits_.min_threads; ++i) StartWorkerLocked();
   for (std::size_t i = 0; i < limits_.overflow_threads; ++i) {
-    overflow_workers_.emplace_back([this] { OverflowLoop(); });
+    overflow_slots_.emplace_back();
+    WorkerSlot* slot = &overflow_slots_.back();
+    overflow_workers_.emplace_back([this, slot] { OverflowLoop(slot); });
   }
 }
 
@@ -114,8 +118,9 @@ void WorkerPool::WorkerLoop(WorkerSlot* slot) {
   done_cv_.notify_all();
 }
 
-void WorkerPool::OverflowLoop() {
+void WorkerPool::OverflowLoop(WorkerSlot* slot) {
   t_overflow = true;
+  t_slot = slot;
   std::unique_lock lock(mu_);
   for (;;) {
     overflow_cv_.wait(lock,
@@ -125,7 +130,9 @@ void WorkerPool::OverflowLoop() {
     overflow_queue_.pop_front();
     overflow_space_cv_.notify_one();
     lock.unlock();
+    slot->ConnectionStarted();
     task();
+    slot->ConnectionEnded();
     task = nullptr;
     lock.lock();
   }

@@ -6,6 +6,7 @@
 // handler sees WorkerPool::OnOverflowThread() and replies 503 at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -56,9 +57,17 @@ class WorkerSlot {
   void ConnectionEnded();
   View Get() const;
 
+  // The answer being written ends the connection (it says Connection:
+  // close): cpp-httplib 0.11 ignores that header in a response, so the
+  // server shuts the socket itself once the answer is out, and nothing read
+  // after it is served.
+  void CloseAfterResponse() { close_ = true; }
+  bool closing() const { return close_; }
+
  private:
   mutable std::mutex mu_;
   View view_{State::kNoConnection, "", {}};
+  std::atomic<bool> close_{false};
 };
 
 // Thread-safe. Owned by GatewayServer; cpp-httplib gets a TaskQueue that
@@ -94,7 +103,7 @@ class WorkerPool {
  private:
   void StartWorkerLocked();
   void WorkerLoop(WorkerSlot* slot);
-  void OverflowLoop();
+  void OverflowLoop(WorkerSlot* slot);
 
   const WorkerPoolLimits limits_;
   mutable std::mutex mu_;
@@ -105,6 +114,7 @@ class WorkerPool {
   std::deque<std::function<void()>> queue_;
   std::deque<std::function<void()>> overflow_queue_;
   std::list<WorkerSlot> slots_;  // one per live worker thread
+  std::list<WorkerSlot> overflow_slots_;  // one per overflow thread
   std::size_t threads_ = 0;
   // Threads not running a task: waiting, or started and about to take one.
   std::size_t free_ = 0;

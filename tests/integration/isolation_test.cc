@@ -209,9 +209,17 @@ TEST(IsolationTest, ConnectionsPastTheQueueAreRefusedAtOnce) {
   // Not queued behind the idle connections (they hold their workers 20 s).
   EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
   EXPECT_TRUE(upstream.Received().empty());
+  // The answer says Connection: close, and the gateway does close: a client
+  // that would keep the connection does not hold an overflow thread.
+  RawConnection raw(gw.port());
+  ASSERT_TRUE(raw.Send(
+      "DELETE /api/v1/phone-numbers/%2B15550000001/release/ HTTP/1.1\r\n"
+      "Host: x\r\n\r\n"));
+  EXPECT_TRUE(raw.ClosedWithin(5s)) << "keep-alive is 20 s here";
+  EXPECT_TRUE(raw.received().starts_with("HTTP/1.1 503")) << raw.received();
   EXPECT_EQ(MetricValue(gw.Metrics(),
                         R"(agni_gateway_connections_refused_total{listener="main",reason="overloaded"})"),
-            1);
+            2);
   bool audited = false;
   for (const nlohmann::json& row : gw.AuditRows()) {
     if (row.value("request_id", "") != "past-the-queue") continue;
@@ -279,6 +287,37 @@ TEST(IsolationTest, SlowlorisClientsAreCutOff) {
                       {{"Authorization", "Bearer " + gw.alice().token}});
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
+}
+
+// A DELETE with a body is refused without reading the body, and the
+// connection ends there: the body is never parsed as a second request (which
+// would let a client behind a shared front proxy smuggle one).
+TEST(IsolationTest, AnUnreadBodyIsNeverServedAsTheNextRequest) {
+  FakeUpstream upstream;
+  GatewayHarness gw({.upstream_base_url =
+                         "http://127.0.0.1:" + std::to_string(upstream.port()),
+                     .extra_config = {{"server", ServerBlock(2, 4, 2, "60s")}}});
+  const std::string inner =
+      "GET /v1/whoami HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+      gw.alice().token + "\r\nX-Request-Id: smuggled\r\n\r\n";
+  RawConnection raw(gw.port());
+  ASSERT_TRUE(raw.Send(
+      "DELETE /api/v1/phone-numbers/%2B15550000001/release/ HTTP/1.1\r\n"
+      "Host: x\r\nAuthorization: Bearer " + gw.alice().token +
+      "\r\nContent-Length: " + std::to_string(inner.size()) + "\r\n\r\n" +
+      inner));
+  EXPECT_TRUE(raw.ClosedWithin(5s)) << "keep-alive is 20 s here";
+  EXPECT_TRUE(raw.received().starts_with("HTTP/1.1 400")) << raw.received();
+  std::size_t answers = 0;
+  for (std::size_t at = 0;
+       (at = raw.received().find("HTTP/1.1 ", at)) != std::string::npos; ++at) {
+    ++answers;
+  }
+  EXPECT_EQ(answers, 1u) << raw.received();
+  for (const nlohmann::json& row : gw.AuditRows()) {
+    EXPECT_NE(row.value("request_id", ""), "smuggled");
+  }
+  EXPECT_TRUE(upstream.Received().empty());
 }
 
 // A client that sends its request and waits for a slow answer is not a slow
