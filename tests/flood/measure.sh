@@ -9,8 +9,19 @@
 # which is what the gateway did before the rejection ledger. Prints the
 # requests wrk sent, requests/s, audit rows and bytes (db + wal) and the
 # bytes per 100k and per 1M rejected requests at that rate. Uses ports
-# 18480/18481 on loopback; needs wrk, curl, jq, sqlite3.
+# 18480/18481 on loopback; installs wrk, curl, jq, sqlite3 when missing.
 set -euo pipefail
+
+# What a fresh Debian 12 machine lacks for this script.
+need=()
+for tool in wrk curl jq sqlite3; do
+  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+done
+if (( ${#need[@]} > 0 )); then
+  echo "installing: ${need[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
 bin=$(readlink -f "${1:?usage: measure.sh BINARY [summarised|individual] [SECONDS] [CONNECTIONS]}")
 mode=${2:-summarised}
 seconds=${3:-20}
