@@ -22,6 +22,7 @@ RUN apt-get update \
 ARG AGNI_COMMIT=unknown
 WORKDIR /src
 COPY CMakeLists.txt ./
+COPY base base
 COPY gateway gateway
 COPY policies policies
 COPY audit audit

@@ -18,8 +18,8 @@
 #include <stdexcept>
 
 #include "audit/record.h"
-#include "audit/verify.h"
-#include "gateway/crypto.h"
+#include "audit/read/verify.h"
+#include "base/crypto.h"
 
 namespace agni::audit {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <cctype>
 
-#include "gateway/crypto.h"
+#include "base/crypto.h"
 
 namespace agni::audit {
 

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <ctime>
 
-#include "gateway/crypto.h"
-#include "gateway/json_text.h"
+#include "base/crypto.h"
+#include "base/json_text.h"
 
 namespace agni::audit {
 
@@ -33,6 +33,34 @@ void PutDigits(char* at, unsigned value, int width) {
 }
 
 }  // namespace
+
+std::string_view StageName(Stage stage) {
+  switch (stage) {
+    case Stage::kDecision: return "decision";
+    case Stage::kIntent: return "intent";
+    case Stage::kOutcome: return "outcome";
+    case Stage::kApproval: return "approval";
+  }
+  return "decision";
+}
+
+std::optional<Stage> ParseStage(std::string_view name) {
+  for (Stage s : {Stage::kDecision, Stage::kIntent, Stage::kOutcome,
+                  Stage::kApproval}) {
+    if (StageName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::string_view OutcomeName(ReleaseOutcome outcome) {
+  switch (outcome) {
+    case ReleaseOutcome::kReleased: return "released";
+    case ReleaseOutcome::kRejectedByUpstream: return "rejected_by_upstream";
+    case ReleaseOutcome::kUnknown: return "unknown";
+    case ReleaseOutcome::kNotSent: return "not_sent";
+  }
+  return "unknown";
+}
 
 std::string FormatTime(std::int64_t time_us) {
   std::int64_t secs = time_us / 1'000'000;

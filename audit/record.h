@@ -15,6 +15,17 @@ namespace agni::audit {
 inline constexpr std::string_view kGenesisHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
+// What a record is: a request's decision (answered by the gateway itself), a
+// release's intent (before forwarding) or outcome (after), or an event of an
+// approval request. Spelled as text only in the canonical form and the table.
+enum class Stage { kDecision, kIntent, kOutcome, kApproval };
+std::string_view StageName(Stage stage);
+std::optional<Stage> ParseStage(std::string_view name);
+
+// What became of a forwarded release, as its outcome record says.
+enum class ReleaseOutcome { kReleased, kRejectedByUpstream, kUnknown, kNotSent };
+std::string_view OutcomeName(ReleaseOutcome outcome);
+
 // Field names are the column names of the audit_records table. Empty strings
 // and unset numbers are stored as NULL and left out of the canonical form.
 // Never holds a credential.

@@ -22,6 +22,8 @@ packages=(
   prometheus-cpp-dev libssl-dev libgtest-dev libgmock-dev libcli11-dev
   sqlite3 curl openssl ca-certificates
   clang-14 libclang-rt-14-dev
+  # The format check of the test command; a compiler cache shared by its builds.
+  clang-format-14 ccache
   # promtool and a real Prometheus server for the metrics/alert-rule tests;
   # jq and python3-yaml for the deploy-file checks; systemd for
   # `systemd-analyze verify`.

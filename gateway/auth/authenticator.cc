@@ -2,7 +2,7 @@
 
 #include <openssl/crypto.h>
 
-#include "gateway/crypto.h"
+#include "base/crypto.h"
 
 namespace agni {
 namespace {

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 
 namespace agni {
 

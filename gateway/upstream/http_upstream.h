@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 #include "gateway/upstream/upstream_client.h"
 
 namespace httplib {

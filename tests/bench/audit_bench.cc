@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "audit/query.h"
+#include "audit/read/query.h"
 #include "audit/record.h"
 #include "audit/store.h"
 

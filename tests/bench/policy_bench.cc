@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 #include "policies/engine.h"
-#include "policies/policy_loader.h"
+#include "policies/load/policy_loader.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gateway/approvals_api.h"
+#include "gateway/approvals/approvals_api.h"
 
 namespace {
 

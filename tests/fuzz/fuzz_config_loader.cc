@@ -14,8 +14,8 @@
 #include <fstream>
 #include <string>
 
-#include "gateway/config.h"
-#include "policies/json_reader.h"
+#include "gateway/config/config.h"
+#include "policies/load/json_reader.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <string_view>
 
-#include "gateway/phone_path.h"
+#include "gateway/pipeline/release_target.h"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "policies/engine.h"
-#include "policies/policy_loader.h"
+#include "policies/load/policy_loader.h"
 #include "policies/rule_match.h"
 
 namespace {

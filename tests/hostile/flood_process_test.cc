@@ -10,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/hostile/gateway_process.h"
+#include "tests/support/gateway_process.h"
 
 namespace agni::testing {
 namespace {

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <regex>
 
-#include "tests/hostile/gateway_process.h"
+#include "tests/support/gateway_process.h"
 
 namespace agni::testing {
 namespace {

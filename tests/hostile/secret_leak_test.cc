@@ -17,8 +17,8 @@
 #include <cstdio>
 #include <future>
 
-#include "gateway/crypto.h"
-#include "tests/hostile/gateway_process.h"
+#include "base/crypto.h"
+#include "tests/support/gateway_process.h"
 
 namespace agni::testing {
 namespace {

@@ -20,7 +20,7 @@
 #include <cstdlib>
 #include <set>
 
-#include "tests/hostile/gateway_process.h"
+#include "tests/support/gateway_process.h"
 
 namespace agni::testing {
 namespace {

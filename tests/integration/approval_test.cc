@@ -4,7 +4,7 @@
 
 #include <future>
 
-#include "tests/integration/approval_harness.h"
+#include "tests/support/approval_harness.h"
 
 namespace agni::testing {
 namespace {

@@ -9,9 +9,9 @@
 #include <condition_variable>
 #include <future>
 
-#include "gateway/approval_webhook.h"
-#include "gateway/crypto.h"
-#include "tests/integration/approval_harness.h"
+#include "gateway/approvals/approval_webhook.h"
+#include "base/crypto.h"
+#include "tests/support/approval_harness.h"
 
 namespace agni::testing {
 namespace {

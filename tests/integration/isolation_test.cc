@@ -13,8 +13,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/integration/approval_harness.h"
-#include "tests/integration/test_support.h"
+#include "tests/support/approval_harness.h"
+#include "tests/support/test_support.h"
 
 namespace agni::testing {
 namespace {

@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "audit/store.h"
-#include "gateway/policy_tools.h"
+#include "gateway/pipeline/policy_tools.h"
 #include "policies/conditions.h"
-#include "tests/integration/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace agni::testing {
 namespace {

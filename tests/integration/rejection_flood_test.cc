@@ -14,11 +14,11 @@
 #include <sstream>
 #include <thread>
 
-#include "audit/export.h"
-#include "audit/query.h"
-#include "audit/verify.h"
-#include "gateway/crypto.h"
-#include "tests/integration/test_support.h"
+#include "audit/read/export.h"
+#include "audit/read/query.h"
+#include "audit/read/verify.h"
+#include "base/crypto.h"
+#include "tests/support/test_support.h"
 
 namespace agni::testing {
 namespace {

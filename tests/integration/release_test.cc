@@ -5,8 +5,8 @@
 
 #include <future>
 
-#include "gateway/crypto.h"
-#include "tests/integration/test_support.h"
+#include "base/crypto.h"
+#include "tests/support/test_support.h"
 
 namespace agni::testing {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <cstdlib>
 
-#include "tests/integration/test_support.h"
+#include "tests/support/test_support.h"
 
 namespace agni::testing {
 namespace {

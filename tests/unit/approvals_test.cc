@@ -9,10 +9,10 @@
 #include <map>
 
 #include "audit/approval_store.h"
-#include "gateway/approval_webhook.h"
-#include "gateway/config.h"
+#include "gateway/approvals/approval_webhook.h"
+#include "gateway/config/config.h"
 #include "policies/approvals.h"
-#include "policies/policy_loader.h"
+#include "policies/load/policy_loader.h"
 
 namespace agni::policy {
 namespace {

@@ -12,8 +12,8 @@
 
 #include "audit/checkpoint.h"
 #include "audit/fingerprint.h"
-#include "gateway/config.h"
-#include "gateway/crypto.h"
+#include "gateway/config/config.h"
+#include "base/crypto.h"
 
 namespace agni {
 namespace {

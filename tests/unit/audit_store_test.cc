@@ -23,7 +23,7 @@
 
 #include "audit/record.h"
 #include "audit/store.h"
-#include "gateway/crypto.h"
+#include "base/crypto.h"
 
 namespace agni::audit {
 namespace {

@@ -18,12 +18,12 @@
 #include <vector>
 
 #include "audit/checkpoint.h"
-#include "audit/export.h"
-#include "audit/query.h"
+#include "audit/read/export.h"
+#include "audit/read/query.h"
 #include "audit/record.h"
 #include "audit/store.h"
-#include "audit/verify.h"
-#include "gateway/crypto.h"
+#include "audit/read/verify.h"
+#include "base/crypto.h"
 
 namespace agni::audit {
 namespace {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "gateway/auth/authenticator.h"
-#include "gateway/crypto.h"
+#include "base/crypto.h"
 
 namespace agni {
 namespace {

@@ -1,7 +1,7 @@
 // LoadConfig reads the operator's files and either yields a complete Config or
 // lists every problem with the JSON path that an operator has to fix. The files
 // are real files in a fresh temporary folder, as `check-config` would see them.
-#include "gateway/config.h"
+#include "gateway/config/config.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "gateway/crypto.h"
-#include "policies/json_reader.h"
+#include "base/crypto.h"
+#include "policies/load/json_reader.h"
 
 namespace agni {
 namespace {

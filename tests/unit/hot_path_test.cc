@@ -16,10 +16,10 @@
 #include <vector>
 
 #include "audit/record.h"
-#include "gateway/crypto.h"
-#include "gateway/log.h"
-#include "gateway/metrics.h"
-#include "gateway/problem.h"
+#include "base/crypto.h"
+#include "gateway/ops/log.h"
+#include "gateway/ops/metrics.h"
+#include "gateway/pipeline/problem.h"
 
 namespace agni::audit {
 namespace {

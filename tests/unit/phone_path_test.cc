@@ -2,7 +2,7 @@
 // malformed release (400) or another route (404). A wrong answer here either
 // blocks a legitimate release or lets a number past policy that the upstream
 // reads differently, so the cases below are deliberately hostile.
-#include "gateway/phone_path.h"
+#include "gateway/pipeline/release_target.h"
 
 #include <gtest/gtest.h>
 

@@ -13,9 +13,9 @@
 
 #include "policies/conditions.h"
 #include "policies/engine.h"
-#include "policies/explain.h"
+#include "policies/load/explain.h"
 #include "policies/limits.h"
-#include "policies/policy_loader.h"
+#include "policies/load/policy_loader.h"
 
 namespace agni::policy {
 namespace {

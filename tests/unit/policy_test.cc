@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "policies/engine.h"
-#include "policies/policy_loader.h"
+#include "policies/load/policy_loader.h"
 
 namespace agni::policy {
 namespace {

@@ -17,14 +17,14 @@
 #include <string>
 #include <vector>
 
-#include "audit/export.h"
-#include "audit/history.h"
+#include "audit/read/export.h"
+#include "audit/read/history.h"
 #include "audit/record.h"
 #include "audit/store.h"
-#include "audit/verify.h"
-#include "gateway/log.h"
-#include "gateway/metrics.h"
-#include "gateway/rejection_ledger.h"
+#include "audit/read/verify.h"
+#include "gateway/ops/log.h"
+#include "gateway/ops/metrics.h"
+#include "gateway/pipeline/rejection_ledger.h"
 
 namespace agni {
 namespace {

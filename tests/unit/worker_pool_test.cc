@@ -1,4 +1,4 @@
-#include "gateway/worker_pool.h"
+#include "gateway/http/worker_pool.h"
 
 #include <atomic>
 #include <future>

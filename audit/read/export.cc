@@ -1,0 +1,120 @@
+#include "audit/read/export.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <optional>
+
+#include "audit/read/query.h"
+#include "audit/read/verify.h"
+
+namespace agni::audit {
+namespace {
+
+bool AllDigits(std::string_view s) {
+  if (s.empty() || s.size() > 18) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Resolves a --from/--to bound to a seq. nullopt: malformed.
+std::optional<std::int64_t> Bound(SQLite::Database& db, const std::string& v,
+                                  bool upper) {
+  if (v.empty()) return upper ? INT64_MAX : 0;
+  if (AllDigits(v)) return std::stoll(v);
+  auto t = NormalizeTime(v, upper);
+  if (!t) return std::nullopt;
+  SQLite::Statement q(db, upper ? "SELECT max(seq) FROM audit_records WHERE time <= ?"
+                                : "SELECT min(seq) FROM audit_records WHERE time >= ?");
+  q.bind(1, *t);
+  q.executeStep();
+  if (q.getColumn(0).isNull()) return upper ? 0 : INT64_MAX;  // nothing
+  return q.getColumn(0).getInt64();
+}
+
+}  // namespace
+
+std::string CsvField(std::string_view v) {
+  if (v.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(v);
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+ExportResult Export(const ExportOptions& o, std::ostream& out) {
+  ExportResult result;
+  if (o.format != "jsonl" && o.format != "csv") {
+    return {2, 0, "--format must be jsonl or csv"};
+  }
+  if (!std::filesystem::is_regular_file(o.db_path)) {
+    return {2, 0, "\"" + o.db_path + "\" does not exist or is not a file"};
+  }
+  try {
+    SQLite::Database db(o.db_path, SQLite::OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+    db.setBusyTimeout(5000);
+    if (!db.tableExists("audit_records")) {
+      return {2, 0, "\"" + o.db_path + "\" has no audit_records table"};
+    }
+    db.exec("BEGIN");  // one snapshot while a gateway keeps appending
+    auto from = Bound(db, o.from, false);
+    auto to = Bound(db, o.to, true);
+    if (!from || !to) {
+      return {2, 0,
+              "--from/--to must be a seq number or a UTC time like "
+              "2026-11-26T16:00:00Z"};
+    }
+    SQLite::Statement q(
+        db, "SELECT * FROM audit_records WHERE seq >= ? AND seq <= ? ORDER BY seq");
+    q.bind(1, *from);
+    q.bind(2, *to);
+    const bool csv = o.format == "csv";
+    bool header = false;
+    std::string line;
+    if (!csv) WriteJsonlRows(db, *from, *to, out, result.records);
+    while (csv && q.executeStep()) {
+      const int n = q.getColumnCount();
+      if (!header) {
+        line.clear();
+        for (int i = 0; i < n; ++i) {
+          if (i) line += ',';
+          line += CsvField(q.getColumnName(i));
+        }
+        out << line << "\r\n";
+        header = true;
+      }
+      line.clear();
+      for (int i = 0; i < n; ++i) {
+        if (i) line += ',';
+        const SQLite::Column c = q.getColumn(i);
+        if (!c.isNull()) line += CsvField(c.getString());
+      }
+      out << line << "\r\n";
+      ++result.records;
+    }
+    if (csv && !header) {
+      // An empty range still gets the header row, so tools see the columns.
+      SQLite::Statement cols(db, "SELECT * FROM audit_records LIMIT 0");
+      line.clear();
+      for (int i = 0; i < cols.getColumnCount(); ++i) {
+        if (i) line += ',';
+        line += CsvField(cols.getColumnName(i));
+      }
+      out << line << "\r\n";
+    }
+    db.exec("COMMIT");
+    out.flush();
+    if (!out) return {2, result.records, "cannot write the export"};
+  } catch (const std::exception& e) {
+    return {2, result.records, "cannot read \"" + o.db_path + "\": " + e.what()};
+  }
+  return result;
+}
+
+}  // namespace agni::audit

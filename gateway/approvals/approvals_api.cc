@@ -1,0 +1,370 @@
+#include "gateway/approvals/approvals_api.h"
+
+#include <algorithm>
+
+#include "audit/record.h"
+#include "base/crypto.h"
+
+namespace agni {
+namespace {
+
+using nlohmann::json;
+using policy::ApprovalError;
+
+constexpr std::string_view kCollection = "/v1/approvals";
+constexpr std::size_t kMaxReason = 1000;
+
+bool IsApprovalId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+std::string Time(std::int64_t us) {
+  return us == 0 ? std::string() : audit::FormatTime(us);
+}
+
+json OrNull(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+
+json Votes(const std::vector<policy::Vote>& votes) {
+  json out = json::array();
+  for (const policy::Vote& v : votes) {
+    out.push_back({{"user", v.user},
+                   {"reason", OrNull(v.reason)},
+                   {"at", audit::FormatTime(v.time_us)}});
+  }
+  return out;
+}
+
+HttpResponse JsonResponse(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
+ApprovalReply ProblemReply(Reason reason, std::string detail,
+                           std::string approval_id = "") {
+  ApprovalReply r;
+  r.problem = Problem{reason, std::move(detail), ""};
+  r.approval_id = std::move(approval_id);
+  return r;
+}
+
+}  // namespace
+
+std::string ParseDecisionBody(const std::string& body, std::string& reason) {
+  if (body.empty()) return "";
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return "the body must be a JSON object: {\"reason\": \"...\"}";
+  }
+  for (const auto& [key, value] : j.items()) {
+    if (key != "reason") return "unknown key \"" + key + "\" in the body";
+    if (!value.is_string()) return "\"reason\" must be a string";
+    reason = value.get<std::string>();
+  }
+  if (reason.size() > kMaxReason) {
+    return "\"reason\" must be at most " + std::to_string(kMaxReason) +
+           " bytes";
+  }
+  return "";
+}
+
+
+Reason ApprovalReason(ApprovalError error) {
+  switch (error) {
+    case ApprovalError::kNone: return Reason::kNone;
+    case ApprovalError::kNotFound: return Reason::kNotFound;
+    case ApprovalError::kForbidden: return Reason::kForbidden;
+    case ApprovalError::kSelfApproval: return Reason::kSelfApproval;
+    case ApprovalError::kNotEligible: return Reason::kNotEligible;
+    case ApprovalError::kDuplicateVote: return Reason::kDuplicateApproval;
+    case ApprovalError::kNotPending: return Reason::kApprovalNotPending;
+    case ApprovalError::kReasonRequired: return Reason::kInvalidRequest;
+    case ApprovalError::kNotRequester: return Reason::kForbidden;
+    case ApprovalError::kPending: return Reason::kApprovalPending;
+    case ApprovalError::kDenied: return Reason::kApprovalDenied;
+    case ApprovalError::kExpired: return Reason::kApprovalExpired;
+    case ApprovalError::kCancelled: return Reason::kApprovalCancelled;
+    case ApprovalError::kUsed: return Reason::kApprovalUsed;
+    case ApprovalError::kMismatch: return Reason::kApprovalMismatch;
+    case ApprovalError::kUnmeetable: return Reason::kApprovalUnmeetable;
+    case ApprovalError::kUnavailable: return Reason::kAuditUnavailable;
+  }
+  return Reason::kInternalError;
+}
+
+ApprovalsGateway::ApprovalsGateway(audit::SqliteApprovalStore& store,
+                                   audit::AuditSink& audit, Metrics& metrics,
+                                   WebhookNotifier* webhook, const Logger& log,
+                                   std::function<std::int64_t()> now_us)
+    : store_(store),
+      audit_(audit),
+      metrics_(metrics),
+      webhook_(webhook),
+      log_(log),
+      now_us_(std::move(now_us)),
+      service_(store, *this, now_us_, [] { return "apr_" + NewRequestId(); }) {
+  metrics_.SetApprovalsPending(static_cast<double>(store_.CountPending()));
+}
+
+json ApprovalsGateway::View(const policy::Approval& a,
+                            const std::vector<policy::Member>& members) const {
+  json required = json::array();
+  std::vector<std::string> everyone;
+  for (const policy::RequiredApproval& r : a.required) {
+    const std::vector<std::string> eligible =
+        policy::EligibleApprovers(r, a.requester, members);
+    for (const std::string& name : eligible) {
+      if (std::find(everyone.begin(), everyone.end(), name) == everyone.end()) {
+        everyone.push_back(name);
+      }
+    }
+    required.push_back({{"rule_id", r.rule_id},
+                        {"approvals", r.approvals},
+                        {"from_groups", r.from_groups},
+                        {"eligible_approvers", eligible}});
+  }
+  return {{"id", a.id},
+          {"status", policy::StatusName(a.status)},
+          {"requester", a.requester},
+          {"phone_number", a.phone_number},
+          {"rule_id", a.rule_id},
+          {"required", required},
+          {"approvals", Votes(a.approvals)},
+          {"denials", Votes(a.denials)},
+          {"created_at", Time(a.created_us)},
+          {"expires_at", Time(a.expires_us)},
+          {"execute_before", OrNull(Time(a.execute_before_us))},
+          {"closed_at", OrNull(Time(a.closed_us))},
+          {"closed_by", OrNull(a.closed_by)},
+          {"closed_reason", OrNull(a.closed_reason)},
+          {"eligible_approvers", everyone}};
+}
+
+bool ApprovalsGateway::OnChange(const policy::Approval& after,
+                                policy::ApprovalEvent event,
+                                const policy::Actor& actor,
+                                const std::string& reason) {
+  const std::string_view name = policy::EventName(event);
+  audit::Record r;
+  r.stage = "approval";
+  r.request_id = actor.request_id;
+  r.principal = actor.user;
+  if (!actor.user.empty()) r.groups = json(actor.groups).dump();
+  r.phone_number = after.phone_number;
+  r.decision = std::string(policy::StatusName(after.status));
+  r.rule_id = after.rule_key;
+  r.approval_id = after.id;
+  r.policy_hash = after.policy_hash;
+  r.outcome = std::string(name);
+  r.detail = reason;
+  const audit::AppendResult committed = audit_.Append(std::move(r));
+  if (!committed.ok) {
+    log_.Error("approval change not recorded; undone",
+               {{"approval_id", after.id},
+                {"event", name},
+                {"error", committed.error}});
+    return false;
+  }
+  metrics_.CountApprovalEvent(name);
+  try {
+    metrics_.SetApprovalsPending(static_cast<double>(store_.CountPending()));
+  } catch (const std::exception&) {
+  }
+  if (webhook_ != nullptr) {
+    const json event_body = {
+        {"type", "approval." + std::string(name)},
+        {"event_id", NewRequestId()},
+        {"time", audit::FormatTime(now_us_())},
+        {"actor", OrNull(actor.user)},
+        {"reason", OrNull(reason)},
+        {"audit_seq", committed.seq},
+        {"approval", View(after, {})}};
+    webhook_->Enqueue(
+        event_body.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  return true;
+}
+
+ReleaseGate ApprovalsGateway::OnRelease(
+    const ApprovalCall& call, const std::string& number,
+    const std::vector<const policy::Rule*>& rules,
+    const std::string& policy_hash) {
+  ReleaseGate gate;
+  const policy::Actor actor{call.principal.name, call.principal.groups,
+                            call.request_id};
+  const auto& ids = call.request.approval_id;
+  if (ids.size() > 1) {
+    gate.problem = {Reason::kInvalidRequest,
+                    "send at most one X-Approval-Id header", ""};
+    return gate;
+  }
+  if (ids.size() == 1) {
+    policy::ApprovalResult r =
+        service_.Consume(ids.front(), actor, number, policy::RuleKey(rules));
+    if (!r.ok()) {
+      gate.problem = {ApprovalReason(r.error), r.detail, ""};
+      if (r.approval) gate.approval_id = r.approval->id;
+      return gate;
+    }
+    gate.kind = ReleaseGate::Kind::kProceed;
+    gate.approval_id = r.approval->id;
+    return gate;
+  }
+  policy::ApprovalResult r =
+      service_.Request(actor, number, rules, call.members, policy_hash);
+  if (!r.ok()) {
+    gate.problem = {ApprovalReason(r.error), r.detail,
+                    rules.empty() ? "" : rules.front()->id};
+    return gate;
+  }
+  const policy::Approval& a = *r.approval;
+  gate.kind = ReleaseGate::Kind::kAccepted;
+  gate.approval_id = a.id;
+  std::string message =
+      a.status == policy::ApprovalStatus::kApproved
+          ? "approved: re-send this DELETE with X-Approval-Id: " + a.id +
+                " before " + Time(a.execute_before_us)
+          : "this release needs approval; it is pending as " + a.id +
+                ". Once approved, re-send it with X-Approval-Id: " + a.id;
+  gate.accepted = JsonResponse(202, {{"success", true},
+                                     {"message", message},
+                                     {"reason", "approval_required"},
+                                     {"approval", View(a, call.members)}});
+  gate.accepted.headers.emplace_back("Location",
+                                     std::string(kCollection) + "/" + a.id);
+  return gate;
+}
+
+void ApprovalsGateway::Sweep() { service_.Sweep(); }
+
+void ApprovalsGateway::RestoreUnsent(const std::string& approval_id,
+                                     const Principal& requester,
+                                     const std::string& request_id,
+                                     const std::string& why) {
+  policy::ApprovalResult r = service_.Restore(
+      approval_id, {requester.name, requester.groups, request_id}, why);
+  if (!r.ok()) {
+    log_.Warn("a consumed approval could not be restored",
+              {{"approval_id", approval_id}, {"error", r.detail}});
+  }
+}
+
+ApprovalSweeper::ApprovalSweeper(ApprovalsGateway& approvals,
+                                 std::chrono::milliseconds interval) {
+  thread_ = std::thread([this, &approvals, interval] {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, interval, [&] { return stopping_; })) {
+      lock.unlock();
+      approvals.Sweep();
+      lock.lock();
+    }
+  });
+}
+
+ApprovalSweeper::~ApprovalSweeper() { Stop(); }
+
+void ApprovalSweeper::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
+  const std::string& target = call.request.target;
+  const std::size_t q = target.find('?');
+  const std::string path = target.substr(0, q);
+  const std::string query = q == std::string::npos ? "" : target.substr(q + 1);
+  const policy::Actor actor{call.principal.name, call.principal.groups,
+                            call.request_id};
+  const std::string& method = call.request.method;
+
+  if (path == kCollection || path == std::string(kCollection) + "/") {
+    if (method != "GET") {
+      return ProblemReply(Reason::kMethodNotAllowed,
+                          "this route accepts GET only");
+    }
+    std::optional<policy::ApprovalStatus> status;
+    for (std::size_t pos = 0; pos < query.size();) {
+      std::size_t amp = query.find('&', pos);
+      if (amp == std::string::npos) amp = query.size();
+      const std::string param = query.substr(pos, amp - pos);
+      pos = amp + 1;
+      if (param.empty()) continue;
+      if (!param.starts_with("status=")) {
+        return ProblemReply(Reason::kInvalidRequest,
+                            "the only query parameter is status");
+      }
+      status = policy::ParseStatus(param.substr(7));
+      if (!status) {
+        return ProblemReply(Reason::kInvalidRequest,
+                            "status must be one of pending, approved, denied, "
+                            "expired, cancelled, executed");
+      }
+    }
+    json items = json::array();
+    for (const policy::Approval& a :
+         service_.List(actor, call.auditor, status)) {
+      items.push_back(View(a, call.members));
+    }
+    return {std::nullopt, JsonResponse(200, {{"approvals", items}}), ""};
+  }
+
+  // /v1/approvals/{id}[/action]
+  std::string rest = path.substr(kCollection.size() + 1);
+  std::string action;
+  if (const std::size_t slash = rest.find('/'); slash != std::string::npos) {
+    action = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  const std::string& id = rest;
+  if (!IsApprovalId(id) || action.find('/') != std::string::npos) {
+    return ProblemReply(Reason::kNotFound, "no such approval");
+  }
+  policy::ApprovalResult result;
+  if (action.empty()) {
+    if (method != "GET") {
+      return ProblemReply(Reason::kMethodNotAllowed,
+                          "this route accepts GET only");
+    }
+    if (call.request.has_body) {
+      return ProblemReply(Reason::kInvalidRequest,
+                          "this route takes no request body");
+    }
+    result = service_.Get(id, actor, call.auditor);
+  } else if (action == "approve" || action == "deny" || action == "cancel") {
+    if (method != "POST") {
+      return ProblemReply(Reason::kMethodNotAllowed,
+                          "this route accepts POST only");
+    }
+    std::string reason;
+    if (std::string bad = ParseDecisionBody(call.request.body, reason);
+        !bad.empty()) {
+      return ProblemReply(Reason::kInvalidRequest, std::move(bad), id);
+    }
+    if (action == "approve") {
+      result = service_.Approve(id, actor, reason);
+    } else if (action == "deny") {
+      result = service_.Deny(id, actor, reason);
+    } else {
+      result = service_.Cancel(id, actor, reason);
+    }
+  } else {
+    return ProblemReply(Reason::kNotFound, "no such approval action");
+  }
+  if (!result.ok()) {
+    return ProblemReply(ApprovalReason(result.error), result.detail, id);
+  }
+  return {std::nullopt, JsonResponse(200, View(*result.approval, call.members)),
+          id};
+}
+
+}  // namespace agni

@@ -1,0 +1,126 @@
+// The approval workflow's HTTP face and its side effects:
+//   - the release hook: a require_approval decision becomes a 202 with the
+//     (new or existing) approval, or, with X-Approval-Id, an atomic consume;
+//   - the /v1/approvals API (list, read, approve, deny, cancel);
+//   - every state change becomes an "approval" audit record, a metric
+//     increment and a webhook notification (ApprovalListener).
+//
+// Handlers are thin: the state machine is policies/approvals.h. Thread-safe:
+// the service serialises state changes; the rest is immutable or thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/approval_store.h"
+#include "audit/store.h"
+#include "gateway/approvals/approval_webhook.h"
+#include "gateway/auth/authenticator.h"
+#include "gateway/http/http_types.h"
+#include "gateway/ops/log.h"
+#include "gateway/ops/metrics.h"
+#include "gateway/pipeline/problem.h"
+#include "policies/approvals.h"
+
+namespace agni {
+
+// One authenticated call, as the pipeline hands it over.
+struct ApprovalCall {
+  const Principal& principal;
+  const HttpRequest& request;
+  const std::string& request_id;
+  const std::vector<policy::Member>& members;  // current users
+  bool auditor = false;
+};
+
+// Either a problem for the pipeline's Finish(), or a response to send as is.
+struct ApprovalReply {
+  std::optional<Problem> problem;
+  HttpResponse response;
+  std::string approval_id;  // for the audit record of this request
+};
+
+// Outcome of the release hook.
+struct ReleaseGate {
+  enum class Kind { kProceed, kAccepted, kProblem };
+  Kind kind = Kind::kProblem;
+  Problem problem;
+  HttpResponse accepted;    // kAccepted: 202 + Location + approval
+  std::string approval_id;  // kProceed: the consumed approval
+};
+
+class ApprovalsGateway final : public policy::ApprovalListener {
+ public:
+  // `webhook` may be null (notifications off). `now_us` is the clock of the
+  // whole workflow (tests inject one). `store` is read again for the gauge.
+  ApprovalsGateway(audit::SqliteApprovalStore& store, audit::AuditSink& audit,
+                   Metrics& metrics, WebhookNotifier* webhook,
+                   const Logger& log, std::function<std::int64_t()> now_us);
+
+  // Called by the pipeline after policy said require_approval.
+  ReleaseGate OnRelease(const ApprovalCall& call, const std::string& number,
+                        const std::vector<const policy::Rule*>& rules,
+                        const std::string& policy_hash);
+
+  // The release after a consumed approval was not sent: make it usable again.
+  void RestoreUnsent(const std::string& approval_id, const Principal& requester,
+                     const std::string& request_id, const std::string& why);
+
+  // /v1/approvals and /v1/approvals/{id}[/approve|/deny|/cancel].
+  ApprovalReply HandleApi(const ApprovalCall& call);
+
+  // Expires due requests (also done lazily on every read); for a timer.
+  void Sweep();
+
+  policy::ApprovalService& service() { return service_; }
+
+  bool OnChange(const policy::Approval& after, policy::ApprovalEvent event,
+                const policy::Actor& actor, const std::string& reason) override;
+
+  // The public JSON form of an approval.
+  nlohmann::json View(const policy::Approval& a,
+                      const std::vector<policy::Member>& members) const;
+
+ private:
+  audit::SqliteApprovalStore& store_;
+  audit::AuditSink& audit_;
+  Metrics& metrics_;
+  WebhookNotifier* webhook_;
+  const Logger& log_;
+  std::function<std::int64_t()> now_us_;
+  policy::ApprovalService service_;
+};
+
+// Expires due approvals every `interval` so the pending gauge and webhook
+// "expired" events do not wait for someone to look. Thread-safe Stop().
+class ApprovalSweeper {
+ public:
+  explicit ApprovalSweeper(ApprovalsGateway& approvals,
+                           std::chrono::milliseconds interval =
+                               std::chrono::seconds(10));
+  ~ApprovalSweeper();
+  void Stop();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Maps a workflow error to the public reason code.
+Reason ApprovalReason(policy::ApprovalError error);
+
+// The body of an approve/deny call: empty, or {"reason": "..."} with at most
+// 1000 bytes. Returns an error message (and leaves `reason` unusable)
+// on anything else. Exposed for the fuzz target.
+std::string ParseDecisionBody(const std::string& body, std::string& reason);
+
+}  // namespace agni

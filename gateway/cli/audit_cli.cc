@@ -1,0 +1,108 @@
+#include "gateway/cli/audit_cli.h"
+
+#include <fstream>
+#include <iostream>
+
+#include "audit/checkpoint.h"
+#include "audit/read/export.h"
+#include "audit/read/verify.h"
+
+namespace agni {
+
+AuditCommands::AuditCommands(CLI::App& app) {
+  CLI::App* audit = app.add_subcommand(
+      "audit", "Audit log tools: signing keys, verification, export");
+  audit->require_subcommand(1);
+
+  keygen_ = audit->add_subcommand(
+      "keygen",
+      "Create an Ed25519 key pair for signing checkpoints: the private key "
+      "(mode 0600, never overwritten) goes to audit.signing_key_file, the "
+      "public key to whoever runs `audit verify --pubkey`");
+  keygen_->add_option("--private", private_file_, "Private key file to create")
+      ->required();
+  keygen_->add_option("--public", public_file_, "Public key file to write")
+      ->required();
+
+  verify_ = audit->add_subcommand(
+      "verify",
+      "Re-hash every record, check seq has no gaps, every intent has an "
+      "outcome, and every checkpoint signature. Exit 0 OK, 1 tampered (the "
+      "first bad seq is named), 2 unreadable");
+  auto* db = verify_->add_option("--db", db_, "Audit database (read-only)");
+  auto* jsonl = verify_->add_option("--jsonl", jsonl_,
+                                    "A JSONL file written by `audit export`");
+  db->excludes(jsonl);
+  verify_->add_option("--pubkey", pubkey_,
+                      "Public key (PEM) the checkpoints must be signed with");
+  verify_->add_option(
+      "--checkpoint", checkpoint_,
+      "A checkpoint kept outside the gateway (GET /v1/audit/head output): "
+      "detects a cut-off tail or an older copy of the database");
+
+  export_ = audit->add_subcommand(
+      "export",
+      "Stream records with seq, prev_hash and hash as JSONL or CSV (RFC "
+      "4180) in constant memory");
+  export_->add_option("--db", export_db_, "Audit database (read-only)")
+      ->required();
+  export_->add_option("--format", format_, "jsonl (default) or csv")
+      ->check(CLI::IsMember({"jsonl", "csv"}));
+  export_->add_option("--from", from_,
+                      "First record: a seq, or a UTC time (2026-11-26 or "
+                      "2026-11-26T16:00:00Z)");
+  export_->add_option("--to", to_, "Last record: a seq or a UTC time");
+  export_->add_option("-o,--out", out_, "Output file (default: stdout)");
+}
+
+bool AuditCommands::Parsed() const {
+  return keygen_->parsed() || verify_->parsed() || export_->parsed();
+}
+
+int AuditCommands::Run() const {
+  if (keygen_->parsed()) {
+    const std::string error =
+        audit::GenerateKeyFiles(private_file_, public_file_);
+    if (!error.empty()) {
+      std::cerr << "error: " << error << "\n";
+      return 2;
+    }
+    const std::string pub = audit::LoadPublicKeyHex(public_file_);
+    std::cout << "wrote " << private_file_ << " (private, mode 0600) and "
+              << public_file_ << " (public); key id " << audit::KeyId(pub)
+              << "\nSet \"audit\": {\"signing_key_file\": \"" << private_file_
+              << "\"} in the gateway config.\n";
+    return 0;
+  }
+  if (verify_->parsed()) {
+    if (db_.empty() == jsonl_.empty()) {
+      std::cerr << "audit verify: give --db FILE or --jsonl FILE\n";
+      return audit::kVerifyUnreadable;
+    }
+    const audit::VerifyReport report =
+        audit::Verify({db_, jsonl_, pubkey_, checkpoint_});
+    (report.exit_code == audit::kVerifyOk ? std::cout : std::cerr)
+        << report.Text();
+    return report.exit_code;
+  }
+  std::ofstream file;
+  if (!out_.empty()) {
+    file.open(out_, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      std::cerr << "audit export: cannot write \"" << out_ << "\"\n";
+      return 2;
+    }
+  }
+  std::ios::sync_with_stdio(false);  // stdout at file speed
+  std::ostream& out = out_.empty() ? std::cout : file;
+  const audit::ExportResult r =
+      audit::Export({export_db_, format_, from_, to_}, out);
+  if (r.exit_code != 0) {
+    std::cerr << "audit export: " << r.error << "\n";
+    return r.exit_code;
+  }
+  std::cerr << "exported " << r.records << " records\n";
+  return 0;
+}
+
+}  // namespace agni

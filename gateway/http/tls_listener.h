@@ -1,0 +1,37 @@
+// TLS for the main listener: builds the httplib server (plain or TLS 1.2+,
+// with optional client-certificate verification) and maps a verified client
+// certificate to a configured user name.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/config/tls_config.h"
+
+namespace httplib {
+class Server;
+struct Request;
+}  // namespace httplib
+
+namespace agni {
+
+// A plain httplib::Server when TLS is off, else an SSLServer set up from
+// `tls`. A TLS server whose certificate or key cannot be loaded reports
+// !is_valid().
+std::unique_ptr<httplib::Server> MakeMainHttpServer(const TlsConfig& tls);
+
+// The identities of a certificate as the config writes them: its subject
+// ("CN=...,O=...", RFC 2253) and each SAN ("DNS:x", "URI:x", "email:x",
+// "IP:x"). Exposed for tests.
+struct CertificateIdentity {
+  std::string subject;
+  std::vector<std::string> sans;
+};
+
+// The configured user a request's client certificate maps to, or "" when
+// there is no verified certificate or no mapping matches.
+std::string ClientCertificateUser(const httplib::Request& request,
+                                  const TlsConfig& tls);
+
+}  // namespace agni

@@ -1,0 +1,372 @@
+#include "gateway/ops/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <iterator>
+#include <tuple>
+
+namespace agni {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+using prometheus::Histogram;
+
+double Seconds(std::chrono::nanoseconds d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// Latency buckets from 100µs to 30s: a denial takes microseconds, an upstream
+// call up to the read timeout.
+Histogram::BucketBoundaries LatencyBuckets() {
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10,   30};
+}
+
+// The fixed label values of the approval and rate-limit families; anything
+// else is counted as "other" so a caller can never create unbounded series.
+constexpr const char* kApprovalEvents[] = {"created",   "approved", "denied",
+                                           "cancelled", "expired",  "executed",
+                                           "restored"};
+constexpr const char* kNotificationResults[] = {"delivered", "retried",
+                                                "failed", "dropped"};
+
+template <std::size_t N>
+std::string Bounded(std::string_view value, const char* const (&known)[N]) {
+  for (const char* k : known) {
+    if (value == k) return k;
+  }
+  return "other";
+}
+
+// Index of a value in a fixed list, or -1.
+template <std::size_t N>
+int IndexOf(std::string_view value, const char* const (&known)[N]) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (value == known[i]) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+constexpr const char* kCachedRoutes[] = {"release", "whoami",    "other",
+                                         "audit",   "approvals", "explain"};
+constexpr const char* kCachedDecisions[] = {
+    "allow", "deny", "require_approval"};  // x {enforce, shadow}
+constexpr const char* kCachedModes[] = {"enforce", "shadow"};
+constexpr const char* kCachedUpstreamOutcomes[] = {
+    "success", "rejected", "unreachable", "timeout", "tls", "bad_response"};
+constexpr const char* kCachedStages[] = {"decision", "intent", "outcome"};
+
+// The cached series in `slot`, creating it with `make` on first use.
+template <typename T, typename Make>
+T& Cached(std::atomic<T*>& slot, Make make) {
+  T* series = slot.load(std::memory_order_acquire);
+  if (series == nullptr) {
+    series = &make();
+    slot.store(series, std::memory_order_release);
+  }
+  return *series;
+}
+
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      requests_(BuildCounter()
+                    .Name("agni_gateway_requests_total")
+                    .Help("Requests answered on the main listener, by route "
+                          "and HTTP status code.")
+                    .Register(*registry_)),
+      request_duration_(BuildHistogram()
+                            .Name("agni_gateway_request_duration_seconds")
+                            .Help("Time from receiving a request to having its "
+                                  "response ready, by route.")
+                            .Register(*registry_)),
+      decisions_(BuildCounter()
+                     .Name("agni_gateway_policy_decisions_total")
+                     .Help("Policy decisions, by decision and rule mode "
+                           "(shadow decisions never change the outcome).")
+                     .Register(*registry_)),
+      upstream_requests_(BuildCounter()
+                             .Name("agni_gateway_upstream_requests_total")
+                             .Help("Release calls sent to the upstream, by "
+                                   "outcome.")
+                             .Register(*registry_)),
+      upstream_duration_(
+          BuildHistogram()
+              .Name("agni_gateway_upstream_request_duration_seconds")
+              .Help("Duration of release calls to the upstream.")
+              .Register(*registry_)
+              .Add({}, LatencyBuckets())),
+      audit_records_(BuildCounter()
+                         .Name("agni_gateway_audit_records_total")
+                         .Help("Audit records durably committed, by stage.")
+                         .Register(*registry_)),
+      audit_write_failures_(
+          BuildCounter()
+              .Name("agni_gateway_audit_write_failures_total")
+              .Help("Audit records that could not be committed (each one "
+                    "failed its request with 503).")
+              .Register(*registry_)
+              .Add({})),
+      audit_commit_duration_(
+          BuildHistogram()
+              .Name("agni_gateway_audit_commit_duration_seconds")
+              .Help("Duration of one audit group commit, fsync included.")
+              .Register(*registry_)
+              .Add({}, LatencyBuckets())),
+      audit_queue_depth_(BuildGauge()
+                             .Name("agni_gateway_audit_queue_depth")
+                             .Help("Audit records waiting for the writer.")
+                             .Register(*registry_)
+                             .Add({})),
+      approvals_pending_(BuildGauge()
+                             .Name("agni_gateway_approvals_pending")
+                             .Help("Approval requests waiting for a decision.")
+                             .Register(*registry_)
+                             .Add({})),
+      approvals_(BuildCounter()
+                     .Name("agni_gateway_approvals_total")
+                     .Help("Approval state changes, by event.")
+                     .Register(*registry_)),
+      rate_limited_(BuildCounter()
+                        .Name("agni_gateway_rate_limited_total")
+                        .Help("Requests refused with 429 by a rate limit, by "
+                              "limit.")
+                        .Register(*registry_)),
+      config_reloads_(BuildCounter()
+                          .Name("agni_gateway_config_reloads_total")
+                          .Help("Configuration reloads (SIGHUP), by result; a "
+                                "failed reload keeps the previous config.")
+                          .Register(*registry_)),
+      approval_notifications_(
+          BuildCounter()
+              .Name("agni_gateway_approval_notifications_total")
+              .Help("Approval webhook deliveries, by result (retried counts "
+                    "each failed attempt that will be retried).")
+              .Register(*registry_)) {
+  BuildGauge()
+      .Name("agni_gateway_build_info")
+      .Help("Always 1; the version and commit labels say which build is "
+            "running.")
+      .Register(*registry_)
+      .Add({{"version", AGNI_VERSION}, {"commit", AGNI_COMMIT}})
+      .Set(1);
+  upstream_in_flight_ =
+      &BuildGauge()
+           .Name("agni_gateway_upstream_in_flight")
+           .Help("Release calls being forwarded to the upstream now (bounded "
+                 "by upstream.max_in_flight).")
+           .Register(*registry_)
+           .Add({});
+  listener_workers_ = &BuildGauge()
+                           .Name("agni_gateway_listener_workers")
+                           .Help("Worker threads of a listener, by state "
+                                 "(busy: serving a connection).")
+                           .Register(*registry_);
+  listener_queued_ = &BuildGauge()
+                          .Name("agni_gateway_listener_queued_connections")
+                          .Help("Accepted connections waiting for a worker.")
+                          .Register(*registry_);
+  connections_refused_ =
+      &BuildCounter()
+           .Name("agni_gateway_connections_refused_total")
+           .Help("Connections answered 503 past the queue (overloaded) or "
+                 "closed for not sending a request head in time "
+                 "(header_timeout).")
+           .Register(*registry_);
+  for (const char* listener : {"main", "admin"}) {
+    SetListenerLoad(listener, 0, 0, 0);
+    for (const char* reason : {"overloaded", "header_timeout"}) {
+      connections_refused_->Add({{"listener", listener}, {"reason", reason}});
+    }
+  }
+  // Pre-create the fixed label sets so dashboards see zeros, not gaps.
+  for (const char* stage : {"decision", "intent", "outcome"}) {
+    audit_records_.Add({{"stage", stage}});
+  }
+  for (const char* d : {"allow", "deny"}) {
+    decisions_.Add({{"decision", d}, {"mode", "enforce"}});
+  }
+  for (const char* o :
+       {"success", "rejected", "unreachable", "timeout", "tls", "bad_response"}) {
+    upstream_requests_.Add({{"outcome", o}});
+  }
+  for (const char* route : {"release", "whoami", "other"}) {
+    request_duration_.Add({{"route", route}}, LatencyBuckets());
+  }
+  for (const char* e : kApprovalEvents) approvals_.Add({{"event", e}});
+  // Shadow results show as zeros too, so a trial rule that never matches is
+  // visible as such rather than as a missing series.
+  for (const char* d : {"allow", "deny"}) {
+    decisions_.Add({{"decision", d}, {"mode", "shadow"}});
+  }
+  for (const char* r : {"success", "failure"}) {
+    config_reloads_.Add({{"result", r}});
+  }
+  for (const char* r : kNotificationResults) {
+    approval_notifications_.Add({{"result", r}});
+  }
+  auto& summarized =
+      BuildCounter()
+          .Name("agni_gateway_audit_rejections_summarized_total")
+          .Help("Rejected requests without identity counted into a summary "
+                "audit record instead of a record of their own, by reason "
+                "(requests_total still counts every request).")
+          .Register(*registry_);
+  summarized_unauthenticated_ = &summarized.Add({{"reason", "unauthenticated"}});
+  summarized_overloaded_ = &summarized.Add({{"reason", "overloaded"}});
+  summarized_other_ = &summarized.Add({{"reason", "other"}});
+}
+
+void Metrics::CountRejectionSummarized(std::string_view reason) {
+  (reason == "unauthenticated" ? summarized_unauthenticated_
+   : reason == "overloaded"    ? summarized_overloaded_
+                               : summarized_other_)
+      ->Increment();
+}
+
+void Metrics::CountApprovalNotification(std::string_view result) {
+  approval_notifications_.Add({{"result", Bounded(result, kNotificationResults)}})
+      .Increment();
+}
+
+std::string Metrics::Serialize() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+void Metrics::ObserveRequest(std::string_view route, int status,
+                             std::chrono::nanoseconds duration) {
+  auto counter = [&]() -> prometheus::Counter& {
+    return requests_.Add(
+        {{"route", std::string(route)}, {"code", std::to_string(status)}});
+  };
+  auto histogram = [&]() -> prometheus::Histogram& {
+    return request_duration_.Add({{"route", std::string(route)}},
+                                 LatencyBuckets());
+  };
+  const int r = IndexOf(route, kCachedRoutes);
+  static_assert(std::size(kCachedRoutes) == kRoutes);
+  if (r < 0 || status < 100 || status >= 100 + static_cast<int>(kStatuses)) {
+    counter().Increment();
+    histogram().Observe(Seconds(duration));
+    return;
+  }
+  Cached(request_counters_[static_cast<std::size_t>(r) * kStatuses +
+                           static_cast<std::size_t>(status - 100)],
+         counter)
+      .Increment();
+  Cached(request_durations_[static_cast<std::size_t>(r)], histogram)
+      .Observe(Seconds(duration));
+}
+
+void Metrics::CountDecision(std::string_view decision, std::string_view mode) {
+  auto counter = [&]() -> prometheus::Counter& {
+    return decisions_.Add(
+        {{"decision", std::string(decision)}, {"mode", std::string(mode)}});
+  };
+  const int d = IndexOf(decision, kCachedDecisions);
+  const int m = IndexOf(mode, kCachedModes);
+  static_assert(std::size(kCachedDecisions) * std::size(kCachedModes) ==
+                std::tuple_size_v<decltype(decision_counters_)>);
+  if (d < 0 || m < 0) {
+    counter().Increment();
+    return;
+  }
+  Cached(decision_counters_[static_cast<std::size_t>(d * 2 + m)], counter)
+      .Increment();
+}
+
+void Metrics::ObserveUpstream(std::string_view outcome,
+                              std::chrono::nanoseconds duration) {
+  auto counter = [&]() -> prometheus::Counter& {
+    return upstream_requests_.Add({{"outcome", std::string(outcome)}});
+  };
+  static_assert(std::size(kCachedUpstreamOutcomes) ==
+                std::tuple_size_v<decltype(upstream_counters_)>);
+  const int o = IndexOf(outcome, kCachedUpstreamOutcomes);
+  if (o < 0) {
+    counter().Increment();
+  } else {
+    Cached(upstream_counters_[static_cast<std::size_t>(o)], counter)
+        .Increment();
+  }
+  upstream_duration_.Observe(Seconds(duration));
+}
+
+void Metrics::SetApprovalsPending(double pending) {
+  approvals_pending_.Set(pending);
+}
+
+void Metrics::CountApprovalEvent(std::string_view event) {
+  approvals_.Add({{"event", Bounded(event, kApprovalEvents)}}).Increment();
+}
+
+void Metrics::CountRateLimited(std::string_view limit_id) {
+  rate_limited_.Add({{"limit", std::string(limit_id)}}).Increment();
+}
+
+void Metrics::DeclareRateLimits(const policy::Policy& policy) {
+  for (const policy::Limit& limit : policy.limits) {
+    rate_limited_.Add({{"limit", limit.id}});
+  }
+}
+
+void Metrics::CountConfigReload(std::string_view result) {
+  config_reloads_.Add({{"result", result == "success" ? "success" : "failure"}})
+      .Increment();
+}
+
+void Metrics::OnCommit(const std::vector<const audit::Record*>& records,
+                       std::chrono::nanoseconds duration) {
+  static_assert(std::size(kCachedStages) ==
+                std::tuple_size_v<decltype(audit_record_counters_)>);
+  for (const audit::Record* r : records) {
+    auto counter = [&]() -> prometheus::Counter& {
+      return audit_records_.Add({{"stage", r->stage}});
+    };
+    const int s = IndexOf(r->stage, kCachedStages);
+    if (s < 0) {
+      counter().Increment();
+    } else {
+      Cached(audit_record_counters_[static_cast<std::size_t>(s)], counter)
+          .Increment();
+    }
+  }
+  audit_commit_duration_.Observe(Seconds(duration));
+}
+
+void Metrics::OnFailure(std::size_t records) {
+  audit_write_failures_.Increment(static_cast<double>(records));
+}
+
+void Metrics::OnQueueDepth(std::size_t depth) {
+  audit_queue_depth_.Set(static_cast<double>(depth));
+}
+
+}  // namespace agni
+
+namespace agni {
+
+void Metrics::SetUpstreamInFlight(double calls) {
+  upstream_in_flight_->Set(calls);
+}
+
+void Metrics::SetListenerLoad(std::string_view listener, double busy,
+                              double idle, double queued) {
+  const std::string l(listener);
+  listener_workers_->Add({{"listener", l}, {"state", "busy"}}).Set(busy);
+  listener_workers_->Add({{"listener", l}, {"state", "idle"}}).Set(idle);
+  listener_queued_->Add({{"listener", l}}).Set(queued);
+}
+
+void Metrics::CountConnectionRefused(std::string_view listener,
+                                     std::string_view reason) {
+  connections_refused_
+      ->Add({{"listener", std::string(listener)},
+             {"reason", std::string(reason)}})
+      .Increment();
+}
+
+}  // namespace agni

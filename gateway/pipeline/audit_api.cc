@@ -1,0 +1,101 @@
+#include "gateway/pipeline/audit_api.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <nlohmann/json.hpp>
+
+#include "audit/checkpoint.h"
+#include "audit/read/query.h"
+#include "audit/record.h"
+
+namespace agni {
+namespace {
+constexpr std::size_t kMaxIdleConnections = 4;
+}
+
+AuditApi::AuditApi(std::string db_path) : db_path_(std::move(db_path)) {}
+AuditApi::~AuditApi() = default;
+
+std::unique_ptr<SQLite::Database> AuditApi::Borrow() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      auto db = std::move(idle_.back());
+      idle_.pop_back();
+      return db;
+    }
+  }
+  auto db = std::make_unique<SQLite::Database>(db_path_, SQLite::OPEN_READONLY);
+  db->setBusyTimeout(2000);
+  return db;
+}
+
+void AuditApi::Return(std::unique_ptr<SQLite::Database> db) {
+  std::lock_guard lock(mu_);
+  if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(db));
+}
+
+std::string AuditApi::DescribeQuery(std::string_view target) {
+  const std::size_t q = target.find('?');
+  if (q == std::string_view::npos || q + 1 == target.size()) return "";
+  const std::string_view query = target.substr(q + 1, 512);
+  std::string out = "query: ";
+  for (unsigned char c : query) {
+    if (c > 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  if (target.size() - q - 1 > 512) out += "...";
+  return out;
+}
+
+AuditApi::Result AuditApi::Handle(std::string_view target) {
+  const std::size_t q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  const std::string_view query =
+      q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  Result result;
+  HttpResponse& r = result.response;
+  r.status = 200;
+  r.content_type = "application/json";
+
+  std::unique_ptr<SQLite::Database> db = Borrow();
+  if (path == kAuditHeadPath) {
+    if (!query.empty()) {
+      result.bad_request = "/v1/audit/head takes no query parameters";
+      Return(std::move(db));
+      return result;
+    }
+    nlohmann::json body;
+    if (auto c = audit::LatestCheckpoint(*db)) {
+      body = audit::CheckpointToJson(*c);
+    } else {
+      // No signing key: the unsigned head, still worth keeping elsewhere.
+      SQLite::Statement s(*db,
+                          "SELECT seq, hash, time FROM audit_records ORDER BY "
+                          "seq DESC LIMIT 1");
+      if (s.executeStep()) {
+        body = {{"seq", s.getColumn(0).getInt64()},
+                {"hash", s.getColumn(1).getString()},
+                {"time", s.getColumn(2).getString()}};
+      } else {
+        body = {{"seq", 0}, {"hash", std::string(audit::kGenesisHash)}};
+      }
+    }
+    r.body = body.dump();
+  } else {
+    audit::AuditQuery aq;
+    result.bad_request = audit::ParseAuditQuery(query, aq);
+    if (result.bad_request.empty()) {
+      r.body = audit::RunAuditQuery(*db, aq).dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+  }
+  Return(std::move(db));
+  return result;
+}
+
+}  // namespace agni

@@ -1,0 +1,679 @@
+#include "gateway/pipeline/pipeline.h"
+
+#include <exception>
+
+#include <nlohmann/json.hpp>
+
+#include "audit/fingerprint.h"
+#include "gateway/pipeline/audit_api.h"
+#include "gateway/approvals/approvals_api.h"
+#include "base/crypto.h"
+#include "gateway/pipeline/release_target.h"
+#include "gateway/pipeline/policy_tools.h"
+#include "gateway/pipeline/rejection_ledger.h"
+
+namespace agni {
+namespace {
+
+constexpr std::string_view kRouteRelease = "release";
+constexpr std::string_view kRouteWhoAmI = "whoami";
+constexpr std::string_view kRouteOther = "other";
+constexpr std::string_view kRouteAudit = "audit";
+constexpr std::string_view kWhoAmIPath = "/v1/whoami";
+constexpr std::string_view kRouteApprovals = "approvals";
+constexpr std::string_view kRouteExplain = "explain";
+constexpr std::string_view kExplainPath = "/v1/policy/explain";
+constexpr std::size_t kMaxAuditedPath = 256;
+
+std::string_view AllowedMethod(std::string_view route) {
+  if (route == kRouteRelease) return "DELETE";
+  if (route == kRouteExplain) return "POST";
+  return "GET";
+}
+
+// A client-supplied request id is kept only when it is a short token of safe
+// characters; anything else (CR/LF, quotes, spaces) is replaced.
+bool IsSaneRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                    c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// The path as the audit records it: no query string (it may carry secrets a
+// client put there by mistake), non-printable bytes escaped, length bounded.
+std::string AuditedPath(std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  std::string out;
+  for (unsigned char c : path.substr(0, kMaxAuditedPath)) {
+    if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      out += {'%', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  if (path.size() > kMaxAuditedPath) out += "...";
+  return out;
+}
+
+// The target with every path segment that is some user's token replaced,
+// so a client that put its token in the URL does not get it into the audit.
+std::string RedactKnownTokens(std::string_view target,
+                              const Authenticator& auth) {
+  std::string out;
+  const std::string_view path = target.substr(0, target.find('?'));
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    const std::string_view segment = path.substr(start, end - start);
+    out += auth.IsKnownToken(segment) ? "[REDACTED]" : std::string(segment);
+    if (end < path.size()) out.push_back('/');
+    start = end + 1;
+  }
+  out += target.substr(path.size());
+  return out;
+}
+
+std::string_view MethodForAudit(std::string_view method) {
+  static constexpr std::string_view kKnown[] = {
+      "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
+      "CONNECT"};
+  for (std::string_view m : kKnown) {
+    if (method == m) return m;
+  }
+  return "OTHER";
+}
+
+// Reads `success` from an Agni envelope without trusting its shape.
+bool UpstreamReportsFailure(const std::string& body) {
+  // JSON can only say false with the literal `false`; without it there is
+  // nothing to parse (the usual success body).
+  if (body.find("false") == std::string::npos) return false;
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  auto it = j.find("success");
+  return it != j.end() && it->is_boolean() && !it->get<bool>();
+}
+
+// Rejections of callers without identity that the rejection ledger may count
+// into summary records under a flood (gateway/rejection_ledger.h): 401s, and
+// the 503 `overloaded` an unauthenticated caller gets when the listener is
+// full. By code, so a reason added elsewhere joins without another edit.
+bool SummarizedWithoutIdentity(Reason reason) {
+  const std::string_view code = ReasonCode(reason);
+  return code == "unauthenticated" || code == "overloaded";
+}
+
+}  // namespace
+
+// Per-request state, built up as the request moves through the stages.
+struct RequestPipeline::Context {
+  Context(const HttpRequest& r, std::shared_ptr<const AccessSnapshot> a)
+      : request(r), access(std::move(a)) {}
+  const HttpRequest& request;
+  std::shared_ptr<const AccessSnapshot> access;
+  std::chrono::steady_clock::time_point started =
+      std::chrono::steady_clock::now();
+  std::string request_id;
+  std::string_view route = kRouteOther;
+  std::optional<Principal> principal;
+  std::string phone_number;
+  std::string decision;  // allow | deny
+  std::string rule_id;
+  std::string shadow;
+  std::string_view reason;  // the gateway's reason code, for the request log
+  std::string approval_id;
+  std::string credential_fingerprint;  // of a credential that did not match
+  std::uint64_t limit_ticket = 0;  // counted by the velocity limiter
+  std::string release_outcome;     // the outcome record's `outcome`
+  std::chrono::seconds retry_after{0};
+  // Filled by the first BaseRecord() and reused by the next (a release writes
+  // two records): redacting the path hashes every segment.
+  mutable std::string audited_path;
+  mutable std::string groups_json;
+  bool summarized = false;  // counted by the rejection ledger, no own record
+};
+
+RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
+                                 audit::AuditSink& audit,
+                                 UpstreamClient& upstream, Metrics& metrics,
+                                 const Logger& log)
+    : access_(std::move(access)),
+      audit_(audit),
+      upstream_(upstream),
+      metrics_(metrics),
+      log_(log) {}
+
+std::shared_ptr<const AccessSnapshot> RequestPipeline::Access() const {
+  std::lock_guard lock(access_mu_);
+  return access_;
+}
+
+void RequestPipeline::ReplaceAccess(
+    std::shared_ptr<const AccessSnapshot> access) {
+  std::lock_guard lock(access_mu_);
+  access_ = std::move(access);
+}
+
+namespace {
+
+// The client's request id when it is sane, else a new one.
+std::string RequestIdFor(const HttpRequest& request,
+                         const AccessSnapshot& access) {
+  const bool client_request_id = request.request_id.size() == 1 &&
+                                 IsSaneRequestId(request.request_id.front());
+  if (!client_request_id) return NewRequestId();
+  // A token sent as the request id would be echoed, audited and forwarded.
+  if (access.authenticator.IsKnownToken(request.request_id.front())) {
+    return NewRequestId();
+  }
+  return request.request_id.front();
+}
+
+}  // namespace
+
+HttpResponse RequestPipeline::Overloaded(const HttpRequest& request) {
+  Context ctx(request, Access());
+  ctx.request_id = RequestIdFor(request, *ctx.access);
+  ctx.retry_after = std::chrono::seconds(1);
+  // Who was turned away, when the credential says (a hash and compare; no
+  // further stage runs).
+  std::vector<std::string_view> authz(request.authorization.begin(),
+                                      request.authorization.end());
+  std::vector<std::string_view> keys(request.api_key.begin(),
+                                     request.api_key.end());
+  ctx.principal = ctx.access->authenticator.Authenticate({authz, keys}).principal;
+  return Finish(ctx, {Reason::kOverloaded,
+                      "the gateway is serving as many connections as it "
+                      "may; retry shortly",
+                      ""});
+}
+
+HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
+  Context ctx(request, Access());
+  ctx.request_id = RequestIdFor(request, *ctx.access);
+
+  const ReleaseTarget target = ParseReleaseTarget(request.target);
+  const std::string_view path =
+      std::string_view(request.target).substr(0, request.target.find('?'));
+  if (target.kind != ReleaseTarget::Kind::kOtherRoute) {
+    ctx.route = kRouteRelease;
+  } else if (path == kWhoAmIPath) {
+    ctx.route = kRouteWhoAmI;
+  } else if (audit_api_ && AuditApi::Handles(path)) {
+    ctx.route = kRouteAudit;
+  } else if (path == "/v1/approvals" || path.starts_with("/v1/approvals/")) {
+    ctx.route = kRouteApprovals;
+  } else if (path == kExplainPath) {
+    ctx.route = kRouteExplain;
+  }
+
+  // Authenticate.
+  std::vector<std::string_view> authz(request.authorization.begin(),
+                                      request.authorization.end());
+  std::vector<std::string_view> keys(request.api_key.begin(),
+                                     request.api_key.end());
+  AuthResult auth = ctx.access->authenticator.Authenticate({authz, keys});
+  if (!auth.principal && authz.empty() && keys.empty() &&
+      !request.client_certificate_user.empty()) {
+    auth.principal =
+        ctx.access->authenticator.FindUser(request.client_certificate_user);
+  }
+  if (!auth.principal) {
+    ctx.credential_fingerprint = audit::CredentialFingerprint(
+        ctx.access->fingerprint_key,
+        audit::PresentedCredential(request.authorization, request.api_key));
+    return Finish(ctx, {Reason::kUnauthenticated, auth.failure, ""});
+  }
+  ctx.principal = std::move(auth.principal);
+
+  // Route.
+  if (ctx.route == kRouteOther ||
+      (ctx.route == kRouteApprovals && approvals_ == nullptr)) {
+    return Finish(ctx, {Reason::kNotFound, "no such route", ""});
+  }
+  if (ctx.route == kRouteApprovals) return Approvals(ctx);
+  const std::string_view allowed = AllowedMethod(ctx.route);
+  if (request.method != allowed) {
+    return Finish(ctx, {Reason::kMethodNotAllowed,
+                        "this route accepts " + std::string(allowed) + " only",
+                        ""});
+  }
+  if (ctx.route == kRouteExplain) return ExplainPolicy(ctx);
+  if (request.has_body) {
+    return Finish(ctx, {Reason::kInvalidRequest,
+                        "this route takes no request body", ""});
+  }
+  if (ctx.route == kRouteWhoAmI) return WhoAmI(ctx);
+  if (ctx.route == kRouteAudit) return AuditRead(ctx);
+  if (target.kind == ReleaseTarget::Kind::kInvalidNumber) {
+    return Finish(ctx, {Reason::kInvalidPhoneNumber, target.problem, ""});
+  }
+  return Release(ctx, target.phone_number, target.upstream_path);
+}
+
+HttpResponse RequestPipeline::Release(Context& ctx,
+                                      const std::string& phone_number,
+                                      const std::string& upstream_path) {
+  ctx.phone_number = phone_number;
+
+  // Policy.
+  const auto now = clock_();
+  const policy::Decision decision = policy::Evaluate(
+      *ctx.access->policy,
+      MakePolicyRequest(*ctx.access, *ctx.principal, phone_number, now,
+                        ClientAddressOf(*ctx.access, ctx.request)));
+  ctx.decision = policy::EffectName(decision.effect);
+  ctx.rule_id = decision.rule_id;
+  metrics_.CountDecision(ctx.decision, "enforce");
+  if (decision.shadow_matched) {
+    ctx.shadow = std::string(policy::EffectName(decision.shadow_effect)) + ":" +
+                 decision.shadow_rule_id;
+    metrics_.CountDecision(policy::EffectName(decision.shadow_effect), "shadow");
+  }
+  if (decision.effect == policy::Effect::kRequireApproval) {
+    if (std::optional<HttpResponse> early = ApprovalGate(ctx, decision)) {
+      return std::move(*early);
+    }
+  } else if (decision.effect != policy::Effect::kAllow) {
+    return Finish(ctx, {Reason::kPolicyDenied,
+                        "denied by policy rule \"" + decision.rule_id + "\"",
+                        decision.rule_id});
+  }
+
+  if (draining_) {
+    RestoreApproval(ctx, "shutting_down");
+    return Finish(ctx, {Reason::kShuttingDown,
+                        "the gateway is shutting down; retry shortly", ""});
+  }
+
+  // Velocity limits: the release is counted from here, so concurrent
+  // requests cannot overshoot together; it is uncounted below unless it was
+  // (or may have been) released. Denials above never count.
+  const policy::VelocityLimiter::Verdict verdict = limiter_.Admit(
+      ctx.access->policy->limits, ctx.principal->name, ctx.principal->groups,
+      now);
+  if (!verdict.admitted) {
+    metrics_.CountRateLimited(verdict.limit_id);
+    ctx.retry_after = verdict.retry_after;
+    return Finish(ctx, {Reason::kRateLimited,
+                        "velocity limit \"" + verdict.limit_id +
+                            "\" reached; retry after " +
+                            std::to_string(verdict.retry_after.count()) + "s",
+                        ""});
+  }
+  ctx.limit_ticket = verdict.ticket;
+  // Settled on every way out: kept for a release that went (or may have
+  // gone) out, and when an exception leaves its fate unknown.
+  struct SettleTicket {
+    policy::VelocityLimiter& limiter;
+    const Context& ctx;
+    ~SettleTicket() {
+      const std::string& o = ctx.release_outcome;
+      limiter.Settle(ctx.limit_ticket, o == "released" || o == "unknown" ||
+                                           std::uncaught_exceptions() > 0);
+    }
+  } settle{limiter_, ctx};
+
+  // Single flight: one release of a number at a time.
+  SingleFlight::Lease lease = in_flight_.TryAcquire(phone_number);
+  if (!lease) {
+    RestoreApproval(ctx, "release_in_flight");
+    return Finish(ctx, {Reason::kReleaseInFlight,
+                        "another release of this number is in flight", ""});
+  }
+
+  // Bounded upstream concurrency: a slow upstream holds at most this many
+  // releases; the rest are refused at once instead of piling up.
+  if (upstream_calls_.fetch_add(1) >= max_in_flight_) {
+    upstream_calls_.fetch_sub(1);
+    RestoreApproval(ctx, "overloaded");
+    ctx.retry_after = std::chrono::seconds(1);
+    return Finish(ctx, {Reason::kOverloaded,
+                        "the gateway is forwarding as many releases as it "
+                        "may (upstream.max_in_flight); retry shortly",
+                        ""});
+  }
+  metrics_.SetUpstreamInFlight(static_cast<double>(upstream_calls_.load()));
+  struct UpstreamSlot {
+    RequestPipeline& p;
+    ~UpstreamSlot() {
+      p.metrics_.SetUpstreamInFlight(
+          static_cast<double>(p.upstream_calls_.fetch_sub(1) - 1));
+    }
+  } upstream_slot{*this};
+  return Forward(ctx, upstream_path);
+}
+
+HttpResponse RequestPipeline::Forward(Context& ctx,
+                                      const std::string& upstream_path) {
+  // Intent: durable before a single byte goes upstream (fail closed).
+  audit::Record intent = BaseRecord(ctx, "intent");
+  const audit::AppendResult committed = audit_.Append(std::move(intent));
+  if (!committed.ok) {
+    log_.Error("audit intent not committed; release refused",
+               {{"request_id", ctx.request_id}, {"error", committed.error}});
+    ctx.reason = ReasonCode(Reason::kAuditUnavailable);
+    return Respond(ctx, [&] {
+      HttpResponse r;
+      r.status = ReasonStatus(Reason::kAuditUnavailable);
+      r.content_type = kProblemContentType;
+      r.body = ProblemJson({Reason::kAuditUnavailable,
+                            "the audit log cannot record this release, so it "
+                            "was not forwarded",
+                            ""},
+                           ctx.request_id);
+      return r;
+    }());
+  }
+
+  const UpstreamResponse up = upstream_.Release(upstream_path, ctx.request_id);
+
+  audit::Record outcome = BaseRecord(ctx, "outcome");
+  outcome.intent_seq = committed.seq;
+  outcome.upstream_latency_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(up.latency).count();
+  HttpResponse response;
+  Reason reason = Reason::kNone;
+  std::string_view metric_outcome;
+  using Kind = UpstreamResponse::Kind;
+  switch (up.kind) {
+    case Kind::kResponse: {
+      const bool ok = up.status >= 200 && up.status < 300 &&
+                      !UpstreamReportsFailure(up.body);
+      outcome.upstream_status = up.status;
+      outcome.outcome = ok ? "released" : "rejected_by_upstream";
+      metric_outcome = ok ? "success" : "rejected";
+      response.status = up.status;
+      response.content_type =
+          up.content_type.empty() ? "application/json" : up.content_type;
+      response.body = up.body;
+      break;
+    }
+    case Kind::kUnreachable:
+      reason = Reason::kUpstreamUnreachable;
+      metric_outcome = "unreachable";
+      break;
+    case Kind::kTls:
+      reason = Reason::kUpstreamTls;
+      metric_outcome = "tls";
+      break;
+    case Kind::kTimeout:
+      reason = Reason::kUpstreamTimeout;
+      metric_outcome = "timeout";
+      break;
+    case Kind::kBadResponse:
+      reason = Reason::kUpstreamBadResponse;
+      metric_outcome = "bad_response";
+      break;
+  }
+  metrics_.ObserveUpstream(metric_outcome, up.latency);
+  if (reason != Reason::kNone) {
+    ctx.reason = ReasonCode(reason);
+    outcome.outcome = up.request_sent ? "unknown" : "not_sent";
+    outcome.reason = ReasonCode(reason);
+    outcome.detail = up.error;
+    std::string detail = up.request_sent
+                             ? "the release was sent but no valid answer came "
+                               "back; its outcome is unknown and it was not "
+                               "retried"
+                             : "the release was not sent to the upstream";
+    response.status = ReasonStatus(reason);
+    response.content_type = kProblemContentType;
+    response.body = ProblemJson({reason, std::move(detail), ""}, ctx.request_id);
+  }
+  outcome.response_status = response.status;
+  ctx.release_outcome = outcome.outcome;
+
+  const audit::AppendResult recorded = audit_.Append(std::move(outcome));
+  if (!recorded.ok) {
+    // The upstream has acted; the client must still learn what happened. The
+    // intent stays open and is closed as "unknown" at the next start.
+    log_.Error("audit outcome not committed",
+               {{"request_id", ctx.request_id},
+                {"intent_seq", committed.seq},
+                {"error", recorded.error}});
+  }
+  return Respond(ctx, std::move(response));
+}
+
+std::optional<HttpResponse> RequestPipeline::ApprovalGate(
+    Context& ctx, const policy::Decision& decision) {
+  if (approvals_ == nullptr) {
+    return Finish(ctx, {Reason::kPolicyDenied,
+                        "rule \"" + decision.rule_id +
+                            "\" requires approval and approvals are not "
+                            "enabled on this gateway",
+                        decision.rule_id});
+  }
+  const ApprovalCall call{*ctx.principal, ctx.request, ctx.request_id,
+                          ctx.access->members, false};
+  ReleaseGate gate = approvals_->OnRelease(call, ctx.phone_number,
+                                           decision.approval_rules,
+                                           ctx.access->policy->hash);
+  ctx.approval_id = gate.approval_id;
+  switch (gate.kind) {
+    case ReleaseGate::Kind::kProceed:
+      return std::nullopt;
+    case ReleaseGate::Kind::kProblem:
+      return Finish(ctx, std::move(gate.problem));
+    case ReleaseGate::Kind::kAccepted:
+      break;
+  }
+  audit::Record record = BaseRecord(ctx, "decision");
+  record.reason = "approval_required";
+  record.response_status = gate.accepted.status;
+  if (!audit_.Append(std::move(record)).ok) {
+    return Finish(ctx, {Reason::kAuditUnavailable,
+                        "the audit log cannot record this request", ""});
+  }
+  return Respond(ctx, std::move(gate.accepted));
+}
+
+void RequestPipeline::RestoreApproval(Context& ctx, const std::string& why) {
+  if (approvals_ != nullptr && !ctx.approval_id.empty()) {
+    approvals_->RestoreUnsent(ctx.approval_id, *ctx.principal, ctx.request_id,
+                              why);
+  }
+}
+
+HttpResponse RequestPipeline::Approvals(Context& ctx) {
+  const Principal& p = *ctx.principal;
+  const auto& auditors = ctx.access->auditors;
+  const bool auditor = std::any_of(
+      p.groups.begin(), p.groups.end(), [&](const std::string& g) {
+        return std::find(auditors.begin(), auditors.end(), g) != auditors.end();
+      });
+  ApprovalReply reply = approvals_->HandleApi(
+      {p, ctx.request, ctx.request_id, ctx.access->members, auditor});
+  ctx.approval_id = reply.approval_id;
+  if (reply.problem) {
+    Problem problem = std::move(*reply.problem);
+    if (problem.reason == Reason::kMethodNotAllowed) {
+      // Finish() names the release/whoami methods; this route has its own.
+      HttpResponse r = Finish(ctx, problem);
+      for (auto& [name, value] : r.headers) {
+        if (name == "Allow") {
+          value = ctx.request.target.find("/approve") != std::string::npos ||
+                          ctx.request.target.find("/deny") != std::string::npos ||
+                          ctx.request.target.find("/cancel") != std::string::npos
+                      ? "POST"
+                      : "GET";
+        }
+      }
+      return r;
+    }
+    return Finish(ctx, std::move(problem));
+  }
+  return Respond(ctx, std::move(reply.response));
+}
+
+HttpResponse RequestPipeline::WhoAmI(Context& ctx) {
+  const Principal& p = *ctx.principal;
+  const bool auditor = std::any_of(
+      p.groups.begin(), p.groups.end(), [&](const std::string& g) {
+        return std::find(ctx.access->auditors.begin(),
+                         ctx.access->auditors.end(),
+                         g) != ctx.access->auditors.end();
+      });
+  ctx.decision = "allow";
+  audit::Record record = BaseRecord(ctx, "decision");
+  record.response_status = 200;
+  if (!audit_.Append(std::move(record)).ok) {
+    return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
+  }
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = "application/json";
+  r.body = nlohmann::json{{"user", p.name},
+                          {"groups", p.groups},
+                          {"auth_method", p.auth_method},
+                          {"auditor", auditor}}
+               .dump();
+  return Respond(ctx, std::move(r));
+}
+
+HttpResponse RequestPipeline::AuditRead(Context& ctx) {
+  const std::vector<std::string>& auditors = ctx.access->auditors;
+  const std::vector<std::string>& groups = ctx.principal->groups;
+  const bool auditor = std::any_of(
+      groups.begin(), groups.end(), [&](const std::string& g) {
+        return std::find(auditors.begin(), auditors.end(), g) != auditors.end();
+      });
+  if (!auditor) {
+    return Finish(ctx, {Reason::kForbidden,
+                        "only members of the auditors groups may read the "
+                        "audit log",
+                        ""});
+  }
+  AuditApi::Result result = audit_api_->Handle(ctx.request.target);
+  if (!result.bad_request.empty()) {
+    return Finish(ctx, {Reason::kInvalidRequest, result.bad_request, ""});
+  }
+  // Reading the audit log is itself audited; no record, no data.
+  ctx.decision = "allow";
+  audit::Record record = BaseRecord(ctx, "decision");
+  record.response_status = 200;
+  record.detail = AuditApi::DescribeQuery(ctx.request.target);
+  if (!audit_.Append(std::move(record)).ok) {
+    return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
+  }
+  return Respond(ctx, std::move(result.response));
+}
+
+HttpResponse RequestPipeline::ExplainPolicy(Context& ctx) {
+  if (!MayUsePolicyTools(*ctx.access, *ctx.principal)) {
+    return Finish(ctx, {Reason::kForbidden,
+                        "explain is open to the auditor and admin groups only",
+                        ""});
+  }
+  const ExplainResult result =
+      ExplainFromJson(*ctx.access, ctx.request.body, clock_());
+  if (!result.error.empty()) {
+    return Finish(ctx, {Reason::kInvalidRequest, result.error, ""});
+  }
+  ctx.decision = "allow";
+  audit::Record record = BaseRecord(ctx, "decision");
+  record.response_status = 200;
+  record.detail = "explained the decision for user \"" + result.user +
+                  "\" and number " + result.phone_number;
+  if (!audit_.Append(std::move(record)).ok) {
+    return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
+  }
+  HttpResponse r;
+  r.status = 200;
+  r.content_type = "application/json";
+  r.body = result.body;
+  return Respond(ctx, std::move(r));
+}
+
+audit::Record RequestPipeline::BaseRecord(const Context& ctx,
+                                          std::string stage) const {
+  audit::Record r;
+  r.stage = std::move(stage);
+  r.request_id = ctx.request_id;
+  if (ctx.principal) {
+    r.principal = ctx.principal->name;
+    if (ctx.groups_json.empty()) {
+      ctx.groups_json = nlohmann::json(ctx.principal->groups).dump();
+    }
+    r.groups = ctx.groups_json;
+    r.auth_method = ctx.principal->auth_method;
+  }
+  r.peer = ctx.request.peer;
+  r.method = MethodForAudit(ctx.request.method);
+  if (ctx.audited_path.empty()) {
+    ctx.audited_path = AuditedPath(
+        RedactKnownTokens(ctx.request.target, ctx.access->authenticator));
+  }
+  r.path = ctx.audited_path;
+  r.phone_number = ctx.phone_number;
+  r.decision = ctx.decision;
+  r.rule_id = ctx.rule_id;
+  r.shadow = ctx.shadow;
+  r.approval_id = ctx.approval_id;
+  if (ctx.access->policy) r.policy_hash = ctx.access->policy->hash;
+  return r;
+}
+
+HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
+  // A caller without identity, past its burst: counted into a summary record.
+  ctx.summarized = !ctx.principal && SummarizedWithoutIdentity(problem.reason) &&
+                   rejections_ != nullptr &&
+                   !rejections_->Admit(ctx.request.peer,
+                                       ReasonCode(problem.reason),
+                                       ReasonStatus(problem.reason),
+                                       ctx.credential_fingerprint);
+  if (problem.reason != Reason::kAuditUnavailable && !ctx.summarized) {
+    audit::Record record = BaseRecord(ctx, "decision");
+    if (record.decision.empty()) record.decision = "deny";
+    record.reason = ReasonCode(problem.reason);
+    record.response_status = ReasonStatus(problem.reason);
+    record.detail = problem.detail;
+    if (!ctx.credential_fingerprint.empty()) {
+      record.detail += "; credential " + ctx.credential_fingerprint;
+    }
+    const audit::AppendResult committed = audit_.Append(std::move(record));
+    if (!committed.ok) {
+      log_.Error("audit record not committed",
+                 {{"request_id", ctx.request_id}, {"error", committed.error}});
+      problem = {Reason::kAuditUnavailable,
+                 "the audit log cannot record this request", ""};
+    }
+  }
+  ctx.reason = ReasonCode(problem.reason);
+  HttpResponse r;
+  r.status = ReasonStatus(problem.reason);
+  r.content_type = kProblemContentType;
+  r.body = ProblemJson(problem, ctx.request_id);
+  if (problem.reason == Reason::kUnauthenticated) {
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"agni-gateway\"");
+  } else if (problem.reason == Reason::kMethodNotAllowed) {
+    r.headers.emplace_back("Allow", std::string(AllowedMethod(ctx.route)));
+  } else if (problem.reason == Reason::kRateLimited ||
+             problem.reason == Reason::kOverloaded) {
+    r.headers.emplace_back("Retry-After",
+                           std::to_string(ctx.retry_after.count()));
+  }
+  return Respond(ctx, std::move(r));
+}
+
+HttpResponse RequestPipeline::Respond(Context& ctx, HttpResponse response) {
+  response.headers.emplace_back("X-Request-Id", ctx.request_id);
+  response.headers.emplace_back("Cache-Control", "no-store");
+  const auto elapsed = std::chrono::steady_clock::now() - ctx.started;
+  metrics_.ObserveRequest(ctx.route, response.status, elapsed);
+  if (!ctx.summarized) log_.Request(ctx.request_id, ctx.route, MethodForAudit(ctx.request.method),
+               response.status, ctx.reason,
+               std::chrono::duration<double>(elapsed).count(),
+               ctx.principal ? ctx.principal->name : std::string());
+  return response;
+}
+
+}  // namespace agni

@@ -1,0 +1,144 @@
+// The request pipeline of the main listener, stage after stage:
+//
+//   request id -> authenticate -> route + parse -> policy -> single flight
+//     -> audit intent (durable) -> forward -> audit outcome -> respond
+//
+// Every request ends in Finish(), which writes exactly one audit record for a
+// request the gateway answered itself (or the intent/outcome pair for one it
+// forwarded) and counts it once. Nothing is forwarded unless its intent record
+// has committed.
+//
+// Thread-safe: the handler's collaborators are thread-safe and the snapshot of
+// users and policy is immutable.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "audit/store.h"
+#include "gateway/auth/authenticator.h"
+#include "gateway/config/config.h"
+#include "gateway/http/http_types.h"
+#include "gateway/ops/log.h"
+#include "gateway/ops/metrics.h"
+#include "gateway/pipeline/problem.h"
+#include "gateway/pipeline/single_flight.h"
+#include "gateway/upstream/upstream_client.h"
+#include "policies/approvals.h"
+#include "policies/engine.h"
+#include "policies/limits.h"
+
+namespace agni {
+
+class AuditApi;
+class ApprovalsGateway;
+class RejectionLedger;
+
+// Users and policy as one immutable unit, so a request never sees a new
+// policy with old users. Replaced whole on reload.
+struct AccessSnapshot {
+  explicit AccessSnapshot(const Config& config)
+      : authenticator(config.users),
+        policy(config.policy),
+        auditors(config.auditors),
+        fingerprint_key(config.audit.fingerprint_key),
+        admins(config.admins),
+        inventory(std::make_shared<const Inventory>(config.inventory)),
+        trusted_proxies(config.trusted_proxies),
+        users(config.users) {
+    for (const User& u : config.users) members.push_back({u.name, u.groups});
+  }
+  Authenticator authenticator;
+  std::shared_ptr<const policy::Policy> policy;
+  std::vector<std::string> auditors;
+  std::vector<policy::Member> members;  // who may approve, for approvals
+  std::string fingerprint_key;  // audit.fingerprint_key_file's bytes
+  std::vector<std::string> admins;
+  std::shared_ptr<const Inventory> inventory;
+  std::vector<policy::Cidr> trusted_proxies;
+  std::vector<User> users;  // for explaining a decision about another user
+};
+
+class RequestPipeline {
+ public:
+  RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
+                  audit::AuditSink& audit, UpstreamClient& upstream,
+                  Metrics& metrics, const Logger& log);
+
+  HttpResponse Handle(const HttpRequest& request);
+  // The answer for a connection that came past the listener's queue: 503
+  // `overloaded` with Retry-After, audited like any other refusal, without
+  // running the pipeline's stages.
+  HttpResponse Overloaded(const HttpRequest& request);
+
+  // Releases forwarded at once (upstream.max_in_flight); past it a release
+  // is answered 503 `overloaded` before anything is recorded as an intent.
+  void SetMaxInFlight(std::size_t max) { max_in_flight_ = max; }
+
+  // After this, new releases get 503 shutting_down.
+  void StartDraining() { draining_ = true; }
+  bool draining() const { return draining_; }
+
+  void ReplaceAccess(std::shared_ptr<const AccessSnapshot> access);
+
+  // Audits 401s under a flood in bounded space (gateway/rejection_ledger.h);
+  // unset: every 401 gets a record of its own. Call before serving.
+  void SetRejectionLedger(RejectionLedger* ledger) { rejections_ = ledger; }
+  // Serves GET /v1/audit and /v1/audit/head to auditors; unset: 404.
+  void SetAuditApi(AuditApi* api) { audit_api_ = api; }
+  // Enables require_approval rules and /v1/approvals; without it such rules
+  // deny (fail closed). Call before serving.
+  void SetApprovals(ApprovalsGateway* approvals) { approvals_ = approvals; }
+  // Release counts for the velocity limits; outlives every reload. Seeded at
+  // start-up from the audit log.
+  policy::VelocityLimiter& limiter() { return limiter_; }
+  // The wall clock used for time windows and limits (tests move it).
+  void SetClock(std::function<std::chrono::system_clock::time_point()> clock) {
+    clock_ = std::move(clock);
+  }
+
+ private:
+  struct Context;
+
+  HttpResponse Release(Context& ctx, const std::string& phone_number,
+                       const std::string& upstream_path);
+  HttpResponse WhoAmI(Context& ctx);
+  HttpResponse AuditRead(Context& ctx);
+  HttpResponse Approvals(Context& ctx);
+  // require_approval: a response to send now, or nullopt to go on and forward
+  // (the approval was consumed).
+  std::optional<HttpResponse> ApprovalGate(Context& ctx,
+                                           const policy::Decision& decision);
+  // A consumed approval whose release is not sent becomes usable again.
+  void RestoreApproval(Context& ctx, const std::string& why);
+  HttpResponse ExplainPolicy(Context& ctx);
+  HttpResponse Forward(Context& ctx, const std::string& upstream_path);
+  // The one exit for answers the gateway generates itself.
+  HttpResponse Finish(Context& ctx, Problem problem);
+  HttpResponse Respond(Context& ctx, HttpResponse response);
+  audit::Record BaseRecord(const Context& ctx, std::string stage) const;
+  std::shared_ptr<const AccessSnapshot> Access() const;
+
+  mutable std::mutex access_mu_;
+  std::shared_ptr<const AccessSnapshot> access_;
+  audit::AuditSink& audit_;
+  UpstreamClient& upstream_;
+  Metrics& metrics_;
+  const Logger& log_;
+  SingleFlight in_flight_;
+  std::size_t max_in_flight_ = 256;
+  std::atomic<std::size_t> upstream_calls_{0};
+  ApprovalsGateway* approvals_ = nullptr;
+  std::atomic<bool> draining_{false};
+  AuditApi* audit_api_ = nullptr;
+  RejectionLedger* rejections_ = nullptr;
+  policy::VelocityLimiter limiter_;
+  std::function<std::chrono::system_clock::time_point()> clock_ =
+      [] { return std::chrono::system_clock::now(); };
+};
+
+}  // namespace agni

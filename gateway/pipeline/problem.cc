@@ -1,0 +1,119 @@
+#include "gateway/pipeline/problem.h"
+
+#include "base/json_text.h"
+
+namespace agni {
+namespace {
+
+struct ReasonInfo {
+  std::string_view code;
+  int status;
+  std::string_view title;
+};
+
+ReasonInfo Info(Reason reason) {
+  switch (reason) {
+    case Reason::kNone:
+      return {"", 200, "OK"};
+    case Reason::kUnauthenticated:
+      return {"unauthenticated", 401, "Unauthenticated"};
+    case Reason::kInvalidPhoneNumber:
+      return {"invalid_phone_number", 400, "Invalid phone number"};
+    case Reason::kInvalidRequest:
+      return {"invalid_request", 400, "Invalid request"};
+    case Reason::kPolicyDenied:
+      return {"policy_denied", 403, "Denied by policy"};
+    case Reason::kReleaseInFlight:
+      return {"release_in_flight", 409, "Release already in flight"};
+    case Reason::kAuditUnavailable:
+      return {"audit_unavailable", 503, "Audit log unavailable"};
+    case Reason::kShuttingDown:
+      return {"shutting_down", 503, "Gateway shutting down"};
+    case Reason::kOverloaded:
+      return {"overloaded", 503, "Gateway overloaded"};
+    case Reason::kUpstreamUnreachable:
+      return {"upstream_unreachable", 502, "Upstream unreachable"};
+    case Reason::kUpstreamTimeout:
+      return {"upstream_timeout", 504, "Upstream timed out"};
+    case Reason::kUpstreamTls:
+      return {"upstream_tls", 502, "Upstream TLS verification failed"};
+    case Reason::kUpstreamBadResponse:
+      return {"upstream_bad_response", 502, "Bad response from upstream"};
+    case Reason::kNotFound:
+      return {"not_found", 404, "Not found"};
+    case Reason::kMethodNotAllowed:
+      return {"method_not_allowed", 405, "Method not allowed"};
+    case Reason::kPayloadTooLarge:
+      return {"payload_too_large", 413, "Payload too large"};
+    case Reason::kInternalError:
+      return {"internal_error", 500, "Internal error"};
+    case Reason::kApprovalPending:
+      return {"approval_pending", 409, "Approval still pending"};
+    case Reason::kApprovalDenied:
+      return {"approval_denied", 403, "Approval denied"};
+    case Reason::kApprovalExpired:
+      return {"approval_expired", 409, "Approval expired"};
+    case Reason::kApprovalCancelled:
+      return {"approval_cancelled", 409, "Approval cancelled"};
+    case Reason::kApprovalMismatch:
+      return {"approval_mismatch", 409, "Approval does not match"};
+    case Reason::kApprovalUsed:
+      return {"approval_used", 409, "Approval already used"};
+    case Reason::kApprovalNotPending:
+      return {"approval_not_pending", 409, "Approval no longer pending"};
+    case Reason::kApprovalUnmeetable:
+      return {"approval_unsatisfiable", 422, "Approval cannot be satisfied"};
+    case Reason::kSelfApproval:
+      return {"self_approval", 403, "Self-approval not allowed"};
+    case Reason::kNotEligible:
+      return {"not_eligible", 403, "Not eligible to decide"};
+    case Reason::kDuplicateApproval:
+      return {"duplicate_approval", 409, "Already approved by this person"};
+    case Reason::kRateLimited:
+      return {"rate_limited", 429, "Too many releases"};
+    case Reason::kForbidden:
+      return {"forbidden", 403, "Forbidden"};
+  }
+  return {"internal_error", 500, "Internal error"};
+}
+
+}  // namespace
+
+std::string_view ReasonCode(Reason reason) { return Info(reason).code; }
+int ReasonStatus(Reason reason) { return Info(reason).status; }
+std::string_view ReasonTitle(Reason reason) { return Info(reason).title; }
+
+std::string ProblemJson(const Problem& problem, std::string_view request_id) {
+  // Written by hand (every denial sends one): the keys in the byte order
+  // nlohmann's object would sort them into, the same escaping (invalid UTF-8
+  // replaced rather than thrown on: detail may quote client input).
+  const ReasonInfo info = Info(problem.reason);
+  std::string out;
+  out.reserve(320 + 2 * problem.detail.size());
+  auto key = [&](std::string_view k) {
+    out += out.empty() ? "{\"" : ",\"";
+    out += k;
+    out += "\":";
+  };
+  auto text = [&](std::string_view k, std::string_view v) {
+    key(k);
+    AppendJsonString(out, v, /*ensure_ascii=*/false);
+  };
+  text("detail", problem.detail);
+  text("instance", "urn:agni-gateway:request:" + std::string(request_id));
+  text("message", problem.detail.empty() ? info.title
+                                         : std::string_view(problem.detail));
+  text("reason", info.code);
+  text("request_id", request_id);
+  if (!problem.rule_id.empty()) text("rule_id", problem.rule_id);
+  key("status");
+  out += std::to_string(info.status);
+  key("success");
+  out += "false";
+  text("title", info.title);
+  text("type", "urn:agni-gateway:problem:" + std::string(info.code));
+  out.push_back('}');
+  return out;
+}
+
+}  // namespace agni
