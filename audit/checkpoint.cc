@@ -17,8 +17,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "audit/chain_check.h"
 #include "audit/record.h"
-#include "audit/read/verify.h"
 #include "base/crypto.h"
 
 namespace agni::audit {
@@ -332,6 +332,40 @@ std::optional<Checkpoint> LatestCheckpoint(SQLite::Database& db) {
   return FromRow(q);
 }
 
+std::vector<std::pair<std::int64_t, Checkpoint>> StoredCheckpoints(
+    SQLite::Database& db) {
+  std::vector<std::pair<std::int64_t, Checkpoint>> out;
+  if (!db.tableExists("audit_checkpoints")) return out;
+  SQLite::Statement q(db, R"sql(
+    SELECT seq, hash, time, key_id, public_key, signature, id
+    FROM audit_checkpoints ORDER BY id)sql");
+  while (q.executeStep()) {
+    out.emplace_back(q.getColumn(6).getInt64(), FromRow(q));
+  }
+  return out;
+}
+
+std::optional<ChainPosition> TrustedAnchor(SQLite::Database& db,
+                                           const std::string& public_key_hex) {
+  if (!db.tableExists("audit_checkpoints")) return std::nullopt;
+  SQLite::Statement q(db, R"sql(
+    SELECT c.seq, c.hash, c.time, c.key_id, c.public_key, c.signature,
+           r.hash
+    FROM audit_checkpoints c LEFT JOIN audit_records r ON r.seq = c.seq
+    WHERE c.public_key = ? ORDER BY c.id DESC LIMIT 50)sql");
+  q.bind(1, public_key_hex);
+  while (q.executeStep()) {
+    Checkpoint c = FromRow(q);
+    const std::string record_hash =
+        c.seq == 0 ? std::string(kGenesisHash)
+                   : (q.getColumn(6).isNull() ? "" : q.getColumn(6).getString());
+    if (record_hash == c.hash && CheckpointSignatureValid(c)) {
+      return ChainPosition{c.seq, c.hash};
+    }
+  }
+  return std::nullopt;
+}
+
 Checkpointer::Checkpointer(std::string db_path, SigningKey key,
                            std::chrono::milliseconds interval,
                            std::function<void(const std::string&)> on_error)
@@ -404,7 +438,7 @@ std::optional<Checkpoint> Checkpointer::WriteNow(bool force,
         // First run in this process: start from the newest checkpoint whose
         // signature is ours and whose record still matches, else from seq 1.
         if (auto anchor = TrustedAnchor(*db_, key_.public_key_hex())) {
-          head = {anchor->first, anchor->second};
+          head = *anchor;
         }
       }
       if (auto problem = CheckChainFrom(*db_, head)) {

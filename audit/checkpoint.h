@@ -16,8 +16,12 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "audit/chain_check.h"
 
 namespace SQLite {
 class Database;
@@ -87,6 +91,15 @@ void EnsureCheckpointSchema(SQLite::Database& db);
 
 // The newest stored checkpoint, if any.
 std::optional<Checkpoint> LatestCheckpoint(SQLite::Database& db);
+
+// Every stored checkpoint with its id, oldest first.
+std::vector<std::pair<std::int64_t, Checkpoint>> StoredCheckpoints(
+    SQLite::Database& db);
+
+// The newest stored checkpoint signed by `public_key_hex` whose signature
+// verifies and whose seq/hash match the record there, as a chain position.
+std::optional<ChainPosition> TrustedAnchor(SQLite::Database& db,
+                                           const std::string& public_key_hex);
 
 // Signs the audit chain head at start, every `interval` while the head moves,
 // and at Stop(). Uses its own SQLite connection (the store's belongs to the

@@ -129,95 +129,103 @@ std::optional<std::int64_t> ParseTime(std::string_view t) {
   return static_cast<std::int64_t>(timegm(&tm)) * 1'000'000 + micros;
 }
 
+namespace {
+
+// Every field of the canonical form, keys in byte order: the one field list
+// that ToJson() and CanonicalBytes() share. Text is left out when empty
+// (unless `always`), numbers when unset.
+template <typename Writer>
+void WriteFields(const Record& r, Writer& w) {
+  w.Text("approval_id", r.approval_id);
+  w.Text("auth_method", r.auth_method);
+  w.Text("decision", r.decision);
+  w.Text("detail", r.detail);
+  w.Text("groups", r.groups);
+  if (r.intent_seq) w.Number("intent_seq", *r.intent_seq);
+  w.Text("method", r.method);
+  w.Text("outcome", r.outcome);
+  w.Text("path", r.path);
+  w.Text("peer", r.peer);
+  w.Text("phone_number", r.phone_number);
+  w.Text("policy_hash", r.policy_hash);
+  w.Text("prev_hash", r.prev_hash, /*always=*/true);
+  w.Text("principal", r.principal);
+  w.Text("reason", r.reason);
+  if (r.request_count) w.Number("request_count", *r.request_count);
+  w.Text("request_id", r.request_id);
+  if (r.response_status) w.Number("response_status", *r.response_status);
+  w.Text("rule_id", r.rule_id);
+  w.Number("seq", r.seq);
+  w.Text("shadow", r.shadow);
+  w.Text("stage", StageColumn(r));
+  w.Text("time", FormatTime(r.time_us), /*always=*/true);
+  if (r.upstream_latency_us) {
+    w.Number("upstream_latency_us", *r.upstream_latency_us);
+  }
+  if (r.upstream_status) w.Number("upstream_status", *r.upstream_status);
+}
+
+class JsonObjectWriter {
+ public:
+  explicit JsonObjectWriter(nlohmann::json& j) : j_(j) {}
+  void Text(const char* key, std::string_view v, bool always = false) {
+    if (always || !v.empty()) j_[key] = std::string(v);
+  }
+  void Number(const char* key, std::int64_t v) { j_[key] = v; }
+
+ private:
+  nlohmann::json& j_;
+};
+
+// The bytes nlohmann's dump(-1, ' ', true, replace) writes for the object
+// JsonObjectWriter builds, written directly: nlohmann's map-backed object
+// costs an allocation per key and a tree walk, several times the SHA-256 of
+// the result. tests/unit/hot_path_test.cc checks the two agree.
+class CanonicalWriter {
+ public:
+  explicit CanonicalWriter(std::string& out) : out_(out) {}
+  void Text(std::string_view key, std::string_view v, bool always = false) {
+    if (!always && v.empty()) return;
+    Key(key);
+    AppendJsonString(out_, v, /*ensure_ascii=*/true);
+  }
+  void Number(std::string_view key, std::int64_t v) {
+    Key(key);
+    out_ += std::to_string(v);
+  }
+  void Close() { out_ += first_ ? "{}" : "}"; }
+
+ private:
+  void Key(std::string_view key) {
+    out_ += first_ ? "{\"" : ",\"";
+    first_ = false;
+    out_ += key;
+    out_ += "\":";
+  }
+
+  std::string& out_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+std::string_view StageColumn(const Record& r) {
+  return r.stage ? StageName(*r.stage) : std::string_view();
+}
+
 nlohmann::json ToJson(const Record& r) {
   nlohmann::json j = nlohmann::json::object();
-  auto text = [&](const char* key, const std::string& v) {
-    if (!v.empty()) j[key] = v;
-  };
-  j["seq"] = r.seq;
-  j["time"] = FormatTime(r.time_us);
-  j["prev_hash"] = r.prev_hash;
-  text("stage", r.stage);
-  text("request_id", r.request_id);
-  text("principal", r.principal);
-  text("groups", r.groups);
-  text("auth_method", r.auth_method);
-  text("peer", r.peer);
-  text("method", r.method);
-  text("path", r.path);
-  text("phone_number", r.phone_number);
-  text("decision", r.decision);
-  text("rule_id", r.rule_id);
-  text("reason", r.reason);
-  text("approval_id", r.approval_id);
-  text("policy_hash", r.policy_hash);
-  text("shadow", r.shadow);
-  if (r.intent_seq) j["intent_seq"] = *r.intent_seq;
-  if (r.upstream_status) j["upstream_status"] = *r.upstream_status;
-  if (r.upstream_latency_us) j["upstream_latency_us"] = *r.upstream_latency_us;
-  if (r.response_status) j["response_status"] = *r.response_status;
-  text("outcome", r.outcome);
-  text("detail", r.detail);
-  if (r.request_count) j["request_count"] = *r.request_count;
+  JsonObjectWriter w(j);
+  WriteFields(r, w);
   return j;
 }
 
 std::string CanonicalBytes(const Record& r) {
-  // The object ToJson() builds, serialised by hand: nlohmann's map-backed
-  // object costs an allocation per key and a tree walk, several times the
-  // SHA-256 of the result. Keys are written in byte order (fixed below), text
-  // only when non-empty, numbers only when set, exactly as ToJson() does;
-  // tests/unit/audit_store_test.cc checks the two agree on odd inputs.
   std::string out;
   out.reserve(512 + r.detail.size() + r.path.size());
-  bool first = true;
-  auto key = [&](std::string_view k) {
-    out += first ? "{\"" : ",\"";
-    first = false;
-    out += k;
-    out += "\":";
-  };
-  auto text = [&](std::string_view k, const std::string& v) {
-    if (v.empty()) return;
-    key(k);
-    AppendJsonString(out, v, /*ensure_ascii=*/true);
-  };
-  auto number = [&](std::string_view k, std::int64_t v) {
-    key(k);
-    out += std::to_string(v);
-  };
-  text("approval_id", r.approval_id);
-  text("auth_method", r.auth_method);
-  text("decision", r.decision);
-  text("detail", r.detail);
-  text("groups", r.groups);
-  if (r.intent_seq) number("intent_seq", *r.intent_seq);
-  text("method", r.method);
-  text("outcome", r.outcome);
-  text("path", r.path);
-  text("peer", r.peer);
-  text("phone_number", r.phone_number);
-  text("policy_hash", r.policy_hash);
-  key("prev_hash");  // always present, even when empty
-  AppendJsonString(out, r.prev_hash, /*ensure_ascii=*/true);
-  text("principal", r.principal);
-  text("reason", r.reason);
-  if (r.request_count) number("request_count", *r.request_count);
-  text("request_id", r.request_id);
-  if (r.response_status) number("response_status", *r.response_status);
-  text("rule_id", r.rule_id);
-  number("seq", r.seq);
-  text("shadow", r.shadow);
-  text("stage", r.stage);
-  key("time");
-  out += '"';
-  out += FormatTime(r.time_us);
-  out += '"';
-  if (r.upstream_latency_us) {
-    number("upstream_latency_us", *r.upstream_latency_us);
-  }
-  if (r.upstream_status) number("upstream_status", *r.upstream_status);
-  out.push_back('}');
+  CanonicalWriter w(out);
+  WriteFields(r, w);
+  w.Close();
   return out;
 }
 

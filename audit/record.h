@@ -36,8 +36,9 @@ struct Record {
   std::string prev_hash;
   std::string hash;
 
-  // Filled by the caller.
-  std::string stage;  // decision | intent | outcome
+  // Filled by the caller. The audit_records table requires a stage; a record
+  // without one exists only in tests of the canonical form.
+  std::optional<Stage> stage;
   std::string request_id;
   std::string principal;
   std::string groups;  // JSON array text
@@ -79,5 +80,8 @@ std::string CanonicalBytes(const Record& r);
 
 // hex(SHA-256(prev_hash_hex || canonical bytes)).
 std::string ChainHash(const Record& r);
+
+// How the stage is stored in the table: its name, or "" when unset.
+std::string_view StageColumn(const Record& r);
 
 }  // namespace agni::audit

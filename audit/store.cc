@@ -297,7 +297,7 @@ void AuditStore::InsertLocked(Record& r) {
   s.bind(i++, r.seq);
   const std::string time = FormatTime(r.time_us);
   s.bindNoCopy(i++, time);
-  s.bindNoCopy(i++, r.stage);
+  s.bind(i++, std::string(StageColumn(r)));
   for (const std::string* v :
        {&r.request_id, &r.principal, &r.groups, &r.auth_method, &r.peer,
         &r.method, &r.path, &r.phone_number, &r.decision, &r.rule_id,
@@ -382,7 +382,7 @@ void AuditStore::RecoverUnfinishedIntents() {
   std::vector<Record> closing;
   while (q.executeStep()) {
     Record r;
-    r.stage = "outcome";
+    r.stage = Stage::kOutcome;
     r.intent_seq = q.getColumn(0).getInt64();
     auto text = [&](int col) {
       return q.getColumn(col).isNull() ? std::string()
@@ -396,7 +396,7 @@ void AuditStore::RecoverUnfinishedIntents() {
     r.rule_id = text(6);
     r.policy_hash = text(7);
     r.decision = "allow";
-    r.outcome = "unknown";
+    r.outcome = OutcomeName(ReleaseOutcome::kUnknown);
     r.reason = "recovered_at_start";
     r.detail =
         "the gateway stopped after recording the intent and before recording "

@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "audit/read/query.h"
-#include "audit/read/verify.h"
+#include "audit/record_io.h"
 
 namespace agni::audit {
 namespace {

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "audit/record.h"
+
 namespace agni::audit {
 namespace {
 
@@ -54,8 +56,9 @@ std::vector<ReleaseRow> RecentReleases(const std::string& db_path,
       const std::string time = Text(q, 0);
       if (time < since) break;
       const std::string outcome = Text(q, 2);
-      if (Text(q, 1) != "outcome" ||
-          (outcome != "released" && outcome != "unknown")) {
+      if (ParseStage(Text(q, 1)) != Stage::kOutcome ||
+          (outcome != OutcomeName(ReleaseOutcome::kReleased) &&
+           outcome != OutcomeName(ReleaseOutcome::kUnknown))) {
         continue;
       }
       rows.push_back({time, Text(q, 3), Groups(Text(q, 4))});

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "audit/checkpoint.h"
-#include "audit/read/verify.h"
+#include "audit/record_io.h"
 
 namespace agni::audit {
 namespace {

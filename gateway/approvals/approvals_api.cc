@@ -152,7 +152,7 @@ bool ApprovalsGateway::OnChange(const policy::Approval& after,
                                 const std::string& reason) {
   const std::string_view name = policy::EventName(event);
   audit::Record r;
-  r.stage = "approval";
+  r.stage = audit::Stage::kApproval;
   r.request_id = actor.request_id;
   r.principal = actor.user;
   if (!actor.user.empty()) r.groups = json(actor.groups).dump();

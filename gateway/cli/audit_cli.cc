@@ -1,13 +1,45 @@
 #include "gateway/cli/audit_cli.h"
 
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "audit/checkpoint.h"
 #include "audit/read/export.h"
-#include "audit/read/verify.h"
 
 namespace agni {
+
+std::string VerifyReportText(const audit::VerifyReport& report) {
+  std::ostringstream out;
+  if (report.exit_code == audit::kVerifyUnreadable) {
+    out << "UNREADABLE: " << report.unreadable << "\n";
+    return out.str();
+  }
+  const auto& problems = report.problems;
+  if (problems.empty()) {
+    out << "OK: " << report.records << " records";
+    if (report.records > 0) {
+      out << " up to seq " << report.last_seq << ", head " << report.last_hash;
+    }
+    out << "; " << report.checkpoints << " stored checkpoint(s) verified\n";
+  } else {
+    out << "TAMPERED: first bad seq " << problems.front().seq << ": "
+        << problems.front().what << "\n";
+    const std::size_t shown = std::min<std::size_t>(problems.size(), 10);
+    for (std::size_t i = 1; i < shown; ++i) {
+      out << "  also seq " << problems[i].seq << ": " << problems[i].what
+          << "\n";
+    }
+    if (problems.size() > shown) {
+      out << "  ... and " << problems.size() - shown << " more\n";
+    }
+  }
+  for (const std::string& n : report.notes) out << "note: " << n << "\n";
+  return out.str();
+}
 
 AuditCommands::AuditCommands(CLI::App& app) {
   CLI::App* audit = app.add_subcommand(
@@ -82,7 +114,7 @@ int AuditCommands::Run() const {
     const audit::VerifyReport report =
         audit::Verify({db_, jsonl_, pubkey_, checkpoint_});
     (report.exit_code == audit::kVerifyOk ? std::cout : std::cerr)
-        << report.Text();
+        << VerifyReportText(report);
     return report.exit_code;
   }
   std::ofstream file;

@@ -4,9 +4,19 @@
 
 #include <string>
 
-#include <CLI/CLI.hpp>
+#include "audit/read/verify.h"
+
+namespace CLI {
+class App;
+}
 
 namespace agni {
+
+// The report `audit verify` prints: OK, TAMPERED with the first problems, or
+// UNREADABLE, then the notes.
+std::string VerifyReportText(const audit::VerifyReport& report);
+
+// The parsed options of the `audit` subcommands. Used by main's thread only.
 
 class AuditCommands {
  public:

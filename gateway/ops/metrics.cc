@@ -324,9 +324,10 @@ void Metrics::OnCommit(const std::vector<const audit::Record*>& records,
                 std::tuple_size_v<decltype(audit_record_counters_)>);
   for (const audit::Record* r : records) {
     auto counter = [&]() -> prometheus::Counter& {
-      return audit_records_.Add({{"stage", r->stage}});
+      return audit_records_.Add(
+          {{"stage", std::string(audit::StageColumn(*r))}});
     };
-    const int s = IndexOf(r->stage, kCachedStages);
+    const int s = IndexOf(audit::StageColumn(*r), kCachedStages);
     if (s < 0) {
       counter().Increment();
     } else {

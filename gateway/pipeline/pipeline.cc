@@ -596,7 +596,7 @@ HttpResponse RequestPipeline::ExplainPolicy(Context& ctx) {
 audit::Record RequestPipeline::BaseRecord(const Context& ctx,
                                           std::string stage) const {
   audit::Record r;
-  r.stage = std::move(stage);
+  r.stage = audit::ParseStage(stage).value_or(audit::Stage::kDecision);
   r.request_id = ctx.request_id;
   if (ctx.principal) {
     r.principal = ctx.principal->name;

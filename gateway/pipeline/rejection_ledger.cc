@@ -218,7 +218,7 @@ std::size_t RejectionLedger::WritePending(bool rotate_always) {
 audit::Record RejectionLedger::SummaryRecord(const Summary& s) const {
   const Entry& e = s.entry;
   audit::Record r;
-  r.stage = "decision";
+  r.stage = audit::Stage::kDecision;
   r.decision = "deny";
   r.reason = e.reason;
   r.peer = e.peer;

@@ -25,6 +25,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using agni::audit::Record;
+using agni::audit::Stage;
 
 constexpr int kUsers = 200;
 constexpr int kNumbers = 200000;
@@ -45,16 +46,16 @@ Record Make(std::mt19937_64& rng, std::int64_t n) {
   r.request_id = "bench-" + std::to_string(n);
   r.policy_hash = std::string(64, 'a');
   if (kind < 2) {
-    r.stage = "decision";
+    r.stage = Stage::kDecision;
     r.decision = "deny";
     r.rule_id = "never-release-emergency";
     r.reason = "policy_denied";
     r.response_status = 403;
   } else {
-    r.stage = kind < 6 ? "intent" : "decision";
+    r.stage = kind < 6 ? Stage::kIntent : Stage::kDecision;
     r.decision = "allow";
     r.rule_id = "support-sandbox";
-    if (r.stage == "decision") r.response_status = 200;
+    if (r.stage == Stage::kDecision) r.response_status = 200;
   }
   return r;
 }
@@ -91,7 +92,7 @@ int main(int argc, char** argv) {
         std::mt19937_64 rng(t);
         while (!stop) {
           Record r = Make(rng, count.load());
-          if (r.stage == "intent") r.stage = "decision";  // no open intents
+          if (r.stage == Stage::kIntent) r.stage = Stage::kDecision;  // no open intents
           if (store.Append(std::move(r)).ok) ++count;
         }
       });
@@ -138,8 +139,9 @@ int main(int argc, char** argv) {
       ins.reset();
       ins.bind(i++, r.seq);
       ins.bind(i++, agni::audit::FormatTime(r.time_us));
+      ins.bind(i++, std::string(agni::audit::StageColumn(r)));
       for (const std::string* v :
-           {&r.stage, &r.request_id, &r.principal, &r.groups, &r.auth_method,
+           {&r.request_id, &r.principal, &r.groups, &r.auth_method,
             &r.peer, &r.method, &r.path, &r.phone_number, &r.decision,
             &r.rule_id, &r.reason, &r.policy_hash}) {
         if (v->empty()) ins.bind(i++); else ins.bind(i++, *v);
@@ -162,9 +164,9 @@ int main(int argc, char** argv) {
     while (seq < total) {
       Record r = Make(rng, seq + 1);
       insert(r);
-      if (r.stage == "intent") {  // may end one past `total`
+      if (r.stage == Stage::kIntent) {  // may end one past `total`
         Record out = r;
-        out.stage = "outcome";
+        out.stage = Stage::kOutcome;
         out.intent_seq = r.seq;
         out.outcome = "released";
         out.upstream_status = 200;

@@ -347,7 +347,7 @@ TEST(VelocitySeedTest, RecentReleasesInTheAuditLogCount) {
                    std::chrono::minutes ago) {
       clock_us = us(now - ago);
       audit::Record r;
-      r.stage = std::move(stage);
+      r.stage = audit::ParseStage(stage);
       r.principal = std::move(user);
       r.groups = R"(["support"])";
       r.method = "DELETE";
@@ -365,13 +365,13 @@ TEST(VelocitySeedTest, RecentReleasesInTheAuditLogCount) {
       // As start-up recovery writes it: no groups on the outcome record.
       clock_us = us(now - std::chrono::minutes(25));
       audit::Record intent;
-      intent.stage = "intent";
+      intent.stage = audit::Stage::kIntent;
       intent.principal = "carol";
       intent.groups = R"(["support"])";
       const auto committed = store.Append(intent);
       ASSERT_TRUE(committed.ok);
       audit::Record outcome;
-      outcome.stage = "outcome";
+      outcome.stage = audit::Stage::kOutcome;
       outcome.principal = "carol";
       outcome.intent_seq = committed.seq;
       outcome.outcome = "unknown";

@@ -16,7 +16,7 @@
 
 #include "audit/read/export.h"
 #include "audit/read/query.h"
-#include "audit/read/verify.h"
+#include "gateway/cli/audit_cli.h"
 #include "base/crypto.h"
 #include "tests/support/test_support.h"
 
@@ -184,7 +184,7 @@ TEST_F(RejectionFloodTest, OnePeerGetsItsBurstAndOneSummaryThatAddsUp) {
 
   // The chain verifies; the summary is exported and its export verifies.
   const audit::VerifyReport v = audit::Verify({gw.audit_path(), "", "", ""});
-  EXPECT_EQ(v.exit_code, audit::kVerifyOk) << v.Text();
+  EXPECT_EQ(v.exit_code, audit::kVerifyOk) << VerifyReportText(v);
   std::ostringstream jsonl;
   ASSERT_EQ(audit::Export({gw.audit_path(), "jsonl", "", ""}, jsonl).exit_code, 0);
   EXPECT_NE(jsonl.str().find("\"request_count\":" + std::to_string(kFlood - 10)),

@@ -145,7 +145,7 @@ StoreOptions Options(const std::string& path) {
 
 Record IntentRecord(const std::string& request_id, const std::string& number) {
   Record r;
-  r.stage = "intent";
+  r.stage = Stage::kIntent;
   r.request_id = request_id;
   r.principal = "alice";
   r.groups = R"(["support"])";
@@ -162,7 +162,7 @@ Record IntentRecord(const std::string& request_id, const std::string& number) {
 
 Record DecisionRecord(const std::string& request_id) {
   Record r;
-  r.stage = "decision";
+  r.stage = Stage::kDecision;
   r.request_id = request_id;
   r.decision = "deny";
   r.reason = "policy_denied";
@@ -220,7 +220,7 @@ std::vector<Row> ReadRows(const std::string& path) {
     r.time_us = ParseTimeUs(row.time);
     r.prev_hash = text("prev_hash");
     r.hash = text("hash");
-    r.stage = text("stage");
+    r.stage = ParseStage(text("stage"));
     r.request_id = text("request_id");
     r.principal = text("principal");
     r.groups = text("groups");
@@ -295,7 +295,7 @@ TEST(AuditStoreTest, RecordFieldsAreStoredAndEmptyFieldsAreNull) {
   {
     AuditStore store(Options(db), nullptr, [&] { return now_us; });
     Record full = IntentRecord("req-full", "+14155550100");
-    full.stage = "outcome";
+    full.stage = Stage::kOutcome;
     full.reason = "released";
     full.approval_id = "apr_123";
     full.shadow = "deny:try-deny";
@@ -308,7 +308,7 @@ TEST(AuditStoreTest, RecordFieldsAreStoredAndEmptyFieldsAreNull) {
     full.request_count = 3;  // only summaries carry it; stored like any field
     ASSERT_TRUE(store.Append(full).ok);
     Record minimal;
-    minimal.stage = "decision";
+    minimal.stage = Stage::kDecision;
     ASSERT_TRUE(store.Append(minimal).ok);
   }
   const std::vector<Row> rows = ReadRows(db);
@@ -316,7 +316,7 @@ TEST(AuditStoreTest, RecordFieldsAreStoredAndEmptyFieldsAreNull) {
 
   const Row& f = rows[0];
   EXPECT_EQ(f.time, "2023-11-14T22:13:20.123456Z");
-  EXPECT_EQ(f.record.stage, "outcome");
+  EXPECT_EQ(f.record.stage, Stage::kOutcome);
   EXPECT_EQ(f.record.request_id, "req-full");
   EXPECT_EQ(f.record.principal, "alice");
   EXPECT_EQ(f.record.groups, R"(["support"])");
@@ -363,7 +363,7 @@ TEST(AuditStoreTest, RecordFieldsAreStoredAndEmptyFieldsAreNull) {
                                               "detail",
                                               "request_count"};
   EXPECT_EQ(rows[1].null_columns, all_optional);
-  EXPECT_EQ(rows[1].record.stage, "decision");
+  EXPECT_EQ(rows[1].record.stage, Stage::kDecision);
   EXPECT_EQ(rows[1].record.seq, 2);
 }
 
@@ -373,7 +373,7 @@ TEST(AuditStoreTest, ZeroValuedNumbersAreStoredAsZeroNotNull) {
   {
     AuditStore store(Options(db));
     Record r;
-    r.stage = "outcome";
+    r.stage = Stage::kOutcome;
     r.upstream_status = 0;
     r.upstream_latency_us = 0;
     ASSERT_TRUE(store.Append(r).ok);
@@ -394,7 +394,7 @@ TEST(AuditStoreTest, EveryRecordIsChainedToItsPredecessor) {
     results.push_back(store.Append(DecisionRecord("req-1")));
     results.push_back(store.Append(IntentRecord("req-2", "+14155550100")));
     Record outcome = IntentRecord("req-2", "+14155550100");
-    outcome.stage = "outcome";
+    outcome.stage = Stage::kOutcome;
     outcome.intent_seq = 2;
     outcome.upstream_status = 200;
     outcome.upstream_latency_us = 81'234;
@@ -759,7 +759,7 @@ TEST(AuditStoreTest, IntentWithoutOutcomeIsClosedAsUnknownOnceAtReopen) {
         store.Append(IntentRecord("req-done", "+14155550101"));
     ASSERT_TRUE(done.ok);
     Record outcome = IntentRecord("req-done", "+14155550101");
-    outcome.stage = "outcome";
+    outcome.stage = Stage::kOutcome;
     outcome.intent_seq = done.seq;
     outcome.outcome = "released";
     ASSERT_TRUE(store.Append(outcome).ok);
@@ -787,7 +787,8 @@ TEST(AuditStoreTest, IntentWithoutOutcomeIsClosedAsUnknownOnceAtReopen) {
   ASSERT_EQ(rows.size(), 6u);
   std::vector<const Record*> closing;
   for (const auto& row : rows) {
-    if (row.record.stage == "outcome" && row.record.intent_seq == orphan_seq) {
+    if (row.record.stage == Stage::kOutcome &&
+        row.record.intent_seq == orphan_seq) {
       closing.push_back(&row.record);
     }
   }
@@ -914,7 +915,7 @@ TEST(RecordTest, CanonicalBytesAreSortedCompactAsciiAndOmitEmptyFields) {
   r.seq = 3;
   r.time_us = 1'700'000'000'000'001;
   r.prev_hash = std::string(kGenesisHash);
-  r.stage = "decision";
+  r.stage = Stage::kDecision;
   r.detail = "caf\xc3\xa9";
   r.response_status = 403;
   EXPECT_EQ(CanonicalBytes(r),
@@ -944,7 +945,7 @@ TEST(RecordTest, HashCoversEveryField) {
       {"seq", [](Record& r) { r.seq = 10; }},
       {"time", [](Record& r) { r.time_us += 1; }},
       {"prev_hash", [](Record& r) { r.prev_hash = Sha256Hex("other"); }},
-      {"stage", [](Record& r) { r.stage = "outcome"; }},
+      {"stage", [](Record& r) { r.stage = Stage::kOutcome; }},
       {"request_id", [](Record& r) { r.request_id += "x"; }},
       {"principal", [](Record& r) { r.principal = "mallory"; }},
       {"groups", [](Record& r) { r.groups = "[]"; }},

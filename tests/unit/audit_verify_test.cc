@@ -23,6 +23,8 @@
 #include "audit/record.h"
 #include "audit/store.h"
 #include "audit/read/verify.h"
+#include "audit/record_io.h"
+#include "gateway/cli/audit_cli.h"
 #include "base/crypto.h"
 
 namespace agni::audit {
@@ -78,7 +80,7 @@ class LogFixture : public ::testing::Test {
     for (int i = 0; i < pairs; ++i) {
       const int n = next_++;
       Record d;
-      d.stage = "decision";
+      d.stage = Stage::kDecision;
       d.request_id = "deny-" + std::to_string(n);
       d.principal = "mallory";
       d.phone_number = "+15550" + std::to_string(1000 + n);
@@ -87,7 +89,7 @@ class LogFixture : public ::testing::Test {
       d.response_status = 403;
       ASSERT_TRUE(store.Append(d).ok);
       Record in;
-      in.stage = "intent";
+      in.stage = Stage::kIntent;
       in.request_id = "rel-" + std::to_string(n);
       in.principal = "alice";
       in.phone_number = "+15551" + std::to_string(1000 + n);
@@ -96,7 +98,7 @@ class LogFixture : public ::testing::Test {
       const AppendResult ir = store.Append(in);
       ASSERT_TRUE(ir.ok);
       Record out = in;
-      out.stage = "outcome";
+      out.stage = Stage::kOutcome;
       out.detail.clear();
       out.intent_seq = ir.seq;
       out.outcome = "released";
@@ -152,24 +154,24 @@ constexpr std::int64_t IntentSeq(int i) { return 3 * i + 2; }
 #define EXPECT_TAMPERED_AT(report, want_seq, words)                          \
   do {                                                                  \
     const VerifyReport& r_ = (report);                                  \
-    EXPECT_EQ(r_.exit_code, kVerifyTampered) << r_.Text();              \
-    ASSERT_FALSE(r_.problems.empty()) << r_.Text();                     \
-    EXPECT_EQ(r_.problems.front().seq, (want_seq)) << r_.Text();             \
-    EXPECT_NE(r_.Text().find(words), std::string::npos) << r_.Text();   \
-    EXPECT_NE(r_.Text().find("first bad seq " + std::to_string(want_seq)),   \
+    EXPECT_EQ(r_.exit_code, kVerifyTampered) << VerifyReportText(r_);              \
+    ASSERT_FALSE(r_.problems.empty()) << VerifyReportText(r_);                     \
+    EXPECT_EQ(r_.problems.front().seq, (want_seq)) << VerifyReportText(r_);             \
+    EXPECT_NE(VerifyReportText(r_).find(words), std::string::npos) << VerifyReportText(r_);   \
+    EXPECT_NE(VerifyReportText(r_).find("first bad seq " + std::to_string(want_seq)),   \
               std::string::npos)                                        \
-        << r_.Text();                                                   \
+        << VerifyReportText(r_);                                                   \
   } while (0)
 
 TEST_F(LogFixture, IntactLogVerifiesWithItsCheckpoints) {
   Append(5);
   Append(5);
   const VerifyReport r = Run();
-  EXPECT_EQ(r.exit_code, kVerifyOk) << r.Text();
+  EXPECT_EQ(r.exit_code, kVerifyOk) << VerifyReportText(r);
   EXPECT_EQ(r.records, 30);
   EXPECT_EQ(r.last_seq, 30);
   EXPECT_EQ(r.checkpoints, 2);
-  EXPECT_NE(r.Text().find("OK: 30 records"), std::string::npos) << r.Text();
+  EXPECT_NE(VerifyReportText(r).find("OK: 30 records"), std::string::npos) << VerifyReportText(r);
 }
 
 TEST_F(LogFixture, AwkwardCharactersHashTheSameForTheWriterAndTheVerifier) {
@@ -180,21 +182,21 @@ TEST_F(LogFixture, AwkwardCharactersHashTheSameForTheWriterAndTheVerifier) {
           std::string("caf\xc3\xa9 \xf0\x9f\x98\x80 cr\r lf\n ff\f bs\b"),
           std::string("invalid \xff\xfe utf-8 \xc3"), std::string("/,;=")}) {
       Record r;
-      r.stage = "decision";
+      r.stage = Stage::kDecision;
       r.detail = text;
       r.principal = text;
       ASSERT_TRUE(store.Append(r).ok);
     }
   }
   const VerifyReport r = Run("", false);
-  EXPECT_EQ(r.exit_code, kVerifyOk) << r.Text();
+  EXPECT_EQ(r.exit_code, kVerifyOk) << VerifyReportText(r);
   EXPECT_EQ(r.records, 4);
   std::ostringstream out;
   ASSERT_EQ(Export({db, "jsonl", "", ""}, out).records, 4);
   WriteAll(dir.File("odd.jsonl"), out.str());
   for (unsigned char c : out.str()) EXPECT_LT(c, 0x80);  // ASCII only
   const VerifyReport j = Verify({"", dir.File("odd.jsonl"), "", ""});
-  EXPECT_EQ(j.exit_code, kVerifyOk) << j.Text();
+  EXPECT_EQ(j.exit_code, kVerifyOk) << VerifyReportText(j);
 }
 
 TEST_F(LogFixture, FlippedByteInTheFileNamesThatRecord) {
@@ -259,8 +261,8 @@ TEST_F(LogFixture, AnUnsignedHeadStillCatchesACutTail) {
                  .dump());
   }
   const VerifyReport ok = Verify({db, "", "", dir.File("unsigned.json")});
-  EXPECT_EQ(ok.exit_code, kVerifyOk) << ok.Text();
-  EXPECT_NE(ok.Text().find("unsigned"), std::string::npos);
+  EXPECT_EQ(ok.exit_code, kVerifyOk) << VerifyReportText(ok);
+  EXPECT_NE(VerifyReportText(ok).find("unsigned"), std::string::npos);
   Tamper("DELETE FROM audit_records WHERE seq > 9; DELETE FROM audit_checkpoints");
   EXPECT_TAMPERED_AT(Verify({db, "", "", dir.File("unsigned.json")}), 10,
                      "records 10..12 are missing");
@@ -273,7 +275,7 @@ TEST_F(LogFixture, OlderCopyOfTheDatabaseIsCaughtByAnExternalCheckpoint) {
   fs::copy_file(db, dir.File("old.db"));
   Append(4);  // 24 records
   const std::string head = SaveCheckpoint(Checkpoint());
-  EXPECT_EQ(Run(head).exit_code, kVerifyOk) << Run(head).Text();
+  EXPECT_EQ(Run(head).exit_code, kVerifyOk) << VerifyReportText(Run(head));
   fs::copy_file(dir.File("old.db"), db, fs::copy_options::overwrite_existing);
   EXPECT_EQ(Run().exit_code, kVerifyOk);  // self-consistent on its own
   EXPECT_TAMPERED_AT(Run(head), 13, "older copy");
@@ -337,7 +339,7 @@ TEST_F(LogFixture, CheckpointsByAnotherKeyAreRejectedWhenTheKeyIsPinned) {
   // Without --pubkey the signature is still checked, with a note saying so.
   const VerifyReport unpinned = Run("", /*with_pubkey=*/false);
   EXPECT_EQ(unpinned.exit_code, kVerifyOk);
-  EXPECT_NE(unpinned.Text().find("pass --pubkey"), std::string::npos);
+  EXPECT_NE(VerifyReportText(unpinned).find("pass --pubkey"), std::string::npos);
 }
 
 TEST_F(LogFixture, OpenIntentIsReportedAndRecoveryClosesIt) {
@@ -351,7 +353,7 @@ TEST_F(LogFixture, OpenIntentIsReportedAndRecoveryClosesIt) {
     EXPECT_EQ(store.recovered_intents(), 1u);
   }
   const VerifyReport r = Run();
-  EXPECT_EQ(r.exit_code, kVerifyOk) << r.Text();
+  EXPECT_EQ(r.exit_code, kVerifyOk) << VerifyReportText(r);
 }
 
 TEST_F(LogFixture, UnreadableInputsExitTwo) {
@@ -360,7 +362,7 @@ TEST_F(LogFixture, UnreadableInputsExitTwo) {
   WriteAll(dir.File("junk.db"), std::string(8192, 'j'));
   const VerifyReport junk = Verify({dir.File("junk.db"), "", "", ""});
   EXPECT_EQ(junk.exit_code, kVerifyUnreadable);
-  EXPECT_NE(junk.Text().find("UNREADABLE"), std::string::npos);
+  EXPECT_NE(VerifyReportText(junk).find("UNREADABLE"), std::string::npos);
   Append(1);
   WriteAll(dir.File("bad.json"), "{\"seq\": \"x\"}");
   EXPECT_EQ(Run(dir.File("bad.json")).exit_code, kVerifyUnreadable);
@@ -381,7 +383,7 @@ TEST_F(LogFixture, CheckpointerSignsAtStartPeriodicallyAndAtStop) {
   ASSERT_TRUE(latest());
   EXPECT_EQ(latest()->seq, 3);
   Record r;
-  r.stage = "decision";
+  r.stage = Stage::kDecision;
   ASSERT_TRUE(store.Append(r).ok);  // seq 4
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (latest()->seq != 4 && std::chrono::steady_clock::now() < deadline) {
@@ -395,7 +397,7 @@ TEST_F(LogFixture, CheckpointerSignsAtStartPeriodicallyAndAtStop) {
   EXPECT_EQ(latest()->public_key, key->public_key_hex());
   store.Close();
   const VerifyReport v = Run();
-  EXPECT_EQ(v.exit_code, kVerifyOk) << v.Text();
+  EXPECT_EQ(v.exit_code, kVerifyOk) << VerifyReportText(v);
   EXPECT_GE(v.checkpoints, 3);
 }
 
@@ -434,7 +436,7 @@ TEST_F(LogFixture, JsonlExportVerifiesAndAnEditedLineIsNamed) {
   EXPECT_EQ(e.records, 12);
   WriteAll(dir.File("all.jsonl"), out.str());
   const VerifyReport ok = Verify({"", dir.File("all.jsonl"), "", ""});
-  EXPECT_EQ(ok.exit_code, kVerifyOk) << ok.Text();
+  EXPECT_EQ(ok.exit_code, kVerifyOk) << VerifyReportText(ok);
   EXPECT_EQ(ok.records, 12);
 
   std::string text = out.str();
@@ -451,8 +453,8 @@ TEST_F(LogFixture, JsonlExportVerifiesAndAnEditedLineIsNamed) {
   ASSERT_EQ(Export({db, "jsonl", "4", "9"}, part).records, 6);
   WriteAll(dir.File("part.jsonl"), part.str());
   const VerifyReport slice = Verify({"", dir.File("part.jsonl"), "", ""});
-  EXPECT_EQ(slice.exit_code, kVerifyOk) << slice.Text();
-  EXPECT_NE(slice.Text().find("starts at seq 4"), std::string::npos);
+  EXPECT_EQ(slice.exit_code, kVerifyOk) << VerifyReportText(slice);
+  EXPECT_NE(VerifyReportText(slice).find("starts at seq 4"), std::string::npos);
 }
 
 TEST_F(LogFixture, ExportByTimeKeepsAContiguousSeqRange) {

@@ -49,12 +49,13 @@ TEST(HotPathTest, CanonicalBytesMatchTheJsonLibraryOnAwkwardText) {
     r.time_us = static_cast<std::int64_t>(rng() % 4'000'000'000'000'000);
     r.prev_hash = i % 7 == 0 ? std::string() : Sha256Hex(std::to_string(i));
     for (std::string* s :
-         {&r.stage, &r.request_id, &r.principal, &r.groups, &r.auth_method,
+         {&r.request_id, &r.principal, &r.groups, &r.auth_method,
           &r.peer, &r.method, &r.path, &r.phone_number, &r.decision,
           &r.rule_id, &r.reason, &r.approval_id, &r.policy_hash, &r.shadow,
           &r.outcome, &r.detail}) {
       *s = RandomText(rng);
     }
+    if (rng() % 5) r.stage = static_cast<Stage>(rng() % 4);
     if (rng() % 2) r.intent_seq = static_cast<std::int64_t>(rng()) / 3;
     if (rng() % 2) r.upstream_status = static_cast<int>(rng() % 1000) - 100;
     if (rng() % 2) r.upstream_latency_us = static_cast<std::int64_t>(rng() % 99999999);
@@ -229,9 +230,9 @@ TEST(HotPathTest, CachedMetricSeriesCountIntoTheRightLabels) {
   m.ObserveUpstream("success", std::chrono::milliseconds(2));
   m.ObserveUpstream("timeout", std::chrono::milliseconds(2));
   Record intent, outcome, odd;
-  intent.stage = "intent";
-  outcome.stage = "outcome";
-  odd.stage = "approval";  // not pre-declared: uncached path
+  intent.stage = audit::Stage::kIntent;
+  outcome.stage = audit::Stage::kOutcome;
+  odd.stage = audit::Stage::kApproval;  // not pre-declared: uncached path
   m.OnCommit({&intent, &outcome, &intent, &odd}, std::chrono::milliseconds(1));
   const std::string text = m.Serialize();
   auto value = [&](const std::string& series) {

@@ -21,7 +21,7 @@
 #include "audit/read/history.h"
 #include "audit/record.h"
 #include "audit/store.h"
-#include "audit/read/verify.h"
+#include "gateway/cli/audit_cli.h"
 #include "gateway/ops/log.h"
 #include "gateway/ops/metrics.h"
 #include "gateway/pipeline/rejection_ledger.h"
@@ -103,7 +103,7 @@ TEST_F(LedgerTest, BurstIsIndividualTheRestIsOneSummaryWhenTheWindowCloses) {
   EXPECT_EQ(l.CloseWindowIfDue(), 1u);
   ASSERT_EQ(sink.records.size(), 1u);
   const audit::Record& s = sink.records[0];
-  EXPECT_EQ(s.stage, "decision");
+  EXPECT_EQ(s.stage, audit::Stage::kDecision);
   EXPECT_EQ(s.decision, "deny");
   EXPECT_EQ(s.reason, "unauthenticated");
   EXPECT_EQ(s.peer, "10.0.0.1");
@@ -237,7 +237,7 @@ TEST(RequestCountColumnTest, OldLogsStayVerifiableAndSummariesChain) {
     audit::AuditStore store(audit::StoreOptions{db});
     for (int i = 0; i < 3; ++i) {
       audit::Record r;
-      r.stage = "decision";
+      r.stage = audit::Stage::kDecision;
       r.decision = "deny";
       r.reason = "unauthenticated";
       r.request_id = "req-" + std::to_string(i);
@@ -260,7 +260,7 @@ TEST(RequestCountColumnTest, OldLogsStayVerifiableAndSummariesChain) {
     EXPECT_EQ(ledger.Flush(), 1u);
   }
   const audit::VerifyReport report = audit::Verify({db, "", "", ""});
-  EXPECT_EQ(report.exit_code, audit::kVerifyOk) << report.Text();
+  EXPECT_EQ(report.exit_code, audit::kVerifyOk) << VerifyReportText(report);
   EXPECT_EQ(report.records, 4);
   SQLite::Database ro(db, SQLite::OPEN_READONLY);
   SQLite::Statement q(ro,
@@ -316,7 +316,7 @@ TEST(RequestCountColumnTest, OldLogsStayVerifiableAndSummariesChain) {
 
 TEST(RequestCountColumnTest, CanonicalFormHasTheFieldOnlyWhenSet) {
   audit::Record r;
-  r.stage = "decision";
+  r.stage = audit::Stage::kDecision;
   EXPECT_EQ(audit::CanonicalBytes(r).find("request_count"), std::string::npos);
   r.request_count = 12;
   EXPECT_NE(audit::CanonicalBytes(r).find("\"request_count\":12"),
