@@ -2,12 +2,6 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <stdexcept>
 
 namespace agni::audit {
@@ -34,18 +28,9 @@ policy::Approval Parse(const std::string& doc) {
 
 }  // namespace
 
-SqliteApprovalStore::SqliteApprovalStore(const std::string& path) {
-  const std::string lock_path = path + ".lock";
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd_ < 0) {
-    throw std::runtime_error("cannot open \"" + lock_path +
-                             "\": " + std::strerror(errno));
-  }
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    ::close(lock_fd_);
-    throw std::runtime_error("the approvals database \"" + path +
-                             "\" is in use by another agni-gateway");
-  }
+SqliteApprovalStore::SqliteApprovalStore(const std::string& path)
+    : lock_(path + ".lock", "the approvals database \"" + path +
+                                "\" is in use by another agni-gateway") {
   try {
     db_ = std::make_unique<SQLite::Database>(
         path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -54,19 +39,15 @@ SqliteApprovalStore::SqliteApprovalStore(const std::string& path) {
     db_->exec("PRAGMA synchronous=FULL");
     db_->exec(kSchema);
   } catch (const std::exception& e) {
-    db_.reset();
-    ::close(lock_fd_);
     throw std::runtime_error("cannot open the approvals database \"" + path +
                              "\": " + e.what());
   }
 }
 
-SqliteApprovalStore::~SqliteApprovalStore() {
-  db_.reset();
-  ::close(lock_fd_);  // releases the flock
-}
+SqliteApprovalStore::~SqliteApprovalStore() = default;
 
-std::optional<policy::Approval> SqliteApprovalStore::Get(const std::string& id) {
+std::optional<policy::Approval> SqliteApprovalStore::Get(
+    const std::string& id) {
   std::lock_guard lock(mu_);
   SQLite::Statement q(*db_, "SELECT doc FROM approvals WHERE id = ?");
   q.bind(1, id);
@@ -78,10 +59,11 @@ std::optional<policy::Approval> SqliteApprovalStore::FindOpen(
     const std::string& requester, const std::string& phone_number,
     const std::string& rule_key) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_,
-                      "SELECT doc FROM approvals WHERE requester = ? AND "
-                      "phone_number = ? AND rule_key = ? AND status IN "
-                      "('pending', 'approved') ORDER BY created_us DESC LIMIT 1");
+  SQLite::Statement q(
+      *db_,
+      "SELECT doc FROM approvals WHERE requester = ? AND "
+      "phone_number = ? AND rule_key = ? AND status IN "
+      "('pending', 'approved') ORDER BY created_us DESC LIMIT 1");
   q.bind(1, requester);
   q.bind(2, phone_number);
   q.bind(3, rule_key);
@@ -104,10 +86,11 @@ std::vector<policy::Approval> SqliteApprovalStore::List(
 
 void SqliteApprovalStore::Put(const policy::Approval& a) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_,
-                      "INSERT OR REPLACE INTO approvals (id, status, requester, "
-                      "phone_number, rule_key, created_us, doc) VALUES "
-                      "(?, ?, ?, ?, ?, ?, ?)");
+  SQLite::Statement q(
+      *db_,
+      "INSERT OR REPLACE INTO approvals (id, status, requester, "
+      "phone_number, rule_key, created_us, doc) VALUES "
+      "(?, ?, ?, ?, ?, ?, ?)");
   q.bind(1, a.id);
   q.bind(2, std::string(policy::StatusName(a.status)));
   q.bind(3, a.requester);

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "audit/lock_file.h"
 #include "policies/approvals.h"
 
 namespace SQLite {
@@ -28,9 +29,9 @@ class SqliteApprovalStore final : public policy::ApprovalStore {
   ~SqliteApprovalStore() override;
 
   std::optional<policy::Approval> Get(const std::string& id) override;
-  std::optional<policy::Approval> FindOpen(const std::string& requester,
-                                           const std::string& phone_number,
-                                           const std::string& rule_key) override;
+  std::optional<policy::Approval> FindOpen(
+      const std::string& requester, const std::string& phone_number,
+      const std::string& rule_key) override;
   std::vector<policy::Approval> List(
       std::optional<policy::ApprovalStatus> status) override;
   void Put(const policy::Approval& approval) override;
@@ -39,7 +40,7 @@ class SqliteApprovalStore final : public policy::ApprovalStore {
 
  private:
   std::mutex mu_;
-  int lock_fd_ = -1;
+  FileLock lock_;  // declared before db_: released after the connection
   std::unique_ptr<SQLite::Database> db_;
 };
 

@@ -4,6 +4,8 @@
 // and by the Checkpointer before it signs.
 #pragma once
 
+#include <openssl/types.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -11,8 +13,6 @@
 #include <string_view>
 #include <unordered_set>
 #include <vector>
-
-#include <openssl/types.h>
 
 #include "audit/record_io.h"
 

@@ -1,12 +1,11 @@
 #include "audit/checkpoint.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,9 +130,12 @@ std::string CheckpointMessage(const Checkpoint& c) {
 }
 
 nlohmann::json CheckpointToJson(const Checkpoint& c) {
-  return {{"seq", c.seq},           {"hash", c.hash},
-          {"time", c.time},         {"key_id", c.key_id},
-          {"public_key", c.public_key}, {"signature", c.signature},
+  return {{"seq", c.seq},
+          {"hash", c.hash},
+          {"time", c.time},
+          {"key_id", c.key_id},
+          {"public_key", c.public_key},
+          {"signature", c.signature},
           {"algorithm", "ed25519"}};
 }
 
@@ -148,13 +150,15 @@ std::optional<Checkpoint> CheckpointFromJson(const nlohmann::json& j,
     auto it = j.find(key);
     if (it == j.end() && !required) return;
     if (it == j.end() || !it->is_string()) {
-      if (error.empty()) error = std::string("\"") + key + "\" must be a string";
+      if (error.empty())
+        error = std::string("\"") + key + "\" must be a string";
       return;
     }
     out = it->get<std::string>();
   };
   auto seq = j.find("seq");
-  if (seq == j.end() || !seq->is_number_integer() || seq->get<long long>() < 0) {
+  if (seq == j.end() || !seq->is_number_integer() ||
+      seq->get<long long>() < 0) {
     error = "\"seq\" must be a non-negative integer";
   } else {
     c.seq = seq->get<std::int64_t>();
@@ -165,7 +169,8 @@ std::optional<Checkpoint> CheckpointFromJson(const nlohmann::json& j,
   text("key_id", c.key_id, false);
   text("public_key", c.public_key, false);
   text("signature", c.signature, false);
-  if (error.empty() && !IsHex(c.hash, 64)) error = "\"hash\" must be 64 hex digits";
+  if (error.empty() && !IsHex(c.hash, 64))
+    error = "\"hash\" must be 64 hex digits";
   if (!error.empty()) return std::nullopt;
   return c;
 }
@@ -193,11 +198,10 @@ bool CheckpointSignatureValid(const Checkpoint& c) {
       ctx &&
       EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) ==
           1 &&
-      EVP_DigestVerify(ctx.get(),
-                       reinterpret_cast<const unsigned char*>(sig->data()),
-                       sig->size(),
-                       reinterpret_cast<const unsigned char*>(msg.data()),
-                       msg.size()) == 1;
+      EVP_DigestVerify(
+          ctx.get(), reinterpret_cast<const unsigned char*>(sig->data()),
+          sig->size(), reinterpret_cast<const unsigned char*>(msg.data()),
+          msg.size()) == 1;
   ERR_clear_error();
   return ok;
 }
@@ -306,10 +310,9 @@ std::string GenerateKeyFiles(const std::string& private_path,
     return "cannot create \"" + private_path + "\": " + std::strerror(errno) +
            (errno == EEXIST ? " (refusing to overwrite an existing key)" : "");
   }
-  const bool written =
-      ::write(fd, priv.data(), priv.size()) ==
-          static_cast<ssize_t>(priv.size()) &&
-      ::fsync(fd) == 0;
+  const bool written = ::write(fd, priv.data(), priv.size()) ==
+                           static_cast<ssize_t>(priv.size()) &&
+                       ::fsync(fd) == 0;
   ::close(fd);
   if (!written) {
     ::unlink(private_path.c_str());
@@ -321,7 +324,9 @@ std::string GenerateKeyFiles(const std::string& private_path,
   return "";
 }
 
-void EnsureCheckpointSchema(SQLite::Database& db) { db.exec(kCheckpointSchema); }
+void EnsureCheckpointSchema(SQLite::Database& db) {
+  db.exec(kCheckpointSchema);
+}
 
 std::optional<Checkpoint> LatestCheckpoint(SQLite::Database& db) {
   if (!db.tableExists("audit_checkpoints")) return std::nullopt;
@@ -357,8 +362,9 @@ std::optional<ChainPosition> TrustedAnchor(SQLite::Database& db,
   while (q.executeStep()) {
     Checkpoint c = FromRow(q);
     const std::string record_hash =
-        c.seq == 0 ? std::string(kGenesisHash)
-                   : (q.getColumn(6).isNull() ? "" : q.getColumn(6).getString());
+        c.seq == 0
+            ? std::string(kGenesisHash)
+            : (q.getColumn(6).isNull() ? "" : q.getColumn(6).getString());
     if (record_hash == c.hash && CheckpointSignatureValid(c)) {
       return ChainPosition{c.seq, c.hash};
     }
@@ -420,8 +426,8 @@ std::optional<Checkpoint> Checkpointer::WriteNow(bool force,
   std::lock_guard lock(write_mu_);
   try {
     if (!db_) {
-      db_ = std::make_unique<SQLite::Database>(db_path_,
-                                               SQLite::OPEN_READWRITE);
+      db_ =
+          std::make_unique<SQLite::Database>(db_path_, SQLite::OPEN_READWRITE);
       db_->setBusyTimeout(5000);
       EnsureCheckpointSchema(*db_);
     }

@@ -13,13 +13,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "audit/chain_check.h"
 
@@ -31,12 +30,12 @@ namespace agni::audit {
 
 // One signed statement "the chain had `hash` at `seq` at `time`".
 struct Checkpoint {
-  std::int64_t seq = 0;   // 0: the empty log (hash is the genesis hash)
-  std::string hash;       // 64 lowercase hex
-  std::string time;       // FormatTime() of when it was signed
-  std::string key_id;     // KeyId() of the signing key
-  std::string public_key; // raw Ed25519 public key, 64 lowercase hex
-  std::string signature;  // raw Ed25519 signature, 128 lowercase hex
+  std::int64_t seq = 0;    // 0: the empty log (hash is the genesis hash)
+  std::string hash;        // 64 lowercase hex
+  std::string time;        // FormatTime() of when it was signed
+  std::string key_id;      // KeyId() of the signing key
+  std::string public_key;  // raw Ed25519 public key, 64 lowercase hex
+  std::string signature;   // raw Ed25519 signature, 128 lowercase hex
 };
 
 // The bytes that are signed: {"hash":...,"seq":...,"time":...} in the

@@ -36,17 +36,21 @@ void PutDigits(char* at, unsigned value, int width) {
 
 std::string_view StageName(Stage stage) {
   switch (stage) {
-    case Stage::kDecision: return "decision";
-    case Stage::kIntent: return "intent";
-    case Stage::kOutcome: return "outcome";
-    case Stage::kApproval: return "approval";
+    case Stage::kDecision:
+      return "decision";
+    case Stage::kIntent:
+      return "intent";
+    case Stage::kOutcome:
+      return "outcome";
+    case Stage::kApproval:
+      return "approval";
   }
   return "decision";
 }
 
 std::optional<Stage> ParseStage(std::string_view name) {
-  for (Stage s : {Stage::kDecision, Stage::kIntent, Stage::kOutcome,
-                  Stage::kApproval}) {
+  for (Stage s :
+       {Stage::kDecision, Stage::kIntent, Stage::kOutcome, Stage::kApproval}) {
     if (StageName(s) == name) return s;
   }
   return std::nullopt;
@@ -54,10 +58,14 @@ std::optional<Stage> ParseStage(std::string_view name) {
 
 std::string_view OutcomeName(ReleaseOutcome outcome) {
   switch (outcome) {
-    case ReleaseOutcome::kReleased: return "released";
-    case ReleaseOutcome::kRejectedByUpstream: return "rejected_by_upstream";
-    case ReleaseOutcome::kUnknown: return "unknown";
-    case ReleaseOutcome::kNotSent: return "not_sent";
+    case ReleaseOutcome::kReleased:
+      return "released";
+    case ReleaseOutcome::kRejectedByUpstream:
+      return "rejected_by_upstream";
+    case ReleaseOutcome::kUnknown:
+      return "unknown";
+    case ReleaseOutcome::kNotSent:
+      return "not_sent";
   }
   return "unknown";
 }

@@ -4,11 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace agni::audit {
 
@@ -23,7 +22,12 @@ std::string_view StageName(Stage stage);
 std::optional<Stage> ParseStage(std::string_view name);
 
 // What became of a forwarded release, as its outcome record says.
-enum class ReleaseOutcome { kReleased, kRejectedByUpstream, kUnknown, kNotSent };
+enum class ReleaseOutcome {
+  kReleased,
+  kRejectedByUpstream,
+  kUnknown,
+  kNotSent
+};
 std::string_view OutcomeName(ReleaseOutcome outcome);
 
 // Field names are the column names of the audit_records table. Empty strings

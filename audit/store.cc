@@ -2,15 +2,8 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <stdexcept>
-
 
 namespace agni::audit {
 namespace {
@@ -147,24 +140,15 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
                        std::function<std::int64_t()> clock_us)
     : options_(std::move(options)),
       observer_(observer),
-      clock_us_(clock_us ? std::move(clock_us) : SystemNowUs) {
-  const std::string lock_path = options_.path + ".lock";
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd_ < 0) {
-    throw std::runtime_error("cannot open \"" + lock_path +
-                             "\": " + std::strerror(errno));
-  }
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    ::close(lock_fd_);
-    lock_fd_ = -1;
-    throw std::runtime_error(
-        "the audit database \"" + options_.path +
-        "\" is in use by another agni-gateway (lock \"" + lock_path + "\")");
-  }
+      clock_us_(clock_us ? std::move(clock_us) : SystemNowUs),
+      lock_(options_.path + ".lock",
+            "the audit database \"" + options_.path +
+                "\" is in use by another agni-gateway (lock \"" +
+                options_.path + ".lock\")") {
   try {
     db_ = std::make_unique<SQLite::Database>(
-        options_.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE |
-                           SQLite::OPEN_FULLMUTEX);
+        options_.path,
+        SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
     db_->setBusyTimeout(static_cast<int>(options_.busy_timeout.count()));
     db_->exec("PRAGMA journal_mode=WAL");
     db_->exec("PRAGMA synchronous=FULL");
@@ -174,8 +158,7 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
     // fdatasync extends the file, and those syncs queue behind the
     // checkpoint's sync of the database (allowed-path p99 215 ms against
     // 13 ms, tests/bench/bench.sh, BENCHMARKS.md).
-    const std::string check =
-        db_->execAndGet("PRAGMA quick_check").getString();
+    const std::string check = db_->execAndGet("PRAGMA quick_check").getString();
     if (check != "ok") {
       throw std::runtime_error("integrity check failed: " + check);
     }
@@ -184,35 +167,22 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
     ReadChainHead();
     RecoverUnfinishedIntents();
   } catch (const std::exception& e) {
-    head_.reset();
-    insert_.reset();
-    begin_.reset();
-    commit_.reset();
-    rollback_.reset();
-    db_.reset();
-    ::close(lock_fd_);
-    lock_fd_ = -1;
+    // The statements, the connection and then the lock are released as the
+    // members unwind, in that order.
     throw std::runtime_error("cannot open the audit database \"" +
                              options_.path + "\": " + e.what());
   }
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
-AuditStore::~AuditStore() {
-  Close();
-  head_.reset();
-  insert_.reset();
-  begin_.reset();
-  commit_.reset();
-  rollback_.reset();
-  db_.reset();
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
-}
+// The members then go in reverse order: statements, connection, lock.
+AuditStore::~AuditStore() { Close(); }
 
 void AuditStore::ReadChainHead() {
   if (!head_) {
     head_ = std::make_unique<SQLite::Statement>(
-        *db_, "SELECT seq, hash, time FROM audit_records ORDER BY seq DESC LIMIT 1");
+        *db_,
+        "SELECT seq, hash, time FROM audit_records ORDER BY seq DESC LIMIT 1");
   }
   SQLite::Statement& last = *head_;
   last.reset();
@@ -300,8 +270,8 @@ void AuditStore::InsertLocked(Record& r) {
   s.bind(i++, std::string(StageColumn(r)));
   for (const std::string* v :
        {&r.request_id, &r.principal, &r.groups, &r.auth_method, &r.peer,
-        &r.method, &r.path, &r.phone_number, &r.decision, &r.rule_id,
-        &r.reason, &r.approval_id, &r.policy_hash, &r.shadow}) {
+        &r.method, &r.path, &r.phone_number, &r.decision, &r.rule_id, &r.reason,
+        &r.approval_id, &r.policy_hash, &r.shadow}) {
     BindText(s, i++, *v);
   }
   BindOptional(s, i++, r.intent_seq);

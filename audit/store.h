@@ -3,16 +3,16 @@
 // Callers hand a record to Append() and block until the batch holding it has
 // committed (WAL, synchronous=FULL): when Append() returns ok, the record is on
 // disk. Records arriving while a commit is in progress form the next batch
-// (group commit), so many concurrent requests share one fsync. A full queue or a
-// failed commit is reported to the caller, never dropped silently: the gateway
-// turns it into a 503 and forwards nothing.
+// (group commit), so many concurrent requests share one fsync. A full queue or
+// a failed commit is reported to the caller, never dropped silently: the
+// gateway turns it into a 503 and forwards nothing.
 //
 // Thread-safe: Append() may be called from any thread. The SQLite connection is
 // used only by the writer thread.
 #pragma once
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -23,15 +23,15 @@
 #include <string>
 #include <thread>
 
+#include "audit/lock_file.h"
 #include "audit/record.h"
 
 namespace SQLite {
 class Database;
 class Statement;
-}
+}  // namespace SQLite
 
 namespace agni::audit {
-
 
 struct StoreOptions {
   std::string path;
@@ -113,7 +113,9 @@ class AuditStore final : public AuditSink {
   StoreOptions options_;
   StoreObserver* observer_;
   std::function<std::int64_t()> clock_us_;
-  int lock_fd_ = -1;  // flock()ed "<path>.lock", held for the store's life
+  // On "<path>.lock", held for the store's life. Members are destroyed in
+  // reverse order: the statements, then the connection, then the lock.
+  FileLock lock_;
   std::unique_ptr<SQLite::Database> db_;  // writer thread only (after open)
   std::unique_ptr<SQLite::Statement> insert_;  // prepared once, writer only
   std::unique_ptr<SQLite::Statement> head_;    // prepared once, writer only

@@ -27,8 +27,9 @@ std::optional<std::int64_t> Bound(SQLite::Database& db, const std::string& v,
   if (AllDigits(v)) return std::stoll(v);
   auto t = NormalizeTime(v, upper);
   if (!t) return std::nullopt;
-  SQLite::Statement q(db, upper ? "SELECT max(seq) FROM audit_records WHERE time <= ?"
-                                : "SELECT min(seq) FROM audit_records WHERE time >= ?");
+  SQLite::Statement q(
+      db, upper ? "SELECT max(seq) FROM audit_records WHERE time <= ?"
+                : "SELECT min(seq) FROM audit_records WHERE time >= ?");
   q.bind(1, *t);
   q.executeStep();
   if (q.getColumn(0).isNull()) return upper ? 0 : INT64_MAX;  // nothing
@@ -38,7 +39,8 @@ std::optional<std::int64_t> Bound(SQLite::Database& db, const std::string& v,
 }  // namespace
 
 std::string CsvField(std::string_view v) {
-  if (v.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(v);
+  if (v.find_first_of(",\"\r\n") == std::string_view::npos)
+    return std::string(v);
   std::string out = "\"";
   for (char c : v) {
     if (c == '"') out += '"';
@@ -71,7 +73,8 @@ ExportResult Export(const ExportOptions& o, std::ostream& out) {
               "2026-11-26T16:00:00Z"};
     }
     SQLite::Statement q(
-        db, "SELECT * FROM audit_records WHERE seq >= ? AND seq <= ? ORDER BY seq");
+        db,
+        "SELECT * FROM audit_records WHERE seq >= ? AND seq <= ? ORDER BY seq");
     q.bind(1, *from);
     q.bind(2, *to);
     const bool csv = o.format == "csv";
@@ -112,7 +115,8 @@ ExportResult Export(const ExportOptions& o, std::ostream& out) {
     out.flush();
     if (!out) return {2, result.records, "cannot write the export"};
   } catch (const std::exception& e) {
-    return {2, result.records, "cannot read \"" + o.db_path + "\": " + e.what()};
+    return {2, result.records,
+            "cannot read \"" + o.db_path + "\": " + e.what()};
   }
   return result;
 }

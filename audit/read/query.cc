@@ -83,7 +83,8 @@ std::string ParseAuditQuery(std::string_view qs, AuditQuery& out) {
   while (!qs.empty()) {
     const std::size_t amp = qs.find('&');
     std::string_view pair = qs.substr(0, amp);
-    qs = amp == std::string_view::npos ? std::string_view() : qs.substr(amp + 1);
+    qs =
+        amp == std::string_view::npos ? std::string_view() : qs.substr(amp + 1);
     if (pair.empty()) continue;
     const std::size_t eq = pair.find('=');
     const std::string_view key = pair.substr(0, eq);
@@ -95,8 +96,8 @@ std::string ParseAuditQuery(std::string_view qs, AuditQuery& out) {
     }
     if (key == "after_seq" || key == "limit") {
       long long n = 0;
-      auto [p, ec] = std::from_chars(value->data(),
-                                     value->data() + value->size(), n);
+      auto [p, ec] =
+          std::from_chars(value->data(), value->data() + value->size(), n);
       if (ec != std::errc() || p != value->data() + value->size() || n < 0) {
         return std::string(key) + " must be a non-negative integer";
       }
@@ -150,11 +151,11 @@ namespace {
 // the query as well, so the answer is exact even on older logs.
 std::optional<std::int64_t> SeqAtTime(SQLite::Database& db,
                                       const std::string& time, bool upper) {
-  SQLite::Statement s(
-      db, upper ? "SELECT seq FROM audit_records WHERE time <= ? "
-                  "ORDER BY time DESC LIMIT 1"
-                : "SELECT seq FROM audit_records WHERE time >= ? "
-                  "ORDER BY time LIMIT 1");
+  SQLite::Statement s(db, upper
+                              ? "SELECT seq FROM audit_records WHERE time <= ? "
+                                "ORDER BY time DESC LIMIT 1"
+                              : "SELECT seq FROM audit_records WHERE time >= ? "
+                                "ORDER BY time LIMIT 1");
   s.bind(1, time);
   if (!s.executeStep()) return std::nullopt;
   return s.getColumn(0).getInt64();
@@ -177,8 +178,7 @@ nlohmann::json RunAuditQuery(SQLite::Database& db, const AuditQuery& q) {
     empty = empty || !hi;
   }
   if (empty) {
-    return {{"records", nlohmann::json::array()},
-            {"next_after_seq", nullptr}};
+    return {{"records", nlohmann::json::array()}, {"next_after_seq", nullptr}};
   }
   std::string sql = "SELECT * FROM audit_records WHERE seq > ? AND seq <= ?";
   std::vector<const std::string*> binds;
@@ -214,9 +214,9 @@ nlohmann::json RunAuditQuery(SQLite::Database& db, const AuditQuery& q) {
     records.push_back(std::move(rec));
   }
   nlohmann::json page = {{"records", std::move(records)}};
-  page["next_after_seq"] =
-      static_cast<int>(page["records"].size()) == q.limit ? nlohmann::json(last)
-                                                          : nlohmann::json();
+  page["next_after_seq"] = static_cast<int>(page["records"].size()) == q.limit
+                               ? nlohmann::json(last)
+                               : nlohmann::json();
   return page;
 }
 

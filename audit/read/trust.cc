@@ -1,10 +1,9 @@
 #include "audit/read/trust.h"
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
-
-#include <nlohmann/json.hpp>
 
 #include "audit/checkpoint.h"
 
@@ -53,8 +52,8 @@ void ExpectOwnCheckpoints(SQLite::Database& db, const std::string& pubkey,
   if (pubkey.empty()) return;
   for (auto& [id, c] : StoredCheckpoints(db)) {
     if (c.public_key != pubkey) continue;
-    const std::string label = "checkpoint #" + std::to_string(id) +
-                              " signed by this gateway's key";
+    const std::string label =
+        "checkpoint #" + std::to_string(id) + " signed by this gateway's key";
     if (!CheckpointSignatureValid(c)) {
       checker.Problem(c.seq, label + " has an invalid signature");
     } else {
@@ -88,14 +87,16 @@ std::string ExpectExternalCheckpoint(const std::string& path,
         "the external checkpoint is unsigned (the gateway has no signing "
         "key); only its seq and hash were compared");
   } else if (!CheckpointSignatureValid(*c)) {
-    checker.Problem(c->seq, label + " (seq " + std::to_string(c->seq) +
-                                ") has an invalid signature (checkpoint edited)");
+    checker.Problem(c->seq,
+                    label + " (seq " + std::to_string(c->seq) +
+                        ") has an invalid signature (checkpoint edited)");
   } else {
     checker.Expect(c->seq, {c->hash, label});
     if (pubkey.empty()) {
       notes.push_back(
           "the external checkpoint's signature was checked against the key it "
-          "names (" + c->key_id + "); pass --pubkey to pin the key");
+          "names (" +
+          c->key_id + "); pass --pubkey to pin the key");
     }
   }
   return "";

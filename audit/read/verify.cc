@@ -3,32 +3,19 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
 #include "audit/checkpoint.h"
+#include "audit/lock_file.h"
 #include "audit/read/trust.h"
 #include "audit/record.h"
 #include "audit/record_io.h"
 
 namespace agni::audit {
 namespace {
-
-// A gateway holds an exclusive flock on "<db>.lock" while it runs.
-bool GatewayIsRunning(const std::string& db_path) {
-  const std::string lock = db_path + ".lock";
-  const int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0;
-  ::close(fd);
-  return held;
-}
 
 VerifyReport Unreadable(std::string why) {
   VerifyReport report;
@@ -55,9 +42,10 @@ void Conclude(ChainChecker& checker, VerifyReport& report) {
 // many requests they account for. Logs older than the column have none.
 void CheckSummaries(SQLite::Database& db, ChainChecker& checker,
                     VerifyReport& report) {
-  SQLite::Statement has(db,
-                        "SELECT count(*) FROM pragma_table_info('audit_records')"
-                        " WHERE name = 'request_count'");
+  SQLite::Statement has(
+      db,
+      "SELECT count(*) FROM pragma_table_info('audit_records')"
+      " WHERE name = 'request_count'");
   if (!has.executeStep() || has.getColumn(0).getInt64() == 0) return;
   SQLite::Statement bad(
       db,
@@ -77,7 +65,8 @@ void CheckSummaries(SQLite::Database& db, ChainChecker& checker,
     report.notes.push_back(
         std::to_string(sum.getColumn(0).getInt64()) +
         " summary record(s) account for " +
-        std::to_string(static_cast<std::int64_t>(sum.getColumn(1).getDouble())) +
+        std::to_string(
+            static_cast<std::int64_t>(sum.getColumn(1).getDouble())) +
         " rejected requests not recorded one by one (request_count)");
   }
 }
@@ -90,7 +79,8 @@ void CheckOpenIntents(const std::string& db_path, ChainChecker& checker,
   std::vector<std::int64_t> open(checker.open_intents().begin(),
                                  checker.open_intents().end());
   std::sort(open.begin(), open.end());
-  if (GatewayIsRunning(db_path)) {
+  // A gateway holds the lock on "<db>.lock" while it runs.
+  if (FileLock::IsHeld(db_path + ".lock")) {
     report.notes.push_back(std::to_string(open.size()) +
                            " intent(s) without an outcome yet; a gateway "
                            "is running, so they may be in flight");
@@ -171,7 +161,8 @@ VerifyReport VerifyJsonl(const VerifyOptions& o, const std::string& pubkey) {
     report.notes.push_back(
         "the export starts at seq " + std::to_string(checker.first_seq()) +
         "; its first prev_hash is taken as given (compare it with the hash of "
-        "seq " + std::to_string(checker.first_seq() - 1) + " elsewhere)");
+        "seq " +
+        std::to_string(checker.first_seq() - 1) + " elsewhere)");
   }
   if (!checker.open_intents().empty()) {
     report.notes.push_back(std::to_string(checker.open_intents().size()) +
@@ -205,11 +196,11 @@ std::string CheckBeforeServing(const std::string& db_path,
     if (checker.problems().empty()) checker.Finish();
     if (!checker.problems().empty()) {
       auto& problems = checker.problems();
-      const ChainProblem& first = *std::min_element(
-          problems.begin(), problems.end(),
-          [](const ChainProblem& a, const ChainProblem& b) {
-            return a.seq < b.seq;
-          });
+      const ChainProblem& first =
+          *std::min_element(problems.begin(), problems.end(),
+                            [](const ChainProblem& a, const ChainProblem& b) {
+                              return a.seq < b.seq;
+                            });
       return "the audit chain in \"" + db_path + "\" is broken at seq " +
              std::to_string(first.seq) + ": " + first.what + hint;
     }

@@ -40,7 +40,7 @@ struct VerifyReport {
   std::int64_t records = 0;
   std::int64_t last_seq = 0;
   std::string last_hash;
-  std::int64_t checkpoints = 0;       // stored checkpoints checked
+  std::int64_t checkpoints = 0;        // stored checkpoints checked
   std::vector<ChainProblem> problems;  // sorted by seq; first is "the" one
   std::string unreadable;              // why, when exit_code == 2
   std::vector<std::string> notes;      // informational lines

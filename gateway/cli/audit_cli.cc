@@ -1,7 +1,6 @@
 #include "gateway/cli/audit_cli.h"
 
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <fstream>
 #include <iostream>

@@ -6,14 +6,13 @@
 
 #include <filesystem>
 #include <fstream>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "audit/checkpoint.h"
 #include "audit/fingerprint.h"
-#include "gateway/config/config.h"
 #include "base/crypto.h"
+#include "gateway/config/config.h"
 
 namespace agni {
 namespace {
@@ -43,13 +42,12 @@ class Folder {
     return (path_ / name).string();
   }
   ConfigLoad Load(const nlohmann::json& audit) const {
-    nlohmann::json config = {
-        {"audit", audit},
-        {"users",
-         {{{"name", "alice"},
-           {"groups", {"support"}},
-           {"token_sha256", Sha256Hex("t")}}}},
-        {"policy_file", "policy.json"}};
+    nlohmann::json config = {{"audit", audit},
+                             {"users",
+                              {{{"name", "alice"},
+                                {"groups", {"support"}},
+                                {"token_sha256", Sha256Hex("t")}}}},
+                             {"policy_file", "policy.json"}};
     return LoadConfig(Write("gateway.json", config.dump()));
   }
 
@@ -74,8 +72,8 @@ TEST(AuditConfigTest, SigningAndFingerprintKeysResolveAgainstTheConfigFolder) {
                               {"signing_key_file", "sign.pem"},
                               {"checkpoint_interval", "5s"},
                               {"fingerprint_key_file", "fp.key"}});
-  ASSERT_TRUE(load.errors.empty()) << load.errors[0].path << ": "
-                                   << load.errors[0].message;
+  ASSERT_TRUE(load.errors.empty())
+      << load.errors[0].path << ": " << load.errors[0].message;
   EXPECT_EQ(load.config->audit.signing_key_file, dir.File("sign.pem"));
   EXPECT_EQ(load.config->audit.checkpoint_interval, std::chrono::seconds(5));
   EXPECT_EQ(load.config->audit.fingerprint_key, key);
@@ -83,7 +81,8 @@ TEST(AuditConfigTest, SigningAndFingerprintKeysResolveAgainstTheConfigFolder) {
   ConfigLoad defaults = dir.Load({{"path", "audit.db"}});
   ASSERT_TRUE(defaults.errors.empty());
   EXPECT_EQ(defaults.config->audit.signing_key_file, "");
-  EXPECT_EQ(defaults.config->audit.checkpoint_interval, std::chrono::minutes(1));
+  EXPECT_EQ(defaults.config->audit.checkpoint_interval,
+            std::chrono::minutes(1));
   EXPECT_EQ(defaults.config->audit.fingerprint_key, "");
 }
 
@@ -97,12 +96,14 @@ TEST(AuditConfigTest, EveryBadAuditKeyIsReportedWithItsPath) {
                               {"checkpoint_interval", "500ms"},
                               {"fingerprint_key_file", "short.key"}});
   EXPECT_FALSE(load.config);
-  EXPECT_NE(ErrorAt(load, "$.audit.signing_key_file").find("not an Ed25519 private key"),
+  EXPECT_NE(ErrorAt(load, "$.audit.signing_key_file")
+                .find("not an Ed25519 private key"),
             std::string::npos);
   EXPECT_NE(ErrorAt(load, "$.audit.checkpoint_interval").find("at least 1s"),
             std::string::npos);
-  EXPECT_NE(ErrorAt(load, "$.audit.fingerprint_key_file").find("32 random bytes"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorAt(load, "$.audit.fingerprint_key_file").find("32 random bytes"),
+      std::string::npos);
 
   ConfigLoad missing = dir.Load({{"path", "audit.db"},
                                  {"signing_key_file", "nope.pem"},

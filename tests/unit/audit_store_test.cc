@@ -271,9 +271,15 @@ void ExpectValidChain(const std::vector<Row>& rows) {
 // --- appending and reading back
 // -----------------------------------------------
 
-TEST(AuditStoreTest, AppendReturnsGaplessIncreasingSeqAndIsDurableOnReturn) {
+// Every store test starts in an empty folder with an observer at hand.
+class AuditStoreTest : public ::testing::Test {
+ protected:
   TempFolder dir;
   const std::string db = dir.File("audit.db");
+  TestObserver observer;
+};
+
+TEST_F(AuditStoreTest, AppendReturnsGaplessIncreasingSeqAndIsDurableOnReturn) {
   AuditStore store(Options(db));
   EXPECT_TRUE(store.Healthy());
   EXPECT_EQ(store.recovered_intents(), 0u);
@@ -288,9 +294,7 @@ TEST(AuditStoreTest, AppendReturnsGaplessIncreasingSeqAndIsDurableOnReturn) {
   }
 }
 
-TEST(AuditStoreTest, RecordFieldsAreStoredAndEmptyFieldsAreNull) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
+TEST_F(AuditStoreTest, RecordFieldsAreStoredAndEmptyFieldsAreNull) {
   const std::int64_t now_us = 1'700'000'000'123'456;  // 2023-11-14T22:13:20Z
   {
     AuditStore store(Options(db), nullptr, [&] { return now_us; });
@@ -367,9 +371,7 @@ TEST(AuditStoreTest, RecordFieldsAreStoredAndEmptyFieldsAreNull) {
   EXPECT_EQ(rows[1].record.seq, 2);
 }
 
-TEST(AuditStoreTest, ZeroValuedNumbersAreStoredAsZeroNotNull) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
+TEST_F(AuditStoreTest, ZeroValuedNumbersAreStoredAsZeroNotNull) {
   {
     AuditStore store(Options(db));
     Record r;
@@ -385,9 +387,7 @@ TEST(AuditStoreTest, ZeroValuedNumbersAreStoredAsZeroNotNull) {
   EXPECT_EQ(rows[0].null_columns.count("upstream_status"), 0u);
 }
 
-TEST(AuditStoreTest, EveryRecordIsChainedToItsPredecessor) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
+TEST_F(AuditStoreTest, EveryRecordIsChainedToItsPredecessor) {
   std::vector<AppendResult> results;
   {
     AuditStore store(Options(db));
@@ -420,9 +420,7 @@ TEST(AuditStoreTest, EveryRecordIsChainedToItsPredecessor) {
   EXPECT_EQ(hashes.size(), rows.size());
 }
 
-TEST(AuditStoreTest, ReopeningContinuesSeqAndChain) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
+TEST_F(AuditStoreTest, ReopeningContinuesSeqAndChain) {
   {
     AuditStore store(Options(db));
     ASSERT_TRUE(store.Append(DecisionRecord("a")).ok);
@@ -439,9 +437,7 @@ TEST(AuditStoreTest, ReopeningContinuesSeqAndChain) {
   ExpectValidChain(rows);
 }
 
-TEST(AuditStoreTest, ObserverSeesCommittedRecordsWithTheirSeq) {
-  TempFolder dir;
-  TestObserver observer;
+TEST_F(AuditStoreTest, ObserverSeesCommittedRecordsWithTheirSeq) {
   AuditStore store(Options(dir.File("audit.db")), &observer);
   ASSERT_TRUE(store.Append(DecisionRecord("a")).ok);
   ASSERT_TRUE(store.Append(DecisionRecord("b")).ok);
@@ -452,9 +448,7 @@ TEST(AuditStoreTest, ObserverSeesCommittedRecordsWithTheirSeq) {
 // --- tamper resistance
 // ----------------------------------------------------------
 
-TEST(AuditStoreTest, UpdateAndDeleteAreRejectedAsAppendOnly) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
+TEST_F(AuditStoreTest, UpdateAndDeleteAreRejectedAsAppendOnly) {
   AuditStore store(Options(db));
   ASSERT_TRUE(store.Append(IntentRecord("req-1", "+14155550100")).ok);
   ASSERT_TRUE(store.Append(DecisionRecord("req-2")).ok);
@@ -488,16 +482,13 @@ TEST(AuditStoreTest, UpdateAndDeleteAreRejectedAsAppendOnly) {
   EXPECT_EQ(r.seq, 3);
 }
 
-TEST(AuditStoreTest, DatabaseIsInWalMode) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
+TEST_F(AuditStoreTest, DatabaseIsInWalMode) {
   AuditStore store(Options(db));
   SQLite::Database other(db, SQLite::OPEN_READONLY);
   EXPECT_EQ(other.execAndGet("PRAGMA journal_mode").getString(), "wal");
 }
 
-TEST(AuditStoreTest, UnopenableDatabaseThrowsAReadableError) {
-  TempFolder dir;
+TEST_F(AuditStoreTest, UnopenableDatabaseThrowsAReadableError) {
   const std::string db = dir.File("no-such-dir/audit.db");
   try {
     AuditStore store(Options(db));
@@ -507,9 +498,7 @@ TEST(AuditStoreTest, UnopenableDatabaseThrowsAReadableError) {
   }
 }
 
-TEST(AuditStoreTest, AFileThatIsNotADatabaseIsRefused) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
+TEST_F(AuditStoreTest, AFileThatIsNotADatabaseIsRefused) {
   {
     std::FILE* f = std::fopen(db.c_str(), "wb");
     ASSERT_NE(f, nullptr);
@@ -523,10 +512,7 @@ TEST(AuditStoreTest, AFileThatIsNotADatabaseIsRefused) {
 // --- group commit
 // ---------------------------------------------------------------
 
-TEST(AuditStoreTest, ConcurrentAppendsShareCommitsAndGetDistinctGaplessSeqs) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
-  TestObserver observer;
+TEST_F(AuditStoreTest, ConcurrentAppendsShareCommitsAndGetDistinctGaplessSeqs) {
   StoreOptions options = Options(db);
   options.busy_timeout = milliseconds(10'000);
   AuditStore store(options, &observer);
@@ -572,10 +558,7 @@ TEST(AuditStoreTest, ConcurrentAppendsShareCommitsAndGetDistinctGaplessSeqs) {
   ExpectValidChain(rows);
 }
 
-TEST(AuditStoreTest, NoBatchIsLargerThanMaxBatch) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
-  TestObserver observer;
+TEST_F(AuditStoreTest, NoBatchIsLargerThanMaxBatch) {
   StoreOptions options = Options(db);
   options.busy_timeout = milliseconds(10'000);
   options.max_batch = 4;
@@ -609,10 +592,7 @@ TEST(AuditStoreTest, NoBatchIsLargerThanMaxBatch) {
 // --- failing closed
 // ---------------------------------------------------------------
 
-TEST(AuditStoreTest, LockedDatabaseFailsTheAppendAndWritesNothing) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
-  TestObserver observer;
+TEST_F(AuditStoreTest, LockedDatabaseFailsTheAppendAndWritesNothing) {
   StoreOptions options = Options(db);
   options.busy_timeout = milliseconds(100);
   AuditStore store(options, &observer);
@@ -646,13 +626,10 @@ TEST(AuditStoreTest, LockedDatabaseFailsTheAppendAndWritesNothing) {
   ExpectValidChain(rows);
 }
 
-TEST(AuditStoreTest, ProbeRestoresHealthWithoutWritingARecord) {
+TEST_F(AuditStoreTest, ProbeRestoresHealthWithoutWritingARecord) {
   // Readiness must recover once the database is writable again even when no
   // traffic arrives to prove it (a load balancer stops sending to an unready
   // instance).
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
-  TestObserver observer;
   StoreOptions options = Options(db);
   options.busy_timeout = milliseconds(100);
   AuditStore store(options, &observer);
@@ -669,10 +646,7 @@ TEST(AuditStoreTest, ProbeRestoresHealthWithoutWritingARecord) {
   EXPECT_EQ(observer.failures(), std::vector<std::size_t>{1});
 }
 
-TEST(AuditStoreTest, LockedDatabaseFailsEveryRecordOfTheBatch) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
-  TestObserver observer;
+TEST_F(AuditStoreTest, LockedDatabaseFailsEveryRecordOfTheBatch) {
   StoreOptions options = Options(db);
   options.busy_timeout = milliseconds(100);
   AuditStore store(options, &observer);
@@ -700,10 +674,7 @@ TEST(AuditStoreTest, LockedDatabaseFailsEveryRecordOfTheBatch) {
   ExpectValidChain(ReadRows(db));
 }
 
-TEST(AuditStoreTest, FullQueueRefusesImmediatelyInsteadOfWaiting) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
-  TestObserver observer;
+TEST_F(AuditStoreTest, FullQueueRefusesImmediatelyInsteadOfWaiting) {
   StoreOptions options = Options(db);
   options.busy_timeout = milliseconds(10'000);
   options.max_queue = 1;
@@ -748,9 +719,7 @@ TEST(AuditStoreTest, FullQueueRefusesImmediatelyInsteadOfWaiting) {
 // --- recovery and shutdown
 // -------------------------------------------------------
 
-TEST(AuditStoreTest, IntentWithoutOutcomeIsClosedAsUnknownOnceAtReopen) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
+TEST_F(AuditStoreTest, IntentWithoutOutcomeIsClosedAsUnknownOnceAtReopen) {
   std::int64_t orphan_seq = 0;
   {
     AuditStore store(Options(db));
@@ -807,9 +776,7 @@ TEST(AuditStoreTest, IntentWithoutOutcomeIsClosedAsUnknownOnceAtReopen) {
   ExpectValidChain(rows);
 }
 
-TEST(AuditStoreTest, SeveralOrphanedIntentsAreAllRecovered) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
+TEST_F(AuditStoreTest, SeveralOrphanedIntentsAreAllRecovered) {
   {
     AuditStore store(Options(db));
     ASSERT_TRUE(store.Append(IntentRecord("r1", "+14155550100")).ok);
@@ -827,10 +794,7 @@ TEST(AuditStoreTest, SeveralOrphanedIntentsAreAllRecovered) {
   ExpectValidChain(rows);
 }
 
-TEST(AuditStoreTest, CloseCommitsQueuedRecordsThenRefusesNewOnes) {
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
-  TestObserver observer;
+TEST_F(AuditStoreTest, CloseCommitsQueuedRecordsThenRefusesNewOnes) {
   StoreOptions options = Options(db);
   options.busy_timeout = milliseconds(10'000);
   options.max_queue = 2;
@@ -885,13 +849,11 @@ TEST(AuditStoreTest, CloseCommitsQueuedRecordsThenRefusesNewOnes) {
   ExpectValidChain(rows);
 }
 
-TEST(AuditStoreTest, SecondWriterOnTheSameFileDoesNotWedgeTheFirst) {
+TEST_F(AuditStoreTest, SecondWriterOnTheSameFileDoesNotWedgeTheFirst) {
   // A second gateway started by mistake on the same database (a rolling
   // deploy, a manual `serve`) must not leave the running one failing every
   // request until it is restarted: it may refuse to open, or the chain may
   // continue, but the first store has to keep (or get back to) working.
-  TempFolder dir;
-  const std::string db = dir.File("audit.db");
   AuditStore first(Options(db));
   ASSERT_TRUE(first.Append(DecisionRecord("first-1")).ok);
   try {

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -20,12 +20,12 @@
 #include "audit/checkpoint.h"
 #include "audit/read/export.h"
 #include "audit/read/query.h"
-#include "audit/record.h"
-#include "audit/store.h"
 #include "audit/read/verify.h"
+#include "audit/record.h"
 #include "audit/record_io.h"
-#include "gateway/cli/audit_cli.h"
+#include "audit/store.h"
 #include "base/crypto.h"
+#include "gateway/cli/audit_cli.h"
 
 namespace agni::audit {
 namespace {
@@ -123,17 +123,18 @@ class LogFixture : public ::testing::Test {
   // with write access to the file would.
   void Tamper(const std::string& sql) {
     SQLite::Database d(db, SQLite::OPEN_READWRITE);
-    d.exec("DROP TRIGGER IF EXISTS audit_records_no_update;"
-           "DROP TRIGGER IF EXISTS audit_records_no_delete;"
-           "DROP TRIGGER IF EXISTS audit_checkpoints_no_update;"
-           "DROP TRIGGER IF EXISTS audit_checkpoints_no_delete;");
+    d.exec(
+        "DROP TRIGGER IF EXISTS audit_records_no_update;"
+        "DROP TRIGGER IF EXISTS audit_records_no_delete;"
+        "DROP TRIGGER IF EXISTS audit_checkpoints_no_update;"
+        "DROP TRIGGER IF EXISTS audit_checkpoints_no_delete;");
     d.exec(sql);
   }
 
   VerifyReport Run(const std::string& checkpoint_file = "",
                    bool with_pubkey = true) {
-    return Verify({db, "", with_pubkey ? dir.File("k.pub") : "",
-                   checkpoint_file});
+    return Verify(
+        {db, "", with_pubkey ? dir.File("k.pub") : "", checkpoint_file});
   }
 
   std::string SaveCheckpoint(const audit::Checkpoint& c,
@@ -151,16 +152,18 @@ class LogFixture : public ::testing::Test {
 // Records of one pair i (0-based): decision 3i+1, intent 3i+2, outcome 3i+3.
 constexpr std::int64_t IntentSeq(int i) { return 3 * i + 2; }
 
-#define EXPECT_TAMPERED_AT(report, want_seq, words)                          \
-  do {                                                                  \
-    const VerifyReport& r_ = (report);                                  \
-    EXPECT_EQ(r_.exit_code, kVerifyTampered) << VerifyReportText(r_);              \
-    ASSERT_FALSE(r_.problems.empty()) << VerifyReportText(r_);                     \
-    EXPECT_EQ(r_.problems.front().seq, (want_seq)) << VerifyReportText(r_);             \
-    EXPECT_NE(VerifyReportText(r_).find(words), std::string::npos) << VerifyReportText(r_);   \
-    EXPECT_NE(VerifyReportText(r_).find("first bad seq " + std::to_string(want_seq)),   \
-              std::string::npos)                                        \
-        << VerifyReportText(r_);                                                   \
+#define EXPECT_TAMPERED_AT(report, want_seq, words)                         \
+  do {                                                                      \
+    const VerifyReport& r_ = (report);                                      \
+    EXPECT_EQ(r_.exit_code, kVerifyTampered) << VerifyReportText(r_);       \
+    ASSERT_FALSE(r_.problems.empty()) << VerifyReportText(r_);              \
+    EXPECT_EQ(r_.problems.front().seq, (want_seq)) << VerifyReportText(r_); \
+    EXPECT_NE(VerifyReportText(r_).find(words), std::string::npos)          \
+        << VerifyReportText(r_);                                            \
+    EXPECT_NE(VerifyReportText(r_).find("first bad seq " +                  \
+                                        std::to_string(want_seq)),          \
+              std::string::npos)                                            \
+        << VerifyReportText(r_);                                            \
   } while (0)
 
 TEST_F(LogFixture, IntactLogVerifiesWithItsCheckpoints) {
@@ -171,7 +174,8 @@ TEST_F(LogFixture, IntactLogVerifiesWithItsCheckpoints) {
   EXPECT_EQ(r.records, 30);
   EXPECT_EQ(r.last_seq, 30);
   EXPECT_EQ(r.checkpoints, 2);
-  EXPECT_NE(VerifyReportText(r).find("OK: 30 records"), std::string::npos) << VerifyReportText(r);
+  EXPECT_NE(VerifyReportText(r).find("OK: 30 records"), std::string::npos)
+      << VerifyReportText(r);
 }
 
 TEST_F(LogFixture, AwkwardCharactersHashTheSameForTheWriterAndTheVerifier) {
@@ -263,7 +267,8 @@ TEST_F(LogFixture, AnUnsignedHeadStillCatchesACutTail) {
   const VerifyReport ok = Verify({db, "", "", dir.File("unsigned.json")});
   EXPECT_EQ(ok.exit_code, kVerifyOk) << VerifyReportText(ok);
   EXPECT_NE(VerifyReportText(ok).find("unsigned"), std::string::npos);
-  Tamper("DELETE FROM audit_records WHERE seq > 9; DELETE FROM audit_checkpoints");
+  Tamper(
+      "DELETE FROM audit_records WHERE seq > 9; DELETE FROM audit_checkpoints");
   EXPECT_TAMPERED_AT(Verify({db, "", "", dir.File("unsigned.json")}), 10,
                      "records 10..12 are missing");
   // With a pinned key an unsigned head is not accepted.
@@ -288,7 +293,8 @@ TEST_F(LogFixture, RewrittenHistoryWithRecomputedHashesIsCaughtByCheckpoints) {
   {
     Tamper("SELECT 1");
     SQLite::Database d(db, SQLite::OPEN_READWRITE);
-    SQLite::Statement q(d, "SELECT * FROM audit_records WHERE seq >= 5 ORDER BY seq");
+    SQLite::Statement q(
+        d, "SELECT * FROM audit_records WHERE seq >= 5 ORDER BY seq");
     std::vector<nlohmann::json> rows;
     while (q.executeStep()) rows.push_back(RowObject(q));
     std::string prev;
@@ -339,7 +345,8 @@ TEST_F(LogFixture, CheckpointsByAnotherKeyAreRejectedWhenTheKeyIsPinned) {
   // Without --pubkey the signature is still checked, with a note saying so.
   const VerifyReport unpinned = Run("", /*with_pubkey=*/false);
   EXPECT_EQ(unpinned.exit_code, kVerifyOk);
-  EXPECT_NE(VerifyReportText(unpinned).find("pass --pubkey"), std::string::npos);
+  EXPECT_NE(VerifyReportText(unpinned).find("pass --pubkey"),
+            std::string::npos);
 }
 
 TEST_F(LogFixture, OpenIntentIsReportedAndRecoveryClosesIt) {
@@ -385,7 +392,8 @@ TEST_F(LogFixture, CheckpointerSignsAtStartPeriodicallyAndAtStop) {
   Record r;
   r.stage = Stage::kDecision;
   ASSERT_TRUE(store.Append(r).ok);  // seq 4
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (latest()->seq != 4 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -460,14 +468,15 @@ TEST_F(LogFixture, JsonlExportVerifiesAndAnEditedLineIsNamed) {
 TEST_F(LogFixture, ExportByTimeKeepsAContiguousSeqRange) {
   Append(2);
   std::ostringstream all;
-  ASSERT_EQ(Export({db, "jsonl", "2000-01-01", "2999-12-31T00:00:00Z"}, all)
-                .records,
-            6);
+  ASSERT_EQ(
+      Export({db, "jsonl", "2000-01-01", "2999-12-31T00:00:00Z"}, all).records,
+      6);
   std::ostringstream none;
   ASSERT_EQ(Export({db, "jsonl", "2999-01-01", ""}, none).records, 0);
   std::ostringstream bad;
   EXPECT_EQ(Export({db, "jsonl", "yesterday", ""}, bad).exit_code, 2);
-  EXPECT_EQ(Export({dir.File("missing.db"), "jsonl", "", ""}, bad).exit_code, 2);
+  EXPECT_EQ(Export({dir.File("missing.db"), "jsonl", "", ""}, bad).exit_code,
+            2);
 }
 
 TEST(ExportCsvTest, FieldsAreQuotedPerRfc4180) {
@@ -487,7 +496,8 @@ TEST_F(LogFixture, CsvExportHasAHeaderAndOneCrlfLinePerRecord) {
   EXPECT_EQ(csv.rfind("seq,time,stage,", 0), 0u) << csv.substr(0, 80);
   EXPECT_NE(csv.find(",prev_hash,hash,request_count\r\n"), std::string::npos);
   std::size_t lines = 0;
-  for (std::size_t p = 0; (p = csv.find("\r\n", p)) != std::string::npos; p += 2) {
+  for (std::size_t p = 0; (p = csv.find("\r\n", p)) != std::string::npos;
+       p += 2) {
     ++lines;
   }
   EXPECT_EQ(lines, 7u);  // header + 6 records
@@ -538,9 +548,9 @@ TEST_F(LogFixture, QueryFiltersAndPagesBySeq) {
 
 TEST(AuditQueryParseTest, ParsesDecodesAndRejectsWithTheParameterNamed) {
   AuditQuery q;
-  ASSERT_EQ(ParseAuditQuery("phone_number=%2B14155550100&user=alice&after_seq=7",
-                            q),
-            "");
+  ASSERT_EQ(
+      ParseAuditQuery("phone_number=%2B14155550100&user=alice&after_seq=7", q),
+      "");
   EXPECT_EQ(q.phone_number, "+14155550100");
   EXPECT_EQ(q.user, "alice");
   EXPECT_EQ(q.after_seq, 7);
