@@ -107,6 +107,24 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
+// The Ed25519 key, private or public, in the PEM file at `path`. Throws
+// std::runtime_error: the quoted path and `not_a_key` when the file holds
+// anything else.
+Pkey ReadEd25519Pem(const std::string& path, bool private_key,
+                    const char* not_a_key) {
+  const std::string pem = ReadFile(path);
+  std::unique_ptr<BIO, BioFree> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  Pkey key(private_key
+               ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)
+               : PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  if (!key || EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) {
+    ERR_clear_error();
+    throw std::runtime_error("\"" + path + "\" " + not_a_key);
+  }
+  return key;
+}
+
 bool IsHex(std::string_view s, std::size_t len) {
   return s.size() == len && HexDecode(s).has_value();
 }
@@ -216,16 +234,9 @@ SigningKey SigningKey::Generate() {
 }
 
 SigningKey SigningKey::LoadPem(const std::string& path) {
-  const std::string pem = ReadFile(path);
-  std::unique_ptr<BIO, BioFree> bio(
-      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  Pkey key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-  if (!key || EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) {
-    ERR_clear_error();
-    throw std::runtime_error("\"" + path +
-                             "\" is not an Ed25519 private key in PEM form "
-                             "(make one with `agni-gateway audit keygen`)");
-  }
+  Pkey key = ReadEd25519Pem(path, /*private_key=*/true,
+                            "is not an Ed25519 private key in PEM form "
+                            "(make one with `agni-gateway audit keygen`)");
   unsigned char seed[32];
   std::size_t len = sizeof seed;
   if (EVP_PKEY_get_raw_private_key(key.get(), seed, &len) != 1 || len != 32) {
@@ -288,15 +299,8 @@ std::string SigningKey::PublicPem() const {
 }
 
 std::string LoadPublicKeyHex(const std::string& path) {
-  const std::string pem = ReadFile(path);
-  std::unique_ptr<BIO, BioFree> bio(
-      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  Pkey key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
-  if (!key || EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) {
-    ERR_clear_error();
-    throw std::runtime_error("\"" + path +
-                             "\" is not an Ed25519 public key in PEM form");
-  }
+  Pkey key = ReadEd25519Pem(path, /*private_key=*/false,
+                            "is not an Ed25519 public key in PEM form");
   return HexEncode(RawPublicKey(key.get()));
 }
 

@@ -268,8 +268,21 @@ void ExpectValidChain(const std::vector<Row>& rows) {
   }
 }
 
-// --- appending and reading back
-// -----------------------------------------------
+// --- appending and reading back ----------------------------------------------
+
+// Starts one caller thread per element of `results`, the i-th appending
+// DecisionRecord("req-<i>") into results[i]. The caller joins them.
+std::vector<std::jthread> AppendConcurrently(
+    AuditStore& store, std::vector<AppendResult>& results) {
+  std::vector<std::jthread> threads;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    threads.emplace_back([&store, &results, i] {
+      t_caller = true;
+      results[i] = store.Append(DecisionRecord("req-" + std::to_string(i)));
+    });
+  }
+  return threads;
+}
 
 // Every store test starts in an empty folder with an observer at hand.
 class AuditStoreTest : public ::testing::Test {
@@ -445,8 +458,7 @@ TEST_F(AuditStoreTest, ObserverSeesCommittedRecordsWithTheirSeq) {
   EXPECT_TRUE(observer.failures().empty());
 }
 
-// --- tamper resistance
-// ----------------------------------------------------------
+// --- tamper resistance -------------------------------------------------------
 
 TEST_F(AuditStoreTest, UpdateAndDeleteAreRejectedAsAppendOnly) {
   AuditStore store(Options(db));
@@ -509,8 +521,7 @@ TEST_F(AuditStoreTest, AFileThatIsNotADatabaseIsRefused) {
   EXPECT_THROW(AuditStore store(Options(db)), std::runtime_error);
 }
 
-// --- group commit
-// ---------------------------------------------------------------
+// --- group commit ------------------------------------------------------------
 
 TEST_F(AuditStoreTest, ConcurrentAppendsShareCommitsAndGetDistinctGaplessSeqs) {
   StoreOptions options = Options(db);
@@ -522,13 +533,7 @@ TEST_F(AuditStoreTest, ConcurrentAppendsShareCommitsAndGetDistinctGaplessSeqs) {
   WriteLockHolder lock(db);
   constexpr int kThreads = 64;
   std::vector<AppendResult> results(kThreads);
-  std::vector<std::jthread> threads;
-  for (int i = 0; i < kThreads; ++i) {
-    threads.emplace_back([&, i] {
-      t_caller = true;
-      results[i] = store.Append(DecisionRecord("req-" + std::to_string(i)));
-    });
-  }
+  std::vector<std::jthread> threads = AppendConcurrently(store, results);
   ASSERT_TRUE(WaitFor([&] { return observer.queued() == kThreads; }))
       << observer.queued() << " of " << kThreads << " queued";
   lock.Release();
@@ -567,13 +572,7 @@ TEST_F(AuditStoreTest, NoBatchIsLargerThanMaxBatch) {
   WriteLockHolder lock(db);
   constexpr int kThreads = 10;
   std::vector<AppendResult> results(kThreads);
-  std::vector<std::jthread> threads;
-  for (int i = 0; i < kThreads; ++i) {
-    threads.emplace_back([&, i] {
-      t_caller = true;
-      results[i] = store.Append(DecisionRecord("req-" + std::to_string(i)));
-    });
-  }
+  std::vector<std::jthread> threads = AppendConcurrently(store, results);
   ASSERT_TRUE(WaitFor([&] { return observer.queued() == kThreads; }));
   lock.Release();
   for (auto& t : threads) t.join();
@@ -589,8 +588,7 @@ TEST_F(AuditStoreTest, NoBatchIsLargerThanMaxBatch) {
   EXPECT_EQ(CountRows(db), kThreads);
 }
 
-// --- failing closed
-// ---------------------------------------------------------------
+// --- failing closed ----------------------------------------------------------
 
 TEST_F(AuditStoreTest, LockedDatabaseFailsTheAppendAndWritesNothing) {
   StoreOptions options = Options(db);
@@ -653,11 +651,7 @@ TEST_F(AuditStoreTest, LockedDatabaseFailsEveryRecordOfTheBatch) {
 
   WriteLockHolder lock(db);
   std::vector<AppendResult> results(8);
-  std::vector<std::jthread> threads;
-  for (int i = 0; i < 8; ++i) {
-    threads.emplace_back(
-        [&, i] { results[i] = store.Append(DecisionRecord("x")); });
-  }
+  std::vector<std::jthread> threads = AppendConcurrently(store, results);
   for (auto& t : threads) t.join();
   for (const auto& r : results) EXPECT_FALSE(r.ok);
   std::size_t failed = 0;
@@ -716,8 +710,7 @@ TEST_F(AuditStoreTest, FullQueueRefusesImmediatelyInsteadOfWaiting) {
   ExpectValidChain(rows);
 }
 
-// --- recovery and shutdown
-// -------------------------------------------------------
+// --- recovery and shutdown ---------------------------------------------------
 
 TEST_F(AuditStoreTest, IntentWithoutOutcomeIsClosedAsUnknownOnceAtReopen) {
   std::int64_t orphan_seq = 0;
@@ -869,8 +862,7 @@ TEST_F(AuditStoreTest, SecondWriterOnTheSameFileDoesNotWedgeTheFirst) {
   ExpectValidChain(ReadRows(db));
 }
 
-// --- the canonical form
-// -----------------------------------------------------------
+// --- the canonical form ------------------------------------------------------
 
 TEST(RecordTest, CanonicalBytesAreSortedCompactAsciiAndOmitEmptyFields) {
   Record r;
