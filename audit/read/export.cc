@@ -36,6 +36,35 @@ std::optional<std::int64_t> Bound(SQLite::Database& db, const std::string& v,
   return q.getColumn(0).getInt64();
 }
 
+// The header row (also for an empty range, so tools see the columns), then
+// one row per record, NULL as an empty field.
+void WriteCsvRows(SQLite::Database& db, std::int64_t from_seq,
+                  std::int64_t to_seq, std::ostream& out,
+                  std::int64_t& records) {
+  SQLite::Statement q(
+      db,
+      "SELECT * FROM audit_records WHERE seq >= ? AND seq <= ? ORDER BY seq");
+  q.bind(1, from_seq);
+  q.bind(2, to_seq);
+  const int n = q.getColumnCount();
+  std::string line;
+  for (int i = 0; i < n; ++i) {
+    if (i) line += ',';
+    line += CsvField(q.getColumnName(i));
+  }
+  out << line << "\r\n";
+  while (q.executeStep()) {
+    line.clear();
+    for (int i = 0; i < n; ++i) {
+      if (i) line += ',';
+      const SQLite::Column c = q.getColumn(i);
+      if (!c.isNull()) line += CsvField(c.getString());
+    }
+    out << line << "\r\n";
+    ++records;
+  }
+}
+
 }  // namespace
 
 std::string CsvField(std::string_view v) {
@@ -72,44 +101,10 @@ ExportResult Export(const ExportOptions& o, std::ostream& out) {
               "--from/--to must be a seq number or a UTC time like "
               "2026-11-26T16:00:00Z"};
     }
-    SQLite::Statement q(
-        db,
-        "SELECT * FROM audit_records WHERE seq >= ? AND seq <= ? ORDER BY seq");
-    q.bind(1, *from);
-    q.bind(2, *to);
-    const bool csv = o.format == "csv";
-    bool header = false;
-    std::string line;
-    if (!csv) WriteJsonlRows(db, *from, *to, out, result.records);
-    while (csv && q.executeStep()) {
-      const int n = q.getColumnCount();
-      if (!header) {
-        line.clear();
-        for (int i = 0; i < n; ++i) {
-          if (i) line += ',';
-          line += CsvField(q.getColumnName(i));
-        }
-        out << line << "\r\n";
-        header = true;
-      }
-      line.clear();
-      for (int i = 0; i < n; ++i) {
-        if (i) line += ',';
-        const SQLite::Column c = q.getColumn(i);
-        if (!c.isNull()) line += CsvField(c.getString());
-      }
-      out << line << "\r\n";
-      ++result.records;
-    }
-    if (csv && !header) {
-      // An empty range still gets the header row, so tools see the columns.
-      SQLite::Statement cols(db, "SELECT * FROM audit_records LIMIT 0");
-      line.clear();
-      for (int i = 0; i < cols.getColumnCount(); ++i) {
-        if (i) line += ',';
-        line += CsvField(cols.getColumnName(i));
-      }
-      out << line << "\r\n";
+    if (o.format == "csv") {
+      WriteCsvRows(db, *from, *to, out, result.records);
+    } else {
+      WriteJsonlRows(db, *from, *to, out, result.records);
     }
     db.exec("COMMIT");
     out.flush();
