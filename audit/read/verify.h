@@ -22,6 +22,7 @@ namespace agni::audit {
 std::string CheckBeforeServing(const std::string& db_path,
                                const std::string& public_key_hex);
 
+// What `audit verify` reads: a database or an export, and what to trust.
 struct VerifyOptions {
   std::string db_path;          // either this
   std::string jsonl_path;       // or this

@@ -17,7 +17,6 @@ namespace agni {
 std::string VerifyReportText(const audit::VerifyReport& report);
 
 // The parsed options of the `audit` subcommands. Used by main's thread only.
-
 class AuditCommands {
  public:
   // Registers `audit keygen|verify|export` on `app`.
