@@ -288,6 +288,24 @@ ApprovalResult ApprovalService::Load(const std::string& id) {
   return {ApprovalError::kNone, "", std::move(a), false};
 }
 
+std::optional<ApprovalResult> ApprovalService::RefuseVote(
+    const Approval& a, const Actor& actor, std::string_view as_requester,
+    std::string_view not_eligible) const {
+  if (actor.user == a.requester) {
+    return Fail(ApprovalError::kSelfApproval, std::string(as_requester), a);
+  }
+  if (!MayDecide(a, actor)) {
+    return Fail(ApprovalError::kNotEligible, std::string(not_eligible), a);
+  }
+  if (a.status != ApprovalStatus::kPending) {
+    return Fail(ApprovalError::kNotPending,
+                "the request is " + std::string(StatusName(a.status)) +
+                    ", no longer pending",
+                a);
+  }
+  return std::nullopt;
+}
+
 bool ApprovalService::MayDecide(const Approval& a, const Actor& actor) const {
   if (actor.user == a.requester) return false;
   return std::any_of(a.required.begin(), a.required.end(),
@@ -352,19 +370,10 @@ ApprovalResult ApprovalService::Approve(const std::string& id,
   ApprovalResult loaded = Load(id);
   if (!loaded.ok()) return loaded;
   Approval a = std::move(*loaded.approval);
-  if (actor.user == a.requester) {
-    return Fail(ApprovalError::kSelfApproval,
-                "the requester cannot approve their own request", a);
-  }
-  if (!MayDecide(a, actor)) {
-    return Fail(ApprovalError::kNotEligible,
-                "you are not in any group that may approve this request", a);
-  }
-  if (a.status != ApprovalStatus::kPending) {
-    return Fail(ApprovalError::kNotPending,
-                "the request is " + std::string(StatusName(a.status)) +
-                    ", no longer pending",
-                a);
+  if (std::optional<ApprovalResult> refused = RefuseVote(
+          a, actor, "the requester cannot approve their own request",
+          "you are not in any group that may approve this request")) {
+    return std::move(*refused);
   }
   const auto voted = [&](const Vote& v) { return v.user == actor.user; };
   if (std::any_of(a.approvals.begin(), a.approvals.end(), voted)) {
@@ -391,20 +400,11 @@ ApprovalResult ApprovalService::Deny(const std::string& id, const Actor& actor,
   ApprovalResult loaded = Load(id);
   if (!loaded.ok()) return loaded;
   Approval a = std::move(*loaded.approval);
-  if (actor.user == a.requester) {
-    return Fail(ApprovalError::kSelfApproval,
-                "the requester cannot decide on their own request; use cancel",
-                a);
-  }
-  if (!MayDecide(a, actor)) {
-    return Fail(ApprovalError::kNotEligible,
-                "you are not in any group that may decide on this request", a);
-  }
-  if (a.status != ApprovalStatus::kPending) {
-    return Fail(ApprovalError::kNotPending,
-                "the request is " + std::string(StatusName(a.status)) +
-                    ", no longer pending",
-                a);
+  if (std::optional<ApprovalResult> refused = RefuseVote(
+          a, actor,
+          "the requester cannot decide on their own request; use cancel",
+          "you are not in any group that may decide on this request")) {
+    return std::move(*refused);
   }
   if (reason.empty()) {
     return Fail(ApprovalError::kReasonRequired,

@@ -120,7 +120,13 @@ class RequestPipeline {
   // The one exit for answers the gateway generates itself.
   HttpResponse Finish(Context& ctx, Problem problem);
   HttpResponse Respond(Context& ctx, HttpResponse response);
-  audit::Record BaseRecord(const Context& ctx, std::string stage) const;
+  // The one exit for an answer that may leave only once its audit record
+  // has committed; else 503 audit_unavailable.
+  HttpResponse RespondRecorded(Context& ctx, audit::Record record,
+                               HttpResponse response);
+  audit::Record BaseRecord(const Context& ctx, audit::Stage stage) const;
+  // The record of a read that was served (whoami, audit, explain).
+  audit::Record ServedRecord(Context& ctx, std::string detail) const;
   std::shared_ptr<const AccessSnapshot> Access() const;
 
   mutable std::mutex access_mu_;
