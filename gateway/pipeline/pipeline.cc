@@ -121,14 +121,19 @@ bool SummarizedWithoutIdentity(Reason reason) {
 }  // namespace
 
 RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
-                                 audit::AuditSink& audit,
-                                 UpstreamClient& upstream, Metrics& metrics,
-                                 const Logger& log)
+                                 Collaborators with)
     : access_(std::move(access)),
-      audit_(audit),
-      upstream_(upstream),
-      metrics_(metrics),
-      log_(log) {}
+      audit_(with.audit),
+      upstream_(with.upstream),
+      metrics_(with.metrics),
+      log_(with.log),
+      max_in_flight_(with.max_in_flight),
+      approvals_(with.approvals),
+      audit_api_(with.audit_api),
+      rejections_(with.rejections),
+      clock_(with.clock ? std::move(with.clock) : [] {
+        return std::chrono::system_clock::now();
+      }) {}
 
 std::shared_ptr<const AccessSnapshot> RequestPipeline::Access() const {
   std::lock_guard lock(access_mu_);

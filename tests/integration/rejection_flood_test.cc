@@ -18,6 +18,7 @@
 #include "audit/read/query.h"
 #include "audit/read/verify.h"
 #include "base/crypto.h"
+#include "tests/support/harness.h"
 #include "tests/support/test_support.h"
 
 namespace agni::testing {
