@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "base/crypto.h"
+#include "base/json_object_writer.h"
 #include "base/json_text.h"
 
 namespace agni::audit {
@@ -173,9 +174,10 @@ void WriteFields(const Record& r, Writer& w) {
   if (r.upstream_status) w.Number("upstream_status", *r.upstream_status);
 }
 
-class JsonObjectWriter {
+// Builds the nlohmann object ToJson() returns.
+class JsonTreeWriter {
  public:
-  explicit JsonObjectWriter(nlohmann::json& j) : j_(j) {}
+  explicit JsonTreeWriter(nlohmann::json& j) : j_(j) {}
   void Text(const char* key, std::string_view v, bool always = false) {
     if (always || !v.empty()) j_[key] = std::string(v);
   }
@@ -186,33 +188,26 @@ class JsonObjectWriter {
 };
 
 // The bytes nlohmann's dump(-1, ' ', true, replace) writes for the object
-// JsonObjectWriter builds, written directly: nlohmann's map-backed object
+// JsonTreeWriter builds, written directly: nlohmann's map-backed object
 // costs an allocation per key and a tree walk, several times the SHA-256 of
-// the result. tests/unit/hot_path_test.cc checks the two agree.
+// the result. Text is ASCII-only (CHAIN.md). tests/unit/hot_path_test.cc
+// checks the two agree.
 class CanonicalWriter {
  public:
-  explicit CanonicalWriter(std::string& out) : out_(out) {}
+  explicit CanonicalWriter(std::string& out) : w_(out) {}
   void Text(std::string_view key, std::string_view v, bool always = false) {
     if (!always && v.empty()) return;
-    Key(key);
-    AppendJsonString(out_, v, /*ensure_ascii=*/true);
+    w_.Key(key);
+    AppendJsonString(w_.out(), v, /*ensure_ascii=*/true);
   }
   void Number(std::string_view key, std::int64_t v) {
-    Key(key);
-    out_ += std::to_string(v);
+    w_.Key(key);
+    w_.out() += std::to_string(v);
   }
-  void Close() { out_ += first_ ? "{}" : "}"; }
+  void Close() { w_.Close(); }
 
  private:
-  void Key(std::string_view key) {
-    out_ += first_ ? "{\"" : ",\"";
-    first_ = false;
-    out_ += key;
-    out_ += "\":";
-  }
-
-  std::string& out_;
-  bool first_ = true;
+  JsonObjectWriter w_;
 };
 
 }  // namespace
@@ -223,7 +218,7 @@ std::string_view StageColumn(const Record& r) {
 
 nlohmann::json ToJson(const Record& r) {
   nlohmann::json j = nlohmann::json::object();
-  JsonObjectWriter w(j);
+  JsonTreeWriter w(j);
   WriteFields(r, w);
   return j;
 }

@@ -1,79 +1,44 @@
-// agni-gateway: argv -> subcommands. Builds the object graph for `serve` and
-// owns nothing else; everything testable lives in agni_core.
-#include <csignal>
-#include <cstdlib>
-#include <iostream>
-#include <memory>
-#include <optional>
+// agni-gateway: argv -> subcommands. `serve` runs the object graph of
+// gateway/app; every command's work lives in agni_core.
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
-#include <httplib.h>
-#include <nlohmann/json.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
-#include "audit/checkpoint.h"
-#include "audit/read/query.h"
-#include "audit/store.h"
-#include "audit/read/verify.h"
-#include "gateway/pipeline/audit_api.h"
+#include "gateway/app/app.h"
 #include "gateway/cli/audit_cli.h"
-#include "audit/approval_store.h"
-#include "audit/store.h"
-#include "gateway/approvals/approval_webhook.h"
-#include "gateway/approvals/approvals_api.h"
-#include "gateway/config/config.h"
-#include "base/crypto.h"
-#include "gateway/ops/log.h"
-#include "gateway/ops/metrics.h"
-#include "gateway/pipeline/pipeline.h"
+#include "gateway/cli/config_cli.h"
+#include "gateway/cli/healthcheck_cli.h"
 #include "gateway/cli/policy_cli.h"
-#include "gateway/pipeline/policy_tools.h"
-#include "gateway/pipeline/rejection_ledger.h"
-#include "gateway/http/server.h"
-#include "gateway/upstream/http_upstream.h"
+#include "gateway/cli/token_cli.h"
+#include "gateway/config/config.h"
+#include "gateway/ops/log.h"
 
 namespace agni {
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitConfig = 1;
-
-void PrintErrors(const ConfigErrors& errors, std::ostream& out) {
-  for (const ConfigError& e : errors) {
-    out << "error: " << e.path << ": " << e.message << "\n";
-  }
-  out << errors.size() << (errors.size() == 1 ? " error" : " errors")
-      << " in the configuration\n";
-}
-
-int CheckConfig(const std::string& path) {
-  ConfigLoad load = LoadConfig(path);
-  if (!load.errors.empty()) {
-    PrintErrors(load.errors, std::cout);
-    return kExitConfig;
-  }
-  std::cout << "OK\n";
-  return kExitOk;
-}
 
 int Serve(const std::string& path, LogLevel log_level) {
   Logger log(log_level);
   ConfigLoad load = LoadConfig(path);
   if (!load.errors.empty()) {
-    PrintErrors(load.errors, std::cerr);
+    PrintConfigErrors(load.errors, std::cerr);
     std::cerr << "agni-gateway: not starting; fix the errors above "
                  "(`agni-gateway check-config --config "
               << path << "` lists them)\n";
     return kExitConfig;
   }
-  const Config config = std::move(*load.config);
   ApiKeyLoad key =
       LoadApiKey(std::getenv("AGNI_API_KEY"), std::getenv("AGNI_API_KEY_FILE"));
   if (!key.error.empty()) {
     std::cerr << "agni-gateway: not starting: " << key.error << "\n";
     return kExitConfig;
   }
-
   // Signals are taken by one thread with sigwait; every thread started from
   // here on inherits the blocked mask.
   sigset_t signals;
@@ -84,243 +49,25 @@ int Serve(const std::string& path, LogLevel log_level) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  // A broken chain stops the gateway before it appends anything.
-  std::optional<audit::SigningKey> signing_key;
-  try {
-    if (!config.audit.signing_key_file.empty()) {
-      signing_key = audit::SigningKey::LoadPem(config.audit.signing_key_file);
-    }
-  } catch (const std::exception& e) {
-    log.Error("cannot load the audit signing key; not starting",
-              {{"error", e.what()}});
-    return kExitConfig;
-  }
-  if (std::string broken = audit::CheckBeforeServing(
-          config.audit.path,
-          signing_key ? signing_key->public_key_hex() : std::string());
-      !broken.empty()) {
-    log.Error("audit log failed its start-up check", {{"error", broken}});
-    std::cerr << "agni-gateway: " << broken << "\n";
-    return kExitConfig;
-  }
-
-  Metrics metrics;
-  std::unique_ptr<audit::AuditStore> store;
-  try {
-    store = std::make_unique<audit::AuditStore>(
-        audit::StoreOptions{config.audit.path, config.audit.busy_timeout,
-                            config.audit.max_queue, config.audit.max_batch},
-        &metrics);
-  } catch (const std::exception& e) {
-    log.Error("cannot open the audit store; not starting",
-              {{"error", e.what()}});
-    return kExitConfig;
-  }
-  std::unique_ptr<audit::Checkpointer> checkpointer;
-  try {
-    audit::PrepareReadSide(config.audit.path);
-    if (signing_key) {
-      checkpointer = std::make_unique<audit::Checkpointer>(
-          config.audit.path, *signing_key, config.audit.checkpoint_interval,
-          [&log](const std::string& error) {
-            log.Error("audit checkpoint not written", {{"error", error}});
-          });
-      checkpointer->Start();
-    }
-  } catch (const std::exception& e) {
-    log.Error("cannot prepare the audit log; not starting",
-              {{"error", e.what()}});
-    return kExitConfig;
-  }
-  AuditApi audit_api(config.audit.path);
-  if (store->recovered_intents() > 0) {
-    log.Warn("closed release intents left open by an earlier stop as unknown",
-             {{"count", store->recovered_intents()}});
-  }
-  HttpUpstream upstream(config.upstream, std::move(key.key));
-  RequestPipeline pipeline(std::make_shared<const AccessSnapshot>(config),
-                           *store, upstream, metrics, log);
-  pipeline.SetAuditApi(&audit_api);
-  pipeline.SetMaxInFlight(config.upstream.max_in_flight);
-  RejectionLedger rejections(
-      {config.audit.rejections.burst, config.audit.rejections.window,
-       config.audit.rejections.max_individual,
-       config.audit.rejections.max_keys},
-      *store, &metrics, log);
-  pipeline.SetRejectionLedger(&rejections);
-  rejections.Start();
-  std::unique_ptr<audit::SqliteApprovalStore> approval_store;
-  try {
-    approval_store =
-        std::make_unique<audit::SqliteApprovalStore>(config.approvals.path);
-  } catch (const std::exception& e) {
-    log.Error("cannot open the approvals store; not starting",
-              {{"error", e.what()}});
-    return kExitConfig;
-  }
-  std::unique_ptr<WebhookNotifier> webhook;
-  if (!config.approvals.webhook.url.empty()) {
-    webhook = std::make_unique<WebhookNotifier>(config.approvals.webhook,
-                                                metrics, log);
-  }
-  ApprovalsGateway approvals(*approval_store, *store, metrics, webhook.get(),
-                             log, [] {
-                               return std::chrono::duration_cast<
-                                          std::chrono::microseconds>(
-                                          std::chrono::system_clock::now()
-                                              .time_since_epoch())
-                                   .count();
-                             });
-  pipeline.SetApprovals(&approvals);
-  ApprovalSweeper sweeper(approvals);
-  try {
-    metrics.DeclareRateLimits(*config.policy);
-    const std::size_t counted = SeedLimiterFromAudit(
-        config.audit.path, *config.policy, pipeline.limiter(),
-        std::chrono::system_clock::now());
-    log.Info("velocity limits count the releases already in the audit log",
-             {{"releases", counted}});
-  } catch (const std::exception& e) {
-    // Without the history the limits would start from zero: fail closed.
-    log.Error("cannot read recent releases from the audit log; not starting",
-              {{"error", e.what()}});
-    return kExitConfig;
-  }
-  GatewayServer server(config, pipeline, metrics, *store, log);
-  if (std::string error = server.Start(); !error.empty()) {
-    log.Error("cannot start", {{"error", error}});
-    return kExitConfig;
-  }
-  log.Info("agni-gateway listening",
-           {{"listen", config.listen.host + ":" + std::to_string(server.port())},
-            {"admin_listen", config.admin_listen.host + ":" +
-                                 std::to_string(server.admin_port())},
-            {"upstream", config.upstream.base_url},
-            {"version", AGNI_VERSION}});
-
+  BuildResult built = Build(std::move(*load.config), std::move(key.key), log);
+  if (!built.gateway) return kExitConfig;
+  Gateway& gateway = *built.gateway;
+  if (!gateway.Start().empty()) return kExitConfig;
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      ConfigLoad reload = LoadConfig(path);
-      if (!reload.errors.empty()) {
-        nlohmann::json errors = nlohmann::json::array();
-        for (const auto& e : reload.errors) {
-          errors.push_back(e.path + ": " + e.message);
-        }
-        log.Error("reload rejected; the previous users and policy keep serving",
-                  {{"errors", errors}});
-        metrics.CountConfigReload("failure");
-        continue;
-      }
-      pipeline.ReplaceAccess(
-          std::make_shared<const AccessSnapshot>(*reload.config));
-      metrics.DeclareRateLimits(*reload.config->policy);
-      log.Info("reloaded users and policy",
-               {{"policy_hash", reload.config->policy->hash},
-                {"inventory_numbers", reload.config->inventory.size()}});
-      metrics.CountConfigReload("success");
+      gateway.Reload(LoadConfig(path));
       continue;
     }
     log.Info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     break;
   }
-  // Graceful shutdown: /readyz turns 503 and new releases are refused, the
-  // main listener stops accepting, in-flight requests finish (bounded by
-  // server.drain_timeout), the audit queue is committed, then exit 0.
-  pipeline.StartDraining();
-  const bool drained = server.DrainMain(config.server.drain_timeout);
-  if (!drained) {
-    log.Error("drain timeout: requests still in flight are abandoned; their "
-              "open intents are closed as unknown at the next start",
-              {{"drain_timeout_ms", config.server.drain_timeout.count()}});
-    rejections.Stop();  // summaries of counted rejections, before the close
-    store->Close();
-    log.Info("stopped");
+  if (gateway.Drain() == DrainResult::kAbandoned) {
+    // Destructors would wait for the abandoned requests' threads.
     std::fflush(stderr);
     std::_Exit(kExitOk);
   }
-  server.Stop();  // waits for in-flight requests on the worker threads
-  sweeper.Stop();
-  rejections.Stop();  // writes the open window's summaries
-  store->Close();  // commits whatever is queued
-  if (checkpointer) checkpointer->Stop();  // signs the final head
-  log.Info("stopped");
-  return kExitOk;
-}
-
-int TokenNew(const std::string& user, const std::vector<std::string>& groups,
-             bool as_json) {
-  for (const std::string& n : groups) {
-    if (!IsConfigName(n)) {
-      std::cerr << "error: group \"" << n
-                << "\" must be 1-64 characters of [A-Za-z0-9._@-]\n";
-      return 2;
-    }
-  }
-  if (!IsConfigName(user)) {
-    std::cerr << "error: --user must be 1-64 characters of [A-Za-z0-9._@-]\n";
-    return 2;
-  }
-  const std::string token = NewToken();
-  const nlohmann::json entry = {
-      {"name", user}, {"groups", groups}, {"token_sha256", Sha256Hex(token)}};
-  if (as_json) {
-    std::cout << nlohmann::json{{"token", token}, {"user", entry}}.dump() << "\n";
-    return kExitOk;
-  }
-  std::cout << "New token for " << user
-            << " (shown only now; hand it over securely):\n\n  " << token
-            << "\n\nAdd this entry to \"users\" in the gateway config; it "
-               "holds only the token's SHA-256:\n\n  "
-            << entry.dump() << "\n";
-  return kExitOk;
-}
-
-int HealthCheck(const std::string& config_path, const std::string& url) {
-  std::string host;
-  int port = 0;
-  if (!url.empty()) {
-    httplib::Client probe(url);  // validates scheme://host:port
-    if (!probe.is_valid()) {
-      std::cerr << "unhealthy: invalid --url " << url << "\n";
-      return 1;
-    }
-    probe.set_connection_timeout(2, 0);
-    probe.set_read_timeout(2, 0);
-    auto res = probe.Get("/readyz");
-    if (!res || res->status != 200) {
-      std::cerr << "unhealthy: " << url << "/readyz "
-                << (res ? std::to_string(res->status)
-                        : httplib::to_string(res.error()))
-                << "\n";
-      return 1;
-    }
-    std::cout << "healthy\n";
-    return kExitOk;
-  }
-  ConfigLoad load = LoadConfig(config_path);
-  if (!load.errors.empty()) {
-    PrintErrors(load.errors, std::cerr);
-    return 1;
-  }
-  host = load.config->admin_listen.host;
-  port = load.config->admin_listen.port;
-  if (host == "0.0.0.0") host = "127.0.0.1";
-  if (host == "::") host = "::1";
-  httplib::Client probe(host, port);
-  probe.set_connection_timeout(2, 0);
-  probe.set_read_timeout(2, 0);
-  auto res = probe.Get("/readyz");
-  if (!res || res->status != 200) {
-    std::cerr << "unhealthy: " << load.config->admin_listen.ToString()
-              << "/readyz "
-              << (res ? std::to_string(res->status) + " " + res->body
-                      : httplib::to_string(res.error()))
-              << "\n";
-    return 1;
-  }
-  std::cout << "healthy\n";
   return kExitOk;
 }
 
@@ -378,8 +125,8 @@ int main(int argc, char** argv) {
       "container health checks");
   auto* hc_config = health->add_option("-c,--config", health_config,
                                        "Gateway config (its admin_listen)");
-  auto* hc_url = health->add_option("--url", health_url,
-                                    "Admin base URL, e.g. http://127.0.0.1:9090");
+  auto* hc_url = health->add_option(
+      "--url", health_url, "Admin base URL, e.g. http://127.0.0.1:9090");
   hc_config->excludes(hc_url);
 
   auto* version = app.add_subcommand("version", "Print the version");
@@ -402,8 +149,9 @@ int main(int argc, char** argv) {
   auto* pe_at_opt = policy_explain->add_option(
       "--at", pe_at, "Time of the request, RFC 3339 (default: now)");
   auto* pe_from_opt = policy_explain->add_option(
-      "--from", pe_from, "Client address (default: none, so source_cidrs "
-                         "conditions cannot match an allow)");
+      "--from", pe_from,
+      "Client address (default: none, so source_cidrs "
+      "conditions cannot match an allow)");
   std::string pt_config, pt_cases;
   auto* policy_test = policy_cmd->add_subcommand(
       "test",
@@ -417,8 +165,8 @@ int main(int argc, char** argv) {
       "replay",
       "Re-evaluate every release decision recorded in an audit db against a "
       "candidate config; list those that would change (exit 3 if any)");
-  policy_replay->add_option("-c,--config", pr_config,
-                            "Candidate gateway config file")
+  policy_replay
+      ->add_option("-c,--config", pr_config, "Candidate gateway config file")
       ->required();
   policy_replay->add_option("--db", pr_db, "Audit database")->required();
 

@@ -33,19 +33,6 @@ bool IsOpen(ApprovalStatus s) {
   return s == ApprovalStatus::kPending || s == ApprovalStatus::kApproved;
 }
 
-nlohmann::json VoteJson(const Vote& v) {
-  return {{"user", v.user},
-          {"groups", v.groups},
-          {"reason", v.reason},
-          {"time_us", v.time_us}};
-}
-
-Vote VoteFrom(const nlohmann::json& j) {
-  return {j.at("user").get<std::string>(),
-          j.at("groups").get<std::vector<std::string>>(),
-          j.at("reason").get<std::string>(), j.at("time_us").get<std::int64_t>()};
-}
-
 std::string FormatMs(std::int64_t ms) {
   if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
   if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
@@ -93,70 +80,6 @@ std::string_view EventName(ApprovalEvent event) {
     case ApprovalEvent::kRestored: return "restored";
   }
   return "created";
-}
-
-nlohmann::json ToStorageJson(const Approval& a) {
-  nlohmann::json required = nlohmann::json::array();
-  for (const RequiredApproval& r : a.required) {
-    required.push_back({{"rule_id", r.rule_id},
-                        {"approvals", r.approvals},
-                        {"from_groups", r.from_groups}});
-  }
-  nlohmann::json approvals = nlohmann::json::array();
-  for (const Vote& v : a.approvals) approvals.push_back(VoteJson(v));
-  nlohmann::json denials = nlohmann::json::array();
-  for (const Vote& v : a.denials) denials.push_back(VoteJson(v));
-  return {{"id", a.id},
-          {"status", StatusName(a.status)},
-          {"requester", a.requester},
-          {"phone_number", a.phone_number},
-          {"rule_id", a.rule_id},
-          {"rule_key", a.rule_key},
-          {"required", required},
-          {"approvals", approvals},
-          {"denials", denials},
-          {"created_us", a.created_us},
-          {"expires_us", a.expires_us},
-          {"execute_within_ms", a.execute_within_ms},
-          {"approved_us", a.approved_us},
-          {"execute_before_us", a.execute_before_us},
-          {"closed_us", a.closed_us},
-          {"closed_by", a.closed_by},
-          {"closed_reason", a.closed_reason},
-          {"request_id", a.request_id},
-          {"executed_request_id", a.executed_request_id},
-          {"policy_hash", a.policy_hash}};
-}
-
-Approval FromStorageJson(const nlohmann::json& j) {
-  Approval a;
-  a.id = j.at("id").get<std::string>();
-  auto status = ParseStatus(j.at("status").get<std::string>());
-  if (!status) throw std::runtime_error("approval " + a.id + ": bad status");
-  a.status = *status;
-  a.requester = j.at("requester").get<std::string>();
-  a.phone_number = j.at("phone_number").get<std::string>();
-  a.rule_id = j.at("rule_id").get<std::string>();
-  a.rule_key = j.at("rule_key").get<std::string>();
-  for (const auto& r : j.at("required")) {
-    a.required.push_back({r.at("rule_id").get<std::string>(),
-                          r.at("approvals").get<int>(),
-                          r.at("from_groups").get<std::vector<std::string>>()});
-  }
-  for (const auto& v : j.at("approvals")) a.approvals.push_back(VoteFrom(v));
-  for (const auto& v : j.at("denials")) a.denials.push_back(VoteFrom(v));
-  a.created_us = j.at("created_us").get<std::int64_t>();
-  a.expires_us = j.at("expires_us").get<std::int64_t>();
-  a.execute_within_ms = j.at("execute_within_ms").get<std::int64_t>();
-  a.approved_us = j.at("approved_us").get<std::int64_t>();
-  a.execute_before_us = j.at("execute_before_us").get<std::int64_t>();
-  a.closed_us = j.at("closed_us").get<std::int64_t>();
-  a.closed_by = j.at("closed_by").get<std::string>();
-  a.closed_reason = j.at("closed_reason").get<std::string>();
-  a.request_id = j.at("request_id").get<std::string>();
-  a.executed_request_id = j.at("executed_request_id").get<std::string>();
-  a.policy_hash = j.at("policy_hash").get<std::string>();
-  return a;
 }
 
 std::vector<std::string> EligibleApprovers(const RequiredApproval& req,
@@ -288,6 +211,24 @@ ApprovalResult ApprovalService::Load(const std::string& id) {
   return {ApprovalError::kNone, "", std::move(a), false};
 }
 
+std::optional<ApprovalResult> ApprovalService::RefuseVote(
+    const Approval& a, const Actor& actor, std::string_view as_requester,
+    std::string_view not_eligible) const {
+  if (actor.user == a.requester) {
+    return Fail(ApprovalError::kSelfApproval, std::string(as_requester), a);
+  }
+  if (!MayDecide(a, actor)) {
+    return Fail(ApprovalError::kNotEligible, std::string(not_eligible), a);
+  }
+  if (a.status != ApprovalStatus::kPending) {
+    return Fail(ApprovalError::kNotPending,
+                "the request is " + std::string(StatusName(a.status)) +
+                    ", no longer pending",
+                a);
+  }
+  return std::nullopt;
+}
+
 bool ApprovalService::MayDecide(const Approval& a, const Actor& actor) const {
   if (actor.user == a.requester) return false;
   return std::any_of(a.required.begin(), a.required.end(),
@@ -352,19 +293,10 @@ ApprovalResult ApprovalService::Approve(const std::string& id,
   ApprovalResult loaded = Load(id);
   if (!loaded.ok()) return loaded;
   Approval a = std::move(*loaded.approval);
-  if (actor.user == a.requester) {
-    return Fail(ApprovalError::kSelfApproval,
-                "the requester cannot approve their own request", a);
-  }
-  if (!MayDecide(a, actor)) {
-    return Fail(ApprovalError::kNotEligible,
-                "you are not in any group that may approve this request", a);
-  }
-  if (a.status != ApprovalStatus::kPending) {
-    return Fail(ApprovalError::kNotPending,
-                "the request is " + std::string(StatusName(a.status)) +
-                    ", no longer pending",
-                a);
+  if (std::optional<ApprovalResult> refused = RefuseVote(
+          a, actor, "the requester cannot approve their own request",
+          "you are not in any group that may approve this request")) {
+    return std::move(*refused);
   }
   const auto voted = [&](const Vote& v) { return v.user == actor.user; };
   if (std::any_of(a.approvals.begin(), a.approvals.end(), voted)) {
@@ -391,20 +323,11 @@ ApprovalResult ApprovalService::Deny(const std::string& id, const Actor& actor,
   ApprovalResult loaded = Load(id);
   if (!loaded.ok()) return loaded;
   Approval a = std::move(*loaded.approval);
-  if (actor.user == a.requester) {
-    return Fail(ApprovalError::kSelfApproval,
-                "the requester cannot decide on their own request; use cancel",
-                a);
-  }
-  if (!MayDecide(a, actor)) {
-    return Fail(ApprovalError::kNotEligible,
-                "you are not in any group that may decide on this request", a);
-  }
-  if (a.status != ApprovalStatus::kPending) {
-    return Fail(ApprovalError::kNotPending,
-                "the request is " + std::string(StatusName(a.status)) +
-                    ", no longer pending",
-                a);
+  if (std::optional<ApprovalResult> refused = RefuseVote(
+          a, actor,
+          "the requester cannot decide on their own request; use cancel",
+          "you are not in any group that may decide on this request")) {
+    return std::move(*refused);
   }
   if (reason.empty()) {
     return Fail(ApprovalError::kReasonRequired,

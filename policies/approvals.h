@@ -227,6 +227,13 @@ class ApprovalService {
                               Approval after, ApprovalEvent event,
                               const Actor& actor, const std::string& reason);
   bool MayDecide(const Approval& a, const Actor& actor) const;
+  // Why `actor` may not approve or deny `a` now (the requester, not in a
+  // deciding group, no longer pending), with the two messages that differ
+  // between approving and denying; nullopt when the vote may be cast.
+  std::optional<ApprovalResult> RefuseVote(const Approval& a,
+                                           const Actor& actor,
+                                           std::string_view as_requester,
+                                           std::string_view not_eligible) const;
 
   ApprovalStore& store_;
   ApprovalListener& listener_;

@@ -1,6 +1,7 @@
-// The policy engine: a pure function from (who, which number) to a decision
-// naming the rule that made it. No HTTP, no I/O, no clock yet; a Policy is
-// immutable once built and safe to share between threads.
+// The policy engine: a pure function from a request (who, which number, its
+// labels, the time and the client address, all passed in) to a decision
+// naming the rule that made it. No HTTP, no I/O, no clock of its own; a
+// Policy is immutable once built and safe to share between threads.
 #pragma once
 
 #include <chrono>

@@ -41,6 +41,7 @@ check_reports() {
 stage_start=$SECONDS
 echo "hardening: [asan+ubsan] configure and build ($ASAN_BUILD)"
 cmake -S "$REPO" -B "$ASAN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DAGNI_WERROR=ON ${AGNI_CMAKE_LAUNCHER:-} \
   -DAGNI_SANITIZE=address,undefined -DAGNI_FUZZ=ON >/dev/null
 cmake --build "$ASAN_BUILD"
 echo "hardening: [asan+ubsan] ctest (whole suite + fuzz targets)"
@@ -60,7 +61,7 @@ echo "hardening: [asan+ubsan] took $((SECONDS - stage_start))s"
 stage_start=$SECONDS
 echo "hardening: [tsan] configure and build ($TSAN_BUILD)"
 cmake -S "$REPO" -B "$TSAN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DAGNI_SANITIZE=thread >/dev/null
+  -DAGNI_WERROR=ON ${AGNI_CMAKE_LAUNCHER:-} -DAGNI_SANITIZE=thread >/dev/null
 cmake --build "$TSAN_BUILD" --target unit_tests integration_tests
 echo "hardening: [tsan] ctest -R '$TSAN_TESTS'"
 (

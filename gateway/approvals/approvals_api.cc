@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "audit/record.h"
+#include "base/ascii.h"
 #include "base/crypto.h"
 
 namespace agni {
@@ -14,13 +15,7 @@ using policy::ApprovalError;
 constexpr std::string_view kCollection = "/v1/approvals";
 constexpr std::size_t kMaxReason = 1000;
 
-bool IsApprovalId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-}
+bool IsApprovalId(std::string_view id) { return IsAsciiWord(id, 64, "_-"); }
 
 std::string Time(std::int64_t us) {
   return us == 0 ? std::string() : audit::FormatTime(us);

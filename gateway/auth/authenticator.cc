@@ -1,5 +1,7 @@
 #include "gateway/auth/authenticator.h"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 
 #include "base/crypto.h"
@@ -40,6 +42,12 @@ std::string_view Trim(std::string_view v) {
 }
 
 }  // namespace
+
+bool Principal::InAnyGroup(const std::vector<std::string>& any_of) const {
+  return std::any_of(groups.begin(), groups.end(), [&](const std::string& g) {
+    return std::find(any_of.begin(), any_of.end(), g) != any_of.end();
+  });
+}
 
 Authenticator::Authenticator(const std::vector<User>& users) {
   entries_.reserve(users.size());

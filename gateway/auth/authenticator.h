@@ -15,7 +15,11 @@ namespace agni {
 struct Principal {
   std::string name;
   std::vector<std::string> groups;
-  std::string auth_method;  // "bearer" or "api_key"
+  std::string auth_method;  // "bearer", "api_key" or "mtls"
+
+  // True when the caller is in at least one of `any_of` (the auditors or
+  // admins groups of the config, say).
+  bool InAnyGroup(const std::vector<std::string>& any_of) const;
 };
 
 // The credential headers exactly as received. Counts matter: a request with two

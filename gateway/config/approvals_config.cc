@@ -62,8 +62,8 @@ void ReadWebhook(const nlohmann::json& value, const std::string& path,
     r.Error(path, "the webhook secret must be at least 16 bytes");
   }
   if (auto v = r.Duration("timeout", false)) out.timeout = *v;
-  if (auto v = r.Integer("max_queue", 1, 1000000)) out.max_queue = *v;
-  if (auto v = r.Integer("max_attempts", 1, 100)) out.max_attempts = int(*v);
+  r.IntegerInto("max_queue", 1, 1000000, out.max_queue);
+  r.IntegerInto("max_attempts", 1, 100, out.max_attempts);
   if (auto v = r.Duration("initial_backoff", false)) out.initial_backoff = *v;
 }
 

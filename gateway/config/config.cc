@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/checkpoint.h"
+#include "base/ascii.h"
 #include "base/e164.h"
 #include "policies/approvals.h"
 #include "policies/load/json_reader.h"
@@ -32,13 +33,8 @@ std::optional<int> ParsePort(std::string_view text) {
 }
 
 bool IsHostName(std::string_view host) {
-  if (host.empty() || host.size() > 253) return false;
-  for (char c : host) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '-' || c == '.';
-    if (!ok) return false;
-  }
-  return host.front() != '-' && host.front() != '.';
+  return IsAsciiWord(host, 253, "-.") && host.front() != '-' &&
+         host.front() != '.';
 }
 
 bool IsIpLiteral(const std::string& host) {
@@ -115,7 +111,7 @@ void ReadEndpoint(ObjectReader& r, std::string_view key, Endpoint& out) {
   auto ep = ParseEndpoint(*text);
   if (!ep) {
     r.Error(r.PathOf(key),
-            "must be host:port with an IP address or host name and a port "
+            "must be host:port with an IP address or localhost and a port "
             "0-65535 (IPv6 as [::1]:8080), got \"" + *text + "\"");
     return;
   }
@@ -132,12 +128,8 @@ void ReadUpstream(const json& value, const std::string& path,
   if (auto v = r.Duration("connect_timeout", false)) up.connect_timeout = *v;
   if (auto v = r.Duration("read_timeout", false)) up.read_timeout = *v;
   if (auto v = r.Bool("allow_plain_http")) up.allow_plain_http = *v;
-  if (auto v = r.Integer("max_idle_connections", 1, 4096)) {
-    up.max_idle_connections = static_cast<std::size_t>(*v);
-  }
-  if (auto v = r.Integer("max_in_flight", 1, 100'000)) {
-    up.max_in_flight = static_cast<std::size_t>(*v);
-  }
+  r.IntegerInto("max_idle_connections", 1, 4096, up.max_idle_connections);
+  r.IntegerInto("max_in_flight", 1, 100'000, up.max_in_flight);
   if (auto ca = r.String("ca_file", false)) {
     up.ca_file = Resolve(base_dir, *ca);
     if (!fs::is_regular_file(up.ca_file)) {
@@ -218,30 +210,18 @@ void ReadServer(const json& value, const std::string& path, ServerConfig& s,
                   "max_queued_connections", "admin_max_connections",
                   "request_header_timeout"});
   if (auto v = r.Duration("drain_timeout", false)) s.drain_timeout = *v;
-  if (auto v = r.Integer("listen_backlog", 1, 65535)) {
-    s.listen_backlog = static_cast<int>(*v);
-  }
-  if (auto v = r.Integer("threads", 1, 4096)) s.threads = static_cast<int>(*v);
-  if (auto v = r.Integer("admin_threads", 1, 64)) {
-    s.admin_threads = static_cast<int>(*v);
-  }
+  r.IntegerInto("listen_backlog", 1, 65535, s.listen_backlog);
+  r.IntegerInto("threads", 1, 4096, s.threads);
+  r.IntegerInto("admin_threads", 1, 64, s.admin_threads);
   if (auto v = r.Duration("read_timeout", false)) s.read_timeout = *v;
   if (auto v = r.Duration("write_timeout", false)) s.write_timeout = *v;
   if (auto v = r.Duration("keep_alive_timeout", false)) {
     s.keep_alive_timeout = *v;
   }
-  if (auto v = r.Integer("keep_alive_max_requests", 1, 100'000'000)) {
-    s.keep_alive_max_requests = static_cast<std::size_t>(*v);
-  }
-  if (auto v = r.Integer("max_connections", 1, 65'536)) {
-    s.max_connections = static_cast<int>(*v);
-  }
-  if (auto v = r.Integer("max_queued_connections", 0, 65'536)) {
-    s.max_queued_connections = static_cast<int>(*v);
-  }
-  if (auto v = r.Integer("admin_max_connections", 1, 4096)) {
-    s.admin_max_connections = static_cast<int>(*v);
-  }
+  r.IntegerInto("keep_alive_max_requests", 1, 100'000'000, s.keep_alive_max_requests);
+  r.IntegerInto("max_connections", 1, 65'536, s.max_connections);
+  r.IntegerInto("max_queued_connections", 0, 65'536, s.max_queued_connections);
+  r.IntegerInto("admin_max_connections", 1, 4096, s.admin_max_connections);
   if (auto v = r.Duration("request_header_timeout", false)) {
     s.request_header_timeout = *v;
   }
@@ -261,9 +241,7 @@ void ReadAuditRejections(const json& value, const std::string& path,
   ObjectReader r(value, path, errors,
                  {"burst", "window", "max_individual", "max_keys"});
   if (!r.ok()) return;
-  if (auto v = r.Integer("burst", 0, 1'000'000)) {
-    c.burst = static_cast<std::size_t>(*v);
-  }
+  r.IntegerInto("burst", 0, 1'000'000, c.burst);
   if (auto v = r.Duration("window", false)) {
     if (*v < std::chrono::seconds(1) || *v > std::chrono::hours(1)) {
       r.Error(r.PathOf("window"),
@@ -272,12 +250,8 @@ void ReadAuditRejections(const json& value, const std::string& path,
     }
     c.window = *v;
   }
-  if (auto v = r.Integer("max_individual", 0, 10'000'000)) {
-    c.max_individual = static_cast<std::size_t>(*v);
-  }
-  if (auto v = r.Integer("max_keys", 1, 1'000'000)) {
-    c.max_keys = static_cast<std::size_t>(*v);
-  }
+  r.IntegerInto("max_individual", 0, 10'000'000, c.max_individual);
+  r.IntegerInto("max_keys", 1, 1'000'000, c.max_keys);
 }
 
 void ReadAudit(const json& value, const std::string& path,
@@ -306,12 +280,8 @@ void ReadAudit(const json& value, const std::string& path,
     }
     a.busy_timeout = *v;
   }
-  if (auto v = r.Integer("max_queue", 1, 10'000'000)) {
-    a.max_queue = static_cast<std::size_t>(*v);
-  }
-  if (auto v = r.Integer("max_batch", 1, 100'000)) {
-    a.max_batch = static_cast<std::size_t>(*v);
-  }
+  r.IntegerInto("max_queue", 1, 10'000'000, a.max_queue);
+  r.IntegerInto("max_batch", 1, 100'000, a.max_batch);
   if (auto k = r.String("signing_key_file", false)) {
     a.signing_key_file = Resolve(base_dir, *k);
     try {
@@ -432,16 +402,7 @@ std::string Endpoint::ToString() const {
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-bool IsConfigName(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                    c == '.' || c == '@';
-    if (!ok) return false;
-  }
-  return true;
-}
+bool IsConfigName(std::string_view s) { return IsAsciiWord(s, 64, "-_.@"); }
 
 bool IsLoopbackHost(const std::string& host) {
   if (host == "localhost" || host == "::1") return true;
@@ -566,44 +527,6 @@ ConfigLoad LoadConfig(const std::string& path) {
 
   if (errors.empty()) out.config = std::move(c);
   return out;
-}
-
-ApiKeyLoad LoadApiKey(const char* key_env, const char* key_file_env) {
-  const bool has_key = key_env != nullptr && *key_env != '\0';
-  const bool has_file = key_file_env != nullptr && *key_file_env != '\0';
-  if (has_key && has_file) {
-    return {"", "both AGNI_API_KEY and AGNI_API_KEY_FILE are set; set exactly one"};
-  }
-  if (!has_key && !has_file) {
-    return {"",
-            "no upstream API key: set AGNI_API_KEY, or AGNI_API_KEY_FILE to a "
-            "file that holds it"};
-  }
-  std::string key;
-  if (has_key) {
-    key = key_env;
-  } else {
-    std::ifstream in(key_file_env, std::ios::binary);
-    if (!in) {
-      // The value is not quoted: operators sometimes put the key itself here.
-      return {"", "AGNI_API_KEY_FILE does not name a readable file"};
-    }
-    std::stringstream buf;
-    buf << in.rdbuf();
-    key = buf.str();
-    while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) {
-      key.pop_back();
-    }
-  }
-  if (key.empty()) return {"", "the upstream API key is empty"};
-  for (unsigned char c : key) {
-    if (c < 0x21 || c > 0x7e) {
-      return {"",
-              "the upstream API key contains whitespace or control characters "
-              "(it would be unsafe in a header)"};
-    }
-  }
-  return {key, ""};
 }
 
 }  // namespace agni

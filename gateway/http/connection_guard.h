@@ -30,6 +30,9 @@ namespace agni {
 // is for the rare answers that must end their connection.
 bool ShutdownConnection(int local_port, const std::string& peer);
 
+// The slowloris guard of the listeners (see above). Owns one thread, which
+// reads the worker pools' slots (thread-safe) and calls the callbacks;
+// construct and destroy it from one thread.
 class ConnectionGuard {
  public:
   struct Listener {

@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "audit/record.h"
-#include "base/json_text.h"
+#include "base/json_object_writer.h"
 
 namespace agni {
 namespace {
@@ -115,34 +115,30 @@ void Logger::Request(std::string_view request_id, std::string_view route,
   // same escaping as Log(). No field of this line is named like a secret.
   std::string line;
   line.reserve(256);
-  auto key = [&](std::string_view k) {
-    line += line.empty() ? "{\"" : ",\"";
-    line += k;
-    line += "\":";
-  };
+  JsonObjectWriter json(line);
+  // Every value goes through MaskPhoneNumbers, as in Log().
   auto text = [&](std::string_view k, std::string_view v) {
-    key(k);
-    AppendJsonString(line, MaskPhoneNumbers(v), /*ensure_ascii=*/false);
+    json.Text(k, MaskPhoneNumbers(v));
   };
   char number[32];
-  key("duration");
   const auto [end, ec] =
       std::to_chars(number, number + sizeof number, duration_seconds);
-  line.append(number, ec == std::errc() ? end : number);
+  json.Raw("duration",
+           std::string_view(number, ec == std::errc() ? end : number));
   text("level", level == LogLevel::kWarn ? "warn" : "info");
   text("message", "request");
   text("method", method);
   text("reason", reason);
   text("request_id", request_id);
   text("route", route);
-  key("status");
-  line += std::to_string(status);
+  json.Raw("status", std::to_string(status));
   text("time", audit::FormatTime(
                    std::chrono::duration_cast<std::chrono::microseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count()));
   if (!user.empty()) text("user", user);
-  line += "}\n";
+  json.Close();
+  line += "\n";
   std::fwrite(line.data(), 1, line.size(), out_);
   std::fflush(out_);
 }

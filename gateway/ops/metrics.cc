@@ -20,8 +20,8 @@ double Seconds(std::chrono::nanoseconds d) {
 // Latency buckets from 100µs to 30s: a denial takes microseconds, an upstream
 // call up to the read timeout.
 Histogram::BucketBoundaries LatencyBuckets() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10,   30};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+          0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30};
 }
 
 // The fixed label values of the approval and rate-limit families; anything
@@ -59,6 +59,21 @@ constexpr const char* kCachedUpstreamOutcomes[] = {
 constexpr const char* kCachedStages[] = {"decision", "intent", "outcome"};
 
 // The cached series in `slot`, creating it with `make` on first use.
+// One metric family, registered in `registry`.
+prometheus::Family<prometheus::Counter>& CounterFamily(
+    prometheus::Registry& registry, const char* name, const char* help) {
+  return BuildCounter().Name(name).Help(help).Register(registry);
+}
+prometheus::Family<prometheus::Gauge>& GaugeFamily(
+    prometheus::Registry& registry, const char* name, const char* help) {
+  return BuildGauge().Name(name).Help(help).Register(registry);
+}
+prometheus::Family<Histogram>& HistogramFamily(prometheus::Registry& registry,
+                                               const char* name,
+                                               const char* help) {
+  return BuildHistogram().Name(name).Help(help).Register(registry);
+}
+
 template <typename T, typename Make>
 T& Cached(std::atomic<T*>& slot, Make make) {
   T* series = slot.load(std::memory_order_acquire);
@@ -73,109 +88,79 @@ T& Cached(std::atomic<T*>& slot, Make make) {
 
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
-      requests_(BuildCounter()
-                    .Name("agni_gateway_requests_total")
-                    .Help("Requests answered on the main listener, by route "
-                          "and HTTP status code.")
-                    .Register(*registry_)),
-      request_duration_(BuildHistogram()
-                            .Name("agni_gateway_request_duration_seconds")
-                            .Help("Time from receiving a request to having its "
-                                  "response ready, by route.")
-                            .Register(*registry_)),
-      decisions_(BuildCounter()
-                     .Name("agni_gateway_policy_decisions_total")
-                     .Help("Policy decisions, by decision and rule mode "
-                           "(shadow decisions never change the outcome).")
-                     .Register(*registry_)),
-      upstream_requests_(BuildCounter()
-                             .Name("agni_gateway_upstream_requests_total")
-                             .Help("Release calls sent to the upstream, by "
-                                   "outcome.")
-                             .Register(*registry_)),
+      requests_(CounterFamily(*registry_, "agni_gateway_requests_total",
+                              "Requests answered on the main listener, by "
+                              "route and HTTP status code.")),
+      request_duration_(
+          HistogramFamily(*registry_, "agni_gateway_request_duration_seconds",
+                          "Time from receiving a request to having its "
+                          "response ready, by route.")),
+      decisions_(CounterFamily(*registry_,
+                               "agni_gateway_policy_decisions_total",
+                               "Policy decisions, by decision and rule mode "
+                               "(shadow decisions never change the outcome).")),
+      upstream_requests_(
+          CounterFamily(*registry_, "agni_gateway_upstream_requests_total",
+                        "Release calls sent to the upstream, by outcome.")),
       upstream_duration_(
-          BuildHistogram()
-              .Name("agni_gateway_upstream_request_duration_seconds")
-              .Help("Duration of release calls to the upstream.")
-              .Register(*registry_)
+          HistogramFamily(*registry_,
+                          "agni_gateway_upstream_request_duration_seconds",
+                          "Duration of release calls to the upstream.")
               .Add({}, LatencyBuckets())),
-      audit_records_(BuildCounter()
-                         .Name("agni_gateway_audit_records_total")
-                         .Help("Audit records durably committed, by stage.")
-                         .Register(*registry_)),
+      audit_records_(
+          CounterFamily(*registry_, "agni_gateway_audit_records_total",
+                        "Audit records durably committed, by stage.")),
       audit_write_failures_(
-          BuildCounter()
-              .Name("agni_gateway_audit_write_failures_total")
-              .Help("Audit records that could not be committed (each one "
-                    "failed its request with 503).")
-              .Register(*registry_)
+          CounterFamily(*registry_, "agni_gateway_audit_write_failures_total",
+                        "Audit records that could not be committed (each one "
+                        "failed its request with 503).")
               .Add({})),
       audit_commit_duration_(
-          BuildHistogram()
-              .Name("agni_gateway_audit_commit_duration_seconds")
-              .Help("Duration of one audit group commit, fsync included.")
-              .Register(*registry_)
+          HistogramFamily(*registry_,
+                          "agni_gateway_audit_commit_duration_seconds",
+                          "Duration of one audit group commit, fsync included.")
               .Add({}, LatencyBuckets())),
-      audit_queue_depth_(BuildGauge()
-                             .Name("agni_gateway_audit_queue_depth")
-                             .Help("Audit records waiting for the writer.")
-                             .Register(*registry_)
+      audit_queue_depth_(GaugeFamily(*registry_,
+                                     "agni_gateway_audit_queue_depth",
+                                     "Audit records waiting for the writer.")
                              .Add({})),
-      approvals_pending_(BuildGauge()
-                             .Name("agni_gateway_approvals_pending")
-                             .Help("Approval requests waiting for a decision.")
-                             .Register(*registry_)
-                             .Add({})),
-      approvals_(BuildCounter()
-                     .Name("agni_gateway_approvals_total")
-                     .Help("Approval state changes, by event.")
-                     .Register(*registry_)),
-      rate_limited_(BuildCounter()
-                        .Name("agni_gateway_rate_limited_total")
-                        .Help("Requests refused with 429 by a rate limit, by "
-                              "limit.")
-                        .Register(*registry_)),
-      config_reloads_(BuildCounter()
-                          .Name("agni_gateway_config_reloads_total")
-                          .Help("Configuration reloads (SIGHUP), by result; a "
-                                "failed reload keeps the previous config.")
-                          .Register(*registry_)),
+      approvals_pending_(
+          GaugeFamily(*registry_, "agni_gateway_approvals_pending",
+                      "Approval requests waiting for a decision.")
+              .Add({})),
+      approvals_(CounterFamily(*registry_, "agni_gateway_approvals_total",
+                               "Approval state changes, by event.")),
+      rate_limited_(CounterFamily(
+          *registry_, "agni_gateway_rate_limited_total",
+          "Requests refused with 429 by a rate limit, by limit.")),
+      config_reloads_(
+          CounterFamily(*registry_, "agni_gateway_config_reloads_total",
+                        "Configuration reloads (SIGHUP), by result; a failed "
+                        "reload keeps the previous config.")),
       approval_notifications_(
-          BuildCounter()
-              .Name("agni_gateway_approval_notifications_total")
-              .Help("Approval webhook deliveries, by result (retried counts "
-                    "each failed attempt that will be retried).")
-              .Register(*registry_)) {
-  BuildGauge()
-      .Name("agni_gateway_build_info")
-      .Help("Always 1; the version and commit labels say which build is "
-            "running.")
-      .Register(*registry_)
+          CounterFamily(*registry_, "agni_gateway_approval_notifications_total",
+                        "Approval webhook deliveries, by result (retried "
+                        "counts each failed attempt that will be retried).")) {
+  GaugeFamily(
+      *registry_, "agni_gateway_build_info",
+      "Always 1; the version and commit labels say which build is running.")
       .Add({{"version", AGNI_VERSION}, {"commit", AGNI_COMMIT}})
       .Set(1);
   upstream_in_flight_ =
-      &BuildGauge()
-           .Name("agni_gateway_upstream_in_flight")
-           .Help("Release calls being forwarded to the upstream now (bounded "
-                 "by upstream.max_in_flight).")
-           .Register(*registry_)
+      &GaugeFamily(*registry_, "agni_gateway_upstream_in_flight",
+                   "Release calls being forwarded to the upstream now (bounded "
+                   "by upstream.max_in_flight).")
            .Add({});
-  listener_workers_ = &BuildGauge()
-                           .Name("agni_gateway_listener_workers")
-                           .Help("Worker threads of a listener, by state "
-                                 "(busy: serving a connection).")
-                           .Register(*registry_);
-  listener_queued_ = &BuildGauge()
-                          .Name("agni_gateway_listener_queued_connections")
-                          .Help("Accepted connections waiting for a worker.")
-                          .Register(*registry_);
-  connections_refused_ =
-      &BuildCounter()
-           .Name("agni_gateway_connections_refused_total")
-           .Help("Connections answered 503 past the queue (overloaded) or "
-                 "closed for not sending a request head in time "
-                 "(header_timeout).")
-           .Register(*registry_);
+  listener_workers_ = &GaugeFamily(
+      *registry_, "agni_gateway_listener_workers",
+      "Worker threads of a listener, by state (busy: serving a connection).");
+  listener_queued_ =
+      &GaugeFamily(*registry_, "agni_gateway_listener_queued_connections",
+                   "Accepted connections waiting for a worker.");
+  connections_refused_ = &CounterFamily(
+      *registry_, "agni_gateway_connections_refused_total",
+      "Connections answered 503 past the queue (overloaded) or closed for not "
+      "sending a request head in time (header_timeout).");
   for (const char* listener : {"main", "admin"}) {
     SetListenerLoad(listener, 0, 0, 0);
     for (const char* reason : {"overloaded", "header_timeout"}) {
@@ -189,8 +174,8 @@ Metrics::Metrics()
   for (const char* d : {"allow", "deny"}) {
     decisions_.Add({{"decision", d}, {"mode", "enforce"}});
   }
-  for (const char* o :
-       {"success", "rejected", "unreachable", "timeout", "tls", "bad_response"}) {
+  for (const char* o : {"success", "rejected", "unreachable", "timeout", "tls",
+                        "bad_response"}) {
     upstream_requests_.Add({{"outcome", o}});
   }
   for (const char* route : {"release", "whoami", "other"}) {
@@ -208,14 +193,13 @@ Metrics::Metrics()
   for (const char* r : kNotificationResults) {
     approval_notifications_.Add({{"result", r}});
   }
-  auto& summarized =
-      BuildCounter()
-          .Name("agni_gateway_audit_rejections_summarized_total")
-          .Help("Rejected requests without identity counted into a summary "
-                "audit record instead of a record of their own, by reason "
-                "(requests_total still counts every request).")
-          .Register(*registry_);
-  summarized_unauthenticated_ = &summarized.Add({{"reason", "unauthenticated"}});
+  auto& summarized = CounterFamily(
+      *registry_, "agni_gateway_audit_rejections_summarized_total",
+      "Rejected requests without identity counted into a summary audit record "
+      "instead of a record of their own, by reason (requests_total still "
+      "counts every request).");
+  summarized_unauthenticated_ =
+      &summarized.Add({{"reason", "unauthenticated"}});
   summarized_overloaded_ = &summarized.Add({{"reason", "overloaded"}});
   summarized_other_ = &summarized.Add({{"reason", "other"}});
 }
@@ -228,7 +212,8 @@ void Metrics::CountRejectionSummarized(std::string_view reason) {
 }
 
 void Metrics::CountApprovalNotification(std::string_view result) {
-  approval_notifications_.Add({{"result", Bounded(result, kNotificationResults)}})
+  approval_notifications_
+      .Add({{"result", Bounded(result, kNotificationResults)}})
       .Increment();
 }
 

@@ -13,26 +13,19 @@ namespace {
 constexpr std::size_t kMaxIdleConnections = 4;
 }
 
-AuditApi::AuditApi(std::string db_path) : db_path_(std::move(db_path)) {}
+AuditApi::AuditApi(std::string db_path)
+    : db_path_(std::move(db_path)), idle_(kMaxIdleConnections) {}
 AuditApi::~AuditApi() = default;
 
 std::unique_ptr<SQLite::Database> AuditApi::Borrow() {
-  {
-    std::lock_guard lock(mu_);
-    if (!idle_.empty()) {
-      auto db = std::move(idle_.back());
-      idle_.pop_back();
-      return db;
-    }
-  }
+  if (std::unique_ptr<SQLite::Database> db = idle_.Take()) return db;
   auto db = std::make_unique<SQLite::Database>(db_path_, SQLite::OPEN_READONLY);
   db->setBusyTimeout(2000);
   return db;
 }
 
 void AuditApi::Return(std::unique_ptr<SQLite::Database> db) {
-  std::lock_guard lock(mu_);
-  if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(db));
+  idle_.Put(std::move(db));
 }
 
 std::string AuditApi::DescribeQuery(std::string_view target) {

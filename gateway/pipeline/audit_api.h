@@ -4,7 +4,7 @@
 // are in an `auditors` group and audits the access; this class only reads.
 //
 // Thread-safe: each call borrows a read-only SQLite connection from a small
-// pool behind one mutex.
+// pool (base/idle_pool.h).
 #pragma once
 
 #include <memory>
@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/idle_pool.h"
 #include "gateway/http/http_types.h"
 
 namespace SQLite {
@@ -51,8 +52,7 @@ class AuditApi {
   void Return(std::unique_ptr<SQLite::Database> db);
 
   std::string db_path_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<SQLite::Database>> idle_;
+  IdlePool<SQLite::Database> idle_;
 };
 
 }  // namespace agni

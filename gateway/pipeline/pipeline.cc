@@ -1,10 +1,13 @@
 #include "gateway/pipeline/pipeline.h"
 
+#include "gateway/pipeline/request_context.h"
+
 #include <exception>
 
 #include <nlohmann/json.hpp>
 
 #include "audit/fingerprint.h"
+#include "base/ascii.h"
 #include "gateway/pipeline/audit_api.h"
 #include "gateway/approvals/approvals_api.h"
 #include "base/crypto.h"
@@ -15,33 +18,22 @@
 namespace agni {
 namespace {
 
-constexpr std::string_view kRouteRelease = "release";
-constexpr std::string_view kRouteWhoAmI = "whoami";
-constexpr std::string_view kRouteOther = "other";
-constexpr std::string_view kRouteAudit = "audit";
 constexpr std::string_view kWhoAmIPath = "/v1/whoami";
-constexpr std::string_view kRouteApprovals = "approvals";
-constexpr std::string_view kRouteExplain = "explain";
 constexpr std::string_view kExplainPath = "/v1/policy/explain";
 constexpr std::size_t kMaxAuditedPath = 256;
 
-std::string_view AllowedMethod(std::string_view route) {
-  if (route == kRouteRelease) return "DELETE";
-  if (route == kRouteExplain) return "POST";
-  return "GET";
+std::string_view AllowedMethod(Route route) {
+  switch (route) {
+    case Route::kRelease: return "DELETE";
+    case Route::kExplain: return "POST";
+    default: return "GET";
+  }
 }
 
 // A client-supplied request id is kept only when it is a short token of safe
 // characters; anything else (CR/LF, quotes, spaces) is replaced.
 bool IsSaneRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                    c == '.' || c == ':';
-    if (!ok) return false;
-  }
-  return true;
+  return IsAsciiWord(id, 128, "-_.:");
 }
 
 // The path as the audit records it: no query string (it may carry secrets a
@@ -101,6 +93,22 @@ bool UpstreamReportsFailure(const std::string& body) {
   return it != j.end() && it->is_boolean() && !it->get<bool>();
 }
 
+// An upstream call that brought no response: the reason the client gets and
+// the `outcome` label of agni_gateway_upstream_requests_total.
+struct UpstreamFailure {
+  UpstreamResponse::Kind kind;
+  Reason reason;
+  std::string_view metric;
+};
+constexpr UpstreamFailure kUpstreamFailures[] = {
+    {UpstreamResponse::Kind::kUnreachable, Reason::kUpstreamUnreachable,
+     "unreachable"},
+    {UpstreamResponse::Kind::kTls, Reason::kUpstreamTls, "tls"},
+    {UpstreamResponse::Kind::kTimeout, Reason::kUpstreamTimeout, "timeout"},
+    {UpstreamResponse::Kind::kBadResponse, Reason::kUpstreamBadResponse,
+     "bad_response"},
+};
+
 // Rejections of callers without identity that the rejection ledger may count
 // into summary records under a flood (gateway/rejection_ledger.h): 401s, and
 // the 503 `overloaded` an unauthenticated caller gets when the listener is
@@ -112,43 +120,20 @@ bool SummarizedWithoutIdentity(Reason reason) {
 
 }  // namespace
 
-// Per-request state, built up as the request moves through the stages.
-struct RequestPipeline::Context {
-  Context(const HttpRequest& r, std::shared_ptr<const AccessSnapshot> a)
-      : request(r), access(std::move(a)) {}
-  const HttpRequest& request;
-  std::shared_ptr<const AccessSnapshot> access;
-  std::chrono::steady_clock::time_point started =
-      std::chrono::steady_clock::now();
-  std::string request_id;
-  std::string_view route = kRouteOther;
-  std::optional<Principal> principal;
-  std::string phone_number;
-  std::string decision;  // allow | deny
-  std::string rule_id;
-  std::string shadow;
-  std::string_view reason;  // the gateway's reason code, for the request log
-  std::string approval_id;
-  std::string credential_fingerprint;  // of a credential that did not match
-  std::uint64_t limit_ticket = 0;  // counted by the velocity limiter
-  std::string release_outcome;     // the outcome record's `outcome`
-  std::chrono::seconds retry_after{0};
-  // Filled by the first BaseRecord() and reused by the next (a release writes
-  // two records): redacting the path hashes every segment.
-  mutable std::string audited_path;
-  mutable std::string groups_json;
-  bool summarized = false;  // counted by the rejection ledger, no own record
-};
-
 RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
-                                 audit::AuditSink& audit,
-                                 UpstreamClient& upstream, Metrics& metrics,
-                                 const Logger& log)
+                                 Collaborators with)
     : access_(std::move(access)),
-      audit_(audit),
-      upstream_(upstream),
-      metrics_(metrics),
-      log_(log) {}
+      audit_(with.audit),
+      upstream_(with.upstream),
+      metrics_(with.metrics),
+      log_(with.log),
+      max_in_flight_(with.max_in_flight),
+      approvals_(with.approvals),
+      audit_api_(with.audit_api),
+      rejections_(with.rejections),
+      clock_(with.clock ? std::move(with.clock) : [] {
+        return std::chrono::system_clock::now();
+      }) {}
 
 std::shared_ptr<const AccessSnapshot> RequestPipeline::Access() const {
   std::lock_guard lock(access_mu_);
@@ -203,15 +188,15 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
   const std::string_view path =
       std::string_view(request.target).substr(0, request.target.find('?'));
   if (target.kind != ReleaseTarget::Kind::kOtherRoute) {
-    ctx.route = kRouteRelease;
+    ctx.route = Route::kRelease;
   } else if (path == kWhoAmIPath) {
-    ctx.route = kRouteWhoAmI;
+    ctx.route = Route::kWhoAmI;
   } else if (audit_api_ && AuditApi::Handles(path)) {
-    ctx.route = kRouteAudit;
+    ctx.route = Route::kAudit;
   } else if (path == "/v1/approvals" || path.starts_with("/v1/approvals/")) {
-    ctx.route = kRouteApprovals;
+    ctx.route = Route::kApprovals;
   } else if (path == kExplainPath) {
-    ctx.route = kRouteExplain;
+    ctx.route = Route::kExplain;
   }
 
   // Authenticate.
@@ -234,24 +219,24 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
   ctx.principal = std::move(auth.principal);
 
   // Route.
-  if (ctx.route == kRouteOther ||
-      (ctx.route == kRouteApprovals && approvals_ == nullptr)) {
+  if (ctx.route == Route::kOther ||
+      (ctx.route == Route::kApprovals && approvals_ == nullptr)) {
     return Finish(ctx, {Reason::kNotFound, "no such route", ""});
   }
-  if (ctx.route == kRouteApprovals) return Approvals(ctx);
+  if (ctx.route == Route::kApprovals) return Approvals(ctx);
   const std::string_view allowed = AllowedMethod(ctx.route);
   if (request.method != allowed) {
     return Finish(ctx, {Reason::kMethodNotAllowed,
                         "this route accepts " + std::string(allowed) + " only",
                         ""});
   }
-  if (ctx.route == kRouteExplain) return ExplainPolicy(ctx);
+  if (ctx.route == Route::kExplain) return ExplainPolicy(ctx);
   if (request.has_body) {
     return Finish(ctx, {Reason::kInvalidRequest,
                         "this route takes no request body", ""});
   }
-  if (ctx.route == kRouteWhoAmI) return WhoAmI(ctx);
-  if (ctx.route == kRouteAudit) return AuditRead(ctx);
+  if (ctx.route == Route::kWhoAmI) return WhoAmI(ctx);
+  if (ctx.route == Route::kAudit) return AuditRead(ctx);
   if (target.kind == ReleaseTarget::Kind::kInvalidNumber) {
     return Finish(ctx, {Reason::kInvalidPhoneNumber, target.problem, ""});
   }
@@ -269,9 +254,9 @@ HttpResponse RequestPipeline::Release(Context& ctx,
       *ctx.access->policy,
       MakePolicyRequest(*ctx.access, *ctx.principal, phone_number, now,
                         ClientAddressOf(*ctx.access, ctx.request)));
-  ctx.decision = policy::EffectName(decision.effect);
+  ctx.decision = decision.effect;
   ctx.rule_id = decision.rule_id;
-  metrics_.CountDecision(ctx.decision, "enforce");
+  metrics_.CountDecision(policy::EffectName(decision.effect), "enforce");
   if (decision.shadow_matched) {
     ctx.shadow = std::string(policy::EffectName(decision.shadow_effect)) + ":" +
                  decision.shadow_rule_id;
@@ -315,8 +300,10 @@ HttpResponse RequestPipeline::Release(Context& ctx,
     policy::VelocityLimiter& limiter;
     const Context& ctx;
     ~SettleTicket() {
-      const std::string& o = ctx.release_outcome;
-      limiter.Settle(ctx.limit_ticket, o == "released" || o == "unknown" ||
+      using audit::ReleaseOutcome;
+      const std::optional<ReleaseOutcome> o = ctx.release_outcome;
+      limiter.Settle(ctx.limit_ticket, o == ReleaseOutcome::kReleased ||
+                                           o == ReleaseOutcome::kUnknown ||
                                            std::uncaught_exceptions() > 0);
     }
   } settle{limiter_, ctx};
@@ -354,28 +341,20 @@ HttpResponse RequestPipeline::Release(Context& ctx,
 HttpResponse RequestPipeline::Forward(Context& ctx,
                                       const std::string& upstream_path) {
   // Intent: durable before a single byte goes upstream (fail closed).
-  audit::Record intent = BaseRecord(ctx, "intent");
+  audit::Record intent = BaseRecord(ctx, audit::Stage::kIntent);
   const audit::AppendResult committed = audit_.Append(std::move(intent));
   if (!committed.ok) {
     log_.Error("audit intent not committed; release refused",
                {{"request_id", ctx.request_id}, {"error", committed.error}});
-    ctx.reason = ReasonCode(Reason::kAuditUnavailable);
-    return Respond(ctx, [&] {
-      HttpResponse r;
-      r.status = ReasonStatus(Reason::kAuditUnavailable);
-      r.content_type = kProblemContentType;
-      r.body = ProblemJson({Reason::kAuditUnavailable,
-                            "the audit log cannot record this release, so it "
-                            "was not forwarded",
-                            ""},
-                           ctx.request_id);
-      return r;
-    }());
+    return Finish(ctx, {Reason::kAuditUnavailable,
+                        "the audit log cannot record this release, so it "
+                        "was not forwarded",
+                        ""});
   }
 
   const UpstreamResponse up = upstream_.Release(upstream_path, ctx.request_id);
 
-  audit::Record outcome = BaseRecord(ctx, "outcome");
+  audit::Record outcome = BaseRecord(ctx, audit::Stage::kOutcome);
   outcome.intent_seq = committed.seq;
   outcome.upstream_latency_us =
       std::chrono::duration_cast<std::chrono::microseconds>(up.latency).count();
@@ -388,7 +367,8 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
       const bool ok = up.status >= 200 && up.status < 300 &&
                       !UpstreamReportsFailure(up.body);
       outcome.upstream_status = up.status;
-      outcome.outcome = ok ? "released" : "rejected_by_upstream";
+      ctx.release_outcome = ok ? audit::ReleaseOutcome::kReleased
+                               : audit::ReleaseOutcome::kRejectedByUpstream;
       metric_outcome = ok ? "success" : "rejected";
       response.status = up.status;
       response.content_type =
@@ -396,27 +376,23 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
       response.body = up.body;
       break;
     }
-    case Kind::kUnreachable:
-      reason = Reason::kUpstreamUnreachable;
-      metric_outcome = "unreachable";
-      break;
-    case Kind::kTls:
-      reason = Reason::kUpstreamTls;
-      metric_outcome = "tls";
-      break;
-    case Kind::kTimeout:
-      reason = Reason::kUpstreamTimeout;
-      metric_outcome = "timeout";
-      break;
-    case Kind::kBadResponse:
+    default:
+      // A kind missing from the table counts as a bad response (fail closed).
       reason = Reason::kUpstreamBadResponse;
       metric_outcome = "bad_response";
+      for (const UpstreamFailure& f : kUpstreamFailures) {
+        if (f.kind == up.kind) {
+          reason = f.reason;
+          metric_outcome = f.metric;
+        }
+      }
       break;
   }
   metrics_.ObserveUpstream(metric_outcome, up.latency);
   if (reason != Reason::kNone) {
     ctx.reason = ReasonCode(reason);
-    outcome.outcome = up.request_sent ? "unknown" : "not_sent";
+    ctx.release_outcome = up.request_sent ? audit::ReleaseOutcome::kUnknown
+                                          : audit::ReleaseOutcome::kNotSent;
     outcome.reason = ReasonCode(reason);
     outcome.detail = up.error;
     std::string detail = up.request_sent
@@ -429,7 +405,7 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
     response.body = ProblemJson({reason, std::move(detail), ""}, ctx.request_id);
   }
   outcome.response_status = response.status;
-  ctx.release_outcome = outcome.outcome;
+  outcome.outcome = audit::OutcomeName(*ctx.release_outcome);
 
   const audit::AppendResult recorded = audit_.Append(std::move(outcome));
   if (!recorded.ok) {
@@ -466,14 +442,10 @@ std::optional<HttpResponse> RequestPipeline::ApprovalGate(
     case ReleaseGate::Kind::kAccepted:
       break;
   }
-  audit::Record record = BaseRecord(ctx, "decision");
+  audit::Record record = BaseRecord(ctx, audit::Stage::kDecision);
   record.reason = "approval_required";
   record.response_status = gate.accepted.status;
-  if (!audit_.Append(std::move(record)).ok) {
-    return Finish(ctx, {Reason::kAuditUnavailable,
-                        "the audit log cannot record this request", ""});
-  }
-  return Respond(ctx, std::move(gate.accepted));
+  return RespondRecorded(ctx, std::move(record), std::move(gate.accepted));
 }
 
 void RequestPipeline::RestoreApproval(Context& ctx, const std::string& why) {
@@ -483,120 +455,10 @@ void RequestPipeline::RestoreApproval(Context& ctx, const std::string& why) {
   }
 }
 
-HttpResponse RequestPipeline::Approvals(Context& ctx) {
-  const Principal& p = *ctx.principal;
-  const auto& auditors = ctx.access->auditors;
-  const bool auditor = std::any_of(
-      p.groups.begin(), p.groups.end(), [&](const std::string& g) {
-        return std::find(auditors.begin(), auditors.end(), g) != auditors.end();
-      });
-  ApprovalReply reply = approvals_->HandleApi(
-      {p, ctx.request, ctx.request_id, ctx.access->members, auditor});
-  ctx.approval_id = reply.approval_id;
-  if (reply.problem) {
-    Problem problem = std::move(*reply.problem);
-    if (problem.reason == Reason::kMethodNotAllowed) {
-      // Finish() names the release/whoami methods; this route has its own.
-      HttpResponse r = Finish(ctx, problem);
-      for (auto& [name, value] : r.headers) {
-        if (name == "Allow") {
-          value = ctx.request.target.find("/approve") != std::string::npos ||
-                          ctx.request.target.find("/deny") != std::string::npos ||
-                          ctx.request.target.find("/cancel") != std::string::npos
-                      ? "POST"
-                      : "GET";
-        }
-      }
-      return r;
-    }
-    return Finish(ctx, std::move(problem));
-  }
-  return Respond(ctx, std::move(reply.response));
-}
-
-HttpResponse RequestPipeline::WhoAmI(Context& ctx) {
-  const Principal& p = *ctx.principal;
-  const bool auditor = std::any_of(
-      p.groups.begin(), p.groups.end(), [&](const std::string& g) {
-        return std::find(ctx.access->auditors.begin(),
-                         ctx.access->auditors.end(),
-                         g) != ctx.access->auditors.end();
-      });
-  ctx.decision = "allow";
-  audit::Record record = BaseRecord(ctx, "decision");
-  record.response_status = 200;
-  if (!audit_.Append(std::move(record)).ok) {
-    return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
-  }
-  HttpResponse r;
-  r.status = 200;
-  r.content_type = "application/json";
-  r.body = nlohmann::json{{"user", p.name},
-                          {"groups", p.groups},
-                          {"auth_method", p.auth_method},
-                          {"auditor", auditor}}
-               .dump();
-  return Respond(ctx, std::move(r));
-}
-
-HttpResponse RequestPipeline::AuditRead(Context& ctx) {
-  const std::vector<std::string>& auditors = ctx.access->auditors;
-  const std::vector<std::string>& groups = ctx.principal->groups;
-  const bool auditor = std::any_of(
-      groups.begin(), groups.end(), [&](const std::string& g) {
-        return std::find(auditors.begin(), auditors.end(), g) != auditors.end();
-      });
-  if (!auditor) {
-    return Finish(ctx, {Reason::kForbidden,
-                        "only members of the auditors groups may read the "
-                        "audit log",
-                        ""});
-  }
-  AuditApi::Result result = audit_api_->Handle(ctx.request.target);
-  if (!result.bad_request.empty()) {
-    return Finish(ctx, {Reason::kInvalidRequest, result.bad_request, ""});
-  }
-  // Reading the audit log is itself audited; no record, no data.
-  ctx.decision = "allow";
-  audit::Record record = BaseRecord(ctx, "decision");
-  record.response_status = 200;
-  record.detail = AuditApi::DescribeQuery(ctx.request.target);
-  if (!audit_.Append(std::move(record)).ok) {
-    return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
-  }
-  return Respond(ctx, std::move(result.response));
-}
-
-HttpResponse RequestPipeline::ExplainPolicy(Context& ctx) {
-  if (!MayUsePolicyTools(*ctx.access, *ctx.principal)) {
-    return Finish(ctx, {Reason::kForbidden,
-                        "explain is open to the auditor and admin groups only",
-                        ""});
-  }
-  const ExplainResult result =
-      ExplainFromJson(*ctx.access, ctx.request.body, clock_());
-  if (!result.error.empty()) {
-    return Finish(ctx, {Reason::kInvalidRequest, result.error, ""});
-  }
-  ctx.decision = "allow";
-  audit::Record record = BaseRecord(ctx, "decision");
-  record.response_status = 200;
-  record.detail = "explained the decision for user \"" + result.user +
-                  "\" and number " + result.phone_number;
-  if (!audit_.Append(std::move(record)).ok) {
-    return Finish(ctx, {Reason::kAuditUnavailable, "", ""});
-  }
-  HttpResponse r;
-  r.status = 200;
-  r.content_type = "application/json";
-  r.body = result.body;
-  return Respond(ctx, std::move(r));
-}
-
 audit::Record RequestPipeline::BaseRecord(const Context& ctx,
-                                          std::string stage) const {
+                                          audit::Stage stage) const {
   audit::Record r;
-  r.stage = audit::ParseStage(stage).value_or(audit::Stage::kDecision);
+  r.stage = stage;
   r.request_id = ctx.request_id;
   if (ctx.principal) {
     r.principal = ctx.principal->name;
@@ -614,7 +476,7 @@ audit::Record RequestPipeline::BaseRecord(const Context& ctx,
   }
   r.path = ctx.audited_path;
   r.phone_number = ctx.phone_number;
-  r.decision = ctx.decision;
+  if (ctx.decision) r.decision = policy::EffectName(*ctx.decision);
   r.rule_id = ctx.rule_id;
   r.shadow = ctx.shadow;
   r.approval_id = ctx.approval_id;
@@ -631,8 +493,8 @@ HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
                                        ReasonStatus(problem.reason),
                                        ctx.credential_fingerprint);
   if (problem.reason != Reason::kAuditUnavailable && !ctx.summarized) {
-    audit::Record record = BaseRecord(ctx, "decision");
-    if (record.decision.empty()) record.decision = "deny";
+    audit::Record record = BaseRecord(ctx, audit::Stage::kDecision);
+    if (!ctx.decision) record.decision = policy::EffectName(policy::Effect::kDeny);
     record.reason = ReasonCode(problem.reason);
     record.response_status = ReasonStatus(problem.reason);
     record.detail = problem.detail;
@@ -668,11 +530,13 @@ HttpResponse RequestPipeline::Respond(Context& ctx, HttpResponse response) {
   response.headers.emplace_back("X-Request-Id", ctx.request_id);
   response.headers.emplace_back("Cache-Control", "no-store");
   const auto elapsed = std::chrono::steady_clock::now() - ctx.started;
-  metrics_.ObserveRequest(ctx.route, response.status, elapsed);
-  if (!ctx.summarized) log_.Request(ctx.request_id, ctx.route, MethodForAudit(ctx.request.method),
-               response.status, ctx.reason,
-               std::chrono::duration<double>(elapsed).count(),
-               ctx.principal ? ctx.principal->name : std::string());
+  metrics_.ObserveRequest(RouteName(ctx.route), response.status, elapsed);
+  if (!ctx.summarized) {
+    log_.Request(ctx.request_id, RouteName(ctx.route),
+                 MethodForAudit(ctx.request.method), response.status,
+                 ctx.reason, std::chrono::duration<double>(elapsed).count(),
+                 ctx.principal ? ctx.principal->name : std::string());
+  }
   return response;
 }
 

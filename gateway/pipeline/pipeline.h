@@ -65,9 +65,33 @@ struct AccessSnapshot {
 
 class RequestPipeline {
  public:
+  // What the pipeline works with besides users and policy. The references
+  // are required; each pointer is an optional feature, null when the
+  // embedder leaves it out. Everything named must outlive the pipeline.
+  struct Collaborators {
+    audit::AuditSink& audit;
+    UpstreamClient& upstream;
+    Metrics& metrics;
+    const Logger& log;
+    // Releases forwarded at once (upstream.max_in_flight); past it a release
+    // is answered 503 `overloaded` before anything is recorded as an intent.
+    std::size_t max_in_flight = 256;
+    // Audits 401s under a flood in bounded space
+    // (gateway/pipeline/rejection_ledger.h). Null: every 401 gets a record
+    // of its own.
+    RejectionLedger* rejections = nullptr;
+    // Serves GET /v1/audit and /v1/audit/head to auditors. Null: 404.
+    AuditApi* audit_api = nullptr;
+    // Enables require_approval rules and /v1/approvals. Null:
+    // require_approval rules deny (fail closed) and /v1/approvals is 404.
+    ApprovalsGateway* approvals = nullptr;
+    // The wall clock for time windows and limits (tests move it). Empty: the
+    // system clock.
+    std::function<std::chrono::system_clock::time_point()> clock;
+  };
+
   RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
-                  audit::AuditSink& audit, UpstreamClient& upstream,
-                  Metrics& metrics, const Logger& log);
+                  Collaborators with);
 
   HttpResponse Handle(const HttpRequest& request);
   // The answer for a connection that came past the listener's queue: 503
@@ -75,31 +99,15 @@ class RequestPipeline {
   // running the pipeline's stages.
   HttpResponse Overloaded(const HttpRequest& request);
 
-  // Releases forwarded at once (upstream.max_in_flight); past it a release
-  // is answered 503 `overloaded` before anything is recorded as an intent.
-  void SetMaxInFlight(std::size_t max) { max_in_flight_ = max; }
-
   // After this, new releases get 503 shutting_down.
   void StartDraining() { draining_ = true; }
   bool draining() const { return draining_; }
 
   void ReplaceAccess(std::shared_ptr<const AccessSnapshot> access);
 
-  // Audits 401s under a flood in bounded space (gateway/rejection_ledger.h);
-  // unset: every 401 gets a record of its own. Call before serving.
-  void SetRejectionLedger(RejectionLedger* ledger) { rejections_ = ledger; }
-  // Serves GET /v1/audit and /v1/audit/head to auditors; unset: 404.
-  void SetAuditApi(AuditApi* api) { audit_api_ = api; }
-  // Enables require_approval rules and /v1/approvals; without it such rules
-  // deny (fail closed). Call before serving.
-  void SetApprovals(ApprovalsGateway* approvals) { approvals_ = approvals; }
   // Release counts for the velocity limits; outlives every reload. Seeded at
   // start-up from the audit log.
   policy::VelocityLimiter& limiter() { return limiter_; }
-  // The wall clock used for time windows and limits (tests move it).
-  void SetClock(std::function<std::chrono::system_clock::time_point()> clock) {
-    clock_ = std::move(clock);
-  }
 
  private:
   struct Context;
@@ -120,7 +128,13 @@ class RequestPipeline {
   // The one exit for answers the gateway generates itself.
   HttpResponse Finish(Context& ctx, Problem problem);
   HttpResponse Respond(Context& ctx, HttpResponse response);
-  audit::Record BaseRecord(const Context& ctx, std::string stage) const;
+  // The one exit for an answer that may leave only once its audit record
+  // has committed; else 503 audit_unavailable.
+  HttpResponse RespondRecorded(Context& ctx, audit::Record record,
+                               HttpResponse response);
+  audit::Record BaseRecord(const Context& ctx, audit::Stage stage) const;
+  // The record of a read that was served (whoami, audit, explain).
+  audit::Record ServedRecord(Context& ctx, std::string detail) const;
   std::shared_ptr<const AccessSnapshot> Access() const;
 
   mutable std::mutex access_mu_;
@@ -130,15 +144,14 @@ class RequestPipeline {
   Metrics& metrics_;
   const Logger& log_;
   SingleFlight in_flight_;
-  std::size_t max_in_flight_ = 256;
+  const std::size_t max_in_flight_;
   std::atomic<std::size_t> upstream_calls_{0};
-  ApprovalsGateway* approvals_ = nullptr;
+  ApprovalsGateway* const approvals_;
   std::atomic<bool> draining_{false};
-  AuditApi* audit_api_ = nullptr;
-  RejectionLedger* rejections_ = nullptr;
+  AuditApi* const audit_api_;
+  RejectionLedger* const rejections_;
   policy::VelocityLimiter limiter_;
-  std::function<std::chrono::system_clock::time_point()> clock_ =
-      [] { return std::chrono::system_clock::now(); };
+  const std::function<std::chrono::system_clock::time_point()> clock_;
 };
 
 }  // namespace agni

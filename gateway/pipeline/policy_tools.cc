@@ -58,13 +58,7 @@ std::size_t SeedLimiterFromAudit(const std::string& db_path,
 }
 
 bool MayUsePolicyTools(const AccessSnapshot& access, const Principal& who) {
-  return std::any_of(who.groups.begin(), who.groups.end(),
-                     [&](const std::string& g) {
-                       auto in = [&](const std::vector<std::string>& v) {
-                         return std::find(v.begin(), v.end(), g) != v.end();
-                       };
-                       return in(access.auditors) || in(access.admins);
-                     });
+  return who.InAnyGroup(access.auditors) || who.InAnyGroup(access.admins);
 }
 
 ExplainResult ExplainQueryAgainst(const AccessSnapshot& access,

@@ -1,6 +1,6 @@
 #include "gateway/pipeline/problem.h"
 
-#include "base/json_text.h"
+#include "base/json_object_writer.h"
 
 namespace agni {
 namespace {
@@ -90,29 +90,21 @@ std::string ProblemJson(const Problem& problem, std::string_view request_id) {
   const ReasonInfo info = Info(problem.reason);
   std::string out;
   out.reserve(320 + 2 * problem.detail.size());
-  auto key = [&](std::string_view k) {
-    out += out.empty() ? "{\"" : ",\"";
-    out += k;
-    out += "\":";
-  };
-  auto text = [&](std::string_view k, std::string_view v) {
-    key(k);
-    AppendJsonString(out, v, /*ensure_ascii=*/false);
-  };
-  text("detail", problem.detail);
-  text("instance", "urn:agni-gateway:request:" + std::string(request_id));
-  text("message", problem.detail.empty() ? info.title
-                                         : std::string_view(problem.detail));
-  text("reason", info.code);
-  text("request_id", request_id);
-  if (!problem.rule_id.empty()) text("rule_id", problem.rule_id);
-  key("status");
-  out += std::to_string(info.status);
-  key("success");
-  out += "false";
-  text("title", info.title);
-  text("type", "urn:agni-gateway:problem:" + std::string(info.code));
-  out.push_back('}');
+  JsonObjectWriter json(out);
+  json.Text("detail", problem.detail);
+  json.Text("instance",
+            "urn:agni-gateway:request:" + std::string(request_id));
+  json.Text("message", problem.detail.empty()
+                           ? info.title
+                           : std::string_view(problem.detail));
+  json.Text("reason", info.code);
+  json.Text("request_id", request_id);
+  if (!problem.rule_id.empty()) json.Text("rule_id", problem.rule_id);
+  json.Raw("status", std::to_string(info.status));
+  json.Raw("success", "false");
+  json.Text("title", info.title);
+  json.Text("type", "urn:agni-gateway:problem:" + std::string(info.code));
+  json.Close();
   return out;
 }
 

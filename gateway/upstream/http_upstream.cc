@@ -26,7 +26,9 @@ std::string Scrub(std::string text, const std::string& secret) {
 }
 
 HttpUpstream::HttpUpstream(UpstreamConfig config, std::string api_key)
-    : config_(std::move(config)), api_key_(std::move(api_key)) {}
+    : config_(std::move(config)),
+      api_key_(std::move(api_key)),
+      idle_(config_.max_idle_connections) {}
 
 HttpUpstream::~HttpUpstream() = default;
 
@@ -56,22 +58,12 @@ std::unique_ptr<httplib::ClientImpl> HttpUpstream::NewClient() const {
 }
 
 std::unique_ptr<httplib::ClientImpl> HttpUpstream::Borrow() {
-  {
-    std::lock_guard lock(mu_);
-    if (!idle_.empty()) {
-      auto c = std::move(idle_.back());
-      idle_.pop_back();
-      return c;
-    }
-  }
+  if (std::unique_ptr<httplib::ClientImpl> client = idle_.Take()) return client;
   return NewClient();
 }
 
 void HttpUpstream::Return(std::unique_ptr<httplib::ClientImpl> client) {
-  std::lock_guard lock(mu_);
-  if (idle_.size() < config_.max_idle_connections) {
-    idle_.push_back(std::move(client));
-  }
+  idle_.Put(std::move(client));
 }
 
 UpstreamResponse HttpUpstream::Release(const std::string& path,

@@ -4,10 +4,9 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
-#include <vector>
 
+#include "base/idle_pool.h"
 #include "gateway/config/config.h"
 #include "gateway/upstream/upstream_client.h"
 
@@ -34,8 +33,7 @@ class HttpUpstream final : public UpstreamClient {
 
   const UpstreamConfig config_;
   const std::string api_key_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<httplib::ClientImpl>> idle_;
+  IdlePool<httplib::ClientImpl> idle_;
 };
 
 // Replaces every occurrence of `secret` in `text` (an upstream that echoes

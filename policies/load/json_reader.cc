@@ -56,38 +56,44 @@ void ObjectReader::Error(std::string path, std::string message) {
   errors_.push_back({std::move(path), std::move(message)});
 }
 
-std::optional<std::string> ObjectReader::String(std::string_view key,
-                                                bool required) {
+const nlohmann::json* ObjectReader::Typed(std::string_view key, bool required,
+                                         bool (*is_type)(const nlohmann::json&),
+                                         std::string_view type_error) {
   const nlohmann::json* v = Get(key);
   if (v == nullptr) {
     if (required && ok()) Error(PathOf(key), "is required");
-    return std::nullopt;
+    return nullptr;
   }
-  if (!v->is_string()) {
-    Error(PathOf(key), "must be a string");
-    return std::nullopt;
+  if (!is_type(*v)) {
+    Error(PathOf(key), std::string(type_error));
+    return nullptr;
   }
+  return v;
+}
+
+std::optional<std::string> ObjectReader::String(std::string_view key,
+                                                bool required) {
+  const nlohmann::json* v = Typed(
+      key, required, [](const nlohmann::json& j) { return j.is_string(); },
+      "must be a string");
+  if (v == nullptr) return std::nullopt;
   return v->get<std::string>();
 }
 
 std::optional<bool> ObjectReader::Bool(std::string_view key) {
-  const nlohmann::json* v = Get(key);
+  const nlohmann::json* v = Typed(
+      key, false, [](const nlohmann::json& j) { return j.is_boolean(); },
+      "must be true or false");
   if (v == nullptr) return std::nullopt;
-  if (!v->is_boolean()) {
-    Error(PathOf(key), "must be true or false");
-    return std::nullopt;
-  }
   return v->get<bool>();
 }
 
 std::optional<long long> ObjectReader::Integer(std::string_view key,
                                                long long min, long long max) {
-  const nlohmann::json* v = Get(key);
+  const nlohmann::json* v = Typed(
+      key, false, [](const nlohmann::json& j) { return j.is_number_integer(); },
+      "must be an integer");
   if (v == nullptr) return std::nullopt;
-  if (!v->is_number_integer()) {
-    Error(PathOf(key), "must be an integer");
-    return std::nullopt;
-  }
   const long long n = v->get<long long>();
   if (n < min || n > max) {
     Error(PathOf(key), "must be between " + std::to_string(min) + " and " +
@@ -99,15 +105,10 @@ std::optional<long long> ObjectReader::Integer(std::string_view key,
 
 std::optional<std::vector<std::string>> ObjectReader::StringList(
     std::string_view key, bool required) {
-  const nlohmann::json* v = Get(key);
-  if (v == nullptr) {
-    if (required && ok()) Error(PathOf(key), "is required");
-    return std::nullopt;
-  }
-  if (!v->is_array()) {
-    Error(PathOf(key), "must be an array of strings");
-    return std::nullopt;
-  }
+  const nlohmann::json* v = Typed(
+      key, required, [](const nlohmann::json& j) { return j.is_array(); },
+      "must be an array of strings");
+  if (v == nullptr) return std::nullopt;
   std::vector<std::string> out;
   bool good = true;
   for (std::size_t i = 0; i < v->size(); ++i) {

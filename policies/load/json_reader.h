@@ -40,6 +40,15 @@ class ObjectReader {
   std::optional<bool> Bool(std::string_view key);
   std::optional<long long> Integer(std::string_view key, long long min,
                                    long long max);
+  // Integer() stored into `out` when present and in range; `out` keeps its
+  // default otherwise.
+  template <typename T>
+  void IntegerInto(std::string_view key, long long min, long long max,
+                   T& out) {
+    if (std::optional<long long> v = Integer(key, min, max)) {
+      out = static_cast<T>(*v);
+    }
+  }
   std::optional<std::vector<std::string>> StringList(std::string_view key,
                                                      bool required);
   std::optional<std::chrono::milliseconds> Duration(std::string_view key,
@@ -49,6 +58,12 @@ class ObjectReader {
   ConfigErrors& errors() { return errors_; }
 
  private:
+  // The value at `key` when present and `is_type`; else nullptr, with "is
+  // required" (when `required`) or `type_error` recorded.
+  const nlohmann::json* Typed(std::string_view key, bool required,
+                              bool (*is_type)(const nlohmann::json&),
+                              std::string_view type_error);
+
   const nlohmann::json* object_ = nullptr;
   std::string path_;
   ConfigErrors& errors_;

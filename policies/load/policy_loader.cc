@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "base/ascii.h"
 #include "base/crypto.h"
 #include "base/e164.h"
 #include "policies/load/json_reader.h"
@@ -22,13 +23,20 @@ bool IsNumberPrefix(std::string_view text) {
 }
 
 bool IsRuleId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
+  return IsAsciiWord(id, 64, "-_.") && id != kImplicitDeny &&
+         id != kUnlistedNumber;
+}
+
+// Every group in `groups` (the list at `key` of `r`) must be some user's.
+void CheckKnownGroups(ObjectReader& r, std::string_view key,
+                      const std::vector<std::string>& groups,
+                      const KnownPrincipals& known) {
+  for (std::size_t k = 0; k < groups.size(); ++k) {
+    if (!known.groups.contains(groups[k])) {
+      r.Error(r.PathOf(key) + "[" + std::to_string(k) + "]",
+              "no user in the config is in group \"" + groups[k] + "\"");
+    }
   }
-  return id != kImplicitDeny && id != kUnlistedNumber;
 }
 
 // `approval: {approvals, from_groups, ttl, execute_within}`; all required so
@@ -52,13 +60,7 @@ void ReadApprovalRequirement(ObjectReader& rule, const KnownPrincipals& known,
       if (groups->empty()) {
         a.Error(a.PathOf("from_groups"), "must name at least one group");
       }
-      for (std::size_t k = 0; k < groups->size(); ++k) {
-        if (!known.groups.contains((*groups)[k])) {
-          a.Error(a.PathOf("from_groups") + "[" + std::to_string(k) + "]",
-                  "no user in the config is in group \"" + (*groups)[k] +
-                      "\"");
-        }
-      }
+      CheckKnownGroups(a, "from_groups", *groups, known);
       out.from_groups = std::move(*groups);
     }
     constexpr auto kMin = std::chrono::seconds(1);
@@ -146,13 +148,7 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
       rule.users = std::move(*users);
     }
     if (auto groups = r.StringList("groups", false)) {
-      for (std::size_t k = 0; k < groups->size(); ++k) {
-        if (!known.groups.contains((*groups)[k])) {
-          r.Error(r.PathOf("groups") + "[" + std::to_string(k) + "]",
-                  "no user in the config is in group \"" + (*groups)[k] +
-                      "\"");
-        }
-      }
+      CheckKnownGroups(r, "groups", *groups, known);
       rule.groups = std::move(*groups);
     }
     if (auto numbers = r.StringList("numbers", false)) {

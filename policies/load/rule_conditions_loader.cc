@@ -2,18 +2,12 @@
 
 #include <set>
 
+#include "base/ascii.h"
+
 namespace agni::policy {
 namespace {
 
-bool IsLimitId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
+bool IsLimitId(std::string_view id) { return IsAsciiWord(id, 64, "-_."); }
 
 void ReadWindow(const nlohmann::json& value, const std::string& path,
                 ConfigErrors& errors, Rule& rule) {

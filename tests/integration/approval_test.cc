@@ -4,7 +4,13 @@
 
 #include <future>
 
-#include "tests/support/approval_harness.h"
+#include "audit/store.h"
+#include "gateway/http/http_types.h"
+#include "gateway/ops/log.h"
+#include "gateway/ops/metrics.h"
+#include "gateway/pipeline/pipeline.h"
+#include "gateway/upstream/http_upstream.h"
+#include "tests/support/harness.h"
 
 namespace agni::testing {
 namespace {
@@ -21,7 +27,7 @@ json Body(const httplib::Result& res) {
 class ApprovalTest : public ::testing::Test {
  protected:
   httplib::Headers As(const std::string& user) {
-    return {{"Authorization", "Bearer " + gw_.user(user).token}};
+    return {{"Authorization", "Bearer " + gw_.User(user).token}};
   }
   httplib::Headers Executing(const std::string& user, const std::string& id) {
     httplib::Headers h = As(user);
@@ -64,8 +70,14 @@ class ApprovalTest : public ::testing::Test {
   std::size_t DeletesReceived() { return upstream_.Received().size(); }
 
   FakeUpstream upstream_;
-  ApprovalHarness gw_{{.upstream_base_url =
-                           "http://127.0.0.1:" + std::to_string(upstream_.port())}};
+  FakeClock clock_{FakeClock::TimePoint(
+      std::chrono::microseconds(1'800'000'000'000'000))};
+  GatewayHarness gw_{[this] {
+    auto o = GatewayHarness::ForApprovals("http://127.0.0.1:" +
+                                          std::to_string(upstream_.port()));
+    o.clock = clock_.Function();
+    return o;
+  }()};
 };
 
 TEST_F(ApprovalTest, ReleaseNeedingApprovalIs202WithLocationAndRepeatsReuseIt) {
@@ -244,7 +256,7 @@ TEST_F(ApprovalTest, OneDenyEndsTheRequest) {
 TEST_F(ApprovalTest, PendingExpiresAfterTtlAndApprovedExpiresAfterExecuteWithin) {
   const std::string pending = Request();
   ASSERT_EQ(Decide("olga", pending, "approve")->status, 200);
-  gw_.Advance(std::chrono::hours(24));
+  clock_.Advance(std::chrono::hours(24));
   auto late = Decide("oscar", pending, "approve");
   EXPECT_EQ(late->status, 409);
   EXPECT_EQ(Reason(late), "approval_not_pending");
@@ -255,11 +267,11 @@ TEST_F(ApprovalTest, PendingExpiresAfterTtlAndApprovedExpiresAfterExecuteWithin)
   EXPECT_NE(approved, pending);
   ASSERT_EQ(Decide("olga", approved, "approve")->status, 200);
   ASSERT_EQ(Decide("oscar", approved, "approve")->status, 200);
-  gw_.Advance(std::chrono::minutes(59));
+  clock_.Advance(std::chrono::minutes(59));
   // Still inside execute_within: listing does not expire it.
   auto list = gw_.Client().Get("/v1/approvals?status=approved", As("alice"));
   ASSERT_EQ(Body(list)["approvals"].size(), 1u);
-  gw_.Advance(std::chrono::minutes(1));
+  clock_.Advance(std::chrono::minutes(1));
   auto exec = Execute("alice", approved);
   EXPECT_EQ(exec->status, 409);
   EXPECT_EQ(Reason(exec), "approval_expired");
@@ -444,8 +456,9 @@ TEST_F(ApprovalTest, DecisionBodiesAreBounded) {
   EXPECT_EQ(Body(view)["approvals"], json::array());
 }
 
-// Without the approvals wiring (an embedder that never called
-// SetApprovals), a require_approval rule denies: fail closed.
+// An embedder that builds the pipeline without an approvals gateway (serve
+// always has one): a require_approval rule denies, fail closed, and
+// /v1/approvals is absent.
 TEST(ApprovalsNotEnabled, RequireApprovalDeniesAndTheApiIsAbsent) {
   FakeUpstream upstream;
   GatewayHarness gw({.upstream_base_url =
@@ -453,11 +466,30 @@ TEST(ApprovalsNotEnabled, RequireApprovalDeniesAndTheApiIsAbsent) {
                      .policy_json = R"({"rules":[{"id":"prod","effect":"require_approval",
                         "groups":["support"],"approval":{"approvals":1,
                         "from_groups":["telecom-ops"],"ttl":"1h","execute_within":"5m"}}]})"});
-  httplib::Headers alice = {{"Authorization", "Bearer " + gw.alice().token}};
-  auto res = gw.Client().Delete(ReleasePath("+14155550100"), alice);
-  EXPECT_EQ(res->status, 403);
-  EXPECT_EQ(Body(res)["reason"], "policy_denied");
-  EXPECT_EQ(gw.Client().Get("/v1/approvals", alice)->status, 404);
+  HttpUpstream client(gw.config().upstream, kApiKey);
+  Metrics metrics;
+  Logger log(LogLevel::kError);
+  RequestPipeline without_approvals(
+      std::make_shared<const AccessSnapshot>(gw.config()),
+      {.audit = gw.gateway().audit_store(),
+       .upstream = client,
+       .metrics = metrics,
+       .log = log});
+  const std::vector<std::string> alice = {"Bearer " + gw.alice().token};
+  const HttpResponse res = without_approvals.Handle(
+      {.method = "DELETE",
+       .target = ReleasePath("+14155550100"),
+       .peer = "127.0.0.1",
+       .authorization = alice});
+  EXPECT_EQ(res.status, 403);
+  EXPECT_EQ(json::parse(res.body, nullptr, false)["reason"], "policy_denied");
+  EXPECT_EQ(without_approvals
+                .Handle({.method = "GET",
+                         .target = "/v1/approvals",
+                         .peer = "127.0.0.1",
+                         .authorization = alice})
+                .status,
+            404);
   EXPECT_TRUE(upstream.Received().empty());
 }
 

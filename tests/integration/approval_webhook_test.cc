@@ -11,7 +11,7 @@
 
 #include "gateway/approvals/approval_webhook.h"
 #include "base/crypto.h"
-#include "tests/support/approval_harness.h"
+#include "tests/support/harness.h"
 
 namespace agni::testing {
 namespace {
@@ -107,7 +107,7 @@ class ApprovalWebhookTest : public ::testing::Test {
     setenv("AGNI_TEST_WEBHOOK_SECRET", kSecret, 1);
   }
   httplib::Headers As(const std::string& user) {
-    return {{"Authorization", "Bearer " + gw_->user(user).token}};
+    return {{"Authorization", "Bearer " + gw_->User(user).token}};
   }
   std::string Request(const std::string& number) {
     auto res = gw_->Client().Delete(ReleasePath(number), As("alice"));
@@ -128,11 +128,15 @@ class ApprovalWebhookTest : public ::testing::Test {
 
   FakeUpstream upstream_;
   Receiver receiver_;
-  std::unique_ptr<ApprovalHarness> gw_;
+  FakeClock clock_{FakeClock::TimePoint(
+      std::chrono::microseconds(1'800'000'000'000'000))};
+  std::unique_ptr<GatewayHarness> gw_;
   void StartGateway(json approvals) {
-    gw_ = std::make_unique<ApprovalHarness>(ApprovalHarness::Options{
-        .upstream_base_url = "http://127.0.0.1:" + std::to_string(upstream_.port()),
-        .approvals_config = std::move(approvals)});
+    auto o = GatewayHarness::ForApprovals("http://127.0.0.1:" +
+                                          std::to_string(upstream_.port()));
+    o.approvals_config = std::move(approvals);
+    o.clock = clock_.Function();
+    gw_ = std::make_unique<GatewayHarness>(std::move(o));
   }
 };
 
@@ -158,7 +162,7 @@ TEST_F(ApprovalWebhookTest, EveryStateChangeIsDeliveredSigned) {
   EXPECT_EQ(Counter("delivered"), 3);
   // The body never carries a credential.
   for (const json& e : events) {
-    EXPECT_EQ(e.dump().find(gw_->user("alice").token), std::string::npos);
+    EXPECT_EQ(e.dump().find(gw_->User("alice").token), std::string::npos);
   }
 }
 

@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/support/approval_harness.h"
+#include "tests/support/harness.h"
 #include "tests/support/test_support.h"
 
 namespace agni::testing {
@@ -89,13 +89,16 @@ TEST(IsolationTest, SlowUpstreamHoldsReleasesButNothingElse) {
   FakeUpstream::Reply slow;
   slow.delay = 5s;
   upstream.SetReply(slow);
-  ApprovalHarness gw({.upstream_base_url =
-                          "http://127.0.0.1:" + std::to_string(upstream.port()),
-                      .extra_config = {{"upstream",
-                                        {{"read_timeout", "20s"},
-                                         {"max_in_flight", kHeld}}},
-                                       {"server", {{"threads", 16}}}}});
-  const std::string alice = "Bearer " + gw.user("alice").token;
+  FakeClock clock(FakeClock::TimePoint(
+      std::chrono::microseconds(1'800'000'000'000'000)));
+  GatewayHarness::Options options = GatewayHarness::ForApprovals(
+      "http://127.0.0.1:" + std::to_string(upstream.port()));
+  options.extra_config = {
+      {"upstream", {{"read_timeout", "20s"}, {"max_in_flight", kHeld}}},
+      {"server", {{"threads", 16}}}};
+  options.clock = clock.Function();
+  GatewayHarness gw(std::move(options));
+  const std::string alice = "Bearer " + gw.User("alice").token;
 
   std::atomic<int> ok{0};
   std::vector<std::thread> held;
@@ -125,12 +128,12 @@ TEST(IsolationTest, SlowUpstreamHoldsReleasesButNothingElse) {
   c.set_read_timeout(2, 0);
   auto denied = c.Delete(ReleasePath("%2B15550009999"),
                          {{"Authorization",
-                           "Bearer " + gw.user("mallory").token}});
+                           "Bearer " + gw.User("mallory").token}});
   ASSERT_TRUE(denied);
   EXPECT_EQ(denied->status, 403);
   EXPECT_EQ(ProblemOf(denied)["reason"], "policy_denied");
   auto approvals = c.Get("/v1/approvals?status=pending",
-                         {{"Authorization", "Bearer " + gw.user("olga").token}});
+                         {{"Authorization", "Bearer " + gw.User("olga").token}});
   ASSERT_TRUE(approvals);
   EXPECT_EQ(approvals->status, 200);
 

@@ -6,6 +6,7 @@
 #include "audit/store.h"
 #include "gateway/pipeline/policy_tools.h"
 #include "policies/conditions.h"
+#include "tests/support/harness.h"
 #include "tests/support/test_support.h"
 
 namespace agni::testing {
@@ -128,17 +129,18 @@ TEST(PolicyLanguageTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {
 
 TEST(PolicyLanguageTest, TimeWindowsFollowTheGatewayClock) {
   FakeUpstream upstream;
+  // Mon 09:30 CET
+  FakeClock clock(*policy::ParseTimestamp("2026-11-02T08:30:00Z"));
   GatewayHarness gw(
       {.upstream_base_url = Url(upstream), .policy_json = R"({"rules": [
         {"id": "ops-business-hours", "effect": "allow", "groups": ["telecom-ops"],
          "when": {"time_zone": "Europe/Berlin", "days": ["mon","tue","wed","thu","fri"],
-                  "hours": ["09:00-17:00"]}}]})"});
-  auto now = policy::ParseTimestamp("2026-11-02T08:30:00Z");  // Mon 09:30 CET
-  gw.pipeline().SetClock([&] { return *now; });
+                  "hours": ["09:00-17:00"]}}]})",
+       .clock = clock.Function()});
   auto in = gw.Client().Delete(Path("+15555550123"), Bearer(gw.olga()));
   ASSERT_TRUE(in);
   EXPECT_EQ(in->status, 200);
-  now = policy::ParseTimestamp("2026-11-02T16:00:00Z");  // Mon 17:00 CET
+  clock.Set(*policy::ParseTimestamp("2026-11-02T16:00:00Z"));  // Mon 17:00 CET
   auto out = gw.Client().Delete(Path("+15555550124"), Bearer(gw.olga()));
   ASSERT_TRUE(out);
   EXPECT_EQ(out->status, 403);
@@ -147,13 +149,13 @@ TEST(PolicyLanguageTest, TimeWindowsFollowTheGatewayClock) {
 
 TEST(PolicyLanguageTest, VelocityLimitAnswers429AndCountsOnlyReleases) {
   FakeUpstream upstream;
+  FakeClock clock(*policy::ParseTimestamp("2026-11-26T10:00:00Z"));
   GatewayHarness gw(
       {.upstream_base_url = Url(upstream), .policy_json = R"({"rules": [
         {"id": "never-emergency", "effect": "deny", "numbers": ["+1911*"]},
         {"id": "support-any", "effect": "allow", "groups": ["support"]}],
-      "limits": [{"id": "per-user-hourly", "per": "user", "max": 2, "window": "1h"}]})"});
-  auto now = *policy::ParseTimestamp("2026-11-26T10:00:00Z");
-  gw.pipeline().SetClock([&] { return now; });
+      "limits": [{"id": "per-user-hourly", "per": "user", "max": 2, "window": "1h"}]})",
+       .clock = clock.Function()});
 
   // Denials never count.
   for (int i = 0; i < 3; ++i) {
@@ -176,7 +178,7 @@ TEST(PolicyLanguageTest, VelocityLimitAnswers429AndCountsOnlyReleases) {
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->status, 200);
   }
-  now += std::chrono::minutes(15);
+  clock.Advance(std::chrono::minutes(15));
   auto limited = gw.Client().Delete(Path("+15555550103"), Bearer(gw.alice()));
   ASSERT_TRUE(limited);
   EXPECT_EQ(limited->status, 429);
@@ -201,7 +203,7 @@ TEST(PolicyLanguageTest, VelocityLimitAnswers429AndCountsOnlyReleases) {
             1.0);
 
   // After the window, the oldest release has aged out.
-  now += std::chrono::minutes(45);
+  clock.Advance(std::chrono::minutes(45));
   auto again = gw.Client().Delete(Path("+15555550105"), Bearer(gw.alice()));
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 200);

@@ -18,6 +18,7 @@
 #include "audit/read/query.h"
 #include "gateway/cli/audit_cli.h"
 #include "base/crypto.h"
+#include "tests/support/harness.h"
 #include "tests/support/test_support.h"
 
 namespace agni::testing {

@@ -6,6 +6,7 @@
 #include <future>
 
 #include "base/crypto.h"
+#include "tests/support/harness.h"
 #include "tests/support/test_support.h"
 
 namespace agni::testing {

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "tests/support/harness.h"
 #include "tests/support/test_support.h"
 
 namespace agni::testing {

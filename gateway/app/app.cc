@@ -1,0 +1,226 @@
+#include "gateway/app/app.h"
+
+#include <exception>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "audit/approval_store.h"
+#include "audit/checkpoint.h"
+#include "audit/read/query.h"
+#include "audit/read/verify.h"
+#include "audit/store.h"
+#include "gateway/approvals/approval_webhook.h"
+#include "gateway/approvals/approvals_api.h"
+#include "gateway/http/server.h"
+#include "gateway/ops/metrics.h"
+#include "gateway/pipeline/audit_api.h"
+#include "gateway/pipeline/pipeline.h"
+#include "gateway/pipeline/policy_tools.h"
+#include "gateway/pipeline/rejection_ledger.h"
+#include "gateway/upstream/http_upstream.h"
+
+namespace agni {
+namespace {
+
+// Logs a start-up failure and returns it as the Build result.
+BuildResult Fail(const Logger& log, std::string_view message,
+                 const std::string& error) {
+  log.Error(message, {{"error", error}});
+  return {nullptr, error};
+}
+
+}  // namespace
+
+Gateway::Gateway(Config config, const Logger& log, BuildOptions options)
+    : config_(std::move(config)), log_(log), options_(std::move(options)) {}
+
+Gateway::~Gateway() {
+  if (started_ && !stopped_) Stop();
+}
+
+std::chrono::system_clock::time_point Gateway::Now() const {
+  return options_.clock ? options_.clock() : std::chrono::system_clock::now();
+}
+
+std::function<std::int64_t()> Gateway::ClockMicros() const {
+  return [this] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               Now().time_since_epoch())
+        .count();
+  };
+}
+
+BuildResult Build(Config config, std::string upstream_api_key,
+                  const Logger& log, BuildOptions options) {
+  std::unique_ptr<Gateway> gw(
+      new Gateway(std::move(config), log, std::move(options)));
+  const Config& c = gw->config_;
+
+  // A broken chain stops the gateway before it appends anything.
+  std::optional<audit::SigningKey> signing_key;
+  try {
+    if (!c.audit.signing_key_file.empty()) {
+      signing_key = audit::SigningKey::LoadPem(c.audit.signing_key_file);
+    }
+  } catch (const std::exception& e) {
+    return Fail(log, "cannot load the audit signing key; not starting",
+                e.what());
+  }
+  if (std::string broken = audit::CheckBeforeServing(
+          c.audit.path,
+          signing_key ? signing_key->public_key_hex() : std::string());
+      !broken.empty()) {
+    log.Error("audit log failed its start-up check", {{"error", broken}});
+    std::cerr << "agni-gateway: " << broken << "\n";
+    return {nullptr, broken};
+  }
+
+  gw->metrics_ = std::make_unique<Metrics>();
+  try {
+    gw->store_ = std::make_unique<audit::AuditStore>(
+        audit::StoreOptions{c.audit.path, c.audit.busy_timeout,
+                            c.audit.max_queue, c.audit.max_batch},
+        gw->metrics_.get(), gw->options_.clock ? gw->ClockMicros() : nullptr);
+  } catch (const std::exception& e) {
+    return Fail(log, "cannot open the audit store; not starting", e.what());
+  }
+  try {
+    audit::PrepareReadSide(c.audit.path);
+    if (signing_key) {
+      gw->checkpointer_ = std::make_unique<audit::Checkpointer>(
+          c.audit.path, *signing_key, c.audit.checkpoint_interval,
+          [&log](const std::string& error) {
+            log.Error("audit checkpoint not written", {{"error", error}});
+          });
+      gw->checkpointer_->Start();
+    }
+  } catch (const std::exception& e) {
+    return Fail(log, "cannot prepare the audit log; not starting", e.what());
+  }
+  gw->audit_api_ = std::make_unique<AuditApi>(c.audit.path);
+  if (gw->store_->recovered_intents() > 0) {
+    log.Warn("closed release intents left open by an earlier stop as unknown",
+             {{"count", gw->store_->recovered_intents()}});
+  }
+  gw->upstream_ =
+      std::make_unique<HttpUpstream>(c.upstream, std::move(upstream_api_key));
+  const AuditRejectionsConfig& rc = c.audit.rejections;
+  gw->rejections_ = std::make_unique<RejectionLedger>(
+      RejectionLedgerOptions{rc.burst, rc.window, rc.max_individual,
+                             rc.max_keys},
+      *gw->store_, gw->metrics_.get(), log);
+  gw->rejections_->Start();
+  try {
+    gw->approval_store_ =
+        std::make_unique<audit::SqliteApprovalStore>(c.approvals.path);
+  } catch (const std::exception& e) {
+    return Fail(log, "cannot open the approvals store; not starting", e.what());
+  }
+  if (!c.approvals.webhook.url.empty()) {
+    gw->webhook_ = std::make_unique<WebhookNotifier>(c.approvals.webhook,
+                                                     *gw->metrics_, log);
+  }
+  gw->approvals_ = std::make_unique<ApprovalsGateway>(
+      *gw->approval_store_, *gw->store_, *gw->metrics_, gw->webhook_.get(), log,
+      gw->ClockMicros());
+  gw->sweeper_ = std::make_unique<ApprovalSweeper>(*gw->approvals_);
+  gw->pipeline_ = std::make_unique<RequestPipeline>(
+      std::make_shared<const AccessSnapshot>(c),
+      RequestPipeline::Collaborators{
+          .audit = *gw->store_,
+          .upstream = *gw->upstream_,
+          .metrics = *gw->metrics_,
+          .log = log,
+          .max_in_flight = c.upstream.max_in_flight,
+          .rejections = gw->rejections_.get(),
+          .audit_api = gw->audit_api_.get(),
+          .approvals = gw->approvals_.get(),
+          .clock = gw->options_.clock,
+      });
+  try {
+    gw->metrics_->DeclareRateLimits(*c.policy);
+    const std::size_t counted = SeedLimiterFromAudit(
+        c.audit.path, *c.policy, gw->pipeline_->limiter(), gw->Now());
+    log.Info("velocity limits count the releases already in the audit log",
+             {{"releases", counted}});
+  } catch (const std::exception& e) {
+    // Without the history the limits would start from zero: fail closed.
+    return Fail(log,
+                "cannot read recent releases from the audit log; not starting",
+                e.what());
+  }
+  gw->server_ = std::make_unique<GatewayServer>(
+      c, *gw->pipeline_, *gw->metrics_, *gw->store_, log);
+  return {std::move(gw), ""};
+}
+
+std::string Gateway::Start() {
+  if (std::string error = server_->Start(); !error.empty()) {
+    log_.Error("cannot start", {{"error", error}});
+    return error;
+  }
+  started_ = true;
+  log_.Info(
+      "agni-gateway listening",
+      {{"listen", config_.listen.host + ":" + std::to_string(server_->port())},
+       {"admin_listen", config_.admin_listen.host + ":" +
+                            std::to_string(server_->admin_port())},
+       {"upstream", config_.upstream.base_url},
+       {"version", AGNI_VERSION}});
+  return "";
+}
+
+int Gateway::port() const { return server_->port(); }
+int Gateway::admin_port() const { return server_->admin_port(); }
+
+void Gateway::Reload(const ConfigLoad& load) {
+  if (load.errors.empty()) {
+    Reload(*load.config);
+    return;
+  }
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto& e : load.errors) errors.push_back(e.path + ": " + e.message);
+  log_.Error("reload rejected; the previous users and policy keep serving",
+             {{"errors", errors}});
+  metrics_->CountConfigReload("failure");
+}
+
+void Gateway::Reload(const Config& config) {
+  pipeline_->ReplaceAccess(std::make_shared<const AccessSnapshot>(config));
+  metrics_->DeclareRateLimits(*config.policy);
+  log_.Info("reloaded users and policy",
+            {{"policy_hash", config.policy->hash},
+             {"inventory_numbers", config.inventory.size()}});
+  metrics_->CountConfigReload("success");
+}
+
+DrainResult Gateway::Drain() {
+  pipeline_->StartDraining();
+  if (!server_->DrainMain(config_.server.drain_timeout)) {
+    log_.Error(
+        "drain timeout: requests still in flight are abandoned; their "
+        "open intents are closed as unknown at the next start",
+        {{"drain_timeout_ms", config_.server.drain_timeout.count()}});
+    stopped_ = true;      // the rest would wait for the abandoned requests
+    rejections_->Stop();  // summaries of counted rejections, before the close
+    store_->Close();
+    log_.Info("stopped");
+    return DrainResult::kAbandoned;
+  }
+  Stop();
+  log_.Info("stopped");
+  return DrainResult::kDrained;
+}
+
+void Gateway::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  server_->Stop();  // waits for in-flight requests on the worker threads
+  sweeper_->Stop();
+  rejections_->Stop();  // writes the open window's summaries
+  store_->Close();      // commits whatever is queued
+  if (checkpointer_) checkpointer_->Stop();  // signs the final head
+}
+
+}  // namespace agni

@@ -1,0 +1,25 @@
+#include "gateway/cli/config_cli.h"
+
+#include <iostream>
+
+namespace agni {
+
+void PrintConfigErrors(const ConfigErrors& errors, std::ostream& out) {
+  for (const ConfigError& e : errors) {
+    out << "error: " << e.path << ": " << e.message << "\n";
+  }
+  out << errors.size() << (errors.size() == 1 ? " error" : " errors")
+      << " in the configuration\n";
+}
+
+int CheckConfig(const std::string& path) {
+  ConfigLoad load = LoadConfig(path);
+  if (!load.errors.empty()) {
+    PrintConfigErrors(load.errors, std::cout);
+    return kExitConfig;
+  }
+  std::cout << "OK\n";
+  return kExitOk;
+}
+
+}  // namespace agni

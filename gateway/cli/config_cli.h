@@ -1,0 +1,21 @@
+// `agni-gateway check-config`, and the config error listing that `serve` and
+// `healthcheck` print too.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include "gateway/config/config.h"
+
+namespace agni {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitConfig = 1;
+
+// One "error: <path>: <message>" line per error, then how many there were.
+void PrintConfigErrors(const ConfigErrors& errors, std::ostream& out);
+
+// Prints OK (exit 0) or every error with its JSON path (exit 1) to stdout.
+int CheckConfig(const std::string& path);
+
+}  // namespace agni

@@ -1,0 +1,161 @@
+#include "tests/support/harness.h"
+
+#include <stdexcept>
+
+#include "base/crypto.h"
+
+namespace agni::testing {
+namespace {
+
+std::string ConfigErrorsText(const ConfigErrors& errors) {
+  std::string all;
+  for (const auto& e : errors) all += e.path + ": " + e.message + "\n";
+  return all;
+}
+
+}  // namespace
+
+UserGroups DefaultCast() {
+  return {{"alice", {"support"}},
+          {"olga", {"telecom-ops"}},
+          {"mallory", {"contractors"}}};
+}
+
+UserGroups ApprovalCast() {
+  return {{"alice", {"support"}},
+          {"bob", {"support"}},
+          {"olga", {"telecom-ops"}},
+          {"oscar", {"telecom-ops"}},
+          {"otto", {"telecom-ops", "support"}},
+          {"nina", {"net-ops"}},
+          {"carol", {"compliance"}},
+          {"mallory", {"contractors"}}};
+}
+
+GatewayHarness::Options GatewayHarness::ForApprovals(
+    std::string upstream_base_url) {
+  Options o;
+  o.upstream_base_url = std::move(upstream_base_url);
+  o.policy_json = kApprovalPolicy;
+  o.read_timeout = "5s";
+  o.audit_busy_timeout = "";
+  o.users = ApprovalCast();
+  return o;
+}
+
+GatewayHarness::GatewayHarness(Options options) : options_(std::move(options)) {
+  for (const UserGroups* cast : {&options_.users, &options_.extra_users}) {
+    for (const auto& [name, groups] : *cast) {
+      users_.push_back({name, groups, NewToken()});
+    }
+  }
+  if (!options_.inventory_json.empty()) {
+    dir_.Write("numbers.json", options_.inventory_json);
+  }
+  WriteConfig(options_.policy_json);
+  Start();
+}
+
+GatewayHarness::~GatewayHarness() { Stop(); }
+
+void GatewayHarness::WriteConfig(const std::string& policy_json) {
+  nlohmann::json users = nlohmann::json::array();
+  for (const TestUser& u : users_) {
+    users.push_back({{"name", u.name},
+                     {"groups", u.groups},
+                     {"token_sha256", Sha256Hex(u.token)}});
+  }
+  nlohmann::json upstream = {{"base_url", options_.upstream_base_url},
+                             {"read_timeout", options_.read_timeout},
+                             {"connect_timeout", "1s"}};
+  if (options_.upstream_base_url.starts_with("http://")) {
+    upstream["allow_plain_http"] = true;
+  }
+  if (!options_.ca_file.empty()) upstream["ca_file"] = options_.ca_file;
+  nlohmann::json audit = {{"path", "audit.db"}};
+  if (!options_.audit_busy_timeout.empty()) {
+    audit["busy_timeout"] = options_.audit_busy_timeout;
+  }
+  nlohmann::json config = {{"listen", "127.0.0.1:0"},
+                           {"admin_listen", "127.0.0.1:0"},
+                           {"upstream", upstream},
+                           {"server", {{"threads", 16}}},
+                           {"audit", audit},
+                           {"users", users},
+                           {"auditors", {"compliance"}},
+                           {"policy_file", "policy.json"}};
+  if (!options_.inventory_json.empty()) {
+    config["inventory_file"] = "numbers.json";
+  }
+  if (!options_.approvals_config.is_null()) {
+    config["approvals"] = options_.approvals_config;
+  }
+  config.merge_patch(options_.extra_config);
+  dir_.Write("gateway.json", config.dump(2));
+  dir_.Write("policy.json", policy_json);
+}
+
+void GatewayHarness::Start() {
+  ConfigLoad load = LoadConfig(dir_.File("gateway.json"));
+  if (!load.errors.empty()) {
+    throw std::runtime_error("test config invalid:\n" +
+                             ConfigErrorsText(load.errors));
+  }
+  BuildResult built =
+      Build(std::move(*load.config), kApiKey, log_, {.clock = options_.clock});
+  if (!built.gateway) throw std::runtime_error(built.error);
+  if (std::string error = built.gateway->Start(); !error.empty()) {
+    throw std::runtime_error(error);
+  }
+  gateway_ = std::move(built.gateway);
+  WarmUpHttpClient(gateway_->admin_port());
+}
+
+void GatewayHarness::Stop() { gateway_.reset(); }
+
+void GatewayHarness::Reload(const UserGroups& groups_by_user,
+                            const std::string& policy_json) {
+  for (const auto& [name, groups] : groups_by_user) {
+    for (TestUser& u : users_) {
+      if (u.name == name) u.groups = groups;
+    }
+  }
+  WriteConfig(policy_json);
+  ConfigLoad load = LoadConfig(dir_.File("gateway.json"));
+  if (!load.errors.empty()) {
+    throw std::runtime_error("reloaded config invalid:\n" +
+                             ConfigErrorsText(load.errors));
+  }
+  gateway_->Reload(load);
+}
+
+const TestUser& GatewayHarness::User(const std::string& name) const {
+  for (const TestUser& u : users_) {
+    if (u.name == name) return u;
+  }
+  throw std::runtime_error("no test user " + name);
+}
+
+httplib::Client GatewayHarness::Client() const {
+  httplib::Client c("127.0.0.1", gateway_->port());
+  c.set_read_timeout(10, 0);
+  c.set_tcp_nodelay(true);
+  return c;
+}
+
+httplib::Client GatewayHarness::AdminClient() const {
+  httplib::Client c("127.0.0.1", gateway_->admin_port());
+  c.set_read_timeout(5, 0);
+  return c;
+}
+
+std::vector<nlohmann::json> GatewayHarness::AuditRows() const {
+  return ReadAuditRows(audit_path());
+}
+
+std::string GatewayHarness::Metrics() const {
+  auto res = AdminClient().Get("/metrics");
+  return res ? res->body : "";
+}
+
+}  // namespace agni::testing
