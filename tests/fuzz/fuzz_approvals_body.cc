@@ -11,16 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/fuzz/contract.h"
 #include "gateway/approvals/approvals_api.h"
 
-namespace {
-
-[[noreturn]] void Fail(const char* what) {
-  std::fprintf(stderr, "fuzz_approvals_body: contract violated: %s\n", what);
-  std::abort();
-}
-
-}  // namespace
+using agni::fuzz::Fail;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {

@@ -11,16 +11,10 @@
 #include <cstdio>
 #include <string_view>
 
+#include "tests/fuzz/contract.h"
 #include "gateway/pipeline/release_target.h"
 
-namespace {
-
-[[noreturn]] void Fail(const char* what) {
-  std::fprintf(stderr, "fuzz_phone_path: contract violated: %s\n", what);
-  std::abort();
-}
-
-}  // namespace
+using agni::fuzz::Fail;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {

@@ -15,16 +15,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/fuzz/contract.h"
 #include "policies/engine.h"
 #include "policies/load/policy_loader.h"
 #include "policies/rule_match.h"
 
 namespace {
 
-[[noreturn]] void Fail(const char* what) {
-  std::fprintf(stderr, "fuzz_policy_loader: contract violated: %s\n", what);
-  std::abort();
-}
+using agni::fuzz::Fail;
 
 void CheckDecision(const agni::policy::Policy& p,
                    const agni::policy::Subject& who, const std::string& number) {

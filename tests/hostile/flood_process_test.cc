@@ -10,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/support/gateway_process.h"
+#include "tests/hostile/hostile_gateway.h"
 
 namespace agni::testing {
 namespace {
@@ -21,9 +21,9 @@ constexpr int kFlood = kThreads * kPerThread;
 
 TEST(FloodProcessTest, TwentyThousandBadTokensAreAllAccountedInBoundedRows) {
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .keep_alive_timeout = "5s"});
+  GatewayProcess gw(HostileGateway({.upstream_base_url =
+                         upstream.url(),
+                     .keep_alive_timeout = "5s"}));
   WarmUpHttpClient(gw.admin_port());
   const std::size_t rows_before = gw.AuditRows().size();
   const auto started = std::chrono::steady_clock::now();

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <regex>
 
-#include "tests/support/gateway_process.h"
+#include "tests/hostile/hostile_gateway.h"
 
 namespace agni::testing {
 namespace {
@@ -18,10 +18,10 @@ constexpr const char* kNumber = "%2B15551234567";
 class HostileHttpTest : public ::testing::Test {
  protected:
   HostileHttpTest()
-      : gw_({.upstream_base_url =
-                 "http://127.0.0.1:" + std::to_string(upstream_.port()),
+      : gw_(HostileGateway({.upstream_base_url =
+                 upstream_.url(),
              .read_timeout = "1s",
-             .keep_alive_timeout = "1s"}) {}
+             .keep_alive_timeout = "1s"})) {}
 
   void TearDown() override {
     // Still serving: health and a normal authenticated call both work.

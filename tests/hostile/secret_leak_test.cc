@@ -18,7 +18,8 @@
 #include <future>
 
 #include "base/crypto.h"
-#include "tests/support/gateway_process.h"
+#include "tests/hostile/hostile_gateway.h"
+#include "tests/support/pki.h"
 
 namespace agni::testing {
 namespace {
@@ -167,9 +168,9 @@ std::string Dump(const httplib::Result& r) {
 
 TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
   EchoingUpstream upstream;
-  auto gw = std::make_unique<GatewayProcess>(GatewayProcess::Options{
+  auto gw = std::make_unique<GatewayProcess>(HostileGateway({
       .upstream_base_url = "http://127.0.0.1:" + std::to_string(upstream.port()),
-      .upstream_read_timeout = "1s"});
+      .upstream_read_timeout = "1s"}));
   const auto secrets = SecretsOf(*gw);
   const std::string alice = gw->alice().token;
   const std::string olga = gw->olga().token;
@@ -285,17 +286,10 @@ TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
 
 TEST(SecretLeakTest, KeyIsNeverSentWhenTheUpstreamTlsHandshakeFails) {
   RawRecorder mitm;
-  TempDir pki;
-  // Any CA will do: the recorder never completes a handshake.
-  ASSERT_EQ(std::system(("openssl req -x509 -newkey ec -pkeyopt "
-                         "ec_paramgen_curve:P-256 -nodes -keyout '" +
-                         pki.File("ca.key") + "' -out '" + pki.File("ca.pem") +
-                         "' -days 1 -subj /CN=agni-leak-ca 2>/dev/null")
-                            .c_str()),
-            0);
-  GatewayProcess gw({.upstream_base_url =
+  Pki pki;  // any CA will do: the recorder never completes a handshake
+  GatewayProcess gw(HostileGateway({.upstream_base_url =
                          "https://127.0.0.1:" + std::to_string(mitm.port()),
-                     .ca_file = pki.File("ca.pem")});
+                     .ca_file = pki.File("ca.pem")}));
   httplib::Client c("127.0.0.1", gw.port());
   c.set_read_timeout(10, 0);
   auto res = c.Delete(ReleasePath("%2B15551230000"),
@@ -330,18 +324,11 @@ TEST(SecretLeakTest, CheckConfigNeverPrintsTheKeyOrATokenHash) {
                 {"policy_file", "policy.json"}}
                 .dump());
   dir.Write("policy.json", R"({"rules":[]})");
-  const std::string out = dir.File("out.txt");
-  const std::string cmd = std::string("AGNI_API_KEY='") + kLeakApiKey + "' '" +
-                          AGNI_GATEWAY_BINARY + "' check-config --config '" +
-                          dir.File("gateway.json") + "' >'" + out + "' 2>&1";
-  const int rc = std::system(cmd.c_str());
-  EXPECT_NE(rc, 0);
-  std::FILE* f = std::fopen(out.c_str(), "rb");
-  ASSERT_NE(f, nullptr);
-  std::string text;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
-  std::fclose(f);
+  const CommandResult check =
+      RunGateway({"check-config", "--config", dir.File("gateway.json")},
+                 {{"AGNI_API_KEY", kLeakApiKey}});
+  EXPECT_NE(check.exit_code, 0);
+  const std::string& text = check.output;
   EXPECT_NE(text.find("token_sha256"), std::string::npos) << text;
   EXPECT_EQ(text.find(hash), std::string::npos) << text;
   EXPECT_EQ(text.find(upper), std::string::npos) << text;

@@ -20,37 +20,12 @@
 #include <cstdlib>
 #include <set>
 
-#include "tests/support/gateway_process.h"
+#include "gateway/config/config.h"
+#include "tests/hostile/hostile_gateway.h"
+#include "tests/support/pki.h"
 
 namespace agni::testing {
 namespace {
-
-// A CA and a server certificate for IP:127.0.0.1, made with the openssl CLI.
-class Pki {
- public:
-  Pki() {
-    const std::string d = dir_.path().string();
-    const std::string script =
-        "set -e; cd '" + d + "'; "
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-        "-keyout ca.key -out ca.pem -days 1 -subj /CN=agni-tls-test-ca 2>/dev/null; "
-        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-        "-keyout server.key -out server.csr -subj /CN=upstream 2>/dev/null; "
-        "printf 'subjectAltName=IP:127.0.0.1\\n' > ext.cnf; "
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
-        "-CAcreateserial -out server.pem -days 1 -extfile ext.cnf 2>/dev/null; "
-        // A system policy that allows every protocol version and cipher.
-        "printf 'openssl_conf = c\\n[c]\\nssl_conf = s\\n[s]\\nsystem_default = d\\n"
-        "[d]\\nMinProtocol = TLSv1\\nCipherString = ALL:@SECLEVEL=0\\n' > permissive.cnf";
-    if (std::system(("bash -c \"" + script + "\"").c_str()) != 0) {
-      throw std::runtime_error("openssl failed");
-    }
-  }
-  std::string File(const std::string& name) const { return dir_.File(name); }
-
- private:
-  TempDir dir_;
-};
 
 // A TLS server limited to [min, max] protocol versions that answers every
 // request with a 200 and records the decrypted bytes it received.
@@ -151,10 +126,10 @@ TEST(TlsSettingsTest, Tls12UpstreamWorksUnderThePermissiveSystemPolicy) {
   // Control for the test below: same PKI, same OPENSSL_CONF, TLS 1.2 allowed.
   Pki pki;
   VersionedTlsServer server(pki, TLS1_2_VERSION, TLS1_2_VERSION);
-  GatewayProcess gw({.upstream_base_url =
+  GatewayProcess gw(HostileGateway({.upstream_base_url =
                          "https://127.0.0.1:" + std::to_string(server.port()),
                      .ca_file = pki.File("ca.pem"),
-                     .extra_env = {"OPENSSL_CONF=" + pki.File("permissive.cnf")}});
+                     .env = {{"OPENSSL_CONF", pki.File("permissive.cnf")}}}));
   EXPECT_EQ(Release(gw, nullptr), 200) << gw.Log();
   EXPECT_EQ(server.handshakes(), 1);
   EXPECT_NE(server.received().find(kLeakApiKey), std::string::npos);
@@ -174,10 +149,10 @@ TEST(TlsSettingsTest, UpstreamOfferingOnlyTls11IsRefusedAndGetsNoKey) {
   ASSERT_EQ(std::system(probe.c_str()), 0) << "TLS 1.1 not possible here";
   ASSERT_EQ(server.handshakes(), 1);
 
-  GatewayProcess gw({.upstream_base_url =
+  GatewayProcess gw(HostileGateway({.upstream_base_url =
                          "https://127.0.0.1:" + std::to_string(server.port()),
                      .ca_file = pki.File("ca.pem"),
-                     .extra_env = {"OPENSSL_CONF=" + pki.File("permissive.cnf")}});
+                     .env = {{"OPENSSL_CONF", pki.File("permissive.cnf")}}}));
   std::string reason;
   EXPECT_EQ(Release(gw, &reason), 502) << gw.Log();
   EXPECT_EQ(reason, "upstream_tls");
@@ -222,10 +197,10 @@ TEST(TlsSettingsTest, NoConfigKeyTurnsVerificationOff) {
 TEST(TlsSettingsTest, HttpsListenerServesTls12AndRefusesTls11) {
   Pki pki;
   const std::string conf = "OPENSSL_CONF='" + pki.File("permissive.cnf") + "' ";
-  GatewayProcess gw({.upstream_base_url = "http://127.0.0.1:1",
-                     .extra_env = {"OPENSSL_CONF=" + pki.File("permissive.cnf")},
+  GatewayProcess gw(HostileGateway({.upstream_base_url = "http://127.0.0.1:1",
+                     .env = {{"OPENSSL_CONF", pki.File("permissive.cnf")}},
                      .listen_tls = {{"cert_file", pki.File("server.pem")},
-                                    {"key_file", pki.File("server.key")}}});
+                                    {"key_file", pki.File("server.key")}}}));
   httplib::SSLClient tls("127.0.0.1", gw.port());
   tls.set_ca_cert_path(pki.File("ca.pem").c_str());
   tls.enable_server_certificate_verification(true);
@@ -267,9 +242,9 @@ TEST(TlsSettingsTest, ListenTlsFilesAreCheckedAndABadCertificateStopsTheStart) {
   EXPECT_TRUE(paths.count("$.tls.key_file")) << load.errors.size();
   // Files that exist but hold no certificate: the binary refuses to start.
   Pki pki;
-  EXPECT_THROW(GatewayProcess({.upstream_base_url = "http://127.0.0.1:1",
-                               .listen_tls = {{"cert_file", pki.File("ext.cnf")},
-                                              {"key_file", pki.File("server.key")}}}),
+  EXPECT_THROW(GatewayProcess(HostileGateway({.upstream_base_url = "http://127.0.0.1:1",
+                               .listen_tls = {{"cert_file", pki.File("server.cnf")},
+                                              {"key_file", pki.File("server.key")}}})),
                std::runtime_error);
 }
 

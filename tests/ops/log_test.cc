@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "gateway/ops/log.h"
-#include "tests/support/ops_support.h"
+#include "tests/ops/ops_gateway.h"
 
 namespace agni::testing {
 namespace {
@@ -41,8 +41,8 @@ TEST(LogTest, RedactsCredentialFieldsAndFiltersLevels) {
 
 TEST(LogTest, BinaryWritesOneJsonObjectPerRequestWithoutSecrets) {
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port())});
+  GatewayProcess gw(OpsGateway({.upstream_base_url =
+                         upstream.url()}));
   auto ok = gw.Client().Delete(ReleasePath("+15551230001"),
                                {{"Authorization", "Bearer " + gw.alice().token},
                                 {"X-Request-Id", "req-log-1"}});
@@ -97,11 +97,11 @@ TEST(LogTest, BinaryWritesOneJsonObjectPerRequestWithoutSecrets) {
 TEST(LogTest, LogLevelWarnDropsInfoLines) {
   FakeUpstream upstream;
   const int port = FreePort(), admin = FreePort();
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port()),
+  GatewayProcess gw(OpsGateway({.upstream_base_url =
+                         upstream.url(),
                      .extra_config = {{"listen", "127.0.0.1:" + std::to_string(port)},
                                       {"admin_listen", "127.0.0.1:" + std::to_string(admin)}},
-                     .log_level = "warn"});
+                     .log_level = "warn"}));
   auto ok = gw.Client().Get("/v1/whoami", {{"Authorization", "Bearer " + gw.alice().token}});
   ASSERT_TRUE(ok);
   ASSERT_EQ(ok->status, 200);

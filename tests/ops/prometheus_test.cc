@@ -7,7 +7,7 @@
 #include <csignal>
 #include <fstream>
 
-#include "tests/support/ops_support.h"
+#include "tests/ops/ops_gateway.h"
 
 namespace agni::testing {
 namespace {
@@ -68,8 +68,8 @@ void CauseTraffic(GatewayProcess& gw) {
 
 TEST(PrometheusTest, PromtoolCheckMetricsIsCleanOnALiveScrape) {
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port())});
+  GatewayProcess gw(OpsGateway({.upstream_base_url =
+                         upstream.url()}));
   CauseTraffic(gw);
   auto scrape = gw.AdminClient().Get("/metrics");
   ASSERT_TRUE(scrape);
@@ -97,7 +97,7 @@ TEST(PrometheusTest, PromtoolCheckMetricsIsCleanOnALiveScrape) {
   gw.dir().Write("scrape.txt", text);
   const CommandResult check = RunCommand(
       {"bash", "-c", "promtool check metrics < \"$0\"", gw.dir().File("scrape.txt")},
-      30s, gw.dir().path().string());
+      30s);
   EXPECT_EQ(check.exit_code, 0) << check.output;
   EXPECT_EQ(check.output, "") << "promtool lint findings:\n" << check.output;
 }
@@ -118,8 +118,8 @@ std::optional<double> Query(int port, const std::string& promql) {
 
 TEST(PrometheusTest, RealServerScrapesTheAdminListener) {
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port())});
+  GatewayProcess gw(OpsGateway({.upstream_base_url =
+                         upstream.url()}));
   CauseTraffic(gw);
 
   TempDir prom;
@@ -131,11 +131,13 @@ TEST(PrometheusTest, RealServerScrapesTheAdminListener) {
              "scrape_configs:\n  - job_name: agni-gateway\n    static_configs:\n"
              "      - targets: ['127.0.0.1:" + std::to_string(gw.admin_port()) + "']\n");
   const int port = FreePort();
-  Process server({"prometheus", "--config.file=" + prom.File("prometheus.yml"),
-                  "--storage.tsdb.path=" + prom.File("data"),
-                  "--web.listen-address=127.0.0.1:" + std::to_string(port),
-                  "--log.level=warn"},
-                 prom.File("prometheus.log"));
+  Process server({.argv = {"prometheus",
+                           "--config.file=" + prom.File("prometheus.yml"),
+                           "--storage.tsdb.path=" + prom.File("data"),
+                           "--web.listen-address=127.0.0.1:" +
+                               std::to_string(port),
+                           "--log.level=warn"},
+                  .log_file = prom.File("prometheus.log")});
   ASSERT_TRUE(WaitFor(
       [&] {
         httplib::Client c("127.0.0.1", port);

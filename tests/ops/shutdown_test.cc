@@ -7,7 +7,7 @@
 #include <csignal>
 #include <future>
 
-#include "tests/support/ops_support.h"
+#include "tests/ops/ops_gateway.h"
 
 namespace agni::testing {
 namespace {
@@ -21,8 +21,8 @@ TEST_P(ShutdownTest, InFlightReleaseFinishesAndIsAudited) {
   FakeUpstream::Reply slow;
   slow.delay = 2500ms;
   upstream.SetReply(slow);
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port())});
+  GatewayProcess gw(OpsGateway({.upstream_base_url =
+                         upstream.url()}));
 
   auto release = std::async(std::launch::async, [&] {
     auto res = gw.Client().Delete(ReleasePath("+15551230001"),
@@ -82,9 +82,9 @@ TEST(ShutdownDrainTimeout, BoundedWaitThenExitZeroWithIntentCommitted) {
   FakeUpstream::Reply slow;
   slow.delay = 5s;
   upstream.SetReply(slow);
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .extra_config = {{"server", {{"drain_timeout", "500ms"}}}}});
+  GatewayProcess gw(OpsGateway({.upstream_base_url =
+                         upstream.url(),
+                     .extra_config = {{"server", {{"drain_timeout", "500ms"}}}}}));
   auto release = std::async(std::launch::async, [&] {
     auto res = gw.Client().Delete(ReleasePath("+15551230002"),
                                   {{"Authorization", "Bearer " + gw.alice().token}});

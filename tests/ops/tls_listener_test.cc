@@ -3,43 +3,12 @@
 // with the openssl CLI.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
 #include "gateway/config/config.h"
-#include "tests/support/ops_support.h"
+#include "tests/ops/ops_gateway.h"
+#include "tests/support/pki.h"
 
 namespace agni::testing {
 namespace {
-
-// A CA, a server certificate for 127.0.0.1 and client certificates, all
-// signed by the CA.
-class Pki {
- public:
-  Pki() {
-    Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-        "-keyout ca.key -out ca.pem -days 1 -subj /CN=agni-test-ca");
-    Issue("server", "/CN=agni-gateway", "IP:127.0.0.1");
-  }
-  // Issues NAME.pem / NAME.key with `subject` and `san` ("" for none).
-  void Issue(const std::string& name, const std::string& subject,
-             const std::string& san) {
-    Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-        "-keyout " + name + ".key -out " + name + ".csr -subj '" + subject + "'");
-    dir_.Write(name + ".cnf", san.empty() ? "basicConstraints=CA:FALSE\n"
-                                          : "subjectAltName=" + san + "\n");
-    Run("openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key "
-        "-CAcreateserial -out " + name + ".pem -days 1 -extfile " + name + ".cnf");
-  }
-  std::string File(const std::string& name) const { return dir_.File(name); }
-
- private:
-  void Run(const std::string& cmd) {
-    const std::string full = "cd '" + dir_.path().string() + "' && " + cmd +
-                             " >/dev/null 2>&1";
-    if (std::system(full.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
-  }
-  TempDir dir_;
-};
 
 std::unique_ptr<httplib::SSLClient> TlsClient(int port, const Pki& pki,
                                               const std::string& client = "",
@@ -73,8 +42,8 @@ nlohmann::json TlsBlock(const Pki& pki, const std::string& client_auth) {
 TEST(TlsListenerTest, ServesHttpsAndTokensStillAuthenticate) {
   Pki pki;
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url = "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .extra_config = {{"tls", TlsBlock(pki, "")}}});
+  GatewayProcess gw(OpsGateway({.upstream_base_url = upstream.url(),
+                     .extra_config = {{"tls", TlsBlock(pki, "")}}}));
   auto res = TlsClient(gw.port(), pki)->Get(
       "/v1/whoami", {{"Authorization", "Bearer " + gw.alice().token}});
   ASSERT_TRUE(res) << httplib::to_string(res.error());
@@ -100,8 +69,8 @@ TEST(TlsListenerTest, ClientCertificatesMapToConfiguredUsers) {
   Pki rogue;
   rogue.Issue("opsbot", "/O=Example/CN=ops-bot", "");
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url = "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .extra_config = {{"tls", TlsBlock(pki, "optional")}}});
+  GatewayProcess gw(OpsGateway({.upstream_base_url = upstream.url(),
+                     .extra_config = {{"tls", TlsBlock(pki, "optional")}}}));
 
   auto whoami = [&](std::unique_ptr<httplib::SSLClient> c,
                     httplib::Headers h = {}) { return c->Get("/v1/whoami", h); };
@@ -154,8 +123,8 @@ TEST(TlsListenerTest, RequireModeRefusesClientsWithoutCertificate) {
   Pki pki;
   pki.Issue("opsbot", "/O=Example/CN=ops-bot", "");
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url = "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .extra_config = {{"tls", TlsBlock(pki, "require")}}});
+  GatewayProcess gw(OpsGateway({.upstream_base_url = upstream.url(),
+                     .extra_config = {{"tls", TlsBlock(pki, "require")}}}));
   auto none = TlsClient(gw.port(), pki)->Get(
       "/v1/whoami", {{"Authorization", "Bearer " + gw.alice().token}});
   EXPECT_FALSE(none && none->status == 200);

@@ -13,6 +13,7 @@
 #include "gateway/config/config.h"
 #include "policies/approvals.h"
 #include "policies/load/policy_loader.h"
+#include "tests/support/temp_dir.h"
 
 namespace agni::policy {
 namespace {
@@ -351,13 +352,6 @@ TEST(WebhookSignature, IsHmacSha256OfTimestampDotBody) {
 // A gateway.json + policy.json pair in a fresh folder.
 class ConfigFiles {
  public:
-  ConfigFiles() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("agni-approvals-" + std::to_string(::getpid()) + "-" +
-            std::to_string(++counter_));
-    std::filesystem::create_directories(dir_);
-  }
-  ~ConfigFiles() { std::filesystem::remove_all(dir_); }
   ConfigLoad Load(const std::string& policy, const nlohmann::json& approvals) {
     const std::string hash(64, 'a');
     nlohmann::json config = {
@@ -368,15 +362,13 @@ class ConfigFiles {
            {"token_sha256", std::string(64, 'b')}}}},
         {"policy_file", "policy.json"}};
     if (!approvals.is_null()) config["approvals"] = approvals;
-    std::ofstream(dir_ / "gateway.json") << config.dump();
-    std::ofstream(dir_ / "policy.json") << policy;
-    return LoadConfig((dir_ / "gateway.json").string());
+    dir_.Write("policy.json", policy);
+    return LoadConfig(dir_.Write("gateway.json", config.dump()));
   }
-  std::filesystem::path dir() const { return dir_; }
+  std::filesystem::path dir() const { return dir_.path(); }
 
  private:
-  static inline int counter_ = 0;
-  std::filesystem::path dir_;
+  agni::testing::TempDir dir_;
 };
 
 std::string Policy(int approvals) {

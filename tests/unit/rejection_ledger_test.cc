@@ -6,7 +6,6 @@
 // real store: old logs without it stay verifiable.
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -25,6 +24,7 @@
 #include "gateway/ops/log.h"
 #include "gateway/ops/metrics.h"
 #include "gateway/pipeline/rejection_ledger.h"
+#include "tests/support/temp_dir.h"
 
 namespace agni {
 namespace {
@@ -228,9 +228,8 @@ TEST_F(LedgerTest, StopWritesTheOpenWindow) {
 // request_count column existed still verifies, gains the column on open, and
 // its old hashes do not move.
 TEST(RequestCountColumnTest, OldLogsStayVerifiableAndSummariesChain) {
-  namespace fs = std::filesystem;
-  std::string tmpl = (fs::temp_directory_path() / "agni-ledger-XXXXXX").string();
-  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  const agni::testing::TempDir dir;
+  const std::string tmpl = dir.path().string();
   const std::string db = tmpl + "/audit.db";
   std::vector<std::string> old_hashes;
   {
@@ -310,8 +309,6 @@ TEST(RequestCountColumnTest, OldLogsStayVerifiableAndSummariesChain) {
     std::getline(out, first_line);
     EXPECT_EQ(first_line, "chain OK");
   }
-  std::error_code ec;
-  fs::remove_all(tmpl, ec);
 }
 
 TEST(RequestCountColumnTest, CanonicalFormHasTheFieldOnlyWhenSet) {
