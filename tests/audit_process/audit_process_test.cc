@@ -54,25 +54,25 @@ class Deployment {
                       &out),
               0)
         << out;
-    audit_path_ = audit_path.starts_with("/") ? audit_path
-                                               : dir_.File(audit_path);
+    audit_path_ =
+        audit_path.starts_with("/") ? audit_path : dir_.File(audit_path);
     dir_.Write("fingerprint.key", RandomBytes(32));
   }
 
   void WriteConfig(const FakeUpstream& upstream) {
-    GatewayConfig{
-        .upstream_base_url = upstream.url(),
-        .users = people_,
-        .policy_json = R"({"rules":[{"id":"support-sandbox","effect":"allow",)"
-                       R"("groups":["support"],"numbers":["+1555*"]}]})",
-        .patch = {{"upstream", {{"read_timeout", "5s"}}},
-                  {"server", {{"threads", 16}}},
-                  {"audit",
-                   {{"path", audit_path_},
-                    {"busy_timeout", "500ms"},
-                    {"signing_key_file", "sign.pem"},
-                    {"checkpoint_interval", "1s"},
-                    {"fingerprint_key_file", "fingerprint.key"}}}}}
+    GatewayConfig{.upstream_base_url = upstream.url(),
+                  .users = people_,
+                  .policy_json =
+                      R"({"rules":[{"id":"support-sandbox","effect":"allow",)"
+                      R"("groups":["support"],"numbers":["+1555*"]}]})",
+                  .patch = {{"upstream", {{"read_timeout", "5s"}}},
+                            {"server", {{"threads", 16}}},
+                            {"audit",
+                             {{"path", audit_path_},
+                              {"busy_timeout", "500ms"},
+                              {"signing_key_file", "sign.pem"},
+                              {"checkpoint_interval", "1s"},
+                              {"fingerprint_key_file", "fingerprint.key"}}}}}
         .WriteTo(dir_);
   }
 
@@ -242,7 +242,8 @@ TEST(CrashTest, SigkillUnderLoadLosesNothingAcknowledgedAndLeavesAValidChain) {
 
 // --- query API, head, export, secrets -------------------------------------
 
-TEST(AuditApiTest, AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited) {
+TEST(AuditApiTest,
+     AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited) {
   FakeUpstream upstream;
   Deployment d;
   d.WriteConfig(upstream);
@@ -288,9 +289,9 @@ TEST(AuditApiTest, AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited
   for (const auto& r : p1["records"]) EXPECT_EQ(r["principal"], "alice");
   EXPECT_TRUE(p1["records"][0].contains("hash"));
   const std::int64_t next = p1["next_after_seq"].get<std::int64_t>();
-  auto page2 = c.Get("/v1/audit?user=alice&limit=4&after_seq=" +
-                         std::to_string(next),
-                     Auth(d.carl()));
+  auto page2 =
+      c.Get("/v1/audit?user=alice&limit=4&after_seq=" + std::to_string(next),
+            Auth(d.carl()));
   ASSERT_TRUE(page2);
   nlohmann::json p2 = nlohmann::json::parse(page2->body);
   ASSERT_GE(p2["records"].size(), 2u);
@@ -343,10 +344,10 @@ TEST(AuditApiTest, AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited
       << out;
   EXPECT_EQ(gw.Stop(20s), std::optional<int>(0)) << gw.Log();
 
-  EXPECT_EQ(RunTool({"audit", "export", "--db", d.db(), "--out",
-                     d.File("all.jsonl")},
-                    &out),
-            0)
+  EXPECT_EQ(
+      RunTool({"audit", "export", "--db", d.db(), "--out", d.File("all.jsonl")},
+              &out),
+      0)
       << out;
   EXPECT_EQ(RunTool({"audit", "export", "--db", d.db(), "--format", "csv",
                      "--out", d.File("all.csv")},
@@ -413,7 +414,8 @@ TEST(AuditToolsTest, BrokenChainStopsServeAndVerifyNamesTheSeq) {
   {
     SQLite::Database db(d.db(), SQLite::OPEN_READWRITE);
     db.exec("DROP TRIGGER audit_records_no_update");
-    db.exec("UPDATE audit_records SET phone_number = '+15559999999' WHERE seq = 3");
+    db.exec(
+        "UPDATE audit_records SET phone_number = '+15559999999' WHERE seq = 3");
   }
   EXPECT_EQ(RunTool({"audit", "verify", "--db", d.db(), "--pubkey", d.pubkey()},
                     &out),
@@ -424,8 +426,7 @@ TEST(AuditToolsTest, BrokenChainStopsServeAndVerifyNamesTheSeq) {
   const std::optional<int> exit = gw.process().Wait(20s);
   ASSERT_TRUE(exit.has_value()) << "serve kept running on a broken chain";
   EXPECT_EQ(*exit, 1);
-  EXPECT_NE(gw.Log().find("broken at seq 3"), std::string::npos)
-      << gw.Log();
+  EXPECT_NE(gw.Log().find("broken at seq 3"), std::string::npos) << gw.Log();
   EXPECT_NE(gw.Log().find("not starting"), std::string::npos);
 
   EXPECT_EQ(RunTool({"audit", "verify", "--db", d.File("nope.db")}, &out), 2);

@@ -1,18 +1,18 @@
 // libFuzzer target: the JSON body of POST /v1/approvals/{id}/approve|deny.
 // Checks the parser's contract on every input:
 // - an accepted body is empty or a JSON object whose only key is "reason"
-//   with a string of at most 1000 bytes, and the reason returned is that string;
+//   with a string of at most 1000 bytes, and the reason returned is that
+//   string;
 // - anything else is refused with a message.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
-#include "tests/fuzz/contract.h"
 #include "gateway/approvals/approvals_api.h"
+#include "tests/fuzz/contract.h"
 
 using agni::fuzz::Fail;
 

@@ -10,9 +10,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "tests/fuzz/contract.h"
 #include "gateway/config/config.h"
 #include "policies/load/json_reader.h"
+#include "tests/fuzz/contract.h"
 #include "tests/support/temp_dir.h"
 
 namespace {
@@ -27,9 +27,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   // One private folder per process (libFuzzer -jobs/-fork run several),
   // removed at exit.
   static const agni::testing::TempDir dir;
-  dir.Write("policy.json",
-            R"({"rules":[{"id":"deny-911","effect":"deny","numbers":["+1911*"]},)"
-            R"({"id":"support","effect":"allow","groups":["support"],"numbers":["+1555*"]}]})");
+  dir.Write(
+      "policy.json",
+      R"({"rules":[{"id":"deny-911","effect":"deny","numbers":["+1911*"]},)"
+      R"({"id":"support","effect":"allow","groups":["support"],"numbers":["+1555*"]}]})");
   dir.Write("numbers.json", R"({"+15551234567":{"team":"support"}})");
   g_config_path = dir.File("gateway.json");
   return 0;
@@ -49,8 +50,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   }
   if (load.config) {
     if (!load.config->policy) Fail("loaded config without a policy");
-    if (load.config->audit.path.empty()) Fail("loaded config without audit.path");
-    if (load.config->upstream.host.empty()) Fail("loaded config without upstream host");
+    if (load.config->audit.path.empty())
+      Fail("loaded config without audit.path");
+    if (load.config->upstream.host.empty())
+      Fail("loaded config without upstream host");
     if (!load.config->upstream.tls &&
         !(load.config->upstream.allow_plain_http &&
           agni::IsLoopbackHost(load.config->upstream.host))) {

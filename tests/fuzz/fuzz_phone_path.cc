@@ -7,12 +7,12 @@
 // - anything release-shaped that is not a release says why.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <string_view>
 
-#include "tests/fuzz/contract.h"
 #include "gateway/pipeline/release_target.h"
+#include "tests/fuzz/contract.h"
 
 using agni::fuzz::Fail;
 
@@ -28,11 +28,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       if (t.upstream_path != agni::CanonicalReleasePath(t.phone_number)) {
         Fail("forwarded path is not the canonical one");
       }
-      if (raw.size() > agni::kMaxReleaseTarget) Fail("overlong target accepted");
+      if (raw.size() > agni::kMaxReleaseTarget)
+        Fail("overlong target accepted");
       if (raw.find('?') != std::string_view::npos) Fail("query accepted");
-      const std::string_view digits = std::string_view(t.upstream_path)
-          .substr(agni::kReleasePrefix.size() + 3,
-                  t.phone_number.size() - 1);
+      const std::string_view digits =
+          std::string_view(t.upstream_path)
+              .substr(agni::kReleasePrefix.size() + 3,
+                      t.phone_number.size() - 1);
       for (char c : digits) {
         if (c < '0' || c > '9') Fail("non-digit in the forwarded number");
       }

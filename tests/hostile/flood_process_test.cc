@@ -21,9 +21,8 @@ constexpr int kFlood = kThreads * kPerThread;
 
 TEST(FloodProcessTest, TwentyThousandBadTokensAreAllAccountedInBoundedRows) {
   FakeUpstream upstream;
-  GatewayProcess gw(HostileGateway({.upstream_base_url =
-                         upstream.url(),
-                     .keep_alive_timeout = "5s"}));
+  GatewayProcess gw(HostileGateway(
+      {.upstream_base_url = upstream.url(), .keep_alive_timeout = "5s"}));
   WarmUpHttpClient(gw.admin_port());
   const std::size_t rows_before = gw.AuditRows().size();
   const auto started = std::chrono::steady_clock::now();
@@ -61,16 +60,17 @@ TEST(FloodProcessTest, TwentyThousandBadTokensAreAllAccountedInBoundedRows) {
     }
   }
   for (auto& t : flood) t.join();
-  const double elapsed_s = std::chrono::duration<double>(
-                               std::chrono::steady_clock::now() - started)
-                               .count();
+  const double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+          .count();
   ASSERT_EQ(unauthorized.load(), kFlood) << other.load() << " other answers";
   EXPECT_EQ(upstream.Received().size(), static_cast<std::size_t>(released));
 
   const std::string metrics = gw.Metrics();
-  EXPECT_EQ(MetricValue(metrics,
-                        R"(agni_gateway_requests_total{code="401",route="release"})"),
-            kFlood);
+  EXPECT_EQ(
+      MetricValue(metrics,
+                  R"(agni_gateway_requests_total{code="401",route="release"})"),
+      kFlood);
   const auto summarized = MetricValue(
       metrics,
       R"(agni_gateway_audit_rejections_summarized_total{reason="unauthenticated"})");

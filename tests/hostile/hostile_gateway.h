@@ -3,9 +3,8 @@
 #pragma once
 
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "tests/support/fake_upstream.h"
 #include "tests/support/helpers.h"
@@ -34,7 +33,9 @@ inline GatewayProcess::Options HostileGateway(const HostileOptions& o) {
       .upstream_base_url = o.upstream_base_url,
       .users = {{"alice", {"support"}, "LEAKCANARY-token-alice-Jx8Pq2"},
                 {"olga", {"telecom-ops"}, "LEAKCANARY-token-olga-Vn3Wk7"},
-                {"mallory", {"contractors"}, "LEAKCANARY-token-mallory-Rt5Ye1"}},
+                {"mallory",
+                 {"contractors"},
+                 "LEAKCANARY-token-mallory-Rt5Ye1"}},
       .patch = {{"upstream", {{"read_timeout", o.upstream_read_timeout}}},
                 {"server",
                  {{"threads", 8},

@@ -5,9 +5,8 @@
 // and the raw audit database bytes for the key, the tokens and the tokens'
 // SHA-256 (hex and raw). The key must also never reach an upstream whose TLS
 // handshake failed: a raw listener records every byte it was sent.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -29,7 +28,8 @@ namespace {
 class EchoingUpstream {
  public:
   EchoingUpstream() {
-    server_.Delete(".*", [](const httplib::Request& req, httplib::Response& res) {
+    server_.Delete(".*", [](const httplib::Request& req,
+                            httplib::Response& res) {
       nlohmann::json h = nlohmann::json::object();
       for (const auto& [k, v] : req.headers) h[k] = v;
       const std::string key = req.get_header_value("X-Api-Key");
@@ -148,13 +148,14 @@ std::vector<Secret> SecretsOf(const GatewayProcess& gw) {
 }
 
 // Fails the test naming the secret and where it was found.
-void ExpectNoSecret(const std::vector<Secret>& secrets, const std::string& where,
-                    const std::string& text) {
+void ExpectNoSecret(const std::vector<Secret>& secrets,
+                    const std::string& where, const std::string& text) {
   for (const Secret& s : secrets) {
     const std::size_t at = text.find(s.value);
     EXPECT_EQ(at, std::string::npos)
         << s.label << " leaked into " << where << ": ..."
-        << text.substr(at == std::string::npos ? 0 : (at > 60 ? at - 60 : 0), 160)
+        << text.substr(at == std::string::npos ? 0 : (at > 60 ? at - 60 : 0),
+                       160)
         << "...";
   }
 }
@@ -168,13 +169,14 @@ std::string Dump(const httplib::Result& r) {
 
 TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
   EchoingUpstream upstream;
-  auto gw = std::make_unique<GatewayProcess>(HostileGateway({
-      .upstream_base_url = "http://127.0.0.1:" + std::to_string(upstream.port()),
-      .upstream_read_timeout = "1s"}));
+  auto gw = std::make_unique<GatewayProcess>(
+      HostileGateway({.upstream_base_url =
+                          "http://127.0.0.1:" + std::to_string(upstream.port()),
+                      .upstream_read_timeout = "1s"}));
   const auto secrets = SecretsOf(*gw);
   const std::string alice = gw->alice().token;
   const std::string olga = gw->olga().token;
-  std::string responses;  // every byte every client got back
+  std::string responses;            // every byte every client got back
   std::map<std::string, int> seen;  // what each case returned
 
   httplib::Client c("127.0.0.1", gw->port());
@@ -212,13 +214,15 @@ TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
         c.Delete(ReleasePath("%2B15551230000") + "?token=" + olga, a));
   drive("token as number", c.Delete(ReleasePath(alice), a));
   drive("token in path", c.Get("/v1/" + alice, a));
-  drive("wrong method", c.Post(ReleasePath("%2B15551230000"), a, alice, "text/plain"));
-  drive("body on delete", c.Delete(ReleasePath("%2B15551230000"), a, alice, "text/plain"));
+  drive("wrong method",
+        c.Post(ReleasePath("%2B15551230000"), a, alice, "text/plain"));
+  drive("body on delete",
+        c.Delete(ReleasePath("%2B15551230000"), a, alice, "text/plain"));
   drive("bad number", c.Delete(ReleasePath("%2B0123"), a));
   drive("not found", c.Get("/nope", a));
-  drive("token as request id",
-        c.Delete(ReleasePath("%2B15551230000"),
-                 {{"Authorization", "Bearer " + alice}, {"X-Request-Id", olga}}));
+  drive("token as request id", c.Delete(ReleasePath("%2B15551230000"),
+                                        {{"Authorization", "Bearer " + alice},
+                                         {"X-Request-Id", olga}}));
   drive("unsafe request id",
         c.Get("/v1/whoami", {{"Authorization", "Bearer " + alice},
                              {"X-Request-Id", "id " + olga}}));
@@ -228,10 +232,11 @@ TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
                            "GET /v1/whoami HTTP/1.1\r\nAuthorization: Bearer " +
                                alice + std::string(9000, 'a') + "\r\n\r\n")
                    .bytes;
-  responses += "== oversized uri\n" +
-               RawExchange(gw->port(), "GET /v1/" + alice + std::string(9000, 'a') +
-                                           " HTTP/1.1\r\n\r\n")
-                   .bytes;
+  responses +=
+      "== oversized uri\n" +
+      RawExchange(gw->port(), "GET /v1/" + alice + std::string(9000, 'a') +
+                                  " HTTP/1.1\r\n\r\n")
+          .bytes;
   // The admin listener.
   httplib::Client admin("127.0.0.1", gw->admin_port());
   admin.set_read_timeout(10, 0);
@@ -287,9 +292,9 @@ TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
 TEST(SecretLeakTest, KeyIsNeverSentWhenTheUpstreamTlsHandshakeFails) {
   RawRecorder mitm;
   Pki pki;  // any CA will do: the recorder never completes a handshake
-  GatewayProcess gw(HostileGateway({.upstream_base_url =
-                         "https://127.0.0.1:" + std::to_string(mitm.port()),
-                     .ca_file = pki.File("ca.pem")}));
+  GatewayProcess gw(HostileGateway(
+      {.upstream_base_url = "https://127.0.0.1:" + std::to_string(mitm.port()),
+       .ca_file = pki.File("ca.pem")}));
   httplib::Client c("127.0.0.1", gw.port());
   c.set_read_timeout(10, 0);
   auto res = c.Delete(ReleasePath("%2B15551230000"),

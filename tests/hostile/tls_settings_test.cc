@@ -5,13 +5,11 @@
 // - no config key switches certificate or host-name verification off.
 // (Certificate and host-name failures themselves: tests/integration/
 // tls_upstream_test.cc and tests/hostile/secret_leak_test.cc.)
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
-
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,7 +35,8 @@ class VersionedTlsServer {
     SSL_CTX_set_cipher_list(ctx_, "ALL:@SECLEVEL=0");
     SSL_CTX_set_min_proto_version(ctx_, min_version);
     SSL_CTX_set_max_proto_version(ctx_, max_version);
-    if (SSL_CTX_use_certificate_chain_file(ctx_, pki.File("server.pem").c_str()) != 1 ||
+    if (SSL_CTX_use_certificate_chain_file(
+            ctx_, pki.File("server.pem").c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx_, pki.File("server.key").c_str(),
                                     SSL_FILETYPE_PEM) != 1) {
       throw std::runtime_error("cannot load the test certificate");
@@ -126,10 +125,11 @@ TEST(TlsSettingsTest, Tls12UpstreamWorksUnderThePermissiveSystemPolicy) {
   // Control for the test below: same PKI, same OPENSSL_CONF, TLS 1.2 allowed.
   Pki pki;
   VersionedTlsServer server(pki, TLS1_2_VERSION, TLS1_2_VERSION);
-  GatewayProcess gw(HostileGateway({.upstream_base_url =
-                         "https://127.0.0.1:" + std::to_string(server.port()),
-                     .ca_file = pki.File("ca.pem"),
-                     .env = {{"OPENSSL_CONF", pki.File("permissive.cnf")}}}));
+  GatewayProcess gw(
+      HostileGateway({.upstream_base_url =
+                          "https://127.0.0.1:" + std::to_string(server.port()),
+                      .ca_file = pki.File("ca.pem"),
+                      .env = {{"OPENSSL_CONF", pki.File("permissive.cnf")}}}));
   EXPECT_EQ(Release(gw, nullptr), 200) << gw.Log();
   EXPECT_EQ(server.handshakes(), 1);
   EXPECT_NE(server.received().find(kLeakApiKey), std::string::npos);
@@ -149,14 +149,16 @@ TEST(TlsSettingsTest, UpstreamOfferingOnlyTls11IsRefusedAndGetsNoKey) {
   ASSERT_EQ(std::system(probe.c_str()), 0) << "TLS 1.1 not possible here";
   ASSERT_EQ(server.handshakes(), 1);
 
-  GatewayProcess gw(HostileGateway({.upstream_base_url =
-                         "https://127.0.0.1:" + std::to_string(server.port()),
-                     .ca_file = pki.File("ca.pem"),
-                     .env = {{"OPENSSL_CONF", pki.File("permissive.cnf")}}}));
+  GatewayProcess gw(
+      HostileGateway({.upstream_base_url =
+                          "https://127.0.0.1:" + std::to_string(server.port()),
+                      .ca_file = pki.File("ca.pem"),
+                      .env = {{"OPENSSL_CONF", pki.File("permissive.cnf")}}}));
   std::string reason;
   EXPECT_EQ(Release(gw, &reason), 502) << gw.Log();
   EXPECT_EQ(reason, "upstream_tls");
-  EXPECT_EQ(server.handshakes(), 1) << "the gateway completed a TLS 1.1 handshake";
+  EXPECT_EQ(server.handshakes(), 1)
+      << "the gateway completed a TLS 1.1 handshake";
   EXPECT_GE(server.failed_handshakes(), 1);
   EXPECT_EQ(server.received().find(kLeakApiKey), std::string::npos);
   EXPECT_EQ(gw.Stop(), std::optional<int>(0));
@@ -169,17 +171,18 @@ TEST(TlsSettingsTest, NoConfigKeyTurnsVerificationOff) {
        {"verify", "tls_verify", "insecure", "insecure_skip_verify",
         "verify_peer", "verify_hostname", "min_tls_version"}) {
     dir.Write("gateway.json",
-              nlohmann::json{{"upstream",
-                              {{"base_url", "https://api.example.invalid"},
-                               {key, false}}},
-                             {"audit", {{"path", "audit.db"}}},
-                             {"users", nlohmann::json::array()},
-                             {"policy_file", "policy.json"}}
+              nlohmann::json{
+                  {"upstream",
+                   {{"base_url", "https://api.example.invalid"}, {key, false}}},
+                  {"audit", {{"path", "audit.db"}}},
+                  {"users", nlohmann::json::array()},
+                  {"policy_file", "policy.json"}}
                   .dump());
     const ConfigLoad load = LoadConfig(dir.File("gateway.json"));
     EXPECT_FALSE(load.config.has_value()) << key << " was accepted";
     bool named = false;
-    for (const auto& e : load.errors) named |= e.path == std::string("$.upstream.") + key;
+    for (const auto& e : load.errors)
+      named |= e.path == std::string("$.upstream.") + key;
     EXPECT_TRUE(named) << key << " was not reported at its path";
   }
   // Plain http is the only way around TLS, and only towards loopback.
@@ -197,16 +200,17 @@ TEST(TlsSettingsTest, NoConfigKeyTurnsVerificationOff) {
 TEST(TlsSettingsTest, HttpsListenerServesTls12AndRefusesTls11) {
   Pki pki;
   const std::string conf = "OPENSSL_CONF='" + pki.File("permissive.cnf") + "' ";
-  GatewayProcess gw(HostileGateway({.upstream_base_url = "http://127.0.0.1:1",
-                     .env = {{"OPENSSL_CONF", pki.File("permissive.cnf")}},
-                     .listen_tls = {{"cert_file", pki.File("server.pem")},
-                                    {"key_file", pki.File("server.key")}}}));
+  GatewayProcess gw(
+      HostileGateway({.upstream_base_url = "http://127.0.0.1:1",
+                      .env = {{"OPENSSL_CONF", pki.File("permissive.cnf")}},
+                      .listen_tls = {{"cert_file", pki.File("server.pem")},
+                                     {"key_file", pki.File("server.key")}}}));
   httplib::SSLClient tls("127.0.0.1", gw.port());
   tls.set_ca_cert_path(pki.File("ca.pem").c_str());
   tls.enable_server_certificate_verification(true);
   tls.set_read_timeout(10, 0);
-  auto res = tls.Get("/v1/whoami",
-                     {{"Authorization", "Bearer " + gw.alice().token}});
+  auto res =
+      tls.Get("/v1/whoami", {{"Authorization", "Bearer " + gw.alice().token}});
   ASSERT_TRUE(res) << httplib::to_string(res.error()) << gw.Log();
   EXPECT_EQ(res->status, 200);
   // Plain HTTP to the TLS port gets no HTTP answer.
@@ -216,11 +220,17 @@ TEST(TlsSettingsTest, HttpsListenerServesTls12AndRefusesTls11) {
   EXPECT_TRUE(!p || p->status >= 400);
   // The system policy (permissive here) would allow TLS 1.1 on both sides;
   // only the gateway's own minimum refuses it. TLS 1.2 is the control.
-  const std::string s_client = "openssl s_client -connect 127.0.0.1:" +
-                               std::to_string(gw.port()) + " -CAfile '" +
-                               pki.File("ca.pem") + "' -verify_return_error ";
-  EXPECT_EQ(std::system((conf + s_client + "-tls1_2 </dev/null >/dev/null 2>&1").c_str()), 0);
-  EXPECT_NE(std::system((conf + s_client + "-tls1_1 </dev/null >/dev/null 2>&1").c_str()), 0)
+  const std::string s_client =
+      "openssl s_client -connect 127.0.0.1:" + std::to_string(gw.port()) +
+      " -CAfile '" + pki.File("ca.pem") + "' -verify_return_error ";
+  EXPECT_EQ(
+      std::system(
+          (conf + s_client + "-tls1_2 </dev/null >/dev/null 2>&1").c_str()),
+      0);
+  EXPECT_NE(
+      std::system(
+          (conf + s_client + "-tls1_1 </dev/null >/dev/null 2>&1").c_str()),
+      0)
       << "the listener accepted TLS 1.1";
   EXPECT_TRUE(gw.Live());
   EXPECT_EQ(gw.Stop(), std::optional<int>(0));
@@ -229,11 +239,12 @@ TEST(TlsSettingsTest, HttpsListenerServesTls12AndRefusesTls11) {
 TEST(TlsSettingsTest, ListenTlsFilesAreCheckedAndABadCertificateStopsTheStart) {
   TempDir dir;
   dir.Write("policy.json", R"({"rules":[]})");
-  nlohmann::json config = {{"upstream", {{"base_url", "https://api.example.invalid"}}},
-                           {"audit", {{"path", "audit.db"}}},
-                           {"users", nlohmann::json::array()},
-                           {"policy_file", "policy.json"},
-                           {"tls", {{"cert_file", "missing.pem"}}}};
+  nlohmann::json config = {
+      {"upstream", {{"base_url", "https://api.example.invalid"}}},
+      {"audit", {{"path", "audit.db"}}},
+      {"users", nlohmann::json::array()},
+      {"policy_file", "policy.json"},
+      {"tls", {{"cert_file", "missing.pem"}}}};
   dir.Write("gateway.json", config.dump());
   const ConfigLoad load = LoadConfig(dir.File("gateway.json"));
   std::set<std::string> paths;
@@ -242,9 +253,10 @@ TEST(TlsSettingsTest, ListenTlsFilesAreCheckedAndABadCertificateStopsTheStart) {
   EXPECT_TRUE(paths.count("$.tls.key_file")) << load.errors.size();
   // Files that exist but hold no certificate: the binary refuses to start.
   Pki pki;
-  EXPECT_THROW(GatewayProcess(HostileGateway({.upstream_base_url = "http://127.0.0.1:1",
-                               .listen_tls = {{"cert_file", pki.File("server.cnf")},
-                                              {"key_file", pki.File("server.key")}}})),
+  EXPECT_THROW(GatewayProcess(HostileGateway(
+                   {.upstream_base_url = "http://127.0.0.1:1",
+                    .listen_tls = {{"cert_file", pki.File("server.cnf")},
+                                   {"key_file", pki.File("server.key")}}})),
                std::runtime_error);
 }
 

@@ -2,9 +2,8 @@
 // velocity limit (so its metric family has a series), 8 threads.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "tests/support/fake_upstream.h"
 #include "tests/support/helpers.h"
@@ -14,7 +13,7 @@ namespace agni::testing {
 
 // What the operations tests vary.
 struct OpsOptions {
-  std::string upstream_base_url;  // required
+  std::string upstream_base_url;                           // required
   nlohmann::json extra_config = nlohmann::json::object();  // merge-patched
   std::string log_level = "info";
   std::string read_timeout = "10s";  // upstream.read_timeout

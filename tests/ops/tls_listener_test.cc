@@ -16,9 +16,9 @@ std::unique_ptr<httplib::SSLClient> TlsClient(int port, const Pki& pki,
   const Pki& cp = client_pki ? *client_pki : pki;
   auto c = client.empty()
                ? std::make_unique<httplib::SSLClient>("127.0.0.1", port)
-               : std::make_unique<httplib::SSLClient>(
-                     "127.0.0.1", port, cp.File(client + ".pem"),
-                     cp.File(client + ".key"));
+               : std::make_unique<httplib::SSLClient>("127.0.0.1", port,
+                                                      cp.File(client + ".pem"),
+                                                      cp.File(client + ".key"));
   c->set_ca_cert_path(pki.File("ca.pem").c_str());
   c->enable_server_certificate_verification(true);
   c->set_read_timeout(10, 0);
@@ -43,16 +43,17 @@ TEST(TlsListenerTest, ServesHttpsAndTokensStillAuthenticate) {
   Pki pki;
   FakeUpstream upstream;
   GatewayProcess gw(OpsGateway({.upstream_base_url = upstream.url(),
-                     .extra_config = {{"tls", TlsBlock(pki, "")}}}));
-  auto res = TlsClient(gw.port(), pki)->Get(
-      "/v1/whoami", {{"Authorization", "Bearer " + gw.alice().token}});
+                                .extra_config = {{"tls", TlsBlock(pki, "")}}}));
+  auto res = TlsClient(gw.port(), pki)
+                 ->Get("/v1/whoami",
+                       {{"Authorization", "Bearer " + gw.alice().token}});
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 200);
   EXPECT_EQ(nlohmann::json::parse(res->body)["auth_method"], "bearer");
 
   // Plain HTTP on the TLS port gets no answer.
-  auto plain = gw.Client().Get("/v1/whoami",
-                               {{"Authorization", "Bearer " + gw.alice().token}});
+  auto plain = gw.Client().Get(
+      "/v1/whoami", {{"Authorization", "Bearer " + gw.alice().token}});
   EXPECT_FALSE(plain && plain->status == 200);
 
   // A client that does not trust the gateway's CA refuses the handshake.
@@ -69,11 +70,14 @@ TEST(TlsListenerTest, ClientCertificatesMapToConfiguredUsers) {
   Pki rogue;
   rogue.Issue("opsbot", "/O=Example/CN=ops-bot", "");
   FakeUpstream upstream;
-  GatewayProcess gw(OpsGateway({.upstream_base_url = upstream.url(),
-                     .extra_config = {{"tls", TlsBlock(pki, "optional")}}}));
+  GatewayProcess gw(
+      OpsGateway({.upstream_base_url = upstream.url(),
+                  .extra_config = {{"tls", TlsBlock(pki, "optional")}}}));
 
   auto whoami = [&](std::unique_ptr<httplib::SSLClient> c,
-                    httplib::Headers h = {}) { return c->Get("/v1/whoami", h); };
+                    httplib::Headers h = {}) {
+    return c->Get("/v1/whoami", h);
+  };
 
   auto ops = whoami(TlsClient(gw.port(), pki, "opsbot"));
   ASSERT_TRUE(ops) << httplib::to_string(ops.error()) << gw.process().Log();
@@ -106,12 +110,14 @@ TEST(TlsListenerTest, ClientCertificatesMapToConfiguredUsers) {
   EXPECT_FALSE(forged && forged->status == 200);
 
   // A release authenticated by certificate is audited as mtls.
-  auto release = TlsClient(gw.port(), pki, "opsbot")->Delete(ReleasePath("+15551234567"));
+  auto release =
+      TlsClient(gw.port(), pki, "opsbot")->Delete(ReleasePath("+15551234567"));
   ASSERT_TRUE(release);
   EXPECT_EQ(release->status, 200) << release->body;
   bool audited = false;
   for (const auto& row : ReadAuditRows(gw.audit_path())) {
-    if (row.value("stage", "") == "outcome" && row.value("principal", "") == "olga" &&
+    if (row.value("stage", "") == "outcome" &&
+        row.value("principal", "") == "olga" &&
         row.value("auth_method", "") == "mtls") {
       audited = true;
     }
@@ -123,10 +129,12 @@ TEST(TlsListenerTest, RequireModeRefusesClientsWithoutCertificate) {
   Pki pki;
   pki.Issue("opsbot", "/O=Example/CN=ops-bot", "");
   FakeUpstream upstream;
-  GatewayProcess gw(OpsGateway({.upstream_base_url = upstream.url(),
-                     .extra_config = {{"tls", TlsBlock(pki, "require")}}}));
-  auto none = TlsClient(gw.port(), pki)->Get(
-      "/v1/whoami", {{"Authorization", "Bearer " + gw.alice().token}});
+  GatewayProcess gw(
+      OpsGateway({.upstream_base_url = upstream.url(),
+                  .extra_config = {{"tls", TlsBlock(pki, "require")}}}));
+  auto none = TlsClient(gw.port(), pki)
+                  ->Get("/v1/whoami",
+                        {{"Authorization", "Bearer " + gw.alice().token}});
   EXPECT_FALSE(none && none->status == 200);
   auto ops = TlsClient(gw.port(), pki, "opsbot")->Get("/v1/whoami");
   ASSERT_TRUE(ops);
@@ -138,7 +146,8 @@ TEST(TlsConfigTest, EveryProblemIsReportedWithItsPath) {
   dir.Write("policy.json", R"({"rules":[]})");
   dir.Write("gateway.json", R"({
     "audit": {"path": "audit.db"},
-    "users": [{"name": "alice", "token_sha256": ")" + std::string(64, 'a') + R"("}],
+    "users": [{"name": "alice", "token_sha256": ")" +
+                                std::string(64, 'a') + R"("}],
     "policy_file": "policy.json",
     "tls": {"cert_file": "missing.pem", "client_auth": "sometimes",
             "client_certificates": [{"user": "bob", "subject": "CN=x"},

@@ -158,12 +158,14 @@ TEST_F(ReloadTest,
     "limits": [{"id": "per-user-hourly", "per": "user", "max": 2, "window": "1h"}]})");
   {
     GatewayProcess gw(Serve());
-    auto unlisted = gw.Client().Delete(ReleasePath("%2B15550000002"), Bearer(bob_));
+    auto unlisted =
+        gw.Client().Delete(ReleasePath("%2B15550000002"), Bearer(bob_));
     ASSERT_TRUE(unlisted);
     EXPECT_EQ(unlisted->status, 403);
 
     const std::string carol = NewToken();
-    auto unknown = gw.Client().Delete(ReleasePath("%2B15550000001"), Bearer(carol));
+    auto unknown =
+        gw.Client().Delete(ReleasePath("%2B15550000001"), Bearer(carol));
     ASSERT_TRUE(unknown);
     EXPECT_EQ(unknown->status, 401);
 
@@ -181,7 +183,8 @@ TEST_F(ReloadTest,
       return gw.Metric(
                  R"(agni_gateway_config_reloads_total{result="success"})") == 1;
     }));
-    auto known = gw.Client().Delete(ReleasePath("%2B15550000001"), Bearer(carol));
+    auto known =
+        gw.Client().Delete(ReleasePath("%2B15550000001"), Bearer(carol));
     ASSERT_TRUE(known);
     EXPECT_EQ(known->status, 200);
     for (const char* n : {"%2B15550000001", "%2B15550000002"}) {
@@ -189,7 +192,8 @@ TEST_F(ReloadTest,
       ASSERT_TRUE(res);
       EXPECT_EQ(res->status, 200) << n;
     }
-    auto limited = gw.Client().Delete(ReleasePath("%2B15550000003"), Bearer(bob_));
+    auto limited =
+        gw.Client().Delete(ReleasePath("%2B15550000003"), Bearer(bob_));
     ASSERT_TRUE(limited);
     EXPECT_EQ(limited->status, 429);
     EXPECT_FALSE(limited->get_header_value("Retry-After").empty());
@@ -201,10 +205,12 @@ TEST_F(ReloadTest,
   {
     // A restart does not reset the count: it is rebuilt from the audit log.
     GatewayProcess gw(Serve());
-    auto limited = gw.Client().Delete(ReleasePath("%2B15550000003"), Bearer(bob_));
+    auto limited =
+        gw.Client().Delete(ReleasePath("%2B15550000003"), Bearer(bob_));
     ASSERT_TRUE(limited);
     EXPECT_EQ(limited->status, 429);
-    auto alice = gw.Client().Delete(ReleasePath("%2B15550000003"), Bearer(alice_));
+    auto alice =
+        gw.Client().Delete(ReleasePath("%2B15550000003"), Bearer(alice_));
     ASSERT_TRUE(alice);
     EXPECT_EQ(alice->status, 200);
   }
@@ -234,9 +240,9 @@ TEST_F(ReloadTest,
   json candidate = json::parse(dir_.Read("gateway.json"));
   candidate["policy_file"] = "candidate.json";
   dir_.Write("candidate-gateway.json", candidate.dump());
-  auto [rc, out] = RunGateway(
-      {"policy", "replay", "--config", dir_.File("candidate-gateway.json"),
-       "--db", dir_.File("audit.db")});
+  auto [rc, out] = RunGateway({"policy", "replay", "--config",
+                               dir_.File("candidate-gateway.json"), "--db",
+                               dir_.File("audit.db")});
   EXPECT_EQ(rc, 3) << out;
   EXPECT_NE(out.find("bob  +15550000002: allow (rule test-numbers) -> deny "
                      "(rule implicit_deny)"),

@@ -26,13 +26,11 @@ nlohmann::json GatewayConfig::Document() const {
   if (upstream_base_url.starts_with("http://")) {
     upstream["allow_plain_http"] = true;
   }
-  nlohmann::json config = {{"listen", "127.0.0.1:0"},
-                           {"admin_listen", "127.0.0.1:0"},
-                           {"upstream", upstream},
-                           {"audit", {{"path", "audit.db"}}},
-                           {"users", UsersJson(users)},
-                           {"auditors", {"compliance"}},
-                           {"policy_file", "policy.json"}};
+  nlohmann::json config = {
+      {"listen", "127.0.0.1:0"},     {"admin_listen", "127.0.0.1:0"},
+      {"upstream", upstream},        {"audit", {{"path", "audit.db"}}},
+      {"users", UsersJson(users)},   {"auditors", {"compliance"}},
+      {"policy_file", "policy.json"}};
   if (!inventory_json.empty()) config["inventory_file"] = "numbers.json";
   config.merge_patch(patch);
   return config;

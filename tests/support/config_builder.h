@@ -2,10 +2,9 @@
 // inventory and the users, into a folder.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tests/support/temp_dir.h"
 

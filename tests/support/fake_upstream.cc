@@ -2,10 +2,9 @@
 
 #include <sys/socket.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
-
-#include <nlohmann/json.hpp>
 
 namespace agni::testing {
 
@@ -39,25 +38,25 @@ void FakeUpstream::Start() {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     listen_fd = sock;
   });
-  server_->Delete(".*", [this](const httplib::Request& req,
-                               httplib::Response& res) {
-    Reply reply;
-    {
-      std::lock_guard lock(mu_);
-      received_.push_back(
-          {req.method, req.target, req.headers, req.body, req.remote_port});
-      reply = reply_;
-    }
-    if (reply.delay.count() > 0) std::this_thread::sleep_for(reply.delay);
-    res.status = reply.status;
-    std::string body = reply.body;
-    if (reply.echo_headers) {
-      nlohmann::json h = nlohmann::json::object();
-      for (const auto& [k, v] : req.headers) h[k] = v;
-      body = h.dump();
-    }
-    res.set_content(body, reply.content_type);
-  });
+  server_->Delete(
+      ".*", [this](const httplib::Request& req, httplib::Response& res) {
+        Reply reply;
+        {
+          std::lock_guard lock(mu_);
+          received_.push_back(
+              {req.method, req.target, req.headers, req.body, req.remote_port});
+          reply = reply_;
+        }
+        if (reply.delay.count() > 0) std::this_thread::sleep_for(reply.delay);
+        res.status = reply.status;
+        std::string body = reply.body;
+        if (reply.echo_headers) {
+          nlohmann::json h = nlohmann::json::object();
+          for (const auto& [k, v] : req.headers) h[k] = v;
+          body = h.dump();
+        }
+        res.set_content(body, reply.content_type);
+      });
   port_ = server_->bind_to_any_port("127.0.0.1");
   if (port_ <= 0) throw std::runtime_error("fake upstream cannot bind");
   // httplib listens with a backlog of 5: a burst of connections (the

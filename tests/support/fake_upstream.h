@@ -1,14 +1,14 @@
 // An in-process stand-in for the upstream release API.
 #pragma once
 
+#include <httplib.h>
+
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <httplib.h>
 
 namespace agni::testing {
 

@@ -1,14 +1,14 @@
 // Small free helpers the tests share: metrics, audit rows, paths, polling.
 #pragma once
 
+#include <httplib.h>
+
 #include <chrono>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 namespace agni::testing {
 

@@ -17,17 +17,19 @@ Pki::Pki() {
 void Pki::Issue(const std::string& name, const std::string& subject,
                 const std::string& san) {
   Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-      "-keyout " + name + ".key -out " + name + ".csr -subj '" + subject + "'");
+      "-keyout " +
+      name + ".key -out " + name + ".csr -subj '" + subject + "'");
   dir_.Write(name + ".cnf", san.empty() ? "basicConstraints=CA:FALSE\n"
                                         : "subjectAltName=" + san + "\n");
-  Run("openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key "
-      "-CAcreateserial -out " + name + ".pem -days 1 -extfile " + name +
-      ".cnf");
+  Run("openssl x509 -req -in " + name +
+      ".csr -CA ca.pem -CAkey ca.key "
+      "-CAcreateserial -out " +
+      name + ".pem -days 1 -extfile " + name + ".cnf");
 }
 
 void Pki::Run(const std::string& command) const {
-  const std::string full = "cd '" + dir_.path().string() + "' && " + command +
-                           " >/dev/null 2>&1";
+  const std::string full =
+      "cd '" + dir_.path().string() + "' && " + command + " >/dev/null 2>&1";
   if (std::system(full.c_str()) != 0) {
     throw std::runtime_error("failed: " + command);
   }

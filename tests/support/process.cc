@@ -147,9 +147,8 @@ GatewayProcess::GatewayProcess(Options options) {
   options.env["AGNI_API_KEY"] = options.api_key;
   process_ = std::make_unique<Process>(Process::Options{
       .argv = argv,
-      .log_file = options.log_file.empty()
-                      ? (folder / "gateway.log").string()
-                      : options.log_file,
+      .log_file = options.log_file.empty() ? (folder / "gateway.log").string()
+                                           : options.log_file,
       .env = options.env,
       .unset_env = {"AGNI_API_KEY_FILE"}});
   if (options.wait_listening && !WaitListening()) {
@@ -163,25 +162,26 @@ bool GatewayProcess::WaitListening(std::chrono::milliseconds limit) {
   // Port 0: the start-up line names the ports the OS chose. Fixed ports
   // (a log level above info hides that line): /readyz answers.
   return WaitFor(
-      [&] {
-        for (const nlohmann::json& line : LogLines()) {
-          if (line.value("message", "") != "agni-gateway listening") continue;
-          port_ = PortOf(line.value("listen", ""));
-          admin_port_ = PortOf(line.value("admin_listen", ""));
-          return true;
-        }
-        if (fixed_port_ != 0 && fixed_admin_port_ != 0) {
-          httplib::Client c("127.0.0.1", fixed_admin_port_);
-          c.set_read_timeout(2, 0);
-          if (auto r = c.Get("/readyz"); r && r->status == 200) {
-            port_ = fixed_port_;
-            admin_port_ = fixed_admin_port_;
-            return true;
-          }
-        }
-        return !process_->Running();
-      },
-      limit) &&
+             [&] {
+               for (const nlohmann::json& line : LogLines()) {
+                 if (line.value("message", "") != "agni-gateway listening")
+                   continue;
+                 port_ = PortOf(line.value("listen", ""));
+                 admin_port_ = PortOf(line.value("admin_listen", ""));
+                 return true;
+               }
+               if (fixed_port_ != 0 && fixed_admin_port_ != 0) {
+                 httplib::Client c("127.0.0.1", fixed_admin_port_);
+                 c.set_read_timeout(2, 0);
+                 if (auto r = c.Get("/readyz"); r && r->status == 200) {
+                   port_ = fixed_port_;
+                   admin_port_ = fixed_admin_port_;
+                   return true;
+                 }
+               }
+               return !process_->Running();
+             },
+             limit) &&
          port_ != 0;
 }
 

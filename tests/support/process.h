@@ -3,16 +3,15 @@
 // is AGNI_GATEWAY_BINARY.
 #pragma once
 
+#include <httplib.h>
 #include <sys/types.h>
 
 #include <chrono>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include "tests/support/config_builder.h"
 #include "tests/support/temp_dir.h"
@@ -62,10 +61,10 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env = {});
 // `agni-gateway ARGS...` to completion, with kApiKey as AGNI_API_KEY unless
 // `env` says otherwise.
-CommandResult RunGateway(const std::vector<std::string>& args,
-                         std::map<std::string, std::string> env = {},
-                         std::chrono::milliseconds timeout =
-                             std::chrono::seconds(120));
+CommandResult RunGateway(
+    const std::vector<std::string>& args,
+    std::map<std::string, std::string> env = {},
+    std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
 // The real binary running `serve`. Not thread-safe, except port(),
 // admin_port(), Client() and AdminClient(), which only read.
@@ -76,7 +75,7 @@ class GatewayProcess {
     GatewayConfig config;
     // An existing gateway.json to serve instead; the log goes next to it.
     std::string config_file;
-    std::string log_file;  // default: gateway.log next to the config
+    std::string log_file;           // default: gateway.log next to the config
     std::string api_key = kApiKey;  // AGNI_API_KEY (AGNI_API_KEY_FILE unset)
     std::map<std::string, std::string> env;  // more for the child
     std::string log_level;                   // --log-level, when set
@@ -86,7 +85,8 @@ class GatewayProcess {
   explicit GatewayProcess(Options options);
 
   // Until the gateway serves (true), or it exits or `limit` passes (false).
-  bool WaitListening(std::chrono::milliseconds limit = std::chrono::seconds(60));
+  bool WaitListening(
+      std::chrono::milliseconds limit = std::chrono::seconds(60));
 
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }
@@ -100,8 +100,8 @@ class GatewayProcess {
   bool Live();  // running and /livez answers 200
   void Signal(int sig) const { process_->Signal(sig); }
   // SIGTERM and wait (bounded); the exit status, or nullopt when it hung.
-  std::optional<int> Stop(std::chrono::milliseconds limit =
-                              std::chrono::seconds(60));
+  std::optional<int> Stop(
+      std::chrono::milliseconds limit = std::chrono::seconds(60));
   void Kill() { process_->Kill(); }
 
   std::string Log() const { return process_->Log(); }

@@ -22,9 +22,8 @@ struct RawReply {
 // server closes early) and reads until the server closes the connection or
 // `deadline` passes. With `wait_for_close` false it returns as soon as one
 // complete response has arrived (keep-alive connections stay open).
-RawReply RawExchange(int port, const std::string& request,
-                     bool wait_for_close = false,
-                     std::chrono::milliseconds deadline =
-                         std::chrono::milliseconds(15000));
+RawReply RawExchange(
+    int port, const std::string& request, bool wait_for_close = false,
+    std::chrono::milliseconds deadline = std::chrono::milliseconds(15000));
 
 }  // namespace agni::testing

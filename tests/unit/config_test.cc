@@ -15,8 +15,8 @@
 
 #include "base/crypto.h"
 #include "policies/load/json_reader.h"
-#include "tests/support/temp_dir.h"
 #include "tests/support/config_errors.h"
+#include "tests/support/temp_dir.h"
 
 namespace agni {
 namespace {
@@ -364,8 +364,9 @@ TEST(LoadConfigTest, AKeyWrittenTwiceInOnePolicyObjectIsAnError) {
   // nlohmann keeps the last of two equal keys: without this check a rule
   // written {"effect": "deny", ..., "effect": "allow"} would load as allow.
   ConfigFolder s(FullConfig());
-  s.dir.Write("policies/policy.json",
-              R"({"rules":[{"id":"r","effect":"deny","groups":["support"],"effect":"allow"}]})");
+  s.dir.Write(
+      "policies/policy.json",
+      R"({"rules":[{"id":"r","effect":"deny","groups":["support"],"effect":"allow"}]})");
   const ConfigLoad load = LoadConfig(s.config_path);
   EXPECT_FALSE(load.config.has_value());
   ASSERT_EQ(load.errors.size(), 1u) << Dump(load.errors);
@@ -804,7 +805,8 @@ TEST(LoadApiKeyTest, RefusesAmbiguousMissingEmptyOrUnsafeKeys) {
       {"both set", secret.c_str(), good_file.c_str(), "both"},
       {"neither set", nullptr, nullptr, "no upstream API key"},
       {"both empty", "", "", "no upstream API key"},
-      {"missing file", nullptr, missing_file.c_str(), "not name a readable file"},
+      {"missing file", nullptr, missing_file.c_str(),
+       "not name a readable file"},
       {"empty file", nullptr, empty_file.c_str(), "empty"},
       {"file with only a newline", nullptr, newline_file.c_str(), "empty"},
       {"space inside (file)", nullptr, spaced_file.c_str(), "whitespace"},

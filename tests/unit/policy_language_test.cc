@@ -13,8 +13,8 @@
 
 #include "policies/conditions.h"
 #include "policies/engine.h"
-#include "policies/load/explain.h"
 #include "policies/limits.h"
+#include "policies/load/explain.h"
 #include "policies/load/policy_loader.h"
 #include "tests/support/config_errors.h"
 
