@@ -108,12 +108,7 @@ start_gateway() { # sets gw_pid, port, admin
   : >serve.log
   AGNI_API_KEY_FILE="$work/key.txt" "$BIN" serve --config gateway.json 2>serve.log &
   gw_pid=$!
-  for _ in $(seq 100); do
-    grep -q '"message":"agni-gateway listening"' serve.log && break
-    sleep 0.05
-  done
-  port="$(sed -nE 's/.*"listen":"127\.0\.0\.1:([0-9]+)".*/\1/p' serve.log | head -1)"
-  admin="$(sed -nE 's/.*"admin_listen":"127\.0\.0\.1:([0-9]+)".*/\1/p' serve.log | head -1)"
+  listening_ports serve.log
 }
 
 for sig in TERM INT; do

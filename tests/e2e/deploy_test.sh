@@ -47,12 +47,7 @@ cat >gateway.json <<'JSON'
 JSON
 AGNI_API_KEY=k "$BIN" serve --config gateway.json 2>serve.log &
 gw_pid=$!
-for _ in $(seq 200); do
-  grep -q '"message":"agni-gateway listening"' serve.log && break
-  sleep 0.05
-done
-admin="$(sed -nE 's/.*"admin_listen":"127\.0\.0\.1:([0-9]+)".*/\1/p' serve.log | head -1)"
-port="$(sed -nE 's/.*"listen":"127\.0\.0\.1:([0-9]+)".*/\1/p' serve.log | head -1)"
+listening_ports serve.log
 # One request, so the per-request families have a series.
 curl -s -o /dev/null "http://127.0.0.1:$port/v1/whoami" || true
 curl -fsS "http://127.0.0.1:$admin/metrics" >scrape.txt

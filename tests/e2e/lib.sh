@@ -75,6 +75,18 @@ json_get() {
     console.log(typeof v === "string" ? v : JSON.stringify(v));' "$1" "$2"
 }
 
+# listening_ports LOG: waits up to 10 s for serve's start-up line in LOG and
+# sets port and admin to the ports it names (empty when it never came).
+listening_ports() {
+  local _
+  for _ in $(seq 200); do
+    grep -q '"message":"agni-gateway listening"' "$1" && break
+    sleep 0.05
+  done
+  port="$(sed -nE 's/.*"listen":"127\.0\.0\.1:([0-9]+)".*/\1/p' "$1" | head -1)"
+  admin="$(sed -nE 's/.*"admin_listen":"127\.0\.0\.1:([0-9]+)".*/\1/p' "$1" | head -1)"
+}
+
 # write_gateway_config OUT GW_PORT ADMIN_PORT UPSTREAM_PORT USER_JSON...: the
 # one gateway.json the shell tests and the demo use, written to OUT: the
 # listeners on loopback, a plain-http loopback upstream, audit.db and

@@ -53,7 +53,7 @@ TEST(FloodProcessTest, TwentyThousandBadTokensAreAllAccountedInBoundedRows) {
     c.set_read_timeout(10, 0);
     for (int i = 0; i < 5; ++i) {
       auto res = c.Delete(ReleasePath("%2B1555123456" + std::to_string(i)),
-                          {{"Authorization", "Bearer " + gw.alice().token}});
+                          Bearer(gw.alice().token));
       ASSERT_TRUE(res);
       EXPECT_EQ(res->status, 200) << res->body;
       if (res->status == 200) ++released;

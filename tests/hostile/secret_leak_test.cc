@@ -77,44 +77,7 @@ class EchoingUpstream {
 // with TLS: the stand-in for a man in the middle.
 class RawRecorder {
  public:
-  RawRecorder() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    ::listen(fd_, 16);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 50) <= 0) continue;
-        const int c = ::accept(fd_, nullptr, nullptr);
-        if (c < 0) continue;
-        // Answer the ClientHello with garbage, then read what follows.
-        ::send(c, "HTTP/1.1 200 OK\r\n\r\n", 19, MSG_NOSIGNAL);
-        for (int i = 0; i < 40; ++i) {
-          pollfd q{c, POLLIN, 0};
-          if (::poll(&q, 1, 50) <= 0) continue;
-          char buf[4096];
-          const ssize_t n = ::recv(c, buf, sizeof buf, 0);
-          if (n <= 0) break;
-          std::lock_guard lock(mu_);
-          bytes_.append(buf, static_cast<std::size_t>(n));
-        }
-        ::close(c);
-        ++connections_;
-      }
-    });
-  }
-  ~RawRecorder() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  int port() const { return port_; }
+  int port() const { return listener_.port(); }
   int connections() const { return connections_; }
   std::string bytes() const {
     std::lock_guard lock(mu_);
@@ -122,13 +85,26 @@ class RawRecorder {
   }
 
  private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
+  void Serve(int c) {
+    // Answer the ClientHello with garbage, then read what follows.
+    ::send(c, "HTTP/1.1 200 OK\r\n\r\n", 19, MSG_NOSIGNAL);
+    for (int i = 0; i < 40; ++i) {
+      pollfd q{c, POLLIN, 0};
+      if (::poll(&q, 1, 50) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::recv(c, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      std::lock_guard lock(mu_);
+      bytes_.append(buf, static_cast<std::size_t>(n));
+    }
+    ++connections_;
+  }
+
   std::atomic<int> connections_{0};
   mutable std::mutex mu_;
   std::string bytes_;
-  std::thread thread_;
+  // Last: its thread stops before the members it uses go.
+  LoopbackListener listener_{[this](int c) { Serve(c); }};
 };
 
 struct Secret {
@@ -185,7 +161,7 @@ TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
     responses += "== " + name + "\n" + Dump(r) + "\n";
     seen[name] = r ? r->status : 0;
   };
-  const httplib::Headers a = {{"Authorization", "Bearer " + alice}};
+  const httplib::Headers a = Bearer(alice);
   const httplib::Headers o = {{"X-Api-Key", olga}};
   drive("whoami bearer", c.Get("/v1/whoami", a));
   drive("whoami api key", c.Get("/v1/whoami", o));
@@ -297,8 +273,7 @@ TEST(SecretLeakTest, KeyIsNeverSentWhenTheUpstreamTlsHandshakeFails) {
        .ca_file = pki.File("ca.pem")}));
   httplib::Client c("127.0.0.1", gw.port());
   c.set_read_timeout(10, 0);
-  auto res = c.Delete(ReleasePath("%2B15551230000"),
-                      {{"Authorization", "Bearer " + gw.alice().token}});
+  auto res = c.Delete(ReleasePath("%2B15551230000"), Bearer(gw.alice().token));
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 502);
   EXPECT_EQ(nlohmann::json::parse(res->body)["reason"], "upstream_tls");

@@ -41,24 +41,14 @@ class VersionedTlsServer {
                                     SSL_FILETYPE_PEM) != 1) {
       throw std::runtime_error("cannot load the test certificate");
     }
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    ::listen(fd_, 16);
-    thread_ = std::thread([this] { Serve(); });
+    // Listens only once the context is complete.
+    listener_ = std::make_unique<LoopbackListener>([this](int c) { Serve(c); });
   }
   ~VersionedTlsServer() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
+    listener_.reset();
     SSL_CTX_free(ctx_);
   }
-  int port() const { return port_; }
+  int port() const { return listener_->port(); }
   int handshakes() const { return handshakes_; }
   int failed_handshakes() const { return failed_; }
   std::string received() const {
@@ -67,54 +57,43 @@ class VersionedTlsServer {
   }
 
  private:
-  void Serve() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      const int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      timeval tv{5, 0};
-      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      SSL* ssl = SSL_new(ctx_);
-      SSL_set_fd(ssl, c);
-      if (SSL_accept(ssl) == 1) {
-        ++handshakes_;
-        char buf[4096];
-        const int n = SSL_read(ssl, buf, sizeof buf);
-        if (n > 0) {
-          std::lock_guard lock(mu_);
-          received_.append(buf, static_cast<std::size_t>(n));
-        }
-        static constexpr char kReply[] =
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            "Connection: close\r\nContent-Length: 16\r\n\r\n{\"success\":true}";
-        SSL_write(ssl, kReply, sizeof kReply - 1);
-        SSL_shutdown(ssl);
-      } else {
-        ++failed_;
-        ERR_clear_error();
+  void Serve(int c) {
+    timeval tv{5, 0};
+    ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    SSL* ssl = SSL_new(ctx_);
+    SSL_set_fd(ssl, c);
+    if (SSL_accept(ssl) == 1) {
+      ++handshakes_;
+      char buf[4096];
+      const int n = SSL_read(ssl, buf, sizeof buf);
+      if (n > 0) {
+        std::lock_guard lock(mu_);
+        received_.append(buf, static_cast<std::size_t>(n));
       }
-      SSL_free(ssl);
-      ::close(c);
+      static constexpr char kReply[] =
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+          "Connection: close\r\nContent-Length: 16\r\n\r\n{\"success\":true}";
+      SSL_write(ssl, kReply, sizeof kReply - 1);
+      SSL_shutdown(ssl);
+    } else {
+      ++failed_;
+      ERR_clear_error();
     }
+    SSL_free(ssl);
   }
 
   SSL_CTX* ctx_ = nullptr;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
   std::atomic<int> handshakes_{0};
   std::atomic<int> failed_{0};
   mutable std::mutex mu_;
   std::string received_;
-  std::thread thread_;
+  std::unique_ptr<LoopbackListener> listener_;
 };
 
 int Release(const GatewayProcess& gw, std::string* reason) {
   httplib::Client c("127.0.0.1", gw.port());
   c.set_read_timeout(10, 0);
-  auto res = c.Delete(ReleasePath("%2B15551230000"),
-                      {{"Authorization", "Bearer " + gw.alice().token}});
+  auto res = c.Delete(ReleasePath("%2B15551230000"), Bearer(gw.alice().token));
   if (!res) return 0;
   const auto j = nlohmann::json::parse(res->body, nullptr, false);
   if (reason && j.is_object() && j.contains("reason")) *reason = j["reason"];
@@ -209,8 +188,7 @@ TEST(TlsSettingsTest, HttpsListenerServesTls12AndRefusesTls11) {
   tls.set_ca_cert_path(pki.File("ca.pem").c_str());
   tls.enable_server_certificate_verification(true);
   tls.set_read_timeout(10, 0);
-  auto res =
-      tls.Get("/v1/whoami", {{"Authorization", "Bearer " + gw.alice().token}});
+  auto res = tls.Get("/v1/whoami", Bearer(gw.alice().token));
   ASSERT_TRUE(res) << httplib::to_string(res.error()) << gw.Log();
   EXPECT_EQ(res->status, 200);
   // Plain HTTP to the TLS port gets no HTTP answer.

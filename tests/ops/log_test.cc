@@ -106,8 +106,7 @@ TEST(LogTest, LogLevelWarnDropsInfoLines) {
        .extra_config = {{"listen", "127.0.0.1:" + std::to_string(port)},
                         {"admin_listen", "127.0.0.1:" + std::to_string(admin)}},
        .log_level = "warn"}));
-  auto ok = gw.Client().Get("/v1/whoami",
-                            {{"Authorization", "Bearer " + gw.alice().token}});
+  auto ok = gw.Client().Get("/v1/whoami", Bearer(gw.alice().token));
   ASSERT_TRUE(ok);
   ASSERT_EQ(ok->status, 200);
   FakeUpstream::Reply failing;
@@ -115,8 +114,7 @@ TEST(LogTest, LogLevelWarnDropsInfoLines) {
   failing.body = R"({"success":false,"message":"boom"})";
   upstream.SetReply(failing);
   auto err =
-      gw.Client().Delete(ReleasePath("+15551230003"),
-                         {{"Authorization", "Bearer " + gw.alice().token}});
+      gw.Client().Delete(ReleasePath("+15551230003"), Bearer(gw.alice().token));
   ASSERT_TRUE(err);
   ASSERT_EQ(err->status, 500);
   std::vector<nlohmann::json> lines;

@@ -24,9 +24,8 @@ TEST_P(ShutdownTest, InFlightReleaseFinishesAndIsAudited) {
   GatewayProcess gw(OpsGateway({.upstream_base_url = upstream.url()}));
 
   auto release = std::async(std::launch::async, [&] {
-    auto res =
-        gw.Client().Delete(ReleasePath("+15551230001"),
-                           {{"Authorization", "Bearer " + gw.alice().token}});
+    auto res = gw.Client().Delete(ReleasePath("+15551230001"),
+                                  Bearer(gw.alice().token));
     return res ? std::make_tuple(res->status, res->body,
                                  res->get_header_value("Connection"))
                : std::make_tuple(-1, httplib::to_string(res.error()),
@@ -88,9 +87,8 @@ TEST(ShutdownDrainTimeout, BoundedWaitThenExitZeroWithIntentCommitted) {
       OpsGateway({.upstream_base_url = upstream.url(),
                   .extra_config = {{"server", {{"drain_timeout", "500ms"}}}}}));
   auto release = std::async(std::launch::async, [&] {
-    auto res =
-        gw.Client().Delete(ReleasePath("+15551230002"),
-                           {{"Authorization", "Bearer " + gw.alice().token}});
+    auto res = gw.Client().Delete(ReleasePath("+15551230002"),
+                                  Bearer(gw.alice().token));
     return res ? res->status : -1;
   });
   ASSERT_TRUE(WaitFor([&] { return upstream.Received().size() == 1; }, 10s));

@@ -26,7 +26,10 @@ std::unique_ptr<httplib::SSLClient> TlsClient(int port, const Pki& pki,
   return c;
 }
 
-nlohmann::json TlsBlock(const Pki& pki, const std::string& client_auth) {
+// The operations gateway serving HTTPS with `pki`'s server certificate;
+// with `client_auth`, mapping client certificates to olga and alice.
+GatewayProcess::Options TlsGateway(const FakeUpstream& upstream, const Pki& pki,
+                                   const std::string& client_auth) {
   nlohmann::json tls = {{"cert_file", pki.File("server.pem")},
                         {"key_file", pki.File("server.key")}};
   if (!client_auth.empty()) {
@@ -36,24 +39,22 @@ nlohmann::json TlsBlock(const Pki& pki, const std::string& client_auth) {
         {{"user", "olga"}, {"subject", "CN=ops-bot,O=Example"}},
         {{"user", "alice"}, {"san", "DNS:alice-svc.internal"}}};
   }
-  return tls;
+  return OpsGateway(
+      {.upstream_base_url = upstream.url(), .extra_config = {{"tls", tls}}});
 }
 
 TEST(TlsListenerTest, ServesHttpsAndTokensStillAuthenticate) {
   Pki pki;
   FakeUpstream upstream;
-  GatewayProcess gw(OpsGateway({.upstream_base_url = upstream.url(),
-                                .extra_config = {{"tls", TlsBlock(pki, "")}}}));
-  auto res = TlsClient(gw.port(), pki)
-                 ->Get("/v1/whoami",
-                       {{"Authorization", "Bearer " + gw.alice().token}});
+  GatewayProcess gw(TlsGateway(upstream, pki, ""));
+  auto res =
+      TlsClient(gw.port(), pki)->Get("/v1/whoami", Bearer(gw.alice().token));
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 200);
   EXPECT_EQ(nlohmann::json::parse(res->body)["auth_method"], "bearer");
 
   // Plain HTTP on the TLS port gets no answer.
-  auto plain = gw.Client().Get(
-      "/v1/whoami", {{"Authorization", "Bearer " + gw.alice().token}});
+  auto plain = gw.Client().Get("/v1/whoami", Bearer(gw.alice().token));
   EXPECT_FALSE(plain && plain->status == 200);
 
   // A client that does not trust the gateway's CA refuses the handshake.
@@ -70,9 +71,7 @@ TEST(TlsListenerTest, ClientCertificatesMapToConfiguredUsers) {
   Pki rogue;
   rogue.Issue("opsbot", "/O=Example/CN=ops-bot", "");
   FakeUpstream upstream;
-  GatewayProcess gw(
-      OpsGateway({.upstream_base_url = upstream.url(),
-                  .extra_config = {{"tls", TlsBlock(pki, "optional")}}}));
+  GatewayProcess gw(TlsGateway(upstream, pki, "optional"));
 
   auto whoami = [&](std::unique_ptr<httplib::SSLClient> c,
                     httplib::Headers h = {}) {
@@ -96,12 +95,11 @@ TEST(TlsListenerTest, ClientCertificatesMapToConfiguredUsers) {
 
   // "optional": no certificate, a token authenticates as usual; a token
   // wins over a certificate.
-  auto token = whoami(TlsClient(gw.port(), pki),
-                      {{"Authorization", "Bearer " + gw.alice().token}});
+  auto token = whoami(TlsClient(gw.port(), pki), Bearer(gw.alice().token));
   ASSERT_TRUE(token);
   EXPECT_EQ(nlohmann::json::parse(token->body)["user"], "alice");
-  auto both = whoami(TlsClient(gw.port(), pki, "opsbot"),
-                     {{"Authorization", "Bearer " + gw.alice().token}});
+  auto both =
+      whoami(TlsClient(gw.port(), pki, "opsbot"), Bearer(gw.alice().token));
   ASSERT_TRUE(both);
   EXPECT_EQ(nlohmann::json::parse(both->body)["user"], "alice");
 
@@ -129,12 +127,9 @@ TEST(TlsListenerTest, RequireModeRefusesClientsWithoutCertificate) {
   Pki pki;
   pki.Issue("opsbot", "/O=Example/CN=ops-bot", "");
   FakeUpstream upstream;
-  GatewayProcess gw(
-      OpsGateway({.upstream_base_url = upstream.url(),
-                  .extra_config = {{"tls", TlsBlock(pki, "require")}}}));
-  auto none = TlsClient(gw.port(), pki)
-                  ->Get("/v1/whoami",
-                        {{"Authorization", "Bearer " + gw.alice().token}});
+  GatewayProcess gw(TlsGateway(upstream, pki, "require"));
+  auto none =
+      TlsClient(gw.port(), pki)->Get("/v1/whoami", Bearer(gw.alice().token));
   EXPECT_FALSE(none && none->status == 200);
   auto ops = TlsClient(gw.port(), pki, "opsbot")->Get("/v1/whoami");
   ASSERT_TRUE(ops);

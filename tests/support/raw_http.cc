@@ -126,4 +126,33 @@ RawReply RawExchange(int port, const std::string& request, bool wait_for_close,
   return reply;
 }
 
+LoopbackListener::LoopbackListener(std::function<void(int fd)> serve) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw std::runtime_error("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  ::listen(fd_, 16);
+  thread_ = std::thread([this, serve = std::move(serve)] {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      serve(c);
+      ::close(c);
+    }
+  });
+}
+
+LoopbackListener::~LoopbackListener() {
+  stop_ = true;
+  thread_.join();
+  ::close(fd_);
+}
+
 }  // namespace agni::testing

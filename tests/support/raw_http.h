@@ -1,8 +1,11 @@
 // A raw-socket HTTP client for requests no HTTP library would send.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace agni::testing {
@@ -25,5 +28,25 @@ struct RawReply {
 RawReply RawExchange(
     int port, const std::string& request, bool wait_for_close = false,
     std::chrono::milliseconds deadline = std::chrono::milliseconds(15000));
+
+// A TCP listener on 127.0.0.1 (OS-chosen port) whose own thread hands each
+// connection, one at a time, to `serve` and closes it afterwards; stopped and
+// joined with the object. For upstreams that speak no HTTP library's
+// language. port() is thread-safe.
+class LoopbackListener {
+ public:
+  explicit LoopbackListener(std::function<void(int fd)> serve);
+  ~LoopbackListener();
+  LoopbackListener(const LoopbackListener&) = delete;
+  LoopbackListener& operator=(const LoopbackListener&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 }  // namespace agni::testing
