@@ -41,10 +41,12 @@ int RunTool(const std::vector<std::string>& args, std::string* out = nullptr) {
   return result.exit_code;
 }
 
-// A gateway config in a folder: users, policy, signing key, audit path.
+// A gateway config in a folder, in front of `upstream`: users, policy,
+// signing key, audit path.
 class Deployment {
  public:
-  explicit Deployment(std::string audit_path = "audit.db")
+  explicit Deployment(const FakeUpstream& upstream,
+                      std::string audit_path = "audit.db")
       : people_{{"alice", {"support"}, NewToken()},
                 {"mallory", {"contractors"}, NewToken()},
                 {"carl", {"compliance"}, NewToken()}} {
@@ -57,9 +59,6 @@ class Deployment {
     audit_path_ =
         audit_path.starts_with("/") ? audit_path : dir_.File(audit_path);
     dir_.Write("fingerprint.key", RandomBytes(32));
-  }
-
-  void WriteConfig(const FakeUpstream& upstream) {
     GatewayConfig{.upstream_base_url = upstream.url(),
                   .users = people_,
                   .policy_json =
@@ -147,8 +146,7 @@ TEST(CrashTest, SigkillUnderLoadLosesNothingAcknowledgedAndLeavesAValidChain) {
   FakeUpstream::Reply slow;
   slow.delay = 25ms;  // keeps releases in flight when the kill lands
   upstream.SetReply(slow);
-  Deployment d;
-  d.WriteConfig(upstream);
+  Deployment d(upstream);
 
   struct Ack {
     std::string id;
@@ -257,8 +255,7 @@ TEST(CrashTest, SigkillUnderLoadLosesNothingAcknowledgedAndLeavesAValidChain) {
 TEST(AuditApiTest,
      AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited) {
   FakeUpstream upstream;
-  Deployment d;
-  d.WriteConfig(upstream);
+  Deployment d(upstream);
   GatewayProcess gw(d.Serve());
   ASSERT_TRUE(gw.WaitListening()) << gw.Log();
   httplib::Client c("127.0.0.1", gw.port());
@@ -396,8 +393,7 @@ TEST(AuditApiTest,
 
 TEST(AuditToolsTest, BrokenChainStopsServeAndVerifyNamesTheSeq) {
   FakeUpstream upstream;
-  Deployment d;
-  d.WriteConfig(upstream);
+  Deployment d(upstream);
   {
     GatewayProcess gw(d.Serve());
     ASSERT_TRUE(gw.WaitListening()) << gw.Log();
@@ -471,8 +467,7 @@ TEST(DiskFullTest, ReleasesGet503NothingIsForwardedAndItRecoversByItself) {
                  << "); needs root with CAP_SYS_ADMIN";
   }
   FakeUpstream upstream;
-  Deployment d(fs_dir + "/audit.db");
-  d.WriteConfig(upstream);
+  Deployment d(upstream, fs_dir + "/audit.db");
   GatewayProcess gw(d.Serve());
   ASSERT_TRUE(gw.WaitListening()) << gw.Log();
   httplib::Client c("127.0.0.1", gw.port());
