@@ -24,7 +24,7 @@
 #                           kept. Default: a fresh temp dir, removed on exit
 #                           unless AGNI_DEMO_KEEP=1.
 #   AGNI_DEMO_ONESHOT=1     exit after the walkthrough.
-#   AGNI_GATEWAY_BIN=PATH   use this binary instead of building one.
+#   AGNI_GATEWAY_BINARY=PATH   use this binary instead of building one.
 #   AGNI_BUILD_DIR=DIR      build dir (default: build, relative to the repo).
 #
 # Exit status: 0 when every walkthrough step answered as expected.
@@ -32,6 +32,9 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
+# stop_pid, free_port, serve_until_healthy: shared with the e2e tests.
+# shellcheck source=tests/e2e/lib.sh
+source "$REPO/tests/e2e/lib.sh"
 
 bold="" dim="" reset=""
 if [[ -t 1 ]]; then
@@ -43,17 +46,6 @@ mock_pid=""
 gw_pid=""
 state=""
 state_is_temp=0
-
-stop_pid() { # TERM, up to 5 s, then KILL
-  local pid="$1" i
-  [[ -n "$pid" ]] || return 0
-  kill "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -9 "$pid" 2>/dev/null || true
-}
 
 # shellcheck disable=SC2317 # invoked by trap
 cleanup() {
@@ -83,22 +75,16 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-free_port() {
-  node -e '
-    const s = require("net").createServer();
-    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
-
 # --- 1. dependencies ---------------------------------------------------------
 say "checking dependencies"
 "$REPO/deploy/install-deps.sh"
 "$REPO/deploy/mock/install.sh"
 
 # --- 2. build -------------------------------------------------------------------
-if [[ -n "${AGNI_GATEWAY_BIN:-}" ]]; then
-  BIN="$(cd "$(dirname "$AGNI_GATEWAY_BIN")" && pwd)/$(basename "$AGNI_GATEWAY_BIN")"
-  [[ -x "$BIN" ]] || { echo "demo: AGNI_GATEWAY_BIN is not executable: $BIN" >&2; exit 1; }
-  say "using $BIN (AGNI_GATEWAY_BIN; not building)"
+if [[ -n "${AGNI_GATEWAY_BINARY:-}" ]]; then
+  BIN="$(cd "$(dirname "$AGNI_GATEWAY_BINARY")" && pwd)/$(basename "$AGNI_GATEWAY_BINARY")"
+  [[ -x "$BIN" ]] || { echo "demo: AGNI_GATEWAY_BINARY is not executable: $BIN" >&2; exit 1; }
+  say "using $BIN (AGNI_GATEWAY_BINARY; not building)"
 else
   build="${AGNI_BUILD_DIR:-build}"
   say "building agni-gateway in $build"
@@ -153,62 +139,26 @@ EOF
 export AGNI_API_KEY_FILE="$state/agni-api-key"
 unset AGNI_API_KEY
 
+# shellcheck disable=SC2317 # called by serve_until_healthy
 write_config() { # write_config GW_PORT ADMIN_PORT
-  # shellcheck disable=SC2016 # JavaScript template literals, not shell
-  node -e '
-    const fs = require("fs");
-    const [state, gw, admin, mock] = process.argv.slice(1);
-    const user = n => JSON.parse(fs.readFileSync(`${state}/tokens/${n}.json`, "utf8")).user;
-    const cfg = {
-      listen: `127.0.0.1:${gw}`,
-      admin_listen: `127.0.0.1:${admin}`,
-      upstream: { base_url: `http://127.0.0.1:${mock}`, allow_plain_http: true,
-                  connect_timeout: "3s", read_timeout: "30s" },
-      audit: { path: "audit.db" },
-      users: [user("alice"), user("bob")],
-      auditors: ["compliance"],
-      policy_file: "policy.json",
-    };
-    fs.writeFileSync(`${state}/config.json`, JSON.stringify(cfg, null, 2) + "\n");
-  ' "$state" "$1" "$2" "$mock_port"
+  write_gateway_config "$state/config.json" "$1" "$2" "$mock_port" \
+    "$state/tokens/alice.json" "$state/tokens/bob.json"
 }
 
 # --- 5. the gateway ----------------------------------------------------------------
-started=0
-for attempt in 1 2 3; do
-  gw_port="$(free_port)"
-  admin_port="$(free_port)"
-  write_config "$gw_port" "$admin_port"
-  if ((attempt == 1)); then
+checked=0
+# shellcheck disable=SC2317 # called by serve_until_healthy
+write_checked_config() { # write_config, check-config on the first start
+  write_config "$@"
+  if ((!checked)); then
+    checked=1
     say "checking the config"
     echo "  $BIN check-config --config $state/config.json"
-    "$BIN" check-config --config "$state/config.json"
+    "$BIN" check-config --config "$state/config.json" || exit 1
   fi
   say "starting the gateway (log: $state/gateway.log)"
-  "$BIN" serve --config "$state/config.json" </dev/null >>"$state/gateway.log" 2>&1 &
-  gw_pid=$!
-  # Stop the gateway even if this script is killed with SIGKILL.
-  (
-    while kill -0 $$ 2>/dev/null && kill -0 "$gw_pid" 2>/dev/null; do sleep 1; done
-    kill "$gw_pid" 2>/dev/null || true
-  ) </dev/null >/dev/null 2>&1 &
-  deadline=$((SECONDS + 30))
-  while ((SECONDS < deadline)); do
-    kill -0 "$gw_pid" 2>/dev/null || break
-    if timeout 5 "$BIN" healthcheck --config "$state/config.json" >/dev/null 2>&1; then
-      started=1
-      break
-    fi
-    sleep 0.2
-  done
-  ((started)) && break
-  echo "demo: the gateway did not become ready (attempt $attempt/3); last log lines:" >&2
-  tail -n 20 "$state/gateway.log" >&2 || true
-  stop_pid "$gw_pid"
-  wait "$gw_pid" 2>/dev/null || true
-  gw_pid=""
-done
-if ((!started)); then
+}
+if ! serve_until_healthy "$state/config.json" "$state/gateway.log" write_checked_config; then
   echo "demo: giving up: the gateway did not start" >&2
   exit 1
 fi

@@ -3,33 +3,29 @@
 // lost, every intent is closed, `audit verify` passes), a full disk (503,
 // nothing forwarded, recovery on its own), the auditors-only query API, a
 // broken chain stopping `serve`, and no secret in any file the gateway writes.
-//
-// Usage: audit_process_tests PATH/TO/agni-gateway [gtest flags]
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <random>
-#include <regex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "base/crypto.h"
-#include "tests/support/test_support.h"
+#include "tests/support/fake_upstream.h"
+#include "tests/support/helpers.h"
+#include "tests/support/process.h"
 
 namespace agni::testing {
 namespace {
@@ -38,204 +34,83 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-std::string g_binary;  // set by main()
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Runs the binary to completion; returns its exit code, output in `out`.
 int RunTool(const std::vector<std::string>& args, std::string* out = nullptr) {
-  std::string cmd = "'" + g_binary + "'";
-  for (const std::string& a : args) cmd += " '" + a + "'";
-  cmd += " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  std::string text;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  const int status = ::pclose(p);
-  if (out) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  CommandResult result = RunGateway(args);
+  if (out) *out = std::move(result.output);
+  return result.exit_code;
 }
 
-struct Person {
-  std::string name;
-  std::string group;
-  std::string token;
-};
-
-// A gateway config in a folder: users, policy, signing key, audit path.
+// A gateway config in a folder, in front of `upstream`: users, policy,
+// signing key, audit path.
 class Deployment {
  public:
-  explicit Deployment(std::string audit_path = "audit.db")
-      : people_{{"alice", "support", NewToken()},
-                {"mallory", "contractors", NewToken()},
-                {"carl", "compliance", NewToken()}} {
+  explicit Deployment(const FakeUpstream& upstream,
+                      std::string audit_path = "audit.db")
+      : people_{{"alice", {"support"}, NewToken()},
+                {"mallory", {"contractors"}, NewToken()},
+                {"carl", {"compliance"}, NewToken()}} {
     std::string out;
     EXPECT_EQ(RunTool({"audit", "keygen", "--private", dir_.File("sign.pem"),
                        "--public", dir_.File("sign.pub")},
                       &out),
               0)
         << out;
-    audit_path_ = audit_path.starts_with("/") ? audit_path
-                                               : dir_.File(audit_path);
+    audit_path_ =
+        audit_path.starts_with("/") ? audit_path : dir_.File(audit_path);
     dir_.Write("fingerprint.key", RandomBytes(32));
-    dir_.Write("policy.json",
-               R"({"rules":[{"id":"support-sandbox","effect":"allow",)"
-               R"("groups":["support"],"numbers":["+1555*"]}]})");
+    GatewayConfig{.upstream_base_url = upstream.url(),
+                  .users = people_,
+                  .policy_json =
+                      R"({"rules":[{"id":"support-sandbox","effect":"allow",)"
+                      R"("groups":["support"],"numbers":["+1555*"]}]})",
+                  .patch = {{"upstream", {{"read_timeout", "5s"}}},
+                            {"server", {{"threads", 16}}},
+                            {"audit",
+                             {{"path", audit_path_},
+                              {"busy_timeout", "500ms"},
+                              {"signing_key_file", "sign.pem"},
+                              {"checkpoint_interval", "1s"},
+                              {"fingerprint_key_file", "fingerprint.key"}}}}}
+        .WriteTo(dir_);
   }
 
-  void WriteConfig(int upstream_port) {
-    nlohmann::json users = nlohmann::json::array();
-    for (const Person& p : people_) {
-      users.push_back({{"name", p.name},
-                       {"groups", {p.group}},
-                       {"token_sha256", Sha256Hex(p.token)}});
-    }
-    nlohmann::json config = {
-        {"listen", "127.0.0.1:0"},
-        {"admin_listen", "127.0.0.1:0"},
-        {"upstream",
-         {{"base_url", "http://127.0.0.1:" + std::to_string(upstream_port)},
-          {"allow_plain_http", true},
-          {"connect_timeout", "1s"},
-          {"read_timeout", "5s"}}},
-        {"server", {{"threads", 16}}},
-        {"audit",
-         {{"path", audit_path_},
-          {"busy_timeout", "500ms"},
-          {"signing_key_file", "sign.pem"},
-          {"checkpoint_interval", "1s"},
-          {"fingerprint_key_file", "fingerprint.key"}}},
-        {"users", users},
-        {"auditors", {"compliance"}},
-        {"policy_file", "policy.json"}};
-    dir_.Write("gateway.json", config.dump(2));
+  // `serve` on this config; the test waits for it to listen (or exit).
+  GatewayProcess::Options Serve() const {
+    return {.config_file = config(), .wait_listening = false};
   }
-
   std::string config() const { return dir_.File("gateway.json"); }
   std::string db() const { return audit_path_; }
   std::string pubkey() const { return dir_.File("sign.pub"); }
   std::string File(const std::string& n) const { return dir_.File(n); }
   std::string log() const { return dir_.File("gateway.log"); }
-  const Person& alice() const { return people_[0]; }
-  const Person& mallory() const { return people_[1]; }
-  const Person& carl() const { return people_[2]; }
-  const std::vector<Person>& people() const { return people_; }
+  const TestUser& alice() const { return people_[0]; }
+  const TestUser& mallory() const { return people_[1]; }
+  const TestUser& carl() const { return people_[2]; }
+  const std::vector<TestUser>& people() const { return people_; }
 
  private:
   TempDir dir_;
-  std::vector<Person> people_;
+  std::vector<TestUser> people_;
   std::string audit_path_;
 };
 
-// One `agni-gateway serve` child process, stderr appended to the log file.
-class GatewayProcess {
- public:
-  GatewayProcess(const Deployment& d) : log_(d.log()) {
-    log_offset_ = fs::exists(log_) ? fs::file_size(log_) : 0;
-    // Everything the child needs is built before fork(): the test process
-    // has threads, so the child may only make async-signal-safe calls.
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (!std::string_view(*e).starts_with("AGNI_API_KEY")) env.push_back(*e);
-    }
-    env.push_back(std::string("AGNI_API_KEY=") + kApiKey);
-    std::vector<char*> envp;
-    for (std::string& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    const std::string config = d.config();
-    const char* argv[] = {g_binary.c_str(), "serve", "--config",
-                          config.c_str(), nullptr};
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      ::dup2(fd, 2);
-      const int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 1);
-      ::execve(g_binary.c_str(), const_cast<char* const*>(argv), envp.data());
-      ::_exit(127);
-    }
-  }
-  ~GatewayProcess() {
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // Waits (bounded) for the "listening" log line; false if it exited first.
-  bool WaitListening(std::chrono::milliseconds limit = 15s) {
-    static const std::regex kLine(
-        R"re("admin_listen":"127\.0\.0\.1:(\d+)".*"listen":"127\.0\.0\.1:(\d+)")re");
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-      const std::string text = ReadAll(log_).substr(log_offset_);
-      std::smatch m;
-      if (std::regex_search(text, m, kLine)) {
-        admin_port_ = std::stoi(m[1]);
-        port_ = std::stoi(m[2]);
-        return true;
-      }
-      if (HasExited(0ms)) return false;
-      std::this_thread::sleep_for(5ms);
-    }
-    return false;
-  }
-
-  bool HasExited(std::chrono::milliseconds limit) {
-    if (exited_) return true;
-    const auto deadline = Clock::now() + limit;
-    do {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        return true;
-      }
-      if (Clock::now() >= deadline) break;
-      std::this_thread::sleep_for(5ms);
-    } while (true);
-    return false;
-  }
-
-  void Kill9() {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    exited_ = true;
-  }
-
-  // SIGTERM and wait (bounded); the exit code, -1 on a signal or timeout.
-  int Terminate() {
-    ::kill(pid_, SIGTERM);
-    if (!HasExited(20s)) Kill9();
-    return exit_code_;
-  }
-
-  int exit_code() const { return exit_code_; }
-  int port() const { return port_; }
-  int admin_port() const { return admin_port_; }
-  std::string NewLog() const { return ReadAll(log_).substr(log_offset_); }
-
- private:
-  std::string log_;
-  std::uintmax_t log_offset_ = 0;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int exit_code_ = -1;
-  int port_ = 0;
-  int admin_port_ = 0;
-};
-
-httplib::Headers Auth(const Person& p, const std::string& request_id = "") {
-  httplib::Headers h{{"Authorization", "Bearer " + p.token}};
+httplib::Headers Auth(const TestUser& p, const std::string& request_id = "") {
+  httplib::Headers h = Bearer(p.token);
   if (!request_id.empty()) h.emplace("X-Request-Id", request_id);
   return h;
+}
+
+// The page `auditor` gets for GET /v1/audit`query`; on anything but a 200
+// the test fails and the page has no records.
+nlohmann::json Search(httplib::Client& c, const TestUser& auditor,
+                      const std::string& query) {
+  auto r = c.Get("/v1/audit" + query, Auth(auditor));
+  if (!r || r->status != 200) {
+    ADD_FAILURE() << query << ": " << (r ? r->body : "no answer");
+    return {{"records", nlohmann::json::array()}};
+  }
+  return nlohmann::json::parse(r->body);
 }
 
 // request_id -> stages of its records, plus the whole rows.
@@ -246,23 +121,11 @@ struct AuditView {
 
 AuditView ReadAudit(const std::string& db) {
   AuditView v;
-  SQLite::Database d(db, SQLite::OPEN_READONLY);
-  SQLite::Statement q(d, "SELECT * FROM audit_records ORDER BY seq");
-  while (q.executeStep()) {
-    nlohmann::json row = nlohmann::json::object();
-    for (int i = 0; i < q.getColumnCount(); ++i) {
-      const SQLite::Column c = q.getColumn(i);
-      if (c.isNull()) continue;
-      if (c.isInteger()) {
-        row[c.getName()] = c.getInt64();
-      } else {
-        row[c.getName()] = c.getString();
-      }
-    }
+  v.rows = ReadAuditRows(db);
+  for (const nlohmann::json& row : v.rows) {
     if (row.contains("request_id")) {
       v.by_request.emplace(row["request_id"].get<std::string>(), row);
     }
-    v.rows.push_back(std::move(row));
   }
   return v;
 }
@@ -283,8 +146,7 @@ TEST(CrashTest, SigkillUnderLoadLosesNothingAcknowledgedAndLeavesAValidChain) {
   FakeUpstream::Reply slow;
   slow.delay = 25ms;  // keeps releases in flight when the kill lands
   upstream.SetReply(slow);
-  Deployment d;
-  d.WriteConfig(upstream.port());
+  Deployment d(upstream);
 
   struct Ack {
     std::string id;
@@ -312,7 +174,7 @@ TEST(CrashTest, SigkillUnderLoadLosesNothingAcknowledgedAndLeavesAValidChain) {
       const int kind = static_cast<int>(rng() % 10);
       char number[32];
       std::snprintf(number, sizeof number, "+1555%07d", n);
-      const Person& who = kind < 7 ? d.alice() : d.mallory();
+      const TestUser& who = kind < 7 ? d.alice() : d.mallory();
       auto res = c.Delete(ReleasePath(number), Auth(who, id));
       if (res) {
         std::lock_guard lock(acks_mu);
@@ -327,11 +189,11 @@ TEST(CrashTest, SigkillUnderLoadLosesNothingAcknowledgedAndLeavesAValidChain) {
   std::mt19937 rng(std::random_device{}());
   const auto started = Clock::now();
   for (int i = 0; i < kKills; ++i) {
-    GatewayProcess gw(d);
-    ASSERT_TRUE(gw.WaitListening()) << "start " << i << ":\n" << gw.NewLog();
+    GatewayProcess gw(d.Serve());
+    ASSERT_TRUE(gw.WaitListening()) << "start " << i << ":\n" << gw.Log();
     port = gw.port();
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 500));
-    gw.Kill9();
+    gw.Kill();
     port = 0;
   }
   stop = true;
@@ -340,9 +202,9 @@ TEST(CrashTest, SigkillUnderLoadLosesNothingAcknowledgedAndLeavesAValidChain) {
 
   // One more start closes the intents the kills left open; then a clean stop.
   {
-    GatewayProcess gw(d);
-    ASSERT_TRUE(gw.WaitListening()) << gw.NewLog();
-    EXPECT_EQ(gw.Terminate(), 0) << gw.NewLog();
+    GatewayProcess gw(d.Serve());
+    ASSERT_TRUE(gw.WaitListening()) << gw.Log();
+    EXPECT_EQ(gw.Stop(20s), std::optional<int>(0)) << gw.Log();
   }
 
   std::string out;
@@ -390,12 +252,12 @@ TEST(CrashTest, SigkillUnderLoadLosesNothingAcknowledgedAndLeavesAValidChain) {
 
 // --- query API, head, export, secrets -------------------------------------
 
-TEST(AuditApiTest, AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited) {
+TEST(AuditApiTest,
+     AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited) {
   FakeUpstream upstream;
-  Deployment d;
-  d.WriteConfig(upstream.port());
-  GatewayProcess gw(d);
-  ASSERT_TRUE(gw.WaitListening()) << gw.NewLog();
+  Deployment d(upstream);
+  GatewayProcess gw(d.Serve());
+  ASSERT_TRUE(gw.WaitListening()) << gw.Log();
   httplib::Client c("127.0.0.1", gw.port());
   c.set_read_timeout(5, 0);
   for (const char* n : {"+15550000001", "+15550000002", "+15550000003"}) {
@@ -428,38 +290,26 @@ TEST(AuditApiTest, AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited
   }
 
   // An auditor pages through alice's records by seq.
-  auto page1 = c.Get("/v1/audit?user=alice&limit=4", Auth(d.carl()));
-  ASSERT_TRUE(page1);
-  ASSERT_EQ(page1->status, 200) << page1->body;
-  nlohmann::json p1 = nlohmann::json::parse(page1->body);
+  nlohmann::json p1 = Search(c, d.carl(), "?user=alice&limit=4");
   ASSERT_EQ(p1["records"].size(), 4u);
   for (const auto& r : p1["records"]) EXPECT_EQ(r["principal"], "alice");
   EXPECT_TRUE(p1["records"][0].contains("hash"));
   const std::int64_t next = p1["next_after_seq"].get<std::int64_t>();
-  auto page2 = c.Get("/v1/audit?user=alice&limit=4&after_seq=" +
-                         std::to_string(next),
-                     Auth(d.carl()));
-  ASSERT_TRUE(page2);
-  nlohmann::json p2 = nlohmann::json::parse(page2->body);
+  nlohmann::json p2 = Search(
+      c, d.carl(), "?user=alice&limit=4&after_seq=" + std::to_string(next));
   ASSERT_GE(p2["records"].size(), 2u);
   EXPECT_GT(p2["records"][0]["seq"].get<std::int64_t>(), next);
-  auto by_number = c.Get("/v1/audit?phone_number=%2B15550000004&decision=deny",
-                         Auth(d.carl()));
-  ASSERT_TRUE(by_number);
-  nlohmann::json bn = nlohmann::json::parse(by_number->body);
+  nlohmann::json bn =
+      Search(c, d.carl(), "?phone_number=%2B15550000004&decision=deny");
   ASSERT_EQ(bn["records"].size(), 1u);
   EXPECT_EQ(bn["records"][0]["principal"], "mallory");
-  auto refusals = c.Get("/v1/audit?decision=deny&user=alice", Auth(d.carl()));
-  ASSERT_TRUE(refusals);
-  nlohmann::json rf = nlohmann::json::parse(refusals->body);
+  nlohmann::json rf = Search(c, d.carl(), "?decision=deny&user=alice");
   ASSERT_EQ(rf["records"].size(), 1u);
   EXPECT_EQ(rf["records"][0]["reason"], "forbidden");
   EXPECT_EQ(rf["records"][0]["path"], "/v1/audit");
   EXPECT_EQ(rf["records"][0]["request_id"], "peek-1");
   // Each read is audited with what was searched for.
-  auto searches = c.Get("/v1/audit?user=carl&limit=1000", Auth(d.carl()));
-  ASSERT_TRUE(searches);
-  nlohmann::json se = nlohmann::json::parse(searches->body);
+  nlohmann::json se = Search(c, d.carl(), "?user=carl&limit=1000");
   ASSERT_GE(se["records"].size(), 4u);
   EXPECT_EQ(se["records"][0]["path"], "/v1/audit");
   EXPECT_EQ(se["records"][0]["detail"], "query: user=alice&limit=4");
@@ -489,12 +339,12 @@ TEST(AuditApiTest, AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited
                     &out),
             0)
       << out;
-  EXPECT_EQ(gw.Terminate(), 0) << gw.NewLog();
+  EXPECT_EQ(gw.Stop(20s), std::optional<int>(0)) << gw.Log();
 
-  EXPECT_EQ(RunTool({"audit", "export", "--db", d.db(), "--out",
-                     d.File("all.jsonl")},
-                    &out),
-            0)
+  EXPECT_EQ(
+      RunTool({"audit", "export", "--db", d.db(), "--out", d.File("all.jsonl")},
+              &out),
+      0)
       << out;
   EXPECT_EQ(RunTool({"audit", "export", "--db", d.db(), "--format", "csv",
                      "--out", d.File("all.csv")},
@@ -523,57 +373,57 @@ TEST(AuditApiTest, AuditorsSearchPagesAndAnchorTheHeadOthersAreRefusedAndAudited
   }
   // Never a secret: not the API key, no token, no token hash, anywhere.
   std::vector<std::string> secrets = {kApiKey, wrong, Sha256Hex(wrong),
-                                      ReadAll(d.File("fingerprint.key"))};
-  for (const Person& p : d.people()) {
+                                      ReadFile(d.File("fingerprint.key"))};
+  for (const TestUser& p : d.people()) {
     secrets.push_back(p.token);
     secrets.push_back(Sha256Hex(p.token));
   }
   for (const std::string& file :
        {d.db(), d.db() + "-wal", d.File("all.jsonl"), d.File("all.csv"),
         d.log(), d.File("head.json")}) {
-    const std::string bytes = ReadAll(file);
+    const std::string bytes = ReadFile(file);
     for (const std::string& s : secrets) {
       EXPECT_EQ(bytes.find(s), std::string::npos)
           << file << " contains a secret";
     }
   }
-  EXPECT_GT(ReadAll(d.File("all.jsonl")).size(), 1000u);  // searched something
-  EXPECT_GT(ReadAll(d.log()).size(), 100u);
+  EXPECT_GT(ReadFile(d.File("all.jsonl")).size(), 1000u);  // searched something
+  EXPECT_GT(ReadFile(d.log()).size(), 100u);
 }
 
 TEST(AuditToolsTest, BrokenChainStopsServeAndVerifyNamesTheSeq) {
   FakeUpstream upstream;
-  Deployment d;
-  d.WriteConfig(upstream.port());
+  Deployment d(upstream);
   {
-    GatewayProcess gw(d);
-    ASSERT_TRUE(gw.WaitListening()) << gw.NewLog();
+    GatewayProcess gw(d.Serve());
+    ASSERT_TRUE(gw.WaitListening()) << gw.Log();
     httplib::Client c("127.0.0.1", gw.port());
     for (int i = 0; i < 3; ++i) {
       auto r = c.Delete(ReleasePath("+1555000000" + std::to_string(i)),
                         Auth(d.alice()));
       ASSERT_TRUE(r);
     }
-    EXPECT_EQ(gw.Terminate(), 0);
+    EXPECT_EQ(gw.Stop(20s), std::optional<int>(0));
   }
   std::string out;
   ASSERT_EQ(RunTool({"audit", "verify", "--db", d.db()}, &out), 0) << out;
   {
     SQLite::Database db(d.db(), SQLite::OPEN_READWRITE);
     db.exec("DROP TRIGGER audit_records_no_update");
-    db.exec("UPDATE audit_records SET phone_number = '+15559999999' WHERE seq = 3");
+    db.exec(
+        "UPDATE audit_records SET phone_number = '+15559999999' WHERE seq = 3");
   }
   EXPECT_EQ(RunTool({"audit", "verify", "--db", d.db(), "--pubkey", d.pubkey()},
                     &out),
             1);
   EXPECT_NE(out.find("TAMPERED: first bad seq 3"), std::string::npos) << out;
 
-  GatewayProcess gw(d);
-  ASSERT_TRUE(gw.HasExited(20s)) << "serve kept running on a broken chain";
-  EXPECT_EQ(gw.exit_code(), 1);
-  EXPECT_NE(gw.NewLog().find("broken at seq 3"), std::string::npos)
-      << gw.NewLog();
-  EXPECT_NE(gw.NewLog().find("not starting"), std::string::npos);
+  GatewayProcess gw(d.Serve());
+  const std::optional<int> exit = gw.process().Wait(20s);
+  ASSERT_TRUE(exit.has_value()) << "serve kept running on a broken chain";
+  EXPECT_EQ(*exit, 1);
+  EXPECT_NE(gw.Log().find("broken at seq 3"), std::string::npos) << gw.Log();
+  EXPECT_NE(gw.Log().find("not starting"), std::string::npos);
 
   EXPECT_EQ(RunTool({"audit", "verify", "--db", d.File("nope.db")}, &out), 2);
   EXPECT_NE(out.find("UNREADABLE"), std::string::npos) << out;
@@ -617,10 +467,9 @@ TEST(DiskFullTest, ReleasesGet503NothingIsForwardedAndItRecoversByItself) {
                  << "); needs root with CAP_SYS_ADMIN";
   }
   FakeUpstream upstream;
-  Deployment d(fs_dir + "/audit.db");
-  d.WriteConfig(upstream.port());
-  GatewayProcess gw(d);
-  ASSERT_TRUE(gw.WaitListening()) << gw.NewLog();
+  Deployment d(upstream, fs_dir + "/audit.db");
+  GatewayProcess gw(d.Serve());
+  ASSERT_TRUE(gw.WaitListening()) << gw.Log();
   httplib::Client c("127.0.0.1", gw.port());
   c.set_read_timeout(10, 0);
   int n = 0;
@@ -683,14 +532,14 @@ TEST(DiskFullTest, ReleasesGet503NothingIsForwardedAndItRecoversByItself) {
                    Clock::now() - freed)
                    .count()
             << " ms after space came back\n";
-  EXPECT_EQ(gw.Terminate(), 0) << gw.NewLog();
+  EXPECT_EQ(gw.Stop(20s), std::optional<int>(0)) << gw.Log();
 
   // A restart closes any intent whose outcome could not be written; then the
   // whole log verifies.
   {
-    GatewayProcess again(d);
-    ASSERT_TRUE(again.WaitListening()) << again.NewLog();
-    EXPECT_EQ(again.Terminate(), 0);
+    GatewayProcess again(d.Serve());
+    ASSERT_TRUE(again.WaitListening()) << again.Log();
+    EXPECT_EQ(again.Stop(20s), std::optional<int>(0));
   }
   std::string out;
   EXPECT_EQ(RunTool({"audit", "verify", "--db", d.db(), "--pubkey", d.pubkey()},
@@ -704,12 +553,6 @@ TEST(DiskFullTest, ReleasesGet503NothingIsForwardedAndItRecoversByItself) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s PATH/TO/agni-gateway [gtest flags]\n",
-                 argv[0]);
-    return 2;
-  }
-  agni::testing::g_binary = std::filesystem::absolute(argv[1]).string();
   ::signal(SIGPIPE, SIG_IGN);
   return RUN_ALL_TESTS();
 }

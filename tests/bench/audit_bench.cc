@@ -69,7 +69,8 @@ double Ms(Clock::duration d) {
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s DB_PATH [TOTAL] [WRITER_SECONDS]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s DB_PATH [TOTAL] [WRITER_SECONDS]\n",
+                 argv[0]);
     return 2;
   }
   const std::string db_path = argv[1];
@@ -102,9 +103,10 @@ int main(int argc, char** argv) {
     for (auto& t : threads) t.join();
     const double secs = Ms(Clock::now() - started) / 1000;
     written = count.load();
-    std::printf("writer: %lld records in %.2f s with 64 concurrent callers = "
-                "%.0f records/s (WAL, synchronous=FULL, group commit)\n",
-                static_cast<long long>(written), secs, written / secs);
+    std::printf(
+        "writer: %lld records in %.2f s with 64 concurrent callers = "
+        "%.0f records/s (WAL, synchronous=FULL, group commit)\n",
+        static_cast<long long>(written), secs, written / secs);
   }
 
   // 2. Bulk fill to `total` with a correct chain, in one transaction.
@@ -144,18 +146,27 @@ int main(int argc, char** argv) {
            {&r.request_id, &r.principal, &r.groups, &r.auth_method,
             &r.peer, &r.method, &r.path, &r.phone_number, &r.decision,
             &r.rule_id, &r.reason, &r.policy_hash}) {
-        if (v->empty()) ins.bind(i++); else ins.bind(i++, *v);
+        if (v->empty())
+          ins.bind(i++);
+        else
+          ins.bind(i++, *v);
       }
-      for (const auto& v : {r.intent_seq, r.upstream_status
-                                              ? std::optional<std::int64_t>(*r.upstream_status)
-                                              : std::nullopt,
-                            r.upstream_latency_us,
-                            r.response_status
-                                ? std::optional<std::int64_t>(*r.response_status)
-                                : std::nullopt}) {
-        if (v) ins.bind(i++, *v); else ins.bind(i++);
+      for (const auto& v :
+           {r.intent_seq,
+            r.upstream_status ? std::optional<std::int64_t>(*r.upstream_status)
+                              : std::nullopt,
+            r.upstream_latency_us,
+            r.response_status ? std::optional<std::int64_t>(*r.response_status)
+                              : std::nullopt}) {
+        if (v)
+          ins.bind(i++, *v);
+        else
+          ins.bind(i++);
       }
-      if (r.outcome.empty()) ins.bind(i++); else ins.bind(i++, r.outcome);
+      if (r.outcome.empty())
+        ins.bind(i++);
+      else
+        ins.bind(i++, r.outcome);
       ins.bind(i++, r.prev_hash);
       ins.bind(i++, r.hash);
       ins.exec();
@@ -177,7 +188,8 @@ int main(int argc, char** argv) {
     }
     tx.commit();
     std::printf("bulk fill to %lld records: %.1f s\n",
-                static_cast<long long>(total), Ms(Clock::now() - started) / 1000);
+                static_cast<long long>(total),
+                Ms(Clock::now() - started) / 1000);
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
   {
@@ -203,8 +215,10 @@ int main(int argc, char** argv) {
       {"decision=deny", "decision=deny&limit=100"},
       {"user + decision=deny", "user=user42&decision=deny&limit=100"},
       {"user + phone (no match)", "user=user3&phone_number=%2B15550000007"},
-      {"one-hour time window", "from=2026-05-29T10:00:00Z&to=2026-05-29T11:00:00Z&limit=100"},
-      {"user + one-day window", "user=user99&from=2026-05-29&to=2026-05-29&limit=100"},
+      {"one-hour time window",
+       "from=2026-05-29T10:00:00Z&to=2026-05-29T11:00:00Z&limit=100"},
+      {"user + one-day window",
+       "user=user99&from=2026-05-29&to=2026-05-29&limit=100"},
       {"stage=outcome, deep", "stage=outcome&after_seq=500000&limit=1000"},
       {"unknown user (no match)", "user=nobody&limit=100"},
   };

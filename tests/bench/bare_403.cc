@@ -8,12 +8,12 @@
 // Built by bench.sh (g++ -O2, pkg-config cpp-httplib), never by the project's
 // CMake build.
 #include <httplib.h>
-
-#include "bench_server.h"
 #include <sys/socket.h>
 
 #include <cstdio>
 #include <cstdlib>
+
+#include "bench_server.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -28,14 +28,14 @@ int main(int argc, char** argv) {
   }
   httplib::Server server;
   const auto listen_fd = ConfigureBenchServer(server, threads, 5);
-  server.set_pre_routing_handler(
-      [](const httplib::Request&, httplib::Response& res) {
-        res.status = 403;
-        res.set_content(
-            R"({"type":"urn:agni-gateway:problem:policy_denied","title":"Forbidden","status":403,"reason":"policy_denied","success":false})",
-            "application/problem+json");
-        return httplib::Server::HandlerResponse::Handled;
-      });
+  server.set_pre_routing_handler([](const httplib::Request&,
+                                    httplib::Response& res) {
+    res.status = 403;
+    res.set_content(
+        R"({"type":"urn:agni-gateway:problem:policy_denied","title":"Forbidden","status":403,"reason":"policy_denied","success":false})",
+        "application/problem+json");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   if (!BindWithBacklog(server, port, listen_fd, "bare_403")) return 1;
   std::printf("bare_403: 127.0.0.1:%d, %d threads\n", port, threads);
   std::fflush(stdout);

@@ -12,8 +12,6 @@
 // Anything else is a 404. Built by bench.sh (g++ -O2, pkg-config cpp-httplib),
 // never by the project's CMake build.
 #include <httplib.h>
-
-#include "bench_server.h"
 #include <sys/socket.h>
 
 #include <cstdio>
@@ -21,6 +19,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "bench_server.h"
 
 namespace {
 

@@ -9,8 +9,6 @@
 // "received=N in_flight=M max_in_flight=K". Built by isolation.sh (g++ -O2,
 // pkg-config cpp-httplib), never by the project's CMake build.
 #include <httplib.h>
-
-#include "bench_server.h"
 #include <sys/socket.h>
 
 #include <atomic>
@@ -20,6 +18,8 @@
 #include <string>
 #include <thread>
 
+#include "bench_server.h"
+
 namespace {
 std::atomic<long> received{0};
 std::atomic<long> in_flight{0};
@@ -28,7 +28,8 @@ std::atomic<long> max_in_flight{0};
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s LISTEN_PORT [DELAY_MS] [THREADS]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s LISTEN_PORT [DELAY_MS] [THREADS]\n",
+                 argv[0]);
     return 2;
   }
   const int port = std::atoi(argv[1]);
@@ -43,27 +44,32 @@ int main(int argc, char** argv) {
   server.set_read_timeout(60, 0);
   server.set_write_timeout(60, 0);
   server.Get("/count", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("received=" + std::to_string(received.load()) +
-                        " in_flight=" + std::to_string(in_flight.load()) +
-                        " max_in_flight=" + std::to_string(max_in_flight.load()) +
-                        "\n",
-                    "text/plain");
+    res.set_content(
+        "received=" + std::to_string(received.load()) +
+            " in_flight=" + std::to_string(in_flight.load()) +
+            " max_in_flight=" + std::to_string(max_in_flight.load()) + "\n",
+        "text/plain");
   });
-  server.Delete(R"(/api/v1/phone-numbers/([^/]+)/release/)",
-                [delay_ms](const httplib::Request& req, httplib::Response& res) {
-                  received.fetch_add(1);
-                  const long now = in_flight.fetch_add(1) + 1;
-                  long seen = max_in_flight.load();
-                  while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
-                  }
-                  std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-                  in_flight.fetch_sub(1);
-                  res.set_content(
-                      R"({"success":true,"message":"Phone number released","data":{"phone_number":")" +
-                          req.matches[1].str() +
-                          R"(","status":"released","released_at":"2026-01-01T00:00:00Z"}})",
-                      "application/json");
-                });
+  server.Delete(R"(/api/v1/phone-numbers/([^/]+)/release/)", [delay_ms](
+                                                                 const httplib::
+                                                                     Request&
+                                                                         req,
+                                                                 httplib::
+                                                                     Response&
+                                                                         res) {
+    received.fetch_add(1);
+    const long now = in_flight.fetch_add(1) + 1;
+    long seen = max_in_flight.load();
+    while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    in_flight.fetch_sub(1);
+    res.set_content(
+        R"({"success":true,"message":"Phone number released","data":{"phone_number":")" +
+            req.matches[1].str() +
+            R"(","status":"released","released_at":"2026-01-01T00:00:00Z"}})",
+        "application/json");
+  });
   if (!BindWithBacklog(server, port, listen_fd, "slow_upstream")) return 1;
   std::printf("slow_upstream: 127.0.0.1:%d, delay %d ms, %d threads\n", port,
               delay_ms, threads);

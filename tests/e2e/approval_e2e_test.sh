@@ -15,24 +15,11 @@
 # shellcheck disable=SC2016 # the node -e programs are single-quoted on purpose
 set -euo pipefail
 
-if [[ $# -ne 1 || ! -x "$1" ]]; then
-  echo "usage: $0 PATH/TO/agni-gateway" >&2
-  exit 2
-fi
-BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-work="$(mktemp -d "${TMPDIR:-/tmp}/agni-approval-e2e.XXXXXX")"
-up_pid="" gw_pid="" passed=0 failed=0
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup approval-e2e "$@"
+up_pid=""
 
-stop_pid() {
-  local pid="$1" i
-  [[ -n "$pid" ]] || return 0
-  kill "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -9 "$pid" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   set +e
@@ -52,25 +39,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 setup_fail() { echo "approval-e2e: SETUP ERROR: $*" >&2; exit 2; }
-check() {
-  local desc="$1"
-  shift
-  if "$@"; then passed=$((passed + 1)); echo "ok - $desc"; else failed=$((failed + 1)); echo "FAIL - $desc"; fi
-}
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'
-}
-json_get() { # json_get FILE PATH.TO.KEY
-  node -e '
-    const fs = require("fs");
-    let v;
-    try { v = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch (e) { process.exit(1); }
-    for (const k of process.argv[2].split(".")) {
-      if (v === null || typeof v !== "object" || !(k in v)) process.exit(1);
-      v = v[k];
-    }
-    console.log(typeof v === "string" ? v : JSON.stringify(v));' "$1" "$2"
-}
 
 command -v node >/dev/null || setup_fail "node is required (deploy/install-deps.sh)"
 command -v sqlite3 >/dev/null || setup_fail "sqlite3 is required (deploy/install-deps.sh)"
@@ -116,16 +84,8 @@ write_policy() { # write_policy N
 EOF
 }
 write_config() { # write_config GW_PORT ADMIN_PORT
-  node -e '
-    const fs = require("fs");
-    const [work, gw, admin, up] = process.argv.slice(1);
-    const user = n => JSON.parse(fs.readFileSync(`${work}/${n}.json`, "utf8")).user;
-    fs.writeFileSync(`${work}/config.json`, JSON.stringify({
-      listen: `127.0.0.1:${gw}`, admin_listen: `127.0.0.1:${admin}`,
-      upstream: { base_url: `http://127.0.0.1:${up}`, allow_plain_http: true },
-      audit: { path: "audit.db" },
-      users: [user("alice"), user("olga"), user("oscar")],
-      policy_file: "policy.json" }, null, 2));' "$work" "$1" "$2" "$up_port"
+  write_gateway_config "$work/config.json" "$1" "$2" "$up_port" \
+    "$work/alice.json" "$work/olga.json" "$work/oscar.json"
 }
 export AGNI_API_KEY="e2e-vendor-key-$RANDOM$RANDOM"
 
@@ -140,28 +100,8 @@ out="$("$BIN" check-config --config "$work/config.json" 2>&1)" || true
 check "check-config accepts 2 approvals from a group of 2 ($out)" test "$out" = OK
 
 # --- serve --------------------------------------------------------------------------
-started=0
-for attempt in 1 2 3; do
-  gw_port="$(free_port)"
-  admin_port="$(free_port)"
-  write_config "$gw_port" "$admin_port"
-  "$BIN" serve --config "$work/config.json" </dev/null >>"$work/gateway.log" 2>&1 &
-  gw_pid=$!
-  (
-    while kill -0 $$ 2>/dev/null && kill -0 "$gw_pid" 2>/dev/null; do sleep 1; done
-    kill "$gw_pid" 2>/dev/null || true
-  ) </dev/null >/dev/null 2>&1 &
-  deadline=$((SECONDS + 30))
-  while ((SECONDS < deadline)); do
-    kill -0 "$gw_pid" 2>/dev/null || break
-    if "$BIN" healthcheck --config "$work/config.json" >/dev/null 2>&1; then started=1; break; fi
-    sleep 0.2
-  done
-  ((started)) && break
-  stop_pid "$gw_pid"
-  gw_pid=""
-done
-((started)) || setup_fail "gateway did not become ready"
+serve_until_healthy "$work/config.json" "$work/gateway.log" write_config ||
+  setup_fail "gateway did not become ready"
 GW="http://127.0.0.1:$gw_port"
 REL="$GW/api/v1/phone-numbers/+14155550100/release/"
 
@@ -228,5 +168,4 @@ check "approvals_total counts the executed event" grep -q '^agni_gateway_approva
 check "approvals_total counts both approvals" grep -q '^agni_gateway_approvals_total{event="approved"} 2$' <<<"$metrics"
 check "approvals_pending is back to 0" grep -q '^agni_gateway_approvals_pending 0$' <<<"$metrics"
 
-echo "approval-e2e: $passed passed, $failed failed"
-((failed == 0)) || exit 1
+report approval-e2e || exit 1

@@ -7,31 +7,10 @@
 # Exit 0 when every check passes, 1 otherwise. Needs curl and sqlite3.
 set -euo pipefail
 
-[[ $# -eq 1 && -x "$1" ]] || { echo "usage: $0 PATH/TO/agni-gateway" >&2; exit 2; }
-BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-work="$(mktemp -d "${TMPDIR:-/tmp}/agni-cli.XXXXXX")"
-gw_pid=""
-passed=0
-failed=0
-cleanup() {
-  [[ -n "$gw_pid" ]] && kill -9 "$gw_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-check() { # check NAME COMMAND...: passes when the command succeeds
-  local name="$1"
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   - $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL - $name"
-  fi
-}
-contains() { grep -qF -- "$2" <<<"$1"; }
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup cli "$@"
+trap '[[ -n "$gw_pid" ]] && kill -9 "$gw_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 cd "$work"
 unset AGNI_API_KEY AGNI_API_KEY_FILE
@@ -129,12 +108,7 @@ start_gateway() { # sets gw_pid, port, admin
   : >serve.log
   AGNI_API_KEY_FILE="$work/key.txt" "$BIN" serve --config gateway.json 2>serve.log &
   gw_pid=$!
-  for _ in $(seq 100); do
-    grep -q '"message":"agni-gateway listening"' serve.log && break
-    sleep 0.05
-  done
-  port="$(sed -nE 's/.*"listen":"127\.0\.0\.1:([0-9]+)".*/\1/p' serve.log | head -1)"
-  admin="$(sed -nE 's/.*"admin_listen":"127\.0\.0\.1:([0-9]+)".*/\1/p' serve.log | head -1)"
+  listening_ports serve.log
 }
 
 for sig in TERM INT; do
@@ -168,5 +142,4 @@ check "version prints the version" contains "$("$BIN" version)" "agni-gateway "
 check "--help lists the subcommands" \
   bash -c 'h=$("$1" --help); for s in serve check-config token healthcheck version; do grep -q "$s" <<<"$h" || exit 1; done' _ "$BIN"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+report ""

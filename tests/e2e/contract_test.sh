@@ -19,33 +19,10 @@
 # shellcheck disable=SC2016 # the node -e programs are single-quoted on purpose
 set -euo pipefail
 
-if [[ $# -ne 1 ]]; then
-  echo "usage: $0 PATH/TO/agni-gateway" >&2
-  exit 2
-fi
-if [[ ! -x "$1" ]]; then
-  echo "e2e: gateway binary not found or not executable: $1" >&2
-  exit 2
-fi
-BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/agni-e2e.XXXXXX")"
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup e2e "$@"
 mock_pid=""
-gw_pid=""
-passed=0
-failed=0
-
-stop_pid() { # stop_pid PID : TERM, up to 5 s, then KILL
-  local pid="$1" i
-  [[ -n "$pid" ]] || return 0
-  kill "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -9 "$pid" 2>/dev/null || true
-}
 
 cleanup() {
   local rc=$?
@@ -77,36 +54,6 @@ trap 'exit 129' HUP
 setup_fail() {
   echo "e2e: SETUP ERROR: $*" >&2
   exit 2
-}
-
-check() { # check DESCRIPTION COMMAND...
-  local desc="$1"
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok - $desc"
-  else
-    failed=$((failed + 1))
-    echo "FAIL - $desc"
-  fi
-}
-
-free_port() {
-  node -e '
-    const s = require("net").createServer();
-    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
-
-# json_get FILE KEY : print top-level KEY of the JSON object in FILE (strings raw,
-# anything else as JSON); exit 1 if the file is not a JSON object or lacks KEY.
-json_get() {
-  node -e '
-    const fs = require("fs");
-    let o;
-    try { o = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch (e) { process.exit(1); }
-    if (o === null || typeof o !== "object" || !(process.argv[2] in o)) process.exit(1);
-    const v = o[process.argv[2]];
-    console.log(typeof v === "string" ? v : JSON.stringify(v));' "$1" "$2"
 }
 
 has_key() { json_get "$1" "$2" >/dev/null; } # has_key FILE KEY
@@ -156,22 +103,8 @@ export AGNI_API_KEY="$vendor_key"
 unset AGNI_API_KEY_FILE
 
 write_config() { # write_config GW_PORT ADMIN_PORT
-  node -e '
-    const fs = require("fs");
-    const [work, gw, admin, mock] = process.argv.slice(1);
-    const user = n => JSON.parse(fs.readFileSync(`${work}/${n}.json`, "utf8")).user;
-    const cfg = {
-      listen: `127.0.0.1:${gw}`,
-      admin_listen: `127.0.0.1:${admin}`,
-      upstream: { base_url: `http://127.0.0.1:${mock}`, allow_plain_http: true,
-                  connect_timeout: "3s", read_timeout: "30s" },
-      audit: { path: "audit.db" },
-      users: [user("alice"), user("bob")],
-      auditors: ["compliance"],
-      policy_file: "policy.json",
-    };
-    fs.writeFileSync(`${work}/config.json`, JSON.stringify(cfg, null, 2) + "\n");
-  ' "$work" "$1" "$2" "$mock_port"
+  write_gateway_config "$work/config.json" "$1" "$2" "$mock_port" \
+    "$work/alice.json" "$work/bob.json"
 }
 
 # --- 3. check-config (relative paths resolve against the config's folder,
@@ -195,34 +128,8 @@ check "check-config rejects an unknown key with exit 1 and names it (rc=$bad_rc,
   rejects_unknown_key
 
 # --- 4. the gateway ---------------------------------------------------------
-started=0
-for attempt in 1 2 3; do
-  gw_port="$(free_port)"
-  admin_port="$(free_port)"
-  write_config "$gw_port" "$admin_port"
-  "$BIN" serve --config "$work/config.json" </dev/null >>"$work/gateway.log" 2>&1 &
-  gw_pid=$!
-  # Stop the gateway even if this script is SIGKILLed (e.g. a ctest timeout).
-  (
-    while kill -0 $$ 2>/dev/null && kill -0 "$gw_pid" 2>/dev/null; do sleep 1; done
-    kill "$gw_pid" 2>/dev/null || true
-  ) </dev/null >/dev/null 2>&1 &
-  deadline=$((SECONDS + 30))
-  while ((SECONDS < deadline)); do
-    kill -0 "$gw_pid" 2>/dev/null || break
-    if timeout 5 "$BIN" healthcheck --config "$work/config.json" >/dev/null 2>&1; then
-      started=1
-      break
-    fi
-    sleep 0.2
-  done
-  ((started)) && break
-  echo "e2e: gateway not ready (attempt $attempt/3)"
-  stop_pid "$gw_pid"
-  wait "$gw_pid" 2>/dev/null || true
-  gw_pid=""
-done
-((started)) || setup_fail "gateway did not become ready (healthcheck)"
+serve_until_healthy "$work/config.json" "$work/gateway.log" write_config ||
+  setup_fail "gateway did not become ready (healthcheck)"
 echo "e2e: gateway pid $gw_pid on 127.0.0.1:$gw_port (admin 127.0.0.1:$admin_port)"
 check "healthcheck exits 0 once the gateway is up" true
 
@@ -326,5 +233,4 @@ check "audit.db was created next to the config (relative path)" test -s "$work/a
 echo "e2e: Prism saw $(mock_requests) request(s) in total (expected 3)"
 check "the mock saw exactly the 3 allowed releases" test "$(mock_requests)" -eq 3
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+report ""

@@ -15,28 +15,11 @@
 # Usage: bash tests/e2e/deploy_test.sh PATH/TO/agni-gateway
 set -euo pipefail
 
-[[ $# -eq 1 && -x "$1" ]] || { echo "usage: $0 PATH/TO/agni-gateway" >&2; exit 2; }
-BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-work="$(mktemp -d "${TMPDIR:-/tmp}/agni-deploy.XXXXXX")"
-gw_pid=""
-passed=0
-failed=0
-cleanup() {
-  [[ -n "$gw_pid" ]] && kill -9 "$gw_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup deploy "$@"
+trap '[[ -n "$gw_pid" ]] && kill -9 "$gw_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
-check() {
-  local name="$1"
-  shift
-  if "$@"; then
-    passed=$((passed + 1)); echo "ok   - $name"
-  else
-    failed=$((failed + 1)); echo "FAIL - $name"
-  fi
-}
 PY=/usr/bin/python3
 
 # --- Prometheus ------------------------------------------------------------
@@ -64,12 +47,7 @@ cat >gateway.json <<'JSON'
 JSON
 AGNI_API_KEY=k "$BIN" serve --config gateway.json 2>serve.log &
 gw_pid=$!
-for _ in $(seq 200); do
-  grep -q '"message":"agni-gateway listening"' serve.log && break
-  sleep 0.05
-done
-admin="$(sed -nE 's/.*"admin_listen":"127\.0\.0\.1:([0-9]+)".*/\1/p' serve.log | head -1)"
-port="$(sed -nE 's/.*"listen":"127\.0\.0\.1:([0-9]+)".*/\1/p' serve.log | head -1)"
+listening_ports serve.log
 # One request, so the per-request families have a series.
 curl -s -o /dev/null "http://127.0.0.1:$port/v1/whoami" || true
 curl -fsS "http://127.0.0.1:$admin/metrics" >scrape.txt
@@ -213,5 +191,4 @@ ep = docs["ServiceMonitor"]["spec"]["endpoints"][0]
 assert ep["port"] == "admin" and ep["path"] == "/metrics"
 PYEOF
 
-echo "deploy_test: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+report deploy_test

@@ -7,24 +7,11 @@
 # Usage: bash tests/e2e/policy_cli_test.sh PATH/TO/agni-gateway   (any cwd)
 set -euo pipefail
 
-[[ $# -eq 1 && -x "$1" ]] || { echo "usage: $0 PATH/TO/agni-gateway" >&2; exit 2; }
-BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_setup policy-cli "$@"
 EX="$REPO/policies/examples"
-work="$(mktemp -d "${TMPDIR:-/tmp}/agni-policy-cli.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-check() { # check NAME COMMAND...
-  local name="$1"
-  shift
-  if "$@"; then
-    passed=$((passed + 1)); echo "ok   - $name"
-  else
-    failed=$((failed + 1)); echo "FAIL - $name"
-  fi
-}
-contains() { grep -qF -- "$2" <<<"$1"; }
 
 for ex in "$EX"/*/; do
   out="$("$BIN" check-config --config "$ex/gateway.json")"
@@ -76,5 +63,4 @@ set -e
 check "explain: a malformed number exits 2" test "$rc" -eq 2
 check "explain: and says why" contains "$(cat "$work/err")" "E.164"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+report ""

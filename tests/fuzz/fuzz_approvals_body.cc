@@ -1,26 +1,20 @@
 // libFuzzer target: the JSON body of POST /v1/approvals/{id}/approve|deny.
 // Checks the parser's contract on every input:
 // - an accepted body is empty or a JSON object whose only key is "reason"
-//   with a string of at most 1000 bytes, and the reason returned is that string;
+//   with a string of at most 1000 bytes, and the reason returned is that
+//   string;
 // - anything else is refused with a message.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "gateway/approvals/approvals_api.h"
+#include "tests/fuzz/contract.h"
 
-namespace {
-
-[[noreturn]] void Fail(const char* what) {
-  std::fprintf(stderr, "fuzz_approvals_body: contract violated: %s\n", what);
-  std::abort();
-}
-
-}  // namespace
+using agni::fuzz::Fail;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {

@@ -4,57 +4,42 @@
 // Contract: a config comes back exactly when there is no error, every error
 // names a JSON path, and a loaded config is complete (policy, audit path).
 // The same bytes also go through ParseEndpoint and ParseDuration directly.
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "gateway/config/config.h"
 #include "policies/load/json_reader.h"
+#include "tests/fuzz/contract.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
+using agni::fuzz::Fail;
+
 std::string g_config_path;
-
-[[noreturn]] void Fail(const char* what) {
-  std::fprintf(stderr, "fuzz_config_loader: contract violated: %s\n", what);
-  std::abort();
-}
-
-void WriteFile(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // One private folder per process (libFuzzer -jobs/-fork run several).
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("agni-fuzz-config-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  WriteFile(dir / "policy.json",
-            R"({"rules":[{"id":"deny-911","effect":"deny","numbers":["+1911*"]},)"
-            R"({"id":"support","effect":"allow","groups":["support"],"numbers":["+1555*"]}]})");
-  WriteFile(dir / "numbers.json", R"({"+15551234567":{"team":"support"}})");
-  g_config_path = (dir / "gateway.json").string();
-  std::atexit([] {
-    std::error_code ec;
-    std::filesystem::remove_all(
-        std::filesystem::path(g_config_path).parent_path(), ec);
-  });
+  // One private folder per process (libFuzzer -jobs/-fork run several),
+  // removed at exit.
+  static const agni::testing::TempDir dir;
+  dir.Write(
+      "policy.json",
+      R"({"rules":[{"id":"deny-911","effect":"deny","numbers":["+1911*"]},)"
+      R"({"id":"support","effect":"allow","groups":["support"],"numbers":["+1555*"]}]})");
+  dir.Write("numbers.json", R"({"+15551234567":{"team":"support"}})");
+  g_config_path = dir.File("gateway.json");
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
-  WriteFile(g_config_path, text);
+  agni::testing::WriteFile(g_config_path, text);
 
   const agni::ConfigLoad load = agni::LoadConfig(g_config_path);
   if (load.config.has_value() == !load.errors.empty()) {
@@ -65,8 +50,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   }
   if (load.config) {
     if (!load.config->policy) Fail("loaded config without a policy");
-    if (load.config->audit.path.empty()) Fail("loaded config without audit.path");
-    if (load.config->upstream.host.empty()) Fail("loaded config without upstream host");
+    if (load.config->audit.path.empty())
+      Fail("loaded config without audit.path");
+    if (load.config->upstream.host.empty())
+      Fail("loaded config without upstream host");
     if (!load.config->upstream.tls &&
         !(load.config->upstream.allow_plain_http &&
           agni::IsLoopbackHost(load.config->upstream.host))) {

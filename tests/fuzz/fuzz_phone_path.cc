@@ -7,20 +7,14 @@
 // - anything release-shaped that is not a release says why.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <string_view>
 
 #include "gateway/pipeline/release_target.h"
+#include "tests/fuzz/contract.h"
 
-namespace {
-
-[[noreturn]] void Fail(const char* what) {
-  std::fprintf(stderr, "fuzz_phone_path: contract violated: %s\n", what);
-  std::abort();
-}
-
-}  // namespace
+using agni::fuzz::Fail;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
@@ -34,11 +28,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
       if (t.upstream_path != agni::CanonicalReleasePath(t.phone_number)) {
         Fail("forwarded path is not the canonical one");
       }
-      if (raw.size() > agni::kMaxReleaseTarget) Fail("overlong target accepted");
+      if (raw.size() > agni::kMaxReleaseTarget)
+        Fail("overlong target accepted");
       if (raw.find('?') != std::string_view::npos) Fail("query accepted");
-      const std::string_view digits = std::string_view(t.upstream_path)
-          .substr(agni::kReleasePrefix.size() + 3,
-                  t.phone_number.size() - 1);
+      const std::string_view digits =
+          std::string_view(t.upstream_path)
+              .substr(agni::kReleasePrefix.size() + 3,
+                      t.phone_number.size() - 1);
       for (char c : digits) {
         if (c < '0' || c > '9') Fail("non-digit in the forwarded number");
       }

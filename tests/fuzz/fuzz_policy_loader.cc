@@ -9,25 +9,23 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "policies/engine.h"
 #include "policies/load/policy_loader.h"
 #include "policies/rule_match.h"
+#include "tests/fuzz/contract.h"
 
 namespace {
 
-[[noreturn]] void Fail(const char* what) {
-  std::fprintf(stderr, "fuzz_policy_loader: contract violated: %s\n", what);
-  std::abort();
-}
+using agni::fuzz::Fail;
 
 void CheckDecision(const agni::policy::Policy& p,
-                   const agni::policy::Subject& who, const std::string& number) {
+                   const agni::policy::Subject& who,
+                   const std::string& number) {
   using agni::policy::Effect;
   using agni::policy::Mode;
   // The full request form, so labels, time windows and source ranges are
@@ -72,7 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   known.users = {"alice", "olga"};
   known.groups = {"support", "telecom-ops"};
   agni::ConfigErrors errors;
-  const auto policy = agni::policy::ParsePolicy(doc, "fuzz.json", known, errors);
+  const auto policy =
+      agni::policy::ParsePolicy(doc, "fuzz.json", known, errors);
   if (policy.has_value() == !errors.empty()) {
     Fail("policy loaded with errors, or refused without one");
   }
@@ -86,8 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   const std::vector<std::string> support = {"support"};
   const std::vector<std::string> ops = {"telecom-ops", "support"};
   const std::vector<std::string> none;
-  for (const std::string number :
-       {"+15551234567", "+19115550100", "+14155550123", "+1", "+442071838750"}) {
+  for (const std::string number : {"+15551234567", "+19115550100",
+                                   "+14155550123", "+1", "+442071838750"}) {
     CheckDecision(*policy, {"alice", support}, number);
     CheckDecision(*policy, {"olga", ops}, number);
     CheckDecision(*policy, {"mallory", none}, number);

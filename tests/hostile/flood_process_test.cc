@@ -10,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/support/gateway_process.h"
+#include "tests/hostile/hostile_gateway.h"
 
 namespace agni::testing {
 namespace {
@@ -21,9 +21,8 @@ constexpr int kFlood = kThreads * kPerThread;
 
 TEST(FloodProcessTest, TwentyThousandBadTokensAreAllAccountedInBoundedRows) {
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .keep_alive_timeout = "5s"});
+  GatewayProcess gw(HostileGateway(
+      {.upstream_base_url = upstream.url(), .keep_alive_timeout = "5s"}));
   WarmUpHttpClient(gw.admin_port());
   const std::size_t rows_before = gw.AuditRows().size();
   const auto started = std::chrono::steady_clock::now();
@@ -54,23 +53,24 @@ TEST(FloodProcessTest, TwentyThousandBadTokensAreAllAccountedInBoundedRows) {
     c.set_read_timeout(10, 0);
     for (int i = 0; i < 5; ++i) {
       auto res = c.Delete(ReleasePath("%2B1555123456" + std::to_string(i)),
-                          {{"Authorization", "Bearer " + gw.alice().token}});
+                          Bearer(gw.alice().token));
       ASSERT_TRUE(res);
       EXPECT_EQ(res->status, 200) << res->body;
       if (res->status == 200) ++released;
     }
   }
   for (auto& t : flood) t.join();
-  const double elapsed_s = std::chrono::duration<double>(
-                               std::chrono::steady_clock::now() - started)
-                               .count();
+  const double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+          .count();
   ASSERT_EQ(unauthorized.load(), kFlood) << other.load() << " other answers";
   EXPECT_EQ(upstream.Received().size(), static_cast<std::size_t>(released));
 
   const std::string metrics = gw.Metrics();
-  EXPECT_EQ(MetricValue(metrics,
-                        R"(agni_gateway_requests_total{code="401",route="release"})"),
-            kFlood);
+  EXPECT_EQ(
+      MetricValue(metrics,
+                  R"(agni_gateway_requests_total{code="401",route="release"})"),
+      kFlood);
   const auto summarized = MetricValue(
       metrics,
       R"(agni_gateway_audit_rejections_summarized_total{reason="unauthenticated"})");

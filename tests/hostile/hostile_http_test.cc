@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <regex>
 
-#include "tests/support/gateway_process.h"
+#include "tests/hostile/hostile_gateway.h"
 
 namespace agni::testing {
 namespace {
@@ -18,10 +18,9 @@ constexpr const char* kNumber = "%2B15551234567";
 class HostileHttpTest : public ::testing::Test {
  protected:
   HostileHttpTest()
-      : gw_({.upstream_base_url =
-                 "http://127.0.0.1:" + std::to_string(upstream_.port()),
-             .read_timeout = "1s",
-             .keep_alive_timeout = "1s"}) {}
+      : gw_(HostileGateway({.upstream_base_url = upstream_.url(),
+                            .read_timeout = "1s",
+                            .keep_alive_timeout = "1s"})) {}
 
   void TearDown() override {
     // Still serving: health and a normal authenticated call both work.
@@ -52,7 +51,8 @@ class HostileHttpTest : public ::testing::Test {
   static std::string Reason(const RawReply& r) {
     const std::size_t at = r.bytes.find("\r\n\r\n");
     if (at == std::string::npos) return "";
-    const auto j = nlohmann::json::parse(r.bytes.substr(at + 4), nullptr, false);
+    const auto j =
+        nlohmann::json::parse(r.bytes.substr(at + 4), nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("reason")) return "";
     return j["reason"].get<std::string>();
   }
@@ -94,7 +94,8 @@ TEST_F(HostileHttpTest, OversizedHeaderLineIs400) {
 TEST_F(HostileHttpTest, ThousandsOfHeadersAre431AndClosed) {
   std::string many;
   for (int i = 0; i < 5000; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
-  const RawReply r = RawExchange(gw_.port(), Release(many), /*wait_for_close=*/true);
+  const RawReply r =
+      RawExchange(gw_.port(), Release(many), /*wait_for_close=*/true);
   EXPECT_EQ(r.status(), 431) << r.bytes.substr(0, 300);
   EXPECT_EQ(Reason(r), "invalid_request");
   EXPECT_TRUE(r.closed);
@@ -110,9 +111,9 @@ TEST_F(HostileHttpTest, HeadersJustUnderTheCountLimitAreServed) {
 }
 
 TEST_F(HostileHttpTest, BodyOnDeleteIs400AndTheConnectionIsClosed) {
-  const RawReply r = RawExchange(
-      gw_.port(), Release("Content-Length: 5\r\n") + "hello",
-      /*wait_for_close=*/true);
+  const RawReply r =
+      RawExchange(gw_.port(), Release("Content-Length: 5\r\n") + "hello",
+                  /*wait_for_close=*/true);
   EXPECT_EQ(r.status(), 400) << r.bytes;
   EXPECT_EQ(Reason(r), "invalid_request");
   EXPECT_TRUE(r.closed);
@@ -133,19 +134,20 @@ TEST_F(HostileHttpTest, LargeBodyIsRefusedWithoutBeingRead) {
   ExpectNothingForwarded();
 }
 
-TEST_F(HostileHttpTest, ContentLengthWithTransferEncodingCannotSmuggleARequest) {
+TEST_F(HostileHttpTest,
+       ContentLengthWithTransferEncodingCannotSmuggleARequest) {
   // The classic CL.TE desync: whichever framing a parser picks, the bytes of
   // the second DELETE must never be executed as a request.
-  const std::string smuggled = "DELETE " + ReleasePath("%2B15550009999") +
-                               " HTTP/1.1\r\nHost: x\r\nAuthorization: " +
-                               Bearer() + "\r\n\r\n";
+  const std::string smuggled =
+      "DELETE " + ReleasePath("%2B15550009999") +
+      " HTTP/1.1\r\nHost: x\r\nAuthorization: " + Bearer() + "\r\n\r\n";
   const std::string chunked = "0\r\n\r\n" + smuggled;
-  const RawReply r = RawExchange(
-      gw_.port(),
-      Release("Content-Length: " + std::to_string(chunked.size()) +
-              "\r\nTransfer-Encoding: chunked\r\n") +
-          chunked,
-      /*wait_for_close=*/true);
+  const RawReply r =
+      RawExchange(gw_.port(),
+                  Release("Content-Length: " + std::to_string(chunked.size()) +
+                          "\r\nTransfer-Encoding: chunked\r\n") +
+                      chunked,
+                  /*wait_for_close=*/true);
   EXPECT_EQ(r.statuses(), std::vector<int>{400}) << r.bytes;
   EXPECT_TRUE(r.closed);
   ExpectNothingForwarded();
@@ -153,8 +155,7 @@ TEST_F(HostileHttpTest, ContentLengthWithTransferEncodingCannotSmuggleARequest) 
 
 TEST_F(HostileHttpTest, MalformedChunkedBodyIs400) {
   for (const std::string& body :
-       {std::string("zz\r\nhello\r\n0\r\n\r\n"),
-        std::string("5\r\nhel"),
+       {std::string("zz\r\nhello\r\n0\r\n\r\n"), std::string("5\r\nhel"),
         std::string("ffffffffffffffffffff\r\n")}) {
     const RawReply r = RawExchange(
         gw_.port(), Release("Transfer-Encoding: chunked\r\n") + body,
@@ -169,12 +170,12 @@ TEST_F(HostileHttpTest, MalformedChunkedBodyIs400) {
   ExpectNothingForwarded();
 }
 
-TEST_F(HostileHttpTest, CrLfInjectedIntoRequestIdNeverReachesAResponseOrTheUpstream) {
+TEST_F(HostileHttpTest,
+       CrLfInjectedIntoRequestIdNeverReachesAResponseOrTheUpstream) {
   const std::regex sane("[A-Za-z0-9._:-]{1,128}");
-  for (const std::string& id :
-       {std::string("abc\rSet-Cookie: pwned=1"),
-        std::string("abc%0d%0aSet-Cookie:%20pwned=1"),
-        std::string("abc\"}, {\"injected\": true")}) {
+  for (const std::string& id : {std::string("abc\rSet-Cookie: pwned=1"),
+                                std::string("abc%0d%0aSet-Cookie:%20pwned=1"),
+                                std::string("abc\"}, {\"injected\": true")}) {
     const RawReply r =
         RawExchange(gw_.port(), Release("X-Request-Id: " + id + "\r\n"));
     EXPECT_EQ(r.status(), 200) << r.bytes;
@@ -199,15 +200,16 @@ TEST_F(HostileHttpTest, CrLfInjectedIntoRequestIdNeverReachesAResponseOrTheUpstr
   // A bare LF ends the header line, so the rest becomes a header of its own:
   // here a second credential, which is refused rather than guessed at.
   const RawReply lf = RawExchange(
-      gw_.port(), Release("X-Request-Id: abc\nX-Api-Key: " + gw_.olga().token +
-                          "\r\n"));
+      gw_.port(),
+      Release("X-Request-Id: abc\nX-Api-Key: " + gw_.olga().token + "\r\n"));
   EXPECT_EQ(lf.status(), 401) << lf.bytes;
   EXPECT_EQ(upstream_.Received().size(), 3u);
 }
 
 TEST_F(HostileHttpTest, SecondAuthorizationHeaderIs401) {
   const RawReply two = RawExchange(
-      gw_.port(), Release("Authorization: Bearer " + gw_.olga().token + "\r\n"));
+      gw_.port(),
+      Release("Authorization: Bearer " + gw_.olga().token + "\r\n"));
   EXPECT_EQ(two.status(), 401) << two.bytes;
   EXPECT_EQ(Reason(two), "unauthenticated");
   const RawReply mixed = RawExchange(
@@ -239,10 +241,9 @@ TEST_F(HostileHttpTest, TokenInTheQueryStringIsNotACredential) {
 }
 
 TEST_F(HostileHttpTest, Http10RequestIsServedAndTheConnectionClosed) {
-  const RawReply r = RawExchange(gw_.port(),
-                                 Release("", ReleasePath(kNumber), "DELETE",
-                                         "HTTP/1.0"),
-                                 /*wait_for_close=*/true);
+  const RawReply r = RawExchange(
+      gw_.port(), Release("", ReleasePath(kNumber), "DELETE", "HTTP/1.0"),
+      /*wait_for_close=*/true);
   EXPECT_EQ(r.status(), 200) << r.bytes;
   EXPECT_TRUE(r.closed) << "HTTP/1.0 without keep-alive must be closed";
   EXPECT_EQ(upstream_.Received().size(), 1u);
@@ -253,7 +254,8 @@ TEST_F(HostileHttpTest, UnsupportedHttpVersionsAre400) {
     const RawReply r = RawExchange(
         gw_.port(), Release("", ReleasePath(kNumber), "DELETE", version),
         /*wait_for_close=*/true);
-    EXPECT_EQ(r.statuses(), std::vector<int>{400}) << version << ": " << r.bytes;
+    EXPECT_EQ(r.statuses(), std::vector<int>{400})
+        << version << ": " << r.bytes;
     EXPECT_TRUE(r.closed) << version;
   }
   ExpectNothingForwarded();
@@ -266,11 +268,12 @@ TEST_F(HostileHttpTest, PipelinedRequestsAfterTheFirstAreNeverExecuted) {
   // keep_alive_timeout. The bytes after the first request are dropped, never
   // executed. What matters here: nothing runs that was not answered, the
   // answers come in order, and the connection ends.
-  const std::string second =
-      "DELETE " + ReleasePath("%2B15550000002") + " HTTP/1.1\r\nHost: x\r\n\r\n";
-  const std::string third = "DELETE " + ReleasePath("%2B15550000003") +
-                            " HTTP/1.1\r\nHost: x\r\nAuthorization: " + Bearer() +
-                            "\r\nConnection: close\r\n\r\n";
+  const std::string second = "DELETE " + ReleasePath("%2B15550000002") +
+                             " HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string third =
+      "DELETE " + ReleasePath("%2B15550000003") +
+      " HTTP/1.1\r\nHost: x\r\nAuthorization: " + Bearer() +
+      "\r\nConnection: close\r\n\r\n";
   const RawReply r = RawExchange(gw_.port(), Release() + second + third,
                                  /*wait_for_close=*/true);
   const std::vector<int> all = {200, 401, 200};
@@ -293,23 +296,23 @@ TEST_F(HostileHttpTest, PipelinedRequestsAfterTheFirstAreNeverExecuted) {
 }
 
 TEST_F(HostileHttpTest, PipelinedRequestAfterABodyIsNeverExecuted) {
-  const std::string after = "DELETE " + ReleasePath("%2B15550000004") +
-                            " HTTP/1.1\r\nHost: x\r\nAuthorization: " +
-                            Bearer() + "\r\n\r\n";
-  const RawReply r = RawExchange(
-      gw_.port(), Release("Content-Length: 2\r\n") + "{}" + after,
-      /*wait_for_close=*/true);
+  const std::string after =
+      "DELETE " + ReleasePath("%2B15550000004") +
+      " HTTP/1.1\r\nHost: x\r\nAuthorization: " + Bearer() + "\r\n\r\n";
+  const RawReply r =
+      RawExchange(gw_.port(), Release("Content-Length: 2\r\n") + "{}" + after,
+                  /*wait_for_close=*/true);
   EXPECT_EQ(r.statuses(), std::vector<int>{400}) << r.bytes;
   EXPECT_TRUE(r.closed);
   ExpectNothingForwarded();
 }
 
 TEST_F(HostileHttpTest, UnknownAndWrongMethodsAreRefused) {
-  const RawReply brew = RawExchange(
-      gw_.port(), Release("", ReleasePath(kNumber), "BREW"));
+  const RawReply brew =
+      RawExchange(gw_.port(), Release("", ReleasePath(kNumber), "BREW"));
   EXPECT_EQ(brew.status(), 400) << brew.bytes;
-  const RawReply lower = RawExchange(
-      gw_.port(), Release("", ReleasePath(kNumber), "delete"));
+  const RawReply lower =
+      RawExchange(gw_.port(), Release("", ReleasePath(kNumber), "delete"));
   EXPECT_EQ(lower.status(), 400) << lower.bytes;
   for (const char* m : {"PATCH", "POST", "PUT", "GET", "OPTIONS"}) {
     const RawReply r =
@@ -317,8 +320,8 @@ TEST_F(HostileHttpTest, UnknownAndWrongMethodsAreRefused) {
     EXPECT_EQ(r.status(), 405) << m << ": " << r.bytes;
     EXPECT_EQ(r.Header("Allow"), std::vector<std::string>{"DELETE"}) << m;
   }
-  const RawReply connect = RawExchange(
-      gw_.port(), Release("", "evil.example:443", "CONNECT"));
+  const RawReply connect =
+      RawExchange(gw_.port(), Release("", "evil.example:443", "CONNECT"));
   EXPECT_GE(connect.status(), 400) << connect.bytes;
   EXPECT_LT(connect.status(), 500) << connect.bytes;
   ExpectNothingForwarded();
@@ -336,9 +339,10 @@ TEST_F(HostileHttpTest, AbsoluteFormTargetNamingAnotherHostIsNotProxied) {
   ExpectNothingForwarded();
   // A Host header naming another host changes nothing: the release goes to
   // the configured upstream, which sees its own host name.
-  const std::string req = "DELETE " + ReleasePath(kNumber) +
-                          " HTTP/1.1\r\nHost: evil.example\r\nAuthorization: " +
-                          Bearer() + "\r\n\r\n";
+  const std::string req =
+      "DELETE " + ReleasePath(kNumber) +
+      " HTTP/1.1\r\nHost: evil.example\r\nAuthorization: " + Bearer() +
+      "\r\n\r\n";
   const RawReply r = RawExchange(gw_.port(), req);
   EXPECT_EQ(r.status(), 200) << r.bytes;
   const auto received = upstream_.Received();
@@ -368,7 +372,8 @@ TEST_F(HostileHttpTest, AStalledRequestIsCutOffAfterTheReadTimeout) {
       gw_.port(), "DELETE " + ReleasePath(kNumber) + " HTTP/1.1\r\nHost: x\r\n",
       /*wait_for_close=*/true, std::chrono::seconds(30));
   EXPECT_TRUE(r.closed);
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  EXPECT_LT(std::chrono::steady_clock::now() - started,
+            std::chrono::seconds(30));
   ExpectNothingForwarded();
 }
 

@@ -5,9 +5,8 @@
 // and the raw audit database bytes for the key, the tokens and the tokens'
 // SHA-256 (hex and raw). The key must also never reach an upstream whose TLS
 // handshake failed: a raw listener records every byte it was sent.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -18,7 +17,8 @@
 #include <future>
 
 #include "base/crypto.h"
-#include "tests/support/gateway_process.h"
+#include "tests/hostile/hostile_gateway.h"
+#include "tests/support/pki.h"
 
 namespace agni::testing {
 namespace {
@@ -28,7 +28,8 @@ namespace {
 class EchoingUpstream {
  public:
   EchoingUpstream() {
-    server_.Delete(".*", [](const httplib::Request& req, httplib::Response& res) {
+    server_.Delete(".*", [](const httplib::Request& req,
+                            httplib::Response& res) {
       nlohmann::json h = nlohmann::json::object();
       for (const auto& [k, v] : req.headers) h[k] = v;
       const std::string key = req.get_header_value("X-Api-Key");
@@ -76,44 +77,7 @@ class EchoingUpstream {
 // with TLS: the stand-in for a man in the middle.
 class RawRecorder {
  public:
-  RawRecorder() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    ::listen(fd_, 16);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 50) <= 0) continue;
-        const int c = ::accept(fd_, nullptr, nullptr);
-        if (c < 0) continue;
-        // Answer the ClientHello with garbage, then read what follows.
-        ::send(c, "HTTP/1.1 200 OK\r\n\r\n", 19, MSG_NOSIGNAL);
-        for (int i = 0; i < 40; ++i) {
-          pollfd q{c, POLLIN, 0};
-          if (::poll(&q, 1, 50) <= 0) continue;
-          char buf[4096];
-          const ssize_t n = ::recv(c, buf, sizeof buf, 0);
-          if (n <= 0) break;
-          std::lock_guard lock(mu_);
-          bytes_.append(buf, static_cast<std::size_t>(n));
-        }
-        ::close(c);
-        ++connections_;
-      }
-    });
-  }
-  ~RawRecorder() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  int port() const { return port_; }
+  int port() const { return listener_.port(); }
   int connections() const { return connections_; }
   std::string bytes() const {
     std::lock_guard lock(mu_);
@@ -121,13 +85,26 @@ class RawRecorder {
   }
 
  private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
+  void Serve(int c) {
+    // Answer the ClientHello with garbage, then read what follows.
+    ::send(c, "HTTP/1.1 200 OK\r\n\r\n", 19, MSG_NOSIGNAL);
+    for (int i = 0; i < 40; ++i) {
+      pollfd q{c, POLLIN, 0};
+      if (::poll(&q, 1, 50) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::recv(c, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      std::lock_guard lock(mu_);
+      bytes_.append(buf, static_cast<std::size_t>(n));
+    }
+    ++connections_;
+  }
+
   std::atomic<int> connections_{0};
   mutable std::mutex mu_;
   std::string bytes_;
-  std::thread thread_;
+  // Last: its thread stops before the members it uses go.
+  LoopbackListener listener_{[this](int c) { Serve(c); }};
 };
 
 struct Secret {
@@ -147,13 +124,14 @@ std::vector<Secret> SecretsOf(const GatewayProcess& gw) {
 }
 
 // Fails the test naming the secret and where it was found.
-void ExpectNoSecret(const std::vector<Secret>& secrets, const std::string& where,
-                    const std::string& text) {
+void ExpectNoSecret(const std::vector<Secret>& secrets,
+                    const std::string& where, const std::string& text) {
   for (const Secret& s : secrets) {
     const std::size_t at = text.find(s.value);
     EXPECT_EQ(at, std::string::npos)
         << s.label << " leaked into " << where << ": ..."
-        << text.substr(at == std::string::npos ? 0 : (at > 60 ? at - 60 : 0), 160)
+        << text.substr(at == std::string::npos ? 0 : (at > 60 ? at - 60 : 0),
+                       160)
         << "...";
   }
 }
@@ -167,13 +145,14 @@ std::string Dump(const httplib::Result& r) {
 
 TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
   EchoingUpstream upstream;
-  auto gw = std::make_unique<GatewayProcess>(GatewayProcess::Options{
-      .upstream_base_url = "http://127.0.0.1:" + std::to_string(upstream.port()),
-      .upstream_read_timeout = "1s"});
+  auto gw = std::make_unique<GatewayProcess>(
+      HostileGateway({.upstream_base_url =
+                          "http://127.0.0.1:" + std::to_string(upstream.port()),
+                      .upstream_read_timeout = "1s"}));
   const auto secrets = SecretsOf(*gw);
   const std::string alice = gw->alice().token;
   const std::string olga = gw->olga().token;
-  std::string responses;  // every byte every client got back
+  std::string responses;            // every byte every client got back
   std::map<std::string, int> seen;  // what each case returned
 
   httplib::Client c("127.0.0.1", gw->port());
@@ -182,7 +161,7 @@ TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
     responses += "== " + name + "\n" + Dump(r) + "\n";
     seen[name] = r ? r->status : 0;
   };
-  const httplib::Headers a = {{"Authorization", "Bearer " + alice}};
+  const httplib::Headers a = Bearer(alice);
   const httplib::Headers o = {{"X-Api-Key", olga}};
   drive("whoami bearer", c.Get("/v1/whoami", a));
   drive("whoami api key", c.Get("/v1/whoami", o));
@@ -211,13 +190,15 @@ TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
         c.Delete(ReleasePath("%2B15551230000") + "?token=" + olga, a));
   drive("token as number", c.Delete(ReleasePath(alice), a));
   drive("token in path", c.Get("/v1/" + alice, a));
-  drive("wrong method", c.Post(ReleasePath("%2B15551230000"), a, alice, "text/plain"));
-  drive("body on delete", c.Delete(ReleasePath("%2B15551230000"), a, alice, "text/plain"));
+  drive("wrong method",
+        c.Post(ReleasePath("%2B15551230000"), a, alice, "text/plain"));
+  drive("body on delete",
+        c.Delete(ReleasePath("%2B15551230000"), a, alice, "text/plain"));
   drive("bad number", c.Delete(ReleasePath("%2B0123"), a));
   drive("not found", c.Get("/nope", a));
-  drive("token as request id",
-        c.Delete(ReleasePath("%2B15551230000"),
-                 {{"Authorization", "Bearer " + alice}, {"X-Request-Id", olga}}));
+  drive("token as request id", c.Delete(ReleasePath("%2B15551230000"),
+                                        {{"Authorization", "Bearer " + alice},
+                                         {"X-Request-Id", olga}}));
   drive("unsafe request id",
         c.Get("/v1/whoami", {{"Authorization", "Bearer " + alice},
                              {"X-Request-Id", "id " + olga}}));
@@ -227,10 +208,11 @@ TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
                            "GET /v1/whoami HTTP/1.1\r\nAuthorization: Bearer " +
                                alice + std::string(9000, 'a') + "\r\n\r\n")
                    .bytes;
-  responses += "== oversized uri\n" +
-               RawExchange(gw->port(), "GET /v1/" + alice + std::string(9000, 'a') +
-                                           " HTTP/1.1\r\n\r\n")
-                   .bytes;
+  responses +=
+      "== oversized uri\n" +
+      RawExchange(gw->port(), "GET /v1/" + alice + std::string(9000, 'a') +
+                                  " HTTP/1.1\r\n\r\n")
+          .bytes;
   // The admin listener.
   httplib::Client admin("127.0.0.1", gw->admin_port());
   admin.set_read_timeout(10, 0);
@@ -285,21 +267,13 @@ TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
 
 TEST(SecretLeakTest, KeyIsNeverSentWhenTheUpstreamTlsHandshakeFails) {
   RawRecorder mitm;
-  TempDir pki;
-  // Any CA will do: the recorder never completes a handshake.
-  ASSERT_EQ(std::system(("openssl req -x509 -newkey ec -pkeyopt "
-                         "ec_paramgen_curve:P-256 -nodes -keyout '" +
-                         pki.File("ca.key") + "' -out '" + pki.File("ca.pem") +
-                         "' -days 1 -subj /CN=agni-leak-ca 2>/dev/null")
-                            .c_str()),
-            0);
-  GatewayProcess gw({.upstream_base_url =
-                         "https://127.0.0.1:" + std::to_string(mitm.port()),
-                     .ca_file = pki.File("ca.pem")});
+  Pki pki;  // any CA will do: the recorder never completes a handshake
+  GatewayProcess gw(HostileGateway(
+      {.upstream_base_url = "https://127.0.0.1:" + std::to_string(mitm.port()),
+       .ca_file = pki.File("ca.pem")}));
   httplib::Client c("127.0.0.1", gw.port());
   c.set_read_timeout(10, 0);
-  auto res = c.Delete(ReleasePath("%2B15551230000"),
-                      {{"Authorization", "Bearer " + gw.alice().token}});
+  auto res = c.Delete(ReleasePath("%2B15551230000"), Bearer(gw.alice().token));
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 502);
   EXPECT_EQ(nlohmann::json::parse(res->body)["reason"], "upstream_tls");
@@ -330,18 +304,11 @@ TEST(SecretLeakTest, CheckConfigNeverPrintsTheKeyOrATokenHash) {
                 {"policy_file", "policy.json"}}
                 .dump());
   dir.Write("policy.json", R"({"rules":[]})");
-  const std::string out = dir.File("out.txt");
-  const std::string cmd = std::string("AGNI_API_KEY='") + kLeakApiKey + "' '" +
-                          AGNI_GATEWAY_BINARY + "' check-config --config '" +
-                          dir.File("gateway.json") + "' >'" + out + "' 2>&1";
-  const int rc = std::system(cmd.c_str());
-  EXPECT_NE(rc, 0);
-  std::FILE* f = std::fopen(out.c_str(), "rb");
-  ASSERT_NE(f, nullptr);
-  std::string text;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
-  std::fclose(f);
+  const CommandResult check =
+      RunGateway({"check-config", "--config", dir.File("gateway.json")},
+                 {{"AGNI_API_KEY", kLeakApiKey}});
+  EXPECT_NE(check.exit_code, 0);
+  const std::string& text = check.output;
   EXPECT_NE(text.find("token_sha256"), std::string::npos) << text;
   EXPECT_EQ(text.find(hash), std::string::npos) << text;
   EXPECT_EQ(text.find(upper), std::string::npos) << text;

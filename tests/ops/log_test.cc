@@ -1,11 +1,12 @@
 // Logs: one JSON object per line on stderr, with the request fields; levels
 // configurable; never a token or key; phone numbers masked.
+#include "gateway/ops/log.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 
-#include "gateway/ops/log.h"
-#include "tests/support/ops_support.h"
+#include "tests/ops/ops_gateway.h"
 
 namespace agni::testing {
 namespace {
@@ -22,8 +23,9 @@ TEST(LogTest, RedactsCredentialFieldsAndFiltersLevels) {
   ASSERT_NE(f, nullptr);
   Logger log(LogLevel::kWarn, f);
   log.Info("hidden", {{"x", 1}});
-  log.Warn("visible", {{"token", "agt_secret"},
-                       {"nested", {{"api_key", "k-123"}, {"to", "+15551234567"}}}});
+  log.Warn("visible",
+           {{"token", "agt_secret"},
+            {"nested", {{"api_key", "k-123"}, {"to", "+15551234567"}}}});
   std::rewind(f);
   char buf[4096] = {};
   const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
@@ -41,17 +43,16 @@ TEST(LogTest, RedactsCredentialFieldsAndFiltersLevels) {
 
 TEST(LogTest, BinaryWritesOneJsonObjectPerRequestWithoutSecrets) {
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port())});
+  GatewayProcess gw(OpsGateway({.upstream_base_url = upstream.url()}));
   auto ok = gw.Client().Delete(ReleasePath("+15551230001"),
                                {{"Authorization", "Bearer " + gw.alice().token},
                                 {"X-Request-Id", "req-log-1"}});
   ASSERT_TRUE(ok);
   ASSERT_EQ(ok->status, 200);
   const std::string bogus = "agt_not_a_real_token_but_secret";
-  auto bad = gw.Client().Delete(ReleasePath("%2B15551230002"),
-                                {{"Authorization", "Bearer " + bogus},
-                                 {"X-Request-Id", "req-log-2"}});
+  auto bad = gw.Client().Delete(
+      ReleasePath("%2B15551230002"),
+      {{"Authorization", "Bearer " + bogus}, {"X-Request-Id", "req-log-2"}});
   ASSERT_TRUE(bad);
   ASSERT_EQ(bad->status, 401);
 
@@ -60,19 +61,22 @@ TEST(LogTest, BinaryWritesOneJsonObjectPerRequestWithoutSecrets) {
       [&] {
         lines = gw.LogLines();
         int requests = 0;
-        for (const auto& l : lines) requests += l.value("message", "") == "request";
+        for (const auto& l : lines)
+          requests += l.value("message", "") == "request";
         return requests == 2;
       },
       std::chrono::seconds(5)))
       << gw.process().Log();
   for (const auto& l : lines) {
     EXPECT_FALSE(l.contains("unparsed")) << l.dump();
-    EXPECT_TRUE(l.contains("time") && l.contains("level") && l.contains("message"))
+    EXPECT_TRUE(l.contains("time") && l.contains("level") &&
+                l.contains("message"))
         << l.dump();
   }
   std::map<std::string, nlohmann::json> by_id;
   for (const auto& l : lines) {
-    if (l.value("message", "") == "request") by_id[l.value("request_id", "")] = l;
+    if (l.value("message", "") == "request")
+      by_id[l.value("request_id", "")] = l;
   }
   ASSERT_TRUE(by_id.contains("req-log-1") && by_id.contains("req-log-2"));
   const auto& first = by_id["req-log-1"];
@@ -97,20 +101,20 @@ TEST(LogTest, BinaryWritesOneJsonObjectPerRequestWithoutSecrets) {
 TEST(LogTest, LogLevelWarnDropsInfoLines) {
   FakeUpstream upstream;
   const int port = FreePort(), admin = FreePort();
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .extra_config = {{"listen", "127.0.0.1:" + std::to_string(port)},
-                                      {"admin_listen", "127.0.0.1:" + std::to_string(admin)}},
-                     .log_level = "warn"});
-  auto ok = gw.Client().Get("/v1/whoami", {{"Authorization", "Bearer " + gw.alice().token}});
+  GatewayProcess gw(OpsGateway(
+      {.upstream_base_url = upstream.url(),
+       .extra_config = {{"listen", "127.0.0.1:" + std::to_string(port)},
+                        {"admin_listen", "127.0.0.1:" + std::to_string(admin)}},
+       .log_level = "warn"}));
+  auto ok = gw.Client().Get("/v1/whoami", Bearer(gw.alice().token));
   ASSERT_TRUE(ok);
   ASSERT_EQ(ok->status, 200);
   FakeUpstream::Reply failing;
   failing.status = 500;
   failing.body = R"({"success":false,"message":"boom"})";
   upstream.SetReply(failing);
-  auto err = gw.Client().Delete(ReleasePath("+15551230003"),
-                                {{"Authorization", "Bearer " + gw.alice().token}});
+  auto err =
+      gw.Client().Delete(ReleasePath("+15551230003"), Bearer(gw.alice().token));
   ASSERT_TRUE(err);
   ASSERT_EQ(err->status, 500);
   std::vector<nlohmann::json> lines;
@@ -120,7 +124,8 @@ TEST(LogTest, LogLevelWarnDropsInfoLines) {
         return !lines.empty();
       },
       std::chrono::seconds(5)));
-  for (const auto& l : lines) EXPECT_NE(l.value("level", ""), "info") << l.dump();
+  for (const auto& l : lines)
+    EXPECT_NE(l.value("level", ""), "info") << l.dump();
   ASSERT_EQ(lines.size(), 1u) << gw.process().Log();
   EXPECT_EQ(lines[0]["level"], "warn");
   EXPECT_EQ(lines[0]["status"], 500);

@@ -7,7 +7,7 @@
 #include <csignal>
 #include <fstream>
 
-#include "tests/support/ops_support.h"
+#include "tests/ops/ops_gateway.h"
 
 namespace agni::testing {
 namespace {
@@ -35,8 +35,10 @@ const char* const kFamilies[] = {
 // Drives the gateway: 2 releases (200), 1 policy denial (403), 1 request
 // without credentials (401), 1 good reload and 1 rejected reload.
 void CauseTraffic(GatewayProcess& gw) {
-  const httplib::Headers alice = {{"Authorization", "Bearer " + gw.alice().token}};
-  const httplib::Headers olga = {{"Authorization", "Bearer " + gw.olga().token}};
+  const httplib::Headers alice = {
+      {"Authorization", "Bearer " + gw.alice().token}};
+  const httplib::Headers olga = {
+      {"Authorization", "Bearer " + gw.olga().token}};
   for (const char* n : {"+15551110001", "+15551110002"}) {
     auto r = gw.Client().Delete(ReleasePath(n), alice);
     ASSERT_TRUE(r);
@@ -51,8 +53,10 @@ void CauseTraffic(GatewayProcess& gw) {
 
   auto reloads = [&](const char* result) {
     auto m = gw.AdminClient().Get("/metrics");
-    return m ? MetricValue(m->body, std::string("agni_gateway_config_reloads_total{result=\"") +
-                                        result + "\"}")
+    return m ? MetricValue(
+                   m->body,
+                   std::string("agni_gateway_config_reloads_total{result=\"") +
+                       result + "\"}")
              : std::nullopt;
   };
   gw.process().Signal(SIGHUP);
@@ -68,24 +72,36 @@ void CauseTraffic(GatewayProcess& gw) {
 
 TEST(PrometheusTest, PromtoolCheckMetricsIsCleanOnALiveScrape) {
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port())});
+  GatewayProcess gw(OpsGateway({.upstream_base_url = upstream.url()}));
   CauseTraffic(gw);
   auto scrape = gw.AdminClient().Get("/metrics");
   ASSERT_TRUE(scrape);
   ASSERT_EQ(scrape->status, 200);
   const std::string& text = scrape->body;
   for (const char* family : kFamilies) {
-    EXPECT_NE(text.find(std::string("# HELP ") + family + " "), std::string::npos)
+    EXPECT_NE(text.find(std::string("# HELP ") + family + " "),
+              std::string::npos)
         << family;
-    EXPECT_NE(text.find(std::string("# TYPE ") + family + " "), std::string::npos)
+    EXPECT_NE(text.find(std::string("# TYPE ") + family + " "),
+              std::string::npos)
         << family;
   }
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_requests_total{code="200",route="release"})"), 2.0);
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_requests_total{code="401",route="release"})"), 1.0);
+  EXPECT_EQ(
+      MetricValue(text,
+                  R"(agni_gateway_requests_total{code="200",route="release"})"),
+      2.0);
+  EXPECT_EQ(
+      MetricValue(text,
+                  R"(agni_gateway_requests_total{code="401",route="release"})"),
+      1.0);
   EXPECT_EQ(MetricValue(text, R"(agni_gateway_approvals_pending)"), 0.0);
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_approvals_total{event="created"})"), 0.0);
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_rate_limited_total{limit="per-user-hourly"})"), 0.0);
+  EXPECT_EQ(
+      MetricValue(text, R"(agni_gateway_approvals_total{event="created"})"),
+      0.0);
+  EXPECT_EQ(
+      MetricValue(
+          text, R"(agni_gateway_rate_limited_total{limit="per-user-hourly"})"),
+      0.0);
   EXPECT_EQ(MetricValue(text, R"(agni_gateway_build_info{commit=")" AGNI_COMMIT
                               R"(",version=")" AGNI_VERSION "\"}"),
             1.0);
@@ -95,9 +111,10 @@ TEST(PrometheusTest, PromtoolCheckMetricsIsCleanOnALiveScrape) {
   EXPECT_EQ(text.find("555111"), std::string::npos);
 
   gw.dir().Write("scrape.txt", text);
-  const CommandResult check = RunCommand(
-      {"bash", "-c", "promtool check metrics < \"$0\"", gw.dir().File("scrape.txt")},
-      30s, gw.dir().path().string());
+  const CommandResult check =
+      RunCommand({"bash", "-c", "promtool check metrics < \"$0\"",
+                  gw.dir().File("scrape.txt")},
+                 30s);
   EXPECT_EQ(check.exit_code, 0) << check.output;
   EXPECT_EQ(check.output, "") << "promtool lint findings:\n" << check.output;
 }
@@ -110,7 +127,8 @@ std::optional<double> Query(int port, const std::string& promql) {
                  httplib::Headers{});
   if (!r || r->status != 200) return std::nullopt;
   const auto j = nlohmann::json::parse(r->body, nullptr, false);
-  if (j.is_discarded() || j.value("status", "") != "success") return std::nullopt;
+  if (j.is_discarded() || j.value("status", "") != "success")
+    return std::nullopt;
   const auto& result = j["data"]["result"];
   if (!result.is_array() || result.size() != 1) return std::nullopt;
   return std::stod(result[0]["value"][1].get<std::string>());
@@ -118,24 +136,29 @@ std::optional<double> Query(int port, const std::string& promql) {
 
 TEST(PrometheusTest, RealServerScrapesTheAdminListener) {
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port())});
+  GatewayProcess gw(OpsGateway({.upstream_base_url = upstream.url()}));
   CauseTraffic(gw);
 
   TempDir prom;
-  const std::string alerts = std::string(AGNI_SOURCE_DIR) + "/deploy/prometheus/alerts.yml";
+  const std::string alerts =
+      std::string(AGNI_SOURCE_DIR) + "/deploy/prometheus/alerts.yml";
   ASSERT_TRUE(std::ifstream(alerts).good()) << "missing " << alerts;
-  prom.Write("prometheus.yml",
-             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-             "rule_files:\n  - " + alerts + "\n"
-             "scrape_configs:\n  - job_name: agni-gateway\n    static_configs:\n"
-             "      - targets: ['127.0.0.1:" + std::to_string(gw.admin_port()) + "']\n");
+  prom.Write(
+      "prometheus.yml",
+      "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+      "rule_files:\n  - " +
+          alerts +
+          "\n"
+          "scrape_configs:\n  - job_name: agni-gateway\n    static_configs:\n"
+          "      - targets: ['127.0.0.1:" +
+          std::to_string(gw.admin_port()) + "']\n");
   const int port = FreePort();
-  Process server({"prometheus", "--config.file=" + prom.File("prometheus.yml"),
-                  "--storage.tsdb.path=" + prom.File("data"),
-                  "--web.listen-address=127.0.0.1:" + std::to_string(port),
-                  "--log.level=warn"},
-                 prom.File("prometheus.log"));
+  Process server(
+      {.argv = {"prometheus", "--config.file=" + prom.File("prometheus.yml"),
+                "--storage.tsdb.path=" + prom.File("data"),
+                "--web.listen-address=127.0.0.1:" + std::to_string(port),
+                "--log.level=warn"},
+       .log_file = prom.File("prometheus.log")});
   ASSERT_TRUE(WaitFor(
       [&] {
         httplib::Client c("127.0.0.1", port);
@@ -154,13 +177,16 @@ TEST(PrometheusTest, RealServerScrapesTheAdminListener) {
         },
         20s);
     EXPECT_TRUE(ok) << promql << " = " << (got ? std::to_string(*got) : "none")
-                    << ", want " << want << "\n" << server.Log();
+                    << ", want " << want << "\n"
+                    << server.Log();
   };
   expect(R"(up{job="agni-gateway"})", 1);
   expect(R"(agni_gateway_requests_total{route="release",code="200"})", 2);
   expect(R"(agni_gateway_requests_total{route="release",code="403"})", 1);
   expect(R"(agni_gateway_requests_total{route="release",code="401"})", 1);
-  expect(R"(agni_gateway_policy_decisions_total{decision="deny",mode="enforce"})", 1);
+  expect(
+      R"(agni_gateway_policy_decisions_total{decision="deny",mode="enforce"})",
+      1);
   expect(R"(agni_gateway_upstream_requests_total{outcome="success"})", 2);
   expect(R"(agni_gateway_upstream_request_duration_seconds_count)", 2);
   expect(R"(agni_gateway_audit_records_total{stage="outcome"})", 2);
@@ -190,7 +216,8 @@ TEST(PrometheusTest, RealServerScrapesTheAdminListener) {
         return healthy == 7;
       },
       10s))
-      << healthy << " healthy rules\n" << j.dump();
+      << healthy << " healthy rules\n"
+      << j.dump();
   server.Signal(SIGTERM);
   server.Wait(10s);
 }

@@ -7,7 +7,7 @@
 #include <csignal>
 #include <future>
 
-#include "tests/support/ops_support.h"
+#include "tests/ops/ops_gateway.h"
 
 namespace agni::testing {
 namespace {
@@ -21,12 +21,11 @@ TEST_P(ShutdownTest, InFlightReleaseFinishesAndIsAudited) {
   FakeUpstream::Reply slow;
   slow.delay = 2500ms;
   upstream.SetReply(slow);
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port())});
+  GatewayProcess gw(OpsGateway({.upstream_base_url = upstream.url()}));
 
   auto release = std::async(std::launch::async, [&] {
     auto res = gw.Client().Delete(ReleasePath("+15551230001"),
-                                  {{"Authorization", "Bearer " + gw.alice().token}});
+                                  Bearer(gw.alice().token));
     return res ? std::make_tuple(res->status, res->body,
                                  res->get_header_value("Connection"))
                : std::make_tuple(-1, httplib::to_string(res.error()),
@@ -41,7 +40,8 @@ TEST_P(ShutdownTest, InFlightReleaseFinishesAndIsAudited) {
   EXPECT_TRUE(WaitFor(
       [&] {
         auto r = gw.AdminClient().Get("/readyz");
-        return r && r->status == 503 && r->body.find("draining") != std::string::npos;
+        return r && r->status == 503 &&
+               r->body.find("draining") != std::string::npos;
       },
       2s));
   EXPECT_TRUE(WaitFor(
@@ -56,7 +56,8 @@ TEST_P(ShutdownTest, InFlightReleaseFinishesAndIsAudited) {
   EXPECT_EQ(status, 200) << body;
   EXPECT_EQ(connection, "close");  // answered while draining
   EXPECT_NE(body.find("released"), std::string::npos) << body;
-  EXPECT_EQ(gw.process().Wait(20s), std::optional<int>(0)) << gw.process().Log();
+  EXPECT_EQ(gw.process().Wait(20s), std::optional<int>(0))
+      << gw.process().Log();
 
   const auto rows = ReadAuditRows(gw.audit_path());
   ASSERT_EQ(rows.size(), 2u);
@@ -82,12 +83,12 @@ TEST(ShutdownDrainTimeout, BoundedWaitThenExitZeroWithIntentCommitted) {
   FakeUpstream::Reply slow;
   slow.delay = 5s;
   upstream.SetReply(slow);
-  GatewayProcess gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .extra_config = {{"server", {{"drain_timeout", "500ms"}}}}});
+  GatewayProcess gw(
+      OpsGateway({.upstream_base_url = upstream.url(),
+                  .extra_config = {{"server", {{"drain_timeout", "500ms"}}}}}));
   auto release = std::async(std::launch::async, [&] {
     auto res = gw.Client().Delete(ReleasePath("+15551230002"),
-                                  {{"Authorization", "Bearer " + gw.alice().token}});
+                                  Bearer(gw.alice().token));
     return res ? res->status : -1;
   });
   ASSERT_TRUE(WaitFor([&] { return upstream.Received().size() == 1; }, 10s));

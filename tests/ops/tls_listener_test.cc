@@ -3,43 +3,12 @@
 // with the openssl CLI.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
 #include "gateway/config/config.h"
-#include "tests/support/ops_support.h"
+#include "tests/ops/ops_gateway.h"
+#include "tests/support/pki.h"
 
 namespace agni::testing {
 namespace {
-
-// A CA, a server certificate for 127.0.0.1 and client certificates, all
-// signed by the CA.
-class Pki {
- public:
-  Pki() {
-    Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-        "-keyout ca.key -out ca.pem -days 1 -subj /CN=agni-test-ca");
-    Issue("server", "/CN=agni-gateway", "IP:127.0.0.1");
-  }
-  // Issues NAME.pem / NAME.key with `subject` and `san` ("" for none).
-  void Issue(const std::string& name, const std::string& subject,
-             const std::string& san) {
-    Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-        "-keyout " + name + ".key -out " + name + ".csr -subj '" + subject + "'");
-    dir_.Write(name + ".cnf", san.empty() ? "basicConstraints=CA:FALSE\n"
-                                          : "subjectAltName=" + san + "\n");
-    Run("openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key "
-        "-CAcreateserial -out " + name + ".pem -days 1 -extfile " + name + ".cnf");
-  }
-  std::string File(const std::string& name) const { return dir_.File(name); }
-
- private:
-  void Run(const std::string& cmd) {
-    const std::string full = "cd '" + dir_.path().string() + "' && " + cmd +
-                             " >/dev/null 2>&1";
-    if (std::system(full.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
-  }
-  TempDir dir_;
-};
 
 std::unique_ptr<httplib::SSLClient> TlsClient(int port, const Pki& pki,
                                               const std::string& client = "",
@@ -47,9 +16,9 @@ std::unique_ptr<httplib::SSLClient> TlsClient(int port, const Pki& pki,
   const Pki& cp = client_pki ? *client_pki : pki;
   auto c = client.empty()
                ? std::make_unique<httplib::SSLClient>("127.0.0.1", port)
-               : std::make_unique<httplib::SSLClient>(
-                     "127.0.0.1", port, cp.File(client + ".pem"),
-                     cp.File(client + ".key"));
+               : std::make_unique<httplib::SSLClient>("127.0.0.1", port,
+                                                      cp.File(client + ".pem"),
+                                                      cp.File(client + ".key"));
   c->set_ca_cert_path(pki.File("ca.pem").c_str());
   c->enable_server_certificate_verification(true);
   c->set_read_timeout(10, 0);
@@ -57,7 +26,10 @@ std::unique_ptr<httplib::SSLClient> TlsClient(int port, const Pki& pki,
   return c;
 }
 
-nlohmann::json TlsBlock(const Pki& pki, const std::string& client_auth) {
+// The operations gateway serving HTTPS with `pki`'s server certificate;
+// with `client_auth`, mapping client certificates to olga and alice.
+GatewayProcess::Options TlsGateway(const FakeUpstream& upstream, const Pki& pki,
+                                   const std::string& client_auth) {
   nlohmann::json tls = {{"cert_file", pki.File("server.pem")},
                         {"key_file", pki.File("server.key")}};
   if (!client_auth.empty()) {
@@ -67,23 +39,22 @@ nlohmann::json TlsBlock(const Pki& pki, const std::string& client_auth) {
         {{"user", "olga"}, {"subject", "CN=ops-bot,O=Example"}},
         {{"user", "alice"}, {"san", "DNS:alice-svc.internal"}}};
   }
-  return tls;
+  return OpsGateway(
+      {.upstream_base_url = upstream.url(), .extra_config = {{"tls", tls}}});
 }
 
 TEST(TlsListenerTest, ServesHttpsAndTokensStillAuthenticate) {
   Pki pki;
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url = "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .extra_config = {{"tls", TlsBlock(pki, "")}}});
-  auto res = TlsClient(gw.port(), pki)->Get(
-      "/v1/whoami", {{"Authorization", "Bearer " + gw.alice().token}});
+  GatewayProcess gw(TlsGateway(upstream, pki, ""));
+  auto res =
+      TlsClient(gw.port(), pki)->Get("/v1/whoami", Bearer(gw.alice().token));
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 200);
   EXPECT_EQ(nlohmann::json::parse(res->body)["auth_method"], "bearer");
 
   // Plain HTTP on the TLS port gets no answer.
-  auto plain = gw.Client().Get("/v1/whoami",
-                               {{"Authorization", "Bearer " + gw.alice().token}});
+  auto plain = gw.Client().Get("/v1/whoami", Bearer(gw.alice().token));
   EXPECT_FALSE(plain && plain->status == 200);
 
   // A client that does not trust the gateway's CA refuses the handshake.
@@ -100,11 +71,12 @@ TEST(TlsListenerTest, ClientCertificatesMapToConfiguredUsers) {
   Pki rogue;
   rogue.Issue("opsbot", "/O=Example/CN=ops-bot", "");
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url = "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .extra_config = {{"tls", TlsBlock(pki, "optional")}}});
+  GatewayProcess gw(TlsGateway(upstream, pki, "optional"));
 
   auto whoami = [&](std::unique_ptr<httplib::SSLClient> c,
-                    httplib::Headers h = {}) { return c->Get("/v1/whoami", h); };
+                    httplib::Headers h = {}) {
+    return c->Get("/v1/whoami", h);
+  };
 
   auto ops = whoami(TlsClient(gw.port(), pki, "opsbot"));
   ASSERT_TRUE(ops) << httplib::to_string(ops.error()) << gw.process().Log();
@@ -123,12 +95,11 @@ TEST(TlsListenerTest, ClientCertificatesMapToConfiguredUsers) {
 
   // "optional": no certificate, a token authenticates as usual; a token
   // wins over a certificate.
-  auto token = whoami(TlsClient(gw.port(), pki),
-                      {{"Authorization", "Bearer " + gw.alice().token}});
+  auto token = whoami(TlsClient(gw.port(), pki), Bearer(gw.alice().token));
   ASSERT_TRUE(token);
   EXPECT_EQ(nlohmann::json::parse(token->body)["user"], "alice");
-  auto both = whoami(TlsClient(gw.port(), pki, "opsbot"),
-                     {{"Authorization", "Bearer " + gw.alice().token}});
+  auto both =
+      whoami(TlsClient(gw.port(), pki, "opsbot"), Bearer(gw.alice().token));
   ASSERT_TRUE(both);
   EXPECT_EQ(nlohmann::json::parse(both->body)["user"], "alice");
 
@@ -137,12 +108,14 @@ TEST(TlsListenerTest, ClientCertificatesMapToConfiguredUsers) {
   EXPECT_FALSE(forged && forged->status == 200);
 
   // A release authenticated by certificate is audited as mtls.
-  auto release = TlsClient(gw.port(), pki, "opsbot")->Delete(ReleasePath("+15551234567"));
+  auto release =
+      TlsClient(gw.port(), pki, "opsbot")->Delete(ReleasePath("+15551234567"));
   ASSERT_TRUE(release);
   EXPECT_EQ(release->status, 200) << release->body;
   bool audited = false;
   for (const auto& row : ReadAuditRows(gw.audit_path())) {
-    if (row.value("stage", "") == "outcome" && row.value("principal", "") == "olga" &&
+    if (row.value("stage", "") == "outcome" &&
+        row.value("principal", "") == "olga" &&
         row.value("auth_method", "") == "mtls") {
       audited = true;
     }
@@ -154,10 +127,9 @@ TEST(TlsListenerTest, RequireModeRefusesClientsWithoutCertificate) {
   Pki pki;
   pki.Issue("opsbot", "/O=Example/CN=ops-bot", "");
   FakeUpstream upstream;
-  GatewayProcess gw({.upstream_base_url = "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .extra_config = {{"tls", TlsBlock(pki, "require")}}});
-  auto none = TlsClient(gw.port(), pki)->Get(
-      "/v1/whoami", {{"Authorization", "Bearer " + gw.alice().token}});
+  GatewayProcess gw(TlsGateway(upstream, pki, "require"));
+  auto none =
+      TlsClient(gw.port(), pki)->Get("/v1/whoami", Bearer(gw.alice().token));
   EXPECT_FALSE(none && none->status == 200);
   auto ops = TlsClient(gw.port(), pki, "opsbot")->Get("/v1/whoami");
   ASSERT_TRUE(ops);
@@ -169,7 +141,8 @@ TEST(TlsConfigTest, EveryProblemIsReportedWithItsPath) {
   dir.Write("policy.json", R"({"rules":[]})");
   dir.Write("gateway.json", R"({
     "audit": {"path": "audit.db"},
-    "users": [{"name": "alice", "token_sha256": ")" + std::string(64, 'a') + R"("}],
+    "users": [{"name": "alice", "token_sha256": ")" +
+                                std::string(64, 'a') + R"("}],
     "policy_file": "policy.json",
     "tls": {"cert_file": "missing.pem", "client_auth": "sometimes",
             "client_certificates": [{"user": "bob", "subject": "CN=x"},

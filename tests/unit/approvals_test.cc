@@ -1,7 +1,8 @@
 // The approval state machine, pure: an in-memory store, a recording listener
 // and a fake clock.
-#include <gtest/gtest.h>
+#include "policies/approvals.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,8 +12,8 @@
 #include "audit/approval_store.h"
 #include "gateway/approvals/approval_webhook.h"
 #include "gateway/config/config.h"
-#include "policies/approvals.h"
 #include "policies/load/policy_loader.h"
+#include "tests/support/temp_dir.h"
 
 namespace agni::policy {
 namespace {
@@ -87,8 +88,8 @@ class ApprovalServiceTest : public ::testing::Test {
     return {name, {}, ""};
   }
   std::string Create(const std::string& number = "+14155550100") {
-    ApprovalResult r = service_.Request(Who("alice"), number, {&rule_},
-                                        kMembers, "hash");
+    ApprovalResult r =
+        service_.Request(Who("alice"), number, {&rule_}, kMembers, "hash");
     EXPECT_TRUE(r.ok()) << r.detail;
     return r.approval->id;
   }
@@ -114,8 +115,7 @@ class ApprovalServiceTest : public ::testing::Test {
         break;
       case ApprovalStatus::kExecuted:
         EXPECT_TRUE(service_.Approve(id, Who("olga"), "").ok());
-        EXPECT_TRUE(
-            service_.Consume(id, Who("alice"), number, "prod").ok());
+        EXPECT_TRUE(service_.Consume(id, Who("alice"), number, "prod").ok());
         break;
     }
     EXPECT_EQ(store_.rows.at(id).status, state);
@@ -128,14 +128,15 @@ class ApprovalServiceTest : public ::testing::Test {
   std::int64_t now_ = 1'000'000'000'000'000;
   int next_id_ = 0;
   int numbers_ = 0;
-  ApprovalService service_{store_, listener_, [this] { return now_; },
-                           [this] { return "apr_" + std::to_string(++next_id_); }};
+  ApprovalService service_{
+      store_, listener_, [this] { return now_; },
+      [this] { return "apr_" + std::to_string(++next_id_); }};
 };
 
 TEST_F(ApprovalServiceTest, EveryStateActionAndActor) {
   using S = ApprovalStatus;
   using E = ApprovalError;
-  const S states[] = {S::kPending, S::kApproved, S::kDenied,
+  const S states[] = {S::kPending, S::kApproved,  S::kDenied,
                       S::kExpired, S::kCancelled, S::kExecuted};
   struct Case {
     std::string action, actor;
@@ -149,14 +150,20 @@ TEST_F(ApprovalServiceTest, EveryStateActionAndActor) {
       {"deny", "alice", {}, E::kSelfApproval},
       {"deny", "oscar", {{S::kPending, E::kNone}}, E::kNotPending},
       {"deny", "mallory", {}, E::kNotEligible},
-      {"cancel", "alice", {{S::kPending, E::kNone}, {S::kApproved, E::kNone}},
+      {"cancel",
+       "alice",
+       {{S::kPending, E::kNone}, {S::kApproved, E::kNone}},
        E::kNotPending},
       {"cancel", "oscar", {}, E::kNotRequester},
       {"cancel", "mallory", {}, E::kNotRequester},
-      {"execute", "alice",
-       {{S::kPending, E::kPending}, {S::kApproved, E::kNone},
-        {S::kDenied, E::kDenied}, {S::kExpired, E::kExpired},
-        {S::kCancelled, E::kCancelled}, {S::kExecuted, E::kUsed}},
+      {"execute",
+       "alice",
+       {{S::kPending, E::kPending},
+        {S::kApproved, E::kNone},
+        {S::kDenied, E::kDenied},
+        {S::kExpired, E::kExpired},
+        {S::kCancelled, E::kCancelled},
+        {S::kExecuted, E::kUsed}},
        E::kNone},
       {"execute", "oscar", {}, E::kMismatch},
       {"execute", "mallory", {}, E::kMismatch},
@@ -179,7 +186,8 @@ TEST_F(ApprovalServiceTest, EveryStateActionAndActor) {
         r = service_.Consume(id, actor, before.phone_number, "prod");
       }
       if (c.action == "read") r = service_.Get(id, actor, false);
-      const E want = c.expect.contains(state) ? c.expect.at(state) : c.otherwise;
+      const E want =
+          c.expect.contains(state) ? c.expect.at(state) : c.otherwise;
       EXPECT_EQ(r.error, want) << r.detail;
       if (want != E::kNone || c.action == "read") {
         // A refused action changes nothing.
@@ -206,7 +214,8 @@ TEST_F(ApprovalServiceTest, LifetimesComeFromTheClock) {
   EXPECT_EQ(service_.Get(id, Who("alice"), false).approval->status,
             ApprovalStatus::kApproved);
   now_ += 1'000'000;
-  ApprovalResult late = service_.Consume(id, Who("alice"), "+14155550100", "prod");
+  ApprovalResult late =
+      service_.Consume(id, Who("alice"), "+14155550100", "prod");
   EXPECT_EQ(late.error, ApprovalError::kExpired);
   EXPECT_EQ(listener_.events.back(),
             "expired::expired:approved but not executed within 1h");
@@ -257,11 +266,10 @@ TEST_F(ApprovalServiceTest, ApprovalCountsOnlyVotersFromTheRequiredGroups) {
   Rule netops = NeedsOne();
   netops.id = "netops";
   netops.approval.from_groups = {"net-ops"};
-  const std::vector<Member> members = {{"alice", {"support"}},
-                                       {"olga", {"telecom-ops"}},
-                                       {"nina", {"net-ops"}}};
-  ApprovalResult r = service_.Request(Who("alice"), "+1", {&rule_, &netops},
-                                      members, "");
+  const std::vector<Member> members = {
+      {"alice", {"support"}}, {"olga", {"telecom-ops"}}, {"nina", {"net-ops"}}};
+  ApprovalResult r =
+      service_.Request(Who("alice"), "+1", {&rule_, &netops}, members, "");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.approval->rule_key, "prod,netops");
   auto olga = service_.Approve(r.approval->id, Who("olga"), "");
@@ -277,8 +285,10 @@ TEST(CheckSatisfiable, NamesTheRuleAndTheRequesterThatCanNeverBeApproved) {
   p.rules.push_back(NeedsOne());
   p.rules[0].approval.approvals = 2;
   ConfigErrors errors;
-  CheckSatisfiable(p, {{"alice", {"support"}}, {"olga", {"telecom-ops"}},
-                       {"otto", {"support", "telecom-ops"}}},
+  CheckSatisfiable(p,
+                   {{"alice", {"support"}},
+                    {"olga", {"telecom-ops"}},
+                    {"otto", {"support", "telecom-ops"}}},
                    "policy.json", errors);
   // alice: olga + otto = 2, fine. otto: only olga is left.
   ASSERT_EQ(errors.size(), 1u);
@@ -336,14 +346,16 @@ TEST(PolicyEngineApproval, DenyWinsThenEveryApprovalRuleThenAllow) {
   EXPECT_EQ(d.rule_id, "prod");
   ASSERT_EQ(d.approval_rules.size(), 2u);
   EXPECT_EQ(RuleKey(d.approval_rules), "prod,second");
-  EXPECT_EQ(Evaluate(p, {"alice", groups}, "+19115550100").effect, Effect::kDeny);
+  EXPECT_EQ(Evaluate(p, {"alice", groups}, "+19115550100").effect,
+            Effect::kDeny);
   const std::vector<std::string> ops = {"ops"};
   EXPECT_EQ(Evaluate(p, {"olga", ops}, "+14155550100").effect, Effect::kAllow);
 }
 
 TEST(WebhookSignature, IsHmacSha256OfTimestampDotBody) {
   // RFC 4231 style check against an independently computed value:
-  // printf '%s' '1700000000.{"a":1}' | openssl dgst -sha256 -hmac 'key-key-key-key-1'
+  // printf '%s' '1700000000.{"a":1}' | openssl dgst -sha256 -hmac
+  // 'key-key-key-key-1'
   EXPECT_EQ(WebhookSignature("key-key-key-key-1", 1700000000, R"({"a":1})"),
             "1ef420b5c1b20102bf0fbae8b7514f1a860bd10fdf3bcc8dbecfda3d79f146f7");
 }
@@ -351,32 +363,24 @@ TEST(WebhookSignature, IsHmacSha256OfTimestampDotBody) {
 // A gateway.json + policy.json pair in a fresh folder.
 class ConfigFiles {
  public:
-  ConfigFiles() {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("agni-approvals-" + std::to_string(::getpid()) + "-" +
-            std::to_string(++counter_));
-    std::filesystem::create_directories(dir_);
-  }
-  ~ConfigFiles() { std::filesystem::remove_all(dir_); }
   ConfigLoad Load(const std::string& policy, const nlohmann::json& approvals) {
     const std::string hash(64, 'a');
     nlohmann::json config = {
         {"audit", {{"path", "audit.db"}}},
         {"users",
          {{{"name", "alice"}, {"groups", {"support"}}, {"token_sha256", hash}},
-          {{"name", "olga"}, {"groups", {"telecom-ops"}},
+          {{"name", "olga"},
+           {"groups", {"telecom-ops"}},
            {"token_sha256", std::string(64, 'b')}}}},
         {"policy_file", "policy.json"}};
     if (!approvals.is_null()) config["approvals"] = approvals;
-    std::ofstream(dir_ / "gateway.json") << config.dump();
-    std::ofstream(dir_ / "policy.json") << policy;
-    return LoadConfig((dir_ / "gateway.json").string());
+    dir_.Write("policy.json", policy);
+    return LoadConfig(dir_.Write("gateway.json", config.dump()));
   }
-  std::filesystem::path dir() const { return dir_; }
+  std::filesystem::path dir() const { return dir_.path(); }
 
  private:
-  static inline int counter_ = 0;
-  std::filesystem::path dir_;
+  agni::testing::TempDir dir_;
 };
 
 std::string Policy(int approvals) {
@@ -389,14 +393,16 @@ std::string Policy(int approvals) {
 TEST(ApprovalConfig, CheckConfigRejectsARequirementNobodyCanMeet) {
   ConfigFiles files;
   ConfigLoad ok = files.Load(Policy(1), nullptr);
-  ASSERT_TRUE(ok.errors.empty()) << ok.errors[0].path << ": " << ok.errors[0].message;
+  ASSERT_TRUE(ok.errors.empty())
+      << ok.errors[0].path << ": " << ok.errors[0].message;
   EXPECT_EQ(ok.config->approvals.path, (files.dir() / "approvals.db").string());
   EXPECT_TRUE(ok.config->approvals.webhook.url.empty());
 
   ConfigLoad bad = files.Load(Policy(2), nullptr);
   ASSERT_EQ(bad.errors.size(), 1u);
   EXPECT_EQ(bad.errors[0].path, "policy.json:$.rules[0].approval.approvals");
-  EXPECT_NE(bad.errors[0].message.find("requester \"alice\""), std::string::npos);
+  EXPECT_NE(bad.errors[0].message.find("requester \"alice\""),
+            std::string::npos);
 }
 
 TEST(SqliteApprovalStore, KeepsEveryFieldAndAdmitsOneProcess) {
@@ -428,20 +434,21 @@ TEST(SqliteApprovalStore, KeepsEveryFieldAndAdmitsOneProcess) {
 TEST(ApprovalConfig, WebhookNeedsAUrlAndExactlyOneSecret) {
   ConfigFiles files;
   std::ofstream(files.dir() / "hook.key") << "0123456789abcdef-secret\n";
-  ConfigLoad ok = files.Load(
-      Policy(1), {{"path", "state/approvals.db"},
-                  {"webhook", {{"url", "http://127.0.0.1:1/hook"},
-                               {"secret_file", "hook.key"},
-                               {"max_attempts", 3}}}});
-  ASSERT_TRUE(ok.errors.empty()) << ok.errors[0].path << ": " << ok.errors[0].message;
+  ConfigLoad ok = files.Load(Policy(1), {{"path", "state/approvals.db"},
+                                         {"webhook",
+                                          {{"url", "http://127.0.0.1:1/hook"},
+                                           {"secret_file", "hook.key"},
+                                           {"max_attempts", 3}}}});
+  ASSERT_TRUE(ok.errors.empty())
+      << ok.errors[0].path << ": " << ok.errors[0].message;
   EXPECT_EQ(ok.config->approvals.webhook.secret, "0123456789abcdef-secret");
   EXPECT_EQ(ok.config->approvals.webhook.max_attempts, 3);
   EXPECT_EQ(ok.config->approvals.path,
             (files.dir() / "state/approvals.db").string());
 
   ConfigLoad bad = files.Load(
-      Policy(1), {{"webhook", {{"url", "ftp://x"}, {"bogus", 1}}},
-                  {"path", "audit.db"}});
+      Policy(1),
+      {{"webhook", {{"url", "ftp://x"}, {"bogus", 1}}}, {"path", "audit.db"}});
   std::set<std::string> paths;
   for (const auto& e : bad.errors) paths.insert(e.path);
   EXPECT_TRUE(paths.contains("$.approvals.webhook.url"));

@@ -24,6 +24,7 @@
 #include "audit/record.h"
 #include "audit/store.h"
 #include "base/crypto.h"
+#include "tests/support/temp_dir.h"
 
 namespace agni::audit {
 namespace {
@@ -31,26 +32,6 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
-
-class TempFolder {
- public:
-  TempFolder() {
-    std::string tmpl =
-        (fs::temp_directory_path() / "agni-audit-test-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path_ = tmpl;
-  }
-  ~TempFolder() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
- private:
-  fs::path path_;
-};
 
 // Set in every thread the test itself runs Append() on, so the observer can
 // tell the callers' queue-depth reports from the writer thread's.
@@ -287,7 +268,7 @@ std::vector<std::jthread> AppendConcurrently(
 // Every store test starts in an empty folder with an observer at hand.
 class AuditStoreTest : public ::testing::Test {
  protected:
-  TempFolder dir;
+  testing::TempDir dir;
   const std::string db = dir.File("audit.db");
   TestObserver observer;
 };

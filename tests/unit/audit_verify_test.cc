@@ -26,31 +26,12 @@
 #include "audit/store.h"
 #include "base/crypto.h"
 #include "gateway/cli/audit_cli.h"
+#include "tests/support/temp_dir.h"
 
 namespace agni::audit {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempFolder {
- public:
-  TempFolder() {
-    std::string tmpl =
-        (fs::temp_directory_path() / "agni-verify-test-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path_ = tmpl;
-  }
-  ~TempFolder() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
- private:
-  fs::path path_;
-};
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -143,7 +124,7 @@ class LogFixture : public ::testing::Test {
     return dir.File(name);
   }
 
-  TempFolder dir;
+  testing::TempDir dir;
   std::string db;
   std::unique_ptr<SigningKey> key;
   int next_ = 0;
@@ -617,7 +598,7 @@ TEST(CheckpointTest, SignatureCoversSeqHashAndTime) {
 }
 
 TEST(CheckpointTest, KeyFilesAreCompatibleAndNeverOverwritten) {
-  TempFolder dir;
+  testing::TempDir dir;
   ASSERT_EQ(GenerateKeyFiles(dir.File("a.pem"), dir.File("a.pub")), "");
   EXPECT_EQ(fs::status(dir.File("a.pem")).permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);

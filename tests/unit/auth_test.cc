@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "gateway/auth/authenticator.h"
 #include "base/crypto.h"
+#include "gateway/auth/authenticator.h"
 
 namespace agni {
 namespace {

@@ -4,7 +4,6 @@
 #include "gateway/config/config.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -16,6 +15,8 @@
 
 #include "base/crypto.h"
 #include "policies/load/json_reader.h"
+#include "tests/support/config_errors.h"
+#include "tests/support/temp_dir.h"
 
 namespace agni {
 namespace {
@@ -24,34 +25,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-class TempFolder {
- public:
-  TempFolder() {
-    std::string tmpl =
-        (fs::temp_directory_path() / "agni-config-test-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path_ = tmpl;
-  }
-  ~TempFolder() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string Write(const std::string& name, const std::string& content) const {
-    const fs::path p = path_ / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream out(p, std::ios::binary);
-    out << content;
-    return p.string();
-  }
-  std::string Mkdir(const std::string& name) const {
-    fs::create_directories(path_ / name);
-    return (path_ / name).string();
-  }
-
- private:
-  fs::path path_;
-};
+using TempFolder = agni::testing::TempDir;
 
 const std::string kAliceHash = Sha256Hex("agt_alice-token");
 const std::string kOlgaHash = Sha256Hex("agt_olga-token");
@@ -126,23 +100,9 @@ struct ConfigFolder {
   }
 };
 
-std::string Dump(const ConfigErrors& errors) {
-  std::string all;
-  for (const auto& e : errors) all += "  " + e.path + ": " + e.message + "\n";
-  return all;
-}
-
-std::string MessageAt(const ConfigErrors& errors, const std::string& path) {
-  for (const auto& e : errors) {
-    if (e.path == path) return e.message;
-  }
-  return "";
-}
-
-bool HasErrorAt(const ConfigErrors& errors, const std::string& path) {
-  return std::any_of(errors.begin(), errors.end(),
-                     [&](const ConfigError& e) { return e.path == path; });
-}
+using agni::testing::Dump;
+using agni::testing::HasErrorAt;
+using agni::testing::MessageAt;
 
 // Loads `config` and expects exactly one error, at `path`.
 void ExpectSingleError(const json& config, const std::string& path,
@@ -404,8 +364,9 @@ TEST(LoadConfigTest, AKeyWrittenTwiceInOnePolicyObjectIsAnError) {
   // nlohmann keeps the last of two equal keys: without this check a rule
   // written {"effect": "deny", ..., "effect": "allow"} would load as allow.
   ConfigFolder s(FullConfig());
-  s.dir.Write("policies/policy.json",
-              R"({"rules":[{"id":"r","effect":"deny","groups":["support"],"effect":"allow"}]})");
+  s.dir.Write(
+      "policies/policy.json",
+      R"({"rules":[{"id":"r","effect":"deny","groups":["support"],"effect":"allow"}]})");
   const ConfigLoad load = LoadConfig(s.config_path);
   EXPECT_FALSE(load.config.has_value());
   ASSERT_EQ(load.errors.size(), 1u) << Dump(load.errors);
@@ -615,33 +576,32 @@ TEST(LoadConfigTest, NumericLimitsAreEnforced) {
   }
 }
 
-TEST(LoadConfigTest, InvalidJsonConfigIsOneErrorAtTheRoot) {
-  TempFolder dir;
-  const std::string path =
-      dir.Write("gateway.json", R"({"listen": "127.0.0.1:8080",})");
+// Loading `path` fails with one error, at the root, whose message holds
+// `message_part`.
+void ExpectOneErrorAtTheRoot(const std::string& path,
+                             const std::string& message_part) {
   const ConfigLoad load = LoadConfig(path);
   EXPECT_FALSE(load.config.has_value());
   ASSERT_EQ(load.errors.size(), 1u) << Dump(load.errors);
   EXPECT_EQ(load.errors[0].path, "$");
-  EXPECT_NE(load.errors[0].message.find("not valid JSON"), std::string::npos);
+  EXPECT_NE(load.errors[0].message.find(message_part), std::string::npos);
+}
+
+TEST(LoadConfigTest, InvalidJsonConfigIsOneErrorAtTheRoot) {
+  TempFolder dir;
+  ExpectOneErrorAtTheRoot(
+      dir.Write("gateway.json", R"({"listen": "127.0.0.1:8080",})"),
+      "not valid JSON");
 }
 
 TEST(LoadConfigTest, MissingConfigFileIsOneErrorAtTheRoot) {
   TempFolder dir;
-  const ConfigLoad load = LoadConfig((dir.path() / "nope.json").string());
-  EXPECT_FALSE(load.config.has_value());
-  ASSERT_EQ(load.errors.size(), 1u) << Dump(load.errors);
-  EXPECT_EQ(load.errors[0].path, "$");
-  EXPECT_NE(load.errors[0].message.find("cannot read"), std::string::npos);
+  ExpectOneErrorAtTheRoot(dir.File("nope.json"), "cannot read");
 }
 
 TEST(LoadConfigTest, ConfigThatIsNotAnObjectIsOneError) {
   TempFolder dir;
-  const std::string path = dir.Write("gateway.json", R"(["listen"])");
-  const ConfigLoad load = LoadConfig(path);
-  EXPECT_FALSE(load.config.has_value());
-  ASSERT_EQ(load.errors.size(), 1u) << Dump(load.errors);
-  EXPECT_EQ(load.errors[0].path, "$");
+  ExpectOneErrorAtTheRoot(dir.Write("gateway.json", R"(["listen"])"), "");
 }
 
 TEST(LoadConfigTest, PolicyFileErrorsCarryThePolicyFileName) {
@@ -845,7 +805,8 @@ TEST(LoadApiKeyTest, RefusesAmbiguousMissingEmptyOrUnsafeKeys) {
       {"both set", secret.c_str(), good_file.c_str(), "both"},
       {"neither set", nullptr, nullptr, "no upstream API key"},
       {"both empty", "", "", "no upstream API key"},
-      {"missing file", nullptr, missing_file.c_str(), "not name a readable file"},
+      {"missing file", nullptr, missing_file.c_str(),
+       "not name a readable file"},
       {"empty file", nullptr, empty_file.c_str(), "empty"},
       {"file with only a newline", nullptr, newline_file.c_str(), "empty"},
       {"space inside (file)", nullptr, spaced_file.c_str(), "whitespace"},

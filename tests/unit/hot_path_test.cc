@@ -25,15 +25,40 @@ namespace agni::audit {
 namespace {
 
 std::string Reference(const Record& r) {
-  return ToJson(r).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+  return ToJson(r).dump(-1, ' ', true,
+                        nlohmann::json::error_handler_t::replace);
 }
 
 std::string RandomText(std::mt19937_64& rng) {
-  static const std::string kPieces[] = {
-      "a", "Z", "0", "+1555", "/", "-", "_", ":", " ", "\"", "\\", "\n", "\t",
-      "\r", "\b", "\f", std::string(1, '\0'), "\x01", "\x1f", "\x7f",
-      "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",  // é, €, an emoji
-      "\xff", "\xc3", "\xed\xa0\x80", "\xe2\x82", "\x80", "[\"ops\"]"};
+  static const std::string kPieces[] = {"a",
+                                        "Z",
+                                        "0",
+                                        "+1555",
+                                        "/",
+                                        "-",
+                                        "_",
+                                        ":",
+                                        " ",
+                                        "\"",
+                                        "\\",
+                                        "\n",
+                                        "\t",
+                                        "\r",
+                                        "\b",
+                                        "\f",
+                                        std::string(1, '\0'),
+                                        "\x01",
+                                        "\x1f",
+                                        "\x7f",
+                                        "caf\xc3\xa9",
+                                        "\xe2\x82\xac",
+                                        "\xf0\x9f\x98\x80",  // é, €, an emoji
+                                        "\xff",
+                                        "\xc3",
+                                        "\xed\xa0\x80",
+                                        "\xe2\x82",
+                                        "\x80",
+                                        "[\"ops\"]"};
   constexpr std::size_t kCount = sizeof kPieces / sizeof kPieces[0];
   std::string out;
   const int n = static_cast<int>(rng() % 6);  // 0: empty, left out
@@ -49,21 +74,23 @@ TEST(HotPathTest, CanonicalBytesMatchTheJsonLibraryOnAwkwardText) {
     r.time_us = static_cast<std::int64_t>(rng() % 4'000'000'000'000'000);
     r.prev_hash = i % 7 == 0 ? std::string() : Sha256Hex(std::to_string(i));
     for (std::string* s :
-         {&r.request_id, &r.principal, &r.groups, &r.auth_method,
-          &r.peer, &r.method, &r.path, &r.phone_number, &r.decision,
-          &r.rule_id, &r.reason, &r.approval_id, &r.policy_hash, &r.shadow,
-          &r.outcome, &r.detail}) {
+         {&r.request_id, &r.principal, &r.groups, &r.auth_method, &r.peer,
+          &r.method, &r.path, &r.phone_number, &r.decision, &r.rule_id,
+          &r.reason, &r.approval_id, &r.policy_hash, &r.shadow, &r.outcome,
+          &r.detail}) {
       *s = RandomText(rng);
     }
     if (rng() % 5) r.stage = static_cast<Stage>(rng() % 4);
     if (rng() % 2) r.intent_seq = static_cast<std::int64_t>(rng()) / 3;
     if (rng() % 2) r.upstream_status = static_cast<int>(rng() % 1000) - 100;
-    if (rng() % 2) r.upstream_latency_us = static_cast<std::int64_t>(rng() % 99999999);
+    if (rng() % 2)
+      r.upstream_latency_us = static_cast<std::int64_t>(rng() % 99999999);
     if (rng() % 2) r.response_status = static_cast<int>(rng() % 600);
     if (rng() % 2) r.request_count = static_cast<std::int64_t>(rng() % 9999999);
     const std::string expected = Reference(r);
     ASSERT_EQ(CanonicalBytes(r), expected) << "record " << i;
-    ASSERT_EQ(ChainHash(r), Sha256Hex(r.prev_hash + expected)) << "record " << i;
+    ASSERT_EQ(ChainHash(r), Sha256Hex(r.prev_hash + expected))
+        << "record " << i;
   }
 }
 
@@ -78,10 +105,11 @@ TEST(HotPathTest, FormatTimeMatchesGmtimeAndRoundTrips) {
   std::mt19937_64 rng(11);
   for (int i = 0; i < 20000; ++i) {
     // Up to 9999-12-31T23:59:59.999999Z, with the edges and leap days.
-    std::int64_t us = static_cast<std::int64_t>(rng() % 253'402'300'800'000'000);
+    std::int64_t us =
+        static_cast<std::int64_t>(rng() % 253'402'300'800'000'000);
     if (i == 0) us = 0;
     if (i == 1) us = 253'402'300'799'999'999;
-    if (i == 2) us = 951'782'400'000'000;  // 2000-02-29
+    if (i == 2) us = 951'782'400'000'000;        // 2000-02-29
     if (i == 3) us = 4'107'542'400'000'000 - 1;  // 2100-02-28T23:59:59.999999
     const std::time_t secs = static_cast<std::time_t>(us / 1'000'000);
     std::tm tm{};
@@ -130,8 +158,10 @@ TEST(HotPathTest, RequestLogLineMatchesTheGeneralLogger) {
       {"0123abcd", "release", "DELETE", "", "alice", 200},
       {"req-1", "release", "DELETE", "policy_denied", "mallory", 403},
       {"x", "other", "GET", "unauthenticated", "", 401},
-      {"r", "release", "DELETE", "audit_unavailable", "caf\xc3\xa9 \"q\"\\", 503},
-      {"id+15551234567", "release", "DELETE", "%2B447700900123", "+15550001111", 502},
+      {"r", "release", "DELETE", "audit_unavailable", "caf\xc3\xa9 \"q\"\\",
+       503},
+      {"id+15551234567", "release", "DELETE", "%2B447700900123", "+15550001111",
+       502},
       {"bad\xff", "other", "OTHER", "\x01\x7f", "\n", 200},
   };
   for (const Case& c : cases) {
@@ -141,9 +171,10 @@ TEST(HotPathTest, RequestLogLineMatchesTheGeneralLogger) {
                   c.user);
     });
     const auto general = LogLines([&](const Logger& log) {
-      nlohmann::json fields = {{"request_id", c.request_id}, {"route", c.route},
-                               {"method", c.method},         {"status", c.status},
-                               {"reason", c.reason},         {"duration", 0.00125}};
+      nlohmann::json fields = {
+          {"request_id", c.request_id}, {"route", c.route},
+          {"method", c.method},         {"status", c.status},
+          {"reason", c.reason},         {"duration", 0.00125}};
       if (!c.user.empty()) fields["user"] = c.user;
       log.Log(c.status >= 500 ? LogLevel::kWarn : LogLevel::kInfo, "request",
               fields);
@@ -172,8 +203,8 @@ TEST(HotPathTest, RequestLogLineMatchesTheGeneralLogger) {
 std::string ReferenceProblemJson(const Problem& problem,
                                  std::string_view request_id) {
   nlohmann::json body = {
-      {"type", "urn:agni-gateway:problem:" +
-                   std::string(ReasonCode(problem.reason))},
+      {"type",
+       "urn:agni-gateway:problem:" + std::string(ReasonCode(problem.reason))},
       {"title", ReasonTitle(problem.reason)},
       {"status", ReasonStatus(problem.reason)},
       {"detail", problem.detail},
@@ -191,8 +222,8 @@ std::string ReferenceProblemJson(const Problem& problem,
 
 TEST(HotPathTest, ProblemJsonIsByteForByteWhatTheJsonLibraryWrote) {
   std::mt19937_64 rng(3);
-  const Reason reasons[] = {Reason::kPolicyDenied, Reason::kUnauthenticated,
-                            Reason::kRateLimited, Reason::kNotFound,
+  const Reason reasons[] = {Reason::kPolicyDenied,     Reason::kUnauthenticated,
+                            Reason::kRateLimited,      Reason::kNotFound,
                             Reason::kAuditUnavailable, Reason::kNone};
   for (int i = 0; i < 3000; ++i) {
     Problem p{reasons[rng() % std::size(reasons)], RandomText(rng),
@@ -238,16 +269,33 @@ TEST(HotPathTest, CachedMetricSeriesCountIntoTheRightLabels) {
   auto value = [&](const std::string& series) {
     return SeriesValue(text, series);
   };
-  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="200",route="release"})"), 3);
-  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="403",route="release"})"), 1);
-  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="200",route="whoami"})"), 1);
-  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="99",route="release"})"), 1);
-  EXPECT_EQ(value(R"(agni_gateway_request_duration_seconds_count{route="release"})"), 5);
-  EXPECT_EQ(value(R"(agni_gateway_policy_decisions_total{decision="allow",mode="enforce"})"), 2);
-  EXPECT_EQ(value(R"(agni_gateway_policy_decisions_total{decision="deny",mode="shadow"})"), 1);
-  EXPECT_EQ(value(R"(agni_gateway_policy_decisions_total{decision="deny",mode="enforce"})"), 0);
-  EXPECT_EQ(value(R"(agni_gateway_upstream_requests_total{outcome="success"})"), 1);
-  EXPECT_EQ(value(R"(agni_gateway_upstream_requests_total{outcome="timeout"})"), 1);
+  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="200",route="release"})"),
+            3);
+  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="403",route="release"})"),
+            1);
+  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="200",route="whoami"})"),
+            1);
+  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="99",route="release"})"),
+            1);
+  EXPECT_EQ(
+      value(R"(agni_gateway_request_duration_seconds_count{route="release"})"),
+      5);
+  EXPECT_EQ(
+      value(
+          R"(agni_gateway_policy_decisions_total{decision="allow",mode="enforce"})"),
+      2);
+  EXPECT_EQ(
+      value(
+          R"(agni_gateway_policy_decisions_total{decision="deny",mode="shadow"})"),
+      1);
+  EXPECT_EQ(
+      value(
+          R"(agni_gateway_policy_decisions_total{decision="deny",mode="enforce"})"),
+      0);
+  EXPECT_EQ(value(R"(agni_gateway_upstream_requests_total{outcome="success"})"),
+            1);
+  EXPECT_EQ(value(R"(agni_gateway_upstream_requests_total{outcome="timeout"})"),
+            1);
   EXPECT_EQ(value(R"(agni_gateway_audit_records_total{stage="intent"})"), 2);
   EXPECT_EQ(value(R"(agni_gateway_audit_records_total{stage="outcome"})"), 1);
   EXPECT_EQ(value(R"(agni_gateway_audit_records_total{stage="approval"})"), 1);

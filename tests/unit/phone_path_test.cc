@@ -2,12 +2,12 @@
 // malformed release (400) or another route (404). A wrong answer here either
 // blocks a legitimate release or lets a number past policy that the upstream
 // reads differently, so the cases below are deliberately hostile.
-#include "gateway/pipeline/release_target.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
+
+#include "gateway/pipeline/release_target.h"
 
 namespace agni {
 namespace {

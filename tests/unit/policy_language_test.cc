@@ -13,9 +13,10 @@
 
 #include "policies/conditions.h"
 #include "policies/engine.h"
-#include "policies/load/explain.h"
 #include "policies/limits.h"
+#include "policies/load/explain.h"
 #include "policies/load/policy_loader.h"
+#include "tests/support/config_errors.h"
 
 namespace agni::policy {
 namespace {
@@ -34,11 +35,7 @@ const KnownPrincipals& Known() {
   return known;
 }
 
-std::string Dump(const ConfigErrors& errors) {
-  std::string all;
-  for (const auto& e : errors) all += "  " + e.path + ": " + e.message + "\n";
-  return all;
-}
+using agni::testing::Dump;
 
 Policy MustParse(const std::string& text) {
   ConfigErrors errors;

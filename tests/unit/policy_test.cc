@@ -10,6 +10,7 @@
 
 #include "policies/engine.h"
 #include "policies/load/policy_loader.h"
+#include "tests/support/config_errors.h"
 
 namespace agni::policy {
 namespace {
@@ -42,24 +43,9 @@ ConfigErrors ParseErrors(const json& doc) {
   return errors;
 }
 
-std::string Dump(const ConfigErrors& errors) {
-  std::string all;
-  for (const auto& e : errors) all += "  " + e.path + ": " + e.message + "\n";
-  return all;
-}
-
-// The message recorded at exactly `path`, or "" when there is none.
-std::string MessageAt(const ConfigErrors& errors, const std::string& path) {
-  for (const auto& e : errors) {
-    if (e.path == path) return e.message;
-  }
-  return "";
-}
-
-bool HasErrorAt(const ConfigErrors& errors, const std::string& path) {
-  return std::any_of(errors.begin(), errors.end(),
-                     [&](const ConfigError& e) { return e.path == path; });
-}
+using agni::testing::Dump;
+using agni::testing::HasErrorAt;
+using agni::testing::MessageAt;
 
 Decision Decide(const Policy& p, std::string_view user,
                 const std::vector<std::string>& groups,

@@ -4,9 +4,10 @@
 // records account for every counted request, exactly, across windows, keys,
 // the key cap and failed audit writes. Plus the request_count column in the
 // real store: old logs without it stay verifiable.
+#include "gateway/pipeline/rejection_ledger.h"
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -19,12 +20,13 @@
 
 #include "audit/read/export.h"
 #include "audit/read/history.h"
+#include "audit/read/verify.h"
 #include "audit/record.h"
 #include "audit/store.h"
 #include "gateway/cli/audit_cli.h"
 #include "gateway/ops/log.h"
 #include "gateway/ops/metrics.h"
-#include "gateway/pipeline/rejection_ledger.h"
+#include "tests/support/temp_dir.h"
 
 namespace agni {
 namespace {
@@ -167,8 +169,10 @@ TEST_F(LedgerTest, KeysAreSeparateAndTheGlobalBudgetCapsIndividualRecords) {
 }
 
 TEST_F(LedgerTest, PeersPastTheKeyCapAreCountedUnderOneOverflowKey) {
-  RejectionLedger l = Make({.burst = 1, .window = seconds(10),
-                            .max_individual = 100, .max_keys = 3});
+  RejectionLedger l = Make({.burst = 1,
+                            .window = seconds(10),
+                            .max_individual = 100,
+                            .max_keys = 3});
   int individual = 0;
   for (int p = 0; p < 50; ++p) {
     individual += Send(l, "10.0.1." + std::to_string(p), 4);
@@ -189,14 +193,16 @@ TEST_F(LedgerTest, PeersPastTheKeyCapAreCountedUnderOneOverflowKey) {
 
 TEST_F(LedgerTest, FingerprintsAreCountedDistinctUpToACap) {
   RejectionLedger l = Make({.burst = 0, .window = seconds(10)});
-  for (int i = 0; i < 40; ++i) Send(l, "10.0.0.1", 1, "hmac-sha256:" + std::to_string(i));
+  for (int i = 0; i < 40; ++i)
+    Send(l, "10.0.0.1", 1, "hmac-sha256:" + std::to_string(i));
   Send(l, "10.0.0.1", 5, "hmac-sha256:7");
   Send(l, "10.0.0.1", 2, "");  // no credential or no fingerprint key
   EXPECT_EQ(l.Flush(), 1u);
   ASSERT_EQ(sink.records.size(), 1u);
   const std::string& d = sink.records[0].detail;
   EXPECT_EQ(sink.records[0].request_count, 47);
-  EXPECT_NE(d.find("more than 32 distinct credentials"), std::string::npos) << d;
+  EXPECT_NE(d.find("more than 32 distinct credentials"), std::string::npos)
+      << d;
   EXPECT_NE(d.find("most frequent hmac-sha256:7 (6)"), std::string::npos) << d;
   EXPECT_NE(d.find("2 without a fingerprinted credential"), std::string::npos)
       << d;
@@ -228,9 +234,8 @@ TEST_F(LedgerTest, StopWritesTheOpenWindow) {
 // request_count column existed still verifies, gains the column on open, and
 // its old hashes do not move.
 TEST(RequestCountColumnTest, OldLogsStayVerifiableAndSummariesChain) {
-  namespace fs = std::filesystem;
-  std::string tmpl = (fs::temp_directory_path() / "agni-ledger-XXXXXX").string();
-  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  const agni::testing::TempDir dir;
+  const std::string tmpl = dir.path().string();
   const std::string db = tmpl + "/audit.db";
   std::vector<std::string> old_hashes;
   {
@@ -256,7 +261,8 @@ TEST(RequestCountColumnTest, OldLogsStayVerifiableAndSummariesChain) {
     audit::AuditStore store(audit::StoreOptions{db});
     Logger log(LogLevel::kError);
     RejectionLedger ledger({.burst = 0}, store, nullptr, log);
-    for (int i = 0; i < 9; ++i) ledger.Admit("10.0.0.7", "unauthenticated", 401, "");
+    for (int i = 0; i < 9; ++i)
+      ledger.Admit("10.0.0.7", "unauthenticated", 401, "");
     EXPECT_EQ(ledger.Flush(), 1u);
   }
   const audit::VerifyReport report = audit::Verify({db, "", "", ""});
@@ -298,20 +304,20 @@ TEST(RequestCountColumnTest, OldLogsStayVerifiableAndSummariesChain) {
     std::stringstream text;
     text << doc.rdbuf();
     const std::string md = text.str();
-    const std::size_t start = md.find("```python\n", md.find("## Example (Python)"));
+    const std::size_t start =
+        md.find("```python\n", md.find("## Example (Python)"));
     ASSERT_NE(start, std::string::npos);
     const std::size_t body = start + 10;
     const std::string script = md.substr(body, md.find("```", body) - body);
     std::ofstream(tmpl + "/verify.py") << script;
-    const std::string cmd = "cd '" + tmpl + "' && python3 verify.py > out.txt 2>&1";
+    const std::string cmd =
+        "cd '" + tmpl + "' && python3 verify.py > out.txt 2>&1";
     EXPECT_EQ(std::system(cmd.c_str()), 0);
     std::ifstream out(tmpl + "/out.txt");
     std::string first_line;
     std::getline(out, first_line);
     EXPECT_EQ(first_line, "chain OK");
   }
-  std::error_code ec;
-  fs::remove_all(tmpl, ec);
 }
 
 TEST(RequestCountColumnTest, CanonicalFormHasTheFieldOnlyWhenSet) {

@@ -1,10 +1,10 @@
 #include "gateway/http/worker_pool.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <future>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace agni {
 namespace {
@@ -41,8 +41,11 @@ bool Eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
 }
 
 TEST(WorkerPoolTest, GrowsToTheMaximumThenQueuesThenOverflows) {
-  WorkerPool pool({.min_threads = 1, .max_threads = 3, .max_queued = 2,
-                   .overflow_threads = 1, .overflow_queue = 8});
+  WorkerPool pool({.min_threads = 1,
+                   .max_threads = 3,
+                   .max_queued = 2,
+                   .overflow_threads = 1,
+                   .overflow_queue = 8});
   Gate gate;
   std::atomic<int> ran{0};
   std::atomic<int> on_overflow{0};
@@ -89,7 +92,9 @@ TEST(WorkerPoolTest, ShutdownRunsEverythingQueued) {
 }
 
 TEST(WorkerPoolTest, ThreadsAboveTheMinimumExitWhenIdle) {
-  WorkerPool pool({.min_threads = 2, .max_threads = 6, .max_queued = 0,
+  WorkerPool pool({.min_threads = 2,
+                   .max_threads = 6,
+                   .max_queued = 0,
                    .idle_exit = 100ms});
   Gate gate;
   for (int i = 0; i < 6; ++i) pool.Enqueue([&] { gate.Wait(); });
