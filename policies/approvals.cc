@@ -46,23 +46,19 @@ ApprovalResult Fail(ApprovalError error, std::string detail,
 
 }  // namespace
 
+// clang-format off
 std::string_view StatusName(ApprovalStatus status) {
   switch (status) {
-    case ApprovalStatus::kPending:
-      return "pending";
-    case ApprovalStatus::kApproved:
-      return "approved";
-    case ApprovalStatus::kDenied:
-      return "denied";
-    case ApprovalStatus::kExpired:
-      return "expired";
-    case ApprovalStatus::kCancelled:
-      return "cancelled";
-    case ApprovalStatus::kExecuted:
-      return "executed";
+    case ApprovalStatus::kPending: return "pending";
+    case ApprovalStatus::kApproved: return "approved";
+    case ApprovalStatus::kDenied: return "denied";
+    case ApprovalStatus::kExpired: return "expired";
+    case ApprovalStatus::kCancelled: return "cancelled";
+    case ApprovalStatus::kExecuted: return "executed";
   }
   return "pending";
 }
+// clang-format on
 
 std::optional<ApprovalStatus> ParseStatus(std::string_view text) {
   for (ApprovalStatus s :
@@ -74,25 +70,20 @@ std::optional<ApprovalStatus> ParseStatus(std::string_view text) {
   return std::nullopt;
 }
 
+// clang-format off
 std::string_view EventName(ApprovalEvent event) {
   switch (event) {
-    case ApprovalEvent::kCreated:
-      return "created";
-    case ApprovalEvent::kApproved:
-      return "approved";
-    case ApprovalEvent::kDenied:
-      return "denied";
-    case ApprovalEvent::kCancelled:
-      return "cancelled";
-    case ApprovalEvent::kExpired:
-      return "expired";
-    case ApprovalEvent::kExecuted:
-      return "executed";
-    case ApprovalEvent::kRestored:
-      return "restored";
+    case ApprovalEvent::kCreated: return "created";
+    case ApprovalEvent::kApproved: return "approved";
+    case ApprovalEvent::kDenied: return "denied";
+    case ApprovalEvent::kCancelled: return "cancelled";
+    case ApprovalEvent::kExpired: return "expired";
+    case ApprovalEvent::kExecuted: return "executed";
+    case ApprovalEvent::kRestored: return "restored";
   }
   return "created";
 }
+// clang-format on
 
 std::vector<std::string> EligibleApprovers(const RequiredApproval& req,
                                            std::string_view requester,
@@ -227,13 +218,13 @@ ApprovalResult ApprovalService::Load(const std::string& id) {
 ApprovalResult ApprovalService::Transition(
     const std::string& id, ApprovalEvent event, const Actor& actor,
     const std::string& reason,
-    const std::function<std::optional<ApprovalResult>(Approval&)>& change) {
+    const std::function<Refusal(Approval&)>& change) {
   std::lock_guard lock(mu_);
   ApprovalResult loaded = Load(id);
   if (!loaded.ok()) return loaded;
   const Approval before = *loaded.approval;
   Approval a = std::move(*loaded.approval);
-  if (std::optional<ApprovalResult> refused = change(a)) {
+  if (Refusal refused = change(a)) {
     return std::move(*refused);
   }
   return CommitLocked(before, std::move(a), event, actor, reason);
@@ -248,7 +239,7 @@ void ApprovalService::Close(Approval& a, ApprovalStatus status,
   a.closed_reason = reason;
 }
 
-std::optional<ApprovalResult> ApprovalService::RefuseVote(
+ApprovalService::Refusal ApprovalService::RefuseVote(
     const Approval& a, const Actor& actor, std::string_view as_requester,
     std::string_view not_eligible) const {
   if (actor.user == a.requester) {
@@ -325,73 +316,70 @@ ApprovalResult ApprovalService::Request(const Actor& requester,
 ApprovalResult ApprovalService::Approve(const std::string& id,
                                         const Actor& actor,
                                         const std::string& reason) {
-  return Transition(
-      id, ApprovalEvent::kApproved, actor, reason,
-      [&](Approval& a) -> std::optional<ApprovalResult> {
-        if (std::optional<ApprovalResult> refused = RefuseVote(
-                a, actor, "the requester cannot approve their own request",
-                "you are not in any group that may approve this request")) {
-          return refused;
-        }
-        const auto voted = [&](const Vote& v) { return v.user == actor.user; };
-        if (std::any_of(a.approvals.begin(), a.approvals.end(), voted)) {
-          return Fail(ApprovalError::kDuplicateVote,
-                      "you have already approved this request; one person "
-                      "counts once",
-                      a);
-        }
-        const std::int64_t now = now_us_();
-        a.approvals.push_back({actor.user, actor.groups, reason, now});
-        if (AllMet(a)) {
-          a.status = ApprovalStatus::kApproved;
-          a.approved_us = now;
-          a.execute_before_us = now + a.execute_within_ms * 1000;
-        }
-        return std::nullopt;
-      });
+  const auto change = [&](Approval& a) -> Refusal {
+    if (Refusal refused = RefuseVote(
+            a, actor, "the requester cannot approve their own request",
+            "you are not in any group that may approve this request")) {
+      return refused;
+    }
+    const auto voted = [&](const Vote& v) { return v.user == actor.user; };
+    if (std::any_of(a.approvals.begin(), a.approvals.end(), voted)) {
+      return Fail(ApprovalError::kDuplicateVote,
+                  "you have already approved this request; one person "
+                  "counts once",
+                  a);
+    }
+    const std::int64_t now = now_us_();
+    a.approvals.push_back({actor.user, actor.groups, reason, now});
+    if (AllMet(a)) {
+      a.status = ApprovalStatus::kApproved;
+      a.approved_us = now;
+      a.execute_before_us = now + a.execute_within_ms * 1000;
+    }
+    return std::nullopt;
+  };
+  return Transition(id, ApprovalEvent::kApproved, actor, reason, change);
 }
 
 ApprovalResult ApprovalService::Deny(const std::string& id, const Actor& actor,
                                      const std::string& reason) {
-  return Transition(
-      id, ApprovalEvent::kDenied, actor, reason,
-      [&](Approval& a) -> std::optional<ApprovalResult> {
-        if (std::optional<ApprovalResult> refused = RefuseVote(
-                a, actor,
-                "the requester cannot decide on their own request; use cancel",
-                "you are not in any group that may decide on this request")) {
-          return refused;
-        }
-        if (reason.empty()) {
-          return Fail(ApprovalError::kReasonRequired,
-                      "a denial needs a reason: {\"reason\": \"...\"}", a);
-        }
-        const std::int64_t now = now_us_();
-        a.denials.push_back({actor.user, actor.groups, reason, now});
-        Close(a, ApprovalStatus::kDenied, now, actor.user, reason);
-        return std::nullopt;
-      });
+  const auto change = [&](Approval& a) -> Refusal {
+    if (Refusal refused = RefuseVote(
+            a, actor,
+            "the requester cannot decide on their own request; use cancel",
+            "you are not in any group that may decide on this request")) {
+      return refused;
+    }
+    if (reason.empty()) {
+      return Fail(ApprovalError::kReasonRequired,
+                  "a denial needs a reason: {\"reason\": \"...\"}", a);
+    }
+    const std::int64_t now = now_us_();
+    a.denials.push_back({actor.user, actor.groups, reason, now});
+    Close(a, ApprovalStatus::kDenied, now, actor.user, reason);
+    return std::nullopt;
+  };
+  return Transition(id, ApprovalEvent::kDenied, actor, reason, change);
 }
 
 ApprovalResult ApprovalService::Cancel(const std::string& id,
                                        const Actor& actor,
                                        const std::string& reason) {
-  return Transition(
-      id, ApprovalEvent::kCancelled, actor, reason,
-      [&](Approval& a) -> std::optional<ApprovalResult> {
-        if (actor.user != a.requester) {
-          return Fail(ApprovalError::kNotRequester,
-                      "only the requester can cancel a request", a);
-        }
-        if (!IsOpen(a.status)) {
-          return Fail(ApprovalError::kNotPending,
-                      "the request is " + std::string(StatusName(a.status)) +
-                          " and can no longer be cancelled",
-                      a);
-        }
-        Close(a, ApprovalStatus::kCancelled, now_us_(), actor.user, reason);
-        return std::nullopt;
-      });
+  const auto change = [&](Approval& a) -> Refusal {
+    if (actor.user != a.requester) {
+      return Fail(ApprovalError::kNotRequester,
+                  "only the requester can cancel a request", a);
+    }
+    if (!IsOpen(a.status)) {
+      return Fail(ApprovalError::kNotPending,
+                  "the request is " + std::string(StatusName(a.status)) +
+                      " and can no longer be cancelled",
+                  a);
+    }
+    Close(a, ApprovalStatus::kCancelled, now_us_(), actor.user, reason);
+    return std::nullopt;
+  };
+  return Transition(id, ApprovalEvent::kCancelled, actor, reason, change);
 }
 
 ApprovalResult ApprovalService::Get(const std::string& id, const Actor& viewer,
@@ -430,54 +418,53 @@ ApprovalResult ApprovalService::Consume(const std::string& id,
                                         const Actor& requester,
                                         const std::string& number,
                                         const std::string& rule_key) {
-  ApprovalResult r = Transition(
-      id, ApprovalEvent::kExecuted, requester, "",
-      [&](Approval& a) -> std::optional<ApprovalResult> {
-        if (a.requester != requester.user) {
-          return Fail(ApprovalError::kMismatch,
-                      "this approval was granted to another requester");
-        }
-        if (a.phone_number != number) {
-          return Fail(ApprovalError::kMismatch,
-                      "this approval is for another phone number", a);
-        }
-        switch (a.status) {
-          case ApprovalStatus::kPending:
-            return Fail(ApprovalError::kPending,
-                        "the approval is still pending (" +
-                            std::to_string(a.approvals.size()) +
-                            " approval(s) so far)",
-                        a);
-          case ApprovalStatus::kDenied:
-            return Fail(ApprovalError::kDenied,
-                        "the request was denied by " + a.closed_by, a);
-          case ApprovalStatus::kExpired:
-            return Fail(ApprovalError::kExpired,
-                        "the approval expired: " + a.closed_reason, a);
-          case ApprovalStatus::kCancelled:
-            return Fail(ApprovalError::kCancelled, "the request was cancelled",
-                        a);
-          case ApprovalStatus::kExecuted:
-            return Fail(ApprovalError::kUsed,
-                        "the approval was already used; each approval releases "
-                        "once",
-                        a);
-          case ApprovalStatus::kApproved:
-            break;
-        }
-        if (a.rule_key != rule_key) {
-          return Fail(ApprovalError::kMismatch,
-                      "the policy now requires approval under other rules (" +
-                          rule_key + ") than this approval was granted for (" +
-                          a.rule_key + ")",
-                      a);
-        }
-        a.status = ApprovalStatus::kExecuted;
-        a.closed_us = now_us_();
-        a.closed_by = requester.user;
-        a.executed_request_id = requester.request_id;
-        return std::nullopt;
-      });
+  const auto change = [&](Approval& a) -> Refusal {
+    if (a.requester != requester.user) {
+      return Fail(ApprovalError::kMismatch,
+                  "this approval was granted to another requester");
+    }
+    if (a.phone_number != number) {
+      return Fail(ApprovalError::kMismatch,
+                  "this approval is for another phone number", a);
+    }
+    switch (a.status) {
+      case ApprovalStatus::kPending:
+        return Fail(ApprovalError::kPending,
+                    "the approval is still pending (" +
+                        std::to_string(a.approvals.size()) +
+                        " approval(s) so far)",
+                    a);
+      case ApprovalStatus::kDenied:
+        return Fail(ApprovalError::kDenied,
+                    "the request was denied by " + a.closed_by, a);
+      case ApprovalStatus::kExpired:
+        return Fail(ApprovalError::kExpired,
+                    "the approval expired: " + a.closed_reason, a);
+      case ApprovalStatus::kCancelled:
+        return Fail(ApprovalError::kCancelled, "the request was cancelled", a);
+      case ApprovalStatus::kExecuted:
+        return Fail(ApprovalError::kUsed,
+                    "the approval was already used; each approval releases "
+                    "once",
+                    a);
+      case ApprovalStatus::kApproved:
+        break;
+    }
+    if (a.rule_key != rule_key) {
+      return Fail(ApprovalError::kMismatch,
+                  "the policy now requires approval under other rules (" +
+                      rule_key + ") than this approval was granted for (" +
+                      a.rule_key + ")",
+                  a);
+    }
+    a.status = ApprovalStatus::kExecuted;
+    a.closed_us = now_us_();
+    a.closed_by = requester.user;
+    a.executed_request_id = requester.request_id;
+    return std::nullopt;
+  };
+  ApprovalResult r =
+      Transition(id, ApprovalEvent::kExecuted, requester, "", change);
   if (r.error == ApprovalError::kNotFound) {
     r.error = ApprovalError::kMismatch;
     r.detail = "no approval with this id";
@@ -488,25 +475,23 @@ ApprovalResult ApprovalService::Consume(const std::string& id,
 ApprovalResult ApprovalService::Restore(const std::string& id,
                                         const Actor& requester,
                                         const std::string& reason) {
-  return Transition(
-      id, ApprovalEvent::kRestored, requester, reason,
-      [&](Approval& a) -> std::optional<ApprovalResult> {
-        if (a.status != ApprovalStatus::kExecuted ||
-            a.executed_request_id != requester.request_id) {
-          return Fail(ApprovalError::kMismatch,
-                      "not executed by this request; nothing to restore", a);
-        }
-        if (now_us_() >= a.execute_before_us) {
-          return Fail(ApprovalError::kExpired, "its execute_within has passed",
-                      a);
-        }
-        a.status = ApprovalStatus::kApproved;
-        a.closed_us = 0;
-        a.closed_by.clear();
-        a.closed_reason.clear();
-        a.executed_request_id.clear();
-        return std::nullopt;
-      });
+  const auto change = [&](Approval& a) -> Refusal {
+    if (a.status != ApprovalStatus::kExecuted ||
+        a.executed_request_id != requester.request_id) {
+      return Fail(ApprovalError::kMismatch,
+                  "not executed by this request; nothing to restore", a);
+    }
+    if (now_us_() >= a.execute_before_us) {
+      return Fail(ApprovalError::kExpired, "its execute_within has passed", a);
+    }
+    a.status = ApprovalStatus::kApproved;
+    a.closed_us = 0;
+    a.closed_by.clear();
+    a.closed_reason.clear();
+    a.executed_request_id.clear();
+    return std::nullopt;
+  };
+  return Transition(id, ApprovalEvent::kRestored, requester, reason, change);
 }
 
 void ApprovalService::Sweep() {

@@ -225,12 +225,13 @@ class ApprovalService {
   ApprovalResult CommitLocked(const std::optional<Approval>& before,
                               Approval after, ApprovalEvent event,
                               const Actor& actor, const std::string& reason);
-  // Loads `id` under mu_, lets `change` refuse (its result) or edit the
-  // approval, then commits the edit as `event`.
-  ApprovalResult Transition(
-      const std::string& id, ApprovalEvent event, const Actor& actor,
-      const std::string& reason,
-      const std::function<std::optional<ApprovalResult>(Approval&)>& change);
+  // Why a change is refused, or nullopt when it may go ahead.
+  using Refusal = std::optional<ApprovalResult>;
+  // Loads `id` under mu_, lets `change` refuse or edit the approval, then
+  // commits the edit as `event`.
+  ApprovalResult Transition(const std::string& id, ApprovalEvent event,
+                            const Actor& actor, const std::string& reason,
+                            const std::function<Refusal(Approval&)>& change);
   // Marks `a` closed with `status` by `by` for `reason`.
   static void Close(Approval& a, ApprovalStatus status, std::int64_t now,
                     const std::string& by, const std::string& reason);
@@ -238,10 +239,9 @@ class ApprovalService {
   // Why `actor` may not approve or deny `a` now (the requester, not in a
   // deciding group, no longer pending), with the two messages that differ
   // between approving and denying; nullopt when the vote may be cast.
-  std::optional<ApprovalResult> RefuseVote(const Approval& a,
-                                           const Actor& actor,
-                                           std::string_view as_requester,
-                                           std::string_view not_eligible) const;
+  Refusal RefuseVote(const Approval& a, const Actor& actor,
+                     std::string_view as_requester,
+                     std::string_view not_eligible) const;
 
   ApprovalStore& store_;
   ApprovalListener& listener_;

@@ -20,6 +20,11 @@
 namespace agni {
 namespace fs = std::filesystem;
 using nlohmann::json;
+using namespace std::chrono_literals;
+
+// What IsConfigName accepts, as an error message says it.
+constexpr const char* kConfigNameRule =
+    "must be 1-64 characters of [A-Za-z0-9._@-]";
 
 namespace {
 
@@ -208,8 +213,8 @@ void ReadUpstream(const json& value, const std::string& path,
 template <typename Duration>
 void BoundedDurationInto(ObjectReader& r, std::string_view key,
                          std::chrono::milliseconds min,
-                         std::chrono::milliseconds max,
-                         const std::string& message, Duration& out) {
+                         std::chrono::milliseconds max, Duration& out,
+                         const std::string& message) {
   if (auto v = r.Duration(key, false)) {
     if (*v < min || *v > max) r.Error(r.PathOf(key), message);
     out = *v;
@@ -258,11 +263,9 @@ void ReadAuditRejections(const json& value, const std::string& path,
                  {"burst", "window", "max_individual", "max_keys"});
   if (!r.ok()) return;
   r.IntegerInto("burst", 0, 1'000'000, c.burst);
-  BoundedDurationInto(r, "window", std::chrono::seconds(1),
-                      std::chrono::hours(1),
+  BoundedDurationInto(r, "window", 1s, 1h, c.window,
                       "must be between 1s and 1h: a crash loses the counts of "
-                      "at most one window",
-                      c.window);
+                      "at most one window");
   r.IntegerInto("max_individual", 0, 10'000'000, c.max_individual);
   r.IntegerInto("max_keys", 1, 1'000'000, c.max_keys);
 }
@@ -285,11 +288,10 @@ void ReadAudit(const json& value, const std::string& path,
               "directory \"" + dir.string() + "\" does not exist");
     }
   }
-  BoundedDurationInto(r, "busy_timeout", std::chrono::milliseconds::min(),
-                      std::chrono::minutes(1),
+  BoundedDurationInto(r, "busy_timeout", std::chrono::milliseconds::min(), 1min,
+                      a.busy_timeout,
                       "must be at most 1m: a request waits this long for the "
-                      "audit log before failing closed",
-                      a.busy_timeout);
+                      "audit log before failing closed");
   r.IntegerInto("max_queue", 1, 10'000'000, a.max_queue);
   r.IntegerInto("max_batch", 1, 100'000, a.max_batch);
   if (auto k = r.String("signing_key_file", false)) {
@@ -316,9 +318,9 @@ void ReadAudit(const json& value, const std::string& path,
       a.fingerprint_key = bytes.str();
     }
   }
-  BoundedDurationInto(r, "checkpoint_interval", std::chrono::seconds(1),
-                      std::chrono::milliseconds::max(), "must be at least 1s",
-                      a.checkpoint_interval);
+  BoundedDurationInto(r, "checkpoint_interval", 1s,
+                      std::chrono::milliseconds::max(), a.checkpoint_interval,
+                      "must be at least 1s");
   if (const json* v = r.Get("rejections")) {
     ReadAuditRejections(*v, r.PathOf("rejections"), a.rejections, errors);
   }
@@ -343,7 +345,7 @@ void ReadUsers(const json* value, const std::string& path,
     User u;
     if (auto name = r.String("name", true)) {
       if (!IsConfigName(*name)) {
-        r.Error(r.PathOf("name"), "must be 1-64 characters of [A-Za-z0-9._@-]");
+        r.Error(r.PathOf("name"), kConfigNameRule);
       } else if (!names.insert(*name).second) {
         r.Error(r.PathOf("name"), "duplicate user \"" + *name + "\"");
       }
@@ -353,7 +355,7 @@ void ReadUsers(const json* value, const std::string& path,
       for (std::size_t k = 0; k < groups->size(); ++k) {
         if (!IsConfigName((*groups)[k])) {
           r.Error(r.PathOf("groups") + "[" + std::to_string(k) + "]",
-                  "must be 1-64 characters of [A-Za-z0-9._@-]");
+                  kConfigNameRule);
         }
       }
       u.groups = std::move(*groups);
