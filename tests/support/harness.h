@@ -142,4 +142,12 @@ class GatewayHarness {
   std::unique_ptr<Gateway> gateway_;
 };
 
+// Expects `res` to be a `status` problem for `reason`, audited by `gw` as an
+// intent and one outcome row, which is copied to `outcome`. Call it within
+// ASSERT_NO_FATAL_FAILURE.
+void ExpectProblemAndOutcome(const httplib::Result& res,
+                             const GatewayHarness& gw, int status,
+                             const std::string& reason,
+                             nlohmann::json& outcome);
+
 }  // namespace agni::testing
