@@ -32,13 +32,18 @@ class ReleaseTest : public ::testing::Test {
  protected:
   FakeUpstream upstream_;
   GatewayHarness gw_{{.upstream_base_url = upstream_.url()}};
+
+  // alice's release of `number_in_path` with the X-Request-Id `request_id`.
+  httplib::Result ReleaseWithRequestId(const std::string& number_in_path,
+                                       const std::string& request_id) {
+    httplib::Headers headers = Bearer(gw_.alice().token);
+    headers.emplace("X-Request-Id", request_id);
+    return gw_.Client().Delete(ReleasePath(number_in_path), headers);
+  }
 };
 
 TEST_F(ReleaseTest, AllowedReleaseIsForwardedOnceWithTheRealKeyAndAudited) {
-  auto res =
-      gw_.Client().Delete(ReleasePath("%2B15551230001"),
-                          {{"Authorization", "Bearer " + gw_.alice().token},
-                           {"X-Request-Id", "client-req-1"}});
+  auto res = ReleaseWithRequestId("%2B15551230001", "client-req-1");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
   EXPECT_EQ(Body(res)["success"], true);
@@ -196,21 +201,14 @@ TEST_F(ReleaseTest, RejectedRequestsReachNothingUpstreamAndAreAuditedOnce) {
   }
   EXPECT_TRUE(upstream_.Received().empty());
   const std::string m = gw_.Metrics();
-  EXPECT_EQ(
-      MetricValue(m,
-                  R"(agni_gateway_requests_total{code="401",route="release"})"),
-      2);
-  EXPECT_EQ(
-      MetricValue(m,
-                  R"(agni_gateway_requests_total{code="403",route="release"})"),
-      3);
-  EXPECT_EQ(MetricValue(
-                m, R"(agni_gateway_requests_total{code="404",route="other"})"),
-            2);
-  EXPECT_EQ(
-      MetricValue(m,
-                  R"(agni_gateway_upstream_requests_total{outcome="success"})"),
-      0);
+  for (const auto& [series, value] : std::vector<std::pair<std::string, int>>{
+           {R"(agni_gateway_requests_total{code="401",route="release"})", 2},
+           {R"(agni_gateway_requests_total{code="403",route="release"})", 3},
+           {R"(agni_gateway_requests_total{code="404",route="other"})", 2},
+           {R"(agni_gateway_upstream_requests_total{outcome="success"})", 0}}) {
+    SCOPED_TRACE(series);
+    EXPECT_EQ(MetricValue(m, series), value);
+  }
 }
 
 TEST_F(ReleaseTest, NoCredentialOrTokenReachesTheAuditLog) {
@@ -277,11 +275,9 @@ TEST_F(ReleaseTest, AnUpstreamThatEchoesTheKeyHasItScrubbed) {
 
 TEST_F(ReleaseTest, SlowUpstreamIs504WithUnknownOutcomeAndNoRetry) {
   upstream_.SetReply({.delay = std::chrono::milliseconds(2600)});
-  auto res = gw_.Client().Delete(ReleasePath("%2B15551230008"),
-                                 Bearer(gw_.alice().token));
   json outcome;
-  ASSERT_NO_FATAL_FAILURE(
-      ExpectProblemAndOutcome(res, gw_, 504, "upstream_timeout", outcome));
+  ASSERT_NO_FATAL_FAILURE(ExpectFailedRelease(gw_, "%2B15551230008", 504,
+                                              "upstream_timeout", outcome));
   EXPECT_EQ(outcome["outcome"], "unknown");
   EXPECT_EQ(outcome["reason"], "upstream_timeout");
   EXPECT_EQ(outcome["response_status"], 504);
@@ -357,9 +353,7 @@ TEST_F(ReleaseTest, ABodyOnDeleteIsRefusedAndNotForwarded) {
 
 TEST_F(ReleaseTest, AnUnsafeRequestIdIsReplaced) {
   auto res =
-      gw_.Client().Delete(ReleasePath("%2B15551230012"),
-                          {{"Authorization", "Bearer " + gw_.alice().token},
-                           {"X-Request-Id", "has spaces and \"quotes\""}});
+      ReleaseWithRequestId("%2B15551230012", "has spaces and \"quotes\"");
   ASSERT_TRUE(res);
   const std::string id = res->get_header_value("X-Request-Id");
   EXPECT_EQ(id.size(), 32u);
@@ -412,18 +406,11 @@ TEST_F(ReleaseTest, AdminListenerServesHealthAndMetrics) {
 }
 
 TEST(UpstreamDownTest, UnreachableUpstreamIs502AndNothingWasSent) {
-  int dead_port;
-  {
-    FakeUpstream probe;  // take a free port, then free it
-    dead_port = probe.port();
-  }
   GatewayHarness gw(
-      {.upstream_base_url = "http://127.0.0.1:" + std::to_string(dead_port)});
-  auto res = gw.Client().Delete(ReleasePath("%2B15551230013"),
-                                Bearer(gw.alice().token));
+      {.upstream_base_url = "http://127.0.0.1:" + std::to_string(FreePort())});
   json outcome;
-  ASSERT_NO_FATAL_FAILURE(
-      ExpectProblemAndOutcome(res, gw, 502, "upstream_unreachable", outcome));
+  ASSERT_NO_FATAL_FAILURE(ExpectFailedRelease(gw, "%2B15551230013", 502,
+                                              "upstream_unreachable", outcome));
   EXPECT_EQ(outcome["outcome"], "not_sent");
   EXPECT_EQ(outcome["response_status"], 502);
 }

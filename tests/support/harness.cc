@@ -144,10 +144,11 @@ std::string GatewayHarness::Metrics() const {
   return res ? res->body : "";
 }
 
-void ExpectProblemAndOutcome(const httplib::Result& res,
-                             const GatewayHarness& gw, int status,
-                             const std::string& reason,
-                             nlohmann::json& outcome) {
+void ExpectFailedRelease(const GatewayHarness& gw,
+                         const std::string& number_in_path, int status,
+                         const std::string& reason, nlohmann::json& outcome) {
+  auto res =
+      gw.Client().Delete(ReleasePath(number_in_path), Bearer(gw.alice().token));
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, status);
   EXPECT_EQ(nlohmann::json::parse(res->body, nullptr, false)["reason"], reason);

@@ -142,12 +142,11 @@ class GatewayHarness {
   std::unique_ptr<Gateway> gateway_;
 };
 
-// Expects `res` to be a `status` problem for `reason`, audited by `gw` as an
-// intent and one outcome row, which is copied to `outcome`. Call it within
-// ASSERT_NO_FATAL_FAILURE.
-void ExpectProblemAndOutcome(const httplib::Result& res,
-                             const GatewayHarness& gw, int status,
-                             const std::string& reason,
-                             nlohmann::json& outcome);
+// alice releases `number_in_path` through `gw`; expects a `status` problem
+// for `reason`, audited as an intent and one outcome row, which is copied to
+// `outcome`. Call it within ASSERT_NO_FATAL_FAILURE.
+void ExpectFailedRelease(const GatewayHarness& gw,
+                         const std::string& number_in_path, int status,
+                         const std::string& reason, nlohmann::json& outcome);
 
 }  // namespace agni::testing
