@@ -145,8 +145,10 @@ std::string Dump(const httplib::Result& r) {
 
 TEST(SecretLeakTest, NoEndpointOrErrorPathLeaksTheKeyTokensOrTheirHashes) {
   EchoingUpstream upstream;
-  auto gw = std::make_unique<GatewayProcess>(HostileGateway(
-      {.upstream_base_url = upstream.url(), .upstream_read_timeout = "1s"}));
+  auto gw = std::make_unique<GatewayProcess>(
+      HostileGateway({.upstream_base_url =
+                          "http://127.0.0.1:" + std::to_string(upstream.port()),
+                      .upstream_read_timeout = "1s"}));
   const auto secrets = SecretsOf(*gw);
   const std::string alice = gw->alice().token;
   const std::string olga = gw->olga().token;

@@ -158,7 +158,9 @@ TEST(PolicyLanguageTest, TimeWindowsFollowTheGatewayClock) {
     json body;
     ASSERT_NO_FATAL_FAILURE(
         ExpectRelease(gw, c.number, gw.olga(), c.status, &body));
-    if (c.status == 403) EXPECT_EQ(body["rule_id"], "implicit_deny");
+    if (c.status == 403) {
+      EXPECT_EQ(body["rule_id"], "implicit_deny");
+    }
   }
 }
 
