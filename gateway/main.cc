@@ -78,6 +78,12 @@ CLI::Option* AddRequired(CLI::App* command, const std::string& names, T& into,
   return command->add_option(names, into, help)->required();
 }
 
+// Adds the required -c,--config option that most commands take.
+CLI::Option* AddConfigOption(CLI::App* command, std::string& into,
+                             const std::string& help) {
+  return AddRequired(command, "-c,--config", into, help);
+}
+
 }  // namespace
 }  // namespace agni
 
@@ -92,8 +98,7 @@ int main(int argc, char** argv) {
 
   std::string config_path;
   auto* serve = app.add_subcommand("serve", "Run the gateway");
-  agni::AddRequired(serve, "-c,--config", config_path,
-                    "Gateway config file (JSON)")
+  agni::AddConfigOption(serve, config_path, "Gateway config file (JSON)")
       ->check(CLI::ExistingFile);
   std::string log_level = "info";
   serve
@@ -107,8 +112,7 @@ int main(int argc, char** argv) {
       "check-config",
       "Validate a config and the files it names; prints OK (exit 0) or every "
       "error with its JSON path (exit 1)");
-  agni::AddRequired(check, "-c,--config", check_path,
-                    "Gateway config file (JSON)");
+  agni::AddConfigOption(check, check_path, "Gateway config file (JSON)");
 
   auto* token = app.add_subcommand("token", "Manage gateway tokens");
   token->require_subcommand(1);
@@ -147,8 +151,7 @@ int main(int argc, char** argv) {
       "explain",
       "Print the decision for one request, the deciding rule, and for every "
       "rule whether it matched and which selector or condition failed");
-  agni::AddRequired(policy_explain, "-c,--config", pe_config,
-                    "Gateway config file");
+  agni::AddConfigOption(policy_explain, pe_config, "Gateway config file");
   agni::AddRequired(policy_explain, "-u,--user", pe_user,
                     "A user from the config");
   agni::AddRequired(policy_explain, "-p,--phone", pe_phone, "E.164 number");
@@ -163,16 +166,15 @@ int main(int argc, char** argv) {
       "test",
       "Run a table of cases {user, number, time, source, expect, rule} "
       "against the config's policy; exit 1 on any mismatch");
-  agni::AddRequired(policy_test, "-c,--config", pt_config,
-                    "Gateway config file");
+  agni::AddConfigOption(policy_test, pt_config, "Gateway config file");
   agni::AddRequired(policy_test, "cases", pt_cases, "Cases file (JSON)");
   std::string pr_config, pr_db;
   auto* policy_replay = policy_cmd->add_subcommand(
       "replay",
       "Re-evaluate every release decision recorded in an audit db against a "
       "candidate config; list those that would change (exit 3 if any)");
-  agni::AddRequired(policy_replay, "-c,--config", pr_config,
-                    "Candidate gateway config file");
+  agni::AddConfigOption(policy_replay, pr_config,
+                        "Candidate gateway config file");
   agni::AddRequired(policy_replay, "--db", pr_db, "Audit database");
 
   try {
