@@ -71,6 +71,19 @@ int Serve(const std::string& path, LogLevel log_level) {
   return kExitOk;
 }
 
+// Adds the required option `names` (e.g. "-c,--config") to `command`.
+template <typename T>
+CLI::Option* AddRequired(CLI::App* command, const std::string& names, T& into,
+                         const std::string& help) {
+  return command->add_option(names, into, help)->required();
+}
+
+// Adds the required -c,--config option that most commands take.
+CLI::Option* AddConfigOption(CLI::App* command, std::string& into,
+                             const std::string& help) {
+  return AddRequired(command, "-c,--config", into, help);
+}
+
 }  // namespace
 }  // namespace agni
 
@@ -85,8 +98,7 @@ int main(int argc, char** argv) {
 
   std::string config_path;
   auto* serve = app.add_subcommand("serve", "Run the gateway");
-  serve->add_option("-c,--config", config_path, "Gateway config file (JSON)")
-      ->required()
+  agni::AddConfigOption(serve, config_path, "Gateway config file (JSON)")
       ->check(CLI::ExistingFile);
   std::string log_level = "info";
   serve
@@ -100,8 +112,7 @@ int main(int argc, char** argv) {
       "check-config",
       "Validate a config and the files it names; prints OK (exit 0) or every "
       "error with its JSON path (exit 1)");
-  check->add_option("-c,--config", check_path, "Gateway config file (JSON)")
-      ->required();
+  agni::AddConfigOption(check, check_path, "Gateway config file (JSON)");
 
   auto* token = app.add_subcommand("token", "Manage gateway tokens");
   token->require_subcommand(1);
@@ -112,7 +123,7 @@ int main(int argc, char** argv) {
       "new",
       "Print a new random token (256 bits from OpenSSL's CSPRNG) once, and "
       "the config entry that holds only its SHA-256");
-  token_new->add_option("-u,--user", token_user, "User name")->required();
+  agni::AddRequired(token_new, "-u,--user", token_user, "User name");
   token_new->add_option("-g,--groups", token_groups, "Groups (comma-separated)")
       ->delimiter(',');
   token_new->add_flag("--json", token_json,
@@ -140,12 +151,10 @@ int main(int argc, char** argv) {
       "explain",
       "Print the decision for one request, the deciding rule, and for every "
       "rule whether it matched and which selector or condition failed");
-  policy_explain->add_option("-c,--config", pe_config, "Gateway config file")
-      ->required();
-  policy_explain->add_option("-u,--user", pe_user, "A user from the config")
-      ->required();
-  policy_explain->add_option("-p,--phone", pe_phone, "E.164 number")
-      ->required();
+  agni::AddConfigOption(policy_explain, pe_config, "Gateway config file");
+  agni::AddRequired(policy_explain, "-u,--user", pe_user,
+                    "A user from the config");
+  agni::AddRequired(policy_explain, "-p,--phone", pe_phone, "E.164 number");
   auto* pe_at_opt = policy_explain->add_option(
       "--at", pe_at, "Time of the request, RFC 3339 (default: now)");
   auto* pe_from_opt = policy_explain->add_option(
@@ -157,18 +166,16 @@ int main(int argc, char** argv) {
       "test",
       "Run a table of cases {user, number, time, source, expect, rule} "
       "against the config's policy; exit 1 on any mismatch");
-  policy_test->add_option("-c,--config", pt_config, "Gateway config file")
-      ->required();
-  policy_test->add_option("cases", pt_cases, "Cases file (JSON)")->required();
+  agni::AddConfigOption(policy_test, pt_config, "Gateway config file");
+  agni::AddRequired(policy_test, "cases", pt_cases, "Cases file (JSON)");
   std::string pr_config, pr_db;
   auto* policy_replay = policy_cmd->add_subcommand(
       "replay",
       "Re-evaluate every release decision recorded in an audit db against a "
       "candidate config; list those that would change (exit 3 if any)");
-  policy_replay
-      ->add_option("-c,--config", pr_config, "Candidate gateway config file")
-      ->required();
-  policy_replay->add_option("--db", pr_db, "Audit database")->required();
+  agni::AddConfigOption(policy_replay, pr_config,
+                        "Candidate gateway config file");
+  agni::AddRequired(policy_replay, "--db", pr_db, "Audit database");
 
   try {
     app.parse(argc, argv);

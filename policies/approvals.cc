@@ -16,10 +16,9 @@ bool HoldsAny(const std::vector<std::string>& held,
 // Approvals that count towards `req`: distinct people (votes are already
 // one per person) who held one of its groups when they voted.
 int Counted(const RequiredApproval& req, const std::vector<Vote>& votes) {
-  return static_cast<int>(
-      std::count_if(votes.begin(), votes.end(), [&](const Vote& v) {
-        return HoldsAny(v.groups, req.from_groups);
-      }));
+  return static_cast<int>(std::count_if(
+      votes.begin(), votes.end(),
+      [&](const Vote& v) { return HoldsAny(v.groups, req.from_groups); }));
 }
 
 bool AllMet(const Approval& a) {
@@ -47,6 +46,7 @@ ApprovalResult Fail(ApprovalError error, std::string detail,
 
 }  // namespace
 
+// clang-format off
 std::string_view StatusName(ApprovalStatus status) {
   switch (status) {
     case ApprovalStatus::kPending: return "pending";
@@ -58,6 +58,7 @@ std::string_view StatusName(ApprovalStatus status) {
   }
   return "pending";
 }
+// clang-format on
 
 std::optional<ApprovalStatus> ParseStatus(std::string_view text) {
   for (ApprovalStatus s :
@@ -69,6 +70,7 @@ std::optional<ApprovalStatus> ParseStatus(std::string_view text) {
   return std::nullopt;
 }
 
+// clang-format off
 std::string_view EventName(ApprovalEvent event) {
   switch (event) {
     case ApprovalEvent::kCreated: return "created";
@@ -81,6 +83,7 @@ std::string_view EventName(ApprovalEvent event) {
   }
   return "created";
 }
+// clang-format on
 
 std::vector<std::string> EligibleApprovers(const RequiredApproval& req,
                                            std::string_view requester,
@@ -98,15 +101,16 @@ std::string UnmeetableReason(const std::vector<RequiredApproval>& required,
                              std::string_view requester,
                              const std::vector<Member>& members) {
   for (const RequiredApproval& r : required) {
-    const std::size_t eligible = EligibleApprovers(r, requester, members).size();
+    const std::size_t eligible =
+        EligibleApprovers(r, requester, members).size();
     if (eligible < static_cast<std::size_t>(r.approvals)) {
       std::string groups;
       for (const std::string& g : r.from_groups) {
         groups += (groups.empty() ? "" : ", ") + g;
       }
-      return "rule \"" + r.rule_id + "\" needs " +
-             std::to_string(r.approvals) + " approval(s) from [" + groups +
-             "] but only " + std::to_string(eligible) +
+      return "rule \"" + r.rule_id + "\" needs " + std::to_string(r.approvals) +
+             " approval(s) from [" + groups + "] but only " +
+             std::to_string(eligible) +
              " configured user(s) other than the requester are in those groups";
     }
   }
@@ -127,10 +131,10 @@ void CheckSatisfiable(const Policy& policy, const std::vector<Member>& members,
       if (!RuleMatches(who, {m.name, m.groups}, "")) continue;
       std::string why = UnmeetableReason({req}, m.name, members);
       if (!why.empty()) {
-        errors.push_back({std::string(origin) + ":$.rules[" +
-                              std::to_string(i) + "].approval.approvals",
-                          why + " (requester \"" + m.name +
-                              "\" could never be approved)"});
+        errors.push_back(
+            {std::string(origin) + ":$.rules[" + std::to_string(i) +
+                 "].approval.approvals",
+             why + " (requester \"" + m.name + "\" could never be approved)"});
       }
     }
   }
@@ -211,7 +215,31 @@ ApprovalResult ApprovalService::Load(const std::string& id) {
   return {ApprovalError::kNone, "", std::move(a), false};
 }
 
-std::optional<ApprovalResult> ApprovalService::RefuseVote(
+ApprovalResult ApprovalService::Transition(
+    const std::string& id, ApprovalEvent event, const Actor& actor,
+    const std::string& reason,
+    const std::function<Refusal(Approval&)>& change) {
+  std::lock_guard lock(mu_);
+  ApprovalResult loaded = Load(id);
+  if (!loaded.ok()) return loaded;
+  const Approval before = *loaded.approval;
+  Approval a = std::move(*loaded.approval);
+  if (Refusal refused = change(a)) {
+    return std::move(*refused);
+  }
+  return CommitLocked(before, std::move(a), event, actor, reason);
+}
+
+void ApprovalService::Close(Approval& a, ApprovalStatus status,
+                            std::int64_t now, const std::string& by,
+                            const std::string& reason) {
+  a.status = status;
+  a.closed_us = now;
+  a.closed_by = by;
+  a.closed_reason = reason;
+}
+
+ApprovalService::Refusal ApprovalService::RefuseVote(
     const Approval& a, const Actor& actor, std::string_view as_requester,
     std::string_view not_eligible) const {
   if (actor.user == a.requester) {
@@ -279,9 +307,8 @@ ApprovalResult ApprovalService::Request(const Actor& requester,
   a.execute_within_ms = execute_ms;
   a.request_id = requester.request_id;
   a.policy_hash = policy_hash;
-  ApprovalResult r =
-      CommitLocked(std::nullopt, std::move(a), ApprovalEvent::kCreated,
-                   requester, "");
+  ApprovalResult r = CommitLocked(std::nullopt, std::move(a),
+                                  ApprovalEvent::kCreated, requester, "");
   r.created = r.ok();
   return r;
 }
@@ -289,85 +316,70 @@ ApprovalResult ApprovalService::Request(const Actor& requester,
 ApprovalResult ApprovalService::Approve(const std::string& id,
                                         const Actor& actor,
                                         const std::string& reason) {
-  std::lock_guard lock(mu_);
-  ApprovalResult loaded = Load(id);
-  if (!loaded.ok()) return loaded;
-  Approval a = std::move(*loaded.approval);
-  if (std::optional<ApprovalResult> refused = RefuseVote(
-          a, actor, "the requester cannot approve their own request",
-          "you are not in any group that may approve this request")) {
-    return std::move(*refused);
-  }
-  const auto voted = [&](const Vote& v) { return v.user == actor.user; };
-  if (std::any_of(a.approvals.begin(), a.approvals.end(), voted)) {
-    return Fail(ApprovalError::kDuplicateVote,
-                "you have already approved this request; one person counts "
-                "once",
-                a);
-  }
-  const Approval before = a;
-  const std::int64_t now = now_us_();
-  a.approvals.push_back({actor.user, actor.groups, reason, now});
-  if (AllMet(a)) {
-    a.status = ApprovalStatus::kApproved;
-    a.approved_us = now;
-    a.execute_before_us = now + a.execute_within_ms * 1000;
-  }
-  return CommitLocked(before, std::move(a), ApprovalEvent::kApproved, actor,
-                      reason);
+  const auto change = [&](Approval& a) -> Refusal {
+    if (Refusal refused = RefuseVote(
+            a, actor, "the requester cannot approve their own request",
+            "you are not in any group that may approve this request")) {
+      return refused;
+    }
+    const auto voted = [&](const Vote& v) { return v.user == actor.user; };
+    if (std::any_of(a.approvals.begin(), a.approvals.end(), voted)) {
+      return Fail(ApprovalError::kDuplicateVote,
+                  "you have already approved this request; one person "
+                  "counts once",
+                  a);
+    }
+    const std::int64_t now = now_us_();
+    a.approvals.push_back({actor.user, actor.groups, reason, now});
+    if (AllMet(a)) {
+      a.status = ApprovalStatus::kApproved;
+      a.approved_us = now;
+      a.execute_before_us = now + a.execute_within_ms * 1000;
+    }
+    return std::nullopt;
+  };
+  return Transition(id, ApprovalEvent::kApproved, actor, reason, change);
 }
 
 ApprovalResult ApprovalService::Deny(const std::string& id, const Actor& actor,
                                      const std::string& reason) {
-  std::lock_guard lock(mu_);
-  ApprovalResult loaded = Load(id);
-  if (!loaded.ok()) return loaded;
-  Approval a = std::move(*loaded.approval);
-  if (std::optional<ApprovalResult> refused = RefuseVote(
-          a, actor,
-          "the requester cannot decide on their own request; use cancel",
-          "you are not in any group that may decide on this request")) {
-    return std::move(*refused);
-  }
-  if (reason.empty()) {
-    return Fail(ApprovalError::kReasonRequired,
-                "a denial needs a reason: {\"reason\": \"...\"}", a);
-  }
-  const Approval before = a;
-  const std::int64_t now = now_us_();
-  a.denials.push_back({actor.user, actor.groups, reason, now});
-  a.status = ApprovalStatus::kDenied;
-  a.closed_us = now;
-  a.closed_by = actor.user;
-  a.closed_reason = reason;
-  return CommitLocked(before, std::move(a), ApprovalEvent::kDenied, actor,
-                      reason);
+  const auto change = [&](Approval& a) -> Refusal {
+    if (Refusal refused = RefuseVote(
+            a, actor,
+            "the requester cannot decide on their own request; use cancel",
+            "you are not in any group that may decide on this request")) {
+      return refused;
+    }
+    if (reason.empty()) {
+      return Fail(ApprovalError::kReasonRequired,
+                  "a denial needs a reason: {\"reason\": \"...\"}", a);
+    }
+    const std::int64_t now = now_us_();
+    a.denials.push_back({actor.user, actor.groups, reason, now});
+    Close(a, ApprovalStatus::kDenied, now, actor.user, reason);
+    return std::nullopt;
+  };
+  return Transition(id, ApprovalEvent::kDenied, actor, reason, change);
 }
 
 ApprovalResult ApprovalService::Cancel(const std::string& id,
                                        const Actor& actor,
                                        const std::string& reason) {
-  std::lock_guard lock(mu_);
-  ApprovalResult loaded = Load(id);
-  if (!loaded.ok()) return loaded;
-  Approval a = std::move(*loaded.approval);
-  if (actor.user != a.requester) {
-    return Fail(ApprovalError::kNotRequester,
-                "only the requester can cancel a request", a);
-  }
-  if (!IsOpen(a.status)) {
-    return Fail(ApprovalError::kNotPending,
-                "the request is " + std::string(StatusName(a.status)) +
-                    " and can no longer be cancelled",
-                a);
-  }
-  const Approval before = a;
-  a.status = ApprovalStatus::kCancelled;
-  a.closed_us = now_us_();
-  a.closed_by = actor.user;
-  a.closed_reason = reason;
-  return CommitLocked(before, std::move(a), ApprovalEvent::kCancelled, actor,
-                      reason);
+  const auto change = [&](Approval& a) -> Refusal {
+    if (actor.user != a.requester) {
+      return Fail(ApprovalError::kNotRequester,
+                  "only the requester can cancel a request", a);
+    }
+    if (!IsOpen(a.status)) {
+      return Fail(ApprovalError::kNotPending,
+                  "the request is " + std::string(StatusName(a.status)) +
+                      " and can no longer be cancelled",
+                  a);
+    }
+    Close(a, ApprovalStatus::kCancelled, now_us_(), actor.user, reason);
+    return std::nullopt;
+  };
+  return Transition(id, ApprovalEvent::kCancelled, actor, reason, change);
 }
 
 ApprovalResult ApprovalService::Get(const std::string& id, const Actor& viewer,
@@ -406,92 +418,86 @@ ApprovalResult ApprovalService::Consume(const std::string& id,
                                         const Actor& requester,
                                         const std::string& number,
                                         const std::string& rule_key) {
-  std::lock_guard lock(mu_);
-  ApprovalResult loaded = Load(id);
-  if (!loaded.ok()) {
-    if (loaded.error == ApprovalError::kNotFound) {
-      loaded.error = ApprovalError::kMismatch;
-      loaded.detail = "no approval with this id";
+  const auto change = [&](Approval& a) -> Refusal {
+    if (a.requester != requester.user) {
+      return Fail(ApprovalError::kMismatch,
+                  "this approval was granted to another requester");
     }
-    return loaded;
-  }
-  Approval a = std::move(*loaded.approval);
-  if (a.requester != requester.user) {
-    return Fail(ApprovalError::kMismatch,
-                "this approval was granted to another requester");
-  }
-  if (a.phone_number != number) {
-    return Fail(ApprovalError::kMismatch,
-                "this approval is for another phone number", a);
-  }
-  switch (a.status) {
-    case ApprovalStatus::kPending:
-      return Fail(ApprovalError::kPending,
-                  "the approval is still pending (" +
-                      std::to_string(a.approvals.size()) +
-                      " approval(s) so far)",
+    if (a.phone_number != number) {
+      return Fail(ApprovalError::kMismatch,
+                  "this approval is for another phone number", a);
+    }
+    switch (a.status) {
+      case ApprovalStatus::kPending:
+        return Fail(ApprovalError::kPending,
+                    "the approval is still pending (" +
+                        std::to_string(a.approvals.size()) +
+                        " approval(s) so far)",
+                    a);
+      case ApprovalStatus::kDenied:
+        return Fail(ApprovalError::kDenied,
+                    "the request was denied by " + a.closed_by, a);
+      case ApprovalStatus::kExpired:
+        return Fail(ApprovalError::kExpired,
+                    "the approval expired: " + a.closed_reason, a);
+      case ApprovalStatus::kCancelled:
+        return Fail(ApprovalError::kCancelled, "the request was cancelled", a);
+      case ApprovalStatus::kExecuted:
+        return Fail(ApprovalError::kUsed,
+                    "the approval was already used; each approval releases "
+                    "once",
+                    a);
+      case ApprovalStatus::kApproved:
+        break;
+    }
+    if (a.rule_key != rule_key) {
+      return Fail(ApprovalError::kMismatch,
+                  "the policy now requires approval under other rules (" +
+                      rule_key + ") than this approval was granted for (" +
+                      a.rule_key + ")",
                   a);
-    case ApprovalStatus::kDenied:
-      return Fail(ApprovalError::kDenied,
-                  "the request was denied by " + a.closed_by, a);
-    case ApprovalStatus::kExpired:
-      return Fail(ApprovalError::kExpired, "the approval expired: " +
-                                               a.closed_reason,
-                  a);
-    case ApprovalStatus::kCancelled:
-      return Fail(ApprovalError::kCancelled, "the request was cancelled", a);
-    case ApprovalStatus::kExecuted:
-      return Fail(ApprovalError::kUsed,
-                  "the approval was already used; each approval releases "
-                  "once",
-                  a);
-    case ApprovalStatus::kApproved:
-      break;
+    }
+    a.status = ApprovalStatus::kExecuted;
+    a.closed_us = now_us_();
+    a.closed_by = requester.user;
+    a.executed_request_id = requester.request_id;
+    return std::nullopt;
+  };
+  ApprovalResult r =
+      Transition(id, ApprovalEvent::kExecuted, requester, "", change);
+  if (r.error == ApprovalError::kNotFound) {
+    r.error = ApprovalError::kMismatch;
+    r.detail = "no approval with this id";
   }
-  if (a.rule_key != rule_key) {
-    return Fail(ApprovalError::kMismatch,
-                "the policy now requires approval under other rules (" +
-                    rule_key + ") than this approval was granted for (" +
-                    a.rule_key + ")",
-                a);
-  }
-  const Approval before = a;
-  a.status = ApprovalStatus::kExecuted;
-  a.closed_us = now_us_();
-  a.closed_by = requester.user;
-  a.executed_request_id = requester.request_id;
-  return CommitLocked(before, std::move(a), ApprovalEvent::kExecuted,
-                      requester, "");
+  return r;
 }
 
 ApprovalResult ApprovalService::Restore(const std::string& id,
                                         const Actor& requester,
                                         const std::string& reason) {
-  std::lock_guard lock(mu_);
-  ApprovalResult loaded = Load(id);
-  if (!loaded.ok()) return loaded;
-  Approval a = std::move(*loaded.approval);
-  if (a.status != ApprovalStatus::kExecuted ||
-      a.executed_request_id != requester.request_id) {
-    return Fail(ApprovalError::kMismatch,
-                "not executed by this request; nothing to restore", a);
-  }
-  if (now_us_() >= a.execute_before_us) {
-    return Fail(ApprovalError::kExpired, "its execute_within has passed", a);
-  }
-  const Approval before = a;
-  a.status = ApprovalStatus::kApproved;
-  a.closed_us = 0;
-  a.closed_by.clear();
-  a.closed_reason.clear();
-  a.executed_request_id.clear();
-  return CommitLocked(before, std::move(a), ApprovalEvent::kRestored,
-                      requester, reason);
+  const auto change = [&](Approval& a) -> Refusal {
+    if (a.status != ApprovalStatus::kExecuted ||
+        a.executed_request_id != requester.request_id) {
+      return Fail(ApprovalError::kMismatch,
+                  "not executed by this request; nothing to restore", a);
+    }
+    if (now_us_() >= a.execute_before_us) {
+      return Fail(ApprovalError::kExpired, "its execute_within has passed", a);
+    }
+    a.status = ApprovalStatus::kApproved;
+    a.closed_us = 0;
+    a.closed_by.clear();
+    a.closed_reason.clear();
+    a.executed_request_id.clear();
+    return std::nullopt;
+  };
+  return Transition(id, ApprovalEvent::kRestored, requester, reason, change);
 }
 
 void ApprovalService::Sweep() {
   std::lock_guard lock(mu_);
-  for (ApprovalStatus s : {ApprovalStatus::kPending, ApprovalStatus::kApproved}) {
+  for (ApprovalStatus s :
+       {ApprovalStatus::kPending, ApprovalStatus::kApproved}) {
     std::vector<Approval> open;
     try {
       open = store_.List(s);

@@ -83,14 +83,14 @@ struct Approval {
   std::vector<Vote> approvals;
   std::vector<Vote> denials;
   std::int64_t created_us = 0;
-  std::int64_t expires_us = 0;          // pending deadline (ttl)
+  std::int64_t expires_us = 0;  // pending deadline (ttl)
   std::int64_t execute_within_ms = 0;
-  std::int64_t approved_us = 0;         // 0 until approved
-  std::int64_t execute_before_us = 0;   // 0 until approved
-  std::int64_t closed_us = 0;           // when it left pending/approved
-  std::string closed_by;                // who cancelled/denied/executed it
+  std::int64_t approved_us = 0;        // 0 until approved
+  std::int64_t execute_before_us = 0;  // 0 until approved
+  std::int64_t closed_us = 0;          // when it left pending/approved
+  std::string closed_by;               // who cancelled/denied/executed it
   std::string closed_reason;
-  std::string request_id;               // the request that created it
+  std::string request_id;  // the request that created it
   std::string executed_request_id;
   std::string policy_hash;
 };
@@ -152,21 +152,21 @@ class ApprovalListener {
 enum class ApprovalError {
   kNone,
   kNotFound,
-  kForbidden,        // not the requester, an approver or an auditor
+  kForbidden,  // not the requester, an approver or an auditor
   kSelfApproval,
   kNotEligible,
   kDuplicateVote,
-  kNotPending,       // deciding on a closed request
+  kNotPending,  // deciding on a closed request
   kReasonRequired,
-  kNotRequester,     // cancel by someone else
-  kPending,          // execute before approval
+  kNotRequester,  // cancel by someone else
+  kPending,       // execute before approval
   kDenied,
   kExpired,
   kCancelled,
   kUsed,
   kMismatch,
   kUnmeetable,
-  kUnavailable,      // store or audit failure
+  kUnavailable,  // store or audit failure
 };
 
 struct ApprovalResult {
@@ -200,8 +200,7 @@ class ApprovalService {
                         const std::string& reason);
   // Read access: the requester, anyone who may decide, anyone who voted, and
   // auditors.
-  ApprovalResult Get(const std::string& id, const Actor& viewer,
-                     bool auditor);
+  ApprovalResult Get(const std::string& id, const Actor& viewer, bool auditor);
   std::vector<Approval> List(const Actor& viewer, bool auditor,
                              std::optional<ApprovalStatus> status);
   // Execute: checks the binding and marks the approval executed, atomically.
@@ -226,14 +225,23 @@ class ApprovalService {
   ApprovalResult CommitLocked(const std::optional<Approval>& before,
                               Approval after, ApprovalEvent event,
                               const Actor& actor, const std::string& reason);
+  // Why a change is refused, or nullopt when it may go ahead.
+  using Refusal = std::optional<ApprovalResult>;
+  // Loads `id` under mu_, lets `change` refuse or edit the approval, then
+  // commits the edit as `event`.
+  ApprovalResult Transition(const std::string& id, ApprovalEvent event,
+                            const Actor& actor, const std::string& reason,
+                            const std::function<Refusal(Approval&)>& change);
+  // Marks `a` closed with `status` by `by` for `reason`.
+  static void Close(Approval& a, ApprovalStatus status, std::int64_t now,
+                    const std::string& by, const std::string& reason);
   bool MayDecide(const Approval& a, const Actor& actor) const;
   // Why `actor` may not approve or deny `a` now (the requester, not in a
   // deciding group, no longer pending), with the two messages that differ
   // between approving and denying; nullopt when the vote may be cast.
-  std::optional<ApprovalResult> RefuseVote(const Approval& a,
-                                           const Actor& actor,
-                                           std::string_view as_requester,
-                                           std::string_view not_eligible) const;
+  Refusal RefuseVote(const Approval& a, const Actor& actor,
+                     std::string_view as_requester,
+                     std::string_view not_eligible) const;
 
   ApprovalStore& store_;
   ApprovalListener& listener_;

@@ -20,14 +20,21 @@
 namespace agni {
 namespace fs = std::filesystem;
 using nlohmann::json;
+using namespace std::chrono_literals;
+
+// What IsConfigName accepts, as an error message says it.
+constexpr const char* kConfigNameRule =
+    "must be 1-64 characters of [A-Za-z0-9._@-]";
 
 namespace {
 
 std::optional<int> ParsePort(std::string_view text) {
   if (text.empty() || text.size() > 5) return std::nullopt;
   int port = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), port);
+  if (ec != std::errc() || end != text.data() + text.size())
+    return std::nullopt;
   if (port < 0 || port > 65535) return std::nullopt;
   return port;
 }
@@ -50,7 +57,6 @@ bool IsLowerHex(std::string_view s, std::size_t len) {
   }
   return true;
 }
-
 
 std::string Resolve(const fs::path& base_dir, const std::string& file) {
   fs::path p(file);
@@ -112,7 +118,8 @@ void ReadEndpoint(ObjectReader& r, std::string_view key, Endpoint& out) {
   if (!ep) {
     r.Error(r.PathOf(key),
             "must be host:port with an IP address or localhost and a port "
-            "0-65535 (IPv6 as [::1]:8080), got \"" + *text + "\"");
+            "0-65535 (IPv6 as [::1]:8080), got \"" +
+                *text + "\"");
     return;
   }
   out = *ep;
@@ -123,8 +130,7 @@ void ReadUpstream(const json& value, const std::string& path,
                   ConfigErrors& errors) {
   ObjectReader r(value, path, errors,
                  {"base_url", "ca_file", "connect_timeout", "read_timeout",
-                  "allow_plain_http", "max_idle_connections",
-                  "max_in_flight"});
+                  "allow_plain_http", "max_idle_connections", "max_in_flight"});
   if (auto v = r.Duration("connect_timeout", false)) up.connect_timeout = *v;
   if (auto v = r.Duration("read_timeout", false)) up.read_timeout = *v;
   if (auto v = r.Bool("allow_plain_http")) up.allow_plain_http = *v;
@@ -184,7 +190,8 @@ void ReadUpstream(const json& value, const std::string& path,
     if (!(IsHostName(host) || IsIpLiteral(host))) {
       r.Error(r.PathOf("base_url"),
               "must be scheme://host[:port] with no path, query or "
-              "credentials, got \"" + *url + "\"");
+              "credentials, got \"" +
+                  *url + "\"");
       return;
     }
     up.host = host;
@@ -201,14 +208,27 @@ void ReadUpstream(const json& value, const std::string& path,
   }
 }
 
+// The optional duration `key` into `out`; `message` is recorded when it lies
+// outside [min, max] (the value is kept, as for every other error).
+template <typename Duration>
+void BoundedDurationInto(ObjectReader& r, std::string_view key,
+                         std::chrono::milliseconds min,
+                         std::chrono::milliseconds max, Duration& out,
+                         const std::string& message) {
+  if (auto v = r.Duration(key, false)) {
+    if (*v < min || *v > max) r.Error(r.PathOf(key), message);
+    out = *v;
+  }
+}
+
 void ReadServer(const json& value, const std::string& path, ServerConfig& s,
                 ConfigErrors& errors) {
-  ObjectReader r(value, path, errors,
-                 {"threads", "admin_threads", "read_timeout", "write_timeout",
-                  "keep_alive_timeout", "keep_alive_max_requests",
-                  "listen_backlog", "drain_timeout", "max_connections",
-                  "max_queued_connections", "admin_max_connections",
-                  "request_header_timeout"});
+  ObjectReader r(
+      value, path, errors,
+      {"threads", "admin_threads", "read_timeout", "write_timeout",
+       "keep_alive_timeout", "keep_alive_max_requests", "listen_backlog",
+       "drain_timeout", "max_connections", "max_queued_connections",
+       "admin_max_connections", "request_header_timeout"});
   if (auto v = r.Duration("drain_timeout", false)) s.drain_timeout = *v;
   r.IntegerInto("listen_backlog", 1, 65535, s.listen_backlog);
   r.IntegerInto("threads", 1, 4096, s.threads);
@@ -218,7 +238,8 @@ void ReadServer(const json& value, const std::string& path, ServerConfig& s,
   if (auto v = r.Duration("keep_alive_timeout", false)) {
     s.keep_alive_timeout = *v;
   }
-  r.IntegerInto("keep_alive_max_requests", 1, 100'000'000, s.keep_alive_max_requests);
+  r.IntegerInto("keep_alive_max_requests", 1, 100'000'000,
+                s.keep_alive_max_requests);
   r.IntegerInto("max_connections", 1, 65'536, s.max_connections);
   r.IntegerInto("max_queued_connections", 0, 65'536, s.max_queued_connections);
   r.IntegerInto("admin_max_connections", 1, 4096, s.admin_max_connections);
@@ -242,24 +263,19 @@ void ReadAuditRejections(const json& value, const std::string& path,
                  {"burst", "window", "max_individual", "max_keys"});
   if (!r.ok()) return;
   r.IntegerInto("burst", 0, 1'000'000, c.burst);
-  if (auto v = r.Duration("window", false)) {
-    if (*v < std::chrono::seconds(1) || *v > std::chrono::hours(1)) {
-      r.Error(r.PathOf("window"),
-              "must be between 1s and 1h: a crash loses the counts of at "
-              "most one window");
-    }
-    c.window = *v;
-  }
+  BoundedDurationInto(r, "window", 1s, 1h, c.window,
+                      "must be between 1s and 1h: a crash loses the counts of "
+                      "at most one window");
   r.IntegerInto("max_individual", 0, 10'000'000, c.max_individual);
   r.IntegerInto("max_keys", 1, 1'000'000, c.max_keys);
 }
 
 void ReadAudit(const json& value, const std::string& path,
                const fs::path& base_dir, AuditConfig& a, ConfigErrors& errors) {
-  ObjectReader r(value, path, errors,
-                 {"path", "busy_timeout", "max_queue", "max_batch",
-                  "signing_key_file", "checkpoint_interval",
-                  "fingerprint_key_file", "rejections"});
+  ObjectReader r(
+      value, path, errors,
+      {"path", "busy_timeout", "max_queue", "max_batch", "signing_key_file",
+       "checkpoint_interval", "fingerprint_key_file", "rejections"});
   if (auto p = r.String("path", true)) {
     a.path = Resolve(base_dir, *p);
     const fs::path dir = fs::path(a.path).parent_path();
@@ -272,14 +288,10 @@ void ReadAudit(const json& value, const std::string& path,
               "directory \"" + dir.string() + "\" does not exist");
     }
   }
-  if (auto v = r.Duration("busy_timeout", false)) {
-    if (*v > std::chrono::minutes(1)) {
-      r.Error(r.PathOf("busy_timeout"),
-              "must be at most 1m: a request waits this long for the audit "
-              "log before failing closed");
-    }
-    a.busy_timeout = *v;
-  }
+  BoundedDurationInto(r, "busy_timeout", std::chrono::milliseconds::min(), 1min,
+                      a.busy_timeout,
+                      "must be at most 1m: a request waits this long for the "
+                      "audit log before failing closed");
   r.IntegerInto("max_queue", 1, 10'000'000, a.max_queue);
   r.IntegerInto("max_batch", 1, 100'000, a.max_batch);
   if (auto k = r.String("signing_key_file", false)) {
@@ -306,12 +318,9 @@ void ReadAudit(const json& value, const std::string& path,
       a.fingerprint_key = bytes.str();
     }
   }
-  if (auto v = r.Duration("checkpoint_interval", false)) {
-    if (*v < std::chrono::seconds(1)) {
-      r.Error(r.PathOf("checkpoint_interval"), "must be at least 1s");
-    }
-    a.checkpoint_interval = *v;
-  }
+  BoundedDurationInto(r, "checkpoint_interval", 1s,
+                      std::chrono::milliseconds::max(), a.checkpoint_interval,
+                      "must be at least 1s");
   if (const json* v = r.Get("rejections")) {
     ReadAuditRejections(*v, r.PathOf("rejections"), a.rejections, errors);
   }
@@ -336,8 +345,7 @@ void ReadUsers(const json* value, const std::string& path,
     User u;
     if (auto name = r.String("name", true)) {
       if (!IsConfigName(*name)) {
-        r.Error(r.PathOf("name"),
-                "must be 1-64 characters of [A-Za-z0-9._@-]");
+        r.Error(r.PathOf("name"), kConfigNameRule);
       } else if (!names.insert(*name).second) {
         r.Error(r.PathOf("name"), "duplicate user \"" + *name + "\"");
       }
@@ -347,7 +355,7 @@ void ReadUsers(const json* value, const std::string& path,
       for (std::size_t k = 0; k < groups->size(); ++k) {
         if (!IsConfigName((*groups)[k])) {
           r.Error(r.PathOf("groups") + "[" + std::to_string(k) + "]",
-                  "must be 1-64 characters of [A-Za-z0-9._@-]");
+                  kConfigNameRule);
         }
       }
       u.groups = std::move(*groups);
@@ -453,7 +461,9 @@ ConfigLoad LoadConfig(const std::string& path) {
 
   ReadEndpoint(r, "listen", c.listen);
   ReadEndpoint(r, "admin_listen", c.admin_listen);
-  auto wildcard = [](const std::string& h) { return h == "0.0.0.0" || h == "::"; };
+  auto wildcard = [](const std::string& h) {
+    return h == "0.0.0.0" || h == "::";
+  };
   if (c.listen.port != 0 && c.listen.port == c.admin_listen.port &&
       (c.listen.host == c.admin_listen.host || wildcard(c.listen.host) ||
        wildcard(c.admin_listen.host))) {
@@ -495,8 +505,8 @@ ConfigLoad LoadConfig(const std::string& path) {
 
   if (auto inv = r.String("inventory_file", false)) {
     c.inventory_file = Resolve(base_dir, *inv);
-    if (auto inv_doc =
-            ReadJsonFile(c.inventory_file, r.PathOf("inventory_file"), errors)) {
+    if (auto inv_doc = ReadJsonFile(c.inventory_file,
+                                    r.PathOf("inventory_file"), errors)) {
       ReadInventory(*inv_doc, fs::path(c.inventory_file).filename().string(),
                     c.inventory, errors);
     }
@@ -516,10 +526,8 @@ ConfigLoad LoadConfig(const std::string& path) {
               errors)) {
         std::vector<policy::Member> members;
         for (const User& u : c.users) members.push_back({u.name, u.groups});
-        policy::CheckSatisfiable(*p,
-                                 members,
-                                 fs::path(c.policy_file).filename().string(),
-                                 errors);
+        policy::CheckSatisfiable(
+            *p, members, fs::path(c.policy_file).filename().string(), errors);
         c.policy = std::make_shared<const policy::Policy>(std::move(*p));
       }
     }

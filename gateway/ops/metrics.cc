@@ -58,7 +58,6 @@ constexpr const char* kCachedUpstreamOutcomes[] = {
     "success", "rejected", "unreachable", "timeout", "tls", "bad_response"};
 constexpr const char* kCachedStages[] = {"decision", "intent", "outcome"};
 
-// The cached series in `slot`, creating it with `make` on first use.
 // One metric family, registered in `registry`.
 prometheus::Family<prometheus::Counter>& CounterFamily(
     prometheus::Registry& registry, const char* name, const char* help) {
@@ -74,6 +73,7 @@ prometheus::Family<Histogram>& HistogramFamily(prometheus::Registry& registry,
   return BuildHistogram().Name(name).Help(help).Register(registry);
 }
 
+// The cached series in `slot`, creating it with `make` on first use.
 template <typename T, typename Make>
 T& Cached(std::atomic<T*>& slot, Make make) {
   T* series = slot.load(std::memory_order_acquire);
@@ -82,6 +82,25 @@ T& Cached(std::atomic<T*>& slot, Make make) {
     slot.store(series, std::memory_order_release);
   }
   return *series;
+}
+
+// Increments the series {label=value} of `family`: through its slot in
+// `slots` when `value` is one of `known` (the hot path), else by a lookup.
+template <std::size_t N, std::size_t M>
+void IncrementCached(prometheus::Family<prometheus::Counter>& family,
+                     const char* label, std::string_view value,
+                     const char* const (&known)[N],
+                     std::array<std::atomic<prometheus::Counter*>, M>& slots) {
+  static_assert(N == M);
+  auto counter = [&]() -> prometheus::Counter& {
+    return family.Add({{label, std::string(value)}});
+  };
+  const int i = IndexOf(value, known);
+  if (i < 0) {
+    counter().Increment();
+  } else {
+    Cached(slots[static_cast<std::size_t>(i)], counter).Increment();
+  }
 }
 
 }  // namespace
@@ -265,18 +284,8 @@ void Metrics::CountDecision(std::string_view decision, std::string_view mode) {
 
 void Metrics::ObserveUpstream(std::string_view outcome,
                               std::chrono::nanoseconds duration) {
-  auto counter = [&]() -> prometheus::Counter& {
-    return upstream_requests_.Add({{"outcome", std::string(outcome)}});
-  };
-  static_assert(std::size(kCachedUpstreamOutcomes) ==
-                std::tuple_size_v<decltype(upstream_counters_)>);
-  const int o = IndexOf(outcome, kCachedUpstreamOutcomes);
-  if (o < 0) {
-    counter().Increment();
-  } else {
-    Cached(upstream_counters_[static_cast<std::size_t>(o)], counter)
-        .Increment();
-  }
+  IncrementCached(upstream_requests_, "outcome", outcome,
+                  kCachedUpstreamOutcomes, upstream_counters_);
   upstream_duration_.Observe(Seconds(duration));
 }
 
@@ -305,20 +314,9 @@ void Metrics::CountConfigReload(std::string_view result) {
 
 void Metrics::OnCommit(const std::vector<const audit::Record*>& records,
                        std::chrono::nanoseconds duration) {
-  static_assert(std::size(kCachedStages) ==
-                std::tuple_size_v<decltype(audit_record_counters_)>);
   for (const audit::Record* r : records) {
-    auto counter = [&]() -> prometheus::Counter& {
-      return audit_records_.Add(
-          {{"stage", std::string(audit::StageColumn(*r))}});
-    };
-    const int s = IndexOf(audit::StageColumn(*r), kCachedStages);
-    if (s < 0) {
-      counter().Increment();
-    } else {
-      Cached(audit_record_counters_[static_cast<std::size_t>(s)], counter)
-          .Increment();
-    }
+    IncrementCached(audit_records_, "stage", audit::StageColumn(*r),
+                    kCachedStages, audit_record_counters_);
   }
   audit_commit_duration_.Observe(Seconds(duration));
 }

@@ -13,6 +13,27 @@ std::pair<time_t, time_t> SecUsec(Duration d) {
           static_cast<time_t>(us.count() % 1'000'000)};
 }
 
+// The kind of a call that got no response. `timed_out`: the read timeout
+// had passed when the call failed.
+UpstreamResponse::Kind FailureKind(httplib::Error error, bool timed_out) {
+  switch (error) {
+    case httplib::Error::Connection:
+    case httplib::Error::ConnectionTimeout:
+    case httplib::Error::BindIPAddress:
+      return UpstreamResponse::Kind::kUnreachable;
+    case httplib::Error::SSLConnection:
+    case httplib::Error::SSLLoadingCerts:
+    case httplib::Error::SSLServerVerification:
+      return UpstreamResponse::Kind::kTls;
+    case httplib::Error::Read:
+      return timed_out ? UpstreamResponse::Kind::kTimeout
+                       : UpstreamResponse::Kind::kBadResponse;
+    default:
+      // Write errors and anything else: some bytes may have left.
+      return UpstreamResponse::Kind::kBadResponse;
+  }
+}
+
 }  // namespace
 
 std::string Scrub(std::string text, const std::string& secret) {
@@ -37,7 +58,8 @@ std::unique_ptr<httplib::ClientImpl> HttpUpstream::NewClient() const {
   if (config_.tls) {
     auto tls = std::make_unique<httplib::SSLClient>(config_.host, config_.port);
     tls->enable_server_certificate_verification(true);
-    if (!config_.ca_file.empty()) tls->set_ca_cert_path(config_.ca_file.c_str());
+    if (!config_.ca_file.empty())
+      tls->set_ca_cert_path(config_.ca_file.c_str());
     SSL_CTX_set_min_proto_version(tls->ssl_context(), TLS1_2_VERSION);
     client = std::move(tls);
   } else {
@@ -86,7 +108,8 @@ UpstreamResponse HttpUpstream::Release(const std::string& path,
     out.request_sent = true;
     out.status = result->status;
     out.body = Scrub(std::move(result->body), api_key_);
-    out.content_type = Scrub(result->get_header_value("Content-Type"), api_key_);
+    out.content_type =
+        Scrub(result->get_header_value("Content-Type"), api_key_);
     if (result->get_header_value("Connection") != "close") {
       Return(std::move(client));
     }
@@ -95,32 +118,11 @@ UpstreamResponse HttpUpstream::Release(const std::string& path,
 
   const httplib::Error error = result.error();
   out.error = httplib::to_string(error);
-  switch (error) {
-    case httplib::Error::Connection:
-    case httplib::Error::ConnectionTimeout:
-    case httplib::Error::BindIPAddress:
-      out.kind = UpstreamResponse::Kind::kUnreachable;
-      out.request_sent = false;
-      break;
-    case httplib::Error::SSLConnection:
-    case httplib::Error::SSLLoadingCerts:
-    case httplib::Error::SSLServerVerification:
-      out.kind = UpstreamResponse::Kind::kTls;
-      out.request_sent = false;
-      break;
-    case httplib::Error::Read:
-      out.request_sent = true;
-      out.kind = out.latency + std::chrono::milliseconds(50) >=
-                         config_.read_timeout
-                     ? UpstreamResponse::Kind::kTimeout
-                     : UpstreamResponse::Kind::kBadResponse;
-      break;
-    default:
-      // Write errors and anything else: some bytes may have left.
-      out.request_sent = true;
-      out.kind = UpstreamResponse::Kind::kBadResponse;
-      break;
-  }
+  out.kind = FailureKind(error, out.latency + std::chrono::milliseconds(50) >=
+                                    config_.read_timeout);
+  // Only a failure before the connection stood proves nothing was sent.
+  out.request_sent = out.kind != UpstreamResponse::Kind::kUnreachable &&
+                     out.kind != UpstreamResponse::Kind::kTls;
   return out;
 }
 

@@ -17,8 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kProd = "+14156660100";     // prod-needs-two only
-constexpr const char* kSales = "+14155550123";      // both approval rules
+constexpr const char* kProd = "+14156660100";   // prod-needs-two only
+constexpr const char* kSales = "+14155550123";  // both approval rules
 
 json Body(const httplib::Result& res) {
   return json::parse(res->body, nullptr, false);
@@ -27,7 +27,7 @@ json Body(const httplib::Result& res) {
 class ApprovalTest : public ::testing::Test {
  protected:
   httplib::Headers As(const std::string& user) {
-    return {{"Authorization", "Bearer " + gw_.User(user).token}};
+    return Bearer(gw_.User(user).token);
   }
   httplib::Headers Executing(const std::string& user, const std::string& id) {
     httplib::Headers h = As(user);
@@ -70,11 +70,10 @@ class ApprovalTest : public ::testing::Test {
   std::size_t DeletesReceived() { return upstream_.Received().size(); }
 
   FakeUpstream upstream_;
-  FakeClock clock_{FakeClock::TimePoint(
-      std::chrono::microseconds(1'800'000'000'000'000))};
+  FakeClock clock_{
+      FakeClock::TimePoint(std::chrono::microseconds(1'800'000'000'000'000))};
   GatewayHarness gw_{[this] {
-    auto o = GatewayHarness::ForApprovals("http://127.0.0.1:" +
-                                          std::to_string(upstream_.port()));
+    auto o = GatewayHarness::ForApprovals(upstream_.url());
     o.clock = clock_.Function();
     return o;
   }()};
@@ -113,12 +112,17 @@ TEST_F(ApprovalTest, ReleaseNeedingApprovalIs202WithLocationAndRepeatsReuseIt) {
   EXPECT_EQ(rows[0]["principal"], "alice");
   EXPECT_EQ(rows[0]["approval_id"], id);
   const std::string m = gw_.Metrics();
-  EXPECT_EQ(MetricValue(m, R"(agni_gateway_approvals_total{event="created"})"), 2);
+  EXPECT_EQ(MetricValue(m, R"(agni_gateway_approvals_total{event="created"})"),
+            2);
   EXPECT_EQ(MetricValue(m, "agni_gateway_approvals_pending"), 2);
-  EXPECT_EQ(MetricValue(m, R"(agni_gateway_requests_total{code="202",route="release"})"), 4);
+  EXPECT_EQ(
+      MetricValue(m,
+                  R"(agni_gateway_requests_total{code="202",route="release"})"),
+      4);
 }
 
-TEST_F(ApprovalTest, TwoApprovalsThenOneExecutionWithTheRealKeyAndTheWholeStoryAudited) {
+TEST_F(ApprovalTest,
+       TwoApprovalsThenOneExecutionWithTheRealKeyAndTheWholeStoryAudited) {
   const std::string id = Request();
   auto first = Decide("olga", id, "approve", R"({"reason":"ticket OPS-1"})");
   ASSERT_EQ(first->status, 200) << first->body;
@@ -154,24 +158,23 @@ TEST_F(ApprovalTest, TwoApprovalsThenOneExecutionWithTheRealKeyAndTheWholeStoryA
                     r.value("outcome", r.value("reason", "")) + ":" +
                     r.value("principal", ""));
   }
-  EXPECT_EQ(story, (std::vector<std::string>{
-                       "approval:created:alice",
-                       "decision:approval_required:alice",
-                       "approval:approved:olga",
-                       "decision:approval_pending:alice",
-                       "approval:approved:oscar",
-                       "approval:executed:alice",
-                       "intent::alice",
-                       "outcome:released:alice",
-                       "decision:approval_used:alice"}));
+  EXPECT_EQ(
+      story,
+      (std::vector<std::string>{
+          "approval:created:alice", "decision:approval_required:alice",
+          "approval:approved:olga", "decision:approval_pending:alice",
+          "approval:approved:oscar", "approval:executed:alice", "intent::alice",
+          "outcome:released:alice", "decision:approval_used:alice"}));
   const auto rows = ApprovalRows();
   EXPECT_EQ(rows[1]["detail"], "ticket OPS-1");
   EXPECT_EQ(rows[1]["decision"], "pending");
   EXPECT_EQ(rows[2]["decision"], "approved");
 
   const std::string m = gw_.Metrics();
-  EXPECT_EQ(MetricValue(m, R"(agni_gateway_approvals_total{event="approved"})"), 2);
-  EXPECT_EQ(MetricValue(m, R"(agni_gateway_approvals_total{event="executed"})"), 1);
+  EXPECT_EQ(MetricValue(m, R"(agni_gateway_approvals_total{event="approved"})"),
+            2);
+  EXPECT_EQ(MetricValue(m, R"(agni_gateway_approvals_total{event="executed"})"),
+            1);
   EXPECT_EQ(MetricValue(m, "agni_gateway_approvals_pending"), 0);
 }
 
@@ -224,7 +227,8 @@ TEST_F(ApprovalTest, OutsidersCannotDecideOrReadButAuditorsCanRead) {
 
 TEST_F(ApprovalTest, ApproverRemovedFromTheGroupBeforeDecidingIsNotEligible) {
   const std::string id = Request();
-  gw_.Reload({{"olga", {"support"}}, {"bob", {"telecom-ops"}}}, kApprovalPolicy);
+  gw_.Reload({{"olga", {"support"}}, {"bob", {"telecom-ops"}}},
+             kApprovalPolicy);
   auto res = Decide("olga", id, "approve");
   EXPECT_EQ(res->status, 403);
   EXPECT_EQ(Reason(res), "not_eligible");
@@ -238,7 +242,8 @@ TEST_F(ApprovalTest, OneDenyEndsTheRequest) {
   EXPECT_EQ(no_reason->status, 400);
   auto bad_body = Decide("oscar", id, "deny", "{not json");
   EXPECT_EQ(bad_body->status, 400);
-  auto deny = Decide("oscar", id, "deny", R"({"reason":"customer still active"})");
+  auto deny =
+      Decide("oscar", id, "deny", R"({"reason":"customer still active"})");
   ASSERT_EQ(deny->status, 200) << deny->body;
   EXPECT_EQ(Body(deny)["status"], "denied");
   EXPECT_EQ(Body(deny)["denials"][0]["reason"], "customer still active");
@@ -253,15 +258,17 @@ TEST_F(ApprovalTest, OneDenyEndsTheRequest) {
   EXPECT_EQ(DeletesReceived(), 0u);
 }
 
-TEST_F(ApprovalTest, PendingExpiresAfterTtlAndApprovedExpiresAfterExecuteWithin) {
+TEST_F(ApprovalTest,
+       PendingExpiresAfterTtlAndApprovedExpiresAfterExecuteWithin) {
   const std::string pending = Request();
   ASSERT_EQ(Decide("olga", pending, "approve")->status, 200);
   clock_.Advance(std::chrono::hours(24));
   auto late = Decide("oscar", pending, "approve");
   EXPECT_EQ(late->status, 409);
   EXPECT_EQ(Reason(late), "approval_not_pending");
-  EXPECT_EQ(Body(gw_.Client().Get("/v1/approvals/" + pending, As("alice")))["status"],
-            "expired");
+  EXPECT_EQ(
+      Body(gw_.Client().Get("/v1/approvals/" + pending, As("alice")))["status"],
+      "expired");
 
   const std::string approved = Request();
   EXPECT_NE(approved, pending);
@@ -285,7 +292,9 @@ TEST_F(ApprovalTest, PendingExpiresAfterTtlAndApprovedExpiresAfterExecuteWithin)
     }
   }
   EXPECT_EQ(expired, 2);
-  EXPECT_EQ(MetricValue(gw_.Metrics(), R"(agni_gateway_approvals_total{event="expired"})"), 2);
+  EXPECT_EQ(MetricValue(gw_.Metrics(),
+                        R"(agni_gateway_approvals_total{event="expired"})"),
+            2);
 }
 
 TEST_F(ApprovalTest, ExecutionIsBoundToRequesterNumberAndStillValidPolicy) {
@@ -305,8 +314,9 @@ TEST_F(ApprovalTest, ExecutionIsBoundToRequesterNumberAndStillValidPolicy) {
 
   // A new deny rule wins over the approval.
   std::string with_deny = kApprovalPolicy;
-  with_deny.insert(with_deny.find("[") + 1,
-                   R"({"id":"freeze","effect":"deny","numbers":["+14156660100"]},)");
+  with_deny.insert(
+      with_deny.find("[") + 1,
+      R"({"id":"freeze","effect":"deny","numbers":["+14156660100"]},)");
   gw_.Reload({}, with_deny);
   auto denied = Execute("alice", id);
   EXPECT_EQ(denied->status, 403);
@@ -373,9 +383,9 @@ TEST_F(ApprovalTest, AnExecutionThatCannotBeSentKeepsTheApproval) {
   EXPECT_EQ(DeletesReceived(), 2u);
   std::vector<std::string> events;
   for (const json& r : ApprovalRows()) events.push_back(r["outcome"]);
-  EXPECT_EQ(events, (std::vector<std::string>{"created", "approved", "approved",
-                                              "executed", "restored",
-                                              "executed"}));
+  EXPECT_EQ(events,
+            (std::vector<std::string>{"created", "approved", "approved",
+                                      "executed", "restored", "executed"}));
 }
 
 TEST_F(ApprovalTest, PendingApprovalSurvivesARestartAndStaysDecidable) {
@@ -411,7 +421,8 @@ TEST_F(ApprovalTest, EveryMatchingRequirementMustBeMet) {
   const std::string id = Request("alice", kSales);
   auto view = Body(gw_.Client().Get("/v1/approvals/" + id, As("alice")));
   ASSERT_EQ(view["required"].size(), 2u);
-  EXPECT_EQ(view["eligible_approvers"], json({"olga", "oscar", "otto", "nina"}));
+  EXPECT_EQ(view["eligible_approvers"],
+            json({"olga", "oscar", "otto", "nina"}));
   ASSERT_EQ(Decide("olga", id, "approve")->status, 200);
   auto two = Decide("oscar", id, "approve");
   EXPECT_EQ(Body(two)["status"], "pending");  // net-ops still missing
@@ -432,12 +443,14 @@ TEST_F(ApprovalTest, ListShowsOwnRequestsAndThoseTheCallerMayDecide) {
     return out;
   };
   EXPECT_EQ(ids("alice", "?status=pending"), (std::set<std::string>{mine}));
-  EXPECT_EQ(ids("olga", "?status=pending"), (std::set<std::string>{mine, sales}));
+  EXPECT_EQ(ids("olga", "?status=pending"),
+            (std::set<std::string>{mine, sales}));
   EXPECT_EQ(ids("nina", "?status=pending"), (std::set<std::string>{sales}));
   EXPECT_EQ(ids("mallory", ""), std::set<std::string>{});
   EXPECT_EQ(ids("carol", ""), (std::set<std::string>{mine, sales}));
   EXPECT_EQ(ids("alice", "?status=approved"), std::set<std::string>{});
-  EXPECT_EQ(gw_.Client().Get("/v1/approvals?status=bogus", As("alice"))->status, 400);
+  EXPECT_EQ(gw_.Client().Get("/v1/approvals?status=bogus", As("alice"))->status,
+            400);
   EXPECT_EQ(gw_.Client().Delete("/v1/approvals", As("alice"))->status, 405);
 }
 
@@ -461,9 +474,9 @@ TEST_F(ApprovalTest, DecisionBodiesAreBounded) {
 // /v1/approvals is absent.
 TEST(ApprovalsNotEnabled, RequireApprovalDeniesAndTheApiIsAbsent) {
   FakeUpstream upstream;
-  GatewayHarness gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .policy_json = R"({"rules":[{"id":"prod","effect":"require_approval",
+  GatewayHarness gw(
+      {.upstream_base_url = upstream.url(),
+       .policy_json = R"({"rules":[{"id":"prod","effect":"require_approval",
                         "groups":["support"],"approval":{"approvals":1,
                         "from_groups":["telecom-ops"],"ttl":"1h","execute_within":"5m"}}]})"});
   HttpUpstream client(gw.config().upstream, kApiKey);
@@ -476,11 +489,11 @@ TEST(ApprovalsNotEnabled, RequireApprovalDeniesAndTheApiIsAbsent) {
        .metrics = metrics,
        .log = log});
   const std::vector<std::string> alice = {"Bearer " + gw.alice().token};
-  const HttpResponse res = without_approvals.Handle(
-      {.method = "DELETE",
-       .target = ReleasePath("+14155550100"),
-       .peer = "127.0.0.1",
-       .authorization = alice});
+  const HttpResponse res =
+      without_approvals.Handle({.method = "DELETE",
+                                .target = ReleasePath("+14155550100"),
+                                .peer = "127.0.0.1",
+                                .authorization = alice});
   EXPECT_EQ(res.status, 403);
   EXPECT_EQ(json::parse(res.body, nullptr, false)["reason"], "policy_denied");
   EXPECT_EQ(without_approvals

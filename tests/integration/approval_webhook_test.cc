@@ -9,8 +9,8 @@
 #include <condition_variable>
 #include <future>
 
-#include "gateway/approvals/approval_webhook.h"
 #include "base/crypto.h"
+#include "gateway/approvals/approval_webhook.h"
 #include "tests/support/harness.h"
 
 namespace agni::testing {
@@ -25,35 +25,36 @@ constexpr const char* kSecret = "webhook-secret-0123456789";
 class Receiver {
  public:
   Receiver() {
-    server_.Post("/hook", [this](const httplib::Request& req,
-                                 httplib::Response& res) {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !holding_; });
-      const std::string sig = req.get_header_value("X-Agni-Signature");
-      const std::size_t comma = sig.find(",v1=");
-      bool valid = false;
-      if (sig.starts_with("t=") && comma != std::string::npos) {
-        const long long t = std::stoll(sig.substr(2, comma - 2));
-        const long long now = std::chrono::duration_cast<std::chrono::seconds>(
-                                  std::chrono::system_clock::now()
-                                      .time_since_epoch())
-                                  .count();
-        valid = std::llabs(now - t) < 300 &&
-                ConstantTimeEquals(sig.substr(comma + 4),
-                                   WebhookSignature(kSecret, t, req.body));
-      }
-      if (!valid) {
-        ++bad_;
-        res.status = 401;
-        return;
-      }
-      events_.push_back(json::parse(req.body));
-      cv_.notify_all();
-      res.status = 204;
-    });
+    server_.Post(
+        "/hook", [this](const httplib::Request& req, httplib::Response& res) {
+          std::unique_lock lock(mu_);
+          cv_.wait(lock, [&] { return !holding_; });
+          const std::string sig = req.get_header_value("X-Agni-Signature");
+          const std::size_t comma = sig.find(",v1=");
+          bool valid = false;
+          if (sig.starts_with("t=") && comma != std::string::npos) {
+            const long long t = std::stoll(sig.substr(2, comma - 2));
+            const long long now =
+                std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+            valid = std::llabs(now - t) < 300 &&
+                    ConstantTimeEquals(sig.substr(comma + 4),
+                                       WebhookSignature(kSecret, t, req.body));
+          }
+          if (!valid) {
+            ++bad_;
+            res.status = 401;
+            return;
+          }
+          events_.push_back(json::parse(req.body));
+          cv_.notify_all();
+          res.status = 204;
+        });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (!server_.is_running())
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ~Receiver() {
     Hold(false);
@@ -107,7 +108,7 @@ class ApprovalWebhookTest : public ::testing::Test {
     setenv("AGNI_TEST_WEBHOOK_SECRET", kSecret, 1);
   }
   httplib::Headers As(const std::string& user) {
-    return {{"Authorization", "Bearer " + gw_->User(user).token}};
+    return Bearer(gw_->User(user).token);
   }
   std::string Request(const std::string& number) {
     auto res = gw_->Client().Delete(ReleasePath(number), As("alice"));
@@ -128,12 +129,11 @@ class ApprovalWebhookTest : public ::testing::Test {
 
   FakeUpstream upstream_;
   Receiver receiver_;
-  FakeClock clock_{FakeClock::TimePoint(
-      std::chrono::microseconds(1'800'000'000'000'000))};
+  FakeClock clock_{
+      FakeClock::TimePoint(std::chrono::microseconds(1'800'000'000'000'000))};
   std::unique_ptr<GatewayHarness> gw_;
   void StartGateway(json approvals) {
-    auto o = GatewayHarness::ForApprovals("http://127.0.0.1:" +
-                                          std::to_string(upstream_.port()));
+    auto o = GatewayHarness::ForApprovals(upstream_.url());
     o.approvals_config = std::move(approvals);
     o.clock = clock_.Function();
     gw_ = std::make_unique<GatewayHarness>(std::move(o));
@@ -166,7 +166,8 @@ TEST_F(ApprovalWebhookTest, EveryStateChangeIsDeliveredSigned) {
   }
 }
 
-TEST_F(ApprovalWebhookTest, AStuckReceiverNeverHoldsUpADecisionAndTheQueueIsBounded) {
+TEST_F(ApprovalWebhookTest,
+       AStuckReceiverNeverHoldsUpADecisionAndTheQueueIsBounded) {
   receiver_.Hold(true);
   StartGateway(WebhookConfig(receiver_.port(), /*max_queue=*/1));
   // Were delivery on the request path, these would wait on the stuck receiver

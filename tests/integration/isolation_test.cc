@@ -89,10 +89,10 @@ TEST(IsolationTest, SlowUpstreamHoldsReleasesButNothingElse) {
   FakeUpstream::Reply slow;
   slow.delay = 5s;
   upstream.SetReply(slow);
-  FakeClock clock(FakeClock::TimePoint(
-      std::chrono::microseconds(1'800'000'000'000'000)));
-  GatewayHarness::Options options = GatewayHarness::ForApprovals(
-      "http://127.0.0.1:" + std::to_string(upstream.port()));
+  FakeClock clock(
+      FakeClock::TimePoint(std::chrono::microseconds(1'800'000'000'000'000)));
+  GatewayHarness::Options options =
+      GatewayHarness::ForApprovals(upstream.url());
   options.extra_config = {
       {"upstream", {{"read_timeout", "20s"}, {"max_in_flight", kHeld}}},
       {"server", {{"threads", 16}}}};
@@ -112,8 +112,8 @@ TEST(IsolationTest, SlowUpstreamHoldsReleasesButNothingElse) {
       if (res && res->status == 200) ++ok;
     });
   }
-  ASSERT_TRUE(WaitForMetric(gw.admin_port(), "agni_gateway_upstream_in_flight",
-                            kHeld))
+  ASSERT_TRUE(
+      WaitForMetric(gw.admin_port(), "agni_gateway_upstream_in_flight", kHeld))
       << "the releases never all reached the upstream";
 
   // While all 256 are held: health, metrics, deny path, approvals API.
@@ -126,21 +126,20 @@ TEST(IsolationTest, SlowUpstreamHoldsReleasesButNothingElse) {
   }
   httplib::Client c = gw.Client();
   c.set_read_timeout(2, 0);
-  auto denied = c.Delete(ReleasePath("%2B15550009999"),
-                         {{"Authorization",
-                           "Bearer " + gw.User("mallory").token}});
+  auto denied =
+      c.Delete(ReleasePath("%2B15550009999"), Bearer(gw.User("mallory").token));
   ASSERT_TRUE(denied);
   EXPECT_EQ(denied->status, 403);
   EXPECT_EQ(ProblemOf(denied)["reason"], "policy_denied");
-  auto approvals = c.Get("/v1/approvals?status=pending",
-                         {{"Authorization", "Bearer " + gw.User("olga").token}});
+  auto approvals =
+      c.Get("/v1/approvals?status=pending", Bearer(gw.User("olga").token));
   ASSERT_TRUE(approvals);
   EXPECT_EQ(approvals->status, 200);
 
   // Release 257: refused at once, audited, nothing sent upstream.
-  auto refused = c.Delete(ReleasePath("%2B15551009999"),
-                          {{"Authorization", alice},
-                           {"X-Request-Id", "over-the-cap"}});
+  auto refused =
+      c.Delete(ReleasePath("%2B15551009999"),
+               {{"Authorization", alice}, {"X-Request-Id", "over-the-cap"}});
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 503);
   EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
@@ -163,8 +162,8 @@ TEST(IsolationTest, SlowUpstreamHoldsReleasesButNothingElse) {
     audited = true;
   }
   EXPECT_TRUE(audited);
-  EXPECT_TRUE(WaitForMetric(gw.admin_port(), "agni_gateway_upstream_in_flight",
-                            0));
+  EXPECT_TRUE(
+      WaitForMetric(gw.admin_port(), "agni_gateway_upstream_in_flight", 0));
 }
 
 nlohmann::json ServerBlock(int threads, int max_connections, int max_queued,
@@ -181,18 +180,18 @@ nlohmann::json ServerBlock(int threads, int max_connections, int max_queued,
 // at once (and audited), and the gateway recovers when the load goes.
 TEST(IsolationTest, ConnectionsPastTheQueueAreRefusedAtOnce) {
   FakeUpstream upstream;
-  GatewayHarness gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .extra_config = {{"server", ServerBlock(2, 4, 2, "60s")}}});
+  GatewayHarness gw(
+      {.upstream_base_url = upstream.url(),
+       .extra_config = {{"server", ServerBlock(2, 4, 2, "60s")}}});
   const int admin_port = gw.admin_port();
   std::vector<std::unique_ptr<RawConnection>> idle;
   for (int i = 0; i < 6; ++i) {
     idle.push_back(std::make_unique<RawConnection>(gw.port()));
     ASSERT_TRUE(idle.back()->connected());
   }
-  ASSERT_TRUE(WaitForMetric(admin_port,
-                            R"(agni_gateway_listener_workers{listener="main",state="busy"})",
-                            4));
+  ASSERT_TRUE(WaitForMetric(
+      admin_port,
+      R"(agni_gateway_listener_workers{listener="main",state="busy"})", 4));
   ASSERT_TRUE(WaitForMetric(
       admin_port,
       R"(agni_gateway_listener_queued_connections{listener="main"})", 2))
@@ -220,9 +219,11 @@ TEST(IsolationTest, ConnectionsPastTheQueueAreRefusedAtOnce) {
       "Host: x\r\n\r\n"));
   EXPECT_TRUE(raw.ClosedWithin(5s)) << "keep-alive is 20 s here";
   EXPECT_TRUE(raw.received().starts_with("HTTP/1.1 503")) << raw.received();
-  EXPECT_EQ(MetricValue(gw.Metrics(),
-                        R"(agni_gateway_connections_refused_total{listener="main",reason="overloaded"})"),
-            2);
+  EXPECT_EQ(
+      MetricValue(
+          gw.Metrics(),
+          R"(agni_gateway_connections_refused_total{listener="main",reason="overloaded"})"),
+      2);
   bool audited = false;
   for (const nlohmann::json& row : gw.AuditRows()) {
     if (row.value("request_id", "") != "past-the-queue") continue;
@@ -233,12 +234,12 @@ TEST(IsolationTest, ConnectionsPastTheQueueAreRefusedAtOnce) {
   EXPECT_TRUE(audited);
 
   idle.clear();  // the clients go away: the workers come back
-  ASSERT_TRUE(WaitForMetric(admin_port,
-                            R"(agni_gateway_listener_workers{listener="main",state="busy"})",
-                            0));
+  ASSERT_TRUE(WaitForMetric(
+      admin_port,
+      R"(agni_gateway_listener_workers{listener="main",state="busy"})", 0));
   httplib::Client again = gw.Client();
-  auto ok = again.Delete(ReleasePath("%2B15550000002"),
-                         {{"Authorization", "Bearer " + gw.alice().token}});
+  auto ok =
+      again.Delete(ReleasePath("%2B15550000002"), Bearer(gw.alice().token));
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200);
 }
@@ -247,8 +248,7 @@ TEST(IsolationTest, ConnectionsPastTheQueueAreRefusedAtOnce) {
 // server.request_header_timeout, so they cannot hold every worker.
 TEST(IsolationTest, SlowlorisClientsAreCutOff) {
   FakeUpstream upstream;
-  GatewayHarness gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port()),
+  GatewayHarness gw({.upstream_base_url = upstream.url(),
                      .extra_config = {{"server", ServerBlock(2, 4, 0, "1s")}}});
   const std::string head =
       "DELETE /api/v1/phone-numbers/%2B15550000003/release/ HTTP/1.1\r\n"
@@ -278,16 +278,17 @@ TEST(IsolationTest, SlowlorisClientsAreCutOff) {
     // Cut, not answered: no half-read request reaches the pipeline.
     EXPECT_EQ(slow[i]->received(), "");
   }
-  EXPECT_GE(MetricValue(gw.Metrics(),
-                        R"(agni_gateway_connections_refused_total{listener="main",reason="header_timeout"})")
-                .value_or(0),
-            4);
+  EXPECT_GE(
+      MetricValue(
+          gw.Metrics(),
+          R"(agni_gateway_connections_refused_total{listener="main",reason="header_timeout"})")
+          .value_or(0),
+      4);
   EXPECT_TRUE(upstream.Received().empty());
 
   // The workers are free again.
   httplib::Client c = gw.Client();
-  auto res = c.Delete(ReleasePath("%2B15550000004"),
-                      {{"Authorization", "Bearer " + gw.alice().token}});
+  auto res = c.Delete(ReleasePath("%2B15550000004"), Bearer(gw.alice().token));
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
 }
@@ -297,18 +298,18 @@ TEST(IsolationTest, SlowlorisClientsAreCutOff) {
 // would let a client behind a shared front proxy smuggle one).
 TEST(IsolationTest, AnUnreadBodyIsNeverServedAsTheNextRequest) {
   FakeUpstream upstream;
-  GatewayHarness gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port()),
-                     .extra_config = {{"server", ServerBlock(2, 4, 2, "60s")}}});
+  GatewayHarness gw(
+      {.upstream_base_url = upstream.url(),
+       .extra_config = {{"server", ServerBlock(2, 4, 2, "60s")}}});
   const std::string inner =
       "GET /v1/whoami HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
       gw.alice().token + "\r\nX-Request-Id: smuggled\r\n\r\n";
   RawConnection raw(gw.port());
   ASSERT_TRUE(raw.Send(
       "DELETE /api/v1/phone-numbers/%2B15550000001/release/ HTTP/1.1\r\n"
-      "Host: x\r\nAuthorization: Bearer " + gw.alice().token +
-      "\r\nContent-Length: " + std::to_string(inner.size()) + "\r\n\r\n" +
-      inner));
+      "Host: x\r\nAuthorization: Bearer " +
+      gw.alice().token + "\r\nContent-Length: " + std::to_string(inner.size()) +
+      "\r\n\r\n" + inner));
   EXPECT_TRUE(raw.ClosedWithin(5s)) << "keep-alive is 20 s here";
   EXPECT_TRUE(raw.received().starts_with("HTTP/1.1 400")) << raw.received();
   std::size_t answers = 0;
@@ -330,19 +331,19 @@ TEST(IsolationTest, HeaderTimeoutSparesRequestsBeingServed) {
   FakeUpstream::Reply slow;
   slow.delay = 2500ms;
   upstream.SetReply(slow);
-  GatewayHarness gw({.upstream_base_url =
-                         "http://127.0.0.1:" + std::to_string(upstream.port()),
+  GatewayHarness gw({.upstream_base_url = upstream.url(),
                      .read_timeout = "10s",
                      .extra_config = {{"server", ServerBlock(2, 4, 0, "1s")}}});
   httplib::Client c = gw.Client();
   c.set_read_timeout(10, 0);
-  auto res = c.Delete(ReleasePath("%2B15550000005"),
-                      {{"Authorization", "Bearer " + gw.alice().token}});
+  auto res = c.Delete(ReleasePath("%2B15550000005"), Bearer(gw.alice().token));
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
-  EXPECT_EQ(MetricValue(gw.Metrics(),
-                        R"(agni_gateway_connections_refused_total{listener="main",reason="header_timeout"})"),
-            0);
+  EXPECT_EQ(
+      MetricValue(
+          gw.Metrics(),
+          R"(agni_gateway_connections_refused_total{listener="main",reason="header_timeout"})"),
+      0);
 }
 
 }  // namespace

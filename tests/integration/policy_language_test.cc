@@ -14,9 +14,9 @@ namespace {
 
 using nlohmann::json;
 
-httplib::Headers Bearer(const TestUser& u,
-                        httplib::Headers extra = httplib::Headers()) {
-  extra.emplace("Authorization", "Bearer " + u.token);
+// Bearer() for `u` with the headers in `extra` too.
+httplib::Headers BearerWith(const TestUser& u, httplib::Headers extra) {
+  extra.merge(Bearer(u.token));
   return extra;
 }
 
@@ -28,8 +28,14 @@ std::string Path(const std::string& e164) {
   return ReleasePath("%2B" + e164.substr(1));
 }
 
-std::string Url(const FakeUpstream& up) {
-  return "http://127.0.0.1:" + std::to_string(up.port());
+// Releases `number` as `user` and expects `status`; the answer's body goes to
+// `body` when given. Call it within ASSERT_NO_FATAL_FAILURE.
+void ExpectRelease(const GatewayHarness& gw, const std::string& number,
+                   const TestUser& user, int status, json* body = nullptr) {
+  auto res = gw.Client().Delete(Path(number), Bearer(user.token));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, status);
+  if (body != nullptr) *body = Body(res);
 }
 
 const char* kInventory = R"({
@@ -42,19 +48,19 @@ const char* kInventory = R"({
 
 TEST(PolicyLanguageTest, LabelsSelectNumbersAndEvery403NamesItsRule) {
   FakeUpstream upstream;
-  GatewayHarness gw({.upstream_base_url = Url(upstream),
+  GatewayHarness gw({.upstream_base_url = upstream.url(),
                      .policy_json = R"({"rules": [
         {"id": "support-test-numbers", "effect": "allow",
          "groups": ["support"], "labels": {"env": "test"},
          "description": "SECRET-POLICY-TEXT"}]})",
                      .inventory_json = kInventory});
-  auto ok = gw.Client().Delete(Path("+15555550123"), Bearer(gw.alice()));
+  auto ok = gw.Client().Delete(Path("+15555550123"), Bearer(gw.alice().token));
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200);
 
   for (const std::string number : {"+14155550100", "+15555559999"}) {
     SCOPED_TRACE(number);
-    auto denied = gw.Client().Delete(Path(number), Bearer(gw.alice()));
+    auto denied = gw.Client().Delete(Path(number), Bearer(gw.alice().token));
     ASSERT_TRUE(denied);
     EXPECT_EQ(denied->status, 403);
     EXPECT_EQ(Body(denied)["reason"], "policy_denied");
@@ -66,14 +72,16 @@ TEST(PolicyLanguageTest, LabelsSelectNumbersAndEvery403NamesItsRule) {
 
 TEST(PolicyLanguageTest, DenyUnlistedNumbersOption) {
   FakeUpstream upstream;
-  GatewayHarness gw({.upstream_base_url = Url(upstream),
+  GatewayHarness gw({.upstream_base_url = upstream.url(),
                      .policy_json = R"({"deny_unlisted_numbers": true,
         "rules": [{"id": "ops", "effect": "allow", "groups": ["telecom-ops"]}]})",
                      .inventory_json = kInventory});
-  auto listed = gw.Client().Delete(Path("+14155550100"), Bearer(gw.olga()));
+  auto listed =
+      gw.Client().Delete(Path("+14155550100"), Bearer(gw.olga().token));
   ASSERT_TRUE(listed);
   EXPECT_EQ(listed->status, 200);
-  auto unlisted = gw.Client().Delete(Path("+14155559999"), Bearer(gw.olga()));
+  auto unlisted =
+      gw.Client().Delete(Path("+14155559999"), Bearer(gw.olga().token));
   ASSERT_TRUE(unlisted);
   EXPECT_EQ(unlisted->status, 403);
   EXPECT_EQ(Body(unlisted)["rule_id"], "unlisted_number");
@@ -87,7 +95,7 @@ const char* kSourcePolicy = R"({"rules": [
 TEST(PolicyLanguageTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {
   FakeUpstream upstream;
   GatewayHarness behind_proxy(
-      {.upstream_base_url = Url(upstream),
+      {.upstream_base_url = upstream.url(),
        .policy_json = kSourcePolicy,
        .extra_config = {{"trusted_proxies", {"127.0.0.1", "::1"}}}});
   struct Case {
@@ -109,7 +117,7 @@ TEST(PolicyLanguageTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {
     if (!c.xff.empty()) h.emplace("X-Forwarded-For", c.xff);
     auto res = behind_proxy.Client().Delete(
         Path("+155555501" + std::to_string(10 + n++)),
-        Bearer(behind_proxy.alice(), h));
+        BearerWith(behind_proxy.alice(), h));
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, c.status);
     if (c.status == 403) {
@@ -119,10 +127,10 @@ TEST(PolicyLanguageTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {
 
   // Without trusted proxies the header is ignored: the TCP peer decides.
   GatewayHarness direct(
-      {.upstream_base_url = Url(upstream), .policy_json = kSourcePolicy});
+      {.upstream_base_url = upstream.url(), .policy_json = kSourcePolicy});
   auto res = direct.Client().Delete(
       Path("+15555550199"),
-      Bearer(direct.alice(), {{"X-Forwarded-For", "203.0.113.5"}}));
+      BearerWith(direct.alice(), {{"X-Forwarded-For", "203.0.113.5"}}));
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 403);
 }
@@ -131,35 +139,45 @@ TEST(PolicyLanguageTest, TimeWindowsFollowTheGatewayClock) {
   FakeUpstream upstream;
   // Mon 09:30 CET
   FakeClock clock(*policy::ParseTimestamp("2026-11-02T08:30:00Z"));
-  GatewayHarness gw(
-      {.upstream_base_url = Url(upstream), .policy_json = R"({"rules": [
+  GatewayHarness gw({.upstream_base_url = upstream.url(),
+                     .policy_json = R"({"rules": [
         {"id": "ops-business-hours", "effect": "allow", "groups": ["telecom-ops"],
          "when": {"time_zone": "Europe/Berlin", "days": ["mon","tue","wed","thu","fri"],
                   "hours": ["09:00-17:00"]}}]})",
-       .clock = clock.Function()});
-  auto in = gw.Client().Delete(Path("+15555550123"), Bearer(gw.olga()));
-  ASSERT_TRUE(in);
-  EXPECT_EQ(in->status, 200);
-  clock.Set(*policy::ParseTimestamp("2026-11-02T16:00:00Z"));  // Mon 17:00 CET
-  auto out = gw.Client().Delete(Path("+15555550124"), Bearer(gw.olga()));
-  ASSERT_TRUE(out);
-  EXPECT_EQ(out->status, 403);
-  EXPECT_EQ(Body(out)["rule_id"], "implicit_deny");
+                     .clock = clock.Function()});
+  struct Case {
+    const char* at;
+    const char* number;
+    int status;
+  };
+  for (const Case& c : {Case{"2026-11-02T08:30:00Z", "+15555550123", 200},
+                        // Mon 17:00 CET
+                        Case{"2026-11-02T16:00:00Z", "+15555550124", 403}}) {
+    SCOPED_TRACE(c.at);
+    clock.Set(*policy::ParseTimestamp(c.at));
+    json body;
+    ASSERT_NO_FATAL_FAILURE(
+        ExpectRelease(gw, c.number, gw.olga(), c.status, &body));
+    if (c.status == 403) {
+      EXPECT_EQ(body["rule_id"], "implicit_deny");
+    }
+  }
 }
 
 TEST(PolicyLanguageTest, VelocityLimitAnswers429AndCountsOnlyReleases) {
   FakeUpstream upstream;
   FakeClock clock(*policy::ParseTimestamp("2026-11-26T10:00:00Z"));
-  GatewayHarness gw(
-      {.upstream_base_url = Url(upstream), .policy_json = R"({"rules": [
+  GatewayHarness gw({.upstream_base_url = upstream.url(),
+                     .policy_json = R"({"rules": [
         {"id": "never-emergency", "effect": "deny", "numbers": ["+1911*"]},
         {"id": "support-any", "effect": "allow", "groups": ["support"]}],
       "limits": [{"id": "per-user-hourly", "per": "user", "max": 2, "window": "1h"}]})",
-       .clock = clock.Function()});
+                     .clock = clock.Function()});
 
   // Denials never count.
   for (int i = 0; i < 3; ++i) {
-    auto denied = gw.Client().Delete(Path("+19115550000"), Bearer(gw.alice()));
+    auto denied =
+        gw.Client().Delete(Path("+19115550000"), Bearer(gw.alice().token));
     ASSERT_TRUE(denied);
     EXPECT_EQ(denied->status, 403);
   }
@@ -168,18 +186,20 @@ TEST(PolicyLanguageTest, VelocityLimitAnswers429AndCountsOnlyReleases) {
   reject.status = 404;
   reject.body = R"({"success":false,"message":"not found"})";
   upstream.SetReply(reject);
-  auto rejected = gw.Client().Delete(Path("+15555550100"), Bearer(gw.alice()));
+  auto rejected =
+      gw.Client().Delete(Path("+15555550100"), Bearer(gw.alice().token));
   ASSERT_TRUE(rejected);
   EXPECT_EQ(rejected->status, 404);
   upstream.SetReply(FakeUpstream::Reply());
 
   for (const char* n : {"+15555550101", "+15555550102"}) {
-    auto ok = gw.Client().Delete(Path(n), Bearer(gw.alice()));
+    auto ok = gw.Client().Delete(Path(n), Bearer(gw.alice().token));
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->status, 200);
   }
   clock.Advance(std::chrono::minutes(15));
-  auto limited = gw.Client().Delete(Path("+15555550103"), Bearer(gw.alice()));
+  auto limited =
+      gw.Client().Delete(Path("+15555550103"), Bearer(gw.alice().token));
   ASSERT_TRUE(limited);
   EXPECT_EQ(limited->status, 429);
   EXPECT_EQ(Body(limited)["reason"], "rate_limited");
@@ -204,14 +224,15 @@ TEST(PolicyLanguageTest, VelocityLimitAnswers429AndCountsOnlyReleases) {
 
   // After the window, the oldest release has aged out.
   clock.Advance(std::chrono::minutes(45));
-  auto again = gw.Client().Delete(Path("+15555550105"), Bearer(gw.alice()));
+  auto again =
+      gw.Client().Delete(Path("+15555550105"), Bearer(gw.alice().token));
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 200);
 }
 
 TEST(PolicyLanguageTest, AReleaseWhoseOutcomeIsUnknownCounts) {
   FakeUpstream upstream;
-  GatewayHarness gw({.upstream_base_url = Url(upstream),
+  GatewayHarness gw({.upstream_base_url = upstream.url(),
                      .policy_json = R"({"rules": [
         {"id": "support-any", "effect": "allow", "groups": ["support"]}],
       "limits": [{"id": "one-a-day", "per": "group", "max": 1, "window": "24h"}]})",
@@ -219,25 +240,24 @@ TEST(PolicyLanguageTest, AReleaseWhoseOutcomeIsUnknownCounts) {
   FakeUpstream::Reply slow;
   slow.delay = std::chrono::milliseconds(900);
   upstream.SetReply(slow);
-  auto timed_out = gw.Client().Delete(Path("+15555550101"), Bearer(gw.alice()));
-  ASSERT_TRUE(timed_out);
-  EXPECT_EQ(timed_out->status, 504);  // sent; the upstream may have acted
+  // Sent; the upstream may have acted.
+  ASSERT_NO_FATAL_FAILURE(ExpectRelease(gw, "+15555550101", gw.alice(), 504));
   upstream.SetReply(FakeUpstream::Reply());
-  auto limited = gw.Client().Delete(Path("+15555550102"), Bearer(gw.alice()));
-  ASSERT_TRUE(limited);
-  EXPECT_EQ(limited->status, 429);
-  EXPECT_EQ(Body(limited)["reason"], "rate_limited");
+  json limited;
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectRelease(gw, "+15555550102", gw.alice(), 429, &limited));
+  EXPECT_EQ(limited["reason"], "rate_limited");
 }
 
 TEST(PolicyLanguageTest, ShadowRulesAreAuditedAndCountedButNeverEnforced) {
   FakeUpstream upstream;
-  GatewayHarness gw({.upstream_base_url = Url(upstream),
+  GatewayHarness gw({.upstream_base_url = upstream.url(),
                      .policy_json = R"({"rules": [
         {"id": "support-any", "effect": "allow", "groups": ["support"]},
         {"id": "trial-block-prod", "effect": "deny", "mode": "shadow",
          "labels": {"env": "prod"}}]})",
                      .inventory_json = kInventory});
-  auto res = gw.Client().Delete(Path("+14155550100"), Bearer(gw.alice()));
+  auto res = gw.Client().Delete(Path("+14155550100"), Bearer(gw.alice().token));
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);  // the shadow deny did not stop it
   const auto rows = gw.AuditRows();
@@ -245,22 +265,19 @@ TEST(PolicyLanguageTest, ShadowRulesAreAuditedAndCountedButNeverEnforced) {
   EXPECT_EQ(rows.front()["stage"], "intent");
   EXPECT_EQ(rows.front()["shadow"], "deny:trial-block-prod");
   const std::string m = gw.Metrics();
-  EXPECT_EQ(
-      MetricValue(
-          m,
-          R"(agni_gateway_policy_decisions_total{decision="deny",mode="shadow"})"),
-      1.0);
-  EXPECT_EQ(
-      MetricValue(
-          m,
-          R"(agni_gateway_policy_decisions_total{decision="allow",mode="enforce"})"),
-      1.0);
+  for (
+      const char* series :
+      {R"(agni_gateway_policy_decisions_total{decision="deny",mode="shadow"})",
+       R"(agni_gateway_policy_decisions_total{decision="allow",mode="enforce"})"}) {
+    SCOPED_TRACE(series);
+    EXPECT_EQ(MetricValue(m, series), 1.0);
+  }
 }
 
 TEST(PolicyLanguageTest, ExplainIsForAuditorsAndAdminsAndShowsEveryRule) {
   FakeUpstream upstream;
   GatewayHarness gw(
-      {.upstream_base_url = Url(upstream),
+      {.upstream_base_url = upstream.url(),
        .policy_json = R"({"rules": [
         {"id": "never-emergency", "effect": "deny", "numbers": ["+1911*"]},
         {"id": "support-test", "effect": "allow", "groups": ["support"],
@@ -274,8 +291,9 @@ TEST(PolicyLanguageTest, ExplainIsForAuditorsAndAdminsAndShowsEveryRule) {
       R"({"user": "alice", "phone_number": "+14155550100"})";
   for (const char* who : {"carol", "root"}) {
     SCOPED_TRACE(who);
-    auto res = gw.Client().Post("/v1/policy/explain", Bearer(gw.User(who)),
-                                question, "application/json");
+    auto res =
+        gw.Client().Post("/v1/policy/explain", Bearer(gw.User(who).token),
+                         question, "application/json");
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 200) << res->body;
     const json j = Body(res);
@@ -291,7 +309,7 @@ TEST(PolicyLanguageTest, ExplainIsForAuditorsAndAdminsAndShowsEveryRule) {
   }
   // With a time and a source.
   auto olga =
-      gw.Client().Post("/v1/policy/explain", Bearer(gw.User("carol")),
+      gw.Client().Post("/v1/policy/explain", Bearer(gw.User("carol").token),
                        R"({"user": "olga", "phone_number": "+14155550100",
           "at": "2026-11-26T10:00:00Z", "source": "192.0.2.7"})",
                        "application/json");
@@ -300,20 +318,22 @@ TEST(PolicyLanguageTest, ExplainIsForAuditorsAndAdminsAndShowsEveryRule) {
   EXPECT_EQ(Body(olga)["decision"], "allow");
   EXPECT_EQ(Body(olga)["rule_id"], "office-only");
 
-  auto forbidden = gw.Client().Post("/v1/policy/explain", Bearer(gw.alice()),
-                                    question, "application/json");
+  auto forbidden =
+      gw.Client().Post("/v1/policy/explain", Bearer(gw.alice().token), question,
+                       "application/json");
   ASSERT_TRUE(forbidden);
   EXPECT_EQ(forbidden->status, 403);
   EXPECT_EQ(Body(forbidden)["reason"], "forbidden");
 
-  auto bad = gw.Client().Post("/v1/policy/explain", Bearer(gw.User("carol")),
-                              R"({"user": "nobody", "phone_number": "+1"})",
-                              "application/json");
+  auto bad = gw.Client().Post(
+      "/v1/policy/explain", Bearer(gw.User("carol").token),
+      R"({"user": "nobody", "phone_number": "+1"})", "application/json");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_EQ(Body(bad)["reason"], "invalid_request");
 
-  auto get = gw.Client().Get("/v1/policy/explain", Bearer(gw.User("carol")));
+  auto get =
+      gw.Client().Get("/v1/policy/explain", Bearer(gw.User("carol").token));
   ASSERT_TRUE(get);
   EXPECT_EQ(get->status, 405);
   EXPECT_EQ(get->get_header_value("Allow"), "POST");

@@ -65,7 +65,8 @@ struct Accounting {
   std::int64_t summaries = 0;
 };
 
-Accounting Account(const std::vector<json>& rows, const std::string& peer = "") {
+Accounting Account(const std::vector<json>& rows,
+                   const std::string& peer = "") {
   Accounting a;
   for (const json& r : rows) {
     if (r.value("reason", "") != "unauthenticated") continue;
@@ -84,15 +85,12 @@ class RejectionFloodTest : public ::testing::Test {
  protected:
   GatewayHarness::Options Opts(json rejections) {
     dir_.Write("fingerprint.key", std::string(32, 'k'));
-    GatewayHarness::Options o{
-        .upstream_base_url =
-            "http://127.0.0.1:" + std::to_string(upstream_.port())};
-    o.extra_config = {
-        {"audit",
-         {{"path", "audit.db"},
-          {"busy_timeout", "200ms"},
-          {"fingerprint_key_file", dir_.File("fingerprint.key")},
-          {"rejections", std::move(rejections)}}}};
+    GatewayHarness::Options o{.upstream_base_url = upstream_.url()};
+    o.extra_config = {{"audit",
+                       {{"path", "audit.db"},
+                        {"busy_timeout", "200ms"},
+                        {"fingerprint_key_file", dir_.File("fingerprint.key")},
+                        {"rejections", std::move(rejections)}}}};
     return o;
   }
 
@@ -107,7 +105,8 @@ TEST_F(RejectionFloodTest, OnePeerGetsItsBurstAndOneSummaryThatAddsUp) {
   int legit_ok = 0;
   for (int i = 0; i < kFlood; ++i) {
     httplib::Headers h;
-    if (i % 4 == 1) h = {{"Authorization", "Bearer wrong-token-" + std::to_string(i % 3)}};
+    if (i % 4 == 1)
+      h = {{"Authorization", "Bearer wrong-token-" + std::to_string(i % 3)}};
     if (i % 4 == 2) h = {{"X-Api-Key", "wrong-key-zz9"}};
     if (i % 4 == 3) h = {{"Authorization", "Bearer " + gw.alice().token + "x"}};
     auto res = client.Delete(ReleasePath(kNumber), h);
@@ -117,8 +116,7 @@ TEST_F(RejectionFloodTest, OnePeerGetsItsBurstAndOneSummaryThatAddsUp) {
               "Bearer realm=\"agni-gateway\"");
     if (i % 100 == 50) {
       // A legitimate release in the middle of the flood, same peer.
-      auto ok = client.Delete(ReleasePath(kNumber),
-                              {{"Authorization", "Bearer " + gw.alice().token}});
+      auto ok = client.Delete(ReleasePath(kNumber), Bearer(gw.alice().token));
       ASSERT_TRUE(ok);
       EXPECT_EQ(ok->status, 200);
       ++legit_ok;
@@ -131,10 +129,15 @@ TEST_F(RejectionFloodTest, OnePeerGetsItsBurstAndOneSummaryThatAddsUp) {
   EXPECT_EQ(before.individual, 10);
   EXPECT_EQ(before.summaries, 0);
   const std::string m = gw.Metrics();
-  EXPECT_EQ(MetricValue(m, R"(agni_gateway_requests_total{code="401",route="release"})"),
-            kFlood);
-  EXPECT_EQ(MetricValue(m, R"(agni_gateway_audit_rejections_summarized_total{reason="unauthenticated"})"),
-            kFlood - 10);
+  EXPECT_EQ(
+      MetricValue(m,
+                  R"(agni_gateway_requests_total{code="401",route="release"})"),
+      kFlood);
+  EXPECT_EQ(
+      MetricValue(
+          m,
+          R"(agni_gateway_audit_rejections_summarized_total{reason="unauthenticated"})"),
+      kFlood - 10);
 
   EXPECT_EQ(gw.rejections().Flush(), 1u);  // what a clean shutdown does
   const auto rows = gw.AuditRows();
@@ -169,9 +172,11 @@ TEST_F(RejectionFloodTest, OnePeerGetsItsBurstAndOneSummaryThatAddsUp) {
   EXPECT_FALSE(summary->contains("principal"));
   const std::string detail = (*summary)["detail"];
   EXPECT_NE(detail.find("distinct credentials, most frequent hmac-sha256:"),
-            std::string::npos) << detail;
+            std::string::npos)
+      << detail;
   EXPECT_NE(detail.find("without a fingerprinted credential"),
-            std::string::npos) << detail;
+            std::string::npos)
+      << detail;
 
   // No token, no token hash anywhere in the audit.
   std::string all;
@@ -187,9 +192,11 @@ TEST_F(RejectionFloodTest, OnePeerGetsItsBurstAndOneSummaryThatAddsUp) {
   const audit::VerifyReport v = audit::Verify({gw.audit_path(), "", "", ""});
   EXPECT_EQ(v.exit_code, audit::kVerifyOk) << VerifyReportText(v);
   std::ostringstream jsonl;
-  ASSERT_EQ(audit::Export({gw.audit_path(), "jsonl", "", ""}, jsonl).exit_code, 0);
-  EXPECT_NE(jsonl.str().find("\"request_count\":" + std::to_string(kFlood - 10)),
-            std::string::npos);
+  ASSERT_EQ(audit::Export({gw.audit_path(), "jsonl", "", ""}, jsonl).exit_code,
+            0);
+  EXPECT_NE(
+      jsonl.str().find("\"request_count\":" + std::to_string(kFlood - 10)),
+      std::string::npos);
   std::ostringstream csv;
   ASSERT_EQ(audit::Export({gw.audit_path(), "csv", "", ""}, csv).exit_code, 0);
   EXPECT_NE(csv.str().find("," + std::to_string(kFlood - 10) + "\r\n"),
@@ -206,8 +213,9 @@ TEST_F(RejectionFloodTest, OnePeerGetsItsBurstAndOneSummaryThatAddsUp) {
   const json summaries = search("reason=unauthenticated&summary=true");
   ASSERT_EQ(summaries.size(), 1u);
   EXPECT_EQ(summaries[0]["request_count"], kFlood - 10);
-  EXPECT_EQ(search("reason=unauthenticated&summary=false&peer=127.0.0.1").size(),
-            10u);
+  EXPECT_EQ(
+      search("reason=unauthenticated&summary=false&peer=127.0.0.1").size(),
+      10u);
   EXPECT_EQ(search("peer=10.9.9.9").size(), 0u);
   audit::AuditQuery bad;
   EXPECT_EQ(audit::ParseAuditQuery("summary=maybe", bad),
@@ -215,12 +223,11 @@ TEST_F(RejectionFloodTest, OnePeerGetsItsBurstAndOneSummaryThatAddsUp) {
 }
 
 TEST_F(RejectionFloodTest, DistinctPeersHaveTheirOwnKeysAndTheCapOverflows) {
-  GatewayHarness gw(
-      Opts({{"burst", 2}, {"window", "1h"}, {"max_keys", 2}}));
+  GatewayHarness gw(Opts({{"burst", 2}, {"window", "1h"}, {"max_keys", 2}}));
   // Four peers, five bad requests each; only two keys fit, the others are
   // counted under "*" and have no burst of their own.
-  const std::vector<std::string> peers = {"127.0.0.2", "127.0.0.3",
-                                          "127.0.0.4", "127.0.0.5"};
+  const std::vector<std::string> peers = {"127.0.0.2", "127.0.0.3", "127.0.0.4",
+                                          "127.0.0.5"};
   for (const std::string& peer : peers) {
     for (int i = 0; i < 5; ++i) {
       ASSERT_EQ(FromPeer(gw.port(), peer, "bad-token-" + peer), 401) << peer;
@@ -293,7 +300,8 @@ TEST_F(RejectionFloodTest, ConfigKeysAreValidatedWithTheirPathAndDefault) {
        {"burst", "window", "max_individual", "max_keys", "bogus"}) {
     EXPECT_NE(errors.find(std::string("audit.rejections.") + key),
               std::string::npos)
-        << key << " in:\n" << errors;
+        << key << " in:\n"
+        << errors;
   }
   GatewayHarness ok(Opts({{"burst", 0},
                           {"window", "30s"},
@@ -312,8 +320,7 @@ TEST_F(RejectionFloodTest, ConfigKeysAreValidatedWithTheirPathAndDefault) {
 }
 
 TEST_F(RejectionFloodTest, DefaultsWhenTheBlockIsAbsent) {
-  GatewayHarness gw({.upstream_base_url = "http://127.0.0.1:" +
-                                          std::to_string(upstream_.port())});
+  GatewayHarness gw({.upstream_base_url = upstream_.url()});
   const AuditRejectionsConfig& c = gw.config().audit.rejections;
   EXPECT_EQ(c.burst, 10u);
   EXPECT_EQ(c.window, std::chrono::seconds(10));

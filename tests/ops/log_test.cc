@@ -4,12 +4,29 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <vector>
 
 #include "tests/ops/ops_gateway.h"
 
 namespace agni::testing {
 namespace {
+
+// Polls the gateway's log lines into `lines` until `done` holds for them
+// (5 s at most); false when it never does.
+bool WaitForLogLines(
+    const GatewayProcess& gw,
+    const std::function<bool(const std::vector<nlohmann::json>&)>& done,
+    std::vector<nlohmann::json>& lines) {
+  return WaitFor(
+      [&] {
+        lines = gw.LogLines();
+        return done(lines);
+      },
+      std::chrono::seconds(5));
+}
 
 TEST(LogTest, MasksPhoneNumbers) {
   EXPECT_EQ(MaskPhoneNumbers("+15551234567"), "+1555*****67");
@@ -57,16 +74,12 @@ TEST(LogTest, BinaryWritesOneJsonObjectPerRequestWithoutSecrets) {
   ASSERT_EQ(bad->status, 401);
 
   std::vector<nlohmann::json> lines;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        lines = gw.LogLines();
-        int requests = 0;
-        for (const auto& l : lines)
-          requests += l.value("message", "") == "request";
-        return requests == 2;
-      },
-      std::chrono::seconds(5)))
-      << gw.process().Log();
+  const auto two_requests = [](const std::vector<nlohmann::json>& ls) {
+    return std::count_if(ls.begin(), ls.end(), [](const nlohmann::json& l) {
+             return l.value("message", "") == "request";
+           }) == 2;
+  };
+  ASSERT_TRUE(WaitForLogLines(gw, two_requests, lines)) << gw.process().Log();
   for (const auto& l : lines) {
     EXPECT_FALSE(l.contains("unparsed")) << l.dump();
     EXPECT_TRUE(l.contains("time") && l.contains("level") &&
@@ -118,12 +131,9 @@ TEST(LogTest, LogLevelWarnDropsInfoLines) {
   ASSERT_TRUE(err);
   ASSERT_EQ(err->status, 500);
   std::vector<nlohmann::json> lines;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        lines = gw.LogLines();
-        return !lines.empty();
-      },
-      std::chrono::seconds(5)));
+  ASSERT_TRUE(WaitForLogLines(
+      gw, [](const std::vector<nlohmann::json>& ls) { return !ls.empty(); },
+      lines));
   for (const auto& l : lines)
     EXPECT_NE(l.value("level", ""), "info") << l.dump();
   ASSERT_EQ(lines.size(), 1u) << gw.process().Log();

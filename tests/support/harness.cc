@@ -1,8 +1,11 @@
 #include "tests/support/harness.h"
 
+#include <gtest/gtest.h>
+
 #include <stdexcept>
 
 #include "base/crypto.h"
+#include "tests/support/config_builder.h"
 
 namespace agni::testing {
 namespace {
@@ -49,9 +52,6 @@ GatewayHarness::GatewayHarness(Options options) : options_(std::move(options)) {
       users_.push_back({name, groups, NewToken()});
     }
   }
-  if (!options_.inventory_json.empty()) {
-    dir_.Write("numbers.json", options_.inventory_json);
-  }
   WriteConfig(options_.policy_json);
   Start();
 }
@@ -59,40 +59,26 @@ GatewayHarness::GatewayHarness(Options options) : options_(std::move(options)) {
 GatewayHarness::~GatewayHarness() { Stop(); }
 
 void GatewayHarness::WriteConfig(const std::string& policy_json) {
-  nlohmann::json users = nlohmann::json::array();
-  for (const TestUser& u : users_) {
-    users.push_back({{"name", u.name},
-                     {"groups", u.groups},
-                     {"token_sha256", Sha256Hex(u.token)}});
+  GatewayConfig config{.upstream_base_url = options_.upstream_base_url,
+                       .users = users_,
+                       .policy_json = policy_json,
+                       .inventory_json = options_.inventory_json};
+  config.patch = {{"upstream", {{"read_timeout", options_.read_timeout}}},
+                  {"server", {{"threads", 16}}}};
+  if (!options_.ca_file.empty()) {
+    config.patch["upstream"]["ca_file"] = options_.ca_file;
   }
-  nlohmann::json upstream = {{"base_url", options_.upstream_base_url},
-                             {"read_timeout", options_.read_timeout},
-                             {"connect_timeout", "1s"}};
-  if (options_.upstream_base_url.starts_with("http://")) {
-    upstream["allow_plain_http"] = true;
-  }
-  if (!options_.ca_file.empty()) upstream["ca_file"] = options_.ca_file;
-  nlohmann::json audit = {{"path", "audit.db"}};
   if (!options_.audit_busy_timeout.empty()) {
-    audit["busy_timeout"] = options_.audit_busy_timeout;
-  }
-  nlohmann::json config = {{"listen", "127.0.0.1:0"},
-                           {"admin_listen", "127.0.0.1:0"},
-                           {"upstream", upstream},
-                           {"server", {{"threads", 16}}},
-                           {"audit", audit},
-                           {"users", users},
-                           {"auditors", {"compliance"}},
-                           {"policy_file", "policy.json"}};
-  if (!options_.inventory_json.empty()) {
-    config["inventory_file"] = "numbers.json";
+    config.patch["audit"] = {{"busy_timeout", options_.audit_busy_timeout}};
   }
   if (!options_.approvals_config.is_null()) {
-    config["approvals"] = options_.approvals_config;
+    config.patch["approvals"] = options_.approvals_config;
   }
-  config.merge_patch(options_.extra_config);
-  dir_.Write("gateway.json", config.dump(2));
-  dir_.Write("policy.json", policy_json);
+  config.WriteTo(dir_);
+  // After the builder's own patch, so that a test's null removes a key.
+  nlohmann::json document = config.Document();
+  document.merge_patch(options_.extra_config);
+  dir_.Write("gateway.json", document.dump(2));
 }
 
 void GatewayHarness::Start() {
@@ -156,6 +142,19 @@ std::vector<nlohmann::json> GatewayHarness::AuditRows() const {
 std::string GatewayHarness::Metrics() const {
   auto res = AdminClient().Get("/metrics");
   return res ? res->body : "";
+}
+
+void ExpectFailedRelease(const GatewayHarness& gw,
+                         const std::string& number_in_path, int status,
+                         const std::string& reason, nlohmann::json& outcome) {
+  auto res =
+      gw.Client().Delete(ReleasePath(number_in_path), Bearer(gw.alice().token));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, status);
+  EXPECT_EQ(nlohmann::json::parse(res->body, nullptr, false)["reason"], reason);
+  const auto rows = gw.AuditRows();
+  ASSERT_EQ(rows.size(), 2u);
+  outcome = rows[1];
 }
 
 }  // namespace agni::testing

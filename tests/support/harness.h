@@ -142,4 +142,11 @@ class GatewayHarness {
   std::unique_ptr<Gateway> gateway_;
 };
 
+// alice releases `number_in_path` through `gw`; expects a `status` problem
+// for `reason`, audited as an intent and one outcome row, which is copied to
+// `outcome`. Call it within ASSERT_NO_FATAL_FAILURE.
+void ExpectFailedRelease(const GatewayHarness& gw,
+                         const std::string& number_in_path, int status,
+                         const std::string& reason, nlohmann::json& outcome);
+
 }  // namespace agni::testing

@@ -101,7 +101,11 @@ class ApprovalServiceTest : public ::testing::Test {
       case ApprovalStatus::kPending:
         break;
       case ApprovalStatus::kApproved:
+      case ApprovalStatus::kExecuted:
         EXPECT_TRUE(service_.Approve(id, Who("olga"), "").ok());
+        if (state == ApprovalStatus::kExecuted) {
+          EXPECT_TRUE(service_.Consume(id, Who("alice"), number, "prod").ok());
+        }
         break;
       case ApprovalStatus::kDenied:
         EXPECT_TRUE(service_.Deny(id, Who("olga"), "no").ok());
@@ -112,10 +116,6 @@ class ApprovalServiceTest : public ::testing::Test {
         break;
       case ApprovalStatus::kCancelled:
         EXPECT_TRUE(service_.Cancel(id, Who("alice"), "").ok());
-        break;
-      case ApprovalStatus::kExecuted:
-        EXPECT_TRUE(service_.Approve(id, Who("olga"), "").ok());
-        EXPECT_TRUE(service_.Consume(id, Who("alice"), number, "prod").ok());
         break;
     }
     EXPECT_EQ(store_.rows.at(id).status, state);

@@ -604,6 +604,15 @@ TEST(LoadConfigTest, ConfigThatIsNotAnObjectIsOneError) {
   ExpectOneErrorAtTheRoot(dir.Write("gateway.json", R"(["listen"])"), "");
 }
 
+// Expects an error at each of `paths`.
+void ExpectErrorsAt(const ConfigErrors& errors,
+                    const std::vector<std::string>& paths) {
+  for (const std::string& path : paths) {
+    SCOPED_TRACE(path);
+    EXPECT_TRUE(HasErrorAt(errors, path)) << Dump(errors);
+  }
+}
+
 TEST(LoadConfigTest, PolicyFileErrorsCarryThePolicyFileName) {
   ConfigFolder s(FullConfig());
   s.dir.Write("policies/policy.json", R"({"rules": [
@@ -612,10 +621,8 @@ TEST(LoadConfigTest, PolicyFileErrorsCarryThePolicyFileName) {
   const ConfigLoad load = LoadConfig(s.config_path);
   EXPECT_FALSE(load.config.has_value());
   ASSERT_EQ(load.errors.size(), 2u) << Dump(load.errors);
-  EXPECT_TRUE(HasErrorAt(load.errors, "policy.json:$.rules[0].users[0]"))
-      << Dump(load.errors);
-  EXPECT_TRUE(HasErrorAt(load.errors, "policy.json:$.rules[1].groups[1]"))
-      << Dump(load.errors);
+  ExpectErrorsAt(load.errors, {"policy.json:$.rules[0].users[0]",
+                               "policy.json:$.rules[1].groups[1]"});
 }
 
 TEST(LoadConfigTest, PolicyRulesMayNameOnlyConfiguredUsersAndGroups) {
@@ -647,12 +654,9 @@ TEST(LoadConfigTest, InventoryMistakesCarryTheInventoryFileName) {
   const ConfigLoad load = LoadConfig(s.config_path);
   EXPECT_FALSE(load.config.has_value());
   EXPECT_EQ(load.errors.size(), 3u) << Dump(load.errors);
-  EXPECT_TRUE(HasErrorAt(load.errors, "numbers.json:$[\"0800123456\"]"))
-      << Dump(load.errors);
-  EXPECT_TRUE(HasErrorAt(load.errors, "numbers.json:$[\"+15550001111\"].env"))
-      << Dump(load.errors);
-  EXPECT_TRUE(HasErrorAt(load.errors, "numbers.json:$[\"+15550002222\"]"))
-      << Dump(load.errors);
+  ExpectErrorsAt(load.errors, {"numbers.json:$[\"0800123456\"]",
+                               "numbers.json:$[\"+15550001111\"].env",
+                               "numbers.json:$[\"+15550002222\"]"});
 }
 
 // --- ParseEndpoint / ParseDuration / IsLoopbackHost

@@ -13,6 +13,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "audit/record.h"
@@ -266,39 +267,28 @@ TEST(HotPathTest, CachedMetricSeriesCountIntoTheRightLabels) {
   odd.stage = audit::Stage::kApproval;  // not pre-declared: uncached path
   m.OnCommit({&intent, &outcome, &intent, &odd}, std::chrono::milliseconds(1));
   const std::string text = m.Serialize();
-  auto value = [&](const std::string& series) {
-    return SeriesValue(text, series);
+  const std::vector<std::pair<std::string, double>> expected = {
+      {R"(agni_gateway_requests_total{code="200",route="release"})", 3},
+      {R"(agni_gateway_requests_total{code="403",route="release"})", 1},
+      {R"(agni_gateway_requests_total{code="200",route="whoami"})", 1},
+      {R"(agni_gateway_requests_total{code="99",route="release"})", 1},
+      {R"(agni_gateway_request_duration_seconds_count{route="release"})", 5},
+      {R"(agni_gateway_policy_decisions_total{decision="allow",mode="enforce"})",
+       2},
+      {R"(agni_gateway_policy_decisions_total{decision="deny",mode="shadow"})",
+       1},
+      {R"(agni_gateway_policy_decisions_total{decision="deny",mode="enforce"})",
+       0},
+      {R"(agni_gateway_upstream_requests_total{outcome="success"})", 1},
+      {R"(agni_gateway_upstream_requests_total{outcome="timeout"})", 1},
+      {R"(agni_gateway_audit_records_total{stage="intent"})", 2},
+      {R"(agni_gateway_audit_records_total{stage="outcome"})", 1},
+      {R"(agni_gateway_audit_records_total{stage="approval"})", 1},
   };
-  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="200",route="release"})"),
-            3);
-  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="403",route="release"})"),
-            1);
-  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="200",route="whoami"})"),
-            1);
-  EXPECT_EQ(value(R"(agni_gateway_requests_total{code="99",route="release"})"),
-            1);
-  EXPECT_EQ(
-      value(R"(agni_gateway_request_duration_seconds_count{route="release"})"),
-      5);
-  EXPECT_EQ(
-      value(
-          R"(agni_gateway_policy_decisions_total{decision="allow",mode="enforce"})"),
-      2);
-  EXPECT_EQ(
-      value(
-          R"(agni_gateway_policy_decisions_total{decision="deny",mode="shadow"})"),
-      1);
-  EXPECT_EQ(
-      value(
-          R"(agni_gateway_policy_decisions_total{decision="deny",mode="enforce"})"),
-      0);
-  EXPECT_EQ(value(R"(agni_gateway_upstream_requests_total{outcome="success"})"),
-            1);
-  EXPECT_EQ(value(R"(agni_gateway_upstream_requests_total{outcome="timeout"})"),
-            1);
-  EXPECT_EQ(value(R"(agni_gateway_audit_records_total{stage="intent"})"), 2);
-  EXPECT_EQ(value(R"(agni_gateway_audit_records_total{stage="outcome"})"), 1);
-  EXPECT_EQ(value(R"(agni_gateway_audit_records_total{stage="approval"})"), 1);
+  for (const auto& [series, value] : expected) {
+    SCOPED_TRACE(series);
+    EXPECT_EQ(SeriesValue(text, series), value);
+  }
 }
 
 }  // namespace

@@ -521,18 +521,26 @@ TEST(PolicyLanguageLoaderTest, EachMistakeIsReportedAtItsPath) {
 
 // ------------------------------------------------------------------ limits
 
+// Admits one release at `at` and settles it as released; false when the
+// limiter refused it.
+bool AdmitAndRelease(VelocityLimiter& limiter, const std::vector<Limit>& limits,
+                     const std::string& user,
+                     const std::vector<std::string>& groups, Tp at) {
+  auto v = limiter.Admit(limits, user, groups, at);
+  if (!v.admitted) return false;
+  limiter.Settle(v.ticket, true);
+  return true;
+}
+
 TEST(VelocityLimiterTest, PerUserLimitSlidesWithTheWindow) {
   VelocityLimiter limiter;
   const std::vector<Limit> limits = {
       {"hourly", Limit::Per::kUser, 2, hours(1)}};
   const std::vector<std::string> groups = {"support"};
   const Tp t0 = At("2026-11-26T10:00:00Z");
-  auto a = limiter.Admit(limits, "alice", groups, t0);
-  ASSERT_TRUE(a.admitted);
-  limiter.Settle(a.ticket, true);
-  auto b = limiter.Admit(limits, "alice", groups, t0 + minutes(20));
-  ASSERT_TRUE(b.admitted);
-  limiter.Settle(b.ticket, true);
+  ASSERT_TRUE(AdmitAndRelease(limiter, limits, "alice", groups, t0));
+  ASSERT_TRUE(
+      AdmitAndRelease(limiter, limits, "alice", groups, t0 + minutes(20)));
 
   auto c = limiter.Admit(limits, "alice", groups, t0 + minutes(30));
   EXPECT_FALSE(c.admitted);
@@ -557,9 +565,8 @@ TEST(VelocityLimiterTest, OnlyReleasesCount) {
   // While the first release is in flight it already counts.
   EXPECT_FALSE(limiter.Admit(limits, "alice", groups, t0).admitted);
   limiter.Settle(a.ticket, false);  // rejected by the upstream: not a release
-  auto b = limiter.Admit(limits, "alice", groups, t0 + seconds(1));
-  ASSERT_TRUE(b.admitted);
-  limiter.Settle(b.ticket, true);
+  ASSERT_TRUE(
+      AdmitAndRelease(limiter, limits, "alice", groups, t0 + seconds(1)));
   EXPECT_FALSE(
       limiter.Admit(limits, "alice", groups, t0 + seconds(2)).admitted);
 }
@@ -572,16 +579,12 @@ TEST(VelocityLimiterTest, PerGroupAndGlobalLimits) {
   const Tp t0 = At("2026-11-26T10:00:00Z");
   const std::vector<std::string> support = {"support"}, ops = {"telecom-ops"};
   for (const char* user : {"alice", "bob"}) {
-    auto v = limiter.Admit(limits, user, support, t0);
-    ASSERT_TRUE(v.admitted);
-    limiter.Settle(v.ticket, true);
+    ASSERT_TRUE(AdmitAndRelease(limiter, limits, user, support, t0));
   }
   auto third = limiter.Admit(limits, "carol", support, t0 + minutes(1));
   EXPECT_FALSE(third.admitted);
   EXPECT_EQ(third.limit_id, "support-daily");
-  auto ops1 = limiter.Admit(limits, "olga", ops, t0 + minutes(1));
-  ASSERT_TRUE(ops1.admitted);
-  limiter.Settle(ops1.ticket, true);
+  ASSERT_TRUE(AdmitAndRelease(limiter, limits, "olga", ops, t0 + minutes(1)));
   auto ops2 = limiter.Admit(limits, "olga", ops, t0 + minutes(2));
   EXPECT_FALSE(ops2.admitted);
   EXPECT_EQ(ops2.limit_id, "global");
