@@ -37,14 +37,10 @@ void PutDigits(char* at, unsigned value, int width) {
 
 std::string_view StageName(Stage stage) {
   switch (stage) {
-    case Stage::kDecision:
-      return "decision";
-    case Stage::kIntent:
-      return "intent";
-    case Stage::kOutcome:
-      return "outcome";
-    case Stage::kApproval:
-      return "approval";
+    case Stage::kDecision: return "decision";
+    case Stage::kIntent: return "intent";
+    case Stage::kOutcome: return "outcome";
+    case Stage::kApproval: return "approval";
   }
   return "decision";
 }
@@ -59,14 +55,10 @@ std::optional<Stage> ParseStage(std::string_view name) {
 
 std::string_view OutcomeName(ReleaseOutcome outcome) {
   switch (outcome) {
-    case ReleaseOutcome::kReleased:
-      return "released";
-    case ReleaseOutcome::kRejectedByUpstream:
-      return "rejected_by_upstream";
-    case ReleaseOutcome::kUnknown:
-      return "unknown";
-    case ReleaseOutcome::kNotSent:
-      return "not_sent";
+    case ReleaseOutcome::kReleased: return "released";
+    case ReleaseOutcome::kRejectedByUpstream: return "rejected_by_upstream";
+    case ReleaseOutcome::kUnknown: return "unknown";
+    case ReleaseOutcome::kNotSent: return "not_sent";
   }
   return "unknown";
 }

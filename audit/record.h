@@ -63,9 +63,9 @@ struct Record {
   std::optional<int> response_status;
   std::string outcome;  // released | rejected_by_upstream | unknown | not_sent
   std::string detail;
-  // Set only on a summary of rejected requests (gateway/rejection_ledger.h):
-  // how many requests this one record stands for. Unset: the record is one
-  // request's own.
+  // Set only on a summary of rejected requests
+  // (gateway/pipeline/rejection_ledger.h): how many requests this one record
+  // stands for. Unset: the record is one request's own.
   std::optional<std::int64_t> request_count;
 };
 

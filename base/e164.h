@@ -6,7 +6,8 @@
 
 namespace agni {
 
-// True when `number` is E.164: '+', a first digit 1-9, then 1 to 14 ASCII digits.
+// True when `number` is E.164: '+', a first digit 1-9, then 1 to 14 ASCII
+// digits.
 bool IsE164(std::string_view number);
 
 }  // namespace agni

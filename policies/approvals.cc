@@ -46,7 +46,6 @@ ApprovalResult Fail(ApprovalError error, std::string detail,
 
 }  // namespace
 
-// clang-format off
 std::string_view StatusName(ApprovalStatus status) {
   switch (status) {
     case ApprovalStatus::kPending: return "pending";
@@ -58,7 +57,6 @@ std::string_view StatusName(ApprovalStatus status) {
   }
   return "pending";
 }
-// clang-format on
 
 std::optional<ApprovalStatus> ParseStatus(std::string_view text) {
   for (ApprovalStatus s :
@@ -70,7 +68,6 @@ std::optional<ApprovalStatus> ParseStatus(std::string_view text) {
   return std::nullopt;
 }
 
-// clang-format off
 std::string_view EventName(ApprovalEvent event) {
   switch (event) {
     case ApprovalEvent::kCreated: return "created";
@@ -83,7 +80,6 @@ std::string_view EventName(ApprovalEvent event) {
   }
   return "created";
 }
-// clang-format on
 
 std::vector<std::string> EligibleApprovers(const RequiredApproval& req,
                                            std::string_view requester,
@@ -447,8 +443,7 @@ ApprovalResult ApprovalService::Consume(const std::string& id,
                     "the approval was already used; each approval releases "
                     "once",
                     a);
-      case ApprovalStatus::kApproved:
-        break;
+      case ApprovalStatus::kApproved: break;
     }
     if (a.rule_key != rule_key) {
       return Fail(ApprovalError::kMismatch,

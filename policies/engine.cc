@@ -67,8 +67,8 @@ Decision Evaluate(const Policy& policy, const Request& request) {
     const Rule*& slot = rule.effect == Effect::kDeny    ? w.deny
                         : rule.effect == Effect::kAllow ? w.allow
                                                         : w.approval;
-    const bool is_approval = rule.effect == Effect::kRequireApproval &&
-                             rule.mode == Mode::kEnforce;
+    const bool is_approval =
+        rule.effect == Effect::kRequireApproval && rule.mode == Mode::kEnforce;
     if (slot == nullptr || is_approval) {
       if (CheckRule(rule, request).matched) {
         if (slot == nullptr) slot = &rule;
@@ -108,9 +108,9 @@ Decision Evaluate(const Policy& policy, const Request& request) {
     d.effect = Effect::kDeny;
     d.rule_id = std::string(kImplicitDeny);
   }
-  const Rule* s = shadow.deny ? shadow.deny
-                 : shadow.approval ? shadow.approval
-                                   : shadow.allow;
+  const Rule* s = shadow.deny       ? shadow.deny
+                  : shadow.approval ? shadow.approval
+                                    : shadow.allow;
   if (s != nullptr) {
     d.shadow_matched = true;
     d.shadow_effect = s->effect;

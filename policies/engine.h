@@ -86,7 +86,8 @@ inline constexpr std::string_view kUnlistedNumber = "unlisted_number";
 struct Request {
   Subject subject;
   std::string_view number;
-  const Labels* labels = nullptr;  // nullptr: the number is not in the inventory
+  const Labels* labels =
+      nullptr;  // nullptr: the number is not in the inventory
   std::chrono::system_clock::time_point time{};
   std::optional<IpAddress> source;  // nullopt: the client address is unknown
 };

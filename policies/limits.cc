@@ -7,12 +7,9 @@ using Clock = VelocityLimiter::Clock;
 
 std::string_view PerName(Limit::Per per) {
   switch (per) {
-    case Limit::Per::kUser:
-      return "user";
-    case Limit::Per::kGroup:
-      return "group";
-    case Limit::Per::kGlobal:
-      return "global";
+    case Limit::Per::kUser: return "user";
+    case Limit::Per::kGroup: return "group";
+    case Limit::Per::kGlobal: return "global";
   }
   return "user";
 }
@@ -91,15 +88,11 @@ VelocityLimiter::Verdict VelocityLimiter::Admit(
   };
   for (const Limit& limit : limits) {
     switch (limit.per) {
-      case Limit::Per::kUser:
-        check(limit, user);
-        break;
+      case Limit::Per::kUser: check(limit, user); break;
       case Limit::Per::kGroup:
         for (const std::string& g : groups) check(limit, g);
         break;
-      case Limit::Per::kGlobal:
-        check(limit, "");
-        break;
+      case Limit::Per::kGlobal: check(limit, ""); break;
     }
   }
   if (!refused.limit_id.empty()) return refused;

@@ -37,9 +37,9 @@ void Conclude(ChainChecker& checker, VerifyReport& report) {
   if (!report.problems.empty()) report.exit_code = kVerifyTampered;
 }
 
-// Summaries of rejected requests (gateway/rejection_ledger.h): each stands
-// for request_count >= 1 requests and is a decision record; a note says how
-// many requests they account for. Logs older than the column have none.
+// Summaries of rejected requests (gateway/pipeline/rejection_ledger.h): each
+// stands for request_count >= 1 requests and is a decision record; a note says
+// how many requests they account for. Logs older than the column have none.
 void CheckSummaries(SQLite::Database& db, ChainChecker& checker,
                     VerifyReport& report) {
   SQLite::Statement has(

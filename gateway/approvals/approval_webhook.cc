@@ -18,7 +18,8 @@ std::string WebhookSignature(const std::string& secret, long long timestamp,
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(signed_text.data()),
        signed_text.size(), mac, &mac_len);
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(mac), mac_len));
+  return HexEncode(
+      std::string_view(reinterpret_cast<const char*>(mac), mac_len));
 }
 
 WebhookNotifier::WebhookNotifier(WebhookConfig config, Metrics& metrics,
@@ -86,9 +87,9 @@ bool WebhookNotifier::Deliver(const std::string& body) {
       path_start == std::string::npos ? "/" : config_.url.substr(path_start);
   httplib::Client client(origin);
   if (!client.is_valid()) return false;
-  const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(
-                           config_.timeout)
-                           .count();
+  const auto timeout =
+      std::chrono::duration_cast<std::chrono::microseconds>(config_.timeout)
+          .count();
   client.set_connection_timeout(timeout / 1'000'000, timeout % 1'000'000);
   client.set_read_timeout(timeout / 1'000'000, timeout % 1'000'000);
   client.set_write_timeout(timeout / 1'000'000, timeout % 1'000'000);

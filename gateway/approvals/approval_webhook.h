@@ -1,7 +1,8 @@
 // Delivers approval events to an operator's webhook, off the request path.
 //
 // Each event is POSTed as JSON with
-//   X-Agni-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
+//   X-Agni-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
+//   "<t>.<body>")>
 // so a receiver can check authenticity and reject replays (an old t). Failed
 // deliveries are retried with exponential backoff up to max_attempts. The
 // queue is bounded: when full, the oldest event is dropped and counted, so a

@@ -21,7 +21,9 @@ std::string Time(std::int64_t us) {
   return us == 0 ? std::string() : audit::FormatTime(us);
 }
 
-json OrNull(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+json OrNull(const std::string& s) {
+  return s.empty() ? json(nullptr) : json(s);
+}
 
 json Votes(const std::vector<policy::Vote>& votes) {
   json out = json::array();
@@ -68,7 +70,6 @@ std::string ParseDecisionBody(const std::string& body, std::string& reason) {
   }
   return "";
 }
-
 
 Reason ApprovalReason(ApprovalError error) {
   switch (error) {
@@ -172,14 +173,13 @@ bool ApprovalsGateway::OnChange(const policy::Approval& after,
   } catch (const std::exception&) {
   }
   if (webhook_ != nullptr) {
-    const json event_body = {
-        {"type", "approval." + std::string(name)},
-        {"event_id", NewRequestId()},
-        {"time", audit::FormatTime(now_us_())},
-        {"actor", OrNull(actor.user)},
-        {"reason", OrNull(reason)},
-        {"audit_seq", committed.seq},
-        {"approval", View(after, {})}};
+    const json event_body = {{"type", "approval." + std::string(name)},
+                             {"event_id", NewRequestId()},
+                             {"time", audit::FormatTime(now_us_())},
+                             {"actor", OrNull(actor.user)},
+                             {"reason", OrNull(reason)},
+                             {"audit_seq", committed.seq},
+                             {"approval", View(after, {})}};
     webhook_->Enqueue(
         event_body.dump(-1, ' ', false, json::error_handler_t::replace));
   }

@@ -12,11 +12,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
-#include <mutex>
-#include <thread>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "audit/approval_store.h"
@@ -102,9 +102,9 @@ class ApprovalsGateway final : public policy::ApprovalListener {
 // "expired" events do not wait for someone to look. Thread-safe Stop().
 class ApprovalSweeper {
  public:
-  explicit ApprovalSweeper(ApprovalsGateway& approvals,
-                           std::chrono::milliseconds interval =
-                               std::chrono::seconds(10));
+  explicit ApprovalSweeper(
+      ApprovalsGateway& approvals,
+      std::chrono::milliseconds interval = std::chrono::seconds(10));
   ~ApprovalSweeper();
   void Stop();
 

@@ -10,12 +10,11 @@ namespace agni {
 namespace {
 
 std::string HexDecode(std::string_view hex) {
-  auto nibble = [](char c) -> int {
-    return c <= '9' ? c - '0' : c - 'a' + 10;
-  };
+  auto nibble = [](char c) -> int { return c <= '9' ? c - '0' : c - 'a' + 10; };
   std::string out(hex.size() / 2, '\0');
   for (std::size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+    out[i] =
+        static_cast<char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
   }
   return out;
 }

@@ -10,7 +10,8 @@ ApiKeyLoad LoadApiKey(const char* key_env, const char* key_file_env) {
   const bool has_key = key_env != nullptr && *key_env != '\0';
   const bool has_file = key_file_env != nullptr && *key_file_env != '\0';
   if (has_key && has_file) {
-    return {"", "both AGNI_API_KEY and AGNI_API_KEY_FILE are set; set exactly one"};
+    return {"",
+            "both AGNI_API_KEY and AGNI_API_KEY_FILE are set; set exactly one"};
   }
   if (!has_key && !has_file) {
     return {"",

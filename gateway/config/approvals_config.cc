@@ -38,8 +38,9 @@ void ReadWebhook(const nlohmann::json& value, const std::string& path,
   auto env = r.String("secret_env", false);
   auto file = r.String("secret_file", false);
   if (env.has_value() == file.has_value()) {
-    r.Error(path, "needs exactly one of secret_env or secret_file (the "
-                  "HMAC-SHA256 key that signs every notification)");
+    r.Error(path,
+            "needs exactly one of secret_env or secret_file (the "
+            "HMAC-SHA256 key that signs every notification)");
   } else if (env) {
     const char* v = std::getenv(env->c_str());
     if (v == nullptr || *v == '\0') {
@@ -55,7 +56,8 @@ void ReadWebhook(const nlohmann::json& value, const std::string& path,
     if (in) buf << in.rdbuf();
     out.secret = TrimNewline(buf.str());
     if (!in || out.secret.empty()) {
-      r.Error(r.PathOf("secret_file"), "cannot read a secret from \"" + f + "\"");
+      r.Error(r.PathOf("secret_file"),
+              "cannot read a secret from \"" + f + "\"");
     }
   }
   if (!out.secret.empty() && out.secret.size() < 16) {
@@ -70,8 +72,9 @@ void ReadWebhook(const nlohmann::json& value, const std::string& path,
 }  // namespace
 
 void ReadApprovalsConfig(const nlohmann::json* value, const std::string& path,
-                         const fs::path& base_dir, const std::string& audit_path,
-                         ApprovalsConfig& out, ConfigErrors& errors) {
+                         const fs::path& base_dir,
+                         const std::string& audit_path, ApprovalsConfig& out,
+                         ConfigErrors& errors) {
   if (!audit_path.empty()) {
     out.path = (fs::path(audit_path).parent_path() / "approvals.db").string();
   }
@@ -82,9 +85,8 @@ void ReadApprovalsConfig(const nlohmann::json* value, const std::string& path,
   if (const nlohmann::json* w = r.Get("webhook")) {
     ReadWebhook(*w, r.PathOf("webhook"), base_dir, out.webhook, errors);
   }
-  if (!audit_path.empty() &&
-      fs::path(out.path).lexically_normal() ==
-          fs::path(audit_path).lexically_normal()) {
+  if (!audit_path.empty() && fs::path(out.path).lexically_normal() ==
+                                 fs::path(audit_path).lexically_normal()) {
     r.Error(r.PathOf("path"), "must differ from audit.path");
   }
 }

@@ -84,17 +84,14 @@ std::optional<json> ReadJsonFile(const std::string& file,
       case json::parse_event_t::object_start:
         open_objects.emplace_back();
         break;
-      case json::parse_event_t::object_end:
-        open_objects.pop_back();
-        break;
+      case json::parse_event_t::object_end: open_objects.pop_back(); break;
       case json::parse_event_t::key:
         if (!open_objects.back().insert(parsed.get<std::string>()).second &&
             duplicate.empty()) {
           duplicate = parsed.get<std::string>();
         }
         break;
-      default:
-        break;
+      default: break;
     }
     return true;
   };

@@ -1,5 +1,5 @@
-// The gateway's configuration: plain structs built once at start-up (and, later,
-// on reload) and then shared read-only between threads.
+// The gateway's configuration: plain structs built once at start-up (and,
+// later, on reload) and then shared read-only between threads.
 #pragma once
 
 #include <chrono>
@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "gateway/config/approvals_config.h"
+#include "gateway/config/tls_config.h"
 #include "policies/engine.h"
 #include "policies/errors.h"
-#include "gateway/config/tls_config.h"
 
 namespace agni {
 
@@ -68,7 +68,7 @@ struct ServerConfig {
 };
 
 // audit.rejections: how rejections of callers without identity are audited
-// under a flood (gateway/rejection_ledger.h).
+// under a flood (gateway/pipeline/rejection_ledger.h).
 struct AuditRejectionsConfig {
   std::size_t burst = 10;  // individual records per (peer, reason) and window
   milliseconds window{10000};

@@ -56,8 +56,9 @@ void ReadTlsConfig(const nlohmann::json& value, const std::string& path,
     return;
   }
   if (!r.Has("client_ca_file")) {
-    r.Error(lpath, "needs client_ca_file (the CA that signs the client "
-                   "certificates)");
+    r.Error(lpath,
+            "needs client_ca_file (the CA that signs the client "
+            "certificates)");
   }
   for (std::size_t i = 0; i < list->size(); ++i) {
     const std::string epath = lpath + "[" + std::to_string(i) + "]";

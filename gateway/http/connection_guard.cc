@@ -70,8 +70,9 @@ void ForEachSocket(Visit visit) {
     char link[64];
     const std::string proc_path = std::string("/proc/self/fd/") + entry->d_name;
     const ssize_t n = readlink(proc_path.c_str(), link, sizeof link - 1);
-    if (n <= 0 || std::string_view(link, static_cast<std::size_t>(n))
-                          .substr(0, 8) != "socket:[") {
+    if (n <= 0 ||
+        std::string_view(link, static_cast<std::size_t>(n)).substr(0, 8) !=
+            "socket:[") {
       continue;
     }
     if (visit(fd)) break;
@@ -171,9 +172,9 @@ std::size_t ConnectionGuard::Scan() {
       auto slot = watched[i].by_peer.find(peer);
       if (slot != watched[i].by_peer.end()) {
         if (slot->second.state == WorkerSlot::State::kHandling) break;
-        deadline = std::max(deadline, slot->second.since +
-                                          l.keep_alive_timeout +
-                                          header_timeout_);
+        deadline =
+            std::max(deadline, slot->second.since + l.keep_alive_timeout +
+                                   header_timeout_);
       }
       if (now < deadline) break;
       // Checked again right before: the fd must still be that connection.

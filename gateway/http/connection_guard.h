@@ -42,16 +42,16 @@ class ConnectionGuard {
   };
   // Called once per connection cut, with the index of its listener, and
   // after every scan (both from the guard's thread).
-  using OnCut = std::function<void(std::size_t listener, const std::string& peer)>;
+  using OnCut =
+      std::function<void(std::size_t listener, const std::string& peer)>;
   using OnScan = std::function<void()>;
 
   // Starts the guard's thread, which scans every `interval`. The listening
   // sockets must be bound.
-  ConnectionGuard(std::vector<Listener> listeners,
-                  std::chrono::milliseconds header_timeout, OnCut on_cut,
-                  OnScan on_scan = nullptr,
-                  std::chrono::milliseconds interval =
-                      std::chrono::milliseconds(250));
+  ConnectionGuard(
+      std::vector<Listener> listeners, std::chrono::milliseconds header_timeout,
+      OnCut on_cut, OnScan on_scan = nullptr,
+      std::chrono::milliseconds interval = std::chrono::milliseconds(250));
   ~ConnectionGuard();
   ConnectionGuard(const ConnectionGuard&) = delete;
   ConnectionGuard& operator=(const ConnectionGuard&) = delete;

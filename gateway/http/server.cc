@@ -8,9 +8,9 @@
 #include <regex>
 
 #include "base/crypto.h"
-#include "gateway/pipeline/problem.h"
 #include "gateway/http/tls_listener.h"
 #include "gateway/http/worker_pool.h"
+#include "gateway/pipeline/problem.h"
 
 namespace agni {
 namespace {
@@ -38,8 +38,8 @@ HttpRequest FromHttplib(const httplib::Request& req) {
   r.approval_id = HeaderValues(req, "X-Approval-Id");
   r.forwarded_for = HeaderValues(req, "X-Forwarded-For");
   const std::string length = req.get_header_value("Content-Length");
-  r.has_body = (!length.empty() && length != "0") ||
-               req.has_header("Transfer-Encoding");
+  r.has_body =
+      (!length.empty() && length != "0") || req.has_header("Transfer-Encoding");
   return r;
 }
 
@@ -116,8 +116,8 @@ ResponseSentHook(const int& listen_port) {
     if (slot == nullptr) return;
     slot->ResponseSent();
     if (slot->closing()) {
-      ShutdownConnection(listen_port,
-                         req.remote_addr + ":" + std::to_string(req.remote_port));
+      ShutdownConnection(
+          listen_port, req.remote_addr + ":" + std::to_string(req.remote_port));
     }
   };
 }
@@ -200,61 +200,62 @@ void GatewayServer::ConfigureMain() {
               });
   // Every request goes through the pipeline before httplib's own routing
   // (which matches decoded paths with std::regex) ever sees it.
-  main_->set_pre_routing_handler(
-      [this](const httplib::Request& req, httplib::Response& res) {
-        NoteRequestStarted(req);
-        if (RefuseAfterClose(res)) {
-          return httplib::Server::HandlerResponse::Handled;
-        }
-        if (WorkerPool::OnOverflowThread()) {
-          // Past the queue: answered at once, and the connection closed.
-          metrics_.CountConnectionRefused("main", "overloaded");
-          HttpResponse out = pipeline_.Overloaded(FromHttplib(req));
-          res.status = out.status;
-          for (auto& [name, value] : out.headers) res.set_header(name, value);
-          res.set_content(std::move(out.body), out.content_type);
-          CloseAfterResponse(res);
-          return httplib::Server::HandlerResponse::Handled;
-        }
-        if (req.headers.size() > kMaxRequestHeaders) {
-          WriteProblem(res, Reason::kInvalidRequest, "too many request headers");
-          res.status = 431;
-          CloseAfterResponse(res);
-          return httplib::Server::HandlerResponse::Handled;
-        }
-        if (TakesBody(req)) return httplib::Server::HandlerResponse::Unhandled;
-        HttpRequest request = FromHttplib(req);
-        request.client_certificate_user = ClientCertificateUser(req, config_.tls);
-        // Without a body (curl -X POST sends no Content-Length), httplib
-        // would refuse the POST; the pipeline takes it here as is.
-        if (request.has_body && req.method == "POST" &&
-            std::regex_match(req.path, ApprovalActionPath())) {
-          return httplib::Server::HandlerResponse::Unhandled;
-        }
-        HttpResponse out = pipeline_.Handle(request);
-        res.status = out.status;
-        for (auto& [name, value] : out.headers) res.set_header(name, value);
-        res.set_content(std::move(out.body), out.content_type);
-        if (pipeline_.draining()) {
-          // Shutting down: no further requests on this connection.
-          CloseAfterResponse(res);
-        }
-        if (request.has_body) {
-          // The body was never read: close rather than parse it as the next
-          // request on this connection.
-          CloseAfterResponse(res);
-        }
-        return httplib::Server::HandlerResponse::Handled;
-      });
-  main_->Post(kExplainPath, [this](const httplib::Request& req,
-                                   httplib::Response& res) {
+  main_->set_pre_routing_handler([this](const httplib::Request& req,
+                                        httplib::Response& res) {
+    NoteRequestStarted(req);
+    if (RefuseAfterClose(res)) {
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (WorkerPool::OnOverflowThread()) {
+      // Past the queue: answered at once, and the connection closed.
+      metrics_.CountConnectionRefused("main", "overloaded");
+      HttpResponse out = pipeline_.Overloaded(FromHttplib(req));
+      res.status = out.status;
+      for (auto& [name, value] : out.headers) res.set_header(name, value);
+      res.set_content(std::move(out.body), out.content_type);
+      CloseAfterResponse(res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.headers.size() > kMaxRequestHeaders) {
+      WriteProblem(res, Reason::kInvalidRequest, "too many request headers");
+      res.status = 431;
+      CloseAfterResponse(res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (TakesBody(req)) return httplib::Server::HandlerResponse::Unhandled;
     HttpRequest request = FromHttplib(req);
-    request.body = req.body;
+    request.client_certificate_user = ClientCertificateUser(req, config_.tls);
+    // Without a body (curl -X POST sends no Content-Length), httplib
+    // would refuse the POST; the pipeline takes it here as is.
+    if (request.has_body && req.method == "POST" &&
+        std::regex_match(req.path, ApprovalActionPath())) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     HttpResponse out = pipeline_.Handle(request);
     res.status = out.status;
     for (auto& [name, value] : out.headers) res.set_header(name, value);
     res.set_content(std::move(out.body), out.content_type);
+    if (pipeline_.draining()) {
+      // Shutting down: no further requests on this connection.
+      CloseAfterResponse(res);
+    }
+    if (request.has_body) {
+      // The body was never read: close rather than parse it as the next
+      // request on this connection.
+      CloseAfterResponse(res);
+    }
+    return httplib::Server::HandlerResponse::Handled;
   });
+  main_->Post(kExplainPath,
+              [this](const httplib::Request& req, httplib::Response& res) {
+                HttpRequest request = FromHttplib(req);
+                request.body = req.body;
+                HttpResponse out = pipeline_.Handle(request);
+                res.status = out.status;
+                for (auto& [name, value] : out.headers)
+                  res.set_header(name, value);
+                res.set_content(std::move(out.body), out.content_type);
+              });
   main_->set_exception_handler([this](const httplib::Request&,
                                       httplib::Response& res,
                                       std::exception_ptr ep) {
@@ -271,7 +272,8 @@ void GatewayServer::ConfigureMain() {
   // Errors httplib produces itself (malformed request line, oversized URI...).
   main_->set_error_handler(httplib::Server::HandlerWithResponse(
       [](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        if (!res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
         Reason reason = Reason::kInvalidRequest;
         if (res.status == 413) reason = Reason::kPayloadTooLarge;
         if (res.status == 404) reason = Reason::kNotFound;
@@ -301,21 +303,23 @@ void GatewayServer::ConfigureAdmin() {
         res.set_content("overloaded\n", "text/plain");
         return httplib::Server::HandlerResponse::Handled;
       });
-  admin_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_.Serialize(), "text/plain; version=0.0.4");
-  });
+  admin_->Get(
+      "/metrics", [this](const httplib::Request&, httplib::Response& res) {
+        res.set_content(metrics_.Serialize(), "text/plain; version=0.0.4");
+      });
   admin_->Get("/livez", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
-  admin_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    std::string problems;
-    if (pipeline_.draining()) problems += "draining\n";
-    if (!audit_.Healthy() && !audit_.Probe()) {
-      problems += "audit store failing\n";
-    }
-    res.status = problems.empty() ? 200 : 503;
-    res.set_content(problems.empty() ? "ready\n" : problems, "text/plain");
-  });
+  admin_->Get(
+      "/readyz", [this](const httplib::Request&, httplib::Response& res) {
+        std::string problems;
+        if (pipeline_.draining()) problems += "draining\n";
+        if (!audit_.Healthy() && !audit_.Probe()) {
+          problems += "audit store failing\n";
+        }
+        res.status = problems.empty() ? 200 : 503;
+        res.set_content(problems.empty() ? "ready\n" : problems, "text/plain");
+      });
 }
 
 std::string GatewayServer::Start() {
@@ -354,9 +358,10 @@ std::string GatewayServer::Start() {
       [this](std::size_t listener, const std::string& peer) {
         const char* name = listener == 0 ? "main" : "admin";
         metrics_.CountConnectionRefused(name, "header_timeout");
-        log_.Warn("closed a connection that sent no complete request head "
-                  "in time",
-                  {{"listener", name}, {"peer", peer}});
+        log_.Warn(
+            "closed a connection that sent no complete request head "
+            "in time",
+            {{"listener", name}, {"peer", peer}});
       },
       [this] {
         for (auto [name, pool] : {std::pair{"main", main_pool_.get()},

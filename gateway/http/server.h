@@ -11,10 +11,10 @@
 #include "audit/store.h"
 #include "gateway/config/config.h"
 #include "gateway/http/connection_guard.h"
+#include "gateway/http/worker_pool.h"
 #include "gateway/ops/log.h"
 #include "gateway/ops/metrics.h"
 #include "gateway/pipeline/pipeline.h"
-#include "gateway/http/worker_pool.h"
 
 namespace httplib {
 class Server;
@@ -63,7 +63,7 @@ class GatewayServer {
   std::unique_ptr<httplib::Server> admin_;
   std::thread main_thread_;
   std::thread admin_thread_;
-  int main_fd_ = -1;   // listening sockets, captured for the backlog fix
+  int main_fd_ = -1;  // listening sockets, captured for the backlog fix
   int admin_fd_ = -1;
   int port_ = 0;
   int admin_port_ = 0;

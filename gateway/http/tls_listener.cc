@@ -37,9 +37,7 @@ CertificateIdentity IdentityOf(X509* cert) {
   for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
     switch (n->type) {
-      case GEN_DNS:
-        id.sans.push_back("DNS:" + Asn1String(n->d.dNSName));
-        break;
+      case GEN_DNS: id.sans.push_back("DNS:" + Asn1String(n->d.dNSName)); break;
       case GEN_URI:
         id.sans.push_back("URI:" + Asn1String(n->d.uniformResourceIdentifier));
         break;
@@ -56,8 +54,7 @@ CertificateIdentity IdentityOf(X509* cert) {
         }
         break;
       }
-      default:
-        break;
+      default: break;
     }
   }
   GENERAL_NAMES_free(names);
@@ -83,7 +80,8 @@ std::unique_ptr<httplib::Server> MakeMainHttpServer(const TlsConfig& tls) {
                                         nullptr) != 1) {
         return false;
       }
-      STACK_OF(X509_NAME)* cas = SSL_load_client_CA_file(tls.client_ca_file.c_str());
+      STACK_OF(X509_NAME)* cas =
+          SSL_load_client_CA_file(tls.client_ca_file.c_str());
       if (cas == nullptr) return false;
       SSL_CTX_set_client_CA_list(&ctx, cas);
       // "optional": a client may present no certificate (and use a token),

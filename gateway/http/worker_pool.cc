@@ -94,9 +94,8 @@ void WorkerPool::WorkerLoop(WorkerSlot* slot) {
   t_slot = slot;
   std::unique_lock lock(mu_);
   for (;;) {
-    const bool woken = work_cv_.wait_for(lock, limits_.idle_exit, [&] {
-      return shutdown_ || !queue_.empty();
-    });
+    const bool woken = work_cv_.wait_for(
+        lock, limits_.idle_exit, [&] { return shutdown_ || !queue_.empty(); });
     if (queue_.empty()) {
       if (shutdown_ || (!woken && threads_ > limits_.min_threads)) break;
       continue;

@@ -75,9 +75,9 @@ class WorkerSlot {
 class WorkerPool {
  public:
   struct Stats {
-    std::size_t threads = 0;  // worker threads alive
-    std::size_t busy = 0;     // of which serving a connection
-    std::size_t queued = 0;   // connections waiting for a worker
+    std::size_t threads = 0;       // worker threads alive
+    std::size_t busy = 0;          // of which serving a connection
+    std::size_t queued = 0;        // connections waiting for a worker
     std::uint64_t overflowed = 0;  // connections answered past the queue
   };
 
@@ -113,7 +113,7 @@ class WorkerPool {
   std::condition_variable done_cv_;
   std::deque<std::function<void()>> queue_;
   std::deque<std::function<void()>> overflow_queue_;
-  std::list<WorkerSlot> slots_;  // one per live worker thread
+  std::list<WorkerSlot> slots_;           // one per live worker thread
   std::list<WorkerSlot> overflow_slots_;  // one per overflow thread
   std::size_t threads_ = 0;
   // Threads not running a task: waiting, or started and about to take one.

@@ -15,7 +15,8 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsSecretKey(std::string_view key) {
   std::string lower;
   for (char c : key) {
-    lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+    lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a')
+                                         : c);
   }
   for (std::string_view s :
        {"token", "authorization", "api_key", "apikey", "x-api-key", "secret",
@@ -89,10 +90,10 @@ void Logger::Log(LogLevel level, std::string_view message,
   static constexpr const char* kNames[] = {"debug", "info", "warn", "error"};
   if (!fields.is_object()) fields = {{"fields", std::move(fields)}};
   Sanitize(fields);
-  fields["time"] = audit::FormatTime(
-      std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  fields["time"] =
+      audit::FormatTime(std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
   fields["level"] = kNames[static_cast<int>(level)];
   fields["message"] = MaskPhoneNumbers(message);
   std::string line =

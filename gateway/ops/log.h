@@ -32,22 +32,25 @@ std::string MaskPhoneNumbers(std::string_view text);
 class Logger {
  public:
   // `out` is stderr in the gateway; tests pass a temporary file.
-  explicit Logger(LogLevel min_level = LogLevel::kInfo,
-                  std::FILE* out = stderr)
+  explicit Logger(LogLevel min_level = LogLevel::kInfo, std::FILE* out = stderr)
       : min_(min_level), out_(out) {}
   bool Enabled(LogLevel level) const { return level >= min_; }
   void Log(LogLevel level, std::string_view message,
            nlohmann::json fields = nlohmann::json::object()) const;
-  void Debug(std::string_view m, nlohmann::json f = nlohmann::json::object()) const {
+  void Debug(std::string_view m,
+             nlohmann::json f = nlohmann::json::object()) const {
     Log(LogLevel::kDebug, m, std::move(f));
   }
-  void Info(std::string_view m, nlohmann::json f = nlohmann::json::object()) const {
+  void Info(std::string_view m,
+            nlohmann::json f = nlohmann::json::object()) const {
     Log(LogLevel::kInfo, m, std::move(f));
   }
-  void Warn(std::string_view m, nlohmann::json f = nlohmann::json::object()) const {
+  void Warn(std::string_view m,
+            nlohmann::json f = nlohmann::json::object()) const {
     Log(LogLevel::kWarn, m, std::move(f));
   }
-  void Error(std::string_view m, nlohmann::json f = nlohmann::json::object()) const {
+  void Error(std::string_view m,
+             nlohmann::json f = nlohmann::json::object()) const {
     Log(LogLevel::kError, m, std::move(f));
   }
 

@@ -56,7 +56,7 @@ class Metrics final : public audit::StoreObserver {
   // A SIGHUP reload; result: "success" | "failure".
   void CountConfigReload(std::string_view result);
   // A rejected request counted into a summary record instead of a record of
-  // its own (gateway/rejection_ledger.h); reason: "unauthenticated" |
+  // its own (gateway/pipeline/rejection_ledger.h); reason: "unauthenticated" |
   // "overloaded", anything else "other".
   void CountRejectionSummarized(std::string_view reason);
 
@@ -74,7 +74,6 @@ class Metrics final : public audit::StoreObserver {
                 std::chrono::nanoseconds duration) override;
   void OnFailure(std::size_t records) override;
   void OnQueueDepth(std::size_t depth) override;
-
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -102,7 +101,7 @@ class Metrics final : public audit::StoreObserver {
   // filled on first use (Add() returns the same series for the same labels,
   // so a race only stores the same pointer twice); values outside the fixed
   // sets take the uncached path.
-  static constexpr std::size_t kRoutes = 6;     // see RouteIndex() in .cc
+  static constexpr std::size_t kRoutes = 6;      // see RouteIndex() in .cc
   static constexpr std::size_t kStatuses = 500;  // 100..599
   std::array<std::atomic<prometheus::Counter*>, kRoutes * kStatuses>
       request_counters_{};

@@ -8,12 +8,12 @@
 
 #include "audit/fingerprint.h"
 #include "base/ascii.h"
-#include "gateway/pipeline/audit_api.h"
-#include "gateway/approvals/approvals_api.h"
 #include "base/crypto.h"
-#include "gateway/pipeline/release_target.h"
+#include "gateway/approvals/approvals_api.h"
+#include "gateway/pipeline/audit_api.h"
 #include "gateway/pipeline/policy_tools.h"
 #include "gateway/pipeline/rejection_ledger.h"
+#include "gateway/pipeline/release_target.h"
 
 namespace agni {
 namespace {
@@ -73,9 +73,9 @@ std::string RedactKnownTokens(std::string_view target,
 }
 
 std::string_view MethodForAudit(std::string_view method) {
-  static constexpr std::string_view kKnown[] = {
-      "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
-      "CONNECT"};
+  static constexpr std::string_view kKnown[] = {"GET",     "HEAD",   "POST",
+                                                "PUT",     "DELETE", "PATCH",
+                                                "OPTIONS", "TRACE",  "CONNECT"};
   for (std::string_view m : kKnown) {
     if (method == m) return m;
   }
@@ -110,9 +110,10 @@ constexpr UpstreamFailure kUpstreamFailures[] = {
 };
 
 // Rejections of callers without identity that the rejection ledger may count
-// into summary records under a flood (gateway/rejection_ledger.h): 401s, and
-// the 503 `overloaded` an unauthenticated caller gets when the listener is
-// full. By code, so a reason added elsewhere joins without another edit.
+// into summary records under a flood (gateway/pipeline/rejection_ledger.h):
+// 401s, and the 503 `overloaded` an unauthenticated caller gets when the
+// listener is full. By code, so a reason added elsewhere joins without another
+// edit.
 bool SummarizedWithoutIdentity(Reason reason) {
   const std::string_view code = ReasonCode(reason);
   return code == "unauthenticated" || code == "overloaded";
@@ -131,9 +132,8 @@ RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
       approvals_(with.approvals),
       audit_api_(with.audit_api),
       rejections_(with.rejections),
-      clock_(with.clock ? std::move(with.clock) : [] {
-        return std::chrono::system_clock::now();
-      }) {}
+      clock_(with.clock ? std::move(with.clock)
+                        : [] { return std::chrono::system_clock::now(); }) {}
 
 std::shared_ptr<const AccessSnapshot> RequestPipeline::Access() const {
   std::lock_guard lock(access_mu_);
@@ -173,7 +173,8 @@ HttpResponse RequestPipeline::Overloaded(const HttpRequest& request) {
                                       request.authorization.end());
   std::vector<std::string_view> keys(request.api_key.begin(),
                                      request.api_key.end());
-  ctx.principal = ctx.access->authenticator.Authenticate({authz, keys}).principal;
+  ctx.principal =
+      ctx.access->authenticator.Authenticate({authz, keys}).principal;
   return Finish(ctx, {Reason::kOverloaded,
                       "the gateway is serving as many connections as it "
                       "may; retry shortly",
@@ -226,14 +227,14 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
   if (ctx.route == Route::kApprovals) return Approvals(ctx);
   const std::string_view allowed = AllowedMethod(ctx.route);
   if (request.method != allowed) {
-    return Finish(ctx, {Reason::kMethodNotAllowed,
-                        "this route accepts " + std::string(allowed) + " only",
-                        ""});
+    return Finish(ctx,
+                  {Reason::kMethodNotAllowed,
+                   "this route accepts " + std::string(allowed) + " only", ""});
   }
   if (ctx.route == Route::kExplain) return ExplainPolicy(ctx);
   if (request.has_body) {
-    return Finish(ctx, {Reason::kInvalidRequest,
-                        "this route takes no request body", ""});
+    return Finish(
+        ctx, {Reason::kInvalidRequest, "this route takes no request body", ""});
   }
   if (ctx.route == Route::kWhoAmI) return WhoAmI(ctx);
   if (ctx.route == Route::kAudit) return AuditRead(ctx);
@@ -260,7 +261,8 @@ HttpResponse RequestPipeline::Release(Context& ctx,
   if (decision.shadow_matched) {
     ctx.shadow = std::string(policy::EffectName(decision.shadow_effect)) + ":" +
                  decision.shadow_rule_id;
-    metrics_.CountDecision(policy::EffectName(decision.shadow_effect), "shadow");
+    metrics_.CountDecision(policy::EffectName(decision.shadow_effect),
+                           "shadow");
   }
   if (decision.effect == policy::Effect::kRequireApproval) {
     if (std::optional<HttpResponse> early = ApprovalGate(ctx, decision)) {
@@ -281,9 +283,9 @@ HttpResponse RequestPipeline::Release(Context& ctx,
   // Velocity limits: the release is counted from here, so concurrent
   // requests cannot overshoot together; it is uncounted below unless it was
   // (or may have been) released. Denials above never count.
-  const policy::VelocityLimiter::Verdict verdict = limiter_.Admit(
-      ctx.access->policy->limits, ctx.principal->name, ctx.principal->groups,
-      now);
+  const policy::VelocityLimiter::Verdict verdict =
+      limiter_.Admit(ctx.access->policy->limits, ctx.principal->name,
+                     ctx.principal->groups, now);
   if (!verdict.admitted) {
     metrics_.CountRateLimited(verdict.limit_id);
     ctx.retry_after = verdict.retry_after;
@@ -402,7 +404,8 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
                              : "the release was not sent to the upstream";
     response.status = ReasonStatus(reason);
     response.content_type = kProblemContentType;
-    response.body = ProblemJson({reason, std::move(detail), ""}, ctx.request_id);
+    response.body =
+        ProblemJson({reason, std::move(detail), ""}, ctx.request_id);
   }
   outcome.response_status = response.status;
   outcome.outcome = audit::OutcomeName(*ctx.release_outcome);
@@ -411,10 +414,9 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
   if (!recorded.ok) {
     // The upstream has acted; the client must still learn what happened. The
     // intent stays open and is closed as "unknown" at the next start.
-    log_.Error("audit outcome not committed",
-               {{"request_id", ctx.request_id},
-                {"intent_seq", committed.seq},
-                {"error", recorded.error}});
+    log_.Error("audit outcome not committed", {{"request_id", ctx.request_id},
+                                               {"intent_seq", committed.seq},
+                                               {"error", recorded.error}});
   }
   return Respond(ctx, std::move(response));
 }
@@ -430,17 +432,15 @@ std::optional<HttpResponse> RequestPipeline::ApprovalGate(
   }
   const ApprovalCall call{*ctx.principal, ctx.request, ctx.request_id,
                           ctx.access->members, false};
-  ReleaseGate gate = approvals_->OnRelease(call, ctx.phone_number,
-                                           decision.approval_rules,
-                                           ctx.access->policy->hash);
+  ReleaseGate gate =
+      approvals_->OnRelease(call, ctx.phone_number, decision.approval_rules,
+                            ctx.access->policy->hash);
   ctx.approval_id = gate.approval_id;
   switch (gate.kind) {
-    case ReleaseGate::Kind::kProceed:
-      return std::nullopt;
+    case ReleaseGate::Kind::kProceed: return std::nullopt;
     case ReleaseGate::Kind::kProblem:
       return Finish(ctx, std::move(gate.problem));
-    case ReleaseGate::Kind::kAccepted:
-      break;
+    case ReleaseGate::Kind::kAccepted: break;
   }
   audit::Record record = BaseRecord(ctx, audit::Stage::kDecision);
   record.reason = "approval_required";
@@ -486,15 +486,16 @@ audit::Record RequestPipeline::BaseRecord(const Context& ctx,
 
 HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
   // A caller without identity, past its burst: counted into a summary record.
-  ctx.summarized = !ctx.principal && SummarizedWithoutIdentity(problem.reason) &&
-                   rejections_ != nullptr &&
-                   !rejections_->Admit(ctx.request.peer,
-                                       ReasonCode(problem.reason),
-                                       ReasonStatus(problem.reason),
-                                       ctx.credential_fingerprint);
+  ctx.summarized =
+      !ctx.principal && SummarizedWithoutIdentity(problem.reason) &&
+      rejections_ != nullptr &&
+      !rejections_->Admit(ctx.request.peer, ReasonCode(problem.reason),
+                          ReasonStatus(problem.reason),
+                          ctx.credential_fingerprint);
   if (problem.reason != Reason::kAuditUnavailable && !ctx.summarized) {
     audit::Record record = BaseRecord(ctx, audit::Stage::kDecision);
-    if (!ctx.decision) record.decision = policy::EffectName(policy::Effect::kDeny);
+    if (!ctx.decision)
+      record.decision = policy::EffectName(policy::Effect::kDeny);
     record.reason = ReasonCode(problem.reason);
     record.response_status = ReasonStatus(problem.reason);
     record.detail = problem.detail;

@@ -56,7 +56,7 @@ struct AccessSnapshot {
   std::shared_ptr<const policy::Policy> policy;
   std::vector<std::string> auditors;
   std::vector<policy::Member> members;  // who may approve, for approvals
-  std::string fingerprint_key;  // audit.fingerprint_key_file's bytes
+  std::string fingerprint_key;          // audit.fingerprint_key_file's bytes
   std::vector<std::string> admins;
   std::shared_ptr<const Inventory> inventory;
   std::vector<policy::Cidr> trusted_proxies;

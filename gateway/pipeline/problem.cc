@@ -13,8 +13,7 @@ struct ReasonInfo {
 
 ReasonInfo Info(Reason reason) {
   switch (reason) {
-    case Reason::kNone:
-      return {"", 200, "OK"};
+    case Reason::kNone: return {"", 200, "OK"};
     case Reason::kUnauthenticated:
       return {"unauthenticated", 401, "Unauthenticated"};
     case Reason::kInvalidPhoneNumber:
@@ -29,8 +28,7 @@ ReasonInfo Info(Reason reason) {
       return {"audit_unavailable", 503, "Audit log unavailable"};
     case Reason::kShuttingDown:
       return {"shutting_down", 503, "Gateway shutting down"};
-    case Reason::kOverloaded:
-      return {"overloaded", 503, "Gateway overloaded"};
+    case Reason::kOverloaded: return {"overloaded", 503, "Gateway overloaded"};
     case Reason::kUpstreamUnreachable:
       return {"upstream_unreachable", 502, "Upstream unreachable"};
     case Reason::kUpstreamTimeout:
@@ -39,8 +37,7 @@ ReasonInfo Info(Reason reason) {
       return {"upstream_tls", 502, "Upstream TLS verification failed"};
     case Reason::kUpstreamBadResponse:
       return {"upstream_bad_response", 502, "Bad response from upstream"};
-    case Reason::kNotFound:
-      return {"not_found", 404, "Not found"};
+    case Reason::kNotFound: return {"not_found", 404, "Not found"};
     case Reason::kMethodNotAllowed:
       return {"method_not_allowed", 405, "Method not allowed"};
     case Reason::kPayloadTooLarge:
@@ -71,8 +68,7 @@ ReasonInfo Info(Reason reason) {
       return {"duplicate_approval", 409, "Already approved by this person"};
     case Reason::kRateLimited:
       return {"rate_limited", 429, "Too many releases"};
-    case Reason::kForbidden:
-      return {"forbidden", 403, "Forbidden"};
+    case Reason::kForbidden: return {"forbidden", 403, "Forbidden"};
   }
   return {"internal_error", 500, "Internal error"};
 }
@@ -92,8 +88,7 @@ std::string ProblemJson(const Problem& problem, std::string_view request_id) {
   out.reserve(320 + 2 * problem.detail.size());
   JsonObjectWriter json(out);
   json.Text("detail", problem.detail);
-  json.Text("instance",
-            "urn:agni-gateway:request:" + std::string(request_id));
+  json.Text("instance", "urn:agni-gateway:request:" + std::string(request_id));
   json.Text("message", problem.detail.empty()
                            ? info.title
                            : std::string_view(problem.detail));

@@ -113,7 +113,8 @@ bool RejectionLedger::Admit(std::string_view peer, std::string_view reason,
     ++totals_.unwritten;
     if (credential_fingerprint.empty()) {
       ++e->without_credential;
-    } else if (auto f = e->fingerprints.find(std::string(credential_fingerprint));
+    } else if (auto f =
+                   e->fingerprints.find(std::string(credential_fingerprint));
                f != e->fingerprints.end()) {
       ++f->second;
     } else if (e->fingerprints.size() < kMaxFingerprints) {
@@ -141,9 +142,9 @@ void RejectionLedger::RotateLocked() {
   if (pending_.size() > options_.max_keys + 16) {
     std::vector<Summary> folded;
     for (Summary& s : pending_) {
-      auto f = std::find_if(folded.begin(), folded.end(), [&](const Summary& x) {
-        return x.entry.reason == s.entry.reason;
-      });
+      auto f = std::find_if(
+          folded.begin(), folded.end(),
+          [&](const Summary& x) { return x.entry.reason == s.entry.reason; });
       if (f == folded.end()) {
         folded.push_back({Entry{}, s.window_start_us});
         f = folded.end() - 1;
@@ -261,9 +262,9 @@ void RejectionLedger::Start() {
   if (thread_.joinable()) return;
   stopping_ = false;
   thread_ = std::thread([this] {
-    const auto tick = std::clamp(options_.window / 4,
-                                 std::chrono::milliseconds(50),
-                                 std::chrono::milliseconds(1000));
+    const auto tick =
+        std::clamp(options_.window / 4, std::chrono::milliseconds(50),
+                   std::chrono::milliseconds(1000));
     std::unique_lock lock(thread_mu_);
     while (!stopping_) {
       thread_cv_.wait_for(lock, tick, [this] { return stopping_; });

@@ -50,10 +50,10 @@ namespace agni {
 class Metrics;
 
 struct RejectionLedgerOptions {
-  std::size_t burst = 10;                      // individual records per key
-  std::chrono::milliseconds window{10000};     // counting window
-  std::size_t max_individual = 100;            // individual records per window
-  std::size_t max_keys = 1024;                 // keys per window, then "*"
+  std::size_t burst = 10;                   // individual records per key
+  std::chrono::milliseconds window{10000};  // counting window
+  std::size_t max_individual = 100;         // individual records per window
+  std::size_t max_keys = 1024;              // keys per window, then "*"
 };
 
 class RejectionLedger {
@@ -92,11 +92,11 @@ class RejectionLedger {
 
   // Totals since construction, for tests and the shutdown log line.
   struct Totals {
-    std::uint64_t individual = 0;   // admitted for an individual record
-    std::uint64_t summarized = 0;   // counted into summaries
+    std::uint64_t individual = 0;       // admitted for an individual record
+    std::uint64_t summarized = 0;       // counted into summaries
     std::uint64_t summary_records = 0;  // summary records committed
-    std::uint64_t written = 0;      // requests those summaries stand for
-    std::uint64_t unwritten = 0;    // counted, summary not (yet) committed
+    std::uint64_t written = 0;          // requests those summaries stand for
+    std::uint64_t unwritten = 0;        // counted, summary not (yet) committed
   };
   Totals totals() const;
   const RejectionLedgerOptions& options() const { return options_; }
@@ -138,7 +138,7 @@ class RejectionLedger {
   // Key: peer + '\n' + reason (neither can hold a newline).
   std::unordered_map<std::string, Entry> keys_;
   std::size_t ordinary_keys_ = 0;  // keys_ other than the overflow keys
-  std::vector<Summary> pending_;  // closed, not yet committed
+  std::vector<Summary> pending_;   // closed, not yet committed
   Totals totals_;
 
   std::mutex write_mu_;  // one writer of summaries at a time, in order

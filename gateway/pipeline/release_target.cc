@@ -39,12 +39,13 @@ ReleaseTarget ParseReleaseTarget(std::string_view raw_target) {
       path.size() < kReleasePrefix.size() + kReleaseSuffix.size()) {
     if (path.find("/release") == std::string_view::npos) return {};
     return Invalid(
-        "expected /api/v1/phone-numbers/{phone_number}/release/ with exactly one "
+        "expected /api/v1/phone-numbers/{phone_number}/release/ with exactly "
+        "one "
         "path segment for the number");
   }
-  const std::string_view encoded = path.substr(
-      kReleasePrefix.size(),
-      path.size() - kReleasePrefix.size() - kReleaseSuffix.size());
+  const std::string_view encoded =
+      path.substr(kReleasePrefix.size(),
+                  path.size() - kReleasePrefix.size() - kReleaseSuffix.size());
   if (encoded.empty()) return Invalid("the phone number is missing");
 
   std::string number;

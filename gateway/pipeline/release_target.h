@@ -19,7 +19,8 @@ inline constexpr std::size_t kMaxReleaseTarget = 256;
 struct ReleaseTarget {
   enum class Kind {
     kRelease,        // a well-formed release of `phone_number`
-    kInvalidNumber,  // release-shaped, but the number or the target is malformed
+    kInvalidNumber,  // release-shaped, but the number or the target is
+                     // malformed
     kOtherRoute,     // not the release route at all (404 unless another route)
   };
   Kind kind = Kind::kOtherRoute;
@@ -31,8 +32,8 @@ struct ReleaseTarget {
 // Accepts the number raw ("+1415...") or with its '+' percent-encoded ("%2B" or
 // "%2b"). Rejects everything else: any other percent escape (so double encoding
 // such as %252B), extra or missing segments, dot segments, NUL, spaces,
-// non-ASCII, overlong targets and any query string, since the upstream call takes
-// none and a query could smuggle a second number past policy.
+// non-ASCII, overlong targets and any query string, since the upstream call
+// takes none and a query could smuggle a second number past policy.
 ReleaseTarget ParseReleaseTarget(std::string_view raw_target);
 
 // The canonical upstream path for a valid E.164 number ('+' sent as %2B).

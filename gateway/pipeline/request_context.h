@@ -40,7 +40,7 @@ struct RequestPipeline::Context {
   std::string_view reason;  // the gateway's reason code, for the request log
   std::string approval_id;
   std::string credential_fingerprint;  // of a credential that did not match
-  std::uint64_t limit_ticket = 0;  // counted by the velocity limiter
+  std::uint64_t limit_ticket = 0;      // counted by the velocity limiter
   std::optional<audit::ReleaseOutcome> release_outcome;  // once forwarded
   std::chrono::seconds retry_after{0};
   // Filled by the first BaseRecord() and reused by the next (a release writes

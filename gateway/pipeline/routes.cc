@@ -58,10 +58,9 @@ HttpResponse RequestPipeline::RespondRecorded(Context& ctx,
 
 HttpResponse RequestPipeline::Approvals(Context& ctx) {
   const Principal& p = *ctx.principal;
-  ApprovalReply reply =
-      approvals_->HandleApi({p, ctx.request, ctx.request_id,
-                             ctx.access->members,
-                             p.InAnyGroup(ctx.access->auditors)});
+  ApprovalReply reply = approvals_->HandleApi(
+      {p, ctx.request, ctx.request_id, ctx.access->members,
+       p.InAnyGroup(ctx.access->auditors)});
   ctx.approval_id = reply.approval_id;
   if (!reply.problem) return Respond(ctx, std::move(reply.response));
   Problem problem = std::move(*reply.problem);
@@ -82,13 +81,13 @@ HttpResponse RequestPipeline::Approvals(Context& ctx) {
 
 HttpResponse RequestPipeline::WhoAmI(Context& ctx) {
   const Principal& p = *ctx.principal;
-  return RespondRecorded(ctx, ServedRecord(ctx, ""),
-                         JsonOk(nlohmann::json{
-                             {"user", p.name},
-                             {"groups", p.groups},
-                             {"auth_method", p.auth_method},
-                             {"auditor", p.InAnyGroup(ctx.access->auditors)}}
-                                    .dump()));
+  return RespondRecorded(
+      ctx, ServedRecord(ctx, ""),
+      JsonOk(nlohmann::json{{"user", p.name},
+                            {"groups", p.groups},
+                            {"auth_method", p.auth_method},
+                            {"auditor", p.InAnyGroup(ctx.access->auditors)}}
+                 .dump()));
 }
 
 HttpResponse RequestPipeline::AuditRead(Context& ctx) {
@@ -110,20 +109,20 @@ HttpResponse RequestPipeline::AuditRead(Context& ctx) {
 
 HttpResponse RequestPipeline::ExplainPolicy(Context& ctx) {
   if (!MayUsePolicyTools(*ctx.access, *ctx.principal)) {
-    return Finish(ctx, {Reason::kForbidden,
-                        "explain is open to the auditor and admin groups only",
-                        ""});
+    return Finish(ctx,
+                  {Reason::kForbidden,
+                   "explain is open to the auditor and admin groups only", ""});
   }
   const ExplainResult result =
       ExplainFromJson(*ctx.access, ctx.request.body, clock_());
   if (!result.error.empty()) {
     return Finish(ctx, {Reason::kInvalidRequest, result.error, ""});
   }
-  return RespondRecorded(ctx,
-                         ServedRecord(ctx, "explained the decision for user \"" +
-                                               result.user + "\" and number " +
-                                               result.phone_number),
-                         JsonOk(result.body));
+  return RespondRecorded(
+      ctx,
+      ServedRecord(ctx, "explained the decision for user \"" + result.user +
+                            "\" and number " + result.phone_number),
+      JsonOk(result.body));
 }
 
 }  // namespace agni

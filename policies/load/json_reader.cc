@@ -56,9 +56,9 @@ void ObjectReader::Error(std::string path, std::string message) {
   errors_.push_back({std::move(path), std::move(message)});
 }
 
-const nlohmann::json* ObjectReader::Typed(std::string_view key, bool required,
-                                         bool (*is_type)(const nlohmann::json&),
-                                         std::string_view type_error) {
+const nlohmann::json* ObjectReader::Typed(
+    std::string_view key, bool required, bool (*is_type)(const nlohmann::json&),
+    std::string_view type_error) {
   const nlohmann::json* v = Get(key);
   if (v == nullptr) {
     if (required && ok()) Error(PathOf(key), "is required");
@@ -133,7 +133,8 @@ std::optional<std::chrono::milliseconds> ObjectReader::Duration(
   if (!d || d->count() <= 0) {
     Error(PathOf(key),
           "must be a positive duration such as \"250ms\", \"90s\", \"15m\" or "
-          "\"24h\" (got \"" + *text + "\")");
+          "\"24h\" (got \"" +
+              *text + "\")");
     return std::nullopt;
   }
   return d;

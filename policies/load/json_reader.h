@@ -1,6 +1,6 @@
 // Reads typed fields out of a JSON object while recording, instead of throwing,
-// every problem with the JSON path where it occurred. Used by every loader so that
-// `check-config` can list all errors at once.
+// every problem with the JSON path where it occurred. Used by every loader so
+// that `check-config` can list all errors at once.
 #pragma once
 
 #include <chrono>
@@ -43,8 +43,7 @@ class ObjectReader {
   // Integer() stored into `out` when present and in range; `out` keeps its
   // default otherwise.
   template <typename T>
-  void IntegerInto(std::string_view key, long long min, long long max,
-                   T& out) {
+  void IntegerInto(std::string_view key, long long min, long long max, T& out) {
     if (std::optional<long long> v = Integer(key, min, max)) {
       out = static_cast<T>(*v);
     }

@@ -88,7 +88,8 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
                    {"rules", "limits", "deny_unlisted_numbers"});
   Policy policy;
   const nlohmann::json* rules = top.Get("rules");
-  if (top.ok() && rules == nullptr) top.Error(top.PathOf("rules"), "is required");
+  if (top.ok() && rules == nullptr)
+    top.Error(top.PathOf("rules"), "is required");
   if (rules != nullptr && !rules->is_array()) {
     top.Error(top.PathOf("rules"), "must be an array of rules");
     rules = nullptr;
@@ -97,10 +98,10 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
   std::set<std::string, std::less<>> ids;
   for (std::size_t i = 0; rules != nullptr && i < rules->size(); ++i) {
     const std::string path = root + ".rules[" + std::to_string(i) + "]";
-    ObjectReader r((*rules)[i], path, errors,
-                   {"id", "effect", "mode", "users", "groups", "numbers",
-                    "description", "approval", "labels", "when",
-                    "source_cidrs"});
+    ObjectReader r(
+        (*rules)[i], path, errors,
+        {"id", "effect", "mode", "users", "groups", "numbers", "description",
+         "approval", "labels", "when", "source_cidrs"});
     if (!r.ok()) continue;
     Rule rule;
     if (auto id = r.String("id", true)) {
@@ -161,7 +162,8 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
         } else {
           r.Error(r.PathOf("numbers") + "[" + std::to_string(k) + "]",
                   "must be an E.164 number (+14155550100) or a prefix ending "
-                  "in '*' (+1555*), got \"" + n + "\"");
+                  "in '*' (+1555*), got \"" +
+                      n + "\"");
         }
       }
     }

@@ -93,7 +93,8 @@ int main(int argc, char** argv) {
         std::mt19937_64 rng(t);
         while (!stop) {
           Record r = Make(rng, count.load());
-          if (r.stage == Stage::kIntent) r.stage = Stage::kDecision;  // no open intents
+          if (r.stage == Stage::kIntent)
+            r.stage = Stage::kDecision;  // no open intents
           if (store.Append(std::move(r)).ok) ++count;
         }
       });
@@ -143,9 +144,9 @@ int main(int argc, char** argv) {
       ins.bind(i++, agni::audit::FormatTime(r.time_us));
       ins.bind(i++, std::string(agni::audit::StageColumn(r)));
       for (const std::string* v :
-           {&r.request_id, &r.principal, &r.groups, &r.auth_method,
-            &r.peer, &r.method, &r.path, &r.phone_number, &r.decision,
-            &r.rule_id, &r.reason, &r.policy_hash}) {
+           {&r.request_id, &r.principal, &r.groups, &r.auth_method, &r.peer,
+            &r.method, &r.path, &r.phone_number, &r.decision, &r.rule_id,
+            &r.reason, &r.policy_hash}) {
         if (v->empty())
           ins.bind(i++);
         else

@@ -64,10 +64,11 @@ policy::Policy BuildPolicy(policy::KnownPrincipals& known) {
                        {"groups", {group}},
                        {"source_cidrs", {"10.0.0.0/8", "2001:db8::/32"}}});
     } else {
-      rules.push_back({{"id", id},
-                       {"effect", "allow"},
-                       {"groups", {group}},
-                       {"labels", {{"team", "t" + std::to_string(i)}}}});
+      rules.push_back(
+          {{"id", id},
+           {"effect", "allow"},
+           {"groups", {group}},
+           {"labels", {{"team", std::string("t").append(std::to_string(i))}}}});
     }
   }
   rules.push_back({{"id", "team-0-test"},
@@ -84,8 +85,9 @@ policy::Policy BuildPolicy(policy::KnownPrincipals& known) {
 Inventory BuildInventory() {
   Inventory inv;
   for (int i = 0; i < kNumbers; ++i) {
-    inv[Number(i)] = {{"env", i % 2 ? "test" : "prod"},
-                      {"team", "t" + std::to_string(i % 1000)}};
+    inv[Number(i)] = {
+        {"env", i % 2 ? "test" : "prod"},
+        {"team", std::string("t").append(std::to_string(i % 1000))}};
   }
   return inv;
 }

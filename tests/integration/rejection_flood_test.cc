@@ -16,8 +16,8 @@
 
 #include "audit/read/export.h"
 #include "audit/read/query.h"
-#include "gateway/cli/audit_cli.h"
 #include "base/crypto.h"
+#include "gateway/cli/audit_cli.h"
 #include "tests/support/harness.h"
 #include "tests/support/test_support.h"
 
@@ -202,7 +202,7 @@ TEST_F(RejectionFloodTest, OnePeerGetsItsBurstAndOneSummaryThatAddsUp) {
   EXPECT_NE(csv.str().find("," + std::to_string(kFlood - 10) + "\r\n"),
             std::string::npos);
 
-  // GET /v1/audit's filters (audit/query.h) find the summaries.
+  // GET /v1/audit's filters (audit/read/query.h) find the summaries.
   SQLite::Database db(gw.audit_path(), SQLite::OPEN_READONLY);
   auto search = [&](const std::string& qs) {
     audit::AuditQuery q;

@@ -27,14 +27,31 @@ TEST(MetricsFamiliesTest, ApprovalsRateLimitsAndReloadsCountWithBoundedLabels) {
   m.CountConfigReload("anything else");
   const std::string text = m.Serialize();
   EXPECT_EQ(MetricValue(text, "agni_gateway_approvals_pending"), 3.0);
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_approvals_total{event="created"})"), 2.0);
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_approvals_total{event="approved"})"), 1.0);
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_approvals_total{event="expired"})"), 0.0);
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_approvals_total{event="other"})"), 1.0);
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_rate_limited_total{limit="per-user-hourly"})"), 1.0);
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_rate_limited_total{limit="global-daily"})"), 0.0);
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_config_reloads_total{result="success"})"), 1.0);
-  EXPECT_EQ(MetricValue(text, R"(agni_gateway_config_reloads_total{result="failure"})"), 2.0);
+  EXPECT_EQ(
+      MetricValue(text, R"(agni_gateway_approvals_total{event="created"})"),
+      2.0);
+  EXPECT_EQ(
+      MetricValue(text, R"(agni_gateway_approvals_total{event="approved"})"),
+      1.0);
+  EXPECT_EQ(
+      MetricValue(text, R"(agni_gateway_approvals_total{event="expired"})"),
+      0.0);
+  EXPECT_EQ(MetricValue(text, R"(agni_gateway_approvals_total{event="other"})"),
+            1.0);
+  EXPECT_EQ(
+      MetricValue(
+          text, R"(agni_gateway_rate_limited_total{limit="per-user-hourly"})"),
+      1.0);
+  EXPECT_EQ(
+      MetricValue(text,
+                  R"(agni_gateway_rate_limited_total{limit="global-daily"})"),
+      0.0);
+  EXPECT_EQ(MetricValue(
+                text, R"(agni_gateway_config_reloads_total{result="success"})"),
+            1.0);
+  EXPECT_EQ(MetricValue(
+                text, R"(agni_gateway_config_reloads_total{result="failure"})"),
+            2.0);
   EXPECT_EQ(text.find("15551234567"), std::string::npos);
 }
 

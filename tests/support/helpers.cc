@@ -85,4 +85,10 @@ int FreePort() {
   return port;
 }
 
+std::string Numbered(std::string_view prefix, long long n) {
+  std::string out(prefix);
+  out += std::to_string(n);
+  return out;
+}
+
 }  // namespace agni::testing

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace agni::testing {
@@ -21,6 +22,10 @@ std::string ReleasePath(const std::string& number_in_path);
 
 // The Authorization header carrying `token` as a bearer credential.
 httplib::Headers Bearer(const std::string& token);
+
+// `prefix` followed by `n` ("u" + 7 -> "u7"). Appends rather than writing
+// "u" + std::to_string(n), on which GCC 12 at -O3 reports a false -Wrestrict.
+std::string Numbered(std::string_view prefix, long long n);
 
 // Every audit record of the database at `path`, in seq order, as JSON objects
 // keyed by column name (NULL columns left out).

@@ -98,8 +98,7 @@ class ApprovalServiceTest : public ::testing::Test {
     const std::string number = "+1415666" + std::to_string(++numbers_);
     const std::string id = Create(number);
     switch (state) {
-      case ApprovalStatus::kPending:
-        break;
+      case ApprovalStatus::kPending: break;
       case ApprovalStatus::kApproved:
       case ApprovalStatus::kExecuted:
         EXPECT_TRUE(service_.Approve(id, Who("olga"), "").ok());

@@ -16,12 +16,9 @@ using Kind = ReleaseTarget::Kind;
 
 std::string KindName(Kind k) {
   switch (k) {
-    case Kind::kRelease:
-      return "kRelease";
-    case Kind::kInvalidNumber:
-      return "kInvalidNumber";
-    case Kind::kOtherRoute:
-      return "kOtherRoute";
+    case Kind::kRelease: return "kRelease";
+    case Kind::kInvalidNumber: return "kInvalidNumber";
+    case Kind::kOtherRoute: return "kOtherRoute";
   }
   return "?";
 }

@@ -17,6 +17,7 @@
 #include "policies/load/explain.h"
 #include "policies/load/policy_loader.h"
 #include "tests/support/config_errors.h"
+#include "tests/support/helpers.h"
 
 namespace agni::policy {
 namespace {
@@ -602,7 +603,8 @@ TEST(VelocityLimiterTest, ConcurrentRequestsCannotOvershoot) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
-        auto v = limiter.Admit(limits, "u" + std::to_string(t), {}, now);
+        auto v =
+            limiter.Admit(limits, ::agni::testing::Numbered("u", t), {}, now);
         if (v.admitted) {
           ++admitted;
           limiter.Settle(v.ticket, true);
@@ -651,7 +653,7 @@ TEST(RuleIndexTest, DecidesExactlyAsAFullWalk) {
     json rules = json::array();
     const int n = 1 + static_cast<int>(rng() % 12);
     for (int i = 0; i < n; ++i) {
-      json r = {{"id", "r" + std::to_string(i)},
+      json r = {{"id", ::agni::testing::Numbered("r", i)},
                 {"effect", rng() % 3 == 0 ? "deny" : "allow"}};
       if (rng() % 4 == 0) r["mode"] = "shadow";
       if (rng() % 3 == 0) r["users"] = {pick(users)};

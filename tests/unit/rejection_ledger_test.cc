@@ -1,9 +1,9 @@
-// The rejection ledger (gateway/rejection_ledger.h) with an injected clock and
-// a recording audit sink: per (peer, reason) and window, the first `burst`
-// rejections get records of their own, the rest are counted, and the summary
-// records account for every counted request, exactly, across windows, keys,
-// the key cap and failed audit writes. Plus the request_count column in the
-// real store: old logs without it stay verifiable.
+// The rejection ledger (gateway/pipeline/rejection_ledger.h) with an injected
+// clock and a recording audit sink: per (peer, reason) and window, the first
+// `burst` rejections get records of their own, the rest are counted, and the
+// summary records account for every counted request, exactly, across windows,
+// keys, the key cap and failed audit writes. Plus the request_count column in
+// the real store: old logs without it stay verifiable.
 #include "gateway/pipeline/rejection_ledger.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
