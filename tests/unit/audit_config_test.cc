@@ -2,10 +2,7 @@
 // relative paths resolve against the config folder, and every mistake is
 // reported with its JSON path, all at once. Also the fingerprint itself.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -13,33 +10,17 @@
 #include "audit/fingerprint.h"
 #include "base/crypto.h"
 #include "gateway/config/config.h"
+#include "tests/support/temp_dir.h"
 
 namespace agni {
 namespace {
 
-namespace fs = std::filesystem;
-
-class Folder {
+// A config folder with a policy, and the config loaded with `audit`.
+class Folder : public testing::TempDir {
  public:
   Folder() {
-    std::string tmpl =
-        (fs::temp_directory_path() / "agni-audit-config-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path_ = tmpl;
     Write("policy.json",
           R"({"rules":[{"id":"a","effect":"allow","groups":["support"]}]})");
-  }
-  ~Folder() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string Write(const std::string& name, const std::string& content) const {
-    std::ofstream out(path_ / name, std::ios::binary);
-    out << content;
-    return (path_ / name).string();
-  }
-  std::string File(const std::string& name) const {
-    return (path_ / name).string();
   }
   ConfigLoad Load(const nlohmann::json& audit) const {
     nlohmann::json config = {{"audit", audit},
@@ -50,9 +31,6 @@ class Folder {
                              {"policy_file", "policy.json"}};
     return LoadConfig(Write("gateway.json", config.dump()));
   }
-
- private:
-  fs::path path_;
 };
 
 std::string ErrorAt(const ConfigLoad& load, const std::string& path) {
