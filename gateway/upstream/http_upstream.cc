@@ -36,16 +36,6 @@ UpstreamResponse::Kind FailureKind(httplib::Error error, bool timed_out) {
 
 }  // namespace
 
-std::string Scrub(std::string text, const std::string& secret) {
-  if (secret.empty()) return text;
-  static constexpr std::string_view kRedacted = "[REDACTED]";
-  for (std::size_t at = text.find(secret); at != std::string::npos;
-       at = text.find(secret, at + kRedacted.size())) {
-    text.replace(at, secret.size(), kRedacted);
-  }
-  return text;
-}
-
 HttpUpstream::HttpUpstream(UpstreamConfig config, std::string api_key)
     : config_(std::move(config)),
       api_key_(std::move(api_key)),
@@ -107,9 +97,12 @@ UpstreamResponse HttpUpstream::Release(const std::string& path,
     out.kind = UpstreamResponse::Kind::kResponse;
     out.request_sent = true;
     out.status = result->status;
-    out.body = Scrub(std::move(result->body), api_key_);
-    out.content_type =
-        Scrub(result->get_header_value("Content-Type"), api_key_);
+    // Of the upstream's headers only Content-Type reaches the client.
+    ScrubbedResponse scrubbed = ScrubUpstreamResponse(
+        result->status, std::move(result->body),
+        result->get_header_value("Content-Type"), api_key_);
+    out.body = std::move(scrubbed.body);
+    out.content_type = std::move(scrubbed.content_type);
     if (result->get_header_value("Connection") != "close") {
       Return(std::move(client));
     }

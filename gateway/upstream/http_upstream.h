@@ -8,6 +8,7 @@
 
 #include "base/idle_pool.h"
 #include "gateway/config/config.h"
+#include "gateway/upstream/response_scrub.h"
 #include "gateway/upstream/upstream_client.h"
 
 namespace httplib {
@@ -35,9 +36,5 @@ class HttpUpstream final : public UpstreamClient {
   const std::string api_key_;
   IdlePool<httplib::ClientImpl> idle_;
 };
-
-// Replaces every occurrence of `secret` in `text` (an upstream that echoes
-// request headers must not hand the key to a client).
-std::string Scrub(std::string text, const std::string& secret);
 
 }  // namespace agni

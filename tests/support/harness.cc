@@ -87,8 +87,8 @@ void GatewayHarness::Start() {
     throw std::runtime_error("test config invalid:\n" +
                              ConfigErrorsText(load.errors));
   }
-  BuildResult built =
-      Build(std::move(*load.config), kApiKey, log_, {.clock = options_.clock});
+  BuildResult built = Build(std::move(*load.config), options_.api_key, log_,
+                            {.clock = options_.clock});
   if (!built.gateway) throw std::runtime_error(built.error);
   if (std::string error = built.gateway->Start(); !error.empty()) {
     throw std::runtime_error(error);

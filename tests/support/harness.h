@@ -88,6 +88,7 @@ class GatewayHarness {
     std::string upstream_base_url;  // required
     std::string policy_json = kDefaultPolicy;
     std::string read_timeout = "2s";
+    std::string api_key = kApiKey;  // the upstream key the gateway sends
     std::string ca_file;
     std::string audit_busy_timeout = "200ms";  // empty: the config default
     // The inventory file (empty: none).
