@@ -2,8 +2,11 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
+#include "gateway/config/config.h"
 #include "policies/load/json_reader.h"
 
 namespace agni {
@@ -21,6 +24,39 @@ std::string TrimNewline(std::string s) {
   return s;
 }
 
+// The host of an http(s) URL's authority ("[::1]" gives "::1"), or nullopt
+// when the authority is empty, carries credentials or has a malformed port.
+std::optional<std::string> UrlHost(std::string_view url) {
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::nullopt;
+  std::string_view authority = url.substr(scheme_end + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (authority.empty() || authority.find('@') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.starts_with("[")) {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    port = authority.substr(close + 1);
+  } else {
+    const std::size_t colon = authority.find(':');
+    host = authority.substr(0, colon);
+    port = colon == std::string_view::npos ? "" : authority.substr(colon);
+  }
+  if (!port.empty()) {
+    if (port.size() < 2 || port.size() > 6 || port[0] != ':' ||
+        port.substr(1).find_first_not_of("0123456789") !=
+            std::string_view::npos) {
+      return std::nullopt;
+    }
+  }
+  if (host.empty()) return std::nullopt;
+  return std::string(host);
+}
+
 void ReadWebhook(const nlohmann::json& value, const std::string& path,
                  const fs::path& base_dir, WebhookConfig& out,
                  ConfigErrors& errors) {
@@ -29,8 +65,18 @@ void ReadWebhook(const nlohmann::json& value, const std::string& path,
                   "max_attempts", "initial_backoff"});
   if (!r.ok()) return;
   if (auto url = r.String("url", true)) {
+    // Notifications name the request and its approvers: plain http:// only
+    // where they never cross a network.
+    const std::optional<std::string> host = UrlHost(*url);
     if (!url->starts_with("https://") && !url->starts_with("http://")) {
-      r.Error(r.PathOf("url"), "must be an http:// or https:// URL");
+      r.Error(r.PathOf("url"), "must be an https:// URL");
+    } else if (!host) {
+      r.Error(r.PathOf("url"),
+              "must be https://host[:port][/path] with no credentials");
+    } else if (url->starts_with("http://") && !IsLoopbackHost(*host)) {
+      r.Error(r.PathOf("url"),
+              "must be https:// (plain http:// is allowed only to a loopback "
+              "host: 127.0.0.0/8, ::1, localhost)");
     } else {
       out.url = *url;
     }

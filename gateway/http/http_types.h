@@ -22,6 +22,8 @@ struct HttpRequest {
   std::vector<std::string> approval_id;  // every X-Approval-Id header
   std::string body;  // read only for the approvals API's POST routes
   std::vector<std::string> forwarded_for;  // every X-Forwarded-For header
+  std::string version;            // "HTTP/1.1", "HTTP/1.0"; empty: not HTTP
+  std::vector<std::string> host;  // every Host header
 };
 
 struct HttpResponse {

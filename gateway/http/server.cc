@@ -37,6 +37,8 @@ HttpRequest FromHttplib(const httplib::Request& req) {
   r.request_id = HeaderValues(req, "X-Request-Id");
   r.approval_id = HeaderValues(req, "X-Approval-Id");
   r.forwarded_for = HeaderValues(req, "X-Forwarded-For");
+  r.version = req.version;
+  r.host = HeaderValues(req, "Host");
   const std::string length = req.get_header_value("Content-Length");
   r.has_body =
       (!length.empty() && length != "0") || req.has_header("Transfer-Encoding");

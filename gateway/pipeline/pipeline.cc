@@ -111,12 +111,14 @@ constexpr UpstreamFailure kUpstreamFailures[] = {
 
 // Rejections of callers without identity that the rejection ledger may count
 // into summary records under a flood (gateway/pipeline/rejection_ledger.h):
-// 401s, and the 503 `overloaded` an unauthenticated caller gets when the
-// listener is full. By code, so a reason added elsewhere joins without another
-// edit.
+// 401s, the 503 `overloaded` an unauthenticated caller gets when the
+// listener is full, and the 400 `invalid_request` of an HTTP/1.1 request
+// without one Host header sent without a valid credential. By code, so a reason
+// added elsewhere joins without another edit.
 bool SummarizedWithoutIdentity(Reason reason) {
   const std::string_view code = ReasonCode(reason);
-  return code == "unauthenticated" || code == "overloaded";
+  return code == "unauthenticated" || code == "overloaded" ||
+         code == "invalid_request";
 }
 
 }  // namespace
@@ -210,6 +212,15 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
       !request.client_certificate_user.empty()) {
     auth.principal =
         ctx.access->authenticator.FindUser(request.client_certificate_user);
+  }
+  // RFC 9112 section 3.2: an HTTP/1.1 request with no Host header, or more
+  // than one, is answered 400 whoever sends it (audited under the caller's
+  // name when the credential is valid).
+  if (request.version == "HTTP/1.1" && request.host.size() != 1) {
+    ctx.principal = std::move(auth.principal);
+    return Finish(ctx,
+                  {Reason::kInvalidRequest,
+                   "an HTTP/1.1 request needs exactly one Host header", ""});
   }
   if (!auth.principal) {
     ctx.credential_fingerprint = audit::CredentialFingerprint(

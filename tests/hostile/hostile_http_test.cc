@@ -249,6 +249,64 @@ TEST_F(HostileHttpTest, Http10RequestIsServedAndTheConnectionClosed) {
   EXPECT_EQ(upstream_.Received().size(), 1u);
 }
 
+// RFC 9112 section 3.2: an HTTP/1.1 request without exactly one Host header
+// is answered 400, audited like other 400s, and never forwarded.
+TEST_F(HostileHttpTest, Http11RequestWithoutHostIs400AuditedNotForwarded) {
+  const RawReply r =
+      RawExchange(gw_.port(), "DELETE " + ReleasePath(kNumber) +
+                                  " HTTP/1.1\r\nAuthorization: " + Bearer() +
+                                  "\r\nX-Request-Id: no-host-1\r\n\r\n");
+  EXPECT_EQ(r.statuses(), std::vector<int>{400}) << r.bytes;
+  EXPECT_NE(r.bytes.find("400 Bad Request"), std::string::npos) << r.bytes;
+  EXPECT_EQ(Reason(r), "invalid_request") << r.bytes;
+  EXPECT_EQ(r.Header("Content-Type"),
+            std::vector<std::string>{"application/problem+json"});
+  EXPECT_EQ(r.Header("X-Request-Id"), std::vector<std::string>{"no-host-1"});
+  ExpectNothingForwarded();
+  const auto rows = gw_.AuditRows();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["request_id"], "no-host-1");
+  EXPECT_EQ(rows[0]["reason"], "invalid_request");
+  EXPECT_EQ(rows[0]["response_status"], 400);
+  EXPECT_EQ(rows[0]["principal"], "alice");
+}
+
+TEST_F(HostileHttpTest, Http11RequestWithTwoHostHeadersIs400) {
+  const RawReply r = RawExchange(gw_.port(), Release("Host: evil.example\r\n"));
+  EXPECT_EQ(r.statuses(), std::vector<int>{400}) << r.bytes;
+  EXPECT_EQ(Reason(r), "invalid_request") << r.bytes;
+  ExpectNothingForwarded();
+  const auto rows = gw_.AuditRows();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["reason"], "invalid_request");
+}
+
+// Without a credential too; and like a 401 flood, such a flood does not grow
+// the audit past the rejection ledger's burst (10 per peer and window): the
+// rest are summarised when the window ends.
+TEST_F(HostileHttpTest, Http11RequestsWithoutHostOrCredentialAre400Bounded) {
+  for (int i = 0; i < 15; ++i) {
+    const RawReply r = RawExchange(
+        gw_.port(), "DELETE " + ReleasePath(kNumber) + " HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(r.statuses(), std::vector<int>{400}) << r.bytes;
+    EXPECT_EQ(Reason(r), "invalid_request") << r.bytes;
+  }
+  ExpectNothingForwarded();
+  const auto rows = gw_.AuditRows();
+  EXPECT_EQ(rows.size(), 10u);
+  for (const auto& row : rows) EXPECT_EQ(row["reason"], "invalid_request");
+}
+
+TEST_F(HostileHttpTest, Http10RequestWithoutHostIsServed) {
+  const RawReply r =
+      RawExchange(gw_.port(),
+                  "DELETE " + ReleasePath(kNumber) +
+                      " HTTP/1.0\r\nAuthorization: " + Bearer() + "\r\n\r\n",
+                  /*wait_for_close=*/true);
+  EXPECT_EQ(r.status(), 200) << r.bytes;
+  EXPECT_EQ(upstream_.Received().size(), 1u);
+}
+
 TEST_F(HostileHttpTest, UnsupportedHttpVersionsAre400) {
   for (const char* version : {"HTTP/2.0", "HTTP/0.9", "HTTP/1.1x", "FOO"}) {
     const RawReply r = RawExchange(

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -343,6 +344,47 @@ TEST(LoadConfigTest, BadListenAddressesAreRejectedAtTheirPath) {
     json cfg = FullConfig();
     cfg["listen"] = bad;
     ExpectSingleError(cfg, "$.listen", "host:port");
+  }
+}
+
+// Notifications name the request and its approvers: https://, or plain
+// http:// only to a loopback host.
+TEST(LoadConfigTest, WebhookUrlIsHttpsExceptToALoopbackHost) {
+  struct Case {
+    std::string url;
+    bool ok;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"https://hooks.example.com/agni", true},
+           {"https://hooks.example.com:8443", true},
+           {"http://127.0.0.1:8080/hook", true},
+           {"http://127.10.0.1/hook", true},
+           {"http://[::1]:8080/hook", true},
+           {"http://localhost:8080/hook", true},
+           {"http://example.com/hook", false},
+           {"http://10.0.0.1/hook", false},
+           {"http://127.0.0.1.example.com/hook", false},
+           {"http://127.0.0.1@example.com/hook", false},
+           {"http://localhost:80@example.com/", false},
+           {"http://[::2]/hook", false},
+           {"http:///hook", false},
+           {"ftp://127.0.0.1/hook", false},
+           {"https://user:pw@hooks.example.com/agni", false},
+       }) {
+    SCOPED_TRACE(c.url);
+    json cfg = FullConfig();
+    cfg["approvals"] = {
+        {"webhook",
+         {{"url", c.url}, {"secret_env", "AGNI_CONFIG_TEST_WEBHOOK_SECRET"}}}};
+    ::setenv("AGNI_CONFIG_TEST_WEBHOOK_SECRET", "0123456789abcdef-secret", 1);
+    if (c.ok) {
+      ConfigFolder s(cfg);
+      const ConfigLoad load = LoadConfig(s.config_path);
+      ASSERT_TRUE(load.config.has_value()) << Dump(load.errors);
+      EXPECT_EQ(load.config->approvals.webhook.url, c.url);
+    } else {
+      ExpectSingleError(cfg, "$.approvals.webhook.url", "https://");
+    }
   }
 }
 
