@@ -12,19 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-void Strings(const json& j, std::vector<std::string>& out) {
-  if (j.is_string()) out.push_back(j.get<std::string>());
-  if (j.is_object()) {
-    for (const auto& [k, v] : j.items()) {
-      out.push_back(k);
-      Strings(v, out);
-    }
-  }
-  if (j.is_array()) {
-    for (const json& e : j) Strings(e, out);
-  }
-}
-
 // Everything the client got: status line, headers and body.
 std::string ClientBytes(const httplib::Result& res) {
   std::string s = "HTTP " + std::to_string(res->status) + "\n";
@@ -45,7 +32,7 @@ void ExpectNoKey(const httplib::Result& res, const std::string& key,
   const json body = json::parse(res->body, nullptr, false);
   ASSERT_FALSE(body.is_discarded()) << what << ": " << res->body;
   std::vector<std::string> strings;
-  Strings(body, strings);
+  CollectJsonStrings(body, strings);
   for (const std::string& str : strings) {
     for (const Spelling& s : spellings) {
       EXPECT_EQ(str.find(s.text), std::string::npos)

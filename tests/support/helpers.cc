@@ -85,6 +85,20 @@ int FreePort() {
   return port;
 }
 
+void CollectJsonStrings(const nlohmann::json& j,
+                        std::vector<std::string>& out) {
+  if (j.is_string()) out.push_back(j.get<std::string>());
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      out.push_back(k);
+      CollectJsonStrings(v, out);
+    }
+  }
+  if (j.is_array()) {
+    for (const nlohmann::json& e : j) CollectJsonStrings(e, out);
+  }
+}
+
 std::string Numbered(std::string_view prefix, long long n) {
   std::string out(prefix);
   out += std::to_string(n);

@@ -23,6 +23,9 @@ std::string ReleasePath(const std::string& number_in_path);
 // The Authorization header carrying `token` as a bearer credential.
 httplib::Headers Bearer(const std::string& token);
 
+// Appends every string in `j` to `out`, member names included.
+void CollectJsonStrings(const nlohmann::json& j, std::vector<std::string>& out);
+
 // `prefix` followed by `n` ("u" + 7 -> "u7"). Appends rather than writing
 // "u" + std::to_string(n), on which GCC 12 at -O3 reports a false -Wrestrict.
 std::string Numbered(std::string_view prefix, long long n);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/upstream/response_scrub.h"
+#include "tests/support/helpers.h"
 #include "tests/support/key_spellings.h"
 
 namespace agni::testing {
@@ -19,20 +20,6 @@ std::vector<std::string> KeysWithSpace() {
   std::vector<std::string> keys = kAwkwardKeys;
   keys.push_back(R"(a b/c+d=e"f\g)");
   return keys;
-}
-
-// Every string in `j`, member names included.
-void Strings(const json& j, std::vector<std::string>& out) {
-  if (j.is_string()) out.push_back(j.get<std::string>());
-  if (j.is_object()) {
-    for (const auto& [k, v] : j.items()) {
-      out.push_back(k);
-      Strings(v, out);
-    }
-  }
-  if (j.is_array()) {
-    for (const json& e : j) Strings(e, out);
-  }
 }
 
 // Fails naming each spelling of `key` still in `text`.
@@ -107,7 +94,7 @@ TEST(SecretSpellingTest, JsonBodyIsRewrittenFromScrubbedStrings) {
     EXPECT_EQ(parsed["message"], "invalid");
     EXPECT_EQ(parsed["items"][1], "bad key [REDACTED] here");
     std::vector<std::string> strings;
-    Strings(parsed, strings);
+    CollectJsonStrings(parsed, strings);
     for (const std::string& s : strings) {
       EXPECT_EQ(s.find(key), std::string::npos) << s;
       EXPECT_FALSE(HasSpelling(s, key)) << s;
