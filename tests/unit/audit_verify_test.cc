@@ -33,18 +33,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteAll(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
-
 // A log written by the real store: `pairs` releases (intent + outcome) and a
 // denial between them, checkpoints signed by `key` along the way.
 class LogFixture : public ::testing::Test {
@@ -120,7 +108,7 @@ class LogFixture : public ::testing::Test {
 
   std::string SaveCheckpoint(const audit::Checkpoint& c,
                              const std::string& name = "head.json") {
-    WriteAll(dir.File(name), CheckpointToJson(c).dump());
+    testing::WriteFile(dir.File(name), CheckpointToJson(c).dump());
     return dir.File(name);
   }
 
@@ -178,7 +166,7 @@ TEST_F(LogFixture, AwkwardCharactersHashTheSameForTheWriterAndTheVerifier) {
   EXPECT_EQ(r.records, 4);
   std::ostringstream out;
   ASSERT_EQ(Export({db, "jsonl", "", ""}, out).records, 4);
-  WriteAll(dir.File("odd.jsonl"), out.str());
+  testing::WriteFile(dir.File("odd.jsonl"), out.str());
   for (unsigned char c : out.str()) EXPECT_LT(c, 0x80);  // ASCII only
   const VerifyReport j = Verify({"", dir.File("odd.jsonl"), "", ""});
   EXPECT_EQ(j.exit_code, kVerifyOk) << VerifyReportText(j);
@@ -186,12 +174,12 @@ TEST_F(LogFixture, AwkwardCharactersHashTheSameForTheWriterAndTheVerifier) {
 
 TEST_F(LogFixture, FlippedByteInTheFileNamesThatRecord) {
   Append(10);
-  std::string bytes = ReadAll(db);
+  std::string bytes = testing::ReadFile(db);
   const std::size_t at = bytes.find("marker-1004-x");  // pair 4's intent
   ASSERT_NE(at, std::string::npos);
   ASSERT_EQ(bytes.find("marker-1004-x", at + 1), std::string::npos);
   bytes[at + 12] = 'y';
-  WriteAll(db, bytes);
+  testing::WriteFile(db, bytes);
   EXPECT_TAMPERED_AT(Run(), IntentSeq(4), "record altered");
 }
 
@@ -241,9 +229,10 @@ TEST_F(LogFixture, AnUnsignedHeadStillCatchesACutTail) {
     SQLite::Database d(db, SQLite::OPEN_READONLY);
     SQLite::Statement q(d, "SELECT hash FROM audit_records WHERE seq = 12");
     ASSERT_TRUE(q.executeStep());
-    WriteAll(dir.File("unsigned.json"),
-             nlohmann::json{{"seq", 12}, {"hash", q.getColumn(0).getString()}}
-                 .dump());
+    testing::WriteFile(
+        dir.File("unsigned.json"),
+        nlohmann::json{{"seq", 12}, {"hash", q.getColumn(0).getString()}}
+            .dump());
   }
   const VerifyReport ok = Verify({db, "", "", dir.File("unsigned.json")});
   EXPECT_EQ(ok.exit_code, kVerifyOk) << VerifyReportText(ok);
@@ -347,12 +336,12 @@ TEST_F(LogFixture, OpenIntentIsReportedAndRecoveryClosesIt) {
 TEST_F(LogFixture, UnreadableInputsExitTwo) {
   EXPECT_EQ(Verify({dir.File("missing.db"), "", "", ""}).exit_code,
             kVerifyUnreadable);
-  WriteAll(dir.File("junk.db"), std::string(8192, 'j'));
+  testing::WriteFile(dir.File("junk.db"), std::string(8192, 'j'));
   const VerifyReport junk = Verify({dir.File("junk.db"), "", "", ""});
   EXPECT_EQ(junk.exit_code, kVerifyUnreadable);
   EXPECT_NE(VerifyReportText(junk).find("UNREADABLE"), std::string::npos);
   Append(1);
-  WriteAll(dir.File("bad.json"), "{\"seq\": \"x\"}");
+  testing::WriteFile(dir.File("bad.json"), "{\"seq\": \"x\"}");
   EXPECT_EQ(Run(dir.File("bad.json")).exit_code, kVerifyUnreadable);
   EXPECT_EQ(Verify({db, "", dir.File("missing.pub"), ""}).exit_code,
             kVerifyUnreadable);
@@ -423,7 +412,7 @@ TEST_F(LogFixture, JsonlExportVerifiesAndAnEditedLineIsNamed) {
   const ExportResult e = Export({db, "jsonl", "", ""}, out);
   ASSERT_EQ(e.exit_code, 0) << e.error;
   EXPECT_EQ(e.records, 12);
-  WriteAll(dir.File("all.jsonl"), out.str());
+  testing::WriteFile(dir.File("all.jsonl"), out.str());
   const VerifyReport ok = Verify({"", dir.File("all.jsonl"), "", ""});
   EXPECT_EQ(ok.exit_code, kVerifyOk) << VerifyReportText(ok);
   EXPECT_EQ(ok.records, 12);
@@ -433,14 +422,14 @@ TEST_F(LogFixture, JsonlExportVerifiesAndAnEditedLineIsNamed) {
   const std::size_t at = text.find("\"principal\":\"mallory\"", line);
   ASSERT_NE(at, std::string::npos);
   text.replace(at, 21, "\"principal\":\"mallorz\"");
-  WriteAll(dir.File("edited.jsonl"), text);
+  testing::WriteFile(dir.File("edited.jsonl"), text);
   EXPECT_TAMPERED_AT(Verify({"", dir.File("edited.jsonl"), "", ""}), 7,
                      "record altered");
 
   // A slice of the chain verifies too, anchored on its first prev_hash.
   std::ostringstream part;
   ASSERT_EQ(Export({db, "jsonl", "4", "9"}, part).records, 6);
-  WriteAll(dir.File("part.jsonl"), part.str());
+  testing::WriteFile(dir.File("part.jsonl"), part.str());
   const VerifyReport slice = Verify({"", dir.File("part.jsonl"), "", ""});
   EXPECT_EQ(slice.exit_code, kVerifyOk) << VerifyReportText(slice);
   EXPECT_NE(VerifyReportText(slice).find("starts at seq 4"), std::string::npos);
@@ -602,11 +591,11 @@ TEST(CheckpointTest, KeyFilesAreCompatibleAndNeverOverwritten) {
   ASSERT_EQ(GenerateKeyFiles(dir.File("a.pem"), dir.File("a.pub")), "");
   EXPECT_EQ(fs::status(dir.File("a.pem")).permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
-  const std::string before = ReadAll(dir.File("a.pem"));
+  const std::string before = testing::ReadFile(dir.File("a.pem"));
   EXPECT_NE(GenerateKeyFiles(dir.File("a.pem"), dir.File("b.pub"))
                 .find("refusing to overwrite"),
             std::string::npos);
-  EXPECT_EQ(ReadAll(dir.File("a.pem")), before);
+  EXPECT_EQ(testing::ReadFile(dir.File("a.pem")), before);
   EXPECT_EQ(SigningKey::LoadPem(dir.File("a.pem")).public_key_hex(),
             LoadPublicKeyHex(dir.File("a.pub")));
   EXPECT_THROW(SigningKey::LoadPem(dir.File("a.pub")), std::runtime_error);
