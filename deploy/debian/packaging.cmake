@@ -109,6 +109,12 @@ install(FILES ${CMAKE_SOURCE_DIR}/README.md ${AGNI_DEB_DIR}/copyright
 install(FILES ${CMAKE_BINARY_DIR}/deb/agni-gateway.1.gz
   DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 
+# `cmake --install` into a scratch prefix, in the suite (no root needed); the
+# package itself is tested by tests/e2e/package_test.sh (tests/run.sh).
+add_test(NAME install_rules
+  COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/install_rules_test.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(install_rules PROPERTIES TIMEOUT 120)
+
 # The package.
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME agni-gateway)
