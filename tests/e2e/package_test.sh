@@ -239,6 +239,19 @@ check "the upgrade said nothing about a missing key" \
   bash -c '! grep -q "put the upstream API key" "$1"' _ "$work/upgrade.log"
 check "the unit is still enabled" enabled
 
+# A newer version too: the same package as version VERSION+1.
+(cd "$build" && cpack -G DEB -D CPACK_PACKAGE_VERSION="$version+1" -B "$work/next") \
+  >"$work/cpack-next.log" 2>&1 || tail -20 "$work/cpack-next.log" >&2
+next="$work/next/agni-gateway_${version}+1_$(dpkg --print-architecture).deb"
+dpkg -i "$next" >"$work/upgrade-next.log" 2>&1 && nrc=0 || nrc=$?
+check "dpkg -i of version $version+1 upgrades $version" \
+  bash -c '[ "$1" -eq 0 ] && grep -qF "over ($2)" "$3"' _ "$nrc" "$version" "$work/upgrade-next.log"
+check "dpkg now has $version+1" test "$(dpkg-query -W -f='${Version}' agni-gateway)" = "$version+1"
+check "the version upgrade kept the edited config, the key and the audit database" \
+  bash -c 'diff <(sha256sum "$2/gateway.json" "$2/agni_api_key" "$3/audit.db") "$1"' _ \
+  "$work/before.sha256" "$conf" "$state"
+check "the unit is enabled after the version upgrade" enabled
+
 # --- remove ----------------------------------------------------------------------
 dpkg -r agni-gateway >"$work/remove.log" 2>&1 && rrc=0 || rrc=$?
 check "dpkg -r removes it" test "$rrc" -eq 0
