@@ -30,6 +30,9 @@ packages=(
   prometheus jq python3-yaml systemd
   # IANA time zones for policy time windows; Google Benchmark for policy_bench.
   libhowardhinnant-date-dev tzdata libbenchmark-dev
+  # The .deb: CPack's dependency list (dpkg-shlibdeps), Debian's package
+  # checker, and what the package's postinst runs.
+  dpkg-dev lintian adduser
 )
 
 is_installed() {

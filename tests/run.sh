@@ -6,6 +6,9 @@
 #   1. format    every C++ file follows .clang-format (tests/check_format.sh)
 #   2. suite     RelWithDebInfo build of every target with -Werror, then ctest
 #   3. release   Release build of every target with -Werror (a user's build)
+#      package   the .deb made from that build, installed, upgraded, removed
+#                and purged on this machine (tests/e2e/package_test.sh; on its
+#                own, as it changes the system, which it leaves as it found it)
 #   4. hardening the suite under ASan+UBSan and TSan, and libFuzzer runs
 #                (tests/hardening.sh)
 # Builds go through ccache, so a second run (or CI after a local run) only
@@ -52,6 +55,11 @@ cmake -S "$REPO" -B "$RELEASE_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DAGNI_WERROR=ON "$AGNI_CMAKE_LAUNCHER" >/dev/null
 cmake --build "$RELEASE_BUILD"
 echo "run: [release] took $((SECONDS - stage_start))s"
+
+stage_start=$SECONDS
+echo "run: [package] the .deb from the release build, installed and purged"
+bash "$REPO/tests/e2e/package_test.sh" "$RELEASE_BUILD"
+echo "run: [package] took $((SECONDS - stage_start))s"
 
 bash "$REPO/tests/hardening.sh"
 echo "run: all stages passed in $((SECONDS - started))s"
