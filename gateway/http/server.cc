@@ -109,19 +109,10 @@ bool RefuseAfterClose(httplib::Response& res) {
   return true;
 }
 
-// Runs after each answer is written: the slot waits for the next request,
-// or the connection is shut down when the answer closed it.
-std::function<void(const httplib::Request&, const httplib::Response&)>
-ResponseSentHook(const int& listen_port) {
-  return [&listen_port](const httplib::Request& req, const httplib::Response&) {
-    WorkerSlot* slot = WorkerSlot::Current();
-    if (slot == nullptr) return;
-    slot->ResponseSent();
-    if (slot->closing()) {
-      ShutdownConnection(
-          listen_port, req.remote_addr + ":" + std::to_string(req.remote_port));
-    }
-  };
+// Runs after each answer is written: the slot waits for the next request
+// (the connection loop ends the connection when the answer closed it).
+void ResponseSent(const httplib::Request&, const httplib::Response&) {
+  if (WorkerSlot* slot = WorkerSlot::Current()) slot->ResponseSent();
 }
 
 template <typename Duration>
@@ -132,8 +123,7 @@ std::pair<time_t, time_t> SecUsec(Duration d) {
 }
 
 void ApplyCommonSettings(httplib::Server& server, const ServerConfig& s,
-                         std::shared_ptr<WorkerPool> pool, int& listen_fd,
-                         const int& listen_port) {
+                         std::shared_ptr<WorkerPool> pool, int& listen_fd) {
   // Replaces httplib's defaults, which also set SO_REUSEPORT: that would let
   // another process bind the same port and take a share of the connections.
   server.set_socket_options([&listen_fd](int sock) {
@@ -142,7 +132,7 @@ void ApplyCommonSettings(httplib::Server& server, const ServerConfig& s,
     listen_fd = sock;
   });
   server.new_task_queue = [pool] { return new PoolTaskQueue(pool); };
-  server.set_logger(ResponseSentHook(listen_port));
+  server.set_logger(ResponseSent);
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(s.keep_alive_max_requests);
   server.set_keep_alive_timeout(
@@ -171,8 +161,8 @@ GatewayServer::GatewayServer(const Config& config, RequestPipeline& pipeline,
       admin_pool_(MakePool(config.server.admin_threads,
                            config.server.admin_max_connections,
                            config.server.admin_max_connections)),
-      main_(MakeMainHttpServer(config.tls)),
-      admin_(std::make_unique<httplib::Server>()) {
+      main_(MakeMainHttpServer(config.tls, main_wake_)),
+      admin_(MakeLoopServer(admin_wake_)) {
   ConfigureMain();
   ConfigureAdmin();
 }
@@ -188,7 +178,7 @@ const std::regex& ApprovalActionPath() {
 }
 
 void GatewayServer::ConfigureMain() {
-  ApplyCommonSettings(*main_, config_.server, main_pool_, main_fd_, port_);
+  ApplyCommonSettings(*main_, config_.server, main_pool_, main_fd_);
   main_->Post(R"(/v1/approvals/[^/]+/[^/]+)",
               [this](const httplib::Request& req, httplib::Response& res) {
                 HttpRequest request = FromHttplib(req);
@@ -287,8 +277,7 @@ void GatewayServer::ConfigureMain() {
 }
 
 void GatewayServer::ConfigureAdmin() {
-  ApplyCommonSettings(*admin_, config_.server, admin_pool_, admin_fd_,
-                      admin_port_);
+  ApplyCommonSettings(*admin_, config_.server, admin_pool_, admin_fd_);
   admin_->set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
         NoteRequestStarted(req);
@@ -388,6 +377,8 @@ void GatewayServer::Stop() {
   guard_.reset();
   main_->stop();
   admin_->stop();
+  main_wake_->Fire();
+  admin_wake_->Fire();
   if (drain_thread_.joinable()) drain_thread_.join();
   if (main_thread_.joinable()) main_thread_.join();
   if (admin_thread_.joinable()) admin_thread_.join();

@@ -11,6 +11,7 @@
 #include "audit/store.h"
 #include "gateway/config/config.h"
 #include "gateway/http/connection_guard.h"
+#include "gateway/http/connection_loop.h"
 #include "gateway/http/worker_pool.h"
 #include "gateway/ops/log.h"
 #include "gateway/ops/metrics.h"
@@ -36,7 +37,8 @@ class GatewayServer {
   // Stops accepting, lets the listener threads return, and joins them.
   void Stop();
   // Graceful shutdown, step one (server_drain.cc): the main listener stops
-  // taking connections and in-flight requests finish; the admin listener keeps
+  // taking connections, idle keep-alive connections close at once and
+  // in-flight requests finish; the admin listener keeps
   // answering (/readyz says 503 while the pipeline drains). Returns false when
   // requests were still running after `timeout`.
   bool DrainMain(std::chrono::milliseconds timeout);
@@ -59,6 +61,9 @@ class GatewayServer {
   std::shared_ptr<WorkerPool> main_pool_;
   std::shared_ptr<WorkerPool> admin_pool_;
   std::unique_ptr<ConnectionGuard> guard_;
+  // Fired when each listener stops: its idle keep-alive connections close.
+  std::shared_ptr<IdleWake> main_wake_ = std::make_shared<IdleWake>();
+  std::shared_ptr<IdleWake> admin_wake_ = std::make_shared<IdleWake>();
   std::unique_ptr<httplib::Server> main_;
   std::unique_ptr<httplib::Server> admin_;
   std::thread main_thread_;
