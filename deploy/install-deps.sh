@@ -30,6 +30,9 @@ packages=(
   prometheus jq python3-yaml systemd
   # IANA time zones for policy time windows; Google Benchmark for policy_bench.
   libhowardhinnant-date-dev tzdata libbenchmark-dev
+  # mkfs.ext4 and chattr for the readiness tests (the audit log on a full or
+  # read-only file system).
+  e2fsprogs
 )
 
 is_installed() {

@@ -43,8 +43,9 @@ bool WaitFor(int fd, short events, int timeout_ms) {
 void EndpointOf(int fd, bool peer, std::string& ip, int& port) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
-  const int r = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
-                     : getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int r = peer
+                    ? getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                    : getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   if (r != 0) return;
   if (addr.ss_family == AF_INET) {
     port = ntohs(reinterpret_cast<const sockaddr_in&>(addr).sin_port);
@@ -211,24 +212,50 @@ bool AwaitNextRequest(const ConnectionStream& strm, int keep_alive_ms,
 using OneRequest = std::function<bool(httplib::Stream&, bool close_connection,
                                       bool& connection_closed)>;
 
+struct Served {
+  bool ok = false;
+  // The last answer ended the connection while the client may still be
+  // sending (an unread body): close without a reset (CloseSocket).
+  bool linger = false;
+};
+
 // The keep-alive loop: requests in order until the client, a limit, a
 // `Connection: close` answer or the listener's stop ends the connection.
-bool ServeConnection(ConnectionStream& strm, std::size_t max_requests,
-                     int keep_alive_ms, const std::atomic<int>& listen_sock,
-                     const IdleWake& wake, const OneRequest& one) {
-  bool ok = false;
+Served ServeConnection(ConnectionStream& strm, std::size_t max_requests,
+                       int keep_alive_ms, const std::atomic<int>& listen_sock,
+                       const IdleWake& wake, const OneRequest& one) {
+  Served served;
   for (std::size_t left = max_requests; left > 0; --left) {
     if (!AwaitNextRequest(strm, keep_alive_ms, listen_sock, wake)) break;
     bool closed = false;
-    ok = one(strm, left == 1, closed);
-    if (!ok || closed) break;
+    served.ok = one(strm, left == 1, closed);
+    if (!served.ok || closed) break;
     const WorkerSlot* slot = WorkerSlot::Current();
-    if (slot != nullptr && slot->closing()) break;
+    if (slot != nullptr && slot->closing()) {
+      served.linger = true;
+      break;
+    }
   }
-  return ok;
+  return served;
 }
 
-void CloseSocket(int sock) {
+// Closing a socket with unread input makes the kernel send a reset, which
+// can destroy the answer before the client reads it. With `linger`, the
+// gateway first says it is done (FIN after the answer) and reads and drops
+// what the client still sends, bounded in time and bytes.
+void CloseSocket(int sock, bool linger) {
+  if (linger) {
+    shutdown(sock, SHUT_WR);
+    char scratch[16 * 1024];
+    std::size_t dropped = 0;
+    const Clock::time_point until = Clock::now() + std::chrono::seconds(2);
+    while (dropped < 8 * 1024 * 1024 && Clock::now() < until &&
+           WaitFor(sock, POLLIN, 250)) {
+      const ssize_t n = recv(sock, scratch, sizeof scratch, 0);
+      if (n <= 0) break;
+      dropped += static_cast<std::size_t>(n);
+    }
+  }
   shutdown(sock, SHUT_RDWR);
   close(sock);
 }
@@ -242,13 +269,14 @@ class LoopServer final : public httplib::Server {
   bool process_and_close_socket(int sock) override {
     PlainStream strm(sock, {PollMs(read_timeout_sec_, read_timeout_usec_),
                             PollMs(write_timeout_sec_, write_timeout_usec_)});
-    const bool ok = ServeConnection(
-        strm, keep_alive_max_count_, PollMs(keep_alive_timeout_sec_, 0),
-        svr_sock_, *wake_, [this](httplib::Stream& s, bool close, bool& closed) {
-          return process_request(s, close, closed, nullptr);
-        });
-    CloseSocket(sock);
-    return ok;
+    const Served served =
+        ServeConnection(strm, keep_alive_max_count_,
+                        PollMs(keep_alive_timeout_sec_, 0), svr_sock_, *wake_,
+                        [this](httplib::Stream& s, bool close, bool& closed) {
+                          return process_request(s, close, closed, nullptr);
+                        });
+    CloseSocket(sock, served.linger);
+    return served.ok;
   }
 
   const std::shared_ptr<const IdleWake> wake_;
@@ -294,25 +322,24 @@ class LoopTlsServer final : public httplib::SSLServer {
   }
 
   bool process_and_close_socket(int sock) override {
-    bool ok = false;
+    Served served;
     if (SSL* ssl = Accept(sock)) {
       TlsStream strm(sock, ssl,
                      {PollMs(read_timeout_sec_, read_timeout_usec_),
                       PollMs(write_timeout_sec_, write_timeout_usec_)});
-      ok = ServeConnection(
+      served = ServeConnection(
           strm, keep_alive_max_count_, PollMs(keep_alive_timeout_sec_, 0),
           svr_sock_, *wake_,
           [this, ssl](httplib::Stream& s, bool close, bool& closed) {
-            return process_request(s, close, closed,
-                                   [ssl](httplib::Request& req) {
-                                     req.ssl = ssl;
-                                   });
+            return process_request(
+                s, close, closed,
+                [ssl](httplib::Request& req) { req.ssl = ssl; });
           });
-      if (ok) SSL_shutdown(ssl);
+      if (served.ok) SSL_shutdown(ssl);
       SSL_free(ssl);
     }
-    CloseSocket(sock);
-    return ok;
+    CloseSocket(sock, served.linger);
+    return served.ok;
   }
 
   const std::shared_ptr<const IdleWake> wake_;

@@ -162,12 +162,29 @@ GatewayServer::GatewayServer(const Config& config, RequestPipeline& pipeline,
                            config.server.admin_max_connections,
                            config.server.admin_max_connections)),
       main_(MakeMainHttpServer(config.tls, main_wake_)),
-      admin_(MakeLoopServer(admin_wake_)) {
+      admin_(MakeLoopServer(admin_wake_)),
+      client_certificates_(
+          std::make_shared<const std::vector<ClientCertificateMapping>>(
+              config.tls.client_certificates)) {
   ConfigureMain();
   ConfigureAdmin();
 }
 
 GatewayServer::~GatewayServer() { Stop(); }
+
+void GatewayServer::ReplaceClientCertificates(
+    std::vector<ClientCertificateMapping> mappings) {
+  auto next = std::make_shared<const std::vector<ClientCertificateMapping>>(
+      std::move(mappings));
+  std::lock_guard lock(cert_mu_);
+  client_certificates_ = std::move(next);
+}
+
+std::shared_ptr<const std::vector<ClientCertificateMapping>>
+GatewayServer::ClientCertificates() const {
+  std::lock_guard lock(cert_mu_);
+  return client_certificates_;
+}
 
 // POST /v1/approvals/{id}/{action} is the one route whose body the gateway
 // reads (a JSON reason, bounded by the payload limit): pre-routing leaves it
@@ -216,7 +233,8 @@ void GatewayServer::ConfigureMain() {
     }
     if (TakesBody(req)) return httplib::Server::HandlerResponse::Unhandled;
     HttpRequest request = FromHttplib(req);
-    request.client_certificate_user = ClientCertificateUser(req, config_.tls);
+    request.client_certificate_user =
+        ClientCertificateUser(req, *ClientCertificates());
     // Without a body (curl -X POST sends no Content-Length), httplib
     // would refuse the POST; the pipeline takes it here as is.
     if (request.has_body && req.method == "POST" &&
@@ -305,8 +323,10 @@ void GatewayServer::ConfigureAdmin() {
       "/readyz", [this](const httplib::Request&, httplib::Response& res) {
         std::string problems;
         if (pipeline_.draining()) problems += "draining\n";
-        if (!audit_.Healthy() && !audit_.Probe()) {
-          problems += "audit store failing\n";
+        // A real (durable, off-chain) write: ready means a release could
+        // be recorded now, not that the last commit happened to work.
+        if (!audit_.Probe()) {
+          problems += "audit: cannot commit a record (audit.path)\n";
         }
         res.status = problems.empty() ? 200 : 503;
         res.set_content(problems.empty() ? "ready\n" : problems, "text/plain");

@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "audit/store.h"
 #include "gateway/config/config.h"
@@ -43,12 +45,20 @@ class GatewayServer {
   // requests were still running after `timeout`.
   bool DrainMain(std::chrono::milliseconds timeout);
 
+  // Swaps the client-certificate mappings (tls.client_certificates), as
+  // SIGHUP reloads them; the TLS certificate, key and CA files are loaded
+  // once, at construction. Thread-safe.
+  void ReplaceClientCertificates(
+      std::vector<ClientCertificateMapping> mappings);
+
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }
 
  private:
   void ConfigureMain();
   void ConfigureAdmin();
+  std::shared_ptr<const std::vector<ClientCertificateMapping>>
+  ClientCertificates() const;
 
   const Config& config_;
   RequestPipeline& pipeline_;
@@ -72,7 +82,10 @@ class GatewayServer {
   int admin_fd_ = -1;
   int port_ = 0;
   int admin_port_ = 0;
-  std::thread drain_thread_;  // joins main_thread_ during DrainMain
+  std::thread drain_thread_;    // joins main_thread_ during DrainMain
+  mutable std::mutex cert_mu_;  // guards client_certificates_
+  std::shared_ptr<const std::vector<ClientCertificateMapping>>
+      client_certificates_;
 };
 
 }  // namespace agni

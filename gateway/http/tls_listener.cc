@@ -101,16 +101,17 @@ std::unique_ptr<httplib::Server> MakeMainHttpServer(
       std::move(wake));
 }
 
-std::string ClientCertificateUser(const httplib::Request& request,
-                                  const TlsConfig& tls) {
-  if (request.ssl == nullptr || tls.client_certificates.empty()) return "";
+std::string ClientCertificateUser(
+    const httplib::Request& request,
+    const std::vector<ClientCertificateMapping>& mappings) {
+  if (request.ssl == nullptr || mappings.empty()) return "";
   SSL* ssl = const_cast<SSL*>(request.ssl);
   if (SSL_get_verify_result(ssl) != X509_V_OK) return "";
   X509* cert = SSL_get1_peer_certificate(ssl);
   if (cert == nullptr) return "";
   const CertificateIdentity id = IdentityOf(cert);
   X509_free(cert);
-  for (const ClientCertificateMapping& m : tls.client_certificates) {
+  for (const ClientCertificateMapping& m : mappings) {
     if (!m.subject.empty() && m.subject == id.subject) return m.user;
     if (!m.san.empty()) {
       for (const std::string& san : id.sans) {

@@ -32,9 +32,10 @@ struct CertificateIdentity {
   std::vector<std::string> sans;
 };
 
-// The configured user a request's client certificate maps to, or "" when
+// The user of `mappings` a request's client certificate maps to, or "" when
 // there is no verified certificate or no mapping matches.
-std::string ClientCertificateUser(const httplib::Request& request,
-                                  const TlsConfig& tls);
+std::string ClientCertificateUser(
+    const httplib::Request& request,
+    const std::vector<ClientCertificateMapping>& mappings);
 
 }  // namespace agni

@@ -37,11 +37,11 @@ TEST(PipeliningTest, TwoDeletesInOneWriteAreBothAnsweredAndForwarded) {
   FakeUpstream upstream;
   GatewayProcess gw(HostileGateway({.upstream_base_url = upstream.url()}));
   const std::string token = gw.alice().token;
-  const RawReply r = RawExchange(
-      gw.port(),
-      Delete("%2B15550000011", token) +
-          Delete("%2B15550000012", token, "Connection: close\r\n"),
-      /*wait_for_close=*/true);
+  const RawReply r =
+      RawExchange(gw.port(),
+                  Delete("%2B15550000011", token) +
+                      Delete("%2B15550000012", token, "Connection: close\r\n"),
+                  /*wait_for_close=*/true);
   ExpectTwoReleasesInOrder(r, upstream, gw);
   EXPECT_EQ(gw.Stop(), std::optional<int>(0)) << gw.Log();
 }
