@@ -280,6 +280,8 @@ void GatewayServer::ConfigureMain() {
     WriteProblem(res, Reason::kInternalError, "internal error");
   });
   // Errors httplib produces itself (malformed request line, oversized URI...).
+  // The connection ends with the answer: after a request that could not be
+  // parsed, nothing says where a next one would begin.
   main_->set_error_handler(httplib::Server::HandlerWithResponse(
       [](const httplib::Request&, httplib::Response& res) {
         if (!res.body.empty())
@@ -290,6 +292,7 @@ void GatewayServer::ConfigureMain() {
         const int status = res.status;
         WriteProblem(res, reason, "the request could not be parsed");
         res.status = status;
+        CloseAfterResponse(res);
         return httplib::Server::HandlerResponse::Handled;
       }));
 }
@@ -312,6 +315,13 @@ void GatewayServer::ConfigureAdmin() {
         res.set_content("overloaded\n", "text/plain");
         return httplib::Server::HandlerResponse::Handled;
       });
+  // As on the main listener: after what httplib could not parse, the
+  // connection ends with the answer.
+  admin_->set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request&, httplib::Response& res) {
+        if (res.body.empty()) CloseAfterResponse(res);
+        return httplib::Server::HandlerResponse::Unhandled;
+      }));
   admin_->Get(
       "/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(metrics_.Serialize(), "text/plain; version=0.0.4");

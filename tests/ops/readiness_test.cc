@@ -29,17 +29,18 @@ class Mount {
     point_ = dir_.Mkdir("mnt");
     if (how == "tmpfs") {
       const std::string size = "size=" + std::to_string(size_kib) + "k";
-      mounted_ = ::mount("tmpfs", point_.c_str(), "tmpfs", 0, size.c_str()) == 0;
+      mounted_ =
+          ::mount("tmpfs", point_.c_str(), "tmpfs", 0, size.c_str()) == 0;
       if (!mounted_) error_ = std::string("mount tmpfs: ") + strerror(errno);
       return;
     }
     const std::string image = dir_.File("fs.img");
-    const CommandResult made = RunCommand(
-        {"sh", "-c",
-         "truncate -s " + std::to_string(size_kib) + "K '" + image +
-             "' && mkfs.ext4 -q '" + image + "' && mount -o loop '" + image +
-             "' '" + point_ + "'"},
-        60s);
+    const CommandResult made =
+        RunCommand({"sh", "-c",
+                    "truncate -s " + std::to_string(size_kib) + "K '" + image +
+                        "' && mkfs.ext4 -q '" + image + "' && mount -o loop '" +
+                        image + "' '" + point_ + "'"},
+                   60s);
     mounted_ = made.exit_code == 0;
     if (!mounted_) error_ = made.output;
   }
@@ -130,7 +131,8 @@ TEST(ReadinessTest, FullFileSystemIsNotReadyUntilThereIsRoomAgain) {
 
 TEST(ReadinessTest, ReadOnlyDatabaseIsNotReadyUntilWritableAgain) {
   Mount fs("ext4", 4096);
-  if (!fs.mounted()) GTEST_SKIP() << "cannot mount an ext4 image: " << fs.error();
+  if (!fs.mounted())
+    GTEST_SKIP() << "cannot mount an ext4 image: " << fs.error();
   FakeUpstream upstream;
   const std::string db = fs.File("audit.db");
   GatewayProcess gw(AuditOn(upstream.url(), db));
