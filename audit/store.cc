@@ -298,7 +298,7 @@ void AuditStore::WriteProbeLocked() {
       "(id INTEGER PRIMARY KEY CHECK (id = 1), time TEXT NOT NULL, "
       "pad BLOB NOT NULL)");
   SQLite::Statement write(
-      *db_, "INSERT OR REPLACE INTO audit_probe VALUES (1, ?, zeroblob(8192))");
+      *db_, "INSERT OR REPLACE INTO audit_probe VALUES (1, ?, zeroblob(4096))");
   write.bind(1, FormatTime(clock_us_()));
   write.exec();
 }
