@@ -88,6 +88,7 @@ class ConnectionStream : public httplib::Stream {
     EndpointOf(sock_, false, ip, port);
   }
   int socket() const override { return sock_; }
+  int read_timeout_ms() const { return t_.read_ms; }
 
  protected:
   const int sock_;
@@ -226,7 +227,12 @@ Served ServeConnection(ConnectionStream& strm, std::size_t max_requests,
                        const IdleWake& wake, const OneRequest& one) {
   Served served;
   for (std::size_t left = max_requests; left > 0; --left) {
-    if (!AwaitNextRequest(strm, keep_alive_ms, listen_sock, wake)) break;
+    // A new connection gets at least the read timeout for its first request
+    // (keep_alive_timeout is whole seconds here, and may be 0).
+    const int wait_ms = left == max_requests
+                            ? std::max(keep_alive_ms, strm.read_timeout_ms())
+                            : keep_alive_ms;
+    if (!AwaitNextRequest(strm, wait_ms, listen_sock, wake)) break;
     bool closed = false;
     served.ok = one(strm, left == 1, closed);
     if (!served.ok || closed) break;
