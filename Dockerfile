@@ -8,8 +8,12 @@
 #   docker build --build-arg AGNI_COMMIT=$(git rev-parse --short=12 HEAD) -t agni-gateway .
 #   docker run -v agni-audit:/var/lib/agni-gateway \
 #     -v ./gateway-config:/etc/agni-gateway:ro \
-#     -v ./agni_api_key:/run/secrets/agni_api_key:ro -p 8080:8080 -p 9090:9090 \
-#     agni-gateway
+#     -v ./agni_api_key:/run/secrets/agni_api_key:ro -p 8443:8443 agni-gateway
+#
+# The example config (deploy/examples/gateway.json) serves HTTPS on :8443
+# with gateway-config/tls/tls.crt and tls.key, and keeps the admin listener
+# (/metrics, /readyz) on the container's loopback, where the HEALTHCHECK
+# reaches it; it is not published.
 
 FROM debian:12 AS build
 RUN apt-get update \
@@ -47,7 +51,7 @@ COPY deploy/examples/ /etc/agni-gateway/
 USER agni
 VOLUME ["/var/lib/agni-gateway"]
 ENV AGNI_API_KEY_FILE=/run/secrets/agni_api_key
-EXPOSE 8080 9090
+EXPOSE 8443
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD ["/usr/local/bin/agni-gateway", "healthcheck", "--config", "/etc/agni-gateway/gateway.json"]
 ENTRYPOINT ["/usr/local/bin/agni-gateway"]

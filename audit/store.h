@@ -66,9 +66,11 @@ class AuditSink {
   virtual AppendResult Append(Record record) = 0;
   // False after the most recent commit failed, until one succeeds.
   virtual bool Healthy() const = 0;
-  // Checks now whether the log can take a write (takes and releases the write
-  // lock without adding a record) and updates Healthy(). Blocks up to the
-  // busy timeout. Lets readiness recover when no traffic arrives to prove it.
+  // Checks now whether a record could be committed: commits a durable write
+  // at least as large as a record's, outside the chain (AuditStore: one row
+  // of the audit_probe table, replaced each time), and updates Healthy().
+  // Blocks up to the busy timeout. Readiness asks it, so a full or read-only
+  // file system shows even when no traffic arrives to prove it.
   virtual bool Probe() = 0;
 };
 
@@ -100,7 +102,7 @@ class AuditStore final : public AuditSink {
   struct Pending {
     Record record;
     std::promise<AppendResult> done;
-    bool probe = false;  // takes part in the transaction, writes nothing
+    bool probe = false;  // writes the probe row instead of a record
   };
   AppendResult Enqueue(Pending pending);
   void ReadChainHead();
@@ -108,6 +110,7 @@ class AuditStore final : public AuditSink {
   void WriterLoop();
   void CommitBatch(std::deque<Pending>& batch);
   void InsertLocked(Record& record);
+  void WriteProbeLocked();
   void RecoverUnfinishedIntents();
 
   StoreOptions options_;

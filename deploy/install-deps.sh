@@ -33,6 +33,9 @@ packages=(
   # The .deb: CPack's dependency list (dpkg-shlibdeps), Debian's package
   # checker, and what the package's postinst runs.
   dpkg-dev lintian adduser
+  # mkfs.ext4 and chattr for the readiness tests (the audit log on a full or
+  # read-only file system).
+  e2fsprogs
 )
 
 is_installed() {

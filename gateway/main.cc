@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand(
       "check-config",
       "Validate a config and the files it names; prints OK (exit 0) or every "
-      "error with its JSON path (exit 1)");
+      "error with its JSON path (exit 1). Warnings (e.g. a main listener "
+      "reachable from other hosts without TLS) go to stderr and keep exit 0");
   agni::AddConfigOption(check, check_path, "Gateway config file (JSON)");
 
   auto* token = app.add_subcommand("token", "Manage gateway tokens");

@@ -188,6 +188,17 @@ void Gateway::Reload(const ConfigLoad& load) {
 
 void Gateway::Reload(const Config& config) {
   pipeline_->ReplaceAccess(std::make_shared<const AccessSnapshot>(config));
+  if (server_)
+    server_->ReplaceClientCertificates(config.tls.client_certificates);
+  const TlsConfig& now = config_.tls;
+  if (config.tls.cert_file != now.cert_file ||
+      config.tls.key_file != now.key_file ||
+      config.tls.client_ca_file != now.client_ca_file ||
+      config.tls.require_client_certificate != now.require_client_certificate) {
+    log_.Warn(
+        "tls: the certificate, key, CA and client_auth settings take effect "
+        "at the next start; client_certificates mappings are reloaded now");
+  }
   metrics_->DeclareRateLimits(*config.policy);
   log_.Info("reloaded users and policy",
             {{"policy_hash", config.policy->hash},

@@ -82,19 +82,6 @@ void ForEachSocket(Visit visit) {
 
 }  // namespace
 
-bool ShutdownConnection(int local_port, const std::string& peer) {
-  bool done = false;
-  ForEachSocket([&](int fd) {
-    int family = 0;
-    if (LocalPort(fd, &family) != local_port || PeerOf(fd) != peer) {
-      return false;
-    }
-    done = shutdown(fd, SHUT_WR) == 0;
-    return true;
-  });
-  return done;
-}
-
 ConnectionGuard::ConnectionGuard(std::vector<Listener> listeners,
                                  std::chrono::milliseconds header_timeout,
                                  OnCut on_cut, OnScan on_scan,

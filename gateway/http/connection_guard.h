@@ -24,12 +24,6 @@
 
 namespace agni {
 
-// Shuts down the sending side of the connection from `peer` ("address:port")
-// on the listener bound to `local_port`, after what was already written.
-// Returns false when no such connection is open. Scans /proc/self/fd, so it
-// is for the rare answers that must end their connection.
-bool ShutdownConnection(int local_port, const std::string& peer);
-
 // The slowloris guard of the listeners (see above). Owns one thread, which
 // reads the worker pools' slots (thread-safe) and calls the callbacks;
 // construct and destroy it from one thread.

@@ -109,19 +109,10 @@ bool RefuseAfterClose(httplib::Response& res) {
   return true;
 }
 
-// Runs after each answer is written: the slot waits for the next request,
-// or the connection is shut down when the answer closed it.
-std::function<void(const httplib::Request&, const httplib::Response&)>
-ResponseSentHook(const int& listen_port) {
-  return [&listen_port](const httplib::Request& req, const httplib::Response&) {
-    WorkerSlot* slot = WorkerSlot::Current();
-    if (slot == nullptr) return;
-    slot->ResponseSent();
-    if (slot->closing()) {
-      ShutdownConnection(
-          listen_port, req.remote_addr + ":" + std::to_string(req.remote_port));
-    }
-  };
+// Runs after each answer is written: the slot waits for the next request
+// (the connection loop ends the connection when the answer closed it).
+void ResponseSent(const httplib::Request&, const httplib::Response&) {
+  if (WorkerSlot* slot = WorkerSlot::Current()) slot->ResponseSent();
 }
 
 template <typename Duration>
@@ -132,8 +123,7 @@ std::pair<time_t, time_t> SecUsec(Duration d) {
 }
 
 void ApplyCommonSettings(httplib::Server& server, const ServerConfig& s,
-                         std::shared_ptr<WorkerPool> pool, int& listen_fd,
-                         const int& listen_port) {
+                         std::shared_ptr<WorkerPool> pool, int& listen_fd) {
   // Replaces httplib's defaults, which also set SO_REUSEPORT: that would let
   // another process bind the same port and take a share of the connections.
   server.set_socket_options([&listen_fd](int sock) {
@@ -142,7 +132,7 @@ void ApplyCommonSettings(httplib::Server& server, const ServerConfig& s,
     listen_fd = sock;
   });
   server.new_task_queue = [pool] { return new PoolTaskQueue(pool); };
-  server.set_logger(ResponseSentHook(listen_port));
+  server.set_logger(ResponseSent);
   server.set_tcp_nodelay(true);
   server.set_keep_alive_max_count(s.keep_alive_max_requests);
   server.set_keep_alive_timeout(
@@ -171,13 +161,30 @@ GatewayServer::GatewayServer(const Config& config, RequestPipeline& pipeline,
       admin_pool_(MakePool(config.server.admin_threads,
                            config.server.admin_max_connections,
                            config.server.admin_max_connections)),
-      main_(MakeMainHttpServer(config.tls)),
-      admin_(std::make_unique<httplib::Server>()) {
+      main_(MakeMainHttpServer(config.tls, main_wake_)),
+      admin_(MakeLoopServer(admin_wake_)),
+      client_certificates_(
+          std::make_shared<const std::vector<ClientCertificateMapping>>(
+              config.tls.client_certificates)) {
   ConfigureMain();
   ConfigureAdmin();
 }
 
 GatewayServer::~GatewayServer() { Stop(); }
+
+void GatewayServer::ReplaceClientCertificates(
+    std::vector<ClientCertificateMapping> mappings) {
+  auto next = std::make_shared<const std::vector<ClientCertificateMapping>>(
+      std::move(mappings));
+  std::lock_guard lock(cert_mu_);
+  client_certificates_ = std::move(next);
+}
+
+std::shared_ptr<const std::vector<ClientCertificateMapping>>
+GatewayServer::ClientCertificates() const {
+  std::lock_guard lock(cert_mu_);
+  return client_certificates_;
+}
 
 // POST /v1/approvals/{id}/{action} is the one route whose body the gateway
 // reads (a JSON reason, bounded by the payload limit): pre-routing leaves it
@@ -188,7 +195,7 @@ const std::regex& ApprovalActionPath() {
 }
 
 void GatewayServer::ConfigureMain() {
-  ApplyCommonSettings(*main_, config_.server, main_pool_, main_fd_, port_);
+  ApplyCommonSettings(*main_, config_.server, main_pool_, main_fd_);
   main_->Post(R"(/v1/approvals/[^/]+/[^/]+)",
               [this](const httplib::Request& req, httplib::Response& res) {
                 HttpRequest request = FromHttplib(req);
@@ -226,7 +233,8 @@ void GatewayServer::ConfigureMain() {
     }
     if (TakesBody(req)) return httplib::Server::HandlerResponse::Unhandled;
     HttpRequest request = FromHttplib(req);
-    request.client_certificate_user = ClientCertificateUser(req, config_.tls);
+    request.client_certificate_user =
+        ClientCertificateUser(req, *ClientCertificates());
     // Without a body (curl -X POST sends no Content-Length), httplib
     // would refuse the POST; the pipeline takes it here as is.
     if (request.has_body && req.method == "POST" &&
@@ -272,6 +280,8 @@ void GatewayServer::ConfigureMain() {
     WriteProblem(res, Reason::kInternalError, "internal error");
   });
   // Errors httplib produces itself (malformed request line, oversized URI...).
+  // The connection ends with the answer: after a request that could not be
+  // parsed, nothing says where a next one would begin.
   main_->set_error_handler(httplib::Server::HandlerWithResponse(
       [](const httplib::Request&, httplib::Response& res) {
         if (!res.body.empty())
@@ -282,13 +292,13 @@ void GatewayServer::ConfigureMain() {
         const int status = res.status;
         WriteProblem(res, reason, "the request could not be parsed");
         res.status = status;
+        CloseAfterResponse(res);
         return httplib::Server::HandlerResponse::Handled;
       }));
 }
 
 void GatewayServer::ConfigureAdmin() {
-  ApplyCommonSettings(*admin_, config_.server, admin_pool_, admin_fd_,
-                      admin_port_);
+  ApplyCommonSettings(*admin_, config_.server, admin_pool_, admin_fd_);
   admin_->set_pre_routing_handler(
       [this](const httplib::Request& req, httplib::Response& res) {
         NoteRequestStarted(req);
@@ -305,6 +315,13 @@ void GatewayServer::ConfigureAdmin() {
         res.set_content("overloaded\n", "text/plain");
         return httplib::Server::HandlerResponse::Handled;
       });
+  // As on the main listener: after what httplib could not parse, the
+  // connection ends with the answer.
+  admin_->set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request&, httplib::Response& res) {
+        if (res.body.empty()) CloseAfterResponse(res);
+        return httplib::Server::HandlerResponse::Unhandled;
+      }));
   admin_->Get(
       "/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(metrics_.Serialize(), "text/plain; version=0.0.4");
@@ -316,8 +333,10 @@ void GatewayServer::ConfigureAdmin() {
       "/readyz", [this](const httplib::Request&, httplib::Response& res) {
         std::string problems;
         if (pipeline_.draining()) problems += "draining\n";
-        if (!audit_.Healthy() && !audit_.Probe()) {
-          problems += "audit store failing\n";
+        // A real (durable, off-chain) write: ready means a release could
+        // be recorded now, not that the last commit happened to work.
+        if (!audit_.Probe()) {
+          problems += "audit: cannot commit a record (audit.path)\n";
         }
         res.status = problems.empty() ? 200 : 503;
         res.set_content(problems.empty() ? "ready\n" : problems, "text/plain");
@@ -388,6 +407,8 @@ void GatewayServer::Stop() {
   guard_.reset();
   main_->stop();
   admin_->stop();
+  main_wake_->Fire();
+  admin_wake_->Fire();
   if (drain_thread_.joinable()) drain_thread_.join();
   if (main_thread_.joinable()) main_thread_.join();
   if (admin_thread_.joinable()) admin_thread_.join();

@@ -5,12 +5,15 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "audit/store.h"
 #include "gateway/config/config.h"
 #include "gateway/http/connection_guard.h"
+#include "gateway/http/connection_loop.h"
 #include "gateway/http/worker_pool.h"
 #include "gateway/ops/log.h"
 #include "gateway/ops/metrics.h"
@@ -36,10 +39,17 @@ class GatewayServer {
   // Stops accepting, lets the listener threads return, and joins them.
   void Stop();
   // Graceful shutdown, step one (server_drain.cc): the main listener stops
-  // taking connections and in-flight requests finish; the admin listener keeps
+  // taking connections, idle keep-alive connections close at once and
+  // in-flight requests finish; the admin listener keeps
   // answering (/readyz says 503 while the pipeline drains). Returns false when
   // requests were still running after `timeout`.
   bool DrainMain(std::chrono::milliseconds timeout);
+
+  // Swaps the client-certificate mappings (tls.client_certificates), as
+  // SIGHUP reloads them; the TLS certificate, key and CA files are loaded
+  // once, at construction. Thread-safe.
+  void ReplaceClientCertificates(
+      std::vector<ClientCertificateMapping> mappings);
 
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }
@@ -47,6 +57,8 @@ class GatewayServer {
  private:
   void ConfigureMain();
   void ConfigureAdmin();
+  std::shared_ptr<const std::vector<ClientCertificateMapping>>
+  ClientCertificates() const;
 
   const Config& config_;
   RequestPipeline& pipeline_;
@@ -59,6 +71,9 @@ class GatewayServer {
   std::shared_ptr<WorkerPool> main_pool_;
   std::shared_ptr<WorkerPool> admin_pool_;
   std::unique_ptr<ConnectionGuard> guard_;
+  // Fired when each listener stops: its idle keep-alive connections close.
+  std::shared_ptr<IdleWake> main_wake_ = std::make_shared<IdleWake>();
+  std::shared_ptr<IdleWake> admin_wake_ = std::make_shared<IdleWake>();
   std::unique_ptr<httplib::Server> main_;
   std::unique_ptr<httplib::Server> admin_;
   std::thread main_thread_;
@@ -67,7 +82,10 @@ class GatewayServer {
   int admin_fd_ = -1;
   int port_ = 0;
   int admin_port_ = 0;
-  std::thread drain_thread_;  // joins main_thread_ during DrainMain
+  std::thread drain_thread_;    // joins main_thread_ during DrainMain
+  mutable std::mutex cert_mu_;  // guards client_certificates_
+  std::shared_ptr<const std::vector<ClientCertificateMapping>>
+      client_certificates_;
 };
 
 }  // namespace agni

@@ -10,10 +10,12 @@
 namespace agni {
 
 bool GatewayServer::DrainMain(std::chrono::milliseconds timeout) {
-  // Closes the listening socket: new connections are refused, and keep-alive
-  // connections close after the request they are serving. The listener
-  // thread returns once httplib's pool has finished every queued request.
+  // Closes the listening socket: new connections are refused, idle
+  // keep-alive connections close now and busy ones after the request they
+  // are serving. The listener thread returns once the pool has finished
+  // every queued connection.
   main_->stop();
+  main_wake_->Fire();
   if (!main_thread_.joinable()) return true;
   struct State {
     std::mutex mu;

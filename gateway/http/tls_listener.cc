@@ -63,49 +63,55 @@ CertificateIdentity IdentityOf(X509* cert) {
 
 }  // namespace
 
-std::unique_ptr<httplib::Server> MakeMainHttpServer(const TlsConfig& tls) {
-  if (!tls.enabled) return std::make_unique<httplib::Server>();
-  return std::make_unique<httplib::SSLServer>([tls](SSL_CTX& ctx) {
-    SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
-    if (SSL_CTX_use_certificate_chain_file(&ctx, tls.cert_file.c_str()) != 1 ||
-        SSL_CTX_use_PrivateKey_file(&ctx, tls.key_file.c_str(),
-                                    SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(&ctx) != 1) {
-      return false;
-    }
-    if (!tls.client_ca_file.empty()) {
-      if (SSL_CTX_load_verify_locations(&ctx, tls.client_ca_file.c_str(),
-                                        nullptr) != 1) {
-        return false;
-      }
-      STACK_OF(X509_NAME)* cas =
-          SSL_load_client_CA_file(tls.client_ca_file.c_str());
-      if (cas == nullptr) return false;
-      SSL_CTX_set_client_CA_list(&ctx, cas);
-      // "optional": a client may present no certificate (and use a token),
-      // but one it presents must verify against the CA.
-      int mode = SSL_VERIFY_PEER;
-      if (tls.require_client_certificate) {
-        mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-      }
-      SSL_CTX_set_verify(&ctx, mode, nullptr);
-    }
-    return true;
-  });
+std::unique_ptr<httplib::Server> MakeMainHttpServer(
+    const TlsConfig& tls, std::shared_ptr<const IdleWake> wake) {
+  if (!tls.enabled) return MakeLoopServer(std::move(wake));
+  return MakeLoopTlsServer(
+      [tls](SSL_CTX& ctx) {
+        SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+        SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION |
+                                      SSL_OP_NO_RENEGOTIATION |
+                                      SSL_OP_CIPHER_SERVER_PREFERENCE);
+        if (SSL_CTX_use_certificate_chain_file(&ctx, tls.cert_file.c_str()) !=
+                1 ||
+            SSL_CTX_use_PrivateKey_file(&ctx, tls.key_file.c_str(),
+                                        SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(&ctx) != 1) {
+          return false;
+        }
+        if (!tls.client_ca_file.empty()) {
+          if (SSL_CTX_load_verify_locations(&ctx, tls.client_ca_file.c_str(),
+                                            nullptr) != 1) {
+            return false;
+          }
+          STACK_OF(X509_NAME)* cas =
+              SSL_load_client_CA_file(tls.client_ca_file.c_str());
+          if (cas == nullptr) return false;
+          SSL_CTX_set_client_CA_list(&ctx, cas);
+          // "optional": a client may present no certificate (and use a token),
+          // but one it presents must verify against the CA.
+          int mode = SSL_VERIFY_PEER;
+          if (tls.require_client_certificate) {
+            mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+          }
+          SSL_CTX_set_verify(&ctx, mode, nullptr);
+        }
+        return true;
+      },
+      std::move(wake));
 }
 
-std::string ClientCertificateUser(const httplib::Request& request,
-                                  const TlsConfig& tls) {
-  if (request.ssl == nullptr || tls.client_certificates.empty()) return "";
+std::string ClientCertificateUser(
+    const httplib::Request& request,
+    const std::vector<ClientCertificateMapping>& mappings) {
+  if (request.ssl == nullptr || mappings.empty()) return "";
   SSL* ssl = const_cast<SSL*>(request.ssl);
   if (SSL_get_verify_result(ssl) != X509_V_OK) return "";
   X509* cert = SSL_get1_peer_certificate(ssl);
   if (cert == nullptr) return "";
   const CertificateIdentity id = IdentityOf(cert);
   X509_free(cert);
-  for (const ClientCertificateMapping& m : tls.client_certificates) {
+  for (const ClientCertificateMapping& m : mappings) {
     if (!m.subject.empty() && m.subject == id.subject) return m.user;
     if (!m.san.empty()) {
       for (const std::string& san : id.sans) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gateway/config/tls_config.h"
+#include "gateway/http/connection_loop.h"
 
 namespace httplib {
 class Server;
@@ -16,10 +17,12 @@ struct Request;
 
 namespace agni {
 
-// A plain httplib::Server when TLS is off, else an SSLServer set up from
-// `tls`. A TLS server whose certificate or key cannot be loaded reports
+// A plain server when TLS is off, else a TLS one (TLS 1.2+) set up from
+// `tls`, both with the connection loop of connection_loop.h woken by
+// `wake`. A TLS server whose certificate or key cannot be loaded reports
 // !is_valid().
-std::unique_ptr<httplib::Server> MakeMainHttpServer(const TlsConfig& tls);
+std::unique_ptr<httplib::Server> MakeMainHttpServer(
+    const TlsConfig& tls, std::shared_ptr<const IdleWake> wake);
 
 // The identities of a certificate as the config writes them: its subject
 // ("CN=...,O=...", RFC 2253) and each SAN ("DNS:x", "URI:x", "email:x",
@@ -29,9 +32,10 @@ struct CertificateIdentity {
   std::vector<std::string> sans;
 };
 
-// The configured user a request's client certificate maps to, or "" when
+// The user of `mappings` a request's client certificate maps to, or "" when
 // there is no verified certificate or no mapping matches.
-std::string ClientCertificateUser(const httplib::Request& request,
-                                  const TlsConfig& tls);
+std::string ClientCertificateUser(
+    const httplib::Request& request,
+    const std::vector<ClientCertificateMapping>& mappings);
 
 }  // namespace agni

@@ -59,8 +59,8 @@ class WorkerSlot {
 
   // The answer being written ends the connection (it says Connection:
   // close): cpp-httplib 0.11 ignores that header in a response, so the
-  // server shuts the socket itself once the answer is out, and nothing read
-  // after it is served.
+  // connection loop (connection_loop.h) ends the connection once the answer
+  // is out, and nothing read after it is served.
   void CloseAfterResponse() { close_ = true; }
   bool closing() const { return close_; }
 

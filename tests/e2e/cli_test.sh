@@ -74,12 +74,27 @@ for expected in '$.listen' '$.admin_listen' '$.colour: unknown key' \
 done
 check "check-config lists all errors at once" contains "$out" "9 errors in the configuration"
 
-# The shipped example config stays valid (its audit path pointed here).
+# The shipped example config stays valid (its audit path and TLS files
+# pointed here).
 mkdir example
 cp "$REPO"/deploy/examples/*.json example/
-sed -i 's|/var/lib/agni-gateway/audit.db|audit.db|' example/gateway.json
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj /CN=localhost -keyout example/tls.key -out example/tls.crt 2>/dev/null
+sed -i -e 's|/var/lib/agni-gateway/audit.db|audit.db|' \
+  -e 's|/etc/agni-gateway/tls/|./|' example/gateway.json
 check "deploy/examples passes check-config" \
   [ "$("$BIN" check-config --config example/gateway.json)" = "OK" ]
+
+# A main listener other hosts can reach in plain HTTP: still valid (exit 0,
+# OK), with a warning on stderr naming the key; loopback gets none.
+sed 's|"listen": "127.0.0.1:0"|"listen": "0.0.0.0:0"|' gateway.json >exposed.json
+out="$("$BIN" check-config --config exposed.json 2>exposed.err)" && rc=0 || rc=$?
+check "check-config: a plain-HTTP 0.0.0.0 listener is still OK (exit 0)" \
+  bash -c '[ "$1" -eq 0 ] && [ "$2" = OK ]' _ "$rc" "$out"
+check "check-config warns on stderr about the plain-HTTP listener, naming listen" \
+  contains "$(cat exposed.err)" "warning: listen: 0.0.0.0:0 is reachable from other hosts"
+"$BIN" check-config --config gateway.json >/dev/null 2>loopback.err
+check "check-config: no warning for a loopback listener" [ ! -s loopback.err ]
 
 # --- serve refuses bad settings ------------------------------------------
 set +e

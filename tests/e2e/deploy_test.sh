@@ -10,7 +10,10 @@
 #     library `ldd` lists for the built binary, runs as a non-root user, keeps
 #     the audit on a volume, health-checks with `agni-gateway healthcheck`,
 #     reads the key from a secret file; every COPY source exists;
-#   - compose and Kubernetes manifests parse and hold what the README says.
+#   - compose and Kubernetes manifests parse and hold what the README says;
+#   - every shipped gateway.json serves TLS on its main listener and keeps the
+#     admin listener internal (loopback, or a port no Service publishes and a
+#     NetworkPolicy guards), and passes check-config without a warning.
 #
 # Usage: bash tests/e2e/deploy_test.sh PATH/TO/agni-gateway
 set -euo pipefail
@@ -163,17 +166,69 @@ assert svcs["agni-mock"]["network_mode"] == "service:gateway"
 graf = svcs["grafana"]["volumes"]
 assert any("dashboard" in v for v in graf) and any("provisioning" in v for v in graf)
 PYEOF
-check "compose gateway config passes check-config" \
-  bash -c 'd=$(mktemp -d); cp "$1"/compose/gateway.json "$1"/examples/policy.json "$1"/examples/numbers.json "$d"/;
-           sed -i "s|/var/lib/agni-gateway/audit.db|$d/audit.db|" "$d/gateway.json";
-           "$2" check-config --config "$d/gateway.json"; rc=$?; rm -rf "$d"; exit $rc' _ "$REPO/deploy" "$BIN"
+check "compose: HTTPS published, the admin port only on the host's loopback, TLS files as secrets" \
+  "$PY" - "$REPO/deploy" <<'PYEOF'
+import json, os, sys, yaml
+base = sys.argv[1]
+g = yaml.safe_load(open(os.path.join(base, "compose.yaml")))["services"]["gateway"]
+conf = json.load(open(os.path.join(base, "compose/gateway.json")))
+assert conf["tls"]["cert_file"].startswith("/run/secrets/"), conf["tls"]
+assert {"agni_tls_cert", "agni_tls_key"} <= set(g["secrets"]), g["secrets"]
+admin_port = conf["admin_listen"].rsplit(":", 1)[1]
+main_port = conf["listen"].rsplit(":", 1)[1]
+for mapping in g["ports"]:
+    parts = str(mapping).split(":")
+    if parts[-1] == admin_port:
+        assert len(parts) == 3 and parts[0] == "127.0.0.1", mapping
+assert any(str(m).split(":")[-1] == main_port for m in g["ports"]), g["ports"]
+PYEOF
+
+# Each shipped gateway.json, its paths pointed at a scratch folder and a
+# throwaway certificate, passes check-config with nothing on stderr (no
+# plain-HTTP listener warning).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj /CN=localhost -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
+shipped_config_ok() { # FILE: check-config OK, exit 0, no warning
+  local d="$work/shipped-$RANDOM"
+  mkdir -p "$d"
+  cp "$1" "$d/gateway.json"
+  cp "$REPO/deploy/examples/policy.json" "$REPO/deploy/examples/numbers.json" "$d/"
+  "$PY" - "$d/gateway.json" "$d" "$work" <<'PYEOF'
+import json, sys
+path, d, work = sys.argv[1:]
+c = json.load(open(path))
+c["audit"]["path"] = d + "/audit.db"
+c["tls"]["cert_file"] = work + "/tls.crt"
+c["tls"]["key_file"] = work + "/tls.key"
+json.dump(c, open(path, "w"))
+PYEOF
+  local out err rc
+  out="$("$BIN" check-config --config "$d/gateway.json" 2>"$d/err")" && rc=0 || rc=$?
+  err="$(cat "$d/err")"
+  [[ "$rc" -eq 0 && "$out" == "OK" && -z "$err" ]] ||
+    { echo "  $1: exit $rc, stdout: $out, stderr: $err" >&2; return 1; }
+}
+for conf in examples/gateway.json compose/gateway.json kubernetes/gateway.json; do
+  check "deploy/$conf: TLS listener, passes check-config without a warning" \
+    shipped_config_ok "$REPO/deploy/$conf"
+done
+check "deploy/examples and the image keep the admin listener on loopback" \
+  "$PY" - "$REPO" <<'PYEOF'
+import json, re, sys
+repo = sys.argv[1]
+c = json.load(open(repo + "/deploy/examples/gateway.json"))
+assert c["admin_listen"].startswith("127.0.0.1:"), c["admin_listen"]
+admin_port = c["admin_listen"].rsplit(":", 1)[1]
+expose = re.findall(r"^EXPOSE (.*)$", open(repo + "/Dockerfile").read(), re.M)
+assert expose and admin_port not in " ".join(expose).split(), expose
+PYEOF
 
 # --- Kubernetes ------------------------------------------------------------
-check "Kubernetes: 1 replica with a volume, key in a Secret, admin probes, ServiceMonitor" \
+check "Kubernetes: 1 replica with a volume, key in a Secret, admin probes, PodMonitor" \
   "$PY" - "$REPO/deploy/kubernetes/agni-gateway.yaml" <<'PYEOF'
 import sys, yaml
 docs = {d["kind"]: d for d in yaml.safe_load_all(open(sys.argv[1]))}
-assert {"StatefulSet", "Service", "ServiceMonitor", "Secret"} <= set(docs), docs.keys()
+assert {"StatefulSet", "Service", "PodMonitor", "Secret"} <= set(docs), docs.keys()
 ss = docs["StatefulSet"]["spec"]
 assert ss["replicas"] == 1
 assert ss["volumeClaimTemplates"][0]["metadata"]["name"] == "audit"
@@ -187,8 +242,33 @@ assert ports["admin"] == 9090
 assert any(v.get("secret") for v in pod["volumes"])
 assert pod["securityContext"]["runAsNonRoot"] is True
 assert pod["terminationGracePeriodSeconds"] > 30
-ep = docs["ServiceMonitor"]["spec"]["endpoints"][0]
+ep = docs["PodMonitor"]["spec"]["podMetricsEndpoints"][0]
 assert ep["port"] == "admin" and ep["path"] == "/metrics"
+PYEOF
+check "Kubernetes: the Service publishes HTTPS only; a NetworkPolicy guards the admin port" \
+  "$PY" - "$REPO/deploy/kubernetes" <<'PYEOF'
+import json, sys, yaml
+base = sys.argv[1]
+docs = {d["kind"]: d for d in yaml.safe_load_all(open(base + "/agni-gateway.yaml"))}
+conf = json.load(open(base + "/gateway.json"))
+admin_port = int(conf["admin_listen"].rsplit(":", 1)[1])
+main_port = int(conf["listen"].rsplit(":", 1)[1])
+assert "tls" in conf
+pod = docs["StatefulSet"]["spec"]["template"]["spec"]
+c = pod["containers"][0]
+ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+assert ports == {"https": main_port, "admin": admin_port}, ports
+for p in docs["Service"]["spec"]["ports"]:
+    assert p["targetPort"] not in ("admin", admin_port), p
+    assert p["targetPort"] in ("https", main_port), p
+mounts = {m["mountPath"] for m in c["volumeMounts"]}
+assert any(conf["tls"]["cert_file"].startswith(m + "/") for m in mounts), mounts
+np = docs["NetworkPolicy"]["spec"]
+assert np["podSelector"] == docs["Service"]["spec"]["selector"] or \
+    np["podSelector"]["matchLabels"] == docs["Service"]["spec"]["selector"]
+admin_rules = [r for r in np["ingress"]
+               if any(p.get("port") == admin_port for p in r.get("ports", []))]
+assert admin_rules and all(r.get("from") for r in admin_rules), np
 PYEOF
 
 report deploy_test

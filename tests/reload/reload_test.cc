@@ -14,6 +14,7 @@
 #include "gateway/config/config.h"
 #include "tests/support/fake_upstream.h"
 #include "tests/support/helpers.h"
+#include "tests/support/pki.h"
 #include "tests/support/process.h"
 
 namespace agni::testing {
@@ -257,6 +258,53 @@ TEST_F(ReloadTest,
                      "them"),
             std::string::npos)
       << out;
+}
+
+// tls.client_certificates reload with SIGHUP like the users: a mapping added
+// is honoured and a mapping removed is refused (401), without a restart.
+TEST(ClientCertificateReloadTest, SighupAddsAndRemovesMappings) {
+  Pki pki;
+  pki.Issue("opsbot", "/O=Example/CN=ops-bot", "");
+  pki.Issue("alicesvc", "/CN=whatever", "DNS:alice-svc.internal");
+  FakeUpstream upstream;
+  json tls = {{"cert_file", pki.File("server.pem")},
+              {"key_file", pki.File("server.key")},
+              {"client_ca_file", pki.File("ca.pem")},
+              {"client_auth", "optional"},
+              {"client_certificates",
+               {{{"user", "olga"}, {"subject", "CN=ops-bot,O=Example"}}}}};
+  GatewayProcess gw({.config = {.upstream_base_url = upstream.url(),
+                                .patch = {{"tls", tls}}}});
+  // whoami over TLS with client certificate NAME: the status and the user.
+  auto whoami = [&](const std::string& name) {
+    httplib::SSLClient c("127.0.0.1", gw.port(), pki.File(name + ".pem"),
+                         pki.File(name + ".key"));
+    c.set_ca_cert_path(pki.File("ca.pem").c_str());
+    c.enable_server_certificate_verification(true);
+    c.set_read_timeout(10, 0);
+    auto res = c.Get("/v1/whoami");
+    if (!res) return std::make_pair(-1, std::string());
+    const json body = json::parse(res->body, nullptr, false);
+    return std::make_pair(res->status, body.is_object()
+                                           ? body.value("user", std::string())
+                                           : std::string());
+  };
+  EXPECT_EQ(whoami("opsbot"), std::make_pair(200, std::string("olga")));
+  EXPECT_EQ(whoami("alicesvc").first, 401);
+
+  json config = gw.config();
+  config["tls"]["client_certificates"] =
+      json::array({{{"user", "alice"}, {"san", "DNS:alice-svc.internal"}}});
+  gw.WriteConfig(config);
+  gw.Signal(SIGHUP);
+  ASSERT_TRUE(Eventually([&] {
+    return gw.Metric(
+               R"(agni_gateway_config_reloads_total{result="success"})") == 1;
+  })) << gw.Log();
+
+  EXPECT_EQ(whoami("alicesvc"), std::make_pair(200, std::string("alice")));
+  EXPECT_EQ(whoami("opsbot").first, 401);
+  EXPECT_EQ(gw.Stop(), std::optional<int>(0)) << gw.Log();
 }
 
 }  // namespace

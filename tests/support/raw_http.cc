@@ -2,11 +2,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
@@ -122,6 +124,60 @@ RawReply RawExchange(int port, const std::string& request, bool wait_for_close,
     if (!wait_for_close && CompleteResponses(reply.bytes) >= 1) break;
     read_some(50);
   }
+  ::close(fd);
+  return reply;
+}
+
+RawReply RawTlsExchange(int port, const std::string& ca_file,
+                        const std::string& request,
+                        std::chrono::milliseconds deadline) {
+  RawReply reply;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    throw std::runtime_error("connect");
+  }
+  // Every blocking read returns within 100 ms, so the deadline holds.
+  timeval tv{0, 100'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  bool connected = false;
+  while (!connected && std::chrono::steady_clock::now() < until) {
+    const int r = SSL_connect(ssl);
+    if (r == 1) {
+      connected = true;
+    } else if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ) {
+      break;
+    }
+  }
+  if (connected &&
+      SSL_write(ssl, request.data(), static_cast<int>(request.size())) > 0) {
+    while (!reply.closed && std::chrono::steady_clock::now() < until) {
+      char buf[16384];
+      const int n = SSL_read(ssl, buf, sizeof buf);
+      if (n > 0) {
+        reply.bytes.append(buf, static_cast<std::size_t>(n));
+        continue;
+      }
+      const int err = SSL_get_error(ssl, n);
+      const bool timed_out = err == SSL_ERROR_WANT_READ ||
+                             (err == SSL_ERROR_SYSCALL &&
+                              (errno == EAGAIN || errno == EWOULDBLOCK));
+      if (!timed_out) reply.closed = true;
+    }
+  }
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
   ::close(fd);
   return reply;
 }

@@ -29,6 +29,13 @@ RawReply RawExchange(
     int port, const std::string& request, bool wait_for_close = false,
     std::chrono::milliseconds deadline = std::chrono::milliseconds(15000));
 
+// RawExchange over TLS: verifies the server against `ca_file`, writes
+// `request` with one SSL_write (one TLS record when under 16 KiB), and reads
+// until the server closes the connection or `deadline` passes.
+RawReply RawTlsExchange(
+    int port, const std::string& ca_file, const std::string& request,
+    std::chrono::milliseconds deadline = std::chrono::milliseconds(15000));
+
 // A TCP listener on 127.0.0.1 (OS-chosen port) whose own thread hands each
 // connection, one at a time, to `serve` and closes it afterwards; stopped and
 // joined with the object. For upstreams that speak no HTTP library's

@@ -1,0 +1,382 @@
+#include "gateway/http/connection_loop.h"
+
+#include <httplib.h>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <vector>
+
+#include "gateway/http/worker_pool.h"
+
+namespace agni {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int PollMs(time_t sec, time_t usec) {
+  const long long ms = static_cast<long long>(sec) * 1000 + usec / 1000;
+  return static_cast<int>(std::clamp<long long>(ms, 0, INT_MAX));
+}
+
+// Waits up to `timeout_ms` for `events` on `fd`; false on timeout or error.
+bool WaitFor(int fd, short events, int timeout_ms) {
+  pollfd p{fd, events, 0};
+  for (;;) {
+    const int r = poll(&p, 1, timeout_ms);
+    if (r < 0 && errno == EINTR) continue;
+    return r > 0;
+  }
+}
+
+// "address", port of either end of `fd`, numeric, as cpp-httplib reports
+// them (the connection guard matches peers in this form).
+void EndpointOf(int fd, bool peer, std::string& ip, int& port) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  const int r = peer
+                    ? getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                    : getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (r != 0) return;
+  if (addr.ss_family == AF_INET) {
+    port = ntohs(reinterpret_cast<const sockaddr_in&>(addr).sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    port = ntohs(reinterpret_cast<const sockaddr_in6&>(addr).sin6_port);
+  } else {
+    return;
+  }
+  char host[NI_MAXHOST] = {};
+  if (getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host,
+                  nullptr, 0, NI_NUMERICHOST) == 0) {
+    ip = host;
+  }
+}
+
+struct Timeouts {
+  int read_ms;
+  int write_ms;
+};
+
+// A connection's stream for its whole life; knows whether bytes of a next
+// request are already read.
+class ConnectionStream : public httplib::Stream {
+ public:
+  ConnectionStream(int sock, Timeouts t) : sock_(sock), t_(t) {}
+
+  // Bytes already taken off the socket and not yet consumed.
+  virtual bool HasBuffered() const = 0;
+
+  bool is_readable() const override {
+    return HasBuffered() || WaitFor(sock_, POLLIN, t_.read_ms);
+  }
+  bool is_writable() const override {
+    return WaitFor(sock_, POLLOUT, t_.write_ms);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    EndpointOf(sock_, true, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    EndpointOf(sock_, false, ip, port);
+  }
+  int socket() const override { return sock_; }
+  int read_timeout_ms() const { return t_.read_ms; }
+
+ protected:
+  const int sock_;
+  const Timeouts t_;
+};
+
+// Plain TCP, with a read buffer that outlives each request.
+class PlainStream final : public ConnectionStream {
+ public:
+  using ConnectionStream::ConnectionStream;
+
+  bool HasBuffered() const override { return off_ < len_; }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (HasBuffered()) {
+      const size_t n = std::min(size, len_ - off_);
+      std::memcpy(ptr, buf_.data() + off_, n);
+      off_ += n;
+      return static_cast<ssize_t>(n);
+    }
+    if (!WaitFor(sock_, POLLIN, t_.read_ms)) return -1;
+    if (size >= buf_.size()) return Recv(ptr, size);
+    const ssize_t n = Recv(buf_.data(), buf_.size());
+    if (n <= 0) return n;
+    off_ = std::min(size, static_cast<size_t>(n));
+    len_ = static_cast<size_t>(n);
+    std::memcpy(ptr, buf_.data(), off_);
+    return static_cast<ssize_t>(off_);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    for (;;) {
+      const ssize_t n = send(sock_, ptr, size, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+
+ private:
+  ssize_t Recv(char* ptr, size_t size) {
+    for (;;) {
+      const ssize_t n = recv(sock_, ptr, size, 0);
+      if (n < 0 && errno == EINTR) continue;
+      return n;
+    }
+  }
+
+  std::vector<char> buf_ = std::vector<char>(16 * 1024);
+  size_t off_ = 0;
+  size_t len_ = 0;
+};
+
+// TLS over a blocking socket; OpenSSL holds what it decrypted ahead.
+class TlsStream final : public ConnectionStream {
+ public:
+  TlsStream(int sock, SSL* ssl, Timeouts t)
+      : ConnectionStream(sock, t), ssl_(ssl) {
+    // A record that carries no application data makes SSL_read return
+    // WANT_READ rather than block; read() then waits with its timeout.
+    SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
+  }
+
+  bool HasBuffered() const override { return SSL_has_pending(ssl_) == 1; }
+
+  ssize_t read(char* ptr, size_t size) override {
+    const int want = static_cast<int>(std::min<size_t>(size, INT_MAX));
+    // Bounded: each round either waits for the socket or returns.
+    for (int round = 0; round < 64; ++round) {
+      if (SSL_pending(ssl_) <= 0 && !WaitFor(sock_, POLLIN, t_.read_ms)) {
+        return -1;
+      }
+      const int n = SSL_read(ssl_, ptr, want);
+      if (n > 0) return n;
+      const int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_ZERO_RETURN) return 0;
+      if (err != SSL_ERROR_WANT_READ) return -1;
+    }
+    return -1;
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    const int want = static_cast<int>(std::min<size_t>(size, INT_MAX));
+    for (int round = 0; round < 64; ++round) {
+      if (!is_writable()) return -1;
+      const int n = SSL_write(ssl_, ptr, want);
+      if (n > 0) return n;
+      if (SSL_get_error(ssl_, n) != SSL_ERROR_WANT_WRITE) return -1;
+    }
+    return -1;
+  }
+
+ private:
+  SSL* const ssl_;
+};
+
+// True when the client's next request can be read now (or the connection
+// ended, which the read reports); false after `keep_alive_ms` of silence or
+// as soon as the listener stops.
+bool AwaitNextRequest(const ConnectionStream& strm, int keep_alive_ms,
+                      const std::atomic<int>& listen_sock,
+                      const IdleWake& wake) {
+  if (strm.HasBuffered()) return true;
+  const Clock::time_point deadline =
+      Clock::now() + std::chrono::milliseconds(keep_alive_ms);
+  for (;;) {
+    const bool stopping = listen_sock == INVALID_SOCKET || wake.fired();
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - Clock::now());
+    // Stopping: a request already sent is still served, nothing is awaited.
+    const int timeout =
+        stopping ? 0 : static_cast<int>(std::max<long long>(left.count(), 0));
+    pollfd p[2] = {{strm.socket(), POLLIN, 0}, {wake.fd(), POLLIN, 0}};
+    const int r = poll(p, 2, timeout);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    if (p[0].revents != 0) return true;
+    if (stopping) return false;
+  }
+}
+
+using OneRequest = std::function<bool(httplib::Stream&, bool close_connection,
+                                      bool& connection_closed)>;
+
+struct Served {
+  bool ok = false;
+  // The last answer ended the connection while the client may still be
+  // sending (an unread body): close without a reset (CloseSocket).
+  bool linger = false;
+};
+
+// The keep-alive loop: requests in order until the client, a limit, a
+// `Connection: close` answer or the listener's stop ends the connection.
+Served ServeConnection(ConnectionStream& strm, std::size_t max_requests,
+                       int keep_alive_ms, const std::atomic<int>& listen_sock,
+                       const IdleWake& wake, const OneRequest& one) {
+  Served served;
+  for (std::size_t left = max_requests; left > 0; --left) {
+    // A new connection gets at least the read timeout for its first request
+    // (keep_alive_timeout is whole seconds here, and may be 0).
+    const int wait_ms = left == max_requests
+                            ? std::max(keep_alive_ms, strm.read_timeout_ms())
+                            : keep_alive_ms;
+    if (!AwaitNextRequest(strm, wait_ms, listen_sock, wake)) break;
+    bool closed = false;
+    served.ok = one(strm, left == 1, closed);
+    if (!served.ok || closed) break;
+    const WorkerSlot* slot = WorkerSlot::Current();
+    if (slot != nullptr && slot->closing()) {
+      served.linger = true;
+      break;
+    }
+  }
+  return served;
+}
+
+// Closing a socket with unread input makes the kernel send a reset, which
+// can destroy the answer before the client reads it. With `linger`, the
+// gateway first says it is done (FIN after the answer) and reads and drops
+// what the client still sends, bounded in time and bytes.
+void CloseSocket(int sock, bool linger) {
+  if (linger) {
+    shutdown(sock, SHUT_WR);
+    char scratch[16 * 1024];
+    std::size_t dropped = 0;
+    const Clock::time_point until = Clock::now() + std::chrono::seconds(2);
+    while (dropped < 8 * 1024 * 1024 && Clock::now() < until &&
+           WaitFor(sock, POLLIN, 250)) {
+      const ssize_t n = recv(sock, scratch, sizeof scratch, 0);
+      if (n <= 0) break;
+      dropped += static_cast<std::size_t>(n);
+    }
+  }
+  shutdown(sock, SHUT_RDWR);
+  close(sock);
+}
+
+class LoopServer final : public httplib::Server {
+ public:
+  explicit LoopServer(std::shared_ptr<const IdleWake> wake)
+      : wake_(std::move(wake)) {}
+
+ private:
+  bool process_and_close_socket(int sock) override {
+    PlainStream strm(sock, {PollMs(read_timeout_sec_, read_timeout_usec_),
+                            PollMs(write_timeout_sec_, write_timeout_usec_)});
+    const Served served =
+        ServeConnection(strm, keep_alive_max_count_,
+                        PollMs(keep_alive_timeout_sec_, 0), svr_sock_, *wake_,
+                        [this](httplib::Stream& s, bool close, bool& closed) {
+                          return process_request(s, close, closed, nullptr);
+                        });
+    CloseSocket(sock, served.linger);
+    return served.ok;
+  }
+
+  const std::shared_ptr<const IdleWake> wake_;
+};
+
+class LoopTlsServer final : public httplib::SSLServer {
+ public:
+  LoopTlsServer(const std::function<bool(SSL_CTX&)>& setup,
+                std::shared_ptr<const IdleWake> wake)
+      : httplib::SSLServer(setup), wake_(std::move(wake)) {}
+
+ private:
+  // The handshake, bounded by the read and write timeouts.
+  SSL* Accept(int sock) {
+    SSL* ssl = SSL_new(ssl_context());
+    if (ssl == nullptr) return nullptr;
+    if (SSL_set_fd(ssl, sock) != 1) {
+      SSL_free(ssl);
+      return nullptr;
+    }
+    const int read_ms = PollMs(read_timeout_sec_, read_timeout_usec_);
+    const int write_ms = PollMs(write_timeout_sec_, write_timeout_usec_);
+    // Non-blocking during the handshake, so that each wait has a timeout.
+    const int flags = fcntl(sock, F_GETFL);
+    fcntl(sock, F_SETFL, flags | O_NONBLOCK);
+    bool done = false;
+    for (int round = 0; round < 64 && !done; ++round) {
+      const int r = SSL_accept(ssl);
+      if (r == 1) {
+        done = true;
+        break;
+      }
+      const int err = SSL_get_error(ssl, r);
+      const bool again =
+          (err == SSL_ERROR_WANT_READ && WaitFor(sock, POLLIN, read_ms)) ||
+          (err == SSL_ERROR_WANT_WRITE && WaitFor(sock, POLLOUT, write_ms));
+      if (!again) break;
+    }
+    fcntl(sock, F_SETFL, flags);
+    if (done) return ssl;
+    SSL_free(ssl);
+    return nullptr;
+  }
+
+  bool process_and_close_socket(int sock) override {
+    Served served;
+    if (SSL* ssl = Accept(sock)) {
+      TlsStream strm(sock, ssl,
+                     {PollMs(read_timeout_sec_, read_timeout_usec_),
+                      PollMs(write_timeout_sec_, write_timeout_usec_)});
+      served = ServeConnection(
+          strm, keep_alive_max_count_, PollMs(keep_alive_timeout_sec_, 0),
+          svr_sock_, *wake_,
+          [this, ssl](httplib::Stream& s, bool close, bool& closed) {
+            return process_request(
+                s, close, closed,
+                [ssl](httplib::Request& req) { req.ssl = ssl; });
+          });
+      if (served.ok) SSL_shutdown(ssl);
+      SSL_free(ssl);
+    }
+    CloseSocket(sock, served.linger);
+    return served.ok;
+  }
+
+  const std::shared_ptr<const IdleWake> wake_;
+};
+
+}  // namespace
+
+IdleWake::IdleWake() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+IdleWake::~IdleWake() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void IdleWake::Fire() {
+  fired_ = true;
+  const uint64_t one = 1;
+  // The counter is never read, so the fd stays readable from now on.
+  [[maybe_unused]] const ssize_t n = ::write(fd_, &one, sizeof one);
+}
+
+bool IdleWake::fired() const { return fired_; }
+
+std::unique_ptr<httplib::Server> MakeLoopServer(
+    std::shared_ptr<const IdleWake> wake) {
+  return std::make_unique<LoopServer>(std::move(wake));
+}
+
+std::unique_ptr<httplib::Server> MakeLoopTlsServer(
+    const std::function<bool(SSL_CTX&)>& setup,
+    std::shared_ptr<const IdleWake> wake) {
+  return std::make_unique<LoopTlsServer>(setup, std::move(wake));
+}
+
+}  // namespace agni
