@@ -31,8 +31,8 @@ CREATE TRIGGER IF NOT EXISTS audit_records_no_delete
 
 // fsync of a file or folder by path; false on failure.
 bool SyncPath(const std::string& path, bool folder) {
-  const int fd = ::open(path.c_str(),
-                        (folder ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  const int fd = ::open(
+      path.c_str(), (folder ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
   if (fd < 0) return false;
   const bool ok = ::fsync(fd) == 0;
   ::close(fd);
@@ -117,8 +117,8 @@ ArchiveResult Archive(const ArchiveOptions& o) {
     // A running gateway holds this lock for its whole life; holding it here
     // keeps one from starting while the records move.
     FileLock lock(o.db_path + ".lock",
-                  "a gateway is running on \"" + o.db_path +
-                      "\" (it holds \"" + o.db_path +
+                  "a gateway is running on \"" + o.db_path + "\" (it holds \"" +
+                      o.db_path +
                       ".lock\"); stop it, archive, then start it again");
     SQLite::Database db(o.db_path, SQLite::OPEN_READWRITE);
     db.setBusyTimeout(5000);
@@ -146,8 +146,8 @@ ArchiveResult Archive(const ArchiveOptions& o) {
     FeedRecordsRange(db, start.pos.seq, through, checker, true);
     if (!checker.problems().empty()) {
       return fail(1, "not archiving a broken chain: seq " +
-                         std::to_string(checker.problems().front().seq) +
-                         ": " + checker.problems().front().what +
+                         std::to_string(checker.problems().front().seq) + ": " +
+                         checker.problems().front().what +
                          " (`agni-gateway audit verify --db` lists all)");
     }
     result.through_seq = through;
@@ -160,17 +160,18 @@ ArchiveResult Archive(const ArchiveOptions& o) {
       if (!file.flush()) return fail(2, "cannot write \"" + tmp + "\"");
       file.close();
       if (!SyncPath(tmp, false) || ::rename(tmp.c_str(), o.out.c_str()) != 0) {
-        return fail(2, "cannot write \"" + o.out + "\": " + std::strerror(errno));
+        return fail(2,
+                    "cannot write \"" + o.out + "\": " + std::strerror(errno));
       }
     }
     const std::int64_t now_us =
         std::chrono::duration_cast<std::chrono::microseconds>(
             std::chrono::system_clock::now().time_since_epoch())
             .count();
-    Checkpoint head = key ? key->Sign(through, result.through_hash,
-                                      FormatTime(now_us))
-                          : Checkpoint{through, result.through_hash,
-                                       FormatTime(now_us), "", "", ""};
+    Checkpoint head =
+        key ? key->Sign(through, result.through_hash, FormatTime(now_us))
+            : Checkpoint{
+                  through, result.through_hash, FormatTime(now_us), "", "", ""};
     nlohmann::json head_json = CheckpointToJson(head);
     if (!key) {
       for (const char* k : {"key_id", "public_key", "signature", "algorithm"})
@@ -184,13 +185,14 @@ ArchiveResult Archive(const ArchiveOptions& o) {
 
     // One step: the records go, the archived record names them.
     SQLite::Statement head_row(
-        db, "SELECT seq, hash, time FROM audit_records ORDER BY seq DESC LIMIT 1");
+        db,
+        "SELECT seq, hash, time FROM audit_records ORDER BY seq DESC LIMIT 1");
     head_row.executeStep();
     Record r;
     r.seq = head_row.getColumn(0).getInt64() + 1;
     r.prev_hash = head_row.getColumn(1).getString();
-    r.time_us = std::max(now_us, ParseTime(head_row.getColumn(2).getString())
-                                     .value_or(now_us));
+    r.time_us = std::max(
+        now_us, ParseTime(head_row.getColumn(2).getString()).value_or(now_us));
     head_row.reset();
     r.stage = Stage::kArchived;
     r.principal = o.by.empty() ? "operator" : o.by;

@@ -38,7 +38,8 @@ struct ArchiveOptions {
 
 // What `audit archive` did, or why not; a plain value.
 struct ArchiveResult {
-  int exit_code = 0;  // 0 done, 1 refused (nothing to do, chain broken), 2 error
+  int exit_code =
+      0;  // 0 done, 1 refused (nothing to do, chain broken), 2 error
   std::string error;
   std::int64_t records = 0;
   std::int64_t through_seq = 0;

@@ -53,8 +53,8 @@ void ExpectCheckpoints(SQLite::Database& db, std::int64_t lo, std::int64_t hi,
 BackgroundVerifier::BackgroundVerifier(VerifierOptions options,
                                        VerifierHooks hooks)
     : options_(std::move(options)), hooks_(std::move(hooks)) {
-  options_.records_per_second = std::max<std::int64_t>(
-      1, options_.records_per_second);
+  options_.records_per_second =
+      std::max<std::int64_t>(1, options_.records_per_second);
 }
 
 BackgroundVerifier::~BackgroundVerifier() { Stop(); }
@@ -106,8 +106,8 @@ std::int64_t BackgroundVerifier::Step(SQLite::Database& db,
   end.executeStep();
   if (end.getColumn(0).isNull()) {
     // At the head: a checkpoint beyond it means the tail was cut off.
-    ExpectCheckpoints(db, from + 1,
-                      std::numeric_limits<std::int64_t>::max(), checker);
+    ExpectCheckpoints(db, from + 1, std::numeric_limits<std::int64_t>::max(),
+                      checker);
     checker.Finish();
     read.commit();
     return 0;
@@ -195,11 +195,11 @@ void BackgroundVerifier::Loop() {
         continue;
       }
       // The pace: `read` records may take read / rate seconds.
-      const auto budget = std::chrono::nanoseconds(
-          read * 1'000'000'000 / options_.records_per_second);
+      const auto budget = std::chrono::nanoseconds(read * 1'000'000'000 /
+                                                   options_.records_per_second);
       const auto spent = Clock::now() - chunk_started;
-      if (!Sleep(std::max<std::chrono::nanoseconds>(budget - spent,
-                                                    std::chrono::nanoseconds(0)))) {
+      if (!Sleep(std::max<std::chrono::nanoseconds>(
+              budget - spent, std::chrono::nanoseconds(0)))) {
         return;
       }
     }

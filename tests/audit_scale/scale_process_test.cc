@@ -82,7 +82,8 @@ nlohmann::json LogLine(const GatewayProcess& gw, const std::string& text) {
   return nullptr;
 }
 
-TEST(BackgroundVerifierProcess, TamperedRecordBelowTheCheckpointIsFoundAfterAFastStart) {
+TEST(BackgroundVerifierProcess,
+     TamperedRecordBelowTheCheckpointIsFoundAfterAFastStart) {
   FakeUpstream upstream;
   Deployment d(upstream, {{"verify_records_per_second", 0}});
   {
@@ -96,8 +97,9 @@ TEST(BackgroundVerifierProcess, TamperedRecordBelowTheCheckpointIsFoundAfterAFas
   {
     SQLite::Database db(d.db(), SQLite::OPEN_READWRITE);
     db.exec("DROP TRIGGER audit_records_no_update");
-    db.exec("UPDATE audit_records SET phone_number = '+15559999999' "
-            "WHERE seq = 5");
+    db.exec(
+        "UPDATE audit_records SET phone_number = '+15559999999' "
+        "WHERE seq = 5");
   }
   d.SetAudit({{"verify_records_per_second", 1000}});
   GatewayProcess gw(d.Serve());
@@ -106,8 +108,7 @@ TEST(BackgroundVerifierProcess, TamperedRecordBelowTheCheckpointIsFoundAfterAFas
   const nlohmann::json started = LogLine(gw, "audit chain checked at start");
   ASSERT_FALSE(started.is_null()) << gw.Log();
   EXPECT_EQ(started.value("rehashed", -1), 0) << started;
-  EXPECT_EQ(started.value("trusted_through_seq", -1),
-            static_cast<int>(records))
+  EXPECT_EQ(started.value("trusted_through_seq", -1), static_cast<int>(records))
       << started;
 
   ASSERT_TRUE(WaitFor([&] { return Readyz(gw).first == 503; }, 30s))
@@ -140,16 +141,18 @@ TEST(BackgroundVerifierProcess, AnIntactLogIsVerifiedToTheHeadAndStaysReady) {
   EXPECT_EQ(Readyz(gw).first, 200) << Readyz(gw).second;
 }
 
-TEST(WitnessProcess, EverySignedCheckpointIsCopiedAndAFailureNeverFailsARelease) {
+TEST(WitnessProcess,
+     EverySignedCheckpointIsCopiedAndAFailureNeverFailsARelease) {
   FakeUpstream upstream;
   TempDir witness_parent;
   const std::string witness = witness_parent.Mkdir("worm");
-  Deployment d(upstream, {{"witness_dir", witness},
-                          {"checkpoint_interval", "1s"}});
+  Deployment d(upstream,
+               {{"witness_dir", witness}, {"checkpoint_interval", "1s"}});
   GatewayProcess gw(d.Serve());
   ASSERT_TRUE(gw.WaitListening()) << gw.Log();
   ASSERT_EQ(Release(gw, d.alice(), 1), 200);
-  const std::int64_t head = static_cast<std::int64_t>(ReadAuditRows(d.db()).size());
+  const std::int64_t head =
+      static_cast<std::int64_t>(ReadAuditRows(d.db()).size());
   // The checkpoint of the new head, as a file `audit verify` accepts.
   std::string copy;
   ASSERT_TRUE(WaitFor(
@@ -168,8 +171,8 @@ TEST(WitnessProcess, EverySignedCheckpointIsCopiedAndAFailureNeverFailsARelease)
       << gw.Log();
   EXPECT_EQ(fs::path(copy).filename().string().rfind("checkpoint-", 0), 0u);
   std::string error;
-  auto c = audit::CheckpointFromJson(
-      nlohmann::json::parse(ReadFile(copy)), error);
+  auto c =
+      audit::CheckpointFromJson(nlohmann::json::parse(ReadFile(copy)), error);
   ASSERT_TRUE(c) << error;
   EXPECT_TRUE(audit::CheckpointSignatureValid(*c));
   const CommandResult verify =
@@ -241,15 +244,17 @@ TEST(TailProcess, FollowPrintsWhatAServingGatewayCommits) {
     want.push_back(Numbered("followed-", i));
   }
   EXPECT_EQ(ids, want);
-  const auto first = nlohmann::json::parse(
-      tail.Log().substr(0, tail.Log().find('\n')));
+  const auto first =
+      nlohmann::json::parse(tail.Log().substr(0, tail.Log().find('\n')));
   EXPECT_EQ(first.value("seq", -1), after + 1);
   tail.Kill();
 
   // The lines are the export's: they verify as a piece of the chain.
   TempDir files;
-  const std::string piece = files.Write("piece.jsonl", ReadFile(out.File("tail.jsonl")));
-  const CommandResult verify = RunGateway({"audit", "verify", "--jsonl", piece});
+  const std::string piece =
+      files.Write("piece.jsonl", ReadFile(out.File("tail.jsonl")));
+  const CommandResult verify =
+      RunGateway({"audit", "verify", "--jsonl", piece});
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
 
   // Without --follow it prints what is there and ends.
