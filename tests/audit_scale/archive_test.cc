@@ -104,7 +104,8 @@ TEST_F(ArchiveFixture, TwoArchivesAndTheLivePartVerifyAsOneChain) {
   EXPECT_EQ(rows.front()["seq"], 11);
   EXPECT_EQ(rows.back()["stage"], "archived");
   EXPECT_EQ(rows.back()["principal"], "olga");
-  const auto detail = nlohmann::json::parse(rows.back()["detail"].get<std::string>());
+  const auto detail =
+      nlohmann::json::parse(rows.back()["detail"].get<std::string>());
   EXPECT_EQ(detail["through_seq"], 10);
   EXPECT_EQ(detail["through_hash"], a2.through_hash);
 
@@ -169,8 +170,7 @@ TEST_F(ArchiveFixture, RefusesWhileAGatewayHoldsTheDatabase) {
   AuditStore running({db});
   const ArchiveResult r = Run("2026-11-02", "a1.jsonl");
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.error.find("a gateway is running"), std::string::npos)
-      << r.error;
+  EXPECT_NE(r.error.find("a gateway is running"), std::string::npos) << r.error;
   EXPECT_FALSE(std::filesystem::exists(dir.File("a1.jsonl")));
   EXPECT_EQ(testing::ReadAuditRows(db).size(), 6u);
 }
