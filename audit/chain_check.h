@@ -62,7 +62,9 @@ class ChainHasher {
 class ChainChecker {
  public:
   // `partial_start`: the first record fed may have any seq, and its
-  // prev_hash is taken as given (a JSONL export of a range).
+  // prev_hash is taken as given (a JSONL export of a range). Otherwise the
+  // first record must follow `start`; outcomes of intents at or before
+  // `start` are not questioned (they were open there).
   ChainChecker(ChainPosition start, bool partial_start);
 
   void Expect(std::int64_t seq, Expectation e);
@@ -84,6 +86,7 @@ class ChainChecker {
 
   ChainHasher hasher_;
   ChainPosition pos_;
+  ChainPosition start_;
   bool partial_start_;
   std::int64_t first_seq_ = 1;
   std::int64_t records_ = 0;
@@ -101,5 +104,13 @@ std::optional<ChainProblem> CheckChainFrom(SQLite::Database& db,
 // `stop_at_problem`, stops at the first problem found.
 void FeedAllRecords(SQLite::Database& db, ChainChecker& checker,
                     bool stop_at_problem);
+
+// The same for the records after `after_seq` only.
+void FeedRecordsAfter(SQLite::Database& db, std::int64_t after_seq,
+                      ChainChecker& checker, bool stop_at_problem);
+// ... and those in (after_seq, through_seq].
+void FeedRecordsRange(SQLite::Database& db, std::int64_t after_seq,
+                      std::int64_t through_seq, ChainChecker& checker,
+                      bool stop_at_problem);
 
 }  // namespace agni::audit

@@ -9,15 +9,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include "audit/archive.h"
 #include "audit/chain_check.h"
 #include "audit/record.h"
+#include "audit/store.h"
 #include "base/crypto.h"
 
 namespace agni::audit {
@@ -376,6 +380,26 @@ std::optional<ChainPosition> TrustedAnchor(SQLite::Database& db,
   return std::nullopt;
 }
 
+std::optional<ChainPosition> NewestOwnAnchor(
+    SQLite::Database& db, const std::string& public_key_hex) {
+  if (!db.tableExists("audit_checkpoints")) return std::nullopt;
+  SQLite::Statement q(db, R"sql(
+    SELECT c.seq, c.hash, c.time, c.key_id, c.public_key, c.signature,
+           r.hash
+    FROM audit_checkpoints c LEFT JOIN audit_records r ON r.seq = c.seq
+    WHERE c.public_key = ? ORDER BY c.id DESC LIMIT 1)sql");
+  q.bind(1, public_key_hex);
+  if (!q.executeStep()) return std::nullopt;
+  Checkpoint c = FromRow(q);
+  const std::string record_hash =
+      c.seq == 0 ? std::string(kGenesisHash)
+                 : (q.getColumn(6).isNull() ? "" : q.getColumn(6).getString());
+  if (record_hash != c.hash || !CheckpointSignatureValid(c)) {
+    return std::nullopt;
+  }
+  return ChainPosition{c.seq, c.hash};
+}
+
 Checkpointer::Checkpointer(std::string db_path, SigningKey key,
                            std::chrono::milliseconds interval,
                            std::function<void(const std::string&)> on_error)
@@ -391,6 +415,47 @@ Checkpointer::~Checkpointer() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+void Checkpointer::SetWitness(
+    std::string dir, std::function<void(const std::string&)> on_failure) {
+  witness_dir_ = std::move(dir);
+  on_witness_failure_ = std::move(on_failure);
+}
+
+std::string WriteWitnessFile(const std::string& dir, const Checkpoint& c) {
+  std::string stamp;
+  for (char ch : c.time) {
+    if (std::isalnum(static_cast<unsigned char>(ch))) stamp.push_back(ch);
+  }
+  char seq[24];
+  std::snprintf(seq, sizeof seq, "%012lld", static_cast<long long>(c.seq));
+  const std::string name =
+      std::string("checkpoint-") + seq + "-" + c.key_id + "-" + stamp + ".json";
+  const std::string path = dir + "/" + name;
+  const std::string tmp = dir + "/." + name + ".tmp";
+  const std::string body = CheckpointToJson(c).dump() + "\n";
+  auto failed = [&](const std::string& what) {
+    const std::string error =
+        what + " \"" + path + "\": " + std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return error;
+  };
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return failed("cannot create");
+  const bool written = ::write(fd, body.data(), body.size()) ==
+                           static_cast<ssize_t>(body.size()) &&
+                       ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) return failed("cannot write");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return failed("cannot rename");
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return failed("cannot sync the folder of");
+  const bool synced = ::fsync(dfd) == 0;
+  ::close(dfd);
+  if (!synced) return failed("cannot sync the folder of");
+  return "";
 }
 
 void Checkpointer::Start() {
@@ -442,6 +507,7 @@ std::optional<Checkpoint> Checkpointer::WriteNow(bool force,
     std::string from_hash =
         verified_seq_ < 0 ? std::string(kGenesisHash) : verified_hash_;
     ChainPosition head{from_seq, from_hash};
+    std::int64_t intents_closed_through = 0;
     {
       SQLite::Transaction read(*db_, SQLite::TransactionBehavior::DEFERRED);
       if (verified_seq_ < 0) {
@@ -449,6 +515,8 @@ std::optional<Checkpoint> Checkpointer::WriteNow(bool force,
         // signature is ours and whose record still matches, else from seq 1.
         if (auto anchor = TrustedAnchor(*db_, key_.public_key_hex())) {
           head = *anchor;
+        } else if (LiveStartResult live = LiveStart(*db_); !live.problem) {
+          head = live.pos;  // after the archived records, if any
         }
       }
       if (auto problem = CheckChainFrom(*db_, head)) {
@@ -457,6 +525,11 @@ std::optional<Checkpoint> Checkpointer::WriteNow(bool force,
                 "; refusing to sign it";
         return std::nullopt;
       }
+      // Intents before the first one still open have outcomes: the next
+      // start looks for open intents after that point only.
+      const std::int64_t mark = IntentsClosedThrough(*db_);
+      const auto open = FirstOpenIntent(*db_, mark, head.seq);
+      intents_closed_through = open ? *open - 1 : head.seq;
       read.commit();
     }
     verified_seq_ = head.seq;
@@ -477,8 +550,15 @@ std::optional<Checkpoint> Checkpointer::WriteNow(bool force,
     ins.bind(5, c.public_key);
     ins.bind(6, c.signature);
     ins.exec();
+    SetIntentsClosedThrough(*db_, intents_closed_through);
     tx.commit();
     latest_ = c;
+    if (!witness_dir_.empty()) {
+      if (std::string e = WriteWitnessFile(witness_dir_, c);
+          !e.empty() && on_witness_failure_) {
+        on_witness_failure_(e);
+      }
+    }
     return c;
   } catch (const std::exception& e) {
     error = e.what();

@@ -100,6 +100,19 @@ std::vector<std::pair<std::int64_t, Checkpoint>> StoredCheckpoints(
 std::optional<ChainPosition> TrustedAnchor(SQLite::Database& db,
                                            const std::string& public_key_hex);
 
+// The newest stored checkpoint signed by `public_key_hex`, as a chain
+// position, when its signature verifies and the record at its seq still has
+// its hash; nullopt when there is none or it fails either test (the caller
+// then checks the whole chain, which names the problem).
+std::optional<ChainPosition> NewestOwnAnchor(SQLite::Database& db,
+                                             const std::string& public_key_hex);
+
+// Writes `c` as JSON (the form GET /v1/audit/head serves and `audit verify
+// --checkpoint` reads) into a new file in `dir`, named after its seq, key and
+// time: written to a temporary name, synced, renamed, and the folder synced.
+// Returns an error message, empty on success.
+std::string WriteWitnessFile(const std::string& dir, const Checkpoint& c);
+
 // Signs the audit chain head at start, every `interval` while the head moves,
 // and at Stop(). Uses its own SQLite connection (the store's belongs to the
 // store's writer thread); before signing it re-hashes the records added since
@@ -113,6 +126,12 @@ class Checkpointer {
                std::chrono::milliseconds interval,
                std::function<void(const std::string&)> on_error = nullptr);
   ~Checkpointer();
+
+  // Also writes every checkpoint it signs into `dir` (one file each, written
+  // atomically and synced). A failure there goes to `on_failure` and never
+  // stops the signing. Call before Start().
+  void SetWitness(std::string dir,
+                  std::function<void(const std::string&)> on_failure);
 
   // Writes the start checkpoint and starts the periodic thread. Throws
   // std::runtime_error when the first checkpoint cannot be written.
@@ -130,6 +149,8 @@ class Checkpointer {
   SigningKey key_;
   std::chrono::milliseconds interval_;
   std::function<void(const std::string&)> on_error_;
+  std::string witness_dir_;
+  std::function<void(const std::string&)> on_witness_failure_;
   std::mutex write_mu_;  // one WriteNow() at a time
   std::unique_ptr<SQLite::Database> db_;
   std::int64_t verified_seq_ = -1;  // -1: nothing checked yet

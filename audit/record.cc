@@ -41,13 +41,14 @@ std::string_view StageName(Stage stage) {
     case Stage::kIntent: return "intent";
     case Stage::kOutcome: return "outcome";
     case Stage::kApproval: return "approval";
+    case Stage::kArchived: return "archived";
   }
   return "decision";
 }
 
 std::optional<Stage> ParseStage(std::string_view name) {
-  for (Stage s :
-       {Stage::kDecision, Stage::kIntent, Stage::kOutcome, Stage::kApproval}) {
+  for (Stage s : {Stage::kDecision, Stage::kIntent, Stage::kOutcome,
+                  Stage::kApproval, Stage::kArchived}) {
     if (StageName(s) == name) return s;
   }
   return std::nullopt;

@@ -17,7 +17,9 @@ inline constexpr std::string_view kGenesisHash =
 // What a record is: a request's decision (answered by the gateway itself), a
 // release's intent (before forwarding) or outcome (after), or an event of an
 // approval request. Spelled as text only in the canonical form and the table.
-enum class Stage { kDecision, kIntent, kOutcome, kApproval };
+// kArchived: the record `audit archive` leaves when it moves older records
+// out of the live database (audit/archive.h).
+enum class Stage { kDecision, kIntent, kOutcome, kApproval, kArchived };
 std::string_view StageName(Stage stage);
 std::optional<Stage> ParseStage(std::string_view name);
 

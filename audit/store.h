@@ -20,6 +20,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -72,7 +73,21 @@ class AuditSink {
   // Blocks up to the busy timeout. Readiness asks it, so a full or read-only
   // file system shows even when no traffic arrives to prove it.
   virtual bool Probe() = 0;
+  // Why the chain in the log cannot be trusted (a break the background
+  // verifier found), for /readyz; empty when nothing was found.
+  virtual std::string ChainBreak() const { return ""; }
 };
+
+// The mark below which every intent has an outcome ("audit_intents_closed"),
+// so that finding open intents reads only the rows after it. Written by the
+// store at start and advanced by the Checkpointer; 0 when never written.
+std::int64_t IntentsClosedThrough(SQLite::Database& db);
+// Raises the mark to `seq` (never lowers it).
+void SetIntentsClosedThrough(SQLite::Database& db, std::int64_t seq);
+// The first intent in (after_seq, through_seq] without an outcome.
+std::optional<std::int64_t> FirstOpenIntent(SQLite::Database& db,
+                                            std::int64_t after_seq,
+                                            std::int64_t through_seq);
 
 class AuditStore final : public AuditSink {
  public:
@@ -91,6 +106,9 @@ class AuditStore final : public AuditSink {
   AppendResult Append(Record record) override;
   bool Healthy() const override;
   bool Probe() override;
+  std::string ChainBreak() const override;
+  // Recorded by the background verifier; stays until the process ends.
+  void ReportChainBreak(std::string why);
 
   // Commits everything queued so far and stops accepting records.
   void Close();
@@ -136,6 +154,7 @@ class AuditStore final : public AuditSink {
   std::deque<Pending> queue_;
   bool closing_ = false;
   std::atomic<bool> healthy_{true};
+  std::string chain_break_;  // guarded by mu_
   std::thread writer_;
 };
 

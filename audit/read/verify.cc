@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 
+#include "audit/archive.h"
 #include "audit/checkpoint.h"
 #include "audit/lock_file.h"
 #include "audit/read/trust.h"
@@ -94,6 +96,48 @@ void CheckOpenIntents(const std::string& db_path, ChainChecker& checker,
   }
 }
 
+// Feeds the lines of a JSONL file (an export or an archive) to `checker`.
+// Returns false when the file cannot be read.
+bool FeedJsonl(const std::string& path, ChainChecker& checker) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::string line;
+  std::int64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    nlohmann::json rec = nlohmann::json::parse(line, nullptr, false);
+    if (!rec.is_object()) {
+      checker.Problem(checker.pos().seq + 1,
+                      "line " + std::to_string(line_no) + " of \"" + path +
+                          "\" is not a JSON object (file damaged or edited)");
+      continue;
+    }
+    checker.Feed(CanonicalRowFromJson(std::move(rec)));
+  }
+  return true;
+}
+
+// One archive of `audit archive`, in chain order: its signed head
+// (<archive>.head.json, when present) and its records. Returns why it
+// cannot be read, empty when fed.
+std::string FeedArchive(const std::string& archive, const std::string& pubkey,
+                        ChainChecker& checker, VerifyReport& report) {
+  const std::string head = archive + ".head.json";
+  if (std::filesystem::exists(head)) {
+    if (std::string why =
+            ExpectExternalCheckpoint(head, pubkey, checker, report.notes);
+        !why.empty()) {
+      return why;
+    }
+  } else {
+    report.notes.push_back("\"" + archive + "\" has no signed head (" + head +
+                           "); only its chain was checked");
+  }
+  if (!FeedJsonl(archive, checker)) return "cannot read \"" + archive + "\"";
+  return "";
+}
+
 VerifyReport VerifyDb(const VerifyOptions& o, const std::string& pubkey) {
   if (!std::filesystem::is_regular_file(o.db_path)) {
     return Unreadable("\"" + o.db_path + "\" does not exist or is not a file");
@@ -110,7 +154,12 @@ VerifyReport VerifyDb(const VerifyOptions& o, const std::string& pubkey) {
     // One read transaction: records and checkpoints from the same snapshot
     // while a gateway keeps appending.
     db.exec("BEGIN");
-    ChainChecker checker({0, std::string(kGenesisHash)}, false);
+    // Alone, the live part is checked from where its archived records end;
+    // with the archives, the whole chain from seq 1.
+    const LiveStartResult live = LiveStart(db);
+    const ChainPosition genesis{0, std::string(kGenesisHash)};
+    ChainChecker checker(
+        o.archives.empty() && !live.problem ? live.pos : genesis, false);
     report.checkpoints =
         ExpectStoredCheckpoints(db, pubkey, checker, report.notes);
     if (!o.checkpoint_file.empty()) {
@@ -120,6 +169,20 @@ VerifyReport VerifyDb(const VerifyOptions& o, const std::string& pubkey) {
         report.exit_code = kVerifyUnreadable;
         return report;
       }
+    }
+    for (const std::string& archive : o.archives) {
+      if (std::string why = FeedArchive(archive, pubkey, checker, report);
+          !why.empty()) {
+        report.exit_code = kVerifyUnreadable;
+        report.unreadable = std::move(why);
+        return report;
+      }
+    }
+    if (o.archives.empty() && live.pos.seq > 0) {
+      report.notes.push_back(
+          "seqs 1.." + std::to_string(live.pos.seq) +
+          " were archived (an archived record in the chain names them); "
+          "pass the archives with --archive to verify them too");
     }
     FeedAllRecords(db, checker, /*stop_at_problem=*/false);
     CheckSummaries(db, checker, report);
@@ -134,8 +197,9 @@ VerifyReport VerifyDb(const VerifyOptions& o, const std::string& pubkey) {
 }
 
 VerifyReport VerifyJsonl(const VerifyOptions& o, const std::string& pubkey) {
-  std::ifstream in(o.jsonl_path, std::ios::binary);
-  if (!in) return Unreadable("cannot read \"" + o.jsonl_path + "\"");
+  if (!std::ifstream(o.jsonl_path, std::ios::binary)) {
+    return Unreadable("cannot read \"" + o.jsonl_path + "\"");
+  }
   VerifyReport report;
   ChainChecker checker({0, std::string(kGenesisHash)}, true);
   if (!o.checkpoint_file.empty()) {
@@ -143,19 +207,8 @@ VerifyReport VerifyJsonl(const VerifyOptions& o, const std::string& pubkey) {
                                                  checker, report.notes);
     if (!error.empty()) return Unreadable(std::move(error));
   }
-  std::string line;
-  std::int64_t line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    nlohmann::json rec = nlohmann::json::parse(line, nullptr, false);
-    if (!rec.is_object()) {
-      checker.Problem(checker.pos().seq + 1,
-                      "line " + std::to_string(line_no) +
-                          " is not a JSON object (file damaged or edited)");
-      continue;
-    }
-    checker.Feed(CanonicalRowFromJson(std::move(rec)));
+  if (!FeedJsonl(o.jsonl_path, checker)) {
+    return Unreadable("cannot read \"" + o.jsonl_path + "\"");
   }
   if (checker.records() > 0 && checker.first_seq() != 1) {
     report.notes.push_back(
@@ -174,9 +227,10 @@ VerifyReport VerifyJsonl(const VerifyOptions& o, const std::string& pubkey) {
 
 }  // namespace
 
-std::string CheckBeforeServing(const std::string& db_path,
-                               const std::string& public_key_hex) {
-  if (!std::filesystem::exists(db_path)) return "";
+StartCheck CheckBeforeServing(const std::string& db_path,
+                              const std::string& public_key_hex) {
+  StartCheck result;
+  if (!std::filesystem::exists(db_path)) return result;
   const std::string hint = "; not starting. `agni-gateway audit verify --db " +
                            db_path +
                            "` lists every problem; keep the file as evidence "
@@ -184,15 +238,30 @@ std::string CheckBeforeServing(const std::string& db_path,
   try {
     SQLite::Database db(db_path, SQLite::OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     db.setBusyTimeout(5000);
-    if (!db.tableExists("audit_records")) return "";
+    if (!db.tableExists("audit_records")) return result;
     db.exec("BEGIN");
-    // The whole chain, re-hashed, and every checkpoint this gateway's key
-    // signed must still match: one of them beyond the last record means the
-    // tail was cut off or the file replaced by an older copy.
-    ChainChecker checker({0, std::string(kGenesisHash)}, false);
-    ExpectOwnCheckpoints(db, public_key_hex, checker);
-    FeedAllRecords(db, checker, /*stop_at_problem=*/true);
+    std::optional<ChainPosition> anchor;
+    if (!public_key_hex.empty()) anchor = NewestOwnAnchor(db, public_key_hex);
+    const LiveStartResult live = LiveStart(db);
+    if (live.problem) {
+      result.error =
+          "the audit chain in \"" + db_path + "\" is broken at seq " +
+          std::to_string(live.problem->seq) + ": " + live.problem->what + hint;
+      return result;
+    }
+    ChainChecker checker(anchor.value_or(live.pos), false);
+    if (anchor) {
+      FeedRecordsAfter(db, anchor->seq, checker, /*stop_at_problem=*/true);
+    } else {
+      // The whole chain, re-hashed, and every checkpoint this gateway's key
+      // signed must still match: one of them beyond the last record means
+      // the tail was cut off or the file replaced by an older copy.
+      ExpectOwnCheckpoints(db, public_key_hex, checker);
+      FeedAllRecords(db, checker, /*stop_at_problem=*/true);
+    }
     db.exec("COMMIT");
+    result.trusted_seq = anchor ? anchor->seq : live.pos.seq;
+    result.rehashed = checker.records();
     if (checker.problems().empty()) checker.Finish();
     if (!checker.problems().empty()) {
       auto& problems = checker.problems();
@@ -201,13 +270,15 @@ std::string CheckBeforeServing(const std::string& db_path,
                             [](const ChainProblem& a, const ChainProblem& b) {
                               return a.seq < b.seq;
                             });
-      return "the audit chain in \"" + db_path + "\" is broken at seq " +
-             std::to_string(first.seq) + ": " + first.what + hint;
+      result.error = "the audit chain in \"" + db_path +
+                     "\" is broken at seq " + std::to_string(first.seq) + ": " +
+                     first.what + hint;
     }
   } catch (const std::exception& e) {
-    return "cannot check the audit log \"" + db_path + "\": " + e.what() + hint;
+    result.error =
+        "cannot check the audit log \"" + db_path + "\": " + e.what() + hint;
   }
-  return "";
+  return result;
 }
 
 VerifyReport Verify(const VerifyOptions& o) {

@@ -14,13 +14,20 @@
 
 namespace agni::audit {
 
-// What `serve` checks before it appends anything: the file (if it exists)
-// re-hashes to an intact chain from seq 1, and every checkpoint signed with
-// `public_key_hex` (if given) still matches its record (none lies beyond the
-// last record: a cut tail or an older copy). Returns an error message for the
-// operator, empty when fine.
-std::string CheckBeforeServing(const std::string& db_path,
-                               const std::string& public_key_hex);
+// What `serve` checks before it appends anything. With this gateway's key
+// (`public_key_hex`), the chain is trusted up to the newest checkpoint that
+// key signed, once its signature verifies and the record at its seq still has
+// its hash, and only the records after it are re-hashed: start-up does not
+// grow with the log (the background verifier re-hashes the rest). Without a
+// key, or when that checkpoint is unusable, the whole chain is re-hashed from
+// seq 1 against every checkpoint of the key, which names the problem.
+struct StartCheck {
+  std::string error;             // for the operator; empty when fine
+  std::int64_t trusted_seq = 0;  // the checkpoint the re-hash started from
+  std::int64_t rehashed = 0;     // records re-hashed (those after it)
+};
+StartCheck CheckBeforeServing(const std::string& db_path,
+                              const std::string& public_key_hex);
 
 // What `audit verify` reads: a database or an export, and what to trust.
 struct VerifyOptions {
@@ -28,6 +35,9 @@ struct VerifyOptions {
   std::string jsonl_path;       // or this
   std::string public_key_file;  // optional: PEM of the signing key
   std::string checkpoint_file;  // optional: a checkpoint kept elsewhere
+  // With db_path: archives of `audit archive`, oldest first; the chain is
+  // then checked from seq 1 through them into the live part.
+  std::vector<std::string> archives;
 };
 
 // Exit codes of `audit verify`.

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "audit/approval_store.h"
+#include "audit/background_verifier.h"
 #include "audit/checkpoint.h"
 #include "audit/read/query.h"
 #include "audit/read/verify.h"
@@ -67,14 +68,18 @@ BuildResult Build(Config config, std::string upstream_api_key,
     return Fail(log, "cannot load the audit signing key; not starting",
                 e.what());
   }
-  if (std::string broken = audit::CheckBeforeServing(
-          c.audit.path,
-          signing_key ? signing_key->public_key_hex() : std::string());
-      !broken.empty()) {
-    log.Error("audit log failed its start-up check", {{"error", broken}});
-    std::cerr << "agni-gateway: " << broken << "\n";
-    return {nullptr, broken};
+  const audit::StartCheck checked = audit::CheckBeforeServing(
+      c.audit.path,
+      signing_key ? signing_key->public_key_hex() : std::string());
+  if (!checked.error.empty()) {
+    log.Error("audit log failed its start-up check",
+              {{"error", checked.error}});
+    std::cerr << "agni-gateway: " << checked.error << "\n";
+    return {nullptr, checked.error};
   }
+  log.Info("audit chain checked at start",
+           {{"trusted_through_seq", checked.trusted_seq},
+            {"rehashed", checked.rehashed}});
 
   gw->metrics_ = std::make_unique<Metrics>();
   try {
@@ -93,10 +98,22 @@ BuildResult Build(Config config, std::string upstream_api_key,
           [&log](const std::string& error) {
             log.Error("audit checkpoint not written", {{"error", error}});
           });
+      if (!c.audit.witness_dir.empty()) {
+        Metrics* metrics = gw->metrics_.get();
+        gw->checkpointer_->SetWitness(
+            c.audit.witness_dir, [&log, metrics](const std::string& error) {
+              metrics->CountWitnessFailure();
+              log.Error("signed checkpoint not copied to audit.witness_dir",
+                        {{"error", error}});
+            });
+      }
       gw->checkpointer_->Start();
     }
   } catch (const std::exception& e) {
     return Fail(log, "cannot prepare the audit log; not starting", e.what());
+  }
+  if (c.audit.verify_records_per_second > 0) {
+    gw->StartVerifier();
   }
   gw->audit_api_ = std::make_unique<AuditApi>(c.audit.path);
   if (gw->store_->recovered_intents() > 0) {
@@ -171,6 +188,42 @@ std::string Gateway::Start() {
   return "";
 }
 
+void Gateway::StartVerifier() {
+  Metrics* metrics = metrics_.get();
+  audit::AuditStore* store = store_.get();
+  const Logger& log = log_;
+  verifier_ = std::make_unique<audit::BackgroundVerifier>(
+      audit::VerifierOptions{
+          .db_path = config_.audit.path,
+          .records_per_second = config_.audit.verify_records_per_second,
+          .full_pass_every = config_.audit.verify_full_pass_every,
+      },
+      audit::VerifierHooks{
+          .progress =
+              [metrics](std::int64_t seq) {
+                metrics->SetAuditVerifiedSeq(static_cast<double>(seq));
+              },
+          .broken =
+              [&log, store](const audit::ChainProblem& p) {
+                log.Error(
+                    "the background verifier found the audit chain broken; "
+                    "/readyz reports it. `agni-gateway audit verify --db` "
+                    "lists every problem",
+                    {{"seq", p.seq}, {"error", p.what}});
+                store->ReportChainBreak("audit chain broken at seq " +
+                                        std::to_string(p.seq) + ": " + p.what);
+              },
+          .error =
+              [&log](const std::string& error) {
+                log.Warn(
+                    "the background verifier cannot read the audit log; "
+                    "retrying",
+                    {{"error", error}});
+              },
+      });
+  verifier_->Start();
+}
+
 int Gateway::port() const { return server_->port(); }
 int Gateway::admin_port() const { return server_->admin_port(); }
 
@@ -229,6 +282,7 @@ void Gateway::Stop() {
   stopped_ = true;
   server_->Stop();  // waits for in-flight requests on the worker threads
   sweeper_->Stop();
+  if (verifier_) verifier_->Stop();
   rejections_->Stop();  // writes the open window's summaries
   store_->Close();      // commits whatever is queued
   if (checkpointer_) checkpointer_->Stop();  // signs the final head

@@ -2,7 +2,8 @@
 // in-process tests run the same graph on port 0.
 //
 //   signing key -> audit start-up check -> metrics -> audit store
-//     -> read side + checkpointer -> audit API -> upstream client
+//     -> read side + checkpointer + background verifier -> audit API ->
+//     upstream client
 //     -> rejection ledger -> approvals store, webhook, gateway, sweeper
 //     -> request pipeline -> velocity limits seeded from the audit log
 //     -> listeners
@@ -21,6 +22,7 @@ namespace agni {
 
 namespace audit {
 class AuditStore;
+class BackgroundVerifier;
 class Checkpointer;
 class SqliteApprovalStore;
 }  // namespace audit
@@ -107,6 +109,7 @@ class Gateway {
   Gateway(Config config, const Logger& log, BuildOptions options);
   std::chrono::system_clock::time_point Now() const;
   std::function<std::int64_t()> ClockMicros() const;
+  void StartVerifier();
 
   // Declared in construction order, so that a failed Build unwinds as the
   // start-up steps ran, last first.
@@ -116,6 +119,8 @@ class Gateway {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<audit::AuditStore> store_;
   std::unique_ptr<audit::Checkpointer> checkpointer_;  // null: no signing key
+  // null: audit.verify_records_per_second 0
+  std::unique_ptr<audit::BackgroundVerifier> verifier_;
   std::unique_ptr<AuditApi> audit_api_;
   std::unique_ptr<HttpUpstream> upstream_;
   std::unique_ptr<RejectionLedger> rejections_;

@@ -2,12 +2,15 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "audit/archive.h"
 #include "audit/checkpoint.h"
 #include "audit/read/export.h"
+#include "audit/read/tail.h"
 
 namespace agni {
 
@@ -42,7 +45,8 @@ std::string VerifyReportText(const audit::VerifyReport& report) {
 
 AuditCommands::AuditCommands(CLI::App& app) {
   CLI::App* audit = app.add_subcommand(
-      "audit", "Audit log tools: signing keys, verification, export");
+      "audit",
+      "Audit log tools: signing keys, verification, export, tail, archive");
   audit->require_subcommand(1);
 
   keygen_ = audit->add_subcommand(
@@ -70,6 +74,13 @@ AuditCommands::AuditCommands(CLI::App& app) {
       "--checkpoint", checkpoint_,
       "A checkpoint kept outside the gateway (GET /v1/audit/head output): "
       "detects a cut-off tail or an older copy of the database");
+  verify_
+      ->add_option("--archive", archives_,
+                   "An archive written by `audit archive` (repeat, oldest "
+                   "first; its signed head <file>.head.json is checked too): "
+                   "the chain is verified from seq 1 through the archives "
+                   "into the live database")
+      ->needs(db);
 
   export_ = audit->add_subcommand(
       "export",
@@ -84,10 +95,51 @@ AuditCommands::AuditCommands(CLI::App& app) {
                       "2026-11-26T16:00:00Z)");
   export_->add_option("--to", to_, "Last record: a seq or a UTC time");
   export_->add_option("-o,--out", out_, "Output file (default: stdout)");
+
+  tail_ = audit->add_subcommand(
+      "tail",
+      "Print the records after --after-seq as JSONL (the lines of `audit "
+      "export`), and with --follow keep printing new ones as they commit "
+      "(within a second), for Vector, Fluent Bit or rsyslog to ship. Reads "
+      "without ever blocking the gateway's writes");
+  tail_->add_option("--db", tail_db_, "Audit database (read-only)")->required();
+  tail_
+      ->add_option("--after-seq", tail_after_,
+                   "Start after this seq (default 0: from the first record); "
+                   "a shipper passes the last seq it stored")
+      ->check(CLI::NonNegativeNumber);
+  tail_->add_flag("-f,--follow", tail_follow_,
+                  "Keep running and print new records as they commit");
+
+  archive_ = audit->add_subcommand(
+      "archive",
+      "Move the records older than --before out of the database into a JSONL "
+      "file (the export's lines) with a head <out>.head.json, signed with "
+      "--signing-key, then remove them in one transaction that appends an "
+      "`archived` record naming the archive's last seq and hash. Refuses "
+      "while a gateway runs on the database (its lock file)");
+  archive_->add_option("--db", archive_db_, "Audit database")->required();
+  archive_
+      ->add_option("--before", before_,
+                   "Records strictly older than this UTC date or time "
+                   "(2026-11-26 or 2026-11-26T16:00:00Z) are archived")
+      ->required();
+  archive_
+      ->add_option("--out", archive_out_,
+                   "The archive to create (never overwritten)")
+      ->required();
+  archive_->add_option(
+      "--signing-key", archive_key_,
+      "Private key (PEM, the gateway's audit.signing_key_file) "
+      "that signs the archive's head");
+  archive_->add_option("--by", archive_by_,
+                       "Who archives, recorded in the archived record "
+                       "(default: $USER)");
 }
 
 bool AuditCommands::Parsed() const {
-  return keygen_->parsed() || verify_->parsed() || export_->parsed();
+  return keygen_->parsed() || verify_->parsed() || export_->parsed() ||
+         tail_->parsed() || archive_->parsed();
 }
 
 int AuditCommands::Run() const {
@@ -111,10 +163,36 @@ int AuditCommands::Run() const {
       return audit::kVerifyUnreadable;
     }
     const audit::VerifyReport report =
-        audit::Verify({db_, jsonl_, pubkey_, checkpoint_});
+        audit::Verify({db_, jsonl_, pubkey_, checkpoint_, archives_});
     (report.exit_code == audit::kVerifyOk ? std::cout : std::cerr)
         << VerifyReportText(report);
     return report.exit_code;
+  }
+  if (archive_->parsed()) {
+    std::string by = archive_by_;
+    if (by.empty() && std::getenv("USER")) by = std::getenv("USER");
+    const audit::ArchiveResult r =
+        audit::Archive({archive_db_, before_, archive_out_, archive_key_, by});
+    if (r.exit_code != 0) {
+      std::cerr << "audit archive: " << r.error << "\n";
+      return r.exit_code;
+    }
+    std::cout << "archived " << r.records << " records through seq "
+              << r.through_seq << " (hash " << r.through_hash << ") to "
+              << archive_out_ << ", head " << r.head_file
+              << "; the archived record is seq " << r.archived_record_seq
+              << "\n";
+    return 0;
+  }
+  if (tail_->parsed()) {
+    std::ios::sync_with_stdio(false);
+    audit::TailOptions options;
+    options.db_path = tail_db_;
+    options.after_seq = tail_after_;
+    options.follow = tail_follow_;
+    const audit::TailResult r = audit::Tail(options, std::cout);
+    if (r.exit_code != 0) std::cerr << "audit tail: " << r.error << "\n";
+    return r.exit_code;
   }
   std::ofstream file;
   if (!out_.empty()) {

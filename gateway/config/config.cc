@@ -272,7 +272,8 @@ void ReadAudit(const json& value, const std::string& path,
   ObjectReader r(
       value, path, errors,
       {"path", "busy_timeout", "max_queue", "max_batch", "signing_key_file",
-       "checkpoint_interval", "fingerprint_key_file", "rejections"});
+       "checkpoint_interval", "fingerprint_key_file", "rejections",
+       "verify_records_per_second", "verify_full_pass_every", "witness_dir"});
   if (auto p = r.String("path", true)) {
     a.path = Resolve(base_dir, *p);
     const fs::path dir = fs::path(a.path).parent_path();
@@ -320,6 +321,18 @@ void ReadAudit(const json& value, const std::string& path,
                       "must be at least 1s");
   if (const json* v = r.Get("rejections")) {
     ReadAuditRejections(*v, r.PathOf("rejections"), a.rejections, errors);
+  }
+  r.IntegerInto("verify_records_per_second", 0, 100'000'000,
+                a.verify_records_per_second);
+  BoundedDurationInto(r, "verify_full_pass_every", 1s,
+                      std::chrono::milliseconds::max(),
+                      a.verify_full_pass_every, "must be at least 1s");
+  if (auto w = r.String("witness_dir", false)) {
+    a.witness_dir = Resolve(base_dir, *w);
+    if (w->empty() || !fs::is_directory(a.witness_dir)) {
+      r.Error(r.PathOf("witness_dir"),
+              "directory \"" + a.witness_dir + "\" does not exist");
+    }
   }
 }
 

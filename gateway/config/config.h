@@ -88,6 +88,12 @@ struct AuditConfig {
   // audit.fingerprint_key_file); empty: no fingerprints.
   std::string fingerprint_key;
   AuditRejectionsConfig rejections;
+  // The background verifier (audit/background_verifier.h): records per
+  // second it re-hashes (0: off), and how often a new full pass starts.
+  std::int64_t verify_records_per_second = 20000;
+  milliseconds verify_full_pass_every{24 * 3600 * 1000};
+  // A folder that gets a copy of every signed checkpoint; empty: none.
+  std::string witness_dir;
 };
 
 struct User {

@@ -338,6 +338,9 @@ void GatewayServer::ConfigureAdmin() {
         if (!audit_.Probe()) {
           problems += "audit: cannot commit a record (audit.path)\n";
         }
+        if (std::string broken = audit_.ChainBreak(); !broken.empty()) {
+          problems += broken + "\n";
+        }
         res.status = problems.empty() ? 200 : 503;
         res.set_content(problems.empty() ? "ready\n" : problems, "text/plain");
       });

@@ -180,6 +180,16 @@ Metrics::Metrics()
       *registry_, "agni_gateway_connections_refused_total",
       "Connections answered 503 past the queue (overloaded) or closed for not "
       "sending a request head in time (header_timeout).");
+  audit_verified_seq_ =
+      &GaugeFamily(*registry_, "agni_gateway_audit_verified_seq",
+                   "The last audit seq the background verifier found intact "
+                   "(re-hashed from seq 1 in its current pass).")
+           .Add({});
+  witness_failures_ =
+      &CounterFamily(*registry_, "agni_gateway_audit_witness_failures_total",
+                     "Signed checkpoints that could not be copied to "
+                     "audit.witness_dir.")
+           .Add({});
   for (const char* listener : {"main", "admin"}) {
     SetListenerLoad(listener, 0, 0, 0);
     for (const char* reason : {"overloaded", "header_timeout"}) {
@@ -352,5 +362,13 @@ void Metrics::CountConnectionRefused(std::string_view listener,
              {"reason", std::string(reason)}})
       .Increment();
 }
+
+}  // namespace agni
+
+namespace agni {
+
+void Metrics::SetAuditVerifiedSeq(double seq) { audit_verified_seq_->Set(seq); }
+
+void Metrics::CountWitnessFailure() { witness_failures_->Increment(); }
 
 }  // namespace agni

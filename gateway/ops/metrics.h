@@ -69,6 +69,11 @@ class Metrics final : public audit::StoreObserver {
   void CountConnectionRefused(std::string_view listener,
                               std::string_view reason);
 
+  // The background verifier: the last seq of its current pass found intact.
+  void SetAuditVerifiedSeq(double seq);
+  // A signed checkpoint that could not be copied to audit.witness_dir.
+  void CountWitnessFailure();
+
   // audit::StoreObserver
   void OnCommit(const std::vector<const audit::Record*>& records,
                 std::chrono::nanoseconds duration) override;
@@ -95,6 +100,8 @@ class Metrics final : public audit::StoreObserver {
   prometheus::Family<prometheus::Gauge>* listener_workers_ = nullptr;
   prometheus::Family<prometheus::Gauge>* listener_queued_ = nullptr;
   prometheus::Family<prometheus::Counter>* connections_refused_ = nullptr;
+  prometheus::Gauge* audit_verified_seq_ = nullptr;
+  prometheus::Counter* witness_failures_ = nullptr;
 
   // The series every request touches, found once: Family::Add() builds a
   // label map, hashes it and takes the family's lock on every call. Slots are

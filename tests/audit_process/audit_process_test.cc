@@ -418,6 +418,28 @@ TEST(AuditToolsTest, BrokenChainStopsServeAndVerifyNamesTheSeq) {
             1);
   EXPECT_NE(out.find("TAMPERED: first bad seq 3"), std::string::npos) << out;
 
+  // Below the head it signed at its clean stop: start-up trusts its own
+  // checkpoint, and the background verifier finds the break.
+  {
+    GatewayProcess gw(d.Serve());
+    ASSERT_TRUE(gw.WaitListening()) << gw.Log();
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto r = gw.AdminClient().Get("/readyz");
+          return r && r->status == 503 &&
+                 r->body.find("audit chain broken at seq 3") !=
+                     std::string::npos;
+        },
+        30s))
+        << gw.Log();
+    EXPECT_EQ(gw.Stop(20s), std::optional<int>(0));
+  }
+  // Nothing of its own to trust: the whole chain is re-hashed at start.
+  {
+    SQLite::Database db(d.db(), SQLite::OPEN_READWRITE);
+    db.exec("DROP TRIGGER audit_checkpoints_no_delete");
+    db.exec("DELETE FROM audit_checkpoints");
+  }
   GatewayProcess gw(d.Serve());
   const std::optional<int> exit = gw.process().Wait(20s);
   ASSERT_TRUE(exit.has_value()) << "serve kept running on a broken chain";

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Audit figures (run by hand, never a test): group-commit writer throughput,
 # filtered GET /v1/audit pages, `audit verify` and `audit export` over a log of
-# 1,000,000 records.
+# 1,000,000 records, then audit_scale_bench.sh: start to ready, the
+# background verifier's rate, HTTP pages, `audit tail --follow`, peak RSS.
 #
 # Usage: bash tests/bench/audit_bench.sh [RECORDS] [WRITER_SECONDS]
 #   AGNI_BUILD_DIR=DIR   build directory (default: <repo>/build)
@@ -41,5 +42,6 @@ echo "audit export --format csv:"
 start=$(date +%s%N)
 "$BUILD/agni-gateway" audit export --db "$db" --format csv --out "$work/all.csv"
 echo "  $(( ($(date +%s%N) - start) / 1000000 )) ms"
+bash "$REPO/tests/bench/audit_scale_bench.sh" "$BUILD/agni-gateway" "$db" "$work/scale"
 [[ -z "${AGNI_BENCH_DIR:-}" ]] && rm -rf "$work"
 exit 0

@@ -324,8 +324,10 @@ TEST_F(LogFixture, OpenIntentIsReportedAndRecoveryClosesIt) {
   Tamper("DELETE FROM audit_records WHERE seq = 6");  // pair 1's outcome
   EXPECT_TAMPERED_AT(Run(), 5, "intent seq 5 has no outcome");
   // The same state after a real crash: the next start closes the intent.
+  // (A real crash leaves the open intent above the closed-intents mark,
+  // which the checkpointer never moves past an open intent.)
   {
-    Tamper("DELETE FROM audit_checkpoints");
+    Tamper("DELETE FROM audit_checkpoints; DELETE FROM audit_intents_closed");
     AuditStore store({db});
     EXPECT_EQ(store.recovered_intents(), 1u);
   }
@@ -392,15 +394,16 @@ TEST_F(LogFixture, CheckpointerRefusesToSignABrokenChain) {
 
 TEST_F(LogFixture, StartUpCheckStopsOnABrokenChainOrACutTail) {
   Append(3);
-  EXPECT_EQ(CheckBeforeServing(db, key->public_key_hex()), "");
-  EXPECT_EQ(CheckBeforeServing(dir.File("new.db"), ""), "");  // first start
+  EXPECT_EQ(CheckBeforeServing(db, key->public_key_hex()).error, "");
+  EXPECT_EQ(CheckBeforeServing(dir.File("new.db"), "").error,
+            "");  // first start
   Tamper("DELETE FROM audit_records WHERE seq > 6");
-  const std::string cut = CheckBeforeServing(db, key->public_key_hex());
+  const std::string cut = CheckBeforeServing(db, key->public_key_hex()).error;
   EXPECT_NE(cut.find("broken at seq 7"), std::string::npos) << cut;
   EXPECT_NE(cut.find("the log ends at seq 6"), std::string::npos) << cut;
   EXPECT_NE(cut.find("not starting"), std::string::npos) << cut;
   Tamper("UPDATE audit_records SET principal = 'eve' WHERE seq = 2");
-  const std::string broken = CheckBeforeServing(db, "");
+  const std::string broken = CheckBeforeServing(db, "").error;
   EXPECT_NE(broken.find("broken at seq 2"), std::string::npos) << broken;
 }
 
