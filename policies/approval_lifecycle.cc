@@ -97,9 +97,9 @@ Reassessment Reassess(const Approval& a, const CurrentConfig& current) {
                             "(it still needs " +
                             Describe(now) + ")");
     }
-    const int valid = static_cast<int>(
-        std::count_if(a.approvals.begin(), a.approvals.end(),
-                      [&](const Vote& v) { return VoteCounts(v, now, current); }));
+    const int valid = static_cast<int>(std::count_if(
+        a.approvals.begin(), a.approvals.end(),
+        [&](const Vote& v) { return VoteCounts(v, now, current); }));
     if (valid < now.approvals) {
       out.met = false;
       out.short_of.push_back(rule + " has " + std::to_string(valid) + " of " +
@@ -155,8 +155,7 @@ ApprovalService::Refusal ApprovalService::RecheckLocked(Approval& a,
     detail += "; it is pending again until enough approvals are given";
   } else {
     event = ApprovalEvent::kRevoked;
-    detail +=
-        "; the current approvers can no longer meet it, so it was closed";
+    detail += "; the current approvers can no longer meet it, so it was closed";
     Close(a, ApprovalStatus::kRevoked, now_us_(), "", detail);
   }
   // The gateway makes this change, on behalf of the release that found it.

@@ -18,8 +18,8 @@ nlohmann::json VoteJson(const Vote& v) {
 Vote VoteFrom(const nlohmann::json& j) {
   return {j.at("user").get<std::string>(),
           j.at("groups").get<std::vector<std::string>>(),
-          j.at("reason").get<std::string>(), j.at("time_us").get<std::int64_t>(),
-          j.value("provider", false)};
+          j.at("reason").get<std::string>(),
+          j.at("time_us").get<std::int64_t>(), j.value("provider", false)};
 }
 
 }  // namespace

@@ -175,7 +175,7 @@ struct CurrentConfig {
 // An approval re-checked against the current config (DESIGN.md §13).
 struct Reassessment {
   std::vector<RequiredApproval> required;  // as the current rules ask
-  std::vector<std::string> changes;  // each bound rule that changed, and how
+  std::vector<std::string> changes;   // each bound rule that changed, and how
   std::vector<std::string> short_of;  // each requirement its votes miss
   bool met = true;       // valid votes meet every current requirement
   bool meetable = true;  // and could still, with people who have not voted

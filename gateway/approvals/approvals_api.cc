@@ -391,10 +391,11 @@ ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
   if (!result.ok()) {
     return ProblemReply(ApprovalReason(result.error), result.detail, id);
   }
-  return {std::nullopt,
-          JsonResponse(200, View(service_.Effective(std::move(*result.approval)),
-                                 call.members)),
-          id};
+  return {
+      std::nullopt,
+      JsonResponse(200, View(service_.Effective(std::move(*result.approval)),
+                             call.members)),
+      id};
 }
 
 }  // namespace agni

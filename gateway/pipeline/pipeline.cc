@@ -391,7 +391,8 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
 
   ctx.approval_may_be_sent = true;
   const UpstreamResponse up = upstream_.Release(upstream_path, ctx.request_id);
-  ctx.approval_may_be_sent = up.request_sent || up.kind == UpstreamResponse::Kind::kResponse;
+  ctx.approval_may_be_sent =
+      up.request_sent || up.kind == UpstreamResponse::Kind::kResponse;
 
   audit::Record outcome = BaseRecord(ctx, audit::Stage::kOutcome);
   outcome.intent_seq = committed.seq;

@@ -383,9 +383,8 @@ TEST_F(ApprovalTest, AnExecutionThatCannotBeSentKeepsTheApproval) {
   EXPECT_EQ(DeletesReceived(), 2u);
   std::vector<std::string> events;
   for (const json& r : ApprovalRows()) events.push_back(r["outcome"]);
-  EXPECT_EQ(events,
-            (std::vector<std::string>{"created", "approved", "approved",
-                                      "executed"}));
+  EXPECT_EQ(events, (std::vector<std::string>{"created", "approved", "approved",
+                                              "executed"}));
 }
 
 TEST_F(ApprovalTest, PendingApprovalSurvivesARestartAndStaysDecidable) {

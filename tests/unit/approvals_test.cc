@@ -302,6 +302,44 @@ TEST_F(ApprovalServiceTest, ApprovalCountsOnlyVotersFromTheRequiredGroups) {
             ApprovalError::kMismatch);
 }
 
+TEST_F(ApprovalServiceTest, ARequirementNoLongerMeetableClosesTheApproval) {
+  const std::string id = Create();
+  ASSERT_TRUE(service_.Approve(id, Who("olga"), "").ok());
+  auto tighter = std::make_shared<Policy>();
+  tighter->rules = {rule_};
+  tighter->rules[0].approval.approvals = 2;
+  // oscar has left: olga alone can never make two.
+  service_.SetCurrent(
+      {tighter, {{"alice", {"support"}}, {"olga", {"telecom-ops"}}}, true});
+  ApprovalResult r = service_.Consume(id, Who("alice"), "+14155550100", "prod");
+  EXPECT_EQ(r.error, ApprovalError::kMismatch);
+  EXPECT_NE(r.detail.find("now needs 2 approval(s) from [telecom-ops], was 1"),
+            std::string::npos)
+      << r.detail;
+  EXPECT_EQ(store_.rows.at(id).status, ApprovalStatus::kRevoked);
+  EXPECT_EQ(listener_.events.back().substr(0, 17), "revoked::revoked:");
+}
+
+TEST_F(ApprovalServiceTest, AProviderVoteCountsWithTheGroupsItWasCastWith) {
+  const std::string id = Create();
+  Actor pat{"pat", {"telecom-ops"}, "req-pat", true};  // not a configured user
+  ASSERT_EQ(service_.Approve(id, pat, "").approval->status,
+            ApprovalStatus::kApproved);
+  service_.SetCurrent({nullptr, kMembers, true});
+  EXPECT_EQ(service_.Effective(store_.rows.at(id)).status,
+            ApprovalStatus::kApproved);
+  EXPECT_TRUE(store_.rows.at(id).approvals[0].provider);
+  EXPECT_EQ(store_.rows.at(id).approvals[0].groups,
+            std::vector<std::string>{"telecom-ops"});
+  // A configured user's vote counts with today's groups instead.
+  const std::string other = Create("+14155550101");
+  ASSERT_TRUE(service_.Approve(other, Who("olga"), "").ok());
+  service_.SetCurrent(
+      {nullptr, {{"alice", {"support"}}, {"olga", {"support"}}}, true});
+  EXPECT_EQ(service_.Effective(store_.rows.at(other)).status,
+            ApprovalStatus::kPending);
+}
+
 TEST(CheckSatisfiable, NamesTheRuleAndTheRequesterThatCanNeverBeApproved) {
   Policy p;
   p.rules.push_back(NeedsOne());
