@@ -20,6 +20,7 @@
 #include "gateway/upstream/http_upstream.h"
 #include "tests/support/harness.h"
 #include "tests/support/helpers.h"
+#include "tests/support/process.h"
 
 namespace agni::testing {
 namespace {
@@ -133,8 +134,9 @@ class RateLimitedTest : public LifecycleTest {
 
 TEST_F(RateLimitedTest, ARateLimitedExecutionKeepsTheApproval) {
   const std::string id = Approved();
-  ASSERT_EQ(gw_.Client().Delete(ReleasePath("+15555550100"), As("alice"))->status,
-            200);  // alice's one release in ten minutes
+  ASSERT_EQ(
+      gw_.Client().Delete(ReleasePath("+15555550100"), As("alice"))->status,
+      200);  // alice's one release in ten minutes
   auto limited = Execute(id);
   ASSERT_EQ(limited->status, 429) << limited->body;
   EXPECT_EQ(View(id)["status"], "approved");
@@ -283,9 +285,9 @@ TEST_F(LifecycleTest, ApproversAndAuditorsRevokeOthersAreRefused) {
   EXPECT_EQ(again->status, 409);
 
   const std::string approved = Approved();
-  ASSERT_EQ(Decide("carol", approved, "revoke", R"({"reason":"audit hold"})")
-                ->status,
-            200);  // an auditor
+  ASSERT_EQ(
+      Decide("carol", approved, "revoke", R"({"reason":"audit hold"})")->status,
+      200);  // an auditor
   auto exec = Execute(approved);
   EXPECT_NE(exec->status, 200);
   EXPECT_EQ(Body(exec)["reason"], "approval_cancelled");
@@ -392,13 +394,13 @@ class FailingAuditTest : public ::testing::Test {
         sink_(gw_.gateway().audit_store()),
         store_(gw_.dir().File("lifecycle-approvals.db")),
         client_(gw_.config().upstream, kApiKey),
-        approvals_(store_, sink_, metrics_, nullptr, log_,
-                   [this] {
-                     return std::chrono::duration_cast<
-                                std::chrono::microseconds>(
-                                clock_.now().time_since_epoch())
-                         .count();
-                   }),
+        approvals_(
+            store_, sink_, metrics_, nullptr, log_,
+            [this] {
+              return std::chrono::duration_cast<std::chrono::microseconds>(
+                         clock_.now().time_since_epoch())
+                  .count();
+            }),
         pipeline_(std::make_shared<const AccessSnapshot>(gw_.config()),
                   {.audit = sink_,
                    .upstream = client_,
@@ -428,8 +430,9 @@ class FailingAuditTest : public ::testing::Test {
     EXPECT_EQ(created.status, 202) << created.body;
     const std::string id = json::parse(created.body)["approval"]["id"];
     for (const char* who : {"olga", "oscar"}) {
-      EXPECT_EQ(Send(who, "POST", "/v1/approvals/" + id + "/approve", "").status,
-                200);
+      EXPECT_EQ(
+          Send(who, "POST", "/v1/approvals/" + id + "/approve", "").status,
+          200);
     }
     return id;
   }
@@ -502,6 +505,77 @@ TEST_F(FailingAuditTest, AnExpiryThatCannotBeRecordedFailsClosed) {
   EXPECT_EQ(expired.status, 409);
   EXPECT_EQ(json::parse(expired.body)["reason"], "approval_expired");
   EXPECT_TRUE(upstream_.Received().empty());
+}
+
+// The lifecycle across SIGKILL: the gateway dies while an approved release is
+// at the upstream; the restarted gateway shows it executed and never sends it
+// a second time.
+TEST(ApprovalAcrossSigkill, AnExecutionInFlightIsNotRepeatedAfterARestart) {
+  FakeUpstream upstream;
+  upstream.SetReply({.delay = std::chrono::milliseconds(3000)});
+  GatewayConfig config{.upstream_base_url = upstream.url()};
+  config.users = {{"alice", {"support"}, "alice-token-5e1c0b7d9a3f"},
+                  {"olga", {"telecom-ops"}, "olga-token-8d2e4f6a1b0c"},
+                  {"oscar", {"telecom-ops"}, "oscar-token-3c7a9e1f5d2b"}};
+  config.policy_json = R"({"rules":[
+    {"id":"prod-needs-two","effect":"require_approval","groups":["support"],
+     "numbers":["+1415*"],"approval":{"approvals":2,
+     "from_groups":["telecom-ops"],"ttl":"24h","execute_within":"1h"}}]})";
+  GatewayProcess first({.config = config});
+  auto as = [&](const std::string& token) {
+    return httplib::Headers{{"Authorization", "Bearer " + token}};
+  };
+  auto created =
+      first.Client().Delete(ReleasePath(kProd), as(config.users[0].token));
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->status, 202) << created->body;
+  const std::string id = Body(created)["approval"]["id"];
+  for (int who : {1, 2}) {
+    auto res = first.Client().Post("/v1/approvals/" + id + "/approve",
+                                   as(config.users[who].token), "",
+                                   "application/json");
+    ASSERT_EQ(res->status, 200) << res->body;
+  }
+  httplib::Headers execute = as(config.users[0].token);
+  execute.emplace("X-Approval-Id", id);
+  auto in_flight = std::async(std::launch::async, [&] {
+    httplib::Client c = first.Client();
+    c.set_read_timeout(10, 0);
+    return c.Delete(ReleasePath(kProd), execute).error();
+  });
+  bool sent = false;
+  for (int i = 0; i < 500 && !sent; ++i) {
+    sent = !upstream.Received().empty();
+    if (!sent) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(sent);
+  first.Kill();
+  in_flight.get();
+
+  upstream.SetReply({});
+  GatewayProcess second({.config_file = first.config_file()});
+  auto view =
+      second.Client().Get("/v1/approvals/" + id, as(config.users[0].token));
+  ASSERT_EQ(view->status, 200) << view->body;
+  EXPECT_EQ(Body(view)["status"], "executed");
+  auto again = second.Client().Delete(ReleasePath(kProd), execute);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 409) << again->body;
+  EXPECT_EQ(Body(again)["reason"], "approval_used");
+  EXPECT_EQ(upstream.Received().size(), 1u);
+  // The audit holds the release's intent (closed as unknown) and the
+  // approval's execution by that same request.
+  std::string intent_request;
+  bool executed = false;
+  for (const json& r : second.AuditRows()) {
+    if (r["stage"] == "intent") intent_request = r["request_id"];
+    if (r["stage"] == "approval" && r["outcome"] == "executed") {
+      executed = true;
+      EXPECT_EQ(r["request_id"], intent_request);
+    }
+  }
+  EXPECT_TRUE(executed);
+  ExpectNoExecutedWithoutIntent(second.AuditRows());
 }
 
 }  // namespace

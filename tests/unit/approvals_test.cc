@@ -340,6 +340,29 @@ TEST_F(ApprovalServiceTest, AProviderVoteCountsWithTheGroupsItWasCastWith) {
             ApprovalStatus::kPending);
 }
 
+TEST_F(ApprovalServiceTest,
+       AtStartAConsumedApprovalWithoutIntentIsApprovedAgain) {
+  const std::string with_intent = In(ApprovalStatus::kApproved);
+  const std::string without = In(ApprovalStatus::kApproved);
+  for (const std::string& id : {with_intent, without}) {
+    const Approval& a = store_.rows.at(id);
+    ASSERT_TRUE(
+        service_.Consume(id, Who("alice"), a.phone_number, "prod").ok());
+  }
+  // A restart: the first release's intent is in the audit, the second's not.
+  const std::string committed = store_.rows.at(with_intent).executed_request_id;
+  store_.rows.at(without).executed_request_id = "req-lost";
+  EXPECT_EQ(service_.RecoverUnconfirmed([&](const std::string& request) {
+    return request == committed;
+  }),
+            1u);
+  EXPECT_EQ(store_.rows.at(with_intent).status, ApprovalStatus::kExecuted);
+  EXPECT_FALSE(store_.rows.at(with_intent).awaiting_intent);
+  EXPECT_EQ(listener_.events.back(), "executed:alice:executed:");
+  EXPECT_EQ(store_.rows.at(without).status, ApprovalStatus::kApproved);
+  EXPECT_TRUE(store_.rows.at(without).executed_request_id.empty());
+}
+
 TEST(CheckSatisfiable, NamesTheRuleAndTheRequesterThatCanNeverBeApproved) {
   Policy p;
   p.rules.push_back(NeedsOne());
