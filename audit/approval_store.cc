@@ -108,6 +108,17 @@ void SqliteApprovalStore::Remove(const std::string& id) {
   q.exec();
 }
 
+std::vector<policy::Approval> SqliteApprovalStore::ListAwaitingIntent() {
+  std::lock_guard lock(mu_);
+  // Only the executed rows are looked at, through the status index.
+  SQLite::Statement q(*db_,
+                      "SELECT doc FROM approvals WHERE status = 'executed' AND "
+                      "json_extract(doc, '$.awaiting_intent') = 1");
+  std::vector<policy::Approval> out;
+  while (q.executeStep()) out.push_back(Parse(q.getColumn(0).getString()));
+  return out;
+}
+
 std::size_t SqliteApprovalStore::CountPending() {
   std::lock_guard lock(mu_);
   return static_cast<std::size_t>(

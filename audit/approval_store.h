@@ -36,6 +36,7 @@ class SqliteApprovalStore final : public policy::ApprovalStore {
       std::optional<policy::ApprovalStatus> status) override;
   void Put(const policy::Approval& approval) override;
   void Remove(const std::string& id) override;
+  std::vector<policy::Approval> ListAwaitingIntent() override;
   std::size_t CountPending();
 
  private:

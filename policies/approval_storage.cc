@@ -11,14 +11,15 @@ nlohmann::json VoteJson(const Vote& v) {
   return {{"user", v.user},
           {"groups", v.groups},
           {"reason", v.reason},
-          {"time_us", v.time_us}};
+          {"time_us", v.time_us},
+          {"provider", v.provider}};
 }
 
 Vote VoteFrom(const nlohmann::json& j) {
   return {j.at("user").get<std::string>(),
           j.at("groups").get<std::vector<std::string>>(),
           j.at("reason").get<std::string>(),
-          j.at("time_us").get<std::int64_t>()};
+          j.at("time_us").get<std::int64_t>(), j.value("provider", false)};
 }
 
 }  // namespace
@@ -28,7 +29,8 @@ nlohmann::json ToStorageJson(const Approval& a) {
   for (const RequiredApproval& r : a.required) {
     required.push_back({{"rule_id", r.rule_id},
                         {"approvals", r.approvals},
-                        {"from_groups", r.from_groups}});
+                        {"from_groups", r.from_groups},
+                        {"rule_hash", r.rule_hash}});
   }
   nlohmann::json approvals = nlohmann::json::array();
   for (const Vote& v : a.approvals) approvals.push_back(VoteJson(v));
@@ -53,7 +55,8 @@ nlohmann::json ToStorageJson(const Approval& a) {
           {"closed_reason", a.closed_reason},
           {"request_id", a.request_id},
           {"executed_request_id", a.executed_request_id},
-          {"policy_hash", a.policy_hash}};
+          {"policy_hash", a.policy_hash},
+          {"awaiting_intent", a.awaiting_intent}};
 }
 
 Approval FromStorageJson(const nlohmann::json& j) {
@@ -69,7 +72,8 @@ Approval FromStorageJson(const nlohmann::json& j) {
   for (const auto& r : j.at("required")) {
     a.required.push_back({r.at("rule_id").get<std::string>(),
                           r.at("approvals").get<int>(),
-                          r.at("from_groups").get<std::vector<std::string>>()});
+                          r.at("from_groups").get<std::vector<std::string>>(),
+                          r.value("rule_hash", std::string())});
   }
   for (const auto& v : j.at("approvals")) a.approvals.push_back(VoteFrom(v));
   for (const auto& v : j.at("denials")) a.denials.push_back(VoteFrom(v));
@@ -84,6 +88,7 @@ Approval FromStorageJson(const nlohmann::json& j) {
   a.request_id = j.at("request_id").get<std::string>();
   a.executed_request_id = j.at("executed_request_id").get<std::string>();
   a.policy_hash = j.at("policy_hash").get<std::string>();
+  a.awaiting_intent = j.value("awaiting_intent", false);
   return a;
 }
 

@@ -13,21 +13,6 @@ bool HoldsAny(const std::vector<std::string>& held,
   });
 }
 
-// Approvals that count towards `req`: distinct people (votes are already
-// one per person) who held one of its groups when they voted.
-int Counted(const RequiredApproval& req, const std::vector<Vote>& votes) {
-  return static_cast<int>(std::count_if(
-      votes.begin(), votes.end(),
-      [&](const Vote& v) { return HoldsAny(v.groups, req.from_groups); }));
-}
-
-bool AllMet(const Approval& a) {
-  return std::all_of(a.required.begin(), a.required.end(),
-                     [&](const RequiredApproval& r) {
-                       return Counted(r, a.approvals) >= r.approvals;
-                     });
-}
-
 bool IsOpen(ApprovalStatus s) {
   return s == ApprovalStatus::kPending || s == ApprovalStatus::kApproved;
 }
@@ -54,6 +39,7 @@ std::string_view StatusName(ApprovalStatus status) {
     case ApprovalStatus::kExpired: return "expired";
     case ApprovalStatus::kCancelled: return "cancelled";
     case ApprovalStatus::kExecuted: return "executed";
+    case ApprovalStatus::kRevoked: return "revoked";
   }
   return "pending";
 }
@@ -62,7 +48,8 @@ std::optional<ApprovalStatus> ParseStatus(std::string_view text) {
   for (ApprovalStatus s :
        {ApprovalStatus::kPending, ApprovalStatus::kApproved,
         ApprovalStatus::kDenied, ApprovalStatus::kExpired,
-        ApprovalStatus::kCancelled, ApprovalStatus::kExecuted}) {
+        ApprovalStatus::kCancelled, ApprovalStatus::kExecuted,
+        ApprovalStatus::kRevoked}) {
     if (StatusName(s) == text) return s;
   }
   return std::nullopt;
@@ -77,6 +64,8 @@ std::string_view EventName(ApprovalEvent event) {
     case ApprovalEvent::kExpired: return "expired";
     case ApprovalEvent::kExecuted: return "executed";
     case ApprovalEvent::kRestored: return "restored";
+    case ApprovalEvent::kRevoked: return "revoked";
+    case ApprovalEvent::kReopened: return "reopened";
   }
   return "created";
 }
@@ -119,7 +108,7 @@ void CheckSatisfiable(const Policy& policy, const std::vector<Member>& members,
     const Rule& rule = policy.rules[i];
     if (rule.effect != Effect::kRequireApproval) continue;
     const RequiredApproval req{rule.id, rule.approval.approvals,
-                               rule.approval.from_groups};
+                               rule.approval.from_groups, rule.content_hash};
     for (const Member& m : members) {
       // The number selector is irrelevant here: any number could match.
       Rule who = rule;
@@ -177,7 +166,7 @@ ApprovalResult ApprovalService::CommitLocked(
   return {ApprovalError::kNone, "", std::move(after), false};
 }
 
-bool ApprovalService::ExpireIfDueLocked(Approval& a) {
+ApprovalService::Expiry ApprovalService::ExpireIfDueLocked(Approval& a) {
   const std::int64_t now = now_us_();
   std::string why;
   if (a.status == ApprovalStatus::kPending && now >= a.expires_us) {
@@ -186,7 +175,7 @@ bool ApprovalService::ExpireIfDueLocked(Approval& a) {
              now >= a.execute_before_us) {
     why = "approved but not executed within " + FormatMs(a.execute_within_ms);
   } else {
-    return false;
+    return Expiry::kNotDue;
   }
   const Approval before = a;
   a.status = ApprovalStatus::kExpired;
@@ -195,7 +184,7 @@ bool ApprovalService::ExpireIfDueLocked(Approval& a) {
   ApprovalResult r =
       CommitLocked(before, a, ApprovalEvent::kExpired, Actor{}, why);
   if (!r.ok()) a = before;
-  return r.ok();
+  return r.ok() ? Expiry::kExpired : Expiry::kFailed;
 }
 
 ApprovalResult ApprovalService::Load(const std::string& id) {
@@ -207,7 +196,13 @@ ApprovalResult ApprovalService::Load(const std::string& id) {
                 std::string("approval store read failed: ") + e.what());
   }
   if (!a) return Fail(ApprovalError::kNotFound, "no approval with this id");
-  ExpireIfDueLocked(*a);
+  if (ExpireIfDueLocked(*a) == Expiry::kFailed) {
+    // Fail closed: an approval past its deadline is never used, shown or
+    // decided on as if it were still open.
+    return Fail(ApprovalError::kUnavailable,
+                "the approval is past its deadline and its expiry cannot be "
+                "recorded");
+  }
   return {ApprovalError::kNone, "", std::move(a), false};
 }
 
@@ -271,7 +266,8 @@ ApprovalResult ApprovalService::Request(const Actor& requester,
   std::vector<RequiredApproval> required;
   std::int64_t ttl_ms = 0, execute_ms = 0;
   for (const Rule* r : rules) {
-    required.push_back({r->id, r->approval.approvals, r->approval.from_groups});
+    required.push_back({r->id, r->approval.approvals, r->approval.from_groups,
+                        r->content_hash});
     const std::int64_t ttl = r->approval.ttl.count();
     const std::int64_t exec = r->approval.execute_within.count();
     ttl_ms = ttl_ms == 0 ? ttl : std::min(ttl_ms, ttl);
@@ -284,8 +280,16 @@ ApprovalResult ApprovalService::Request(const Actor& requester,
     return Fail(ApprovalError::kUnavailable,
                 std::string("approval store read failed: ") + e.what());
   }
-  if (open && !ExpireIfDueLocked(*open) && IsOpen(open->status)) {
-    return {ApprovalError::kNone, "", std::move(open), false};
+  if (open) {
+    const Expiry expiry = ExpireIfDueLocked(*open);
+    if (expiry == Expiry::kFailed) {
+      return Fail(ApprovalError::kUnavailable,
+                  "an open approval is past its deadline and its expiry "
+                  "cannot be recorded");
+    }
+    if (expiry == Expiry::kNotDue && IsOpen(open->status)) {
+      return {ApprovalError::kNone, "", std::move(open), false};
+    }
   }
   if (std::string why = UnmeetableReason(required, requester.user, members);
       !why.empty()) {
@@ -313,6 +317,7 @@ ApprovalResult ApprovalService::Approve(const std::string& id,
                                         const Actor& actor,
                                         const std::string& reason) {
   const auto change = [&](Approval& a) -> Refusal {
+    ReopenIfShortLocked(a);
     if (Refusal refused = RefuseVote(
             a, actor, "the requester cannot approve their own request",
             "you are not in any group that may approve this request")) {
@@ -326,8 +331,9 @@ ApprovalResult ApprovalService::Approve(const std::string& id,
                   a);
     }
     const std::int64_t now = now_us_();
-    a.approvals.push_back({actor.user, actor.groups, reason, now});
-    if (AllMet(a)) {
+    a.approvals.push_back(
+        {actor.user, actor.groups, reason, now, actor.provider});
+    if (Reassess(a, current_).met) {
       a.status = ApprovalStatus::kApproved;
       a.approved_us = now;
       a.execute_before_us = now + a.execute_within_ms * 1000;
@@ -340,6 +346,7 @@ ApprovalResult ApprovalService::Approve(const std::string& id,
 ApprovalResult ApprovalService::Deny(const std::string& id, const Actor& actor,
                                      const std::string& reason) {
   const auto change = [&](Approval& a) -> Refusal {
+    ReopenIfShortLocked(a);
     if (Refusal refused = RefuseVote(
             a, actor,
             "the requester cannot decide on their own request; use cancel",
@@ -351,7 +358,8 @@ ApprovalResult ApprovalService::Deny(const std::string& id, const Actor& actor,
                   "a denial needs a reason: {\"reason\": \"...\"}", a);
     }
     const std::int64_t now = now_us_();
-    a.denials.push_back({actor.user, actor.groups, reason, now});
+    a.denials.push_back(
+        {actor.user, actor.groups, reason, now, actor.provider});
     Close(a, ApprovalStatus::kDenied, now, actor.user, reason);
     return std::nullopt;
   };
@@ -414,79 +422,70 @@ ApprovalResult ApprovalService::Consume(const std::string& id,
                                         const Actor& requester,
                                         const std::string& number,
                                         const std::string& rule_key) {
-  const auto change = [&](Approval& a) -> Refusal {
-    if (a.requester != requester.user) {
-      return Fail(ApprovalError::kMismatch,
-                  "this approval was granted to another requester");
-    }
-    if (a.phone_number != number) {
-      return Fail(ApprovalError::kMismatch,
-                  "this approval is for another phone number", a);
-    }
-    switch (a.status) {
-      case ApprovalStatus::kPending:
-        return Fail(ApprovalError::kPending,
-                    "the approval is still pending (" +
-                        std::to_string(a.approvals.size()) +
-                        " approval(s) so far)",
-                    a);
-      case ApprovalStatus::kDenied:
-        return Fail(ApprovalError::kDenied,
-                    "the request was denied by " + a.closed_by, a);
-      case ApprovalStatus::kExpired:
-        return Fail(ApprovalError::kExpired,
-                    "the approval expired: " + a.closed_reason, a);
-      case ApprovalStatus::kCancelled:
-        return Fail(ApprovalError::kCancelled, "the request was cancelled", a);
-      case ApprovalStatus::kExecuted:
-        return Fail(ApprovalError::kUsed,
-                    "the approval was already used; each approval releases "
-                    "once",
-                    a);
-      case ApprovalStatus::kApproved: break;
-    }
-    if (a.rule_key != rule_key) {
-      return Fail(ApprovalError::kMismatch,
-                  "the policy now requires approval under other rules (" +
-                      rule_key + ") than this approval was granted for (" +
-                      a.rule_key + ")",
-                  a);
-    }
-    a.status = ApprovalStatus::kExecuted;
-    a.closed_us = now_us_();
-    a.closed_by = requester.user;
-    a.executed_request_id = requester.request_id;
-    return std::nullopt;
-  };
-  ApprovalResult r =
-      Transition(id, ApprovalEvent::kExecuted, requester, "", change);
-  if (r.error == ApprovalError::kNotFound) {
-    r.error = ApprovalError::kMismatch;
-    r.detail = "no approval with this id";
+  std::lock_guard lock(mu_);
+  ApprovalResult loaded = Load(id);
+  if (loaded.error == ApprovalError::kNotFound) {
+    return Fail(ApprovalError::kMismatch, "no approval with this id");
   }
-  return r;
-}
-
-ApprovalResult ApprovalService::Restore(const std::string& id,
-                                        const Actor& requester,
-                                        const std::string& reason) {
-  const auto change = [&](Approval& a) -> Refusal {
-    if (a.status != ApprovalStatus::kExecuted ||
-        a.executed_request_id != requester.request_id) {
-      return Fail(ApprovalError::kMismatch,
-                  "not executed by this request; nothing to restore", a);
-    }
-    if (now_us_() >= a.execute_before_us) {
-      return Fail(ApprovalError::kExpired, "its execute_within has passed", a);
-    }
-    a.status = ApprovalStatus::kApproved;
-    a.closed_us = 0;
-    a.closed_by.clear();
-    a.closed_reason.clear();
-    a.executed_request_id.clear();
-    return std::nullopt;
-  };
-  return Transition(id, ApprovalEvent::kRestored, requester, reason, change);
+  if (!loaded.ok()) return loaded;
+  Approval a = std::move(*loaded.approval);
+  if (a.requester != requester.user) {
+    return Fail(ApprovalError::kMismatch,
+                "this approval was granted to another requester");
+  }
+  if (a.phone_number != number) {
+    return Fail(ApprovalError::kMismatch,
+                "this approval is for another phone number", a);
+  }
+  switch (a.status) {
+    case ApprovalStatus::kPending:
+      return Fail(ApprovalError::kPending,
+                  "the approval is still pending (" +
+                      std::to_string(a.approvals.size()) +
+                      " approval(s) so far)",
+                  a);
+    case ApprovalStatus::kDenied:
+      return Fail(ApprovalError::kDenied,
+                  "the request was denied by " + a.closed_by, a);
+    case ApprovalStatus::kExpired:
+      return Fail(ApprovalError::kExpired,
+                  "the approval expired: " + a.closed_reason, a);
+    case ApprovalStatus::kCancelled:
+      return Fail(ApprovalError::kCancelled, "the request was cancelled", a);
+    case ApprovalStatus::kRevoked:
+      return Fail(ApprovalError::kCancelled,
+                  "the request was revoked: " + a.closed_reason, a);
+    case ApprovalStatus::kExecuted:
+      return Fail(ApprovalError::kUsed,
+                  a.awaiting_intent
+                      ? "the approval is in use by another release in flight"
+                      : "the approval was already used; each approval "
+                        "releases once",
+                  a);
+    case ApprovalStatus::kApproved: break;
+  }
+  if (a.rule_key != rule_key) {
+    return Fail(ApprovalError::kMismatch,
+                "the policy now requires approval under other rules (" +
+                    rule_key + ") than this approval was granted for (" +
+                    a.rule_key + ")",
+                a);
+  }
+  if (Refusal refused = RecheckLocked(a, requester)) return std::move(*refused);
+  // Reserved, durably, before the intent: a crash from here on leaves an
+  // approval awaiting its intent, which the next start resolves.
+  a.status = ApprovalStatus::kExecuted;
+  a.closed_us = now_us_();
+  a.closed_by = requester.user;
+  a.executed_request_id = requester.request_id;
+  a.awaiting_intent = true;
+  try {
+    store_.Put(a);
+  } catch (const std::exception& e) {
+    return Fail(ApprovalError::kUnavailable,
+                std::string("approval store write failed: ") + e.what());
+  }
+  return {ApprovalError::kNone, "", std::move(a), false};
 }
 
 void ApprovalService::Sweep() {

@@ -4,6 +4,8 @@
 //   pending --approve (N per requirement)--> approved --execute--> executed
 //   pending --deny--> denied        pending|approved --cancel--> cancelled
 //   pending --ttl--> expired        approved --execute_within--> expired
+//   pending|approved --revoke--> revoked
+//   approved --reopened (the current policy or people fall short)--> pending
 //
 // Pure: no HTTP, no SQLite, no Prometheus. The gateway supplies the store
 // (SQLite), the listener (audit record, metrics, webhook) and the clock.
@@ -15,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -34,7 +37,8 @@ enum class ApprovalStatus {
   kDenied,
   kExpired,
   kCancelled,
-  kExecuted
+  kExecuted,
+  kRevoked
 };
 std::string_view StatusName(ApprovalStatus status);
 std::optional<ApprovalStatus> ParseStatus(std::string_view text);
@@ -46,7 +50,9 @@ enum class ApprovalEvent {
   kCancelled,
   kExpired,
   kExecuted,
-  kRestored  // executed, but the release was not sent: usable again
+  kRestored,  // executed, but the release was not sent: usable again
+  kRevoked,   // ended by an approver, an admin, an auditor or the gateway
+  kReopened   // approved, but short of the current requirement: pending
 };
 std::string_view EventName(ApprovalEvent event);
 
@@ -63,6 +69,9 @@ struct RequiredApproval {
   std::string rule_id;
   int approvals = 1;
   std::vector<std::string> from_groups;
+  // Rule::content_hash when it was bound (empty for approvals stored before
+  // rules had one): a reload that changes the rule is noticed by it.
+  std::string rule_hash;
 };
 
 struct Vote {
@@ -70,6 +79,10 @@ struct Vote {
   std::vector<std::string> groups;  // held when the vote was cast
   std::string reason;
   std::int64_t time_us = 0;
+  // The voter's groups came from an identity provider's token: the provider
+  // cannot be asked later, so the vote counts with `groups`. A configured
+  // user's vote counts with the groups the config gives them now.
+  bool provider = false;
 };
 
 struct Approval {
@@ -93,6 +106,9 @@ struct Approval {
   std::string request_id;  // the request that created it
   std::string executed_request_id;
   std::string policy_hash;
+  // Executed by `executed_request_id`, whose audit intent is not yet known
+  // to be committed: undone at start-up when it never was.
+  bool awaiting_intent = false;
 };
 
 // The storage form (every field, lossless).
@@ -129,6 +145,14 @@ class ApprovalStore {
   virtual std::vector<Approval> List(std::optional<ApprovalStatus> status) = 0;
   virtual void Put(const Approval& approval) = 0;  // insert or replace
   virtual void Remove(const std::string& id) = 0;  // only to undo a Put
+  // Executed approvals whose release intent was not yet confirmed.
+  virtual std::vector<Approval> ListAwaitingIntent() {
+    std::vector<Approval> out;
+    for (Approval& a : List(ApprovalStatus::kExecuted)) {
+      if (a.awaiting_intent) out.push_back(std::move(a));
+    }
+    return out;
+  }
 };
 
 // Who caused a change; empty user for the gateway itself (expiry).
@@ -136,7 +160,30 @@ struct Actor {
   std::string user;
   std::vector<std::string> groups;
   std::string request_id;
+  bool provider = false;  // groups from an identity provider's token
 };
+
+// The rules and people an approval is judged against now (after the last
+// reload). Without a policy the requirements stay as stored; without
+// members every vote counts with the groups it was cast with.
+struct CurrentConfig {
+  std::shared_ptr<const Policy> policy;
+  std::vector<Member> members;
+  bool has_members = false;
+};
+
+// An approval re-checked against the current config (DESIGN.md §13).
+struct Reassessment {
+  std::vector<RequiredApproval> required;  // as the current rules ask
+  std::vector<std::string> changes;   // each bound rule that changed, and how
+  std::vector<std::string> short_of;  // each requirement its votes miss
+  bool met = true;       // valid votes meet every current requirement
+  bool meetable = true;  // and could still, with people who have not voted
+};
+// Whether `vote` counts towards `req` under `current`.
+bool VoteCounts(const Vote& vote, const RequiredApproval& req,
+                const CurrentConfig& current);
+Reassessment Reassess(const Approval& a, const CurrentConfig& current);
 
 // Told about every state change after the store has it, with the service's
 // lock held. Returning false (the audit record could not be committed) makes
@@ -203,30 +250,59 @@ class ApprovalService {
   ApprovalResult Get(const std::string& id, const Actor& viewer, bool auditor);
   std::vector<Approval> List(const Actor& viewer, bool auditor,
                              std::optional<ApprovalStatus> status);
-  // Execute: checks the binding and marks the approval executed, atomically.
+  // Execute: checks the binding, recounts the votes against the current
+  // config and marks the approval executed (awaiting its intent),
+  // atomically. Nothing is audited yet: ConfirmExecuted() records the
+  // execution once the release's intent is committed.
   ApprovalResult Consume(const std::string& id, const Actor& requester,
                          const std::string& number,
                          const std::string& rule_key);
+  // The release's intent is committed: the execution is recorded. On
+  // failure the approval stays awaiting its intent (Restore() undoes it).
+  ApprovalResult ConfirmExecuted(const std::string& id, const Actor& requester);
   // Undoes Consume() by the same request when the release was then not sent
-  // (another release of the number in flight, shutting down), so the
-  // approval is not lost. Lifetimes are unchanged.
+  // (rate limited, in flight, overloaded, shutting down, audit unavailable,
+  // upstream never contacted), so the approval is not lost. Lifetimes are
+  // unchanged; an execution never recorded is undone without a record.
   ApprovalResult Restore(const std::string& id, const Actor& requester,
                          const std::string& reason);
+  // At start-up: every approval consumed by a request whose intent was
+  // committed (`has_intent(request_id)`) is recorded executed; the others
+  // are approved again. Returns how many were approved again.
+  std::size_t RecoverUnconfirmed(
+      const std::function<bool(const std::string& request_id)>& has_intent);
+  // Ends a pending or approved request: `privileged` (an admin or an
+  // auditor) or an eligible approver other than the requester.
+  ApprovalResult Revoke(const std::string& id, const Actor& actor,
+                        bool privileged, const std::string& reason);
+  // The config later operations are judged against (every reload).
+  void SetCurrent(CurrentConfig current);
+  // `a` as the current config sees it: the current requirements, and
+  // pending when an approved request's valid votes fall short.
+  Approval Effective(Approval a);
   // Expires every request whose deadline has passed.
   void Sweep();
   std::size_t PendingCount();
 
  private:
+  // Why a change is refused, or nullopt when it may go ahead.
+  using Refusal = std::optional<ApprovalResult>;
   // Under mu_: the approval, expired first if its deadline passed.
   ApprovalResult Load(const std::string& id);
-  bool ExpireIfDueLocked(Approval& a);
+  // kFailed: the deadline passed but the expiry could not be recorded.
+  enum class Expiry { kNotDue, kExpired, kFailed };
+  Expiry ExpireIfDueLocked(Approval& a);
+  // A refusal when the approval falls short of the current config (it is
+  // then reopened or, when it can no longer be met, revoked).
+  Refusal RecheckLocked(Approval& a, const Actor& actor);
+  // Before a vote: the current requirements, and an approved request whose
+  // valid votes fall short pending again (in memory; the vote commits it).
+  void ReopenIfShortLocked(Approval& a) const;
   // Stores `after`, tells the listener; undoes the store write if the
   // listener fails.
   ApprovalResult CommitLocked(const std::optional<Approval>& before,
                               Approval after, ApprovalEvent event,
                               const Actor& actor, const std::string& reason);
-  // Why a change is refused, or nullopt when it may go ahead.
-  using Refusal = std::optional<ApprovalResult>;
   // Loads `id` under mu_, lets `change` refuse or edit the approval, then
   // commits the edit as `event`.
   ApprovalResult Transition(const std::string& id, ApprovalEvent event,
@@ -248,6 +324,7 @@ class ApprovalService {
   std::function<std::int64_t()> now_us_;
   std::function<std::string()> new_id_;
   std::mutex mu_;
+  CurrentConfig current_;  // guarded by mu_
 };
 
 }  // namespace agni::policy

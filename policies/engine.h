@@ -44,6 +44,9 @@ struct ApprovalRequirement {
 
 struct Rule {
   std::string id;
+  // Hex SHA-256 of the rule's canonical JSON (set by the loader): an
+  // approval is bound to it, so a reload that changes the rule is noticed.
+  std::string content_hash;
   Effect effect = Effect::kDeny;
   Mode mode = Mode::kEnforce;
   // An empty selector matches anything; a non-empty one must match.

@@ -141,6 +141,18 @@ BuildResult Build(Config config, std::string upstream_api_key,
   gw->approvals_ = std::make_unique<ApprovalsGateway>(
       *gw->approval_store_, *gw->store_, *gw->metrics_, gw->webhook_.get(), log,
       gw->ClockMicros());
+  {
+    const AccessSnapshot access(c);
+    gw->approvals_->UseConfig(access.policy, access.members);
+  }
+  try {
+    gw->approvals_->RecoverUnconfirmed(c.audit.path);
+  } catch (const std::exception& e) {
+    return Fail(log,
+                "cannot settle approvals consumed before the last stop; not "
+                "starting",
+                e.what());
+  }
   gw->sweeper_ = std::make_unique<ApprovalSweeper>(*gw->approvals_);
   gw->pipeline_ = std::make_unique<RequestPipeline>(
       std::make_shared<const AccessSnapshot>(c),
@@ -240,7 +252,10 @@ void Gateway::Reload(const ConfigLoad& load) {
 }
 
 void Gateway::Reload(const Config& config) {
-  pipeline_->ReplaceAccess(std::make_shared<const AccessSnapshot>(config));
+  auto access = std::make_shared<const AccessSnapshot>(config);
+  // Approvals first: once the new policy serves, approvals are judged by it.
+  approvals_->UseConfig(access->policy, access->members);
+  pipeline_->ReplaceAccess(std::move(access));
   if (server_)
     server_->ReplaceClientCertificates(config.tls.client_certificates);
   const TlsConfig& now = config_.tls;

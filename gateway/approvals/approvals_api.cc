@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "audit/read/intents.h"
 #include "audit/record.h"
 #include "base/ascii.h"
 #include "base/crypto.h"
@@ -218,7 +219,7 @@ ReleaseGate ApprovalsGateway::OnRelease(
                     rules.empty() ? "" : rules.front()->id};
     return gate;
   }
-  const policy::Approval& a = *r.approval;
+  const policy::Approval a = service_.Effective(std::move(*r.approval));
   gate.kind = ReleaseGate::Kind::kAccepted;
   gate.approval_id = a.id;
   std::string message =
@@ -237,6 +238,36 @@ ReleaseGate ApprovalsGateway::OnRelease(
 }
 
 void ApprovalsGateway::Sweep() { service_.Sweep(); }
+
+bool ApprovalsGateway::ConfirmExecuted(const std::string& approval_id,
+                                       const Principal& requester,
+                                       const std::string& request_id) {
+  const policy::ApprovalResult r = service_.ConfirmExecuted(
+      approval_id, {requester.name, requester.groups, request_id});
+  if (!r.ok()) {
+    log_.Error("a consumed approval could not be recorded executed",
+               {{"approval_id", approval_id}, {"error", r.detail}});
+  }
+  return r.ok();
+}
+
+void ApprovalsGateway::UseConfig(std::shared_ptr<const policy::Policy> policy,
+                                 std::vector<policy::Member> members) {
+  service_.SetCurrent({std::move(policy), std::move(members), true});
+}
+
+void ApprovalsGateway::RecoverUnconfirmed(const std::string& audit_path) {
+  const std::size_t restored =
+      service_.RecoverUnconfirmed([&](const std::string& request_id) {
+        return audit::HasIntent(audit_path, request_id);
+      });
+  if (restored > 0) {
+    log_.Warn(
+        "approvals consumed by releases that never got an audit intent are "
+        "approved again",
+        {{"count", restored}});
+  }
+}
 
 void ApprovalsGateway::RestoreUnsent(const std::string& approval_id,
                                      const Principal& requester,
@@ -306,9 +337,8 @@ ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
       }
     }
     json items = json::array();
-    for (const policy::Approval& a :
-         service_.List(actor, call.auditor, status)) {
-      items.push_back(View(a, call.members));
+    for (policy::Approval& a : service_.List(actor, call.auditor, status)) {
+      items.push_back(View(service_.Effective(std::move(a)), call.members));
     }
     return {std::nullopt, JsonResponse(200, {{"approvals", items}}), ""};
   }
@@ -335,7 +365,8 @@ ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
                           "this route takes no request body");
     }
     result = service_.Get(id, actor, call.auditor);
-  } else if (action == "approve" || action == "deny" || action == "cancel") {
+  } else if (action == "approve" || action == "deny" || action == "cancel" ||
+             action == "revoke") {
     if (method != "POST") {
       return ProblemReply(Reason::kMethodNotAllowed,
                           "this route accepts POST only");
@@ -349,6 +380,8 @@ ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
       result = service_.Approve(id, actor, reason);
     } else if (action == "deny") {
       result = service_.Deny(id, actor, reason);
+    } else if (action == "revoke") {
+      result = service_.Revoke(id, actor, call.admin || call.auditor, reason);
     } else {
       result = service_.Cancel(id, actor, reason);
     }
@@ -358,8 +391,11 @@ ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
   if (!result.ok()) {
     return ProblemReply(ApprovalReason(result.error), result.detail, id);
   }
-  return {std::nullopt, JsonResponse(200, View(*result.approval, call.members)),
-          id};
+  return {
+      std::nullopt,
+      JsonResponse(200, View(service_.Effective(std::move(*result.approval)),
+                             call.members)),
+      id};
 }
 
 }  // namespace agni

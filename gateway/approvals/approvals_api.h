@@ -1,7 +1,7 @@
 // The approval workflow's HTTP face and its side effects:
 //   - the release hook: a require_approval decision becomes a 202 with the
 //     (new or existing) approval, or, with X-Approval-Id, an atomic consume;
-//   - the /v1/approvals API (list, read, approve, deny, cancel);
+//   - the /v1/approvals API (list, read, approve, deny, cancel, revoke);
 //   - every state change becomes an "approval" audit record, a metric
 //     increment and a webhook notification (ApprovalListener).
 //
@@ -38,6 +38,7 @@ struct ApprovalCall {
   const std::string& request_id;
   const std::vector<policy::Member>& members;  // current users
   bool auditor = false;
+  bool admin = false;  // in the config's admins groups (may revoke)
 };
 
 // Either a problem for the pipeline's Finish(), or a response to send as is.
@@ -69,11 +70,27 @@ class ApprovalsGateway final : public policy::ApprovalListener {
                         const std::vector<const policy::Rule*>& rules,
                         const std::string& policy_hash);
 
+  // The release's intent is committed: record the consumed approval as
+  // executed. False (refuse the release) when that cannot be recorded.
+  bool ConfirmExecuted(const std::string& approval_id,
+                       const Principal& requester,
+                       const std::string& request_id);
+
+  // The rules and people approvals are judged against from now on (start
+  // and every reload).
+  void UseConfig(std::shared_ptr<const policy::Policy> policy,
+                 std::vector<policy::Member> members);
+
+  // At start-up, before serving: approvals consumed by a release whose
+  // intent never reached `audit_path` are approved again. Throws when the
+  // audit log or the approvals store cannot be read or written.
+  void RecoverUnconfirmed(const std::string& audit_path);
+
   // The release after a consumed approval was not sent: make it usable again.
   void RestoreUnsent(const std::string& approval_id, const Principal& requester,
                      const std::string& request_id, const std::string& why);
 
-  // /v1/approvals and /v1/approvals/{id}[/approve|/deny|/cancel].
+  // /v1/approvals and /v1/approvals/{id}[/approve|/deny|/cancel|/revoke].
   ApprovalReply HandleApi(const ApprovalCall& call);
 
   // Expires due requests (also done lazily on every read); for a timer.

@@ -28,7 +28,7 @@ Histogram::BucketBoundaries LatencyBuckets() {
 // else is counted as "other" so a caller can never create unbounded series.
 constexpr const char* kApprovalEvents[] = {"created",   "approved", "denied",
                                            "cancelled", "expired",  "executed",
-                                           "restored"};
+                                           "restored",  "revoked",  "reopened"};
 constexpr const char* kNotificationResults[] = {"delivered", "retried",
                                                 "failed", "dropped"};
 

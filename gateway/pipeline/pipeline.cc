@@ -275,6 +275,18 @@ HttpResponse RequestPipeline::Release(Context& ctx,
     metrics_.CountDecision(policy::EffectName(decision.shadow_effect),
                            "shadow");
   }
+  // A consumed approval is given back on every way out that did not (or
+  // could not) reach the upstream, whatever refused the release.
+  struct GiveBackApproval {
+    RequestPipeline& p;
+    Context& ctx;
+    ~GiveBackApproval() {
+      if (!ctx.approval_consumed || ctx.approval_may_be_sent) return;
+      const std::string why =
+          ctx.reason.empty() ? "not_sent" : std::string(ctx.reason);
+      p.RestoreApproval(ctx, std::uncaught_exceptions() > 0 ? "error" : why);
+    }
+  } give_back{*this, ctx};
   if (decision.effect == policy::Effect::kRequireApproval) {
     if (std::optional<HttpResponse> early = ApprovalGate(ctx, decision)) {
       return std::move(*early);
@@ -286,7 +298,6 @@ HttpResponse RequestPipeline::Release(Context& ctx,
   }
 
   if (draining_) {
-    RestoreApproval(ctx, "shutting_down");
     return Finish(ctx, {Reason::kShuttingDown,
                         "the gateway is shutting down; retry shortly", ""});
   }
@@ -324,7 +335,6 @@ HttpResponse RequestPipeline::Release(Context& ctx,
   // Single flight: one release of a number at a time.
   SingleFlight::Lease lease = in_flight_.TryAcquire(phone_number);
   if (!lease) {
-    RestoreApproval(ctx, "release_in_flight");
     return Finish(ctx, {Reason::kReleaseInFlight,
                         "another release of this number is in flight", ""});
   }
@@ -333,7 +343,6 @@ HttpResponse RequestPipeline::Release(Context& ctx,
   // releases; the rest are refused at once instead of piling up.
   if (upstream_calls_.fetch_add(1) >= max_in_flight_) {
     upstream_calls_.fetch_sub(1);
-    RestoreApproval(ctx, "overloaded");
     ctx.retry_after = std::chrono::seconds(1);
     return Finish(ctx, {Reason::kOverloaded,
                         "the gateway is forwarding as many releases as it "
@@ -364,8 +373,26 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
                         "was not forwarded",
                         ""});
   }
+  if (ctx.approval_consumed &&
+      !approvals_->ConfirmExecuted(ctx.approval_id, *ctx.principal,
+                                   ctx.request_id)) {
+    // The intent stands without a release: close it as not sent.
+    audit::Record not_sent = BaseRecord(ctx, audit::Stage::kOutcome);
+    not_sent.intent_seq = committed.seq;
+    not_sent.reason = ReasonCode(Reason::kAuditUnavailable);
+    not_sent.response_status = ReasonStatus(Reason::kAuditUnavailable);
+    not_sent.outcome = audit::OutcomeName(audit::ReleaseOutcome::kNotSent);
+    audit_.Append(std::move(not_sent));
+    return Finish(ctx, {Reason::kAuditUnavailable,
+                        "the audit log cannot record the approval's "
+                        "execution, so the release was not forwarded",
+                        ""});
+  }
 
+  ctx.approval_may_be_sent = true;
   const UpstreamResponse up = upstream_.Release(upstream_path, ctx.request_id);
+  ctx.approval_may_be_sent =
+      up.request_sent || up.kind == UpstreamResponse::Kind::kResponse;
 
   audit::Record outcome = BaseRecord(ctx, audit::Stage::kOutcome);
   outcome.intent_seq = committed.seq;
@@ -448,7 +475,9 @@ std::optional<HttpResponse> RequestPipeline::ApprovalGate(
                             ctx.access->policy->hash);
   ctx.approval_id = gate.approval_id;
   switch (gate.kind) {
-    case ReleaseGate::Kind::kProceed: return std::nullopt;
+    case ReleaseGate::Kind::kProceed:
+      ctx.approval_consumed = true;
+      return std::nullopt;
     case ReleaseGate::Kind::kProblem:
       return Finish(ctx, std::move(gate.problem));
     case ReleaseGate::Kind::kAccepted: break;

@@ -48,6 +48,10 @@ struct RequestPipeline::Context {
   mutable std::string audited_path;
   mutable std::string groups_json;
   bool summarized = false;  // counted by the rejection ledger, no own record
+  // The approval `approval_id` was consumed by this release, and whether the
+  // release may since have reached the upstream (then it stays consumed).
+  bool approval_consumed = false;
+  bool approval_may_be_sent = false;
 };
 
 }  // namespace agni

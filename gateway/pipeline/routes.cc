@@ -60,7 +60,7 @@ HttpResponse RequestPipeline::Approvals(Context& ctx) {
   const Principal& p = *ctx.principal;
   ApprovalReply reply = approvals_->HandleApi(
       {p, ctx.request, ctx.request_id, ctx.access->members,
-       p.InAnyGroup(ctx.access->auditors)});
+       p.InAnyGroup(ctx.access->auditors), p.InAnyGroup(ctx.access->admins)});
   ctx.approval_id = reply.approval_id;
   if (!reply.problem) return Respond(ctx, std::move(reply.response));
   Problem problem = std::move(*reply.problem);
@@ -72,7 +72,8 @@ HttpResponse RequestPipeline::Approvals(Context& ctx) {
   const std::string& target = ctx.request.target;
   const bool action = target.find("/approve") != std::string::npos ||
                       target.find("/deny") != std::string::npos ||
-                      target.find("/cancel") != std::string::npos;
+                      target.find("/cancel") != std::string::npos ||
+                      target.find("/revoke") != std::string::npos;
   for (auto& [name, value] : r.headers) {
     if (name == "Allow") value = action ? "POST" : "GET";
   }

@@ -175,6 +175,7 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
       }
     }
     ReadRuleConditions(r, rule);
+    rule.content_hash = Sha256Hex((*rules)[i].dump());
     policy.rules.push_back(std::move(rule));
   }
   if (top.ok()) ReadPolicyLimits(top, policy);

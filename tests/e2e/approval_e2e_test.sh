@@ -155,8 +155,8 @@ check "it carried the vendor key and no client credential" key_ok
 story="$(sqlite3 "$work/audit.db" "SELECT stage || ':' || coalesce(outcome, reason, '') || ':' ||
   coalesce(principal, '') FROM audit_records WHERE approval_id = '$id' ORDER BY seq" | tr '\n' ' ')"
 want="approval:created:alice decision:approval_required:alice decision:approval_required:alice \
-decision:self_approval:alice approval:approved:olga approval:approved:oscar approval:executed:alice \
-intent::alice outcome:released:alice decision:approval_used:alice "
+decision:self_approval:alice approval:approved:olga approval:approved:oscar \
+intent::alice approval:executed:alice outcome:released:alice decision:approval_used:alice "
 check "the audit log tells the story in order: $story" test "$story" = "$want"
 reason="$(sqlite3 "$work/audit.db" "SELECT detail FROM audit_records WHERE approval_id = '$id' AND principal = 'olga'")"
 check "olga's reason is in the audit ($reason)" test "$reason" = "ticket OPS-42"

@@ -115,6 +115,10 @@ void GatewayHarness::Reload(const UserGroups& groups_by_user,
   gateway_->Reload(load);
 }
 
+void GatewayHarness::RemoveUser(const std::string& name) {
+  std::erase_if(users_, [&](const TestUser& u) { return u.name == name; });
+}
+
 const TestUser& GatewayHarness::User(const std::string& name) const {
   for (const TestUser& u : users_) {
     if (u.name == name) return u;

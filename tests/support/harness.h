@@ -115,6 +115,8 @@ class GatewayHarness {
   // Rewrites users (name -> groups) and the policy, then reloads them as
   // SIGHUP does. Throws when the new config does not load.
   void Reload(const UserGroups& groups_by_user, const std::string& policy_json);
+  // Offboards `name`: the user leaves the config at the next Reload().
+  void RemoveUser(const std::string& name);
 
   httplib::Client Client() const;
   httplib::Client AdminClient() const;

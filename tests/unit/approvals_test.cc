@@ -104,6 +104,7 @@ class ApprovalServiceTest : public ::testing::Test {
         EXPECT_TRUE(service_.Approve(id, Who("olga"), "").ok());
         if (state == ApprovalStatus::kExecuted) {
           EXPECT_TRUE(service_.Consume(id, Who("alice"), number, "prod").ok());
+          EXPECT_TRUE(service_.ConfirmExecuted(id, Who("alice")).ok());
         }
         break;
       case ApprovalStatus::kDenied:
@@ -115,6 +116,9 @@ class ApprovalServiceTest : public ::testing::Test {
         break;
       case ApprovalStatus::kCancelled:
         EXPECT_TRUE(service_.Cancel(id, Who("alice"), "").ok());
+        break;
+      case ApprovalStatus::kRevoked:
+        EXPECT_TRUE(service_.Revoke(id, Who("olga"), false, "stop").ok());
         break;
     }
     EXPECT_EQ(store_.rows.at(id).status, state);
@@ -135,8 +139,8 @@ class ApprovalServiceTest : public ::testing::Test {
 TEST_F(ApprovalServiceTest, EveryStateActionAndActor) {
   using S = ApprovalStatus;
   using E = ApprovalError;
-  const S states[] = {S::kPending, S::kApproved,  S::kDenied,
-                      S::kExpired, S::kCancelled, S::kExecuted};
+  const S states[] = {S::kPending,   S::kApproved, S::kDenied, S::kExpired,
+                      S::kCancelled, S::kExecuted, S::kRevoked};
   struct Case {
     std::string action, actor;
     std::map<S, E> expect;  // missing state: same as `otherwise`
@@ -162,10 +166,17 @@ TEST_F(ApprovalServiceTest, EveryStateActionAndActor) {
         {S::kDenied, E::kDenied},
         {S::kExpired, E::kExpired},
         {S::kCancelled, E::kCancelled},
-        {S::kExecuted, E::kUsed}},
+        {S::kExecuted, E::kUsed},
+        {S::kRevoked, E::kCancelled}},
        E::kNone},
       {"execute", "oscar", {}, E::kMismatch},
       {"execute", "mallory", {}, E::kMismatch},
+      {"revoke", "alice", {}, E::kForbidden},
+      {"revoke",
+       "oscar",
+       {{S::kPending, E::kNone}, {S::kApproved, E::kNone}},
+       E::kNotPending},
+      {"revoke", "mallory", {}, E::kForbidden},
       {"read", "alice", {}, E::kNone},
       {"read", "oscar", {}, E::kNone},
       {"read", "mallory", {}, E::kForbidden},
@@ -181,6 +192,7 @@ TEST_F(ApprovalServiceTest, EveryStateActionAndActor) {
       if (c.action == "approve") r = service_.Approve(id, actor, "");
       if (c.action == "deny") r = service_.Deny(id, actor, "because");
       if (c.action == "cancel") r = service_.Cancel(id, actor, "");
+      if (c.action == "revoke") r = service_.Revoke(id, actor, false, "why");
       if (c.action == "execute") {
         r = service_.Consume(id, actor, before.phone_number, "prod");
       }
@@ -220,22 +232,33 @@ TEST_F(ApprovalServiceTest, LifetimesComeFromTheClock) {
             "expired::expired:approved but not executed within 1h");
 }
 
-TEST_F(ApprovalServiceTest, OnlyTheConsumingRequestRestoresAndOnlyInTime) {
+TEST_F(ApprovalServiceTest, OnlyTheConsumingRequestRestores) {
   const std::string id = Create();
   ASSERT_TRUE(service_.Approve(id, Who("olga"), "").ok());
   ASSERT_TRUE(service_.Consume(id, Who("alice"), "+14155550100", "prod").ok());
+  EXPECT_TRUE(store_.rows.at(id).awaiting_intent);
   Actor other = Who("alice");
   other.request_id = "another-request";
   EXPECT_EQ(service_.Restore(id, other, "x").error, ApprovalError::kMismatch);
-  ASSERT_TRUE(service_.Restore(id, Who("alice"), "release_in_flight").ok());
+  // Never recorded executed (no intent yet), so undone without a record.
+  const std::size_t events = listener_.events.size();
+  ASSERT_TRUE(service_.Restore(id, Who("alice"), "rate_limited").ok());
   EXPECT_EQ(store_.rows.at(id).status, ApprovalStatus::kApproved);
-  EXPECT_EQ(listener_.events.back(),
-            "restored:alice:approved:release_in_flight");
+  EXPECT_FALSE(store_.rows.at(id).awaiting_intent);
+  EXPECT_EQ(listener_.events.size(), events);
+  // Recorded executed with its intent, then not sent: the audit says so.
   ASSERT_TRUE(service_.Consume(id, Who("alice"), "+14155550100", "prod").ok());
-  now_ += 3600LL * 1'000'000;  // execute_within has passed
-  EXPECT_EQ(service_.Restore(id, Who("alice"), "x").error,
-            ApprovalError::kExpired);
-  EXPECT_EQ(store_.rows.at(id).status, ApprovalStatus::kExecuted);
+  ASSERT_TRUE(service_.ConfirmExecuted(id, Who("alice")).ok());
+  EXPECT_EQ(listener_.events.back(), "executed:alice:executed:");
+  ASSERT_TRUE(service_.Restore(id, Who("alice"), "upstream_unreachable").ok());
+  EXPECT_EQ(listener_.events.back(),
+            "restored:alice:approved:upstream_unreachable");
+  // Restored after execute_within: approved again, then expired when due.
+  ASSERT_TRUE(service_.Consume(id, Who("alice"), "+14155550100", "prod").ok());
+  now_ += 3600LL * 1'000'000;
+  ASSERT_TRUE(service_.Restore(id, Who("alice"), "x").ok());
+  EXPECT_EQ(service_.Get(id, Who("alice"), false).approval->status,
+            ApprovalStatus::kExpired);
 }
 
 TEST_F(ApprovalServiceTest, AnUnrecordedChangeIsUndone) {
@@ -277,6 +300,67 @@ TEST_F(ApprovalServiceTest, ApprovalCountsOnlyVotersFromTheRequiredGroups) {
   EXPECT_EQ(nina.approval->status, ApprovalStatus::kApproved);
   EXPECT_EQ(service_.Consume(r.approval->id, Who("alice"), "+1", "prod").error,
             ApprovalError::kMismatch);
+}
+
+TEST_F(ApprovalServiceTest, ARequirementNoLongerMeetableClosesTheApproval) {
+  const std::string id = Create();
+  ASSERT_TRUE(service_.Approve(id, Who("olga"), "").ok());
+  auto tighter = std::make_shared<Policy>();
+  tighter->rules = {rule_};
+  tighter->rules[0].approval.approvals = 2;
+  // oscar has left: olga alone can never make two.
+  service_.SetCurrent(
+      {tighter, {{"alice", {"support"}}, {"olga", {"telecom-ops"}}}, true});
+  ApprovalResult r = service_.Consume(id, Who("alice"), "+14155550100", "prod");
+  EXPECT_EQ(r.error, ApprovalError::kMismatch);
+  EXPECT_NE(r.detail.find("now needs 2 approval(s) from [telecom-ops], was 1"),
+            std::string::npos)
+      << r.detail;
+  EXPECT_EQ(store_.rows.at(id).status, ApprovalStatus::kRevoked);
+  EXPECT_EQ(listener_.events.back().substr(0, 17), "revoked::revoked:");
+}
+
+TEST_F(ApprovalServiceTest, AProviderVoteCountsWithTheGroupsItWasCastWith) {
+  const std::string id = Create();
+  Actor pat{"pat", {"telecom-ops"}, "req-pat", true};  // not a configured user
+  ASSERT_EQ(service_.Approve(id, pat, "").approval->status,
+            ApprovalStatus::kApproved);
+  service_.SetCurrent({nullptr, kMembers, true});
+  EXPECT_EQ(service_.Effective(store_.rows.at(id)).status,
+            ApprovalStatus::kApproved);
+  EXPECT_TRUE(store_.rows.at(id).approvals[0].provider);
+  EXPECT_EQ(store_.rows.at(id).approvals[0].groups,
+            std::vector<std::string>{"telecom-ops"});
+  // A configured user's vote counts with today's groups instead.
+  const std::string other = Create("+14155550101");
+  ASSERT_TRUE(service_.Approve(other, Who("olga"), "").ok());
+  service_.SetCurrent(
+      {nullptr, {{"alice", {"support"}}, {"olga", {"support"}}}, true});
+  EXPECT_EQ(service_.Effective(store_.rows.at(other)).status,
+            ApprovalStatus::kPending);
+}
+
+TEST_F(ApprovalServiceTest,
+       AtStartAConsumedApprovalWithoutIntentIsApprovedAgain) {
+  const std::string with_intent = In(ApprovalStatus::kApproved);
+  const std::string without = In(ApprovalStatus::kApproved);
+  for (const std::string& id : {with_intent, without}) {
+    const Approval& a = store_.rows.at(id);
+    ASSERT_TRUE(
+        service_.Consume(id, Who("alice"), a.phone_number, "prod").ok());
+  }
+  // A restart: the first release's intent is in the audit, the second's not.
+  const std::string committed = store_.rows.at(with_intent).executed_request_id;
+  store_.rows.at(without).executed_request_id = "req-lost";
+  EXPECT_EQ(service_.RecoverUnconfirmed([&](const std::string& request) {
+    return request == committed;
+  }),
+            1u);
+  EXPECT_EQ(store_.rows.at(with_intent).status, ApprovalStatus::kExecuted);
+  EXPECT_FALSE(store_.rows.at(with_intent).awaiting_intent);
+  EXPECT_EQ(listener_.events.back(), "executed:alice:executed:");
+  EXPECT_EQ(store_.rows.at(without).status, ApprovalStatus::kApproved);
+  EXPECT_TRUE(store_.rows.at(without).executed_request_id.empty());
 }
 
 TEST(CheckSatisfiable, NamesTheRuleAndTheRequesterThatCanNeverBeApproved) {
