@@ -53,7 +53,8 @@ nlohmann::json ToStorageJson(const Approval& a) {
           {"closed_reason", a.closed_reason},
           {"request_id", a.request_id},
           {"executed_request_id", a.executed_request_id},
-          {"policy_hash", a.policy_hash}};
+          {"policy_hash", a.policy_hash},
+          {"release_reason", a.release_reason}};
 }
 
 Approval FromStorageJson(const nlohmann::json& j) {
@@ -84,6 +85,7 @@ Approval FromStorageJson(const nlohmann::json& j) {
   a.request_id = j.at("request_id").get<std::string>();
   a.executed_request_id = j.at("executed_request_id").get<std::string>();
   a.policy_hash = j.at("policy_hash").get<std::string>();
+  a.release_reason = j.value("release_reason", "");  // absent before it existed
   return a;
 }
 

@@ -123,7 +123,7 @@ BuildResult Build(Config config, std::string upstream_api_key,
   }
   gw->approvals_ = std::make_unique<ApprovalsGateway>(
       *gw->approval_store_, *gw->store_, *gw->metrics_, gw->webhook_.get(), log,
-      gw->ClockMicros());
+      gw->ClockMicros(), c.approvals.max_open_per_user);
   gw->sweeper_ = std::make_unique<ApprovalSweeper>(*gw->approvals_);
   gw->pipeline_ = std::make_unique<RequestPipeline>(
       std::make_shared<const AccessSnapshot>(c),
