@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <optional>
 #include <stdexcept>
 
 namespace agni::audit {
@@ -26,6 +27,87 @@ policy::Approval Parse(const std::string& doc) {
   return policy::FromStorageJson(nlohmann::json::parse(doc));
 }
 
+// The columns the list, the sweep and the per-user cap read from indexes
+// (added to databases created before them, then filled from the documents).
+constexpr const char* kListSchema = R"sql(
+CREATE INDEX IF NOT EXISTS approvals_page ON approvals (status, created_us, id);
+CREATE INDEX IF NOT EXISTS approvals_newest ON approvals (created_us, id);
+CREATE INDEX IF NOT EXISTS approvals_due ON approvals (deadline_us)
+  WHERE deadline_us IS NOT NULL;
+CREATE INDEX IF NOT EXISTS approvals_by_requester
+  ON approvals (requester, status);
+)sql";
+
+// The deadline of an open request (NULL once closed): what the sweep
+// searches by.
+std::optional<std::int64_t> DeadlineOf(const policy::Approval& a) {
+  switch (a.status) {
+    case policy::ApprovalStatus::kPending: return a.expires_us;
+    case policy::ApprovalStatus::kApproved: return a.execute_before_us;
+    default: return std::nullopt;
+  }
+}
+
+// ",g1,g2,": every group that decides on `a`, searchable as ",g,".
+std::string GroupsColumn(const policy::Approval& a) {
+  std::string out = ",";
+  for (const std::string& g : policy::ApproverGroups(a)) out += g + ",";
+  return out;
+}
+
+std::vector<std::string> SplitGroups(const std::string& column) {
+  std::vector<std::string> out;
+  for (std::size_t p = 1; p < column.size();) {
+    const std::size_t comma = column.find(',', p);
+    if (comma == std::string::npos) break;
+    out.push_back(column.substr(p, comma - p));
+    p = comma + 1;
+  }
+  return out;
+}
+
+bool HasColumn(SQLite::Database& db, const char* name) {
+  SQLite::Statement q(db,
+                      "SELECT 1 FROM pragma_table_info('approvals') "
+                      "WHERE name = ?");
+  q.bind(1, name);
+  return q.executeStep();
+}
+
+void BindListColumns(SQLite::Statement& q, int first,
+                     const policy::Approval& a) {
+  if (const auto deadline = DeadlineOf(a)) {
+    q.bind(first, static_cast<std::int64_t>(*deadline));
+  } else {
+    q.bind(first);
+  }
+  q.bind(first + 1, GroupsColumn(a));
+}
+
+void MigrateListColumns(SQLite::Database& db) {
+  SQLite::Transaction tx(db);
+  if (!HasColumn(db, "deadline_us")) {
+    db.exec("ALTER TABLE approvals ADD COLUMN deadline_us INTEGER");
+  }
+  if (!HasColumn(db, "approver_groups")) {
+    db.exec("ALTER TABLE approvals ADD COLUMN approver_groups TEXT");
+  }
+  SQLite::Statement rows(
+      db, "SELECT doc FROM approvals WHERE approver_groups IS NULL");
+  SQLite::Statement fill(db,
+                         "UPDATE approvals SET deadline_us = ?, "
+                         "approver_groups = ? WHERE id = ?");
+  while (rows.executeStep()) {
+    const policy::Approval a = Parse(rows.getColumn(0).getString());
+    BindListColumns(fill, 1, a);
+    fill.bind(3, a.id);
+    fill.exec();
+    fill.reset();
+  }
+  db.exec(kListSchema);
+  tx.commit();
+}
+
 }  // namespace
 
 SqliteApprovalStore::SqliteApprovalStore(const std::string& path)
@@ -38,6 +120,7 @@ SqliteApprovalStore::SqliteApprovalStore(const std::string& path)
     db_->exec("PRAGMA journal_mode=WAL");
     db_->exec("PRAGMA synchronous=FULL");
     db_->exec(kSchema);
+    MigrateListColumns(*db_);
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot open the approvals database \"" + path +
                              "\": " + e.what());
@@ -89,8 +172,8 @@ void SqliteApprovalStore::Put(const policy::Approval& a) {
   SQLite::Statement q(
       *db_,
       "INSERT OR REPLACE INTO approvals (id, status, requester, "
-      "phone_number, rule_key, created_us, doc) VALUES "
-      "(?, ?, ?, ?, ?, ?, ?)");
+      "phone_number, rule_key, created_us, doc, deadline_us, "
+      "approver_groups) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   q.bind(1, a.id);
   q.bind(2, std::string(policy::StatusName(a.status)));
   q.bind(3, a.requester);
@@ -98,6 +181,7 @@ void SqliteApprovalStore::Put(const policy::Approval& a) {
   q.bind(5, a.rule_key);
   q.bind(6, static_cast<std::int64_t>(a.created_us));
   q.bind(7, policy::ToStorageJson(a).dump());
+  BindListColumns(q, 8, a);
   q.exec();
 }
 
@@ -124,6 +208,82 @@ std::size_t SqliteApprovalStore::CountPending() {
   return static_cast<std::size_t>(
       db_->execAndGet("SELECT COUNT(*) FROM approvals WHERE status = 'pending'")
           .getInt64());
+}
+
+policy::ApprovalPage SqliteApprovalStore::ListPage(
+    const policy::ApprovalPageQuery& query) {
+  std::lock_guard lock(mu_);
+  // Walks the (status,) created_us, id index from the cursor, newest first;
+  // who may see a row is decided from its columns, and only rows shown are
+  // parsed.
+  std::string sql =
+      "SELECT id, created_us, requester, approver_groups, doc FROM approvals "
+      "WHERE 1";
+  if (query.status) sql += " AND status = :status";
+  if (query.after) {
+    sql += " AND (created_us < :at OR (created_us = :at AND id < :id))";
+  }
+  sql += " ORDER BY created_us DESC, id DESC LIMIT :scan";
+  SQLite::Statement q(*db_, sql);
+  if (query.status) {
+    q.bind(":status", std::string(policy::StatusName(*query.status)));
+  }
+  if (query.after) {
+    q.bind(":at", static_cast<std::int64_t>(query.after->created_us));
+    q.bind(":id", query.after->id);
+  }
+  q.bind(":scan", static_cast<std::int64_t>(query.max_scanned));
+  policy::ApprovalPage page;
+  std::size_t scanned = 0;
+  policy::ListCursor last;
+  while (q.executeStep()) {
+    ++scanned;
+    last = {q.getColumn(1).getInt64(), q.getColumn(0).getString()};
+    if (!policy::ListedFor(query, q.getColumn(2).getString(),
+                           SplitGroups(q.getColumn(3).getString()))) {
+      continue;
+    }
+    if (page.items.size() == query.limit) {
+      // One more shown row exists: the page ends at its last item.
+      page.next = policy::ListCursor{page.items.back().created_us,
+                                     page.items.back().id};
+      return page;
+    }
+    page.items.push_back(Parse(q.getColumn(4).getString()));
+  }
+  if (scanned == query.max_scanned && scanned > 0) {
+    // Stopped by the scan bound, not the end: continue after the last row
+    // looked at (this page may hold fewer than `limit`).
+    page.next = std::move(last);
+  }
+  return page;
+}
+
+std::vector<policy::Approval> SqliteApprovalStore::ListDue(std::int64_t now_us,
+                                                           std::size_t limit) {
+  std::lock_guard lock(mu_);
+  SQLite::Statement q(*db_,
+                      "SELECT doc FROM approvals WHERE deadline_us <= ? AND "
+                      "status IN ('pending', 'approved') "
+                      "ORDER BY deadline_us LIMIT ?");
+  q.bind(1, static_cast<std::int64_t>(now_us));
+  q.bind(2, static_cast<std::int64_t>(limit));
+  std::vector<policy::Approval> out;
+  while (q.executeStep()) out.push_back(Parse(q.getColumn(0).getString()));
+  return out;
+}
+
+std::size_t SqliteApprovalStore::CountOpen(const std::string& requester,
+                                           std::int64_t now_us) {
+  std::lock_guard lock(mu_);
+  SQLite::Statement q(*db_,
+                      "SELECT COUNT(*) FROM approvals WHERE requester = ? "
+                      "AND status IN ('pending', 'approved') AND "
+                      "deadline_us > ?");
+  q.bind(1, requester);
+  q.bind(2, static_cast<std::int64_t>(now_us));
+  q.executeStep();
+  return static_cast<std::size_t>(q.getColumn(0).getInt64());
 }
 
 }  // namespace agni::audit

@@ -37,6 +37,12 @@ class SqliteApprovalStore final : public policy::ApprovalStore {
   void Put(const policy::Approval& approval) override;
   void Remove(const std::string& id) override;
   std::vector<policy::Approval> ListAwaitingIntent() override;
+  policy::ApprovalPage ListPage(
+      const policy::ApprovalPageQuery& query) override;
+  std::vector<policy::Approval> ListDue(std::int64_t now_us,
+                                        std::size_t limit) override;
+  std::size_t CountOpen(const std::string& requester,
+                        std::int64_t now_us) override;
   std::size_t CountPending();
 
  private:

@@ -56,7 +56,8 @@ nlohmann::json ToStorageJson(const Approval& a) {
           {"request_id", a.request_id},
           {"executed_request_id", a.executed_request_id},
           {"policy_hash", a.policy_hash},
-          {"awaiting_intent", a.awaiting_intent}};
+          {"awaiting_intent", a.awaiting_intent},
+          {"release_reason", a.release_reason}};
 }
 
 Approval FromStorageJson(const nlohmann::json& j) {
@@ -89,6 +90,7 @@ Approval FromStorageJson(const nlohmann::json& j) {
   a.executed_request_id = j.at("executed_request_id").get<std::string>();
   a.policy_hash = j.at("policy_hash").get<std::string>();
   a.awaiting_intent = j.value("awaiting_intent", false);
+  a.release_reason = j.value("release_reason", "");  // absent before it existed
   return a;
 }
 

@@ -134,11 +134,13 @@ std::string RuleKey(const std::vector<const Rule*>& rules) {
 ApprovalService::ApprovalService(ApprovalStore& store,
                                  ApprovalListener& listener,
                                  std::function<std::int64_t()> now_us,
-                                 std::function<std::string()> new_id)
+                                 std::function<std::string()> new_id,
+                                 std::size_t max_open_per_user)
     : store_(store),
       listener_(listener),
       now_us_(std::move(now_us)),
-      new_id_(std::move(new_id)) {}
+      new_id_(std::move(new_id)),
+      max_open_per_user_(max_open_per_user) {}
 
 ApprovalResult ApprovalService::CommitLocked(
     const std::optional<Approval>& before, Approval after, ApprovalEvent event,
@@ -256,11 +258,30 @@ bool ApprovalService::MayDecide(const Approval& a, const Actor& actor) const {
                      });
 }
 
+ApprovalResult ApprovalService::RefuseOverOpenLimitLocked(
+    const std::string& requester) {
+  if (max_open_per_user_ == 0) return {};
+  std::size_t open = 0;
+  try {
+    open = store_.CountOpen(requester, now_us_());
+  } catch (const std::exception& e) {
+    return Fail(ApprovalError::kUnavailable,
+                std::string("approval store read failed: ") + e.what());
+  }
+  if (open < max_open_per_user_) return {};
+  return Fail(ApprovalError::kTooManyOpen,
+              "you already have " + std::to_string(open) +
+                  " open approval requests, the most allowed "
+                  "(approvals.max_open_per_user); cancel one or wait until "
+                  "one is decided or expires");
+}
+
 ApprovalResult ApprovalService::Request(const Actor& requester,
                                         const std::string& number,
                                         const std::vector<const Rule*>& rules,
                                         const std::vector<Member>& members,
-                                        const std::string& policy_hash) {
+                                        const std::string& policy_hash,
+                                        const std::string& release_reason) {
   std::lock_guard lock(mu_);
   const std::string key = RuleKey(rules);
   std::vector<RequiredApproval> required;
@@ -295,6 +316,10 @@ ApprovalResult ApprovalService::Request(const Actor& requester,
       !why.empty()) {
     return Fail(ApprovalError::kUnmeetable, std::move(why));
   }
+  if (ApprovalResult over = RefuseOverOpenLimitLocked(requester.user);
+      !over.ok()) {
+    return over;
+  }
   Approval a;
   a.id = new_id_();
   a.requester = requester.user;
@@ -307,8 +332,11 @@ ApprovalResult ApprovalService::Request(const Actor& requester,
   a.execute_within_ms = execute_ms;
   a.request_id = requester.request_id;
   a.policy_hash = policy_hash;
-  ApprovalResult r = CommitLocked(std::nullopt, std::move(a),
-                                  ApprovalEvent::kCreated, requester, "");
+  a.release_reason = release_reason;
+  // The created record's detail and the notification carry the reason.
+  ApprovalResult r =
+      CommitLocked(std::nullopt, std::move(a), ApprovalEvent::kCreated,
+                   requester, release_reason);
   r.created = r.ok();
   return r;
 }
@@ -489,16 +517,20 @@ ApprovalResult ApprovalService::Consume(const std::string& id,
 }
 
 void ApprovalService::Sweep() {
+  // Only what is due, from the store's deadline index, a batch at a time; a
+  // batch with a failed expiry ends the sweep (the next one retries it).
+  constexpr std::size_t kBatch = 1000;
   std::lock_guard lock(mu_);
-  for (ApprovalStatus s :
-       {ApprovalStatus::kPending, ApprovalStatus::kApproved}) {
-    std::vector<Approval> open;
+  for (;;) {
+    std::vector<Approval> due;
     try {
-      open = store_.List(s);
+      due = store_.ListDue(now_us_(), kBatch);
     } catch (const std::exception&) {
       return;
     }
-    for (Approval& a : open) ExpireIfDueLocked(a);
+    bool all_expired = true;
+    for (Approval& a : due) all_expired = ExpireIfDueLocked(a) && all_expired;
+    if (due.size() < kBatch || !all_expired) return;
   }
 }
 

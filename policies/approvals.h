@@ -109,6 +109,8 @@ struct Approval {
   // Executed by `executed_request_id`, whose audit intent is not yet known
   // to be committed: undone at start-up when it never was.
   bool awaiting_intent = false;
+  // The requester's justification (X-Release-Reason), shown to approvers.
+  std::string release_reason;
 };
 
 // The storage form (every field, lossless).
@@ -129,6 +131,38 @@ std::string UnmeetableReason(const std::vector<RequiredApproval>& required,
 // meetable. Records one error per unmeetable (rule, requester).
 void CheckSatisfiable(const Policy& policy, const std::vector<Member>& members,
                       std::string_view origin, ConfigErrors& errors);
+
+// Where a page of a listing continues: after this approval, newest first.
+struct ListCursor {
+  std::int64_t created_us = 0;
+  std::string id;
+};
+// The text form of a cursor ("<created_us>.<id>") for the `after` parameter.
+std::string FormatCursor(const ListCursor& cursor);
+std::optional<ListCursor> ParseCursor(std::string_view text);
+
+// What one page of the approvals list selects, newest first.
+struct ApprovalPageQuery {
+  std::optional<ApprovalStatus> status;
+  std::string viewer;                      // sees their own requests
+  std::vector<std::string> viewer_groups;  // and those these groups decide on
+  bool everyone = false;                   // an auditor sees every request
+  std::optional<ListCursor> after;         // empty: from the newest
+  std::size_t limit = 50;
+  // Rows looked at per page, visible or not, so one call stays bounded for a
+  // viewer who sees little of a large store.
+  std::size_t max_scanned = 5000;
+};
+struct ApprovalPage {
+  std::vector<Approval> items;
+  std::optional<ListCursor> next;  // set when more may follow
+};
+// Whether the list shows `a` to the query's viewer: the requester, anyone in
+// a group that decides on it, or an auditor.
+bool ListedFor(const ApprovalPageQuery& query, const std::string& requester,
+               const std::vector<std::string>& approver_groups);
+// Every group named in `a`'s requirements, once each, in order.
+std::vector<std::string> ApproverGroups(const Approval& a);
 
 // The durable home of approvals. Implementations need not be thread-safe: the
 // service calls them under its own mutex. Failures throw std::exception.
@@ -153,6 +187,17 @@ class ApprovalStore {
     }
     return out;
   }
+
+  // The defaults below read List(); a database answers from its indexes.
+  // One page of what `query` selects.
+  virtual ApprovalPage ListPage(const ApprovalPageQuery& query);
+  // At most `limit` pending or approved requests whose deadline (ttl, or
+  // execute_within once approved) is at or before `now_us`.
+  virtual std::vector<Approval> ListDue(std::int64_t now_us, std::size_t limit);
+  // How many pending or approved requests `requester` has whose deadline is
+  // after `now_us` (a due one is expired by the next sweep or read).
+  virtual std::size_t CountOpen(const std::string& requester,
+                                std::int64_t now_us);
 };
 
 // Who caused a change; empty user for the gateway itself (expiry).
@@ -214,6 +259,7 @@ enum class ApprovalError {
   kMismatch,
   kUnmeetable,
   kUnavailable,  // store or audit failure
+  kTooManyOpen,  // the requester has max_open_per_user open requests
 };
 
 struct ApprovalResult {
@@ -229,16 +275,20 @@ std::string RuleKey(const std::vector<const Rule*>& rules);
 
 class ApprovalService {
  public:
+  // `max_open_per_user` (0: unbounded) caps the pending or approved
+  // requests one requester may hold.
   ApprovalService(ApprovalStore& store, ApprovalListener& listener,
                   std::function<std::int64_t()> now_us,
-                  std::function<std::string()> new_id);
+                  std::function<std::string()> new_id,
+                  std::size_t max_open_per_user = 0);
 
   // A release that needs approval and carries none: returns the open request
   // for the same (requester, number, rules), or creates one.
   ApprovalResult Request(const Actor& requester, const std::string& number,
                          const std::vector<const Rule*>& rules,
                          const std::vector<Member>& members,
-                         const std::string& policy_hash);
+                         const std::string& policy_hash,
+                         const std::string& release_reason = "");
   ApprovalResult Approve(const std::string& id, const Actor& actor,
                          const std::string& reason);
   ApprovalResult Deny(const std::string& id, const Actor& actor,
@@ -250,6 +300,9 @@ class ApprovalService {
   ApprovalResult Get(const std::string& id, const Actor& viewer, bool auditor);
   std::vector<Approval> List(const Actor& viewer, bool auditor,
                              std::optional<ApprovalStatus> status);
+  // One page of the list, due requests expired first; nullopt when the store
+  // cannot be read.
+  std::optional<ApprovalPage> ListPage(const ApprovalPageQuery& query);
   // Execute: checks the binding, recounts the votes against the current
   // config and marks the approval executed (awaiting its intent),
   // atomically. Nothing is audited yet: ConfirmExecuted() records the
@@ -312,6 +365,9 @@ class ApprovalService {
   static void Close(Approval& a, ApprovalStatus status, std::int64_t now,
                     const std::string& by, const std::string& reason);
   bool MayDecide(const Approval& a, const Actor& actor) const;
+  // kTooManyOpen when `requester` already holds max_open_per_user_ open
+  // requests (kUnavailable when they cannot be counted); else kNone.
+  ApprovalResult RefuseOverOpenLimitLocked(const std::string& requester);
   // Why `actor` may not approve or deny `a` now (the requester, not in a
   // deciding group, no longer pending), with the two messages that differ
   // between approving and denying; nullopt when the vote may be cast.
@@ -323,6 +379,7 @@ class ApprovalService {
   ApprovalListener& listener_;
   std::function<std::int64_t()> now_us_;
   std::function<std::string()> new_id_;
+  std::size_t max_open_per_user_ = 0;
   std::mutex mu_;
   CurrentConfig current_;  // guarded by mu_
 };

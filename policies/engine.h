@@ -14,6 +14,7 @@
 
 #include "policies/conditions.h"
 #include "policies/limits.h"
+#include "policies/reason_pattern.h"
 #include "policies/rule_index.h"
 
 namespace agni::policy {
@@ -40,6 +41,11 @@ struct ApprovalRequirement {
   std::vector<std::string> from_groups;
   std::chrono::milliseconds ttl{24 * 3600 * 1000};
   std::chrono::milliseconds execute_within{3600 * 1000};
+  // `reason: "required"`: the request must carry X-Release-Reason; with a
+  // `reason_pattern`, a given reason must match it (text kept for messages).
+  bool reason_required = false;
+  std::string reason_pattern;
+  std::shared_ptr<const ReasonPattern> reason_regex;  // null: no pattern
 };
 
 struct Rule {

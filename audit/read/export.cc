@@ -58,7 +58,7 @@ void WriteCsvRows(SQLite::Database& db, std::int64_t from_seq,
     for (int i = 0; i < n; ++i) {
       if (i) line += ',';
       const SQLite::Column c = q.getColumn(i);
-      if (!c.isNull()) line += CsvField(c.getString());
+      if (!c.isNull()) line += CsvCell(c.getString());
     }
     out << line << "\r\n";
     ++records;
@@ -77,6 +77,56 @@ std::string CsvField(std::string_view v) {
   }
   out += '"';
   return out;
+}
+
+namespace {
+
+// "+14155550100", "-5", "3.25": a number a spreadsheet reads as a value.
+bool PlainNumber(std::string_view v) {
+  if (!v.empty() && (v.front() == '+' || v.front() == '-')) v.remove_prefix(1);
+  const std::size_t dot = v.find('.');
+  const std::string_view whole = v.substr(0, dot);
+  const std::string_view fraction =
+      dot == std::string_view::npos ? "0" : v.substr(dot + 1);
+  const auto digits = [](std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == s.npos;
+  };
+  return digits(whole) && digits(fraction);
+}
+
+bool RunsAsFormula(std::string_view v) {
+  if (v.empty()) return false;
+  switch (v.front()) {
+    case '=':
+    case '@':
+    case '\t':
+    case '\r': return true;
+    case '+':
+    case '-': return !PlainNumber(v);
+    default: return false;
+  }
+}
+
+}  // namespace
+
+std::string CsvCell(std::string_view v) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(v.size() + 1);
+  if (RunsAsFormula(v)) out += '\'';
+  for (const char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if ((c < 0x20 && c != '\n') || c == 0x7F) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    } else {
+      out += ch;
+    }
+  }
+  return CsvField(out);
 }
 
 ExportResult Export(const ExportOptions& o, std::ostream& out) {

@@ -31,4 +31,12 @@ ExportResult Export(const ExportOptions& options, std::ostream& out);
 // RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled.
 std::string CsvField(std::string_view value);
 
+// One data cell of the CSV export, safe to open in a spreadsheet: a value a
+// spreadsheet would run as a formula (starting with '=', '@', tab or CR, or
+// with '+'/'-' and not a plain number such as an E.164 number or "-5") gets
+// a leading apostrophe; every control byte (0x00-0x1F but LF, and 0x7F) becomes
+// "\xNN" and a backslash "\\", so the escaping can be undone; then
+// CsvField(). The JSONL export stays byte-exact.
+std::string CsvCell(std::string_view value);
+
 }  // namespace agni::audit

@@ -140,7 +140,7 @@ BuildResult Build(Config config, std::string upstream_api_key,
   }
   gw->approvals_ = std::make_unique<ApprovalsGateway>(
       *gw->approval_store_, *gw->store_, *gw->metrics_, gw->webhook_.get(), log,
-      gw->ClockMicros());
+      gw->ClockMicros(), c.approvals.max_open_per_user);
   {
     const AccessSnapshot access(c);
     gw->approvals_->UseConfig(access.policy, access.members);

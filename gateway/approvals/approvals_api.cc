@@ -91,6 +91,7 @@ Reason ApprovalReason(ApprovalError error) {
     case ApprovalError::kMismatch: return Reason::kApprovalMismatch;
     case ApprovalError::kUnmeetable: return Reason::kApprovalUnmeetable;
     case ApprovalError::kUnavailable: return Reason::kAuditUnavailable;
+    case ApprovalError::kTooManyOpen: return Reason::kTooManyOpenApprovals;
   }
   return Reason::kInternalError;
 }
@@ -98,14 +99,17 @@ Reason ApprovalReason(ApprovalError error) {
 ApprovalsGateway::ApprovalsGateway(audit::SqliteApprovalStore& store,
                                    audit::AuditSink& audit, Metrics& metrics,
                                    WebhookNotifier* webhook, const Logger& log,
-                                   std::function<std::int64_t()> now_us)
+                                   std::function<std::int64_t()> now_us,
+                                   std::size_t max_open_per_user)
     : store_(store),
       audit_(audit),
       metrics_(metrics),
       webhook_(webhook),
       log_(log),
       now_us_(std::move(now_us)),
-      service_(store, *this, now_us_, [] { return "apr_" + NewRequestId(); }) {
+      service_(
+          store, *this, now_us_, [] { return "apr_" + NewRequestId(); },
+          max_open_per_user) {
   metrics_.SetApprovalsPending(static_cast<double>(store_.CountPending()));
 }
 
@@ -140,7 +144,8 @@ json ApprovalsGateway::View(const policy::Approval& a,
           {"closed_at", OrNull(Time(a.closed_us))},
           {"closed_by", OrNull(a.closed_by)},
           {"closed_reason", OrNull(a.closed_reason)},
-          {"eligible_approvers", everyone}};
+          {"eligible_approvers", everyone},
+          {"release_reason", OrNull(a.release_reason)}};
 }
 
 bool ApprovalsGateway::OnChange(const policy::Approval& after,
@@ -210,10 +215,20 @@ ReleaseGate ApprovalsGateway::OnRelease(
     }
     gate.kind = ReleaseGate::Kind::kProceed;
     gate.approval_id = r.approval->id;
+    gate.release_reason = r.approval->release_reason;
     return gate;
   }
-  policy::ApprovalResult r =
-      service_.Request(actor, number, rules, call.members, policy_hash);
+  // A new request must carry the justification its rules ask for; nothing
+  // is created without it.
+  ReleaseReasonCheck justification =
+      CheckReleaseReason(call.request.release_reason, rules);
+  if (justification.problem) {
+    gate.problem = std::move(*justification.problem);
+    return gate;
+  }
+  gate.release_reason = justification.reason;
+  policy::ApprovalResult r = service_.Request(
+      actor, number, rules, call.members, policy_hash, justification.reason);
   if (!r.ok()) {
     gate.problem = {ApprovalReason(r.error), r.detail,
                     rules.empty() ? "" : rules.front()->id};
@@ -318,29 +333,7 @@ ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
       return ProblemReply(Reason::kMethodNotAllowed,
                           "this route accepts GET only");
     }
-    std::optional<policy::ApprovalStatus> status;
-    for (std::size_t pos = 0; pos < query.size();) {
-      std::size_t amp = query.find('&', pos);
-      if (amp == std::string::npos) amp = query.size();
-      const std::string param = query.substr(pos, amp - pos);
-      pos = amp + 1;
-      if (param.empty()) continue;
-      if (!param.starts_with("status=")) {
-        return ProblemReply(Reason::kInvalidRequest,
-                            "the only query parameter is status");
-      }
-      status = policy::ParseStatus(param.substr(7));
-      if (!status) {
-        return ProblemReply(Reason::kInvalidRequest,
-                            "status must be one of pending, approved, denied, "
-                            "expired, cancelled, executed");
-      }
-    }
-    json items = json::array();
-    for (policy::Approval& a : service_.List(actor, call.auditor, status)) {
-      items.push_back(View(service_.Effective(std::move(a)), call.members));
-    }
-    return {std::nullopt, JsonResponse(200, {{"approvals", items}}), ""};
+    return ListApi(call, query);
   }
 
   // /v1/approvals/{id}[/action]
@@ -391,11 +384,12 @@ ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
   if (!result.ok()) {
     return ProblemReply(ApprovalReason(result.error), result.detail, id);
   }
-  return {
-      std::nullopt,
-      JsonResponse(200, View(service_.Effective(std::move(*result.approval)),
-                             call.members)),
-      id};
+  ApprovalReply reply;
+  reply.response = JsonResponse(200, View(service_.Effective(std::move(*result.approval)),
+                                   call.members));
+  reply.approval_id = id;
+  if (action.empty()) reply.read_detail = "read approval " + id;
+  return reply;
 }
 
 }  // namespace agni

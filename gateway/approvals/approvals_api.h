@@ -46,6 +46,10 @@ struct ApprovalReply {
   std::optional<Problem> problem;
   HttpResponse response;
   std::string approval_id;  // for the audit record of this request
+  // A read (list or one approval) answered with `response`: what was read,
+  // for the audit record every read gets. Empty for the POST actions, whose
+  // record is the approval change itself.
+  std::string read_detail;
 };
 
 // Outcome of the release hook.
@@ -55,15 +59,20 @@ struct ReleaseGate {
   Problem problem;
   HttpResponse accepted;    // kAccepted: 202 + Location + approval
   std::string approval_id;  // kProceed: the consumed approval
+  // The justification (X-Release-Reason) sent now or stored with the
+  // consumed approval, for the request's audit records; may be empty.
+  std::string release_reason;
 };
 
 class ApprovalsGateway final : public policy::ApprovalListener {
  public:
   // `webhook` may be null (notifications off). `now_us` is the clock of the
   // whole workflow (tests inject one). `store` is read again for the gauge.
+  // `max_open_per_user` (0: unbounded) caps one requester's open requests.
   ApprovalsGateway(audit::SqliteApprovalStore& store, audit::AuditSink& audit,
                    Metrics& metrics, WebhookNotifier* webhook,
-                   const Logger& log, std::function<std::int64_t()> now_us);
+                   const Logger& log, std::function<std::int64_t()> now_us,
+                   std::size_t max_open_per_user = 0);
 
   // Called by the pipeline after policy said require_approval.
   ReleaseGate OnRelease(const ApprovalCall& call, const std::string& number,
@@ -112,8 +121,28 @@ class ApprovalsGateway final : public policy::ApprovalListener {
   WebhookNotifier* webhook_;
   const Logger& log_;
   std::function<std::int64_t()> now_us_;
+  // GET /v1/approvals: one page, by index.
+  ApprovalReply ListApi(const ApprovalCall& call, const std::string& query);
+
   policy::ApprovalService service_;
 };
+
+// The justification a release under `rules` carries: "" when none was sent
+// and none is required; a problem (400 reason_required, or invalid_request)
+// when one is required and missing, malformed or not matching a rule's
+// reason_pattern. Exposed for tests.
+struct ReleaseReasonCheck {
+  std::optional<Problem> problem;
+  std::string reason;
+};
+ReleaseReasonCheck CheckReleaseReason(
+    const std::vector<std::string>& headers,
+    const std::vector<const policy::Rule*>& rules);
+
+// The list's page size: `limit` defaults to kDefaultListLimit and may be at
+// most kMaxListLimit.
+inline constexpr std::size_t kDefaultListLimit = 50;
+inline constexpr std::size_t kMaxListLimit = 500;
 
 // Expires due approvals every `interval` so the pending gauge and webhook
 // "expired" events do not wait for someone to look. Thread-safe Stop().

@@ -125,9 +125,11 @@ void ReadApprovalsConfig(const nlohmann::json* value, const std::string& path,
     out.path = (fs::path(audit_path).parent_path() / "approvals.db").string();
   }
   if (value == nullptr) return;
-  ObjectReader r(*value, path, errors, {"path", "webhook"});
+  ObjectReader r(*value, path, errors,
+                 {"path", "webhook", "max_open_per_user"});
   if (!r.ok()) return;
   if (auto p = r.String("path", false)) out.path = Resolve(base_dir, *p);
+  r.IntegerInto("max_open_per_user", 1, 100000, out.max_open_per_user);
   if (const nlohmann::json* w = r.Get("webhook")) {
     ReadWebhook(*w, r.PathOf("webhook"), base_dir, out.webhook, errors);
   }

@@ -3,6 +3,7 @@
 //
 //   "approvals": {
 //     "path": "approvals.db",                 // default: next to audit.path
+//     "max_open_per_user": 20,                // open requests per requester
 //     "webhook": {
 //       "url": "https://hooks.example.com/agni",
 //       "secret_env": "AGNI_WEBHOOK_SECRET",  // or "secret_file": "hook.key"
@@ -36,6 +37,9 @@ struct WebhookConfig {
 struct ApprovalsConfig {
   std::string path;  // SQLite file of approval requests
   WebhookConfig webhook;
+  // A requester's pending and approved requests at most; one more is a 429
+  // too_many_open_approvals and nothing is created.
+  std::size_t max_open_per_user = 20;
 };
 
 // Reads the block at `path` (null `value`: absent) and fills in the default

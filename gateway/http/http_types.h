@@ -24,6 +24,7 @@ struct HttpRequest {
   std::vector<std::string> forwarded_for;  // every X-Forwarded-For header
   std::string version;            // "HTTP/1.1", "HTTP/1.0"; empty: not HTTP
   std::vector<std::string> host;  // every Host header
+  std::vector<std::string> release_reason;  // every X-Release-Reason header
 };
 
 struct HttpResponse {

@@ -39,9 +39,20 @@ HttpRequest FromHttplib(const httplib::Request& req) {
   r.forwarded_for = HeaderValues(req, "X-Forwarded-For");
   r.version = req.version;
   r.host = HeaderValues(req, "Host");
+  r.release_reason = HeaderValues(req, "X-Release-Reason");
   const std::string length = req.get_header_value("Content-Length");
   r.has_body =
       (!length.empty() && length != "0") || req.has_header("Transfer-Encoding");
+  return r;
+}
+
+// A request whose body httplib has read (the POST routes below): its client
+// certificate's user too, as the pre-routing handler sets for the others.
+HttpRequest FromHttplibWithBody(const httplib::Request& req,
+                                const TlsConfig& tls) {
+  HttpRequest r = FromHttplib(req);
+  r.client_certificate_user = ClientCertificateUser(req, tls);
+  r.body = req.body;
   return r;
 }
 
@@ -198,8 +209,7 @@ void GatewayServer::ConfigureMain() {
   ApplyCommonSettings(*main_, config_.server, main_pool_, main_fd_);
   main_->Post(R"(/v1/approvals/[^/]+/[^/]+)",
               [this](const httplib::Request& req, httplib::Response& res) {
-                HttpRequest request = FromHttplib(req);
-                request.body = req.body;
+                HttpRequest request = FromHttplibWithBody(req, config_.tls);
                 HttpResponse out = pipeline_.Handle(request);
                 res.status = out.status;
                 for (auto& [name, value] : out.headers) {
@@ -258,8 +268,7 @@ void GatewayServer::ConfigureMain() {
   });
   main_->Post(kExplainPath,
               [this](const httplib::Request& req, httplib::Response& res) {
-                HttpRequest request = FromHttplib(req);
-                request.body = req.body;
+                HttpRequest request = FromHttplibWithBody(req, config_.tls);
                 HttpResponse out = pipeline_.Handle(request);
                 res.status = out.status;
                 for (auto& [name, value] : out.headers)

@@ -364,6 +364,9 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
                                       const std::string& upstream_path) {
   // Intent: durable before a single byte goes upstream (fail closed).
   audit::Record intent = BaseRecord(ctx, audit::Stage::kIntent);
+  if (!ctx.release_reason.empty()) {
+    intent.detail = std::string("release reason: ") + ctx.release_reason;
+  }
   const audit::AppendResult committed = audit_.Append(std::move(intent));
   if (!committed.ok) {
     log_.Error("audit intent not committed; release refused",
@@ -474,6 +477,7 @@ std::optional<HttpResponse> RequestPipeline::ApprovalGate(
       approvals_->OnRelease(call, ctx.phone_number, decision.approval_rules,
                             ctx.access->policy->hash);
   ctx.approval_id = gate.approval_id;
+  ctx.release_reason = std::move(gate.release_reason);
   switch (gate.kind) {
     case ReleaseGate::Kind::kProceed:
       ctx.approval_consumed = true;
@@ -485,6 +489,9 @@ std::optional<HttpResponse> RequestPipeline::ApprovalGate(
   audit::Record record = BaseRecord(ctx, audit::Stage::kDecision);
   record.reason = "approval_required";
   record.response_status = gate.accepted.status;
+  if (!ctx.release_reason.empty()) {
+    record.detail = std::string("release reason: ") + ctx.release_reason;
+  }
   return RespondRecorded(ctx, std::move(record), std::move(gate.accepted));
 }
 

@@ -69,6 +69,10 @@ ReasonInfo Info(Reason reason) {
     case Reason::kRateLimited:
       return {"rate_limited", 429, "Too many releases"};
     case Reason::kForbidden: return {"forbidden", 403, "Forbidden"};
+    case Reason::kTooManyOpenApprovals:
+      return {"too_many_open_approvals", 429, "Too many open approvals"};
+    case Reason::kReasonRequired:
+      return {"reason_required", 400, "Release reason required"};
   }
   return {"internal_error", 500, "Internal error"};
 }

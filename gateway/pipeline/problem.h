@@ -41,6 +41,8 @@ enum class Reason {
   kDuplicateApproval,
   kRateLimited,
   kForbidden,
+  kTooManyOpenApprovals,  // approvals.max_open_per_user reached
+  kReasonRequired,        // X-Release-Reason missing or not as the rule asks
 };
 
 std::string_view ReasonCode(Reason reason);

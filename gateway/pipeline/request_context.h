@@ -39,6 +39,7 @@ struct RequestPipeline::Context {
   std::string shadow;
   std::string_view reason;  // the gateway's reason code, for the request log
   std::string approval_id;
+  std::string release_reason;  // the justification, for the audit detail
   std::string credential_fingerprint;  // of a credential that did not match
   std::uint64_t limit_ticket = 0;      // counted by the velocity limiter
   std::optional<audit::ReleaseOutcome> release_outcome;  // once forwarded

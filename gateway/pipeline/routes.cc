@@ -62,6 +62,11 @@ HttpResponse RequestPipeline::Approvals(Context& ctx) {
       {p, ctx.request, ctx.request_id, ctx.access->members,
        p.InAnyGroup(ctx.access->auditors), p.InAnyGroup(ctx.access->admins)});
   ctx.approval_id = reply.approval_id;
+  if (!reply.problem && !reply.read_detail.empty()) {
+    // Reading approvals is audited like every other read.
+    return RespondRecorded(ctx, ServedRecord(ctx, std::move(reply.read_detail)),
+                           std::move(reply.response));
+  }
   if (!reply.problem) return Respond(ctx, std::move(reply.response));
   Problem problem = std::move(*reply.problem);
   if (problem.reason != Reason::kMethodNotAllowed) {

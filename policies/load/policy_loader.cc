@@ -39,6 +39,27 @@ void CheckKnownGroups(ObjectReader& r, std::string_view key,
   }
 }
 
+// `reason: "required" | "optional"` (default optional) and `reason_pattern`,
+// the regular expression a given X-Release-Reason must match.
+void ReadReasonRequirement(ObjectReader& a, ApprovalRequirement& out) {
+  if (auto reason = a.String("reason", false)) {
+    if (*reason == "required") {
+      out.reason_required = true;
+    } else if (*reason != "optional") {
+      a.Error(a.PathOf("reason"), "must be \"required\" or \"optional\"");
+    }
+  }
+  if (auto pattern = a.String("reason_pattern", false)) {
+    std::string error;
+    out.reason_regex = CompileReasonPattern(*pattern, error);
+    if (!out.reason_regex) {
+      a.Error(a.PathOf("reason_pattern"), error);
+    } else {
+      out.reason_pattern = std::move(*pattern);
+    }
+  }
+}
+
 // `approval: {approvals, from_groups, ttl, execute_within}`; all required so
 // that nobody relies on a default for how long a release may wait.
 void ReadApprovalRequirement(ObjectReader& rule, const KnownPrincipals& known,
@@ -52,7 +73,8 @@ void ReadApprovalRequirement(ObjectReader& rule, const KnownPrincipals& known,
     return;
   }
   ObjectReader a(*value, rule.PathOf("approval"), errors,
-                 {"approvals", "from_groups", "ttl", "execute_within"});
+                 {"approvals", "from_groups", "ttl", "execute_within", "reason",
+                  "reason_pattern"});
   if (a.ok()) {
     if (!a.Has("approvals")) a.Error(a.PathOf("approvals"), "is required");
     if (auto n = a.Integer("approvals", 1, 100)) out.approvals = int(*n);
@@ -73,6 +95,7 @@ void ReadApprovalRequirement(ObjectReader& rule, const KnownPrincipals& known,
         (key == "ttl" ? out.ttl : out.execute_within) = *d;
       }
     }
+    ReadReasonRequirement(a, out);
   }
 }
 

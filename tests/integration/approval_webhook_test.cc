@@ -206,5 +206,26 @@ TEST_F(ApprovalWebhookTest, ADownReceiverIsRetriedThenCountedAsFailed) {
   EXPECT_EQ(Counter("delivered"), 0);
 }
 
+TEST_F(ApprovalWebhookTest, TheRequestersJustificationIsInTheNotification) {
+  auto o = GatewayHarness::ForApprovals(upstream_.url());
+  o.approvals_config = WebhookConfig(receiver_.port());
+  o.clock = clock_.Function();
+  o.policy_json = R"({"rules":[
+    {"id":"prod-needs-ticket","effect":"require_approval","groups":["support"],
+     "numbers":["+1415*"],
+     "approval":{"approvals":1,"from_groups":["telecom-ops"],"ttl":"24h",
+                 "execute_within":"1h","reason":"required"}}]})";
+  gw_ = std::make_unique<GatewayHarness>(std::move(o));
+  httplib::Headers h = As("alice");
+  h.emplace("X-Release-Reason", "OPS-4711 customer asked");
+  auto res = gw_->Client().Delete(ReleasePath("+14156660100"), h);
+  ASSERT_EQ(res->status, 202) << res->body;
+  const auto events = receiver_.WaitFor(1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["type"], "approval.created");
+  EXPECT_EQ(events[0]["reason"], "OPS-4711 customer asked");
+  EXPECT_EQ(events[0]["approval"]["release_reason"], "OPS-4711 customer asked");
+}
+
 }  // namespace
 }  // namespace agni::testing

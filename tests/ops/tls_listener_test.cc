@@ -136,6 +136,67 @@ TEST(TlsListenerTest, RequireModeRefusesClientsWithoutCertificate) {
   EXPECT_EQ(ops->status, 200);
 }
 
+// The routes that read a body (approve, deny, cancel, explain) authenticate
+// the client certificate's user like every other route.
+TEST(TlsListenerTest, ClientCertificateUserMayApproveDenyAndExplain) {
+  Pki pki;
+  pki.Issue("opsbot", "/O=Example/CN=ops-bot", "");
+  FakeUpstream upstream;
+  GatewayProcess::Options options = TlsGateway(upstream, pki, "optional");
+  options.config.policy_json = R"({"rules":[
+    {"id":"prod-needs-one","effect":"require_approval","groups":["support"],
+     "numbers":["+1415*"],
+     "approval":{"approvals":1,"from_groups":["telecom-ops"],"ttl":"1h",
+                 "execute_within":"1h"}},
+    {"id":"ops-anything","effect":"allow","groups":["telecom-ops"]}]})";
+  options.config.patch["auditors"] = {"compliance", "telecom-ops"};
+  GatewayProcess gw(options);
+  const auto request = [&](const std::string& number) {
+    auto res = TlsClient(gw.port(), pki)
+                   ->Delete(ReleasePath(number), Bearer(gw.alice().token));
+    EXPECT_TRUE(res && res->status == 202) << (res ? res->body : "");
+    return res ? nlohmann::json::parse(res->body)["approval"]["id"]
+                     .get<std::string>()
+               : std::string();
+  };
+  const std::string approve_id = request("+14155550101");
+  const std::string deny_id = request("+14155550102");
+
+  auto approved =
+      TlsClient(gw.port(), pki, "opsbot")
+          ->Post("/v1/approvals/" + approve_id + "/approve",
+                 R"({"reason":"ticket OPS-7"})", "application/json");
+  ASSERT_TRUE(approved) << httplib::to_string(approved.error());
+  EXPECT_EQ(approved->status, 200) << approved->body;
+  EXPECT_EQ(nlohmann::json::parse(approved->body)["status"], "approved");
+
+  auto denied = TlsClient(gw.port(), pki, "opsbot")
+                    ->Post("/v1/approvals/" + deny_id + "/deny",
+                           R"({"reason":"not this one"})", "application/json");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 200) << denied->body;
+
+  auto explained =
+      TlsClient(gw.port(), pki, "opsbot")
+          ->Post("/v1/policy/explain",
+                 R"({"user":"alice","phone_number":"+14155550101"})",
+                 "application/json");
+  ASSERT_TRUE(explained);
+  EXPECT_EQ(explained->status, 200) << explained->body;
+
+  // The votes are olga's, authenticated by certificate.
+  int mtls_votes = 0;
+  for (const auto& row : ReadAuditRows(gw.audit_path())) {
+    if (row.value("stage", "") == "approval" &&
+        row.value("principal", "") == "olga" &&
+        (row.value("outcome", "") == "approved" ||
+         row.value("outcome", "") == "denied")) {
+      ++mtls_votes;
+    }
+  }
+  EXPECT_EQ(mtls_votes, 2);
+}
+
 TEST(TlsConfigTest, EveryProblemIsReportedWithItsPath) {
   TempDir dir;
   dir.Write("policy.json", R"({"rules":[]})");
