@@ -30,6 +30,8 @@ packages=(
   prometheus jq python3-yaml systemd
   # IANA time zones for policy time windows; Google Benchmark for policy_bench.
   libhowardhinnant-date-dev tzdata libbenchmark-dev
+  # A real rsyslog with its TLS driver, started by the syslog sink's tests.
+  rsyslog rsyslog-gnutls
 )
 
 is_installed() {

@@ -13,6 +13,7 @@
 #include "audit/checkpoint.h"
 #include "base/ascii.h"
 #include "base/e164.h"
+#include "gateway/config/syslog_config.h"
 #include "policies/approvals.h"
 #include "policies/load/json_reader.h"
 #include "policies/load/policy_loader.h"
@@ -272,7 +273,8 @@ void ReadAudit(const json& value, const std::string& path,
   ObjectReader r(
       value, path, errors,
       {"path", "busy_timeout", "max_queue", "max_batch", "signing_key_file",
-       "checkpoint_interval", "fingerprint_key_file", "rejections"});
+       "checkpoint_interval", "fingerprint_key_file", "rejections",
+       "syslog"});
   if (auto p = r.String("path", true)) {
     a.path = Resolve(base_dir, *p);
     const fs::path dir = fs::path(a.path).parent_path();
@@ -320,6 +322,10 @@ void ReadAudit(const json& value, const std::string& path,
                       "must be at least 1s");
   if (const json* v = r.Get("rejections")) {
     ReadAuditRejections(*v, r.PathOf("rejections"), a.rejections, errors);
+  }
+  if (const json* v = r.Get("syslog")) {
+    ReadSyslogConfig(*v, r.PathOf("syslog"), base_dir, a.path, a.syslog,
+                     errors);
   }
 }
 

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "audit/ship/syslog_options.h"
 #include "gateway/config/approvals_config.h"
 #include "gateway/config/tls_config.h"
 #include "policies/engine.h"
@@ -88,6 +89,8 @@ struct AuditConfig {
   // audit.fingerprint_key_file); empty: no fingerprints.
   std::string fingerprint_key;
   AuditRejectionsConfig rejections;
+  // audit.syslog: the syslog sink; unset: records stay on this machine.
+  std::optional<audit::SyslogOptions> syslog;
 };
 
 struct User {

@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -69,6 +70,11 @@ class Metrics final : public audit::StoreObserver {
   void CountConnectionRefused(std::string_view listener,
                               std::string_view reason);
 
+  // The syslog sink (audit.syslog): the last seq the peer took, and each
+  // failed session.
+  void SetAuditShippedSeq(std::int64_t seq);
+  void CountAuditShipFailure();
+
   // audit::StoreObserver
   void OnCommit(const std::vector<const audit::Record*>& records,
                 std::chrono::nanoseconds duration) override;
@@ -113,6 +119,10 @@ class Metrics final : public audit::StoreObserver {
   prometheus::Counter* summarized_unauthenticated_ = nullptr;
   prometheus::Counter* summarized_overloaded_ = nullptr;
   prometheus::Counter* summarized_other_ = nullptr;
+
+  void DeclareAuditShipping();
+  prometheus::Gauge* audit_shipped_seq_ = nullptr;
+  prometheus::Counter* audit_ship_failures_ = nullptr;
 };
 
 }  // namespace agni
