@@ -13,7 +13,7 @@ namespace agni::audit {
 ShipRecord ShipRecordOf(const Record& record) {
   nlohmann::json j = ToJson(record);
   j["hash"] = record.hash;
-  return {record.seq, record.time_us, record.hash,
+  return {record.seq, FormatTime(record.time_us), record.hash,
           j.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace)};
 }
 
@@ -44,16 +44,18 @@ void ShipRecordSource::Read(std::int64_t from, std::int64_t to,
   for (int i = 0; i < sqlite3_column_count(q.get()); ++i) {
     const char* name = sqlite3_column_name(q.get(), i);
     if (std::strcmp(name, "seq") == 0) seq_col = i;
-    if (std::strcmp(name, "time_us") == 0) time_col = i;
+    if (std::strcmp(name, "time") == 0) time_col = i;
     if (std::strcmp(name, "hash") == 0) hash_col = i;
   }
   if (seq_col < 0 || time_col < 0 || hash_col < 0) {
-    throw std::runtime_error("audit_records lacks seq, time_us or hash");
+    throw std::runtime_error("audit_records lacks seq, time or hash");
   }
   while (q.Step()) {
     ShipRecord r;
     r.seq = sqlite3_column_int64(q.get(), seq_col);
-    r.time_us = sqlite3_column_int64(q.get(), time_col);
+    if (const unsigned char* t = sqlite3_column_text(q.get(), time_col)) {
+      r.time = reinterpret_cast<const char*>(t);
+    }
     if (const unsigned char* h = sqlite3_column_text(q.get(), hash_col)) {
       r.hash = reinterpret_cast<const char*>(h);
     }

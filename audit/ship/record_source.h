@@ -19,7 +19,7 @@ namespace agni::audit {
 // `audit export` JSONL line without the newline. A value type.
 struct ShipRecord {
   std::int64_t seq = 0;
-  std::int64_t time_us = 0;
+  std::string time;  // as the record holds it: FormatTime()
   std::string hash;
   std::string json;
 };

@@ -34,14 +34,14 @@ std::string EscapeSdParamValue(std::string_view value) {
 }
 
 void AppendSyslogFrame(const SyslogHeader& header, std::int64_t seq,
-                       std::int64_t time_us, std::string_view hash,
+                       std::string_view time, std::string_view hash,
                        std::string_view json, std::string& out) {
   std::string msg;
   msg.reserve(160 + header.hostname.size() + json.size());
   msg.append("<")
       .append(std::to_string(kSyslogFacility * 8 + kSyslogSeverity))
       .append(">1 ")
-      .append(FormatTime(time_us))
+      .append(ParseTime(time) ? time : std::string_view("-"))
       .append(" ")
       .append(header.hostname)
       .append(" ")

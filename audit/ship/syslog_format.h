@@ -37,10 +37,11 @@ SyslogHeader MakeSyslogHeader(std::string_view hostname,
 // section 6.3.3).
 std::string EscapeSdParamValue(std::string_view value);
 
-// Appends one RFC 5425 frame ("LEN SP SYSLOG-MSG") to `out`. `time_us` is
-// the record's time, `json` its export line without the newline.
+// Appends one RFC 5425 frame ("LEN SP SYSLOG-MSG") to `out`. `time` is the
+// record's time as FormatTime() writes it (anything else becomes "-"),
+// `json` its export line without the newline.
 void AppendSyslogFrame(const SyslogHeader& header, std::int64_t seq,
-                       std::int64_t time_us, std::string_view hash,
+                       std::string_view time, std::string_view hash,
                        std::string_view json, std::string& out);
 
 }  // namespace agni::audit

@@ -206,7 +206,7 @@ bool SyslogSink::Session() {
     }
     frames.clear();
     for (const ShipRecord& r : batch) {
-      AppendSyslogFrame(header_, r.seq, r.time_us, r.hash, r.json, frames);
+      AppendSyslogFrame(header_, r.seq, r.time, r.hash, r.json, frames);
     }
     if (error = stream->Write(frames, Timeout(options_.io_timeout)); !error.empty()) {
       return Failed(error);
