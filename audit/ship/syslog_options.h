@@ -12,8 +12,8 @@ namespace agni::audit {
 struct SyslogTlsOptions {
   std::string host;
   int port = 6514;
-  std::string server_name;  // checked in the peer's certificate; "": host
-  std::string ca_file;      // the CAs the peer's certificate must chain to
+  std::string server_name;       // checked in the peer's certificate; "": host
+  std::string ca_file;           // the CAs the peer's certificate must chain to
   std::string client_cert_file;  // both or neither: client certificate
   std::string client_key_file;
 };

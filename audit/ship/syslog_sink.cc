@@ -42,16 +42,15 @@ std::optional<std::int64_t> ReadShippedSeq(const std::string& path) {
 void WriteShippedSeq(const std::string& path, std::int64_t seq) {
   const std::string tmp = path + ".tmp";
   const std::string text = std::to_string(seq) + "\n";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                        0640);
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) {
     throw std::runtime_error("cannot write \"" + tmp +
                              "\": " + std::strerror(errno));
   }
-  const bool ok =
-      ::write(fd, text.data(), text.size()) ==
-          static_cast<ssize_t>(text.size()) &&
-      ::fsync(fd) == 0;
+  const bool ok = ::write(fd, text.data(), text.size()) ==
+                      static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
   const int saved = errno;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -59,8 +58,7 @@ void WriteShippedSeq(const std::string& path, std::int64_t seq) {
                              "\": " + std::strerror(ok ? errno : saved));
   }
   // The rename itself must survive a crash.
-  const std::string dir =
-      std::filesystem::path(path).parent_path().string();
+  const std::string dir = std::filesystem::path(path).parent_path().string();
   if (const int dfd = ::open(dir.empty() ? "." : dir.c_str(),
                              O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       dfd >= 0) {
@@ -146,8 +144,7 @@ void SyslogSink::Run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock,
-               [&] { return stopping_ || committed_head_ > acked_; });
+      cv_.wait(lock, [&] { return stopping_ || committed_head_ > acked_; });
       if (stopping_ && (committed_head_ <= acked_ ||
                         std::chrono::steady_clock::now() >= stop_deadline_)) {
         return;
@@ -208,14 +205,16 @@ bool SyslogSink::Session() {
     for (const ShipRecord& r : batch) {
       AppendSyslogFrame(header_, r.seq, r.time, r.hash, r.json, frames);
     }
-    if (error = stream->Write(frames, Timeout(options_.io_timeout)); !error.empty()) {
+    if (error = stream->Write(frames, Timeout(options_.io_timeout));
+        !error.empty()) {
       return Failed(error);
     }
     last = batch.back().seq;
     sent += batch.size();
   }
   if (sent > 0) {
-    if (error = stream->CloseConfirmed(Timeout(options_.io_timeout)); !error.empty()) {
+    if (error = stream->CloseConfirmed(Timeout(options_.io_timeout));
+        !error.empty()) {
       return Failed(error);
     }
   }
@@ -265,7 +264,8 @@ bool SyslogSink::Failed(const std::string& error) {
   if (hooks_.failed) hooks_.failed();
   if (!failing_) {
     failing_ = true;
-    Log("warn", "audit syslog shipping failed; retrying from the last record "
+    Log("warn",
+        "audit syslog shipping failed; retrying from the last record "
         "the peer took",
         options_.address + ": " + error);
   }

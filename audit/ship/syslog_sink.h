@@ -31,13 +31,12 @@
 #include <vector>
 
 #include "audit/ship/record_source.h"
-#include "audit/ship/syslog_options.h"
 #include "audit/ship/syslog_format.h"
+#include "audit/ship/syslog_options.h"
 #include "audit/ship/tls_stream.h"
 #include "audit/store.h"
 
 namespace agni::audit {
-
 
 // What the sink reports, for metrics and logs. Called from the sink's thread.
 struct SyslogHooks {
@@ -93,8 +92,8 @@ class SyslogSink {
   std::unique_ptr<TlsClientContext> tls_;
   std::unique_ptr<ShipRecordSource> source_;  // sink thread only
 
-  std::int64_t acked_ = 0;    // sink thread only
-  bool failing_ = false;      // sink thread only: for log transitions
+  std::int64_t acked_ = 0;  // sink thread only
+  bool failing_ = false;    // sink thread only: for log transitions
   std::atomic<std::int64_t> shipped_seq_{0};
 
   mutable std::mutex mu_;

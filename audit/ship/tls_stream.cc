@@ -67,7 +67,8 @@ bool Pump(ssl_st* ssl, int fd, int ret, Clock::time_point deadline,
     if (err == SSL_ERROR_SYSCALL && errno != 0) {
       error = std::string(what) + ": " + std::strerror(errno);
       ERR_clear_error();
-    } else if (err == SSL_ERROR_SSL && SSL_get_verify_result(ssl) != X509_V_OK) {
+    } else if (err == SSL_ERROR_SSL &&
+               SSL_get_verify_result(ssl) != X509_V_OK) {
       error = std::string(what) + ": certificate not trusted: " +
               X509_verify_cert_error_string(SSL_get_verify_result(ssl));
       ERR_clear_error();
@@ -141,11 +142,11 @@ std::unique_ptr<TlsClientContext> TlsClientContext::Create(
   std::unique_ptr<TlsClientContext> out(new TlsClientContext(ctx));
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_mode(
+      ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr) != 1) {
-    error = OpenSslError("cannot load CA certificates from \"" + o.ca_file +
-                         "\"");
+    error =
+        OpenSslError("cannot load CA certificates from \"" + o.ca_file + "\"");
     return nullptr;
   }
   if (!o.client_cert_file.empty()) {
@@ -158,8 +159,7 @@ std::unique_ptr<TlsClientContext> TlsClientContext::Create(
     if (SSL_CTX_use_PrivateKey_file(ctx, o.client_key_file.c_str(),
                                     SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
-      error = OpenSslError("cannot load the client key \"" +
-                           o.client_key_file +
+      error = OpenSslError("cannot load the client key \"" + o.client_key_file +
                            "\" (or it does not match the certificate)");
       return nullptr;
     }
@@ -232,8 +232,10 @@ std::string TlsStream::Write(std::string_view bytes,
   std::string error;
   Clock::time_point deadline = Clock::now() + timeout;
   while (done < bytes.size()) {
-    const std::size_t chunk = std::min<std::size_t>(bytes.size() - done, 1 << 20);
-    const int ret = SSL_write(ssl_, bytes.data() + done, static_cast<int>(chunk));
+    const std::size_t chunk =
+        std::min<std::size_t>(bytes.size() - done, 1 << 20);
+    const int ret =
+        SSL_write(ssl_, bytes.data() + done, static_cast<int>(chunk));
     if (ret > 0) {
       done += static_cast<std::size_t>(ret);
       deadline = Clock::now() + timeout;

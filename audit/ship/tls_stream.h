@@ -14,7 +14,6 @@ struct ssl_st;
 
 namespace agni::audit {
 
-
 // The OpenSSL client context: CA file, optional client certificate, TLS 1.2
 // at least, peer verification on. Thread-safe after Create().
 class TlsClientContext {

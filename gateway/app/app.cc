@@ -34,9 +34,8 @@ BuildResult Fail(const Logger& log, std::string_view message,
 // The syslog sink's reports as metrics and log lines.
 audit::SyslogHooks SyslogHooksFor(Metrics& metrics, const Logger& log) {
   return {
-      .shipped = [&metrics](std::int64_t seq) {
-        metrics.SetAuditShippedSeq(seq);
-      },
+      .shipped =
+          [&metrics](std::int64_t seq) { metrics.SetAuditShippedSeq(seq); },
       .failed = [&metrics] { metrics.CountAuditShipFailure(); },
       .log =
           [&log](std::string_view level, std::string_view message,
@@ -259,7 +258,7 @@ void Gateway::Stop() {
   rejections_->Stop();  // writes the open window's summaries
   store_->Close();      // commits whatever is queued
   if (checkpointer_) checkpointer_->Stop();  // signs the final head
-  if (syslog_) syslog_->Stop();  // ships the last records, bounded
+  if (syslog_) syslog_->Stop();              // ships the last records, bounded
 }
 
 }  // namespace agni

@@ -273,8 +273,7 @@ void ReadAudit(const json& value, const std::string& path,
   ObjectReader r(
       value, path, errors,
       {"path", "busy_timeout", "max_queue", "max_batch", "signing_key_file",
-       "checkpoint_interval", "fingerprint_key_file", "rejections",
-       "syslog"});
+       "checkpoint_interval", "fingerprint_key_file", "rejections", "syslog"});
   if (auto p = r.String("path", true)) {
     a.path = Resolve(base_dir, *p);
     const fs::path dir = fs::path(a.path).parent_path();

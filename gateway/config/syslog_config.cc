@@ -87,8 +87,8 @@ void ReadSyslogConfig(const nlohmann::json& value, const std::string& path,
     o.tls.client_key_file = Resolve(base_dir, *key);
   }
   if (auto a = r.String("app_name", false)) {
-    const bool printable =
-        std::all_of(a->begin(), a->end(), [](char c) { return c > ' ' && c <= '~'; });
+    const bool printable = std::all_of(
+        a->begin(), a->end(), [](char c) { return c > ' ' && c <= '~'; });
     if (a->empty() || a->size() > 48 || !printable) {
       r.Error(r.PathOf("app_name"),
               "must be 1 to 48 printable ASCII characters without spaces "

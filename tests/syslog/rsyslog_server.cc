@@ -36,19 +36,29 @@ RsyslogServer::RsyslogServer(Options options)
   dir_.Mkdir("work");
   const std::string d = dir_.path().string();
   std::string conf =
-      "global(workDirectory=\"" + d + "/work\" maxMessageSize=\"64k\"\n"
+      "global(workDirectory=\"" + d +
+      "/work\" maxMessageSize=\"64k\"\n"
       "  DefaultNetstreamDriver=\"gtls\"\n"
-      "  DefaultNetstreamDriverCAFile=\"" + options_.ca_file + "\"\n"
-      "  DefaultNetstreamDriverCertFile=\"" + options_.cert_file + "\"\n"
-      "  DefaultNetstreamDriverKeyFile=\"" + options_.key_file + "\")\n"
+      "  DefaultNetstreamDriverCAFile=\"" +
+      options_.ca_file +
+      "\"\n"
+      "  DefaultNetstreamDriverCertFile=\"" +
+      options_.cert_file +
+      "\"\n"
+      "  DefaultNetstreamDriverKeyFile=\"" +
+      options_.key_file +
+      "\")\n"
       "module(load=\"imtcp\" StreamDriver.Name=\"gtls\" "
       "StreamDriver.Mode=\"1\" StreamDriver.AuthMode=\"" +
-      options_.auth_mode + "\")\n"
+      options_.auth_mode +
+      "\")\n"
       "template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n"
-      "input(type=\"imtcp\" port=\"" + std::to_string(port_) +
+      "input(type=\"imtcp\" port=\"" +
+      std::to_string(port_) +
       "\" ruleset=\"audit\")\n"
       "ruleset(name=\"audit\") {\n"
-      "  action(type=\"omfile\" file=\"" + d +
+      "  action(type=\"omfile\" file=\"" +
+      d +
       "/received.log\" template=\"raw\")\n"
       "}\n";
   dir_.Write("rsyslog.conf", conf);

@@ -39,6 +39,8 @@ class RsyslogServer {
   // The messages received so far (RFC 5424 text, the frame removed).
   std::vector<std::string> Messages() const;
   std::string Log() const;  // what rsyslogd printed
+  // The file rsyslogd writes the messages into, one per line.
+  std::string received_file() const { return dir_.File("received.log"); }
 
  private:
   Options options_;

@@ -46,16 +46,17 @@ class Shipping {
     options.initial_backoff = 20ms;
     options.max_backoff = 200ms;
     sink_ = std::make_unique<audit::SyslogSink>(
-        options,
-        audit::SyslogHooks{
-            .failed = [this] { ++failures; },
-            .log = [](std::string_view level, std::string_view message,
-                      const std::string& detail) {
-              std::fprintf(stderr, "sink %.*s: %.*s (%s)\n",
-                           static_cast<int>(level.size()), level.data(),
-                           static_cast<int>(message.size()), message.data(),
-                           detail.c_str());
-            }});
+        options, audit::SyslogHooks{
+                     .failed = [this] { ++failures; },
+                     .log =
+                         [](std::string_view level, std::string_view message,
+                            const std::string& detail) {
+                           std::fprintf(stderr, "sink %.*s: %.*s (%s)\n",
+                                        static_cast<int>(level.size()),
+                                        level.data(),
+                                        static_cast<int>(message.size()),
+                                        message.data(), detail.c_str());
+                         }});
     observer_ = std::make_unique<audit::ShippingObserver>(nullptr, *sink_);
     store_ = std::make_unique<audit::AuditStore>(audit::StoreOptions{db_},
                                                  observer_.get());

@@ -20,12 +20,13 @@ class Folder : public testing::TempDir {
           R"({"rules":[{"id":"a","effect":"allow","groups":["support"]}]})");
   }
   ConfigLoad Load(const nlohmann::json& syslog) const {
-    nlohmann::json config = {{"audit", {{"path", "audit.db"}, {"syslog", syslog}}},
-                             {"users",
-                              {{{"name", "alice"},
-                                {"groups", {"support"}},
-                                {"token_sha256", Sha256Hex("t")}}}},
-                             {"policy_file", "policy.json"}};
+    nlohmann::json config = {
+        {"audit", {{"path", "audit.db"}, {"syslog", syslog}}},
+        {"users",
+         {{{"name", "alice"},
+           {"groups", {"support"}},
+           {"token_sha256", Sha256Hex("t")}}}},
+        {"policy_file", "policy.json"}};
     return LoadConfig(Write("gateway.json", config.dump()));
   }
 };
@@ -41,8 +42,8 @@ TEST(SyslogConfigTest, DefaultsAndFilesRelativeToTheConfigFolder) {
   testing::Pki pki;
   Folder dir;
   dir.Write("siem-ca.pem", testing::ReadFile(pki.File("ca.pem")));
-  ConfigLoad load =
-      dir.Load({{"address", "siem.example.com:6514"}, {"ca_file", "siem-ca.pem"}});
+  ConfigLoad load = dir.Load(
+      {{"address", "siem.example.com:6514"}, {"ca_file", "siem-ca.pem"}});
   ASSERT_TRUE(load.errors.empty())
       << load.errors[0].path << ": " << load.errors[0].message;
   ASSERT_TRUE(load.config->audit.syslog.has_value());
@@ -59,7 +60,8 @@ TEST(SyslogConfigTest, DefaultsAndFilesRelativeToTheConfigFolder) {
                             {"app_name", "gw-eu-1"},
                             {"queue", 10},
                             {"state_file", "shipped"}});
-  ASSERT_TRUE(v6.errors.empty()) << v6.errors[0].path << ": " << v6.errors[0].message;
+  ASSERT_TRUE(v6.errors.empty())
+      << v6.errors[0].path << ": " << v6.errors[0].message;
   EXPECT_EQ(v6.config->audit.syslog->tls.host, "::1");
   EXPECT_EQ(v6.config->audit.syslog->tls.port, 10514);
   EXPECT_EQ(v6.config->audit.syslog->app_name, "gw-eu-1");
@@ -104,10 +106,11 @@ TEST(SyslogConfigTest, EveryMistakeIsReportedWithItsPath) {
   EXPECT_NE(ErrorAt(half, "$.audit.syslog.client_key_file"), "");
 
   pki.Issue("client", "/CN=gw", "");
-  ConfigLoad mismatched = dir.Load({{"address", "siem:6514"},
-                                    {"ca_file", "ca.pem"},
-                                    {"client_cert_file", pki.File("client.pem")},
-                                    {"client_key_file", pki.File("ca.key")}});
+  ConfigLoad mismatched =
+      dir.Load({{"address", "siem:6514"},
+                {"ca_file", "ca.pem"},
+                {"client_cert_file", pki.File("client.pem")},
+                {"client_key_file", pki.File("ca.key")}});
   EXPECT_NE(ErrorAt(mismatched, "$.audit.syslog.client_cert_file"), "");
   ConfigLoad matched = dir.Load({{"address", "siem:6514"},
                                  {"ca_file", "ca.pem"},
@@ -115,14 +118,14 @@ TEST(SyslogConfigTest, EveryMistakeIsReportedWithItsPath) {
                                  {"client_key_file", pki.File("client.key")}});
   EXPECT_TRUE(matched.errors.empty());
 
-  for (const std::string& name : {std::string(""), std::string("agni gateway"),
-                                  std::string(49, 'a')}) {
+  for (const std::string& name :
+       {std::string(""), std::string("agni gateway"), std::string(49, 'a')}) {
     ConfigLoad load = dir.Load(
         {{"address", "siem:6514"}, {"ca_file", "ca.pem"}, {"app_name", name}});
     EXPECT_NE(ErrorAt(load, "$.audit.syslog.app_name"), "") << name;
   }
-  ConfigLoad queue = dir.Load(
-      {{"address", "siem:6514"}, {"ca_file", "ca.pem"}, {"queue", 0}});
+  ConfigLoad queue =
+      dir.Load({{"address", "siem:6514"}, {"ca_file", "ca.pem"}, {"queue", 0}});
   EXPECT_NE(ErrorAt(queue, "$.audit.syslog.queue"), "");
   ConfigLoad state = dir.Load({{"address", "siem:6514"},
                                {"ca_file", "ca.pem"},

@@ -34,8 +34,8 @@ TEST(SyslogFormatTest, AFrameIsTheOctetCountThenTheMessage) {
   // Frames follow each other with nothing in between.
   AppendSyslogFrame(header, 13, "2026-11-26T16:47:10.123457Z", "cd34", "{}",
                     out);
-  const std::string second = out.substr(std::to_string(msg.size()).size() +
-                                         1 + msg.size());
+  const std::string second =
+      out.substr(std::to_string(msg.size()).size() + 1 + msg.size());
   const std::string msg2 =
       "<110>1 2026-11-26T16:47:10.123457Z gw-1 agni-gateway 4242 audit "
       R"([agni@32473 seq="13" hash="cd34"] {})";
