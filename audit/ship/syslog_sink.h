@@ -13,8 +13,10 @@
 // agni_gateway_audit_shipped_seq. A failed session (peer down, reset, time
 // out) is sent again from the record after the last one taken, after a
 // backoff, so delivery is at least once and every message carries its seq
-// for de-duplication. Records are sent twice only when the peer read part of
-// a session and then went away before reading its end.
+// for de-duplication. Records are sent twice only when the peer read them
+// and then went away before reading the end of their session (rsyslog on
+// SIGTERM closes without reading what is left in its socket); a peer
+// restarted between sessions, or a sink restart, gets each record once.
 #pragma once
 
 #include <atomic>

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
                                .ca_file = pki.File("ca.pem")});
   audit::SyslogOptions o;
   o.address = peer.address();
-  o.tls = {.host = "127.0.0.1", .port = peer.port(), .ca_file = pki.File("ca.pem")};
+  o.tls = {
+      .host = "127.0.0.1", .port = peer.port(), .ca_file = pki.File("ca.pem")};
   o.state_file = dir.File("shipped");
   const std::int64_t head = audit::ShipRecordSource(db).HeadSeq();
 
