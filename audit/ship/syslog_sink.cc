@@ -26,7 +26,7 @@ std::optional<std::int64_t> ReadShippedSeq(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
     if (!std::filesystem::exists(path)) return std::nullopt;
-    throw std::runtime_error("cannot read \"" + path + "\"");
+    throw std::runtime_error(std::string("cannot read \"") + path + "\"");
   }
   std::string text((std::istreambuf_iterator<char>(in)), {});
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
@@ -34,7 +34,8 @@ std::optional<std::int64_t> ReadShippedSeq(const std::string& path) {
   }
   if (text.empty() || text.size() > 18 ||
       text.find_first_not_of("0123456789") != std::string::npos) {
-    throw std::runtime_error("\"" + path + "\" does not hold a seq number");
+    throw std::runtime_error(std::string("\"") + path +
+                             "\" does not hold a seq number");
   }
   return std::stoll(text);
 }
@@ -45,8 +46,8 @@ void WriteShippedSeq(const std::string& path, std::int64_t seq) {
   const int fd =
       ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) {
-    throw std::runtime_error("cannot write \"" + tmp +
-                             "\": " + std::strerror(errno));
+    throw std::runtime_error(std::string("cannot write \"") + tmp +
+                             std::string("\": ") + std::strerror(errno));
   }
   const bool ok = ::write(fd, text.data(), text.size()) ==
                       static_cast<ssize_t>(text.size()) &&
@@ -54,8 +55,9 @@ void WriteShippedSeq(const std::string& path, std::int64_t seq) {
   const int saved = errno;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    throw std::runtime_error("cannot write \"" + path +
-                             "\": " + std::strerror(ok ? errno : saved));
+    throw std::runtime_error(std::string("cannot write \"") + path +
+                             std::string("\": ") +
+                             std::strerror(ok ? errno : saved));
   }
   // The rename itself must survive a crash.
   const std::string dir = std::filesystem::path(path).parent_path().string();
@@ -95,7 +97,7 @@ void SyslogSink::Start(const std::string& db_path) {
         "audit syslog state is ahead of this audit log; shipping from the "
         "start",
         options_.state_file + " says " + std::to_string(acked_) +
-            ", the log ends at " + std::to_string(head));
+            std::string(", the log ends at ") + std::to_string(head));
     acked_ = 0;
   }
   shipped_seq_ = acked_;
@@ -192,7 +194,7 @@ bool SyslogSink::Session() {
     }
     if (skipped_to > 0) {
       Log("warn", "audit records are no longer in the database; not shipped",
-          "seq " + std::to_string(last + 1) + " to " +
+          std::string("seq ") + std::to_string(last + 1) + " to " +
               std::to_string(skipped_to));
       last = skipped_to;
       continue;

@@ -95,11 +95,11 @@ int ConnectTcp(const SyslogTlsOptions& o, Clock::time_point deadline,
   const std::string port = std::to_string(o.port);
   if (int rc = ::getaddrinfo(o.host.c_str(), port.c_str(), &hints, &found);
       rc != 0) {
-    error = "cannot resolve " + o.host + ": " + gai_strerror(rc);
+    error = std::string("cannot resolve ") + o.host + ": " + gai_strerror(rc);
     return -1;
   }
   int fd = -1;
-  error = "no address for " + o.host;
+  error = std::string("no address for ") + o.host;
   for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
     fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                   a->ai_protocol);
@@ -117,7 +117,7 @@ int ConnectTcp(const SyslogTlsOptions& o, Clock::time_point deadline,
       }
     }
     if (rc == 0) break;
-    error = "cannot connect to " + o.host + ":" + port + ": " +
+    error = std::string("cannot connect to ") + o.host + ":" + port + ": " +
             std::strerror(errno);
     ::close(fd);
     fd = -1;
@@ -145,21 +145,23 @@ std::unique_ptr<TlsClientContext> TlsClientContext::Create(
   SSL_CTX_set_mode(
       ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr) != 1) {
-    error =
-        OpenSslError("cannot load CA certificates from \"" + o.ca_file + "\"");
+    error = OpenSslError(std::string("cannot load CA certificates from \"") +
+                         o.ca_file + "\"");
     return nullptr;
   }
   if (!o.client_cert_file.empty()) {
     if (SSL_CTX_use_certificate_chain_file(ctx, o.client_cert_file.c_str()) !=
         1) {
-      error = OpenSslError("cannot load the client certificate \"" +
-                           o.client_cert_file + "\"");
+      error =
+          OpenSslError(std::string("cannot load the client certificate \"") +
+                       o.client_cert_file + "\"");
       return nullptr;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, o.client_key_file.c_str(),
                                     SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
-      error = OpenSslError("cannot load the client key \"" + o.client_key_file +
+      error = OpenSslError(std::string("cannot load the client key \"") +
+                           o.client_key_file +
                            "\" (or it does not match the certificate)");
       return nullptr;
     }
@@ -194,12 +196,14 @@ std::unique_ptr<TlsStream> TlsStream::Open(const TlsClientContext& context,
   for (;;) {
     const int ret = SSL_connect(ssl);
     if (ret == 1) break;
-    if (!Pump(ssl, fd, ret, deadline, "TLS handshake with " + name, error)) {
+    if (!Pump(ssl, fd, ret, deadline, std::string("TLS handshake with ") + name,
+              error)) {
       return nullptr;
     }
   }
   if (SSL_get_verify_result(ssl) != X509_V_OK) {
-    error = "TLS handshake with " + name + ": certificate not trusted";
+    error =
+        std::string("TLS handshake with ") + name + ": certificate not trusted";
     return nullptr;
   }
   return stream;

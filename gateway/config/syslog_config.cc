@@ -79,7 +79,7 @@ void ReadSyslogConfig(const nlohmann::json& value, const std::string& path,
   const auto key = r.String("client_key_file", false);
   if (cert.has_value() != key.has_value()) {
     r.Error(r.PathOf(cert ? "client_key_file" : "client_cert_file"),
-            "is required with " +
+            std::string("is required with ") +
                 r.PathOf(cert ? "client_cert_file" : "client_key_file"));
     valid = false;
   } else if (cert) {

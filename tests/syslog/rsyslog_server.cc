@@ -36,7 +36,7 @@ RsyslogServer::RsyslogServer(Options options)
   dir_.Mkdir("work");
   const std::string d = dir_.path().string();
   std::string conf =
-      "global(workDirectory=\"" + d +
+      std::string("global(workDirectory=\"") + d +
       "/work\" maxMessageSize=\"64k\"\n"
       "  DefaultNetstreamDriver=\"gtls\"\n"
       "  DefaultNetstreamDriverCAFile=\"" +
@@ -77,7 +77,7 @@ void RsyslogServer::Start() {
   if (!WaitFor([&] { return !process_->Running() || Accepts(port_); },
                std::chrono::seconds(30)) ||
       !process_->Running()) {
-    throw std::runtime_error("rsyslogd did not start: " + Log());
+    throw std::runtime_error(std::string("rsyslogd did not start: ") + Log());
   }
 }
 
@@ -89,7 +89,7 @@ void RsyslogServer::Stop() {
 }
 
 std::string RsyslogServer::address() const {
-  return "127.0.0.1:" + std::to_string(port_);
+  return std::string("127.0.0.1:") + std::to_string(port_);
 }
 
 std::vector<std::string> RsyslogServer::Messages() const {

@@ -153,8 +153,9 @@ TEST(SyslogSinkTest, ABacklogAndNewRecordsArriveOnceWithAQueueOfOne) {
     EXPECT_NE(m.find(" agni-gateway "), std::string::npos) << m;
     EXPECT_NE(m.find(" audit [agni@32473 seq=\""), std::string::npos) << m;
     const nlohmann::json body = nlohmann::json::parse(MessageBody(m));
-    EXPECT_NE(m.find("hash=\"" + body["hash"].get<std::string>() + "\""),
-              std::string::npos);
+    EXPECT_NE(
+        m.find(std::string("hash=\"") + body["hash"].get<std::string>() + "\""),
+        std::string::npos);
     EXPECT_EQ(MessageBody(m), exported[static_cast<std::size_t>(seq - 1)]);
   }
   EXPECT_EQ(ReadFile(s.db() + ".syslog"), "100\n");

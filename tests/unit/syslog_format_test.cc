@@ -40,7 +40,7 @@ TEST(SyslogFormatTest, AFrameIsTheOctetCountThenTheMessage) {
       "<110>1 2026-11-26T16:47:10.123457Z gw-1 agni-gateway 4242 audit "
       R"([agni@32473 seq="13" hash="cd34"] {})";
   EXPECT_EQ(msg2.size(), 100u);
-  EXPECT_EQ(second, "100 " + msg2);
+  EXPECT_EQ(second, std::string("100 ") + msg2);
 }
 
 TEST(SyslogFormatTest, TheLengthCountsOctetsNotCharacters) {
@@ -90,7 +90,7 @@ TEST(SyslogFormatTest, TheMessageIsTheRecordsExportLine) {
   std::string canonical = CanonicalBytes(r);
   const std::size_t after_hash = canonical.find("\"prev_hash\"");
   ASSERT_NE(after_hash, std::string::npos);
-  canonical.insert(after_hash, "\"hash\":\"" + r.hash + "\",");
+  canonical.insert(after_hash, std::string("\"hash\":\"") + r.hash + "\",");
   EXPECT_EQ(shipped.json, canonical);
   for (char c : shipped.json) EXPECT_LT(static_cast<unsigned char>(c), 0x80);
 }
