@@ -36,6 +36,8 @@ packages=(
   # mkfs.ext4 and chattr for the readiness tests (the audit log on a full or
   # read-only file system).
   e2fsprogs
+  # A real rsyslog with its TLS driver, started by the syslog sink's tests.
+  rsyslog rsyslog-gnutls
 )
 
 is_installed() {

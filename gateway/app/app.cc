@@ -10,6 +10,7 @@
 #include "audit/checkpoint.h"
 #include "audit/read/query.h"
 #include "audit/read/verify.h"
+#include "audit/ship/syslog_sink.h"
 #include "audit/store.h"
 #include "gateway/approvals/approval_webhook.h"
 #include "gateway/approvals/approvals_api.h"
@@ -29,6 +30,27 @@ BuildResult Fail(const Logger& log, std::string_view message,
                  const std::string& error) {
   log.Error(message, {{"error", error}});
   return {nullptr, error};
+}
+
+// The syslog sink's reports as metrics and log lines.
+audit::SyslogHooks SyslogHooksFor(Metrics& metrics, const Logger& log) {
+  return {
+      .shipped =
+          [&metrics](std::int64_t seq) { metrics.SetAuditShippedSeq(seq); },
+      .failed = [&metrics] { metrics.CountAuditShipFailure(); },
+      .log =
+          [&log](std::string_view level, std::string_view message,
+                 const std::string& detail) {
+            nlohmann::json fields = {{"detail", detail}};
+            if (level == "info") {
+              log.Info(message, std::move(fields));
+            } else if (level == "warn") {
+              log.Warn(message, std::move(fields));
+            } else {
+              log.Error(message, std::move(fields));
+            }
+          },
+  };
 }
 
 }  // namespace
@@ -82,11 +104,24 @@ BuildResult Build(Config config, std::string upstream_api_key,
             {"rehashed", checked.rehashed}});
 
   gw->metrics_ = std::make_unique<Metrics>();
+  audit::StoreObserver* observer = gw->metrics_.get();
+  if (c.audit.syslog) {
+    try {
+      gw->syslog_ = std::make_unique<audit::SyslogSink>(
+          *c.audit.syslog, SyslogHooksFor(*gw->metrics_, log));
+    } catch (const std::exception& e) {
+      return Fail(log, "cannot set up the audit syslog sink; not starting",
+                  e.what());
+    }
+    gw->ship_observer_ = std::make_unique<audit::ShippingObserver>(
+        gw->metrics_.get(), *gw->syslog_);
+    observer = gw->ship_observer_.get();
+  }
   try {
     gw->store_ = std::make_unique<audit::AuditStore>(
         audit::StoreOptions{c.audit.path, c.audit.busy_timeout,
                             c.audit.max_queue, c.audit.max_batch},
-        gw->metrics_.get(), gw->options_.clock ? gw->ClockMicros() : nullptr);
+        observer, gw->options_.clock ? gw->ClockMicros() : nullptr);
   } catch (const std::exception& e) {
     return Fail(log, "cannot open the audit store; not starting", e.what());
   }
@@ -109,6 +144,8 @@ BuildResult Build(Config config, std::string upstream_api_key,
       }
       gw->checkpointer_->Start();
     }
+    // After the read side exists: the sink reads with its own connection.
+    if (gw->syslog_) gw->syslog_->Start(c.audit.path);
   } catch (const std::exception& e) {
     return Fail(log, "cannot prepare the audit log; not starting", e.what());
   }
@@ -301,6 +338,7 @@ void Gateway::Stop() {
   rejections_->Stop();  // writes the open window's summaries
   store_->Close();      // commits whatever is queued
   if (checkpointer_) checkpointer_->Stop();  // signs the final head
+  if (syslog_) syslog_->Stop();              // ships the last records, bounded
 }
 
 }  // namespace agni

@@ -1,10 +1,10 @@
 // The gateway's object graph, built in one place: `serve` runs it and the
 // in-process tests run the same graph on port 0.
 //
-//   signing key -> audit start-up check -> metrics -> audit store
-//     -> read side + checkpointer + background verifier -> audit API ->
-//     upstream client
-//     -> rejection ledger -> approvals store, webhook, gateway, sweeper
+//   signing key -> audit start-up check -> metrics -> syslog sink
+//     -> audit store -> read side + checkpointer + background verifier
+//     + sink start -> audit API -> upstream client -> rejection ledger
+//     -> approvals store, webhook, gateway, sweeper
 //     -> request pipeline -> velocity limits seeded from the audit log
 //     -> listeners
 #pragma once
@@ -24,6 +24,8 @@ namespace audit {
 class AuditStore;
 class BackgroundVerifier;
 class Checkpointer;
+class ShippingObserver;
+class SyslogSink;
 class SqliteApprovalStore;
 }  // namespace audit
 
@@ -117,6 +119,10 @@ class Gateway {
   const Logger& log_;
   const BuildOptions options_;
   std::unique_ptr<Metrics> metrics_;
+  // audit.syslog; null when not configured. Declared before the store, so it
+  // outlives every commit the store reports.
+  std::unique_ptr<audit::SyslogSink> syslog_;
+  std::unique_ptr<audit::ShippingObserver> ship_observer_;
   std::unique_ptr<audit::AuditStore> store_;
   std::unique_ptr<audit::Checkpointer> checkpointer_;  // null: no signing key
   // null: audit.verify_records_per_second 0

@@ -13,6 +13,7 @@
 #include "audit/checkpoint.h"
 #include "base/ascii.h"
 #include "base/e164.h"
+#include "gateway/config/syslog_config.h"
 #include "policies/approvals.h"
 #include "policies/load/json_reader.h"
 #include "policies/load/policy_loader.h"
@@ -273,7 +274,8 @@ void ReadAudit(const json& value, const std::string& path,
       value, path, errors,
       {"path", "busy_timeout", "max_queue", "max_batch", "signing_key_file",
        "checkpoint_interval", "fingerprint_key_file", "rejections",
-       "verify_records_per_second", "verify_full_pass_every", "witness_dir"});
+       "verify_records_per_second", "verify_full_pass_every", "witness_dir",
+       "syslog"});
   if (auto p = r.String("path", true)) {
     a.path = Resolve(base_dir, *p);
     const fs::path dir = fs::path(a.path).parent_path();
@@ -333,6 +335,10 @@ void ReadAudit(const json& value, const std::string& path,
       r.Error(r.PathOf("witness_dir"),
               "directory \"" + a.witness_dir + "\" does not exist");
     }
+  }
+  if (const json* v = r.Get("syslog")) {
+    ReadSyslogConfig(*v, r.PathOf("syslog"), base_dir, a.path, a.syslog,
+                     errors);
   }
 }
 

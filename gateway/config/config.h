@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "audit/ship/syslog_options.h"
 #include "gateway/config/approvals_config.h"
 #include "gateway/config/tls_config.h"
 #include "policies/engine.h"
@@ -94,6 +95,8 @@ struct AuditConfig {
   milliseconds verify_full_pass_every{24 * 3600 * 1000};
   // A folder that gets a copy of every signed checkpoint; empty: none.
   std::string witness_dir;
+  // audit.syslog: the syslog sink; unset: records stay on this machine.
+  std::optional<audit::SyslogOptions> syslog;
 };
 
 struct User {

@@ -231,6 +231,7 @@ Metrics::Metrics()
       &summarized.Add({{"reason", "unauthenticated"}});
   summarized_overloaded_ = &summarized.Add({{"reason", "overloaded"}});
   summarized_other_ = &summarized.Add({{"reason", "other"}});
+  DeclareAuditShipping();
 }
 
 void Metrics::CountRejectionSummarized(std::string_view reason) {
@@ -370,5 +371,24 @@ namespace agni {
 void Metrics::SetAuditVerifiedSeq(double seq) { audit_verified_seq_->Set(seq); }
 
 void Metrics::CountWitnessFailure() { witness_failures_->Increment(); }
+
+void Metrics::DeclareAuditShipping() {
+  audit_shipped_seq_ =
+      &GaugeFamily(*registry_, "agni_gateway_audit_shipped_seq",
+                   "Seq of the last audit record the syslog peer is known to "
+                   "have taken (audit.syslog); 0 before the first.")
+           .Add({});
+  audit_ship_failures_ =
+      &CounterFamily(*registry_, "agni_gateway_audit_ship_failures_total",
+                     "Syslog sessions that failed (peer unreachable, TLS, "
+                     "reset, timeout); their records are sent again.")
+           .Add({});
+}
+
+void Metrics::SetAuditShippedSeq(std::int64_t seq) {
+  audit_shipped_seq_->Set(static_cast<double>(seq));
+}
+
+void Metrics::CountAuditShipFailure() { audit_ship_failures_->Increment(); }
 
 }  // namespace agni

@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -73,6 +74,10 @@ class Metrics final : public audit::StoreObserver {
   void SetAuditVerifiedSeq(double seq);
   // A signed checkpoint that could not be copied to audit.witness_dir.
   void CountWitnessFailure();
+  // The syslog sink (audit.syslog): the last seq the peer took, and each
+  // failed session.
+  void SetAuditShippedSeq(std::int64_t seq);
+  void CountAuditShipFailure();
 
   // audit::StoreObserver
   void OnCommit(const std::vector<const audit::Record*>& records,
@@ -120,6 +125,10 @@ class Metrics final : public audit::StoreObserver {
   prometheus::Counter* summarized_unauthenticated_ = nullptr;
   prometheus::Counter* summarized_overloaded_ = nullptr;
   prometheus::Counter* summarized_other_ = nullptr;
+
+  void DeclareAuditShipping();
+  prometheus::Gauge* audit_shipped_seq_ = nullptr;
+  prometheus::Counter* audit_ship_failures_ = nullptr;
 };
 
 }  // namespace agni

@@ -1,0 +1,180 @@
+// The real agni-gateway binary with audit.syslog pointing at a real rsyslog:
+// the peer stops while releases go on and starts again, then the gateway
+// restarts. Every release succeeds and every record arrives; none twice but
+// the records of the session in flight at the instant the peer stopped.
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit/record_io.h"
+#include "tests/support/fake_upstream.h"
+#include "tests/support/helpers.h"
+#include "tests/support/pki.h"
+#include "tests/support/process.h"
+#include "tests/syslog/rsyslog_server.h"
+
+namespace agni::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::int64_t HeadSeq(const GatewayProcess& gw) {
+  const std::vector<nlohmann::json> rows = gw.AuditRows();
+  return rows.empty() ? 0 : rows.back()["seq"].get<std::int64_t>();
+}
+
+bool WaitShipped(const GatewayProcess& gw, std::int64_t seq) {
+  return WaitFor(
+      [&] {
+        return gw.Metric("agni_gateway_audit_shipped_seq").value_or(-1) ==
+               static_cast<double>(seq);
+      },
+      60s);
+}
+
+// Each message's MSG is the record as `audit export --format jsonl` writes
+// it, whether the sink had it in memory or read it back.
+void ExpectExportForm(const RsyslogServer& peer, const std::string& db_path) {
+  SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+  std::ostringstream out;
+  std::int64_t records = 0;
+  audit::WriteJsonlRows(db, 1, INT64_MAX, out, records);
+  std::map<std::int64_t, std::string> lines;
+  std::istringstream in(out.str());
+  for (std::string line; std::getline(in, line);) {
+    lines[nlohmann::json::parse(line)["seq"].get<std::int64_t>()] = line;
+  }
+  for (const std::string& m : peer.Messages()) {
+    EXPECT_EQ(MessageBody(m), lines[*MessageSeq(m)]);
+  }
+}
+
+// Every seq from 1 to `last` arrived; a seq arrived twice only if it lies in
+// (dup_after, dup_upto]: the records of the one session that was in flight
+// when the peer stopped (the peer read them, then closed before reading the
+// session's end, so the sink could not know and sent them again).
+void ExpectEachOnce(const RsyslogServer& peer, std::int64_t last,
+                    std::int64_t dup_after = 0, std::int64_t dup_upto = 0) {
+  const std::map<std::int64_t, int> counts = SeqCounts(peer.Messages());
+  EXPECT_EQ(counts.size(), static_cast<std::size_t>(last));
+  int duplicated = 0;
+  for (std::int64_t seq = 1; seq <= last; ++seq) {
+    auto it = counts.find(seq);
+    ASSERT_NE(it, counts.end()) << "seq " << seq << " never arrived";
+    if (seq > dup_after && seq <= dup_upto) {
+      EXPECT_LE(it->second, 2) << "seq " << seq;
+      duplicated += it->second - 1;
+    } else {
+      EXPECT_EQ(it->second, 1) << "seq " << seq << " arrived more than once";
+    }
+  }
+  if (duplicated > 0) {
+    std::printf(
+        "%d records of the session in flight at the peer's stop "
+        "arrived twice (allowed: seq %lld to %lld)\n",
+        duplicated, static_cast<long long>(dup_after + 1),
+        static_cast<long long>(dup_upto));
+  }
+}
+
+// Releases one number after another on a thread of its own until stopped.
+class ReleaseLoop {
+ public:
+  ReleaseLoop(const GatewayProcess& gw, std::string token)
+      : thread_([this, &gw, token] {
+          httplib::Client c = gw.Client();
+          for (int i = 0; i < 20000 && !stop_; ++i) {
+            auto r = c.Delete(ReleasePath(Numbered("+1555", 1000000 + i)),
+                              Bearer(token));
+            std::lock_guard lock(mu_);
+            ++statuses_[r ? r->status : -1];
+            ++done_;
+          }
+        }) {}
+  ~ReleaseLoop() { Stop(); }
+  int done() const { return done_; }
+  // Waits until `n` more releases have been answered.
+  bool WaitMore(int n) {
+    const int target = done_ + n;
+    return WaitFor([&] { return done_ >= target; }, 60s);
+  }
+  std::map<int, int> Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lock(mu_);
+    return statuses_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> done_{0};
+  std::mutex mu_;
+  std::map<int, int> statuses_;
+  std::thread thread_;
+};
+
+TEST(SyslogGatewayTest, ThePeerRestartsWhileReleasesGoOnAndNothingIsLost) {
+  Pki pki;
+  RsyslogServer peer({.cert_file = pki.File("server.pem"),
+                      .key_file = pki.File("server.key"),
+                      .ca_file = pki.File("ca.pem")});
+  FakeUpstream upstream;
+  GatewayProcess gw({.config = {
+                         .upstream_base_url = upstream.url(),
+                         .patch = {{"audit",
+                                    {{"syslog",
+                                      {{"address", peer.address()},
+                                       {"ca_file", pki.File("ca.pem")}}}}}},
+                     }});
+  WarmUpHttpClient(gw.admin_port());
+  std::map<int, int> statuses;
+  std::int64_t shipped_before_stop = 0;
+  std::int64_t head_at_stop = 0;
+  {
+    ReleaseLoop releases(gw, gw.alice().token);
+    ASSERT_TRUE(releases.WaitMore(20));
+    shipped_before_stop = static_cast<std::int64_t>(
+        gw.Metric("agni_gateway_audit_shipped_seq").value_or(0));
+    peer.Stop();
+    head_at_stop = HeadSeq(gw);
+    ASSERT_TRUE(releases.WaitMore(40));  // while the peer is away
+    peer.Start();
+    ASSERT_TRUE(releases.WaitMore(40));
+    statuses = releases.Stop();
+  }
+  ASSERT_EQ(statuses.size(), 1u);
+  EXPECT_EQ(statuses.begin()->first, 200) << "a release failed";
+  const std::int64_t head = HeadSeq(gw);
+  ASSERT_GE(head, 200);  // intent + outcome of at least 100 releases
+  ASSERT_TRUE(WaitShipped(gw, head)) << gw.Log();
+  ExpectEachOnce(peer, head, shipped_before_stop, head_at_stop);
+  ExpectExportForm(peer, gw.audit_path());
+  EXPECT_GE(gw.Metric("agni_gateway_audit_ship_failures_total").value_or(0), 1);
+
+  // A restarted gateway ships only what is new.
+  ASSERT_EQ(gw.Stop(), 0);
+  GatewayProcess again({.config_file = gw.config_file()});
+  {
+    ReleaseLoop releases(again, gw.alice().token);
+    ASSERT_TRUE(releases.WaitMore(10));
+    statuses = releases.Stop();
+  }
+  EXPECT_EQ(statuses.size(), 1u);
+  EXPECT_EQ(statuses.begin()->first, 200);
+  const std::int64_t new_head = HeadSeq(again);
+  ASSERT_GT(new_head, head);
+  ASSERT_TRUE(WaitShipped(again, new_head)) << again.Log();
+  // The restart itself sends nothing twice.
+  ExpectEachOnce(peer, new_head, shipped_before_stop, head_at_stop);
+}
+
+}  // namespace
+}  // namespace agni::testing
