@@ -316,6 +316,7 @@ void GatewayServer::ConfigureAdmin() {
       "/readyz", [this](const httplib::Request&, httplib::Response& res) {
         std::string problems;
         if (pipeline_.draining()) problems += "draining\n";
+        if (!pipeline_.IdentityReady()) problems += "identity keys\n";
         if (!audit_.Healthy() && !audit_.Probe()) {
           problems += "audit store failing\n";
         }

@@ -69,6 +69,14 @@ class Metrics final : public audit::StoreObserver {
   void CountConnectionRefused(std::string_view listener,
                               std::string_view reason);
 
+  // Identity (DESIGN.md §10): a credential judged (method: "bearer" |
+  // "api_key" | "oidc"; result: "success" or the failed check), and a fetch
+  // of an issuer's keys (issuer: its config name or index, never a value
+  // from a request). DeclareIssuer shows an issuer's series at zero.
+  void CountAuth(std::string_view method, std::string_view result);
+  void DeclareIssuer(const std::string& issuer);
+  void CountJwksRefresh(const std::string& issuer, bool ok);
+
   // audit::StoreObserver
   void OnCommit(const std::vector<const audit::Record*>& records,
                 std::chrono::nanoseconds duration) override;
@@ -113,6 +121,9 @@ class Metrics final : public audit::StoreObserver {
   prometheus::Counter* summarized_unauthenticated_ = nullptr;
   prometheus::Counter* summarized_overloaded_ = nullptr;
   prometheus::Counter* summarized_other_ = nullptr;
+  void DeclareIdentity();
+  prometheus::Family<prometheus::Counter>* auth_ = nullptr;
+  prometheus::Family<prometheus::Counter>* jwks_refreshes_ = nullptr;
 };
 
 }  // namespace agni
