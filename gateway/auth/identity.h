@@ -21,8 +21,8 @@ class IdentityVerifier {
  public:
   // After every key fetch: the issuer's label (its config name or index),
   // whether it worked, and the error (never key material or a token).
-  using FetchObserver = std::function<void(
-      const std::string& issuer, bool ok, const std::string& error)>;
+  using FetchObserver = std::function<void(const std::string& issuer, bool ok,
+                                           const std::string& error)>;
   // Where an issuer's keys come from; tests may replace the network.
   using FetcherFactory = std::function<JwksFetcher(const OidcIssuerConfig&)>;
 

@@ -38,12 +38,14 @@ struct Deleter {
 };
 using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
 using ParamBldPtr =
-    std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>>;
+    std::unique_ptr<OSSL_PARAM_BLD,
+                    Deleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>>;
 using ParamPtr =
     std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM, OSSL_PARAM_free>>;
 using PkeyCtxPtr =
     std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
+using MdCtxPtr =
+    std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
 using EcSigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG, ECDSA_SIG_free>>;
 
 std::shared_ptr<EVP_PKEY> Wrap(EVP_PKEY* key) {
@@ -98,7 +100,7 @@ std::shared_ptr<EVP_PKEY> RsaKey(const json& jwk) {
 }
 
 std::shared_ptr<EVP_PKEY> EcKey(const json& jwk, const std::string& crv) {
-  const char* group = crv == "P-256" ? "prime256v1"
+  const char* group = crv == "P-256"   ? "prime256v1"
                       : crv == "P-384" ? "secp384r1"
                                        : nullptr;
   const std::size_t size = crv == "P-256" ? 32 : 48;

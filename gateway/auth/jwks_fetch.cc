@@ -37,7 +37,8 @@ std::optional<Url> ParseUrl(const std::string& url) {
   }
   const std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  u.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  u.path =
+      slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   if (authority.empty() || authority.find('@') != std::string_view::npos) {
     return std::nullopt;
   }
@@ -93,16 +94,16 @@ JwksFetchResult Get(const std::string& url, const JwksSource& source) {
   client->set_keep_alive(false);
   std::string body;
   bool too_big = false;
-  auto res = client->Get(
-      u->path.c_str(), httplib::Headers{{"Accept", "application/json"}},
-      [&](const char* data, std::size_t len) {
-        if (body.size() + len > kMaxDocumentBytes) {
-          too_big = true;
-          return false;
-        }
-        body.append(data, len);
-        return true;
-      });
+  auto res = client->Get(u->path.c_str(),
+                         httplib::Headers{{"Accept", "application/json"}},
+                         [&](const char* data, std::size_t len) {
+                           if (body.size() + len > kMaxDocumentBytes) {
+                             too_big = true;
+                             return false;
+                           }
+                           body.append(data, len);
+                           return true;
+                         });
   if (too_big) return {"", url + " answered more than 1 MiB"};
   if (!res) {
     return {"", url + ": " + httplib::to_string(res.error())};

@@ -119,8 +119,7 @@ JwsParse ParseJws(std::string_view token) {
   Jws jws;
   if (dot1 == 0 || dot2 == dot1 + 1 ||
       !Base64UrlDecode(token.substr(0, dot1), header_text) ||
-      !Base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1),
-                       payload_text) ||
+      !Base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1), payload_text) ||
       !Base64UrlDecode(token.substr(dot2 + 1), jws.signature)) {
     return {};
   }

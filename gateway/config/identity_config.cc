@@ -173,9 +173,8 @@ std::optional<std::int64_t> ParseRfc3339(std::string_view t) {
   } else {
     return std::nullopt;
   }
-  const std::chrono::year_month_day ymd{std::chrono::year(y),
-                                        std::chrono::month(mo),
-                                        std::chrono::day(d)};
+  const std::chrono::year_month_day ymd{
+      std::chrono::year(y), std::chrono::month(mo), std::chrono::day(d)};
   if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
   const std::int64_t days =
       std::chrono::sys_days(ymd).time_since_epoch().count();
@@ -232,8 +231,8 @@ void ReadIdentityConfig(const json* value, const std::string& path,
     OidcIssuerConfig o;
     ReadIssuer((*list)[i], at, i, base_dir, declared, o, errors);
     if (!o.name.empty() && !names.insert(o.name).second) {
-      errors.push_back({at + ".name", "duplicate issuer name \"" + o.name +
-                                          "\""});
+      errors.push_back(
+          {at + ".name", "duplicate issuer name \"" + o.name + "\""});
     }
     if (!o.issuer.empty() && !issuers.insert(o.issuer).second) {
       errors.push_back({at + ".issuer", "the same issuer is configured twice"});

@@ -8,8 +8,8 @@
 #pragma once
 
 #include <chrono>
-#include <filesystem>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -60,9 +60,10 @@ void ReadDeclaredGroups(const nlohmann::json* value, const std::string& path,
 
 // The "identity" block at `path` (null: absent). `declared_groups` are the
 // groups group_map may rename to.
-void ReadIdentityConfig(const nlohmann::json* value, const std::string& path,
-                        const std::filesystem::path& base_dir,
-                        const std::set<std::string, std::less<>>& declared_groups,
-                        IdentityConfig& out, ConfigErrors& errors);
+void ReadIdentityConfig(
+    const nlohmann::json* value, const std::string& path,
+    const std::filesystem::path& base_dir,
+    const std::set<std::string, std::less<>>& declared_groups,
+    IdentityConfig& out, ConfigErrors& errors);
 
 }  // namespace agni

@@ -49,8 +49,8 @@ const agni::IdentityVerifier& Verifier() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
   const std::string_view token(reinterpret_cast<const char*>(data), size);
-  const auto now =
-      std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+  const auto now = std::chrono::system_clock::time_point(
+      std::chrono::seconds(1'800'000'000));
 
   agni::JwsParse parsed = agni::ParseJws(token);
   if (parsed.jws) {
@@ -69,7 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     Fail("oversized token not refused as too_large");
   }
 
-  if (Verifier().Verify(token, now).ok) Fail("a token nobody could sign passed");
+  if (Verifier().Verify(token, now).ok)
+    Fail("a token nobody could sign passed");
 
   std::string decoded;
   if (agni::Base64UrlDecode(token, decoded) &&

@@ -58,10 +58,10 @@ nlohmann::json TestSigningKey::PublicJwk(const std::string& kid,
       const int size = type_ == Type::kEc256 ? 32 : 48;
       j = {{"kty", "EC"},
            {"crv", type_ == Type::kEc256 ? "P-256" : "P-384"},
-           {"x", Base64UrlEncode(
-                     Bn(key_.get(), OSSL_PKEY_PARAM_EC_PUB_X, size))},
-           {"y", Base64UrlEncode(
-                     Bn(key_.get(), OSSL_PKEY_PARAM_EC_PUB_Y, size))}};
+           {"x",
+            Base64UrlEncode(Bn(key_.get(), OSSL_PKEY_PARAM_EC_PUB_X, size))},
+           {"y",
+            Base64UrlEncode(Bn(key_.get(), OSSL_PKEY_PARAM_EC_PUB_Y, size))}};
       break;
     }
     case Type::kEd25519: {
@@ -135,8 +135,8 @@ std::string SignJwt(const TestSigningKey& key, const std::string& alg,
                     const std::string& kid, const nlohmann::json& payload) {
   nlohmann::json header = {{"alg", alg}, {"typ", "JWT"}};
   if (!kid.empty()) header["kid"] = kid;
-  const std::string input = Base64UrlEncode(header.dump()) + "." +
-                            Base64UrlEncode(payload.dump());
+  const std::string input =
+      Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(payload.dump());
   return input + "." + Base64UrlEncode(key.Sign(alg, input));
 }
 

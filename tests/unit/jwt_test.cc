@@ -22,7 +22,8 @@ using testing::TestSigningKey;
 using Clock = std::chrono::system_clock;
 
 constexpr const char* kIssuer = "https://idp.example.com/realms/corp";
-const Clock::time_point kNow = Clock::time_point(std::chrono::seconds(1'800'000'000));
+const Clock::time_point kNow =
+    Clock::time_point(std::chrono::seconds(1'800'000'000));
 constexpr std::int64_t kNowSeconds = 1'800'000'000;
 
 const TestSigningKey& Rsa() {
@@ -133,15 +134,16 @@ TEST(JwtTest, HostileTokensFailNamingTheCheck) {
     const std::size_t d1 = good.find('.'), d2 = good.rfind('.');
     json c = Claims();
     c["email"] = "mallory@example.com";
-    tampered = good.substr(0, d1 + 1) + Base64UrlEncode(c.dump()) +
-               good.substr(d2);
+    tampered =
+        good.substr(0, d1 + 1) + Base64UrlEncode(c.dump()) + good.substr(d2);
   }
   struct Case {
     const char* name;
     std::string token;
     const char* check;
   } cases[] = {
-      {"expired", SignJwt(Rsa(), "RS256", "rsa-1", with("exp", kNowSeconds - 61)),
+      {"expired",
+       SignJwt(Rsa(), "RS256", "rsa-1", with("exp", kNowSeconds - 61)),
        "expired"},
       {"no exp", SignJwt(Rsa(), "RS256", "rsa-1", with("exp", nullptr)),
        "expired"},
@@ -170,8 +172,8 @@ TEST(JwtTest, HostileTokensFailNamingTheCheck) {
        testing::SignHs256(R"({"alg":"HS256","kid":"rsa-1"})", Claims().dump(),
                           Rsa().PublicPem()),
        "algorithm"},
-      {"algorithm not configured",
-       SignJwt(Rsa(), "RS512", "rsa-1", Claims()), "algorithm"},
+      {"algorithm not configured", SignJwt(Rsa(), "RS512", "rsa-1", Claims()),
+       "algorithm"},
       {"tampered payload", tampered, "signature"},
       {"signed by another key",
        SignJwt(TestSigningKey(TestSigningKey::Type::kRsa), "RS256", "rsa-1",
@@ -188,8 +190,8 @@ TEST(JwtTest, HostileTokensFailNamingTheCheck) {
       {"garbage segments", "eyJhbGciOiJSUzI1NiJ9.!!!.???", "malformed"},
       {"two segments", "eyJhbGciOiJSUzI1NiJ9.eyJ9", "malformed"},
       {"four segments", good + ".x", "malformed"},
-      {"padding in a segment", good.substr(0, good.find('.')) + "=" +
-                                   good.substr(good.find('.')),
+      {"padding in a segment",
+       good.substr(0, good.find('.')) + "=" + good.substr(good.find('.')),
        "malformed"},
       {"duplicate alg in header",
        testing::CompactJws(R"({"alg":"RS256","alg":"none","kid":"rsa-1"})",
@@ -200,9 +202,9 @@ TEST(JwtTest, HostileTokensFailNamingTheCheck) {
        "malformed"},
       {"header not an object",
        testing::CompactJws(R"(["alg"])", Claims().dump(), "sig"), "malformed"},
-      {"crit header", testing::CompactJws(
-                          R"({"alg":"RS256","kid":"rsa-1","crit":["x"]})",
-                          Claims().dump(), "sig"),
+      {"crit header",
+       testing::CompactJws(R"({"alg":"RS256","kid":"rsa-1","crit":["x"]})",
+                           Claims().dump(), "sig"),
        "malformed"},
       {"no user claim",
        SignJwt(Rsa(), "RS256", "rsa-1", with("email", nullptr)), "user_claim"},
@@ -249,13 +251,13 @@ TEST(JwtTest, AFailedRefreshKeepsTheLastGoodKeys) {
   IdentityConfig config = OneIssuer();
   config.oidc[0].jwks_min_refresh = std::chrono::seconds(1);
   config.oidc[0].jwks_refresh = std::chrono::seconds(1);
-  IdentityVerifier verifier(
-      config, {"support"}, nullptr, [&](const OidcIssuerConfig&) {
-        return [&]() -> JwksFetchResult {
-          if (calls++ == 0) return {Jwks().dump(), ""};
-          return {"", "the provider is down"};
-        };
-      });
+  IdentityVerifier verifier(config, {"support"}, nullptr,
+                            [&](const OidcIssuerConfig&) {
+                              return [&]() -> JwksFetchResult {
+                                if (calls++ == 0) return {Jwks().dump(), ""};
+                                return {"", "the provider is down"};
+                              };
+                            });
   verifier.Start();
   ASSERT_TRUE(verifier.Ready());
   // The refresh thread fetches again every second; wait (bounded) until it
@@ -265,17 +267,15 @@ TEST(JwtTest, AFailedRefreshKeepsTheLastGoodKeys) {
   }
   ASSERT_GE(calls, 2);
   EXPECT_TRUE(verifier.Ready());
-  EXPECT_TRUE(verifier.Verify(SignJwt(Rsa(), "RS256", "rsa-1", Claims()), kNow)
-                  .ok);
+  EXPECT_TRUE(
+      verifier.Verify(SignJwt(Rsa(), "RS256", "rsa-1", Claims()), kNow).ok);
 }
 
 TEST(JwtTest, NotReadyUntilKeysLoad) {
-  IdentityVerifier verifier(OneIssuer(), {"support"}, nullptr,
-                            [](const OidcIssuerConfig&) {
-                              return []() -> JwksFetchResult {
-                                return {"", "connection refused"};
-                              };
-                            });
+  IdentityVerifier verifier(
+      OneIssuer(), {"support"}, nullptr, [](const OidcIssuerConfig&) {
+        return []() -> JwksFetchResult { return {"", "connection refused"}; };
+      });
   verifier.Start();
   EXPECT_FALSE(verifier.Ready());
   JwtVerification v =
@@ -292,7 +292,8 @@ TEST(JwkTest, UnusableKeysAreSkippedAndAnEmptySetRefused) {
   json off_curve = Ec().PublicJwk("bad");
   off_curve["y"] = off_curve["x"];
   json oct = {{"kty", "oct"}, {"k", "c2VjcmV0"}, {"kid", "hmac"}};
-  EXPECT_FALSE(ParseJwks(json{{"keys", {weak, enc, off_curve, oct}}}.dump()).set);
+  EXPECT_FALSE(
+      ParseJwks(json{{"keys", {weak, enc, off_curve, oct}}}.dump()).set);
   JwksParse ok = ParseJwks(
       json{{"keys", {weak, enc, off_curve, oct, Ed().PublicJwk("ed")}}}.dump());
   ASSERT_TRUE(ok.set);
@@ -341,8 +342,8 @@ TEST(AuthenticatorJwtTest, StaticTokensExpire) {
   User u{"svc", {"support"}, Sha256Hex("agt_svc"), kNowSeconds};
   Authenticator auth({u});
   const std::string header = "Bearer agt_svc";
-  AuthResult before = auth.Authenticate(
-      {{header}, {}}, kNow - std::chrono::seconds(1));
+  AuthResult before =
+      auth.Authenticate({{header}, {}}, kNow - std::chrono::seconds(1));
   ASSERT_TRUE(before.principal);
   EXPECT_EQ(before.principal->auth_method, "bearer");
   AuthResult after = auth.Authenticate({{header}, {}}, kNow);
@@ -357,7 +358,8 @@ TEST(AuthenticatorJwtTest, StaticTokensExpire) {
 namespace agni {
 namespace {
 
-TEST(IdentityApprovalsTest, ProviderGroupsMakeARequirementMeetableAndShowAsSuch) {
+TEST(IdentityApprovalsTest,
+     ProviderGroupsMakeARequirementMeetableAndShowAsSuch) {
   const policy::RequiredApproval req{"prod-needs-two", 2, {"telecom-ops"}};
   std::vector<policy::Member> members{{"alice", {"support"}},
                                       {"olga", {"telecom-ops"}}};
