@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "gateway/config/identity_warnings.h"
+
 namespace agni {
 
 void PrintConfigErrors(const ConfigErrors& errors, std::ostream& out) {
@@ -17,6 +19,9 @@ int CheckConfig(const std::string& path) {
   if (!load.errors.empty()) {
     PrintConfigErrors(load.errors, std::cout);
     return kExitConfig;
+  }
+  for (const std::string& w : IdentityWarnings(*load.config)) {
+    std::cout << "warning: " << w << "\n";
   }
   std::cout << "OK\n";
   return kExitOk;

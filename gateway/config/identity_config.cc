@@ -5,6 +5,7 @@
 #include "gateway/auth/jwk.h"
 #include "gateway/auth/jwks_fetch.h"
 #include "gateway/config/config.h"
+#include "gateway/config/identity_warnings.h"
 #include "policies/load/json_reader.h"
 
 namespace agni {
@@ -192,6 +193,25 @@ void AddIdentityProviderMembers(const Config& config,
   for (const std::string& g : declared) {
     members.push_back(policy::IdentityProviderMembers(g));
   }
+}
+
+std::vector<std::string> IdentityWarnings(const Config& config) {
+  std::vector<std::string> out;
+  if (config.identity.oidc.empty() || !config.policy) return out;
+  std::vector<policy::Member> static_members;
+  for (const User& u : config.users) {
+    static_members.push_back({u.name, u.groups});
+  }
+  ConfigErrors unproven;
+  policy::CheckSatisfiable(*config.policy, static_members,
+                           fs::path(config.policy_file).filename().string(),
+                           unproven);
+  for (const ConfigError& e : unproven) {
+    out.push_back(e.path + ": " + e.message +
+                  " unless enough people at the identity provider hold those "
+                  "groups (not provable from the config)");
+  }
+  return out;
 }
 
 void ReadDeclaredGroups(const json* value, const std::string& path,

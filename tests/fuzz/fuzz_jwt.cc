@@ -7,6 +7,8 @@
 // - a parsed token is at most 8 KiB, has exactly three segments, a string
 //   alg, and its signing input is the token up to the second dot;
 // - base64url decoding is canonical: what decodes encodes back to itself.
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
