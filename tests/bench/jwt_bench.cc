@@ -57,19 +57,17 @@ int main(int argc, char** argv) {
   nlohmann::json jwks = {{"keys", nlohmann::json::array()}};
   jwks["keys"].push_back(rsa.PublicJwk("rsa"));
   jwks["keys"].push_back(ec.PublicJwk("ec"));
-  agni::IdentityVerifier verifier(
-      agni::IdentityConfig{{o}}, {"support"}, nullptr,
-      [&](const agni::OidcIssuerConfig&) {
-        return [text = jwks.dump()] {
-          return agni::JwksFetchResult{text, ""};
-        };
-      });
+  agni::IdentityVerifier verifier(agni::IdentityConfig{{o}}, {"support"},
+                                  nullptr, [&](const agni::OidcIssuerConfig&) {
+                                    return [text = jwks.dump()] {
+                                      return agni::JwksFetchResult{text, ""};
+                                    };
+                                  });
   verifier.Start();
-  const long long exp =
-      std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count() +
-      3600;
+  const long long exp = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count() +
+                        3600;
   const nlohmann::json claims = {{"iss", o.issuer},
                                  {"aud", "agni-gateway"},
                                  {"email", "olga@example.com"},

@@ -82,14 +82,13 @@ TEST(IdentityConfigTest, EveryErrorHasItsPath) {
                      {"jwks_min_refresh", "2h"},
                      {"jwks_refresh", "1h"},
                      {"surprise", 1}};
-  ConfigLoad load =
-      Load(dir, {{"identity", {{"oidc", {bad_issuer}}}},
-                 {"groups", {"support", "no spaces allowed"}},
-                 {"users",
-                  {{{"name", "alice"},
-                    {"groups", {"support"}},
-                    {"token_sha256", std::string(64, 'a')},
-                    {"expires", "next tuesday"}}}}});
+  ConfigLoad load = Load(dir, {{"identity", {{"oidc", {bad_issuer}}}},
+                               {"groups", {"support", "no spaces allowed"}},
+                               {"users",
+                                {{{"name", "alice"},
+                                  {"groups", {"support"}},
+                                  {"token_sha256", std::string(64, 'a')},
+                                  {"expires", "next tuesday"}}}}});
   const std::string errors = Errors(load);
   for (const char* path :
        {"$.identity.oidc[0].name:", "$.identity.oidc[0].issuer:",
