@@ -70,6 +70,10 @@ std::string_view EventName(ApprovalEvent event) {
   return "created";
 }
 
+Member IdentityProviderMembers(const std::string& group) {
+  return {"members of " + group + " (identity provider)", {group}, true};
+}
+
 std::vector<std::string> EligibleApprovers(const RequiredApproval& req,
                                            std::string_view requester,
                                            const std::vector<Member>& members) {
@@ -86,6 +90,11 @@ std::string UnmeetableReason(const std::vector<RequiredApproval>& required,
                              std::string_view requester,
                              const std::vector<Member>& members) {
   for (const RequiredApproval& r : required) {
+    const bool provider_may_meet =
+        std::any_of(members.begin(), members.end(), [&](const Member& m) {
+          return m.from_identity_provider && HoldsAny(m.groups, r.from_groups);
+        });
+    if (provider_may_meet) continue;
     const std::size_t eligible =
         EligibleApprovers(r, requester, members).size();
     if (eligible < static_cast<std::size_t>(r.approvals)) {
@@ -110,6 +119,7 @@ void CheckSatisfiable(const Policy& policy, const std::vector<Member>& members,
     const RequiredApproval req{rule.id, rule.approval.approvals,
                                rule.approval.from_groups, rule.content_hash};
     for (const Member& m : members) {
+      if (m.from_identity_provider) continue;
       // The number selector is irrelevant here: any number could match.
       Rule who = rule;
       who.numbers.clear();

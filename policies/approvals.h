@@ -61,7 +61,14 @@ std::string_view EventName(ApprovalEvent event);
 struct Member {
   std::string name;
   std::vector<std::string> groups;
+  // Stands for the people an identity provider puts in `groups` (name
+  // "members of G (identity provider)"): how many there are is unknown until
+  // they sign in, so a requirement they could meet counts as meetable.
+  bool from_identity_provider = false;
 };
+
+// The stand-in Member for group `group`'s people at an identity provider.
+Member IdentityProviderMembers(const std::string& group);
 
 // One rule's requirement, copied into the approval when it is created so a
 // later policy edit cannot change what an open request needs.

@@ -25,6 +25,7 @@ RELEASE_BUILD="${AGNI_RELEASE_BUILD_DIR:-$REPO/build-release}"
 
 bash "$REPO/deploy/install-deps.sh"
 bash "$REPO/deploy/mock/install.sh"
+bash "$REPO/tests/idp/install.sh"  # the OpenID provider of identity_tests
 
 # One cache for every build type and every clone of the repository.
 export CCACHE_BASEDIR="$REPO" CCACHE_NOHASHDIR=1

@@ -14,6 +14,7 @@
 #include "audit/store.h"
 #include "gateway/approvals/approval_webhook.h"
 #include "gateway/approvals/approvals_api.h"
+#include "gateway/auth/identity.h"
 #include "gateway/http/server.h"
 #include "gateway/ops/metrics.h"
 #include "gateway/pipeline/audit_api.h"
@@ -51,6 +52,35 @@ audit::SyslogHooks SyslogHooksFor(Metrics& metrics, const Logger& log) {
             }
           },
   };
+}
+
+// The verifier of config.identity with its keys fetched once (the caller
+// waits; an issuer that did not answer keeps /readyz at 503 `identity keys`
+// and is retried in the background). Null without identity.oidc.
+std::shared_ptr<const IdentityVerifier> StartIdentity(const Config& c,
+                                                      Metrics& metrics,
+                                                      const Logger& log) {
+  if (c.identity.oidc.empty()) return nullptr;
+  std::vector<std::string> declared = c.groups;
+  for (const User& u : c.users) {
+    declared.insert(declared.end(), u.groups.begin(), u.groups.end());
+  }
+  for (const OidcIssuerConfig& o : c.identity.oidc)
+    metrics.DeclareIssuer(o.name);
+  auto identity = std::make_shared<IdentityVerifier>(
+      c.identity, declared,
+      [&metrics, &log](const std::string& issuer, bool ok,
+                       const std::string& error) {
+        metrics.CountJwksRefresh(issuer, ok);
+        if (!ok) {
+          log.Warn(
+              "identity provider keys not refreshed; the last good keys "
+              "stay in use",
+              {{"issuer", issuer}, {"error", error}});
+        }
+      });
+  identity->Start();
+  return identity;
 }
 
 }  // namespace
@@ -192,7 +222,8 @@ BuildResult Build(Config config, std::string upstream_api_key,
   }
   gw->sweeper_ = std::make_unique<ApprovalSweeper>(*gw->approvals_);
   gw->pipeline_ = std::make_unique<RequestPipeline>(
-      std::make_shared<const AccessSnapshot>(c),
+      std::make_shared<const AccessSnapshot>(
+          c, StartIdentity(c, *gw->metrics_, log)),
       RequestPipeline::Collaborators{
           .audit = *gw->store_,
           .upstream = *gw->upstream_,
@@ -289,7 +320,8 @@ void Gateway::Reload(const ConfigLoad& load) {
 }
 
 void Gateway::Reload(const Config& config) {
-  auto access = std::make_shared<const AccessSnapshot>(config);
+  auto access = std::make_shared<const AccessSnapshot>(
+      config, StartIdentity(config, *metrics_, log_));
   // Approvals first: once the new policy serves, approvals are judged by it.
   approvals_->UseConfig(access->policy, access->members);
   pipeline_->ReplaceAccess(std::move(access));

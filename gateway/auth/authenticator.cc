@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 
 #include "base/crypto.h"
+#include "gateway/auth/identity.h"
 
 namespace agni {
 namespace {
@@ -40,6 +41,20 @@ std::string_view Trim(std::string_view v) {
   return v;
 }
 
+// A Bearer JWT judged by the identity providers.
+AuthResult FromJwt(const IdentityVerifier& identity, std::string_view token,
+                   std::chrono::system_clock::time_point now) {
+  JwtVerification v = identity.Verify(token, now);
+  if (!v.ok) {
+    const std::string_view check = JwtCheckName(v.failure);
+    return {std::nullopt, std::string(check), "oidc", check};
+  }
+  Principal p{std::move(v.ok->name), std::move(v.ok->groups), "oidc",
+              "iss=" + v.ok->issuer};
+  if (!v.ok->jti.empty()) p.audit_detail += "; jti=" + v.ok->jti;
+  return {std::move(p), "", "oidc", "success"};
+}
+
 }  // namespace
 
 bool Principal::InAnyGroup(const std::vector<std::string>& any_of) const {
@@ -48,15 +63,23 @@ bool Principal::InAnyGroup(const std::vector<std::string>& any_of) const {
   });
 }
 
-Authenticator::Authenticator(const std::vector<User>& users) {
+Authenticator::Authenticator(const std::vector<User>& users,
+                             std::shared_ptr<const IdentityVerifier> identity)
+    : identity_(std::move(identity)) {
   entries_.reserve(users.size());
   for (const User& u : users) {
-    entries_.push_back(
-        {HexDecode(u.token_sha256), Principal{u.name, u.groups, ""}});
+    entries_.push_back({HexDecode(u.token_sha256),
+                        Principal{u.name, u.groups, "", ""}, u.expires});
   }
 }
 
-AuthResult Authenticator::Authenticate(const Credentials& credentials) const {
+bool Authenticator::IdentityReady() const {
+  return identity_ == nullptr || identity_->Ready();
+}
+
+AuthResult Authenticator::Authenticate(
+    const Credentials& credentials,
+    std::chrono::system_clock::time_point now) const {
   const std::size_t sent =
       credentials.authorization.size() + credentials.api_key.size();
   if (sent == 0) {
@@ -85,6 +108,8 @@ AuthResult Authenticator::Authenticate(const Credentials& credentials) const {
     method = "api_key";
   }
   if (token.empty()) return {std::nullopt, "the token is empty"};
+  const std::string_view metric_method =
+      method == "bearer" ? "bearer" : "api_key";
 
   const std::string presented = Sha256Raw(token);
   const Entry* match = nullptr;
@@ -94,10 +119,22 @@ AuthResult Authenticator::Authenticate(const Credentials& credentials) const {
                                      presented.size()) == 0;
     match = equal ? &e : match;
   }
-  if (match == nullptr) return {std::nullopt, "the token is not valid"};
+  if (match == nullptr && method == "bearer" && identity_ != nullptr &&
+      !identity_->empty() && LooksLikeJwt(token)) {
+    return FromJwt(*identity_, token, now);
+  }
+  if (match == nullptr) {
+    return {std::nullopt, "the token is not valid", metric_method, "invalid"};
+  }
+  const std::int64_t seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch())
+          .count();
+  if (match->expires && seconds >= *match->expires) {
+    return {std::nullopt, "expired", metric_method, "expired"};
+  }
   Principal p = match->principal;
   p.auth_method = std::move(method);
-  return {std::move(p), ""};
+  return {std::move(p), "", metric_method, "success"};
 }
 
 bool Authenticator::IsKnownToken(std::string_view candidate) const {

@@ -2,6 +2,8 @@
 // Immutable after construction and safe to share between threads.
 #pragma once
 
+#include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,7 +17,10 @@ namespace agni {
 struct Principal {
   std::string name;
   std::vector<std::string> groups;
-  std::string auth_method;  // "bearer", "api_key" or "mtls"
+  std::string auth_method;  // "bearer", "api_key", "mtls" or "oidc"
+  // For the audit record's detail: "iss=...; jti=..." of a JWT (never the
+  // token); empty for the other methods.
+  std::string audit_detail;
 
   // True when the caller is in at least one of `any_of` (the auditors or
   // admins groups of the config, say).
@@ -34,16 +39,32 @@ struct AuthResult {
   // Why authentication failed, safe to show to the client and to audit: it
   // never quotes the credential.
   std::string failure;
+  // For agni_gateway_auth_total{method,result}: the method the credential
+  // was judged as and "success" or the failed check (fixed sets).
+  std::string_view method = "none";
+  std::string_view result = "invalid";
 };
+
+class IdentityVerifier;
 
 class Authenticator {
  public:
-  explicit Authenticator(const std::vector<User>& users);
+  // `identity` (may be null: no identity.oidc) verifies Bearer JWTs.
+  explicit Authenticator(
+      const std::vector<User>& users,
+      std::shared_ptr<const IdentityVerifier> identity = nullptr);
 
   // Never throws on a bad credential. The token's SHA-256 is compared with
   // every user's stored hash in constant time, without early exit, so timing
-  // reveals neither the hash nor which user matched.
-  AuthResult Authenticate(const Credentials& credentials) const;
+  // reveals neither the hash nor which user matched. A Bearer token that is
+  // no user's and has the shape of a JWT is verified by `identity`; a
+  // failure's text is the name of the failed check. `now` judges the expiry
+  // of static tokens and JWTs.
+  AuthResult Authenticate(const Credentials& credentials,
+                          std::chrono::system_clock::time_point now =
+                              std::chrono::system_clock::now()) const;
+  // False while an identity provider's keys have not loaded yet.
+  bool IdentityReady() const;
   // The configured user `name` (mTLS: a verified client certificate mapped
   // to it), with `auth_method` "mtls"; nullopt when no such user.
   std::optional<Principal> FindUser(std::string_view name) const;
@@ -57,8 +78,10 @@ class Authenticator {
   struct Entry {
     std::string token_hash_raw;  // 32 bytes
     Principal principal;
+    std::optional<std::int64_t> expires;  // seconds since the epoch
   };
   std::vector<Entry> entries_;
+  std::shared_ptr<const IdentityVerifier> identity_;
 };
 
 }  // namespace agni

@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "gateway/config/identity_warnings.h"
+
 namespace agni {
 
 void PrintConfigErrors(const ConfigErrors& errors, std::ostream& out) {
@@ -30,10 +32,12 @@ int CheckConfig(const std::string& path) {
     PrintConfigErrors(load.errors, std::cout);
     return kExitConfig;
   }
-  if (load.config) {
-    for (const std::string& w : ConfigWarnings(*load.config)) {
-      std::cerr << "warning: " << w << "\n";
-    }
+  // Warnings go to stderr: stdout stays "OK" for scripts.
+  for (const std::string& w : ConfigWarnings(*load.config)) {
+    std::cerr << "warning: " << w << "\n";
+  }
+  for (const std::string& w : IdentityWarnings(*load.config)) {
+    std::cerr << "warning: " << w << "\n";
   }
   std::cout << "OK\n";
   return kExitOk;

@@ -356,7 +356,7 @@ void ReadUsers(const json* value, const std::string& path,
   for (std::size_t i = 0; i < value->size(); ++i) {
     const std::string upath = path + "[" + std::to_string(i) + "]";
     ObjectReader r((*value)[i], upath, errors,
-                   {"name", "groups", "token_sha256"});
+                   {"name", "groups", "token_sha256", "expires"});
     if (!r.ok()) continue;
     User u;
     if (auto name = r.String("name", true)) {
@@ -386,6 +386,13 @@ void ReadUsers(const json* value, const std::string& path,
                 "the same token hash is used by another user");
       }
       u.token_sha256 = *hash;
+    }
+    if (auto expires = r.String("expires", false)) {
+      u.expires = ParseRfc3339(*expires);
+      if (!u.expires) {
+        r.Error(r.PathOf("expires"),
+                "must be an RFC 3339 time such as \"2027-03-01T00:00:00Z\"");
+      }
     }
     users.push_back(std::move(u));
   }
@@ -469,10 +476,11 @@ ConfigLoad LoadConfig(const std::string& path) {
   Config c;
   c.source_path = path;
   const fs::path base_dir = fs::absolute(path).parent_path();
-  ObjectReader r(*doc, "$", errors,
-                 {"listen", "admin_listen", "upstream", "server", "audit",
-                  "users", "auditors", "policy_file", "inventory_file", "tls",
-                  "approvals", "admins", "trusted_proxies"});
+  ObjectReader r(
+      *doc, "$", errors,
+      {"listen", "admin_listen", "upstream", "server", "audit", "users",
+       "auditors", "policy_file", "inventory_file", "tls", "approvals",
+       "admins", "trusted_proxies", "groups", "identity"});
   if (!r.ok()) return out;
 
   ReadEndpoint(r, "listen", c.listen);
@@ -519,6 +527,13 @@ ConfigLoad LoadConfig(const std::string& path) {
     }
   }
 
+  ReadDeclaredGroups(r.Get("groups"), r.PathOf("groups"), c.groups, errors);
+  std::set<std::string, std::less<>> declared(c.groups.begin(), c.groups.end());
+  for (const User& u : c.users)
+    declared.insert(u.groups.begin(), u.groups.end());
+  ReadIdentityConfig(r.Get("identity"), r.PathOf("identity"), base_dir,
+                     declared, c.identity, errors);
+
   if (auto inv = r.String("inventory_file", false)) {
     c.inventory_file = Resolve(base_dir, *inv);
     if (auto inv_doc = ReadJsonFile(c.inventory_file,
@@ -537,11 +552,13 @@ ConfigLoad LoadConfig(const std::string& path) {
         known.users.insert(u.name);
         known.groups.insert(u.groups.begin(), u.groups.end());
       }
+      known.groups.insert(c.groups.begin(), c.groups.end());
       if (auto p = policy::ParsePolicy(
               *pdoc, fs::path(c.policy_file).filename().string(), known,
               errors)) {
         std::vector<policy::Member> members;
         for (const User& u : c.users) members.push_back({u.name, u.groups});
+        AddIdentityProviderMembers(c, members);
         policy::CheckSatisfiable(
             *p, members, fs::path(c.policy_file).filename().string(), errors);
         c.policy = std::make_shared<const policy::Policy>(std::move(*p));

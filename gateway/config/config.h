@@ -14,7 +14,9 @@
 
 #include "audit/ship/syslog_options.h"
 #include "gateway/config/approvals_config.h"
+#include "gateway/config/identity_config.h"
 #include "gateway/config/tls_config.h"
+#include "policies/approvals.h"
 #include "policies/engine.h"
 #include "policies/errors.h"
 
@@ -103,6 +105,9 @@ struct User {
   std::string name;
   std::vector<std::string> groups;
   std::string token_sha256;  // lowercase hex
+  // "expires" (RFC 3339) as seconds since the epoch; from then on the token
+  // is refused with detail `expired`. Unset: the token does not expire.
+  std::optional<std::int64_t> expires;
 };
 
 // Hashed: a decision looks its number up among possibly 100,000s.
@@ -129,6 +134,10 @@ struct Config {
   std::shared_ptr<const policy::Policy> policy;
   Inventory inventory;
   ApprovalsConfig approvals;
+  // Groups that exist besides the static users' (DESIGN.md §10): rules and
+  // group_map may name them, tokens from a provider may carry them.
+  std::vector<std::string> groups;
+  IdentityConfig identity;
 };
 
 struct ConfigLoad {
@@ -144,6 +153,12 @@ ConfigLoad LoadConfig(const std::string& path);
 std::optional<Endpoint> ParseEndpoint(const std::string& text);
 
 bool IsLoopbackHost(const std::string& host);
+
+// With identity.oidc, any declared group may have people at the provider:
+// appends one stand-in per declared group (policy::IdentityProviderMembers),
+// shown as "members of G (identity provider)" among eligible approvers.
+void AddIdentityProviderMembers(const Config& config,
+                                std::vector<policy::Member>& members);
 
 // A user or group name: 1-64 characters of [A-Za-z0-9._@-]. Shared by the
 // config loader and `token new`, so both accept exactly the same names.

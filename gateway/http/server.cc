@@ -342,6 +342,7 @@ void GatewayServer::ConfigureAdmin() {
       "/readyz", [this](const httplib::Request&, httplib::Response& res) {
         std::string problems;
         if (pipeline_.draining()) problems += "draining\n";
+        if (!pipeline_.IdentityReady()) problems += "identity keys\n";
         // A real (durable, off-chain) write: ready means a release could
         // be recorded now, not that the last commit happened to work.
         if (!audit_.Probe()) {

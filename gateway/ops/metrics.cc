@@ -232,6 +232,7 @@ Metrics::Metrics()
   summarized_overloaded_ = &summarized.Add({{"reason", "overloaded"}});
   summarized_other_ = &summarized.Add({{"reason", "other"}});
   DeclareAuditShipping();
+  DeclareIdentity();
 }
 
 void Metrics::CountRejectionSummarized(std::string_view reason) {
@@ -361,6 +362,52 @@ void Metrics::CountConnectionRefused(std::string_view listener,
   connections_refused_
       ->Add({{"listener", std::string(listener)},
              {"reason", std::string(reason)}})
+      .Increment();
+}
+
+namespace {
+
+constexpr const char* kAuthMethods[] = {"bearer", "api_key", "oidc", "none"};
+// "success", or the check that failed (gateway/auth/jwt.h names), or
+// "invalid"/"expired" for static tokens.
+constexpr const char* kAuthResults[] = {
+    "success",   "invalid",   "expired",       "too_large",
+    "malformed", "algorithm", "issuer",        "unknown_key",
+    "signature", "audience",  "not_yet_valid", "user_claim"};
+
+}  // namespace
+
+void Metrics::DeclareIdentity() {
+  auth_ = &CounterFamily(
+      *registry_, "agni_gateway_auth_total",
+      "Credentials judged, by method (bearer, api_key: static tokens; oidc: "
+      "a JWT from an identity provider) and result (success or the failed "
+      "check).");
+  for (const char* m : kAuthMethods)
+    auth_->Add({{"method", m}, {"result", "success"}});
+  jwks_refreshes_ = &CounterFamily(
+      *registry_, "agni_gateway_identity_jwks_refreshes_total",
+      "Fetches of an identity provider's signing keys (JWKS), by issuer "
+      "(config name or index) and result; a failure keeps the last good "
+      "keys.");
+}
+
+void Metrics::CountAuth(std::string_view method, std::string_view result) {
+  auth_
+      ->Add({{"method", Bounded(method, kAuthMethods)},
+             {"result", Bounded(result, kAuthResults)}})
+      .Increment();
+}
+
+void Metrics::DeclareIssuer(const std::string& issuer) {
+  for (const char* r : {"success", "failure"}) {
+    jwks_refreshes_->Add({{"issuer", issuer}, {"result", r}});
+  }
+}
+
+void Metrics::CountJwksRefresh(const std::string& issuer, bool ok) {
+  jwks_refreshes_
+      ->Add({{"issuer", issuer}, {"result", ok ? "success" : "failure"}})
       .Increment();
 }
 

@@ -78,6 +78,13 @@ class Metrics final : public audit::StoreObserver {
   // failed session.
   void SetAuditShippedSeq(std::int64_t seq);
   void CountAuditShipFailure();
+  // Identity (DESIGN.md §10): a credential judged (method: "bearer" |
+  // "api_key" | "oidc"; result: "success" or the failed check), and a fetch
+  // of an issuer's keys (issuer: its config name or index, never a value
+  // from a request). DeclareIssuer shows an issuer's series at zero.
+  void CountAuth(std::string_view method, std::string_view result);
+  void DeclareIssuer(const std::string& issuer);
+  void CountJwksRefresh(const std::string& issuer, bool ok);
 
   // audit::StoreObserver
   void OnCommit(const std::vector<const audit::Record*>& records,
@@ -129,6 +136,9 @@ class Metrics final : public audit::StoreObserver {
   void DeclareAuditShipping();
   prometheus::Gauge* audit_shipped_seq_ = nullptr;
   prometheus::Counter* audit_ship_failures_ = nullptr;
+  void DeclareIdentity();
+  prometheus::Family<prometheus::Counter>* auth_ = nullptr;
+  prometheus::Family<prometheus::Counter>* jwks_refreshes_ = nullptr;
 };
 
 }  // namespace agni

@@ -72,6 +72,15 @@ std::string RedactKnownTokens(std::string_view target,
   return out;
 }
 
+// The principal's part of a record's detail (a JWT's iss and jti) and the
+// stage's, in that order.
+std::string JoinDetail(const std::string& principal_part,
+                       const std::string& stage_part) {
+  if (principal_part.empty()) return stage_part;
+  if (stage_part.empty()) return principal_part;
+  return principal_part + "; " + stage_part;
+}
+
 std::string_view MethodForAudit(std::string_view method) {
   static constexpr std::string_view kKnown[] = {"GET",     "HEAD",   "POST",
                                                 "PUT",     "DELETE", "PATCH",
@@ -207,7 +216,11 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
                                       request.authorization.end());
   std::vector<std::string_view> keys(request.api_key.begin(),
                                      request.api_key.end());
-  AuthResult auth = ctx.access->authenticator.Authenticate({authz, keys});
+  AuthResult auth =
+      ctx.access->authenticator.Authenticate({authz, keys}, clock_());
+  if (!authz.empty() || !keys.empty()) {
+    metrics_.CountAuth(auth.method, auth.result);
+  }
   if (!auth.principal && authz.empty() && keys.empty() &&
       !request.client_certificate_user.empty()) {
     auth.principal =
@@ -437,7 +450,7 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
     ctx.release_outcome = up.request_sent ? audit::ReleaseOutcome::kUnknown
                                           : audit::ReleaseOutcome::kNotSent;
     outcome.reason = ReasonCode(reason);
-    outcome.detail = up.error;
+    outcome.detail = JoinDetail(outcome.detail, up.error);
     std::string detail = up.request_sent
                              ? "the release was sent but no valid answer came "
                                "back; its outcome is unknown and it was not "
@@ -514,6 +527,7 @@ audit::Record RequestPipeline::BaseRecord(const Context& ctx,
     }
     r.groups = ctx.groups_json;
     r.auth_method = ctx.principal->auth_method;
+    r.detail = ctx.principal->audit_detail;
   }
   r.peer = ctx.request.peer;
   r.method = MethodForAudit(ctx.request.method);
@@ -545,7 +559,7 @@ HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
       record.decision = policy::EffectName(policy::Effect::kDeny);
     record.reason = ReasonCode(problem.reason);
     record.response_status = ReasonStatus(problem.reason);
-    record.detail = problem.detail;
+    record.detail = JoinDetail(record.detail, problem.detail);
     if (!ctx.credential_fingerprint.empty()) {
       record.detail += "; credential " + ctx.credential_fingerprint;
     }

@@ -41,8 +41,12 @@ class RejectionLedger;
 // Users and policy as one immutable unit, so a request never sees a new
 // policy with old users. Replaced whole on reload.
 struct AccessSnapshot {
-  explicit AccessSnapshot(const Config& config)
-      : authenticator(config.users),
+  // `identity`: the verifier of config.identity, built and started by the
+  // embedder (null: Bearer JWTs are not accepted).
+  explicit AccessSnapshot(
+      const Config& config,
+      std::shared_ptr<const IdentityVerifier> identity = nullptr)
+      : authenticator(config.users, std::move(identity)),
         policy(config.policy),
         auditors(config.auditors),
         fingerprint_key(config.audit.fingerprint_key),
@@ -51,6 +55,7 @@ struct AccessSnapshot {
         trusted_proxies(config.trusted_proxies),
         users(config.users) {
     for (const User& u : config.users) members.push_back({u.name, u.groups});
+    AddIdentityProviderMembers(config, members);
   }
   Authenticator authenticator;
   std::shared_ptr<const policy::Policy> policy;
@@ -104,6 +109,8 @@ class RequestPipeline {
   bool draining() const { return draining_; }
 
   void ReplaceAccess(std::shared_ptr<const AccessSnapshot> access);
+  // False while an identity provider's keys have not loaded (/readyz).
+  bool IdentityReady() const { return Access()->authenticator.IdentityReady(); }
 
   // Release counts for the velocity limits; outlives every reload. Seeded at
   // start-up from the audit log.

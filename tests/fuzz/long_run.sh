@@ -15,7 +15,7 @@ CORPORA="${AGNI_FUZZ_CORPUS:-/var/tmp/agni-fuzz-corpus}"
 CC=clang-14 CXX=clang++-14 cmake -S "$REPO" -B "$BUILD" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAGNI_SANITIZE=address,undefined \
   -DAGNI_FUZZ=ON >/dev/null
-targets=(phone_path config_loader policy_loader approvals_body)
+targets=(phone_path config_loader policy_loader approvals_body jwt)
 cmake --build "$BUILD" --target "${targets[@]/#/fuzz_}"
 
 status=0

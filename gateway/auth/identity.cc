@@ -1,0 +1,78 @@
+#include "gateway/auth/identity.h"
+
+#include <algorithm>
+
+#include "gateway/auth/jwks_fetch.h"
+
+namespace agni {
+
+IdentityVerifier::IdentityVerifier(
+    const IdentityConfig& config,
+    const std::vector<std::string>& declared_groups, FetchObserver on_fetch,
+    FetcherFactory fetchers) {
+  for (const OidcIssuerConfig& o : config.oidc) {
+    Issuer issuer;
+    JwtRules& r = issuer.rules;
+    r.issuer = o.issuer;
+    r.audiences = o.audiences;
+    for (const std::string& a : o.algorithms) {
+      if (auto alg = ParseJwsAlg(a)) r.algorithms.push_back(*alg);
+    }
+    r.leeway = std::chrono::duration_cast<std::chrono::seconds>(o.leeway);
+    r.user_claim = o.user_claim;
+    r.groups_claim = o.groups_claim;
+    r.group_map = o.group_map;
+    r.declared_groups.insert(declared_groups.begin(), declared_groups.end());
+    JwksFetcher fetcher =
+        fetchers ? fetchers(o)
+                 : MakeJwksFetcher({o.issuer, o.jwks_url, o.jwks_file,
+                                    o.ca_file, std::chrono::seconds(5)});
+    JwksCache::Options options{o.jwks_refresh, o.jwks_min_refresh, nullptr};
+    if (on_fetch) {
+      options.on_fetch = [on_fetch, label = o.name](bool ok,
+                                                    const std::string& error) {
+        on_fetch(label, ok, error);
+      };
+    }
+    issuer.keys =
+        std::make_unique<JwksCache>(std::move(fetcher), std::move(options));
+    issuers_.push_back(std::move(issuer));
+  }
+}
+
+IdentityVerifier::~IdentityVerifier() {
+  for (Issuer& i : issuers_) i.keys->Stop();
+}
+
+void IdentityVerifier::Start() {
+  for (Issuer& i : issuers_) i.keys->Start();
+}
+
+bool IdentityVerifier::Ready() const {
+  return std::all_of(issuers_.begin(), issuers_.end(),
+                     [](const Issuer& i) { return i.keys->Loaded(); });
+}
+
+JwtVerification IdentityVerifier::Verify(
+    std::string_view token, std::chrono::system_clock::time_point now) const {
+  JwsParse parsed = ParseJws(token);
+  if (!parsed.jws) return {std::nullopt, parsed.failure};
+  const Jws& jws = *parsed.jws;
+  const std::optional<std::string> iss = IssuerOf(jws);
+  const Issuer* issuer = nullptr;
+  for (const Issuer& i : issuers_) {
+    if (iss && i.rules.issuer == *iss) issuer = &i;
+  }
+  if (issuer == nullptr) return {std::nullopt, JwtCheck::kIssuer};
+  const std::optional<JwsAlg> alg = AllowedAlgorithm(jws, issuer->rules);
+  if (!alg) return {std::nullopt, JwtCheck::kAlgorithm};
+  std::shared_ptr<const JwkSet> keys = issuer->keys->Keys();
+  const Jwk* key = keys ? keys->Find(jws.kid, jws.has_kid, *alg) : nullptr;
+  if (key == nullptr) {
+    keys = issuer->keys->RefetchForUnknownKey();
+    key = keys ? keys->Find(jws.kid, jws.has_kid, *alg) : nullptr;
+  }
+  return VerifyJwt(jws, *alg, issuer->rules, key, now);
+}
+
+}  // namespace agni

@@ -1,0 +1,57 @@
+// People from the company's identity providers: verifies a Bearer JWT from
+// any configured issuer (identity.oidc[]) against that issuer's JWKS, which it
+// keeps fresh (gateway/auth/jwks_cache.h). Built per config, replaced whole on
+// reload. Thread-safe: Verify() and Ready() may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/auth/jwks_cache.h"
+#include "gateway/auth/jwt.h"
+#include "gateway/config/config.h"
+
+namespace agni {
+
+class IdentityVerifier {
+ public:
+  // After every key fetch: the issuer's label (its config name or index),
+  // whether it worked, and the error (never key material or a token).
+  using FetchObserver = std::function<void(const std::string& issuer, bool ok,
+                                           const std::string& error)>;
+  // Where an issuer's keys come from; tests may replace the network.
+  using FetcherFactory = std::function<JwksFetcher(const OidcIssuerConfig&)>;
+
+  // `declared_groups`: config `groups` plus the static users' groups.
+  IdentityVerifier(const IdentityConfig& config,
+                   const std::vector<std::string>& declared_groups,
+                   FetchObserver on_fetch = nullptr,
+                   FetcherFactory fetchers = nullptr);
+  ~IdentityVerifier();
+
+  // Fetches every issuer's keys once (the caller waits, bounded by the
+  // fetch timeouts) and starts their refresh threads.
+  void Start();
+
+  // True when every issuer has keys (the `identity keys` line of /readyz).
+  bool Ready() const;
+  bool empty() const { return issuers_.empty(); }
+
+  // The token's checks in order: size and shape, issuer, algorithm, key
+  // (refetching on an unknown kid, rate-limited), signature, claims.
+  JwtVerification Verify(std::string_view token,
+                         std::chrono::system_clock::time_point now) const;
+
+ private:
+  struct Issuer {
+    JwtRules rules;
+    std::unique_ptr<JwksCache> keys;
+  };
+  std::vector<Issuer> issuers_;
+};
+
+}  // namespace agni

@@ -1,0 +1,377 @@
+// JWT verification (gateway/auth/jwt, jwk, identity): every hostile token of
+// issue 13 fails with the check named, good tokens of every algorithm pass.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "base/crypto.h"
+#include "gateway/auth/authenticator.h"
+#include "gateway/auth/identity.h"
+#include "gateway/auth/jwt.h"
+#include "policies/approvals.h"
+#include "tests/support/jwt_signer.h"
+
+namespace agni {
+namespace {
+
+using nlohmann::json;
+using testing::SignJwt;
+using testing::TestSigningKey;
+using Clock = std::chrono::system_clock;
+
+constexpr const char* kIssuer = "https://idp.example.com/realms/corp";
+const Clock::time_point kNow =
+    Clock::time_point(std::chrono::seconds(1'800'000'000));
+constexpr std::int64_t kNowSeconds = 1'800'000'000;
+
+const TestSigningKey& Rsa() {
+  static const TestSigningKey key(TestSigningKey::Type::kRsa);
+  return key;
+}
+const TestSigningKey& Ec() {
+  static const TestSigningKey key(TestSigningKey::Type::kEc256);
+  return key;
+}
+const TestSigningKey& Ed() {
+  static const TestSigningKey key(TestSigningKey::Type::kEd25519);
+  return key;
+}
+
+json Claims() {
+  return {{"iss", kIssuer},
+          {"aud", "agni-gateway"},
+          {"sub", "u-1"},
+          {"email", "olga@example.com"},
+          {"groups", {"okta-telecom-ops", "support", "not-declared"}},
+          {"jti", "tok-1"},
+          {"iat", kNowSeconds - 10},
+          {"exp", kNowSeconds + 300}};
+}
+
+IdentityConfig OneIssuer() {
+  OidcIssuerConfig o;
+  o.name = "corp";
+  o.issuer = kIssuer;
+  o.audiences = {"agni-gateway"};
+  o.algorithms = {"RS256", "PS256", "ES256", "EdDSA"};
+  o.group_map = {{"okta-telecom-ops", "telecom-ops"}};
+  o.leeway = std::chrono::seconds(60);
+  o.jwks_refresh = std::chrono::hours(1);
+  o.jwks_min_refresh = std::chrono::seconds(30);
+  return IdentityConfig{{o}};
+}
+
+json Jwks() {
+  return {{"keys",
+           {Rsa().PublicJwk("rsa-1"), Ec().PublicJwk("ec-1"),
+            Ed().PublicJwk("ed-1")}}};
+}
+
+// A verifier whose keys come from memory; counts the fetches.
+struct Fixture {
+  std::atomic<int> fetches{0};
+  std::shared_ptr<IdentityVerifier> verifier;
+  explicit Fixture(json jwks = Jwks(), IdentityConfig config = OneIssuer()) {
+    verifier = std::make_shared<IdentityVerifier>(
+        config, std::vector<std::string>{"telecom-ops", "support"}, nullptr,
+        [this, jwks](const OidcIssuerConfig&) -> JwksFetcher {
+          return [this, jwks] {
+            ++fetches;
+            return JwksFetchResult{jwks.dump(), ""};
+          };
+        });
+    verifier->Start();
+  }
+  std::string Check(const std::string& token) {
+    JwtVerification v = verifier->Verify(token, kNow);
+    return v.ok ? "ok" : std::string(JwtCheckName(v.failure));
+  }
+};
+
+TEST(JwtTest, GoodTokensOfEveryAlgorithmPass) {
+  Fixture f;
+  struct Case {
+    const TestSigningKey& key;
+    const char* alg;
+    const char* kid;
+  } cases[] = {{Rsa(), "RS256", "rsa-1"},
+               {Rsa(), "PS256", "rsa-1"},
+               {Ec(), "ES256", "ec-1"},
+               {Ed(), "EdDSA", "ed-1"}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.alg);
+    JwtVerification v =
+        f.verifier->Verify(SignJwt(c.key, c.alg, c.kid, Claims()), kNow);
+    ASSERT_TRUE(v.ok) << JwtCheckName(v.failure);
+    EXPECT_EQ(v.ok->name, "olga@example.com");
+    // Renamed by group_map; an undeclared group is dropped.
+    EXPECT_EQ(v.ok->groups,
+              (std::vector<std::string>{"telecom-ops", "support"}));
+    EXPECT_EQ(v.ok->issuer, kIssuer);
+    EXPECT_EQ(v.ok->jti, "tok-1");
+  }
+  EXPECT_EQ(f.fetches, 1);
+}
+
+TEST(JwtTest, HostileTokensFailNamingTheCheck) {
+  Fixture f;
+  auto with = [](const std::string& key, json value) {
+    json c = Claims();
+    if (value.is_null()) {
+      c.erase(key);
+    } else {
+      c[key] = std::move(value);
+    }
+    return c;
+  };
+  const std::string good = SignJwt(Rsa(), "RS256", "rsa-1", Claims());
+  const std::string header = json{{"alg", "RS256"}, {"kid", "rsa-1"}}.dump();
+  std::string tampered = good;
+  {
+    // Same header and signature, a payload that names someone else.
+    const std::size_t d1 = good.find('.'), d2 = good.rfind('.');
+    json c = Claims();
+    c["email"] = "mallory@example.com";
+    tampered =
+        good.substr(0, d1 + 1) + Base64UrlEncode(c.dump()) + good.substr(d2);
+  }
+  struct Case {
+    const char* name;
+    std::string token;
+    const char* check;
+  } cases[] = {
+      {"expired",
+       SignJwt(Rsa(), "RS256", "rsa-1", with("exp", kNowSeconds - 61)),
+       "expired"},
+      {"no exp", SignJwt(Rsa(), "RS256", "rsa-1", with("exp", nullptr)),
+       "expired"},
+      {"not yet valid",
+       SignJwt(Rsa(), "RS256", "rsa-1", with("nbf", kNowSeconds + 61)),
+       "not_yet_valid"},
+      {"issued in the future",
+       SignJwt(Rsa(), "RS256", "rsa-1", with("iat", kNowSeconds + 600)),
+       "not_yet_valid"},
+      {"wrong audience",
+       SignJwt(Rsa(), "RS256", "rsa-1", with("aud", "other-app")), "audience"},
+      {"no audience", SignJwt(Rsa(), "RS256", "rsa-1", with("aud", nullptr)),
+       "audience"},
+      {"wrong issuer",
+       SignJwt(Rsa(), "RS256", "rsa-1", with("iss", "https://evil.example")),
+       "issuer"},
+      {"alg none",
+       testing::CompactJws(R"({"alg":"none","kid":"rsa-1"})", Claims().dump(),
+                           ""),
+       "algorithm"},
+      {"alg none with a signature",
+       testing::CompactJws(R"({"alg":"none","kid":"rsa-1"})", Claims().dump(),
+                           "x"),
+       "algorithm"},
+      {"HS256 keyed with the RSA public key",
+       testing::SignHs256(R"({"alg":"HS256","kid":"rsa-1"})", Claims().dump(),
+                          Rsa().PublicPem()),
+       "algorithm"},
+      {"algorithm not configured", SignJwt(Rsa(), "RS512", "rsa-1", Claims()),
+       "algorithm"},
+      {"tampered payload", tampered, "signature"},
+      {"signed by another key",
+       SignJwt(TestSigningKey(TestSigningKey::Type::kRsa), "RS256", "rsa-1",
+               Claims()),
+       "signature"},
+      {"ES256 signed, kid of the RSA key",
+       SignJwt(Ec(), "ES256", "rsa-1", Claims()), "unknown_key"},
+      {"unknown kid", SignJwt(Rsa(), "RS256", "nobody", Claims()),
+       "unknown_key"},
+      {"oversized",
+       SignJwt(Rsa(), "RS256", "rsa-1",
+               with("pad", std::string(kMaxJwtBytes, 'a'))),
+       "too_large"},
+      {"garbage segments", "eyJhbGciOiJSUzI1NiJ9.!!!.???", "malformed"},
+      {"two segments", "eyJhbGciOiJSUzI1NiJ9.eyJ9", "malformed"},
+      {"four segments", good + ".x", "malformed"},
+      {"padding in a segment",
+       good.substr(0, good.find('.')) + "=" + good.substr(good.find('.')),
+       "malformed"},
+      {"duplicate alg in header",
+       testing::CompactJws(R"({"alg":"RS256","alg":"none","kid":"rsa-1"})",
+                           Claims().dump(), "sig"),
+       "malformed"},
+      {"duplicate key in payload",
+       testing::CompactJws(header, R"({"iss":"a","iss":"b"})", "sig"),
+       "malformed"},
+      {"header not an object",
+       testing::CompactJws(R"(["alg"])", Claims().dump(), "sig"), "malformed"},
+      {"crit header",
+       testing::CompactJws(R"({"alg":"RS256","kid":"rsa-1","crit":["x"]})",
+                           Claims().dump(), "sig"),
+       "malformed"},
+      {"no user claim",
+       SignJwt(Rsa(), "RS256", "rsa-1", with("email", nullptr)), "user_claim"},
+      {"user claim with a quote",
+       SignJwt(Rsa(), "RS256", "rsa-1", with("email", "a\"b")), "user_claim"},
+      {"exp as a string", SignJwt(Rsa(), "RS256", "rsa-1", with("exp", "soon")),
+       "malformed"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(f.Check(c.token), c.check);
+  }
+}
+
+TEST(JwtTest, LeewayCoversClockSkew) {
+  Fixture f;
+  json c = Claims();
+  c["exp"] = kNowSeconds - 30;  // expired 30 s ago, leeway 60 s
+  c["nbf"] = kNowSeconds + 30;
+  EXPECT_EQ(f.Check(SignJwt(Rsa(), "RS256", "rsa-1", c)), "ok");
+}
+
+TEST(JwtTest, AudienceMayBeAList) {
+  Fixture f;
+  json c = Claims();
+  c["aud"] = {"other", "agni-gateway"};
+  EXPECT_EQ(f.Check(SignJwt(Rsa(), "RS256", "rsa-1", c)), "ok");
+}
+
+TEST(JwtTest, RandomKidsRefetchAtMostOncePerMinRefresh) {
+  Fixture f;
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(f.Check(SignJwt(Ec(), "ES256", "random-" + std::to_string(i),
+                              Claims())),
+              "unknown_key");
+  }
+  // The start-up fetch, and at most one refetch within jwks_min_refresh.
+  EXPECT_GE(f.fetches, 1);
+  EXPECT_LE(f.fetches, 2);
+}
+
+TEST(JwtTest, AFailedRefreshKeepsTheLastGoodKeys) {
+  std::atomic<int> calls{0};
+  IdentityConfig config = OneIssuer();
+  config.oidc[0].jwks_min_refresh = std::chrono::seconds(1);
+  config.oidc[0].jwks_refresh = std::chrono::seconds(1);
+  IdentityVerifier verifier(config, {"support"}, nullptr,
+                            [&](const OidcIssuerConfig&) {
+                              return [&]() -> JwksFetchResult {
+                                if (calls++ == 0) return {Jwks().dump(), ""};
+                                return {"", "the provider is down"};
+                              };
+                            });
+  verifier.Start();
+  ASSERT_TRUE(verifier.Ready());
+  // The refresh thread fetches again every second; wait (bounded) until it
+  // has failed at least once.
+  for (int i = 0; i < 200 && calls < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GE(calls, 2);
+  EXPECT_TRUE(verifier.Ready());
+  EXPECT_TRUE(
+      verifier.Verify(SignJwt(Rsa(), "RS256", "rsa-1", Claims()), kNow).ok);
+}
+
+TEST(JwtTest, NotReadyUntilKeysLoad) {
+  IdentityVerifier verifier(
+      OneIssuer(), {"support"}, nullptr, [](const OidcIssuerConfig&) {
+        return []() -> JwksFetchResult { return {"", "connection refused"}; };
+      });
+  verifier.Start();
+  EXPECT_FALSE(verifier.Ready());
+  JwtVerification v =
+      verifier.Verify(SignJwt(Rsa(), "RS256", "rsa-1", Claims()), kNow);
+  ASSERT_FALSE(v.ok);
+  EXPECT_EQ(JwtCheckName(v.failure), "unknown_key");
+}
+
+TEST(JwkTest, UnusableKeysAreSkippedAndAnEmptySetRefused) {
+  json weak = Rsa().PublicJwk("weak");
+  weak["n"] = Base64UrlEncode(std::string(128, '\xff'));  // 1024 bits
+  json enc = Ec().PublicJwk("enc");
+  enc["use"] = "enc";
+  json off_curve = Ec().PublicJwk("bad");
+  off_curve["y"] = off_curve["x"];
+  json oct = {{"kty", "oct"}, {"k", "c2VjcmV0"}, {"kid", "hmac"}};
+  EXPECT_FALSE(
+      ParseJwks(json{{"keys", {weak, enc, off_curve, oct}}}.dump()).set);
+  JwksParse ok = ParseJwks(
+      json{{"keys", {weak, enc, off_curve, oct, Ed().PublicJwk("ed")}}}.dump());
+  ASSERT_TRUE(ok.set);
+  EXPECT_EQ(ok.set->keys.size(), 1u);
+  EXPECT_FALSE(ParseJwks("not json").set);
+  EXPECT_FALSE(ParseJwks(R"({"keys": {}})").set);
+}
+
+TEST(JwkTest, Base64UrlIsStrict) {
+  std::string out;
+  EXPECT_TRUE(Base64UrlDecode("aGk", out));
+  EXPECT_EQ(out, "hi");
+  EXPECT_FALSE(Base64UrlDecode("aGl", out));   // non-zero trailing bits
+  EXPECT_FALSE(Base64UrlDecode("aGk=", out));  // padding
+  EXPECT_FALSE(Base64UrlDecode("a+k", out));   // base64, not base64url
+  EXPECT_FALSE(Base64UrlDecode("a", out));
+}
+
+TEST(AuthenticatorJwtTest, BearerJwtBecomesAnOidcPrincipal) {
+  Fixture f;
+  Authenticator auth({}, f.verifier);
+  const std::string token = SignJwt(Ec(), "ES256", "ec-1", Claims());
+  const std::string header = "Bearer " + token;
+  AuthResult r = auth.Authenticate({{header}, {}}, kNow);
+  ASSERT_TRUE(r.principal) << r.failure;
+  EXPECT_EQ(r.principal->auth_method, "oidc");
+  EXPECT_EQ(r.principal->audit_detail,
+            std::string("iss=") + kIssuer + "; jti=tok-1");
+  EXPECT_EQ(r.method, "oidc");
+  EXPECT_EQ(r.result, "success");
+
+  json expired = Claims();
+  expired["exp"] = kNowSeconds - 3600;
+  const std::string bad = "Bearer " + SignJwt(Ec(), "ES256", "ec-1", expired);
+  AuthResult e = auth.Authenticate({{bad}, {}}, kNow);
+  EXPECT_FALSE(e.principal);
+  EXPECT_EQ(e.failure, "expired");
+  EXPECT_EQ(e.failure.find("eyJ"), std::string::npos);
+  // The same JWT as X-Api-Key is not an identity-provider credential.
+  AuthResult k = auth.Authenticate({{}, {token}}, kNow);
+  EXPECT_FALSE(k.principal);
+  EXPECT_EQ(k.failure, "the token is not valid");
+}
+
+TEST(AuthenticatorJwtTest, StaticTokensExpire) {
+  User u{"svc", {"support"}, Sha256Hex("agt_svc"), kNowSeconds};
+  Authenticator auth({u});
+  const std::string header = "Bearer agt_svc";
+  AuthResult before =
+      auth.Authenticate({{header}, {}}, kNow - std::chrono::seconds(1));
+  ASSERT_TRUE(before.principal);
+  EXPECT_EQ(before.principal->auth_method, "bearer");
+  AuthResult after = auth.Authenticate({{header}, {}}, kNow);
+  EXPECT_FALSE(after.principal);
+  EXPECT_EQ(after.failure, "expired");
+  EXPECT_EQ(after.result, "expired");
+}
+
+}  // namespace
+}  // namespace agni
+
+namespace agni {
+namespace {
+
+TEST(IdentityApprovalsTest,
+     ProviderGroupsMakeARequirementMeetableAndShowAsSuch) {
+  const policy::RequiredApproval req{"prod-needs-two", 2, {"telecom-ops"}};
+  std::vector<policy::Member> members{{"alice", {"support"}},
+                                      {"olga", {"telecom-ops"}}};
+  // One static approver cannot give two approvals.
+  EXPECT_NE(policy::UnmeetableReason({req}, "alice", members), "");
+  members.push_back(policy::IdentityProviderMembers("telecom-ops"));
+  members.push_back(policy::IdentityProviderMembers("support"));
+  EXPECT_EQ(policy::UnmeetableReason({req}, "alice", members), "");
+  EXPECT_EQ(policy::EligibleApprovers(req, "alice", members),
+            (std::vector<std::string>{
+                "olga", "members of telecom-ops (identity provider)"}));
+}
+
+}  // namespace
+}  // namespace agni
