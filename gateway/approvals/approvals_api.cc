@@ -385,8 +385,8 @@ ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
     return ProblemReply(ApprovalReason(result.error), result.detail, id);
   }
   ApprovalReply reply;
-  reply.response = JsonResponse(200, View(service_.Effective(std::move(*result.approval)),
-                                   call.members));
+  reply.response = JsonResponse(
+      200, View(service_.Effective(std::move(*result.approval)), call.members));
   reply.approval_id = id;
   if (action.empty()) reply.read_detail = "read approval " + id;
   return reply;
