@@ -539,7 +539,9 @@ void ApprovalService::Sweep() {
       return;
     }
     bool all_expired = true;
-    for (Approval& a : due) all_expired = ExpireIfDueLocked(a) && all_expired;
+    for (Approval& a : due) {
+      if (ExpireIfDueLocked(a) != Expiry::kExpired) all_expired = false;
+    }
     if (due.size() < kBatch || !all_expired) return;
   }
 }

@@ -48,10 +48,11 @@ HttpRequest FromHttplib(const httplib::Request& req) {
 
 // A request whose body httplib has read (the POST routes below): its client
 // certificate's user too, as the pre-routing handler sets for the others.
-HttpRequest FromHttplibWithBody(const httplib::Request& req,
-                                const TlsConfig& tls) {
+HttpRequest FromHttplibWithBody(
+    const httplib::Request& req,
+    const std::vector<ClientCertificateMapping>& mappings) {
   HttpRequest r = FromHttplib(req);
-  r.client_certificate_user = ClientCertificateUser(req, tls);
+  r.client_certificate_user = ClientCertificateUser(req, mappings);
   r.body = req.body;
   return r;
 }
@@ -209,7 +210,8 @@ void GatewayServer::ConfigureMain() {
   ApplyCommonSettings(*main_, config_.server, main_pool_, main_fd_);
   main_->Post(R"(/v1/approvals/[^/]+/[^/]+)",
               [this](const httplib::Request& req, httplib::Response& res) {
-                HttpRequest request = FromHttplibWithBody(req, config_.tls);
+                HttpRequest request =
+                    FromHttplibWithBody(req, *ClientCertificates());
                 HttpResponse out = pipeline_.Handle(request);
                 res.status = out.status;
                 for (auto& [name, value] : out.headers) {
@@ -266,15 +268,14 @@ void GatewayServer::ConfigureMain() {
     }
     return httplib::Server::HandlerResponse::Handled;
   });
-  main_->Post(kExplainPath,
-              [this](const httplib::Request& req, httplib::Response& res) {
-                HttpRequest request = FromHttplibWithBody(req, config_.tls);
-                HttpResponse out = pipeline_.Handle(request);
-                res.status = out.status;
-                for (auto& [name, value] : out.headers)
-                  res.set_header(name, value);
-                res.set_content(std::move(out.body), out.content_type);
-              });
+  main_->Post(kExplainPath, [this](const httplib::Request& req,
+                                   httplib::Response& res) {
+    HttpRequest request = FromHttplibWithBody(req, *ClientCertificates());
+    HttpResponse out = pipeline_.Handle(request);
+    res.status = out.status;
+    for (auto& [name, value] : out.headers) res.set_header(name, value);
+    res.set_content(std::move(out.body), out.content_type);
+  });
   main_->set_exception_handler([this](const httplib::Request&,
                                       httplib::Response& res,
                                       std::exception_ptr ep) {
