@@ -33,6 +33,8 @@ packages=(
   # The .deb: CPack's dependency list (dpkg-shlibdeps), Debian's package
   # checker, and what the package's postinst runs.
   dpkg-dev lintian adduser
+  # The web console's browser test (tests/browser/) drives Debian's chromium.
+  chromium
 )
 
 is_installed() {

@@ -12,6 +12,7 @@
 #include "audit/store.h"
 #include "gateway/approvals/approval_webhook.h"
 #include "gateway/approvals/approvals_api.h"
+#include "gateway/console/sessions.h"
 #include "gateway/http/server.h"
 #include "gateway/ops/metrics.h"
 #include "gateway/pipeline/audit_api.h"
@@ -125,6 +126,17 @@ BuildResult Build(Config config, std::string upstream_api_key,
       *gw->approval_store_, *gw->store_, *gw->metrics_, gw->webhook_.get(), log,
       gw->ClockMicros());
   gw->sweeper_ = std::make_unique<ApprovalSweeper>(*gw->approvals_);
+  if (c.console.enabled) {
+    try {
+      gw->sessions_ = std::make_unique<SessionStore>(c.console.sessions_path);
+    } catch (const std::exception& e) {
+      return Fail(log, "cannot open the console sessions store; not starting",
+                  e.what());
+    }
+    gw->console_ = std::make_unique<ConsoleSessions>(
+        c.console, c.tls.enabled, IsLoopbackHost(c.listen.host), *gw->sessions_,
+        gw->options_.clock);
+  }
   gw->pipeline_ = std::make_unique<RequestPipeline>(
       std::make_shared<const AccessSnapshot>(c),
       RequestPipeline::Collaborators{
@@ -137,6 +149,7 @@ BuildResult Build(Config config, std::string upstream_api_key,
           .audit_api = gw->audit_api_.get(),
           .approvals = gw->approvals_.get(),
           .clock = gw->options_.clock,
+          .console = gw->console_.get(),
       });
   try {
     gw->metrics_->DeclareRateLimits(*c.policy);

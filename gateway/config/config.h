@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gateway/config/approvals_config.h"
+#include "gateway/config/console_config.h"
 #include "gateway/config/tls_config.h"
 #include "policies/engine.h"
 #include "policies/errors.h"
@@ -120,6 +121,7 @@ struct Config {
   std::shared_ptr<const policy::Policy> policy;
   Inventory inventory;
   ApprovalsConfig approvals;
+  ConsoleConfig console;  // the web console and its sessions
 };
 
 struct ConfigLoad {

@@ -69,6 +69,7 @@ ReasonInfo Info(Reason reason) {
     case Reason::kRateLimited:
       return {"rate_limited", 429, "Too many releases"};
     case Reason::kForbidden: return {"forbidden", 403, "Forbidden"};
+    case Reason::kCsrf: return {"csrf", 403, "Cross-site request refused"};
   }
   return {"internal_error", 500, "Internal error"};
 }

@@ -41,6 +41,7 @@ enum class Reason {
   kDuplicateApproval,
   kRateLimited,
   kForbidden,
+  kCsrf,  // a console state change without its CSRF proof
 };
 
 std::string_view ReasonCode(Reason reason);
