@@ -3,7 +3,12 @@
 // and audit apply as to curl. Values from the API are only ever rendered as
 // text (textContent), never as markup.
 
-const state = { session: null, auditAfter: null, auditQuery: "" };
+const state = { session: null, auditAfter: null, auditQuery: "", auditLoad: 0 };
+
+// Whether this tab signed in (the cookie itself is HttpOnly): without it the
+// page does not ask for a session it does not have, which the gateway would
+// answer 401 and audit.
+const SIGNED_IN = "agni-console-signed-in";
 
 const $ = (id) => document.getElementById(id);
 
@@ -13,6 +18,12 @@ function el(tag, text, attrs = {}) {
   if (text !== undefined && text !== null) node.textContent = String(text);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   return node;
+}
+
+// A failed call's message, unless it ended the session (already back at
+// sign-in with its own message).
+function report(e) {
+  if (e.status !== 401) say(e.message, "error");
 }
 
 function say(message, kind = "") {
@@ -87,10 +98,11 @@ function show(view) {
   }
   say("");
   const loaders = { pending: loadPending, mine: loadMine, audit: loadAudit };
-  if (loaders[view]) loaders[view]().catch((e) => say(e.message, "error"));
+  if (loaders[view]) loaders[view]().catch(report);
 }
 
 function showSignIn(message = "") {
+  sessionStorage.removeItem(SIGNED_IN);
   $("nav").hidden = true;
   show("signin");
   say(message);
@@ -132,7 +144,7 @@ function decisionForm(a) {
       say(action === "approve" ? "Approved." : "Denied.", "ok");
       await loadPending();
     } catch (e) {
-      say(e.message, "error");
+      report(e);
     }
   };
   form.addEventListener("submit", (ev) => { ev.preventDefault(); decide("approve"); });
@@ -153,7 +165,8 @@ async function loadPending() {
   const me = state.session.user;
   const list = $("pending-list");
   const items = (await approvals("pending")).filter(
-    (a) => a.requester !== me && (a.eligible_approvers || []).includes(me));
+    (a) => a.requester !== me && (a.eligible_approvers || []).includes(me) &&
+      !(a.approvals || []).some((v) => v.user === me));
   list.replaceChildren();
   if (items.length === 0) list.append(el("p", "Nothing waits for you.", { class: "muted" }));
   for (const a of items) {
@@ -210,7 +223,7 @@ async function loadMine() {
             { "X-Approval-Id": a.id });
           say(`Released (HTTP ${status}).`, "ok");
           await loadMine();
-        } catch (e) { say(e.message, "error"); }
+        } catch (e) { report(e); }
       });
       row.append(b);
     }
@@ -221,7 +234,7 @@ async function loadMine() {
           await api("POST", `/v1/approvals/${encodeURIComponent(a.id)}/cancel`, {});
           say("Cancelled.", "ok");
           await loadMine();
-        } catch (e) { say(e.message, "error"); }
+        } catch (e) { report(e); }
       });
       row.append(c);
     }
@@ -242,13 +255,15 @@ function auditRow(r) {
   const first = el("td");
   first.append(seq);
   tr.append(first);
-  for (const k of ["time", "stage", "principal", "phone_number", "decision", "reason", "detail"]) {
+  for (const k of ["time", "stage", "principal", "phone_number", "decision", "outcome", "reason",
+                   "detail"]) {
     tr.append(el("td", r[k] ?? ""));
   }
   return tr;
 }
 
 async function loadAudit(append = false) {
+  const load = ++state.auditLoad;  // a newer search supersedes this one
   if (!append) {
     state.auditAfter = null;
     $("audit-table").tBodies[0].replaceChildren();
@@ -264,6 +279,7 @@ async function loadAudit(append = false) {
   params.set("limit", "50");
   if (state.auditAfter !== null) params.set("after_seq", String(state.auditAfter));
   const { data } = await api("GET", `/v1/audit?${params}`);
+  if (load !== state.auditLoad) return;
   const body = $("audit-table").tBodies[0];
   for (const r of (data && data.records) || []) body.append(auditRow(r));
   state.auditAfter = data ? data.next_after_seq : null;
@@ -284,6 +300,7 @@ $("signin-form").addEventListener("submit", async (ev) => {
     const data = await res.json().catch(() => null);
     if (!res.ok) throw new ApiError(res.status, data);
     $("signin-token").value = "";
+    sessionStorage.setItem(SIGNED_IN, "1");
     const me = await fetch("/v1/session", { credentials: "same-origin" });
     startApp(await me.json());
     $("main").focus();
@@ -307,10 +324,10 @@ $("audit-form").addEventListener("submit", (ev) => {
   const params = new URLSearchParams();
   for (const [k, v] of new FormData(ev.target)) if (v) params.set(k, String(v));
   state.auditQuery = params.toString();
-  loadAudit().catch((e) => say(e.message, "error"));
+  loadAudit().catch(report);
 });
 
-$("audit-more").addEventListener("click", () => loadAudit(true).catch((e) => say(e.message, "error")));
+$("audit-more").addEventListener("click", () => loadAudit(true).catch(report));
 
 $("explain-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
@@ -319,6 +336,7 @@ $("explain-form").addEventListener("submit", (ev) => {
 });
 
 (async () => {
+  if (!sessionStorage.getItem(SIGNED_IN)) return showSignIn();
   const res = await fetch("/v1/session", { credentials: "same-origin" });
   if (res.ok) startApp(await res.json());
   else showSignIn();
