@@ -9,7 +9,8 @@ if [[ $# -lt 1 || ! -x "$1" ]]; then
   exit 2
 fi
 bash "$here/install.sh"
-export AGNI_GATEWAY_BINARY="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+AGNI_GATEWAY_BINARY="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+export AGNI_GATEWAY_BINARY
 if [[ -n "${2:-}" ]]; then
   mkdir -p "$2"
   export AGNI_SCREENSHOT_DIR="$2"
