@@ -907,9 +907,6 @@ TEST(LoadConfigTest, WarmThreadsMayNotExceedTheConnectionCap) {
   ExpectSingleError(cfg, "$.server.admin_threads", "admin_max_connections");
 }
 
-}  // namespace
-}  // namespace agni
-
 TEST(LoadConfigTest, ConsoleBlockIsValidatedAtItsPath) {
   json idle = FullConfig();
   idle["console"] = {{"session_idle", "9h"}};
@@ -924,3 +921,6 @@ TEST(LoadConfigTest, ConsoleBlockIsValidatedAtItsPath) {
   unknown["console"] = {{"enable", true}};
   ExpectSingleError(unknown, "$.console.enable", "");
 }
+
+}  // namespace
+}  // namespace agni
