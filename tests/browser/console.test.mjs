@@ -11,7 +11,10 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+
+const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 const BIN = process.env.AGNI_GATEWAY_BINARY;
 const API_KEY = "vendor-key-" + crypto.randomBytes(8).toString("hex");
@@ -254,4 +257,31 @@ test("phone width (375px) has no horizontal scroll on any page", async () => {
     assert.ok(scroll <= width, `${view}: scrollWidth ${scroll} > ${width}`);
   }
   await carol.screenshot({ path: path.join(shots, "console-phone.png"), fullPage: true });
+});
+
+test("axe-core finds no serious or critical violation on any page", async () => {
+  // bypassCSP: the page's own CSP would (rightly) refuse the injected checker.
+  const context = await browser.newContext({ bypassCSP: true });
+  const page = await context.newPage();
+  await page.goto(`${base}/ui/`);
+  await page.locator("#signin-token").waitFor();
+  const check = async (name) => {
+    await page.addScriptTag({ path: axePath });
+    const violations = await page.evaluate(async () => {
+      const r = await window.axe.run(document, { resultTypes: ["violations"] });
+      return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    });
+    assert.deepEqual(violations, [], `${name}: ${violations.join("; ")}`);
+  };
+  await check("Sign in");
+  await page.getByLabel("Gateway token").fill(tokens.carol);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#who").filter({ hasText: "carol" }).waitFor();
+  for (const view of ["Pending", "My requests", "Audit", "Explain"]) {
+    await page.getByRole("button", { name: view, exact: true }).click();
+    await page.waitForTimeout(200);
+    await check(view);
+  }
+  await context.close();
 });
