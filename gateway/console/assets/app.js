@@ -161,14 +161,19 @@ async function explainInto(target, user, number) {
   }
 }
 
-async function loadPending() {
+// Cards shown at once; the rest come a page at a time ("Show more").
+const PAGE = 50;
+
+async function loadPending(shown = PAGE) {
   const me = state.session.user;
   const list = $("pending-list");
-  const items = (await approvals("pending")).filter(
+  const all = (await approvals("pending")).filter(
     (a) => a.requester !== me && (a.eligible_approvers || []).includes(me) &&
       !(a.approvals || []).some((v) => v.user === me));
-  list.replaceChildren();
-  if (items.length === 0) list.append(el("p", "Nothing waits for you.", { class: "muted" }));
+  const items = all.slice(0, shown);
+  // Built off-document and attached once: one layout for the whole list.
+  const cards = document.createDocumentFragment();
+  if (items.length === 0) cards.append(el("p", "Nothing waits for you.", { class: "muted" }));
   for (const a of items) {
     const card = el("article", null, { class: "card", "aria-label": `Request ${a.id}` });
     card.append(el("h3", `${a.phone_number} for ${a.requester}`));
@@ -189,8 +194,15 @@ async function loadPending() {
       card.append(b, out);
     }
     card.append(decisionForm(a));
-    list.append(card);
+    cards.append(card);
   }
+  if (all.length > items.length) {
+    const more = el("button", `Show more (${all.length - items.length} not shown)`,
+                    { type: "button" });
+    more.addEventListener("click", () => loadPending(shown + PAGE).catch(report));
+    cards.append(more);
+  }
+  list.replaceChildren(cards);
 }
 
 function releasePath(number) {
@@ -201,8 +213,8 @@ async function loadMine() {
   const me = state.session.user;
   const list = $("mine-list");
   const items = (await approvals()).filter((a) => a.requester === me);
-  list.replaceChildren();
-  if (items.length === 0) list.append(el("p", "You have no requests.", { class: "muted" }));
+  const cards = document.createDocumentFragment();
+  if (items.length === 0) cards.append(el("p", "You have no requests.", { class: "muted" }));
   for (const a of items) {
     const card = el("article", null, { class: "card", "aria-label": `Request ${a.id}` });
     card.append(el("h3", `${a.phone_number}: ${a.status}`));
@@ -239,8 +251,9 @@ async function loadMine() {
       row.append(c);
     }
     card.append(row);
-    list.append(card);
+    cards.append(card);
   }
+  list.replaceChildren(cards);
 }
 
 function auditRow(r) {
