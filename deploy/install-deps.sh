@@ -38,6 +38,8 @@ packages=(
   e2fsprogs
   # A real rsyslog with its TLS driver, started by the syslog sink's tests.
   rsyslog rsyslog-gnutls
+  # The web console's browser test (tests/browser/) drives Debian's chromium.
+  chromium
 )
 
 is_installed() {

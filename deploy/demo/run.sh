@@ -14,7 +14,10 @@
 #      policy.json and a demo vendor API key into a state dir
 #   5. starts the gateway on free loopback ports and runs a curl walkthrough:
 #      an allowed release (200 from the mock), a denied one (403
-#      policy_denied, naming the rule), an unauthenticated one (401)
+#      policy_denied, naming the rule), an unauthenticated one (401), then an
+#      enforced approval: a release answered 202, two approvals, the release,
+#      and its story in the audit log; prints the web console's URL and the
+#      tokens to sign in with
 #   6. keeps running until Ctrl-C; exits right after the walkthrough when
 #      AGNI_DEMO_ONESHOT=1 or stdin is not a terminal. Child processes are
 #      stopped on exit either way.
@@ -113,7 +116,7 @@ read -r mock_pid mock_port <<<"$out"
 
 # --- 4. users, policy, API key, config ------------------------------------------
 say "creating demo users with 'agni-gateway token new'"
-for spec in alice:support bob:sales; do
+for spec in alice:support bob:sales olga:telecom-ops oscar:telecom-ops carol:compliance; do
   name="${spec%%:*}"
   groups="${spec#*:}"
   echo "  $BIN token new --user $name --groups $groups --json"
@@ -128,6 +131,10 @@ cat >"$state/policy.json" <<'EOF'
 {
   "rules": [
     { "id": "never-release-emergency", "effect": "deny", "numbers": ["+1911*"] },
+    { "id": "prod-needs-two", "effect": "require_approval", "groups": ["support"],
+      "numbers": ["+1415*"],
+      "approval": { "approvals": 2, "from_groups": ["telecom-ops"], "ttl": "24h",
+                    "execute_within": "1h" } },
     { "id": "support-sandbox", "effect": "allow", "groups": ["support"], "numbers": ["+1555*"] }
   ]
 }
@@ -142,7 +149,8 @@ unset AGNI_API_KEY
 # shellcheck disable=SC2317 # called by serve_until_healthy
 write_config() { # write_config GW_PORT ADMIN_PORT
   write_gateway_config "$state/config.json" "$1" "$2" "$mock_port" \
-    "$state/tokens/alice.json" "$state/tokens/bob.json"
+    "$state/tokens/alice.json" "$state/tokens/bob.json" \
+    "$state/tokens/olga.json" "$state/tokens/oscar.json" "$state/tokens/carol.json"
 }
 
 # --- 5. the gateway ----------------------------------------------------------------
@@ -197,7 +205,12 @@ echo
 say "gateway on $GW (admin: http://127.0.0.1:$admin_port), mock on http://127.0.0.1:$mock_port"
 echo "  alice (group support) token: $alice_token"
 echo "  bob   (group sales)   token: $(cat "$state/tokens/bob.token")"
-echo "  policy ($state/policy.json): support may release +1555*; nobody may release +1911*"
+for u in olga oscar carol; do
+  printf '  %-5s (group %s) token: %s\n' "$u" \
+    "$(json_get "$state/tokens/$u.json" user.groups | tr -d '[]"')" "$(cat "$state/tokens/$u.token")"
+done
+echo "  policy ($state/policy.json): support may release +1555*; nobody may release +1911*;"
+echo "    support's releases of +1415* need two approvals from telecom-ops"
 
 step "1. alice releases +15555550100: allowed by rule support-sandbox, answered by the mock" 200 \
   -X DELETE -H "Authorization: Bearer $alice_token" "$GW/api/v1/phone-numbers/%2B15555550100/release/"
@@ -205,6 +218,31 @@ step "2. alice releases +19115550100: denied by rule never-release-emergency" 40
   -X DELETE -H "Authorization: Bearer $alice_token" "$GW/api/v1/phone-numbers/%2B19115550100/release/"
 step "3. no credentials: unauthenticated" 401 \
   -X DELETE "$GW/api/v1/phone-numbers/%2B15555550100/release/"
+
+
+olga_token="$(cat "$state/tokens/olga.token")"
+oscar_token="$(cat "$state/tokens/oscar.token")"
+carol_token="$(cat "$state/tokens/carol.token")"
+step "4. alice releases +14155550100: rule prod-needs-two asks for two approvals (202)" 202 \
+  -X DELETE -H "Authorization: Bearer $alice_token" "$GW/api/v1/phone-numbers/%2B14155550100/release/"
+approval_id="$(json_get "$state/last-body" approval.id || echo missing)"
+step "5. olga (telecom-ops) approves, with a reason" 200 \
+  -X POST -H "Authorization: Bearer $olga_token" -H 'Content-Type: application/json' \
+  -d '{"reason":"ticket OPS-1234 checked"}' "$GW/v1/approvals/$approval_id/approve"
+step "6. oscar (telecom-ops) approves: two of two" 200 \
+  -X POST -H "Authorization: Bearer $oscar_token" -H 'Content-Type: application/json' \
+  -d '{"reason":"customer confirmed"}' "$GW/v1/approvals/$approval_id/approve"
+step "7. alice releases again with the approval: forwarded, answered by the mock" 200 \
+  -X DELETE -H "Authorization: Bearer $alice_token" -H "X-Approval-Id: $approval_id" \
+  "$GW/api/v1/phone-numbers/%2B14155550100/release/"
+step "8. carol (auditor) reads the story in the audit log" 200 \
+  -H "Authorization: Bearer $carol_token" "$GW/v1/audit?phone_number=%2B14155550100"
+
+echo
+say "the web console: http://localhost:$gw_port/ui/"
+echo "  sign in with a token above: olga or oscar approve on Pending, alice releases"
+echo "  on My requests, carol browses Audit. (Open it on this machine: the session"
+echo "  cookie is accepted over plain HTTP on a loopback listener only.)"
 
 echo
 say "more to try"

@@ -15,6 +15,7 @@
 #include "gateway/approvals/approval_webhook.h"
 #include "gateway/approvals/approvals_api.h"
 #include "gateway/auth/identity.h"
+#include "gateway/console/sessions.h"
 #include "gateway/http/server.h"
 #include "gateway/ops/metrics.h"
 #include "gateway/pipeline/audit_api.h"
@@ -221,6 +222,17 @@ BuildResult Build(Config config, std::string upstream_api_key,
                 e.what());
   }
   gw->sweeper_ = std::make_unique<ApprovalSweeper>(*gw->approvals_);
+  if (c.console.enabled) {
+    try {
+      gw->sessions_ = std::make_unique<SessionStore>(c.console.sessions_path);
+    } catch (const std::exception& e) {
+      return Fail(log, "cannot open the console sessions store; not starting",
+                  e.what());
+    }
+    gw->console_ = std::make_unique<ConsoleSessions>(
+        c.console, c.tls.enabled, IsLoopbackHost(c.listen.host), *gw->sessions_,
+        gw->options_.clock);
+  }
   gw->pipeline_ = std::make_unique<RequestPipeline>(
       std::make_shared<const AccessSnapshot>(
           c, StartIdentity(c, *gw->metrics_, log)),
@@ -234,6 +246,7 @@ BuildResult Build(Config config, std::string upstream_api_key,
           .audit_api = gw->audit_api_.get(),
           .approvals = gw->approvals_.get(),
           .clock = gw->options_.clock,
+          .console = gw->console_.get(),
       });
   try {
     gw->metrics_->DeclareRateLimits(*c.policy);

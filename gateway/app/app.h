@@ -32,6 +32,8 @@ class SqliteApprovalStore;
 class ApprovalSweeper;
 class ApprovalsGateway;
 class AuditApi;
+class ConsoleSessions;
+class SessionStore;
 class GatewayServer;
 class HttpUpstream;
 class Metrics;
@@ -134,6 +136,8 @@ class Gateway {
   std::unique_ptr<WebhookNotifier> webhook_;  // null: no approvals.webhook
   std::unique_ptr<ApprovalsGateway> approvals_;
   std::unique_ptr<ApprovalSweeper> sweeper_;
+  std::unique_ptr<SessionStore> sessions_;    // null: console disabled
+  std::unique_ptr<ConsoleSessions> console_;  // null: console disabled
   std::unique_ptr<RequestPipeline> pipeline_;
   std::unique_ptr<GatewayServer> server_;
   bool started_ = false;

@@ -480,7 +480,7 @@ ConfigLoad LoadConfig(const std::string& path) {
       *doc, "$", errors,
       {"listen", "admin_listen", "upstream", "server", "audit", "users",
        "auditors", "policy_file", "inventory_file", "tls", "approvals",
-       "admins", "trusted_proxies", "groups", "identity"});
+       "admins", "trusted_proxies", "groups", "identity", "console"});
   if (!r.ok()) return out;
 
   ReadEndpoint(r, "listen", c.listen);
@@ -514,6 +514,8 @@ ConfigLoad LoadConfig(const std::string& path) {
   }
   ReadApprovalsConfig(r.Get("approvals"), r.PathOf("approvals"), base_dir,
                       c.audit.path, c.approvals, errors);
+  ReadConsoleConfig(r.Get("console"), r.PathOf("console"), base_dir,
+                    c.audit.path, c.console, errors);
   if (auto a = r.StringList("admins", false)) c.admins = std::move(*a);
   if (auto proxies = r.StringList("trusted_proxies", false)) {
     for (std::size_t k = 0; k < proxies->size(); ++k) {

@@ -14,6 +14,7 @@
 
 #include "audit/ship/syslog_options.h"
 #include "gateway/config/approvals_config.h"
+#include "gateway/config/console_config.h"
 #include "gateway/config/identity_config.h"
 #include "gateway/config/tls_config.h"
 #include "policies/approvals.h"
@@ -138,6 +139,7 @@ struct Config {
   // group_map may name them, tokens from a provider may carry them.
   std::vector<std::string> groups;
   IdentityConfig identity;
+  ConsoleConfig console;  // the web console and its sessions
 };
 
 struct ConfigLoad {

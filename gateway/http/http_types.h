@@ -25,6 +25,10 @@ struct HttpRequest {
   std::string version;            // "HTTP/1.1", "HTTP/1.0"; empty: not HTTP
   std::vector<std::string> host;  // every Host header
   std::vector<std::string> release_reason;  // every X-Release-Reason header
+  // The web console's session (gateway/console/sessions.h).
+  std::vector<std::string> cookie;      // every Cookie header
+  std::vector<std::string> origin;      // every Origin header
+  std::vector<std::string> csrf_token;  // every X-CSRF-Token header
 };
 
 struct HttpResponse {

@@ -40,6 +40,9 @@ HttpRequest FromHttplib(const httplib::Request& req) {
   r.version = req.version;
   r.host = HeaderValues(req, "Host");
   r.release_reason = HeaderValues(req, "X-Release-Reason");
+  r.cookie = HeaderValues(req, "Cookie");
+  r.origin = HeaderValues(req, "Origin");
+  r.csrf_token = HeaderValues(req, "X-CSRF-Token");
   const std::string length = req.get_header_value("Content-Length");
   r.has_body =
       (!length.empty() && length != "0") || req.has_header("Transfer-Encoding");
@@ -61,8 +64,10 @@ HttpRequest FromHttplibWithBody(
 // is answered after httplib has read the body (the pre-routing handler runs
 // before that).
 constexpr const char* kExplainPath = "/v1/policy/explain";
+constexpr const char* kSessionPath = "/v1/session";  // console sign-in
 bool TakesBody(const httplib::Request& req) {
-  return req.method == "POST" && req.path == kExplainPath;
+  return req.method == "POST" &&
+         (req.path == kExplainPath || req.path == kSessionPath);
 }
 
 void WriteProblem(httplib::Response& res, Reason reason,
@@ -269,6 +274,15 @@ void GatewayServer::ConfigureMain() {
     return httplib::Server::HandlerResponse::Handled;
   });
   main_->Post(kExplainPath, [this](const httplib::Request& req,
+                                   httplib::Response& res) {
+    HttpRequest request = FromHttplibWithBody(req, *ClientCertificates());
+    HttpResponse out = pipeline_.Handle(request);
+    res.status = out.status;
+    for (auto& [name, value] : out.headers) res.set_header(name, value);
+    res.set_content(std::move(out.body), out.content_type);
+  });
+  // The console's sign-in reads its body ({"token"}) the same way.
+  main_->Post(kSessionPath, [this](const httplib::Request& req,
                                    httplib::Response& res) {
     HttpRequest request = FromHttplibWithBody(req, *ClientCertificates());
     HttpResponse out = pipeline_.Handle(request);

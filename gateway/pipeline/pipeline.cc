@@ -144,7 +144,8 @@ RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
       audit_api_(with.audit_api),
       rejections_(with.rejections),
       clock_(with.clock ? std::move(with.clock)
-                        : [] { return std::chrono::system_clock::now(); }) {}
+                        : [] { return std::chrono::system_clock::now(); }),
+      console_(with.console) {}
 
 std::shared_ptr<const AccessSnapshot> RequestPipeline::Access() const {
   std::lock_guard lock(access_mu_);
@@ -209,6 +210,15 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
     ctx.route = Route::kApprovals;
   } else if (path == kExplainPath) {
     ctx.route = Route::kExplain;
+  } else if (console_ != nullptr && path == "/v1/session") {
+    ctx.route = Route::kSession;
+  } else if (console_ != nullptr &&
+             (path == "/ui" || path.starts_with("/ui/"))) {
+    ctx.route = Route::kConsole;
+  }
+  if (ctx.route == Route::kConsole) return ConsolePage(ctx, path);
+  if (ctx.route == Route::kSession && request.method == "POST") {
+    return SignIn(ctx);
   }
 
   // Authenticate.
@@ -226,6 +236,10 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
     auth.principal =
         ctx.access->authenticator.FindUser(request.client_certificate_user);
   }
+  if (!auth.principal && authz.empty() && keys.empty() &&
+      request.client_certificate_user.empty() && console_ != nullptr) {
+    AuthenticateSession(ctx, auth);
+  }
   // RFC 9112 section 3.2: an HTTP/1.1 request with no Host header, or more
   // than one, is answered 400 whoever sends it (audited under the caller's
   // name when the credential is valid).
@@ -242,8 +256,12 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
     return Finish(ctx, {Reason::kUnauthenticated, auth.failure, ""});
   }
   ctx.principal = std::move(auth.principal);
+  if (std::optional<HttpResponse> refused = CheckSessionCsrf(ctx)) {
+    return std::move(*refused);
+  }
 
   // Route.
+  if (ctx.route == Route::kSession) return SessionRoute(ctx);
   if (ctx.route == Route::kOther ||
       (ctx.route == Route::kApprovals && approvals_ == nullptr)) {
     return Finish(ctx, {Reason::kNotFound, "no such route", ""});

@@ -35,6 +35,7 @@
 namespace agni {
 
 class AuditApi;
+class ConsoleSessions;
 class ApprovalsGateway;
 class RejectionLedger;
 
@@ -93,6 +94,9 @@ class RequestPipeline {
     // The wall clock for time windows and limits (tests move it). Empty: the
     // system clock.
     std::function<std::chrono::system_clock::time_point()> clock;
+    // The web console: /ui/ and cookie sessions (/v1/session). Null: both
+    // are 404 and a session cookie authenticates nothing.
+    ConsoleSessions* console = nullptr;
   };
 
   RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
@@ -131,6 +135,16 @@ class RequestPipeline {
   // A consumed approval whose release is not sent becomes usable again.
   void RestoreApproval(Context& ctx, const std::string& why);
   HttpResponse ExplainPolicy(Context& ctx);
+  // The web console (session_routes.cc): its pages, sign-in, the session
+  // behind a cookie, sign-out.
+  HttpResponse ConsolePage(Context& ctx, std::string_view path);
+  HttpResponse SignIn(Context& ctx);
+  // The principal of the request's session cookie into `auth` (or why
+  // not into its failure); for a request with no other credential.
+  void AuthenticateSession(Context& ctx, AuthResult& auth);
+  // 403 csrf for a state change made with the cookie without its proof.
+  std::optional<HttpResponse> CheckSessionCsrf(Context& ctx);
+  HttpResponse SessionRoute(Context& ctx);
   HttpResponse Forward(Context& ctx, const std::string& upstream_path);
   // The one exit for answers the gateway generates itself.
   HttpResponse Finish(Context& ctx, Problem problem);
@@ -159,6 +173,7 @@ class RequestPipeline {
   RejectionLedger* const rejections_;
   policy::VelocityLimiter limiter_;
   const std::function<std::chrono::system_clock::time_point()> clock_;
+  ConsoleSessions* const console_;
 };
 
 }  // namespace agni

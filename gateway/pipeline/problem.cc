@@ -73,6 +73,7 @@ ReasonInfo Info(Reason reason) {
       return {"too_many_open_approvals", 429, "Too many open approvals"};
     case Reason::kReasonRequired:
       return {"reason_required", 400, "Release reason required"};
+    case Reason::kCsrf: return {"csrf", 403, "Cross-site request refused"};
   }
   return {"internal_error", 500, "Internal error"};
 }

@@ -43,6 +43,7 @@ enum class Reason {
   kForbidden,
   kTooManyOpenApprovals,  // approvals.max_open_per_user reached
   kReasonRequired,        // X-Release-Reason missing or not as the rule asks
+  kCsrf,                  // a console state change without its CSRF proof
 };
 
 std::string_view ReasonCode(Reason reason);

@@ -17,7 +17,16 @@
 namespace agni {
 
 // The routes of the main listener. Text only in metrics and the request log.
-enum class Route { kRelease, kWhoAmI, kAudit, kApprovals, kExplain, kOther };
+enum class Route {
+  kRelease,
+  kWhoAmI,
+  kAudit,
+  kApprovals,
+  kExplain,
+  kOther,
+  kSession,  // /v1/session: console sign-in and sign-out
+  kConsole,  // /ui/: the console's pages
+};
 std::string_view RouteName(Route route);
 
 // Built up as the request moves through the stages.
@@ -53,6 +62,11 @@ struct RequestPipeline::Context {
   // release may since have reached the upstream (then it stays consumed).
   bool approval_consumed = false;
   bool approval_may_be_sent = false;
+  // The console session the request's cookie names, when it authenticated
+  // by cookie (gateway/console/sessions.h); its cookie hash, else empty.
+  std::string session_cookie_hash;
+  std::string session_csrf_token;
+  std::int64_t session_expires_us = 0;
 };
 
 }  // namespace agni

@@ -30,6 +30,8 @@ std::string_view RouteName(Route route) {
     case Route::kApprovals: return "approvals";
     case Route::kExplain: return "explain";
     case Route::kOther: return "other";
+    case Route::kSession: return "session";
+    case Route::kConsole: return "console";
   }
   return "other";
 }

@@ -907,5 +907,20 @@ TEST(LoadConfigTest, WarmThreadsMayNotExceedTheConnectionCap) {
   ExpectSingleError(cfg, "$.server.admin_threads", "admin_max_connections");
 }
 
+TEST(LoadConfigTest, ConsoleBlockIsValidatedAtItsPath) {
+  json idle = FullConfig();
+  idle["console"] = {{"session_idle", "9h"}};
+  ExpectSingleError(idle, "$.console.session_idle", "session_max");
+  json url = FullConfig();
+  url["console"] = {{"public_url", "https://agni.example.com/ui/"}};
+  ExpectSingleError(url, "$.console.public_url", "origin");
+  json same = FullConfig();
+  same["console"] = {{"sessions_path", same["audit"]["path"]}};
+  ExpectSingleError(same, "$.console.sessions_path", "audit.path");
+  json unknown = FullConfig();
+  unknown["console"] = {{"enable", true}};
+  ExpectSingleError(unknown, "$.console.enable", "");
+}
+
 }  // namespace
 }  // namespace agni

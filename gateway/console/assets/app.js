@@ -1,0 +1,356 @@
+// The agni-gateway console: every action is a call to the gateway's JSON API
+// with the session cookie and the session's CSRF token, so the same checks
+// and audit apply as to curl. Values from the API are only ever rendered as
+// text (textContent), never as markup.
+
+const state = { session: null, auditAfter: null, auditQuery: "", auditLoad: 0 };
+
+// Whether this tab signed in (the cookie itself is HttpOnly): without it the
+// page does not ask for a session it does not have, which the gateway would
+// answer 401 and audit.
+const SIGNED_IN = "agni-console-signed-in";
+
+const $ = (id) => document.getElementById(id);
+
+// Builds an element with text content and attributes; never parses markup.
+function el(tag, text, attrs = {}) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+}
+
+// A failed call's message, unless it ended the session (already back at
+// sign-in with its own message).
+function report(e) {
+  if (e.status !== 401) say(e.message, "error");
+}
+
+function say(message, kind = "") {
+  const s = $("status");
+  s.textContent = message;
+  s.className = kind;
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && (body.detail || body.title)) || `HTTP ${status}`);
+    this.status = status;
+    this.reason = body && body.reason;
+  }
+}
+
+async function api(method, path, body, headers = {}) {
+  const h = { ...headers };
+  if (method !== "GET" && state.session) h["X-CSRF-Token"] = state.session.csrf_token;
+  if (body !== undefined) h["Content-Type"] = "application/json";
+  const res = await fetch(path, {
+    method, headers: h, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  try { data = await res.json(); } catch { data = null; }
+  if (res.status === 401 && state.session) {
+    state.session = null;
+    showSignIn("Your session has ended; sign in again.");
+  }
+  if (!res.ok && res.status !== 202) throw new ApiError(res.status, data);
+  return { status: res.status, data };
+}
+
+function timeLeft(iso) {
+  if (!iso) return "";
+  const ms = Date.parse(iso) - Date.now();
+  if (Number.isNaN(ms)) return iso;
+  if (ms <= 0) return "expired";
+  const m = Math.floor(ms / 60000);
+  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
+}
+
+function definitionList(rows) {
+  const dl = el("dl");
+  for (const [k, v] of rows) {
+    dl.append(el("dt", k), el("dd", v));
+  }
+  return dl;
+}
+
+function votes(list) {
+  if (!Array.isArray(list) || list.length === 0) return "none yet";
+  return list.map((v) => `${v.user}${v.reason ? ` ("${v.reason}")` : ""}`).join("; ");
+}
+
+function rules(a) {
+  const req = Array.isArray(a.required) ? a.required : [];
+  return req.map((r) => `${r.rule_id}: ${r.approvals} from ${(r.from_groups || []).join(", ")}`)
+    .join("; ") || a.rule_id || "";
+}
+
+// ---- views ---------------------------------------------------------------
+
+const views = ["signin", "pending", "mine", "audit", "explain"];
+
+function show(view) {
+  for (const v of views) $(`view-${v}`).hidden = v !== view;
+  for (const b of document.querySelectorAll("nav [data-view]")) {
+    if (b.dataset.view === view) b.setAttribute("aria-current", "page");
+    else b.removeAttribute("aria-current");
+  }
+  say("");
+  const loaders = { pending: loadPending, mine: loadMine, audit: loadAudit };
+  if (loaders[view]) loaders[view]().catch(report);
+}
+
+function showSignIn(message = "") {
+  sessionStorage.removeItem(SIGNED_IN);
+  $("nav").hidden = true;
+  show("signin");
+  say(message);
+  $("signin-token").focus();
+}
+
+function startApp(session) {
+  state.session = session;
+  $("who").textContent = `${session.user} (${(session.groups || []).join(", ")})`;
+  for (const b of document.querySelectorAll("[data-auditor]")) b.hidden = !session.auditor;
+  for (const b of document.querySelectorAll("[data-explainer]")) {
+    b.hidden = !(session.auditor || session.admin);
+  }
+  $("nav").hidden = false;
+  show("pending");
+}
+
+async function approvals(status) {
+  const q = status ? `?status=${encodeURIComponent(status)}` : "";
+  const { data } = await api("GET", `/v1/approvals${q}`);
+  return (data && Array.isArray(data.approvals)) ? data.approvals : [];
+}
+
+function decisionForm(a) {
+  const form = el("form", null, { class: "decide" });
+  const id = `reason-${a.id}`;
+  form.append(el("label", "Reason", { for: id }));
+  const reason = el("textarea", null, { id, rows: "2" });
+  form.append(reason);
+  const row = el("div", null, { class: "actions" });
+  const approve = el("button", "Approve", { type: "submit", class: "primary" });
+  const deny = el("button", "Deny", { type: "button", class: "danger" });
+  row.append(approve, deny);
+  form.append(row);
+  const decide = async (action) => {
+    try {
+      const body = reason.value ? { reason: reason.value } : undefined;
+      await api("POST", `/v1/approvals/${encodeURIComponent(a.id)}/${action}`, body ?? {});
+      say(action === "approve" ? "Approved." : "Denied.", "ok");
+      await loadPending();
+    } catch (e) {
+      report(e);
+    }
+  };
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); decide("approve"); });
+  deny.addEventListener("click", () => decide("deny"));
+  return form;
+}
+
+async function explainInto(target, user, number) {
+  try {
+    const { data } = await api("POST", "/v1/policy/explain", { user, phone_number: number });
+    target.textContent = JSON.stringify(data, null, 2);
+  } catch (e) {
+    target.textContent = e.message;
+  }
+}
+
+// Cards shown at once; the rest come a page at a time ("Show more").
+const PAGE = 50;
+
+async function loadPending(shown = PAGE) {
+  const me = state.session.user;
+  const list = $("pending-list");
+  const all = (await approvals("pending")).filter(
+    (a) => a.requester !== me && (a.eligible_approvers || []).includes(me) &&
+      !(a.approvals || []).some((v) => v.user === me));
+  const items = all.slice(0, shown);
+  // Built off-document and attached once: one layout for the whole list.
+  const cards = document.createDocumentFragment();
+  if (items.length === 0) cards.append(el("p", "Nothing waits for you.", { class: "muted" }));
+  for (const a of items) {
+    const card = el("article", null, { class: "card", "aria-label": `Request ${a.id}` });
+    card.append(el("h3", `${a.phone_number} for ${a.requester}`));
+    const others = (a.eligible_approvers || []).filter((u) => u !== me);
+    card.append(definitionList([
+      ["Requester", a.requester],
+      ["Number", a.phone_number],
+      ["Rules", rules(a)],
+      ["Approvals so far", votes(a.approvals)],
+      ["Who else may decide", others.join(", ") || "nobody else"],
+      ["Time left", timeLeft(a.expires_at)],
+      ["Request id", a.id],
+    ]));
+    if (state.session.auditor || state.session.admin) {
+      const out = el("pre", null, { class: "detail", tabindex: "0" });
+      const b = el("button", "Show the explain trace", { type: "button" });
+      b.addEventListener("click", () => explainInto(out, a.requester, a.phone_number));
+      card.append(b, out);
+    }
+    card.append(decisionForm(a));
+    cards.append(card);
+  }
+  if (all.length > items.length) {
+    const more = el("button", `Show more (${all.length - items.length} not shown)`,
+                    { type: "button" });
+    more.addEventListener("click", () => loadPending(shown + PAGE).catch(report));
+    cards.append(more);
+  }
+  list.replaceChildren(cards);
+}
+
+function releasePath(number) {
+  return `/api/v1/phone-numbers/${encodeURIComponent(number)}/release/`;
+}
+
+async function loadMine() {
+  const me = state.session.user;
+  const list = $("mine-list");
+  const items = (await approvals()).filter((a) => a.requester === me);
+  const cards = document.createDocumentFragment();
+  if (items.length === 0) cards.append(el("p", "You have no requests.", { class: "muted" }));
+  for (const a of items) {
+    const card = el("article", null, { class: "card", "aria-label": `Request ${a.id}` });
+    card.append(el("h3", `${a.phone_number}: ${a.status}`));
+    card.append(definitionList([
+      ["Status", a.status],
+      ["Rules", rules(a)],
+      ["Approvals", votes(a.approvals)],
+      ["Denials", votes(a.denials)],
+      ["Expires", a.status === "pending" ? timeLeft(a.expires_at) : (a.expires_at || "")],
+      ["Request id", a.id],
+    ]));
+    const row = el("div", null, { class: "actions" });
+    if (a.status === "approved") {
+      const b = el("button", `Release ${a.phone_number}`, { type: "button", class: "primary" });
+      b.addEventListener("click", async () => {
+        try {
+          const { status } = await api("DELETE", releasePath(a.phone_number), undefined,
+            { "X-Approval-Id": a.id });
+          say(`Released (HTTP ${status}).`, "ok");
+          await loadMine();
+        } catch (e) { report(e); }
+      });
+      row.append(b);
+    }
+    if (a.status === "pending" || a.status === "approved") {
+      const c = el("button", "Cancel", { type: "button", class: "danger" });
+      c.addEventListener("click", async () => {
+        try {
+          await api("POST", `/v1/approvals/${encodeURIComponent(a.id)}/cancel`, {});
+          say("Cancelled.", "ok");
+          await loadMine();
+        } catch (e) { report(e); }
+      });
+      row.append(c);
+    }
+    card.append(row);
+    cards.append(card);
+  }
+  list.replaceChildren(cards);
+}
+
+function auditRow(r) {
+  const tr = el("tr");
+  const seq = el("button", r.seq, { type: "button", "aria-label": `Record ${r.seq} detail` });
+  seq.addEventListener("click", () => {
+    const d = $("audit-detail");
+    d.hidden = false;
+    d.textContent = JSON.stringify(r, null, 2);
+    d.focus();
+  });
+  const first = el("td");
+  first.append(seq);
+  tr.append(first);
+  for (const k of ["time", "stage", "principal", "phone_number", "decision", "outcome", "reason",
+                   "detail"]) {
+    tr.append(el("td", r[k] ?? ""));
+  }
+  return tr;
+}
+
+async function loadAudit(append = false) {
+  const load = ++state.auditLoad;  // a newer search supersedes this one
+  if (!append) {
+    state.auditAfter = null;
+    $("audit-table").tBodies[0].replaceChildren();
+    $("audit-detail").hidden = true;
+    try {
+      const { data } = await api("GET", "/v1/audit/head");
+      $("audit-head").textContent = `Chain head: ${JSON.stringify(data)}`;
+    } catch (e) {
+      $("audit-head").textContent = `Chain head: ${e.message}`;
+    }
+  }
+  const params = new URLSearchParams(state.auditQuery);
+  params.set("limit", "50");
+  if (state.auditAfter !== null) params.set("after_seq", String(state.auditAfter));
+  const { data } = await api("GET", `/v1/audit?${params}`);
+  if (load !== state.auditLoad) return;
+  const body = $("audit-table").tBodies[0];
+  for (const r of (data && data.records) || []) body.append(auditRow(r));
+  state.auditAfter = data ? data.next_after_seq : null;
+  $("audit-more").hidden = state.auditAfter === null || state.auditAfter === undefined;
+}
+
+// ---- wiring --------------------------------------------------------------
+
+$("signin-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const token = $("signin-token").value;
+  try {
+    const res = await fetch("/v1/session", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token }),
+    });
+    const data = await res.json().catch(() => null);
+    if (!res.ok) throw new ApiError(res.status, data);
+    $("signin-token").value = "";
+    sessionStorage.setItem(SIGNED_IN, "1");
+    const me = await fetch("/v1/session", { credentials: "same-origin" });
+    startApp(await me.json());
+    $("main").focus();
+  } catch (e) {
+    say(`Sign-in failed: ${e.message}`, "error");
+  }
+});
+
+for (const b of document.querySelectorAll("nav [data-view]")) {
+  b.addEventListener("click", () => show(b.dataset.view));
+}
+
+$("sign-out").addEventListener("click", async () => {
+  try { await api("DELETE", "/v1/session"); } catch { /* signed out anyway */ }
+  state.session = null;
+  showSignIn("Signed out.");
+});
+
+$("audit-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const params = new URLSearchParams();
+  for (const [k, v] of new FormData(ev.target)) if (v) params.set(k, String(v));
+  state.auditQuery = params.toString();
+  loadAudit().catch(report);
+});
+
+$("audit-more").addEventListener("click", () => loadAudit(true).catch(report));
+
+$("explain-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  explainInto($("explain-out"), String(f.get("user")), String(f.get("phone_number")));
+});
+
+(async () => {
+  if (!sessionStorage.getItem(SIGNED_IN)) return showSignIn();
+  const res = await fetch("/v1/session", { credentials: "same-origin" });
+  if (res.ok) startApp(await res.json());
+  else showSignIn();
+})();

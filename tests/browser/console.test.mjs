@@ -1,0 +1,322 @@
+// The web console in a real browser (Debian's chromium, driven by
+// playwright-core), against the built gateway and a fake upstream on
+// loopback. Run by tests/browser/run.sh (ctest `browser_console`):
+//   node --test tests/browser/console.test.mjs   with AGNI_GATEWAY_BINARY set
+// Screenshots go to AGNI_SCREENSHOT_DIR (default: the temp folder).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+
+const BIN = process.env.AGNI_GATEWAY_BINARY;
+const API_KEY = "vendor-key-" + crypto.randomBytes(8).toString("hex");
+const XSS = "<img src=x onerror=alert(1)>";
+const PROD = "+14156660100";
+const PROD2 = "+14156660199";
+const SANDBOX = "+15550001234";
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "agni-browser-"));
+const shots = process.env.AGNI_SCREENSHOT_DIR || work;
+const users = {
+  alice: ["support"], bob: ["support"], olga: ["telecom-ops"],
+  oscar: ["telecom-ops"], carol: ["compliance"],
+};
+const tokens = Object.fromEntries(Object.keys(users).map(
+  (u) => [u, "agt_" + crypto.randomBytes(32).toString("base64url")]));
+
+let upstream;
+const received = [];
+let gateway;
+let gatewayLog = "";
+let base;
+let browser;
+const dialogs = [];
+
+function startUpstream() {
+  return new Promise((resolve) => {
+    upstream = http.createServer((req, res) => {
+      received.push({ method: req.method, url: req.url, key: req.headers["x-api-key"],
+                      cookie: req.headers.cookie });
+      res.setHeader("Content-Type", "application/json");
+      res.end(JSON.stringify({ success: true, message: "Phone number released" }));
+    });
+    upstream.listen(0, "127.0.0.1", () => resolve(upstream.address().port));
+  });
+}
+
+function startGateway(upstreamPort) {
+  const policy = { rules: [
+    { id: "prod-needs-two", effect: "require_approval", groups: ["support"],
+      numbers: ["+1415*"], approval: { approvals: 2, from_groups: ["telecom-ops"],
+                                       ttl: "24h", execute_within: "1h" } },
+    { id: "support-sandbox", effect: "allow", groups: ["support"], numbers: ["+1555*"] },
+  ] };
+  fs.writeFileSync(path.join(work, "policy.json"), JSON.stringify(policy));
+  const config = {
+    listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0",
+    upstream: { base_url: `http://127.0.0.1:${upstreamPort}`, allow_plain_http: true },
+    audit: { path: "audit.db" },
+    users: Object.entries(users).map(([name, groups]) => ({
+      name, groups,
+      token_sha256: crypto.createHash("sha256").update(tokens[name]).digest("hex") })),
+    auditors: ["compliance"],
+    policy_file: "policy.json",
+  };
+  fs.writeFileSync(path.join(work, "gateway.json"), JSON.stringify(config, null, 2));
+  gateway = spawn(BIN, ["serve", "--config", path.join(work, "gateway.json")], {
+    env: { ...process.env, AGNI_API_KEY: API_KEY }, stdio: ["ignore", "pipe", "pipe"],
+  });
+  return new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      gatewayLog += chunk;
+      const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(gatewayLog);
+      if (m) resolve(Number(m[1]));
+    };
+    gateway.stdout.on("data", onData);
+    gateway.stderr.on("data", onData);
+    gateway.on("exit", (code) => reject(new Error(`gateway exited ${code}: ${gatewayLog}`)));
+  });
+}
+
+async function apiAs(user, method, p, headers = {}) {
+  const res = await fetch(base + p, {
+    method, headers: { Authorization: `Bearer ${tokens[user]}`, ...headers } });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+// A fresh browser context (its own cookies) signed in as `user` with the
+// mouse; returns its page on the Pending view.
+async function signedIn(user, viewport) {
+  const context = await browser.newContext(viewport ? { viewport } : {});
+  const page = await context.newPage();
+  page.on("dialog", async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+  await page.goto(`${base}/ui/`);
+  await page.getByLabel("Gateway token").fill(tokens[user]);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#who").filter({ hasText: user }).waitFor();
+  return page;
+}
+
+before(async () => {
+  assert.ok(BIN, "AGNI_GATEWAY_BINARY must name the built agni-gateway");
+  const upstreamPort = await startUpstream();
+  const port = await startGateway(upstreamPort);
+  // localhost: a potentially trustworthy origin, where chromium keeps a
+  // Secure cookie over plain HTTP (the gateway accepts it on loopback only).
+  base = `http://localhost:${port}`;
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium", headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (gateway) gateway.kill("SIGTERM");
+  if (upstream) upstream.close();
+});
+
+test("keyboard alone signs in (Tab, type, Enter)", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/ui/`);
+  await page.locator("#signin-token").waitFor();
+  for (let i = 0; i < 5; i++) {
+    const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+    if (focused === "signin-token") break;
+    await page.keyboard.press("Tab");
+  }
+  assert.equal(await page.evaluate(() => document.activeElement.id), "signin-token");
+  await page.keyboard.type(tokens.bob);
+  await page.keyboard.press("Enter");
+  await page.locator("#who").filter({ hasText: "bob" }).waitFor();
+  assert.equal(await page.locator("#view-pending").isVisible(), true);
+  await context.close();
+});
+
+test("two approvers approve from Pending, the requester releases, the auditor sees it", async () => {
+  const requested = await apiAs("alice", "DELETE",
+    `/api/v1/phone-numbers/${encodeURIComponent(PROD)}/release/`);
+  assert.equal(requested.status, 202);
+  const id = requested.body.approval.id;
+
+  // olga approves with a reason that is markup.
+  const olga = await signedIn("olga");
+  const card = olga.getByRole("article", { name: `Request ${id}` });
+  await card.waitFor();
+  assert.match(await card.innerText(), /alice/);
+  assert.match(await card.innerText(), /prod-needs-two/);
+  assert.match(await card.innerText(), /oscar/);  // who else may decide
+  await card.getByLabel("Reason").fill(XSS);
+  await card.getByRole("button", { name: "Approve" }).click();
+  await olga.locator("#status").filter({ hasText: "Approved." }).waitFor();
+  await olga.screenshot({ path: path.join(shots, "console-pending.png"), fullPage: true });
+
+  // oscar sees olga's vote as text and approves with the keyboard alone.
+  const oscar = await signedIn("oscar");
+  const card2 = oscar.getByRole("article", { name: `Request ${id}` });
+  await card2.waitFor();
+  assert.ok((await card2.innerText()).includes(XSS), "the reason shows as text");
+  assert.equal(await oscar.locator("img").count(), 0);
+  await card2.getByLabel("Reason").focus();
+  await oscar.keyboard.type("checked the ticket");
+  await oscar.keyboard.press("Tab");  // to Approve
+  await oscar.keyboard.press("Enter");
+  await oscar.locator("#status").filter({ hasText: "Approved." }).waitFor();
+  await oscar.screenshot({ path: path.join(shots, "console-approved.png"), fullPage: true });
+
+  // alice releases from My requests.
+  const alice = await signedIn("alice");
+  await alice.getByRole("button", { name: "My requests" }).click();
+  const mine = alice.getByRole("article", { name: `Request ${id}` });
+  await mine.getByRole("button", { name: `Release ${PROD}` }).click();
+  await alice.locator("#status").filter({ hasText: "Released (HTTP 200)." }).waitFor();
+  await alice.screenshot({ path: path.join(shots, "console-mine.png"), fullPage: true });
+  const deletes = received.filter((r) => r.method === "DELETE");
+  assert.equal(deletes.length, 1);
+  assert.equal(deletes[0].url, `/api/v1/phone-numbers/${encodeURIComponent(PROD)}/release/`);
+  assert.equal(deletes[0].key, API_KEY);
+  assert.equal(deletes[0].cookie, undefined);
+
+  // carol finds the story on the Audit page.
+  const carol = await signedIn("carol");
+  await carol.getByRole("button", { name: "Audit" }).click();
+  await carol.locator("#audit-form").getByLabel("Phone number").fill(PROD);
+  await carol.getByRole("button", { name: "Search" }).click();
+  const table = carol.locator("#audit-table tbody");
+  await table.locator("tr", { hasText: "released" }).first().waitFor();
+  const text = await table.innerText();
+  for (const who of ["alice", "olga", "oscar"]) assert.match(text, new RegExp(who));
+  assert.match(text, /released/);
+  assert.ok(text.includes(XSS), "the reason is text in the audit table too");
+  assert.equal(await carol.locator("img").count(), 0);
+  await carol.locator("#audit-table tbody button").first().click();
+  assert.match(await carol.locator("#audit-detail").innerText(), /"seq"/);
+  await carol.screenshot({ path: path.join(shots, "console-audit.png"), fullPage: true });
+  assert.deepEqual(dialogs, [], "no dialog fired");
+});
+
+test("deny with a reason shows as denied to the requester", async () => {
+  const requested = await apiAs("bob", "DELETE",
+    `/api/v1/phone-numbers/${encodeURIComponent(PROD2)}/release/`);
+  assert.equal(requested.status, 202);
+  const id = requested.body.approval.id;
+  const olga = await signedIn("olga");
+  const card = olga.getByRole("article", { name: `Request ${id}` });
+  await card.getByLabel("Reason").fill("not during the freeze");
+  await card.getByRole("button", { name: "Deny" }).click();
+  await olga.locator("#status").filter({ hasText: "Denied." }).waitFor();
+  const bob = await signedIn("bob");
+  await bob.getByRole("button", { name: "My requests" }).click();
+  const mine = bob.getByRole("article", { name: `Request ${id}` });
+  await mine.waitFor();
+  assert.match(await mine.innerText(), /denied/);
+  assert.match(await mine.innerText(), /not during the freeze/);
+});
+
+test("a state change without the CSRF token is refused by the API", async () => {
+  const alice = await signedIn("alice");
+  const before = received.length;
+  const answer = await alice.evaluate(async (number) => {
+    const res = await fetch(`/api/v1/phone-numbers/${encodeURIComponent(number)}/release/`,
+                            { method: "DELETE", credentials: "same-origin" });
+    return { status: res.status, body: await res.json() };
+  }, SANDBOX);
+  assert.equal(answer.status, 403);
+  assert.equal(answer.body.reason, "csrf");
+  assert.equal(received.length, before, "nothing reached the upstream");
+});
+
+test("an ended session goes back to sign-in", async () => {
+  const alice = await signedIn("alice");
+  // The session ends behind the page's back (as at its timeout).
+  await alice.evaluate(async () => {
+    const s = await (await fetch("/v1/session")).json();
+    await fetch("/v1/session", { method: "DELETE", headers: { "X-CSRF-Token": s.csrf_token } });
+  });
+  await alice.getByRole("button", { name: "My requests" }).click();
+  await alice.locator("#view-signin").waitFor({ state: "visible" });
+  assert.match(await alice.locator("#status").innerText(), /sign in again/);
+});
+
+test("phone width (375px) has no horizontal scroll on any page", async () => {
+  const carol = await signedIn("carol", { width: 375, height: 800 });
+  for (const view of ["Pending", "My requests", "Audit", "Explain"]) {
+    await carol.getByRole("button", { name: view, exact: true }).click();
+    await carol.waitForTimeout(100);
+    const [scroll, width] = await carol.evaluate(
+      () => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert.ok(scroll <= width, `${view}: scrollWidth ${scroll} > ${width}`);
+  }
+  await carol.screenshot({ path: path.join(shots, "console-phone.png"), fullPage: true });
+});
+
+test("axe-core finds no serious or critical violation on any page", async () => {
+  // bypassCSP: the page's own CSP would (rightly) refuse the injected checker.
+  const context = await browser.newContext({ bypassCSP: true });
+  const page = await context.newPage();
+  await page.goto(`${base}/ui/`);
+  await page.locator("#signin-token").waitFor();
+  const check = async (name) => {
+    await page.addScriptTag({ path: axePath });
+    const violations = await page.evaluate(async () => {
+      const r = await window.axe.run(document, { resultTypes: ["violations"] });
+      return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    });
+    assert.deepEqual(violations, [], `${name}: ${violations.join("; ")}`);
+  };
+  await check("Sign in");
+  await page.getByLabel("Gateway token").fill(tokens.carol);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#who").filter({ hasText: "carol" }).waitFor();
+  for (const view of ["Pending", "My requests", "Audit", "Explain"]) {
+    await page.getByRole("button", { name: view, exact: true }).click();
+    await page.waitForTimeout(200);
+    await check(view);
+  }
+  await context.close();
+});
+
+test("figure: Pending with 1,000 open requests (reported, not asserted)", async (t) => {
+  const numbers = Array.from({ length: 1000 }, (_, i) => `+1415777${String(i).padStart(4, "0")}`);
+  for (let i = 0; i < numbers.length; i += 20) {
+    const batch = await Promise.all(numbers.slice(i, i + 20).map((n) =>
+      apiAs(i % 40 === 0 ? "alice" : "bob", "DELETE",
+            `/api/v1/phone-numbers/${encodeURIComponent(n)}/release/`)));
+    for (const r of batch) assert.equal(r.status, 202);
+  }
+  const apiStarted = Date.now();
+  const listed = await apiAs("olga", "GET", "/v1/approvals?status=pending");
+  const apiMs = Date.now() - apiStarted;
+  assert.equal(listed.status, 200);
+  const olga = await signedIn("olga");
+  await olga.getByRole("button", { name: "My requests" }).click();
+  // Timed inside the page (Playwright's own polling is not part of it): from
+  // the click on Pending until its first page and "Show more" are in the DOM.
+  const ms = await olga.evaluate(async () => {
+    document.getElementById("pending-list").replaceChildren();
+    const t0 = performance.now();
+    document.querySelector('nav [data-view="pending"]').click();
+    for (let frame = 0; frame < 3000; frame++) {
+      const last = document.querySelector("#pending-list > :last-child");
+      if (last && last.textContent.startsWith("Show more")) break;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return Math.round(performance.now() - t0);
+  });
+  assert.equal(await olga.locator("#pending-list article").count(), 50);
+  assert.match(await olga.locator("#pending-list > :last-child").innerText(), /950 not shown/);
+  const figure = `Pending with 1,000 open requests rendered its first page in ${ms} ms ` +
+    `(GET /v1/approvals?status=pending alone: ${apiMs} ms)`;
+  t.diagnostic(figure);
+  console.log(`figure: ${figure}`);
+});
