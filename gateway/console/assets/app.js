@@ -120,10 +120,24 @@ function startApp(session) {
   show("pending");
 }
 
+// Every page of the list (the API pages with limit/after/next), bounded so a
+// huge backlog cannot hang the page.
+const MAX_LIST_PAGES = 20;
+
 async function approvals(status) {
-  const q = status ? `?status=${encodeURIComponent(status)}` : "";
-  const { data } = await api("GET", `/v1/approvals${q}`);
-  return (data && Array.isArray(data.approvals)) ? data.approvals : [];
+  const all = [];
+  let after = null;
+  for (let page = 0; page < MAX_LIST_PAGES; page++) {
+    const params = new URLSearchParams({ limit: "500" });
+    if (status) params.set("status", status);
+    if (after) params.set("after", after);
+    const { data } = await api("GET", `/v1/approvals?${params}`);
+    if (!data || !Array.isArray(data.approvals)) break;
+    all.push(...data.approvals);
+    if (!data.next) break;
+    after = data.next;
+  }
+  return all;
 }
 
 function decisionForm(a) {
