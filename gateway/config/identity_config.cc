@@ -92,9 +92,10 @@ void ReadIssuer(const json& value, const std::string& path, std::size_t index,
         if (!to.is_string()) {
           errors.push_back({at, "must be a string (a declared group)"});
         } else if (!declared.contains(to.get<std::string>())) {
-          errors.push_back({at, "\"" + to.get<std::string>() +
-                                    "\" is not a declared group (add it to "
-                                    "\"groups\")"});
+          std::string message = "\"";
+          message += to.get<std::string>();
+          message += "\" is not a declared group (add it to \"groups\")";
+          errors.push_back({at, std::move(message)});
         } else {
           o.group_map[from] = to.get<std::string>();
         }
