@@ -145,7 +145,7 @@ set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "${AGNI_DEB_HOMEPAGE}")
 # Libraries from dpkg-shlibdeps on the binary; adduser for postinst, the CA
 # bundle the example config verifies the upstream with.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, ca-certificates")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, ca-certificates, openssl")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${AGNI_DEB_DIR}/postinst ${AGNI_DEB_DIR}/prerm ${AGNI_DEB_DIR}/postrm)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)

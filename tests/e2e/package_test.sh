@@ -136,6 +136,14 @@ for f in gateway.json policy.json numbers.json; do
     bash -c 'cmp -s "/usr/share/doc/agni-gateway/examples/$1" "$2/$1" && [[ "$(stat -c "%a %U:%G" "$2/$1")" == "640 root:agni" ]]' _ "$f" "$conf"
 done
 check "no API key is invented" test ! -e "$conf/agni_api_key"
+check "a self-signed certificate for the example's TLS listener: key 0640 root:agni, certificate 0644" \
+  bash -c '[[ "$(stat -c "%a %U:%G" "$1/tls/tls.key")" == "640 root:agni" &&
+             "$(stat -c "%a %U:%G" "$1/tls/tls.crt")" == "644 root:agni" ]] &&
+           openssl x509 -in "$1/tls/tls.crt" -noout -checkend 86400 >/dev/null &&
+           [[ "$(openssl x509 -in "$1/tls/tls.crt" -noout -pubkey | sha256sum)" == \
+              "$(openssl pkey -in "$1/tls/tls.key" -pubout | sha256sum)" ]]' _ "$conf"
+check "the install says the certificate is self-signed and where to replace it" \
+  grep -qF "wrote a self-signed certificate" "$work/install.log"
 
 # --- the unit ----------------------------------------------------------------
 # deb-systemd-helper links /lib/... on a merged /usr: the same file.
@@ -283,7 +291,8 @@ sed 's/^/       /' "$work/purge.log"
 check "dpkg --purge succeeds" test "$prc" -eq 0
 check "the package is unknown to dpkg afterwards" not known_to_dpkg
 check "purge removed the example files the operator left unchanged" \
-  bash -c '! test -e "$1/policy.json" && ! test -e "$1/numbers.json" && ! test -e "$1/.examples.sha256"' _ "$conf"
+  bash -c '! test -e "$1/policy.json" && ! test -e "$1/numbers.json" && ! test -e "$1/.examples.sha256" &&
+           ! test -e "$1/tls"' _ "$conf"
 check "purge kept the edited config, the key and the audit database" \
   bash -c 'diff <(sha256sum "$2/gateway.json" "$2/agni_api_key" "$3/audit.db") "$1"' _ \
   "$work/before.sha256" "$conf" "$state"
