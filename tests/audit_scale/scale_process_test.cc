@@ -158,6 +158,8 @@ TEST(WitnessProcess,
   ASSERT_TRUE(WaitFor(
       [&] {
         for (const auto& e : fs::directory_iterator(witness)) {
+          // A dot file is a copy still being written (renamed when complete).
+          if (e.path().filename().string().starts_with(".")) continue;
           const std::string text = ReadFile(e.path().string());
           auto j = nlohmann::json::parse(text, nullptr, false);
           if (j.is_object() && j.value("seq", -1) == head) {
