@@ -132,15 +132,12 @@ ArchiveResult Archive(const ArchiveOptions& o) {
                          std::to_string(start.problem->seq) + ": " +
                          start.problem->what);
     }
-    SQLite::Statement cut(db,
-                          "SELECT max(seq) FROM audit_records WHERE time < ?");
-    cut.bind(1, *before);
-    cut.executeStep();
-    if (cut.getColumn(0).isNull()) {
+    const std::optional<std::int64_t> cut =
+        LastSeqThrough(db, *before, /*inclusive=*/false);
+    if (!cut) {
       return fail(1, "no record is older than " + *before + "; nothing to do");
     }
-    const std::int64_t through = cut.getColumn(0).getInt64();
-    cut.reset();
+    const std::int64_t through = *cut;
     // Re-hash what is about to leave: an archive must be a valid chain.
     ChainChecker checker(start.pos, false);
     FeedRecordsRange(db, start.pos.seq, through, checker, true);

@@ -458,7 +458,12 @@ std::string WriteWitnessFile(const std::string& dir, const Checkpoint& c) {
   return "";
 }
 
-void Checkpointer::Start() {
+void Checkpointer::Start(std::optional<ChainPosition> verified) {
+  if (verified) {
+    std::lock_guard lock(write_mu_);
+    verified_seq_ = verified->seq;
+    verified_hash_ = verified->hash;
+  }
   std::string error;
   if (!WriteNow(/*force=*/true, error)) {
     throw std::runtime_error("cannot write the start checkpoint: " + error);
@@ -508,6 +513,7 @@ std::optional<Checkpoint> Checkpointer::WriteNow(bool force,
         verified_seq_ < 0 ? std::string(kGenesisHash) : verified_hash_;
     ChainPosition head{from_seq, from_hash};
     std::int64_t intents_closed_through = 0;
+    std::int64_t start_seq = from_seq;
     {
       SQLite::Transaction read(*db_, SQLite::TransactionBehavior::DEFERRED);
       if (verified_seq_ < 0) {
@@ -519,6 +525,7 @@ std::optional<Checkpoint> Checkpointer::WriteNow(bool force,
           head = live.pos;  // after the archived records, if any
         }
       }
+      start_seq = head.seq;
       if (auto problem = CheckChainFrom(*db_, head)) {
         error = "the audit chain is broken at seq " +
                 std::to_string(problem->seq) + ": " + problem->what +
@@ -532,6 +539,7 @@ std::optional<Checkpoint> Checkpointer::WriteNow(bool force,
       intents_closed_through = open ? *open - 1 : head.seq;
       read.commit();
     }
+    rehashed_ += head.seq - start_seq;
     verified_seq_ = head.seq;
     verified_hash_ = head.hash;
     if (!force && latest_ && latest_->seq == head.seq) return latest_;

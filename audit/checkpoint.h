@@ -135,12 +135,17 @@ class Checkpointer {
 
   // Writes the start checkpoint and starts the periodic thread. Throws
   // std::runtime_error when the first checkpoint cannot be written.
-  void Start();
+  // `verified`: a position the caller has just re-hashed up to (the start
+  // check's), so only the records after it are re-hashed here; without it
+  // the first pass starts from this key's newest checkpoint, else seq 1.
+  void Start(std::optional<ChainPosition> verified = std::nullopt);
   // Stops the thread and writes a final checkpoint (clean shutdown).
   void Stop();
   // Signs the current head now (unless it is already the latest checkpoint
   // and `force` is false). Returns the checkpoint written, or an error.
   std::optional<Checkpoint> WriteNow(bool force, std::string& error);
+  // Records re-hashed by this checkpointer so far (seq distance covered).
+  std::int64_t rehashed() const { return rehashed_.load(); }
 
  private:
   void Loop();
@@ -156,6 +161,7 @@ class Checkpointer {
   std::int64_t verified_seq_ = -1;  // -1: nothing checked yet
   std::string verified_hash_;
   std::optional<Checkpoint> latest_;
+  std::atomic<std::int64_t> rehashed_{0};
 
   std::mutex mu_;
   std::condition_variable cv_;

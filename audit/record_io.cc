@@ -26,6 +26,11 @@ void RecordQuery::Bind(int index, std::int64_t v) {
   sqlite3_bind_int64(st_, index, v);
 }
 
+void RecordQuery::Bind(int index, std::string_view v) {
+  sqlite3_bind_text(st_, index, v.data(), static_cast<int>(v.size()),
+                    SQLITE_TRANSIENT);
+}
+
 bool RecordQuery::Step() {
   const int rc = sqlite3_step(st_);
   if (rc == SQLITE_ROW) return true;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/record.h"
@@ -34,6 +35,7 @@ class RecordQuery {
   RecordQuery& operator=(const RecordQuery&) = delete;
 
   void Bind(int index, std::int64_t v);
+  void Bind(int index, std::string_view v);  // copied
   // Moves to the next row; false when done. Throws std::runtime_error.
   bool Step();
   sqlite3_stmt* get() const { return st_; }

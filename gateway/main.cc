@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gateway/app/app.h"
+#include "gateway/app/memory.h"
 #include "gateway/cli/audit_cli.h"
 #include "gateway/cli/config_cli.h"
 #include "gateway/cli/healthcheck_cli.h"
@@ -24,6 +25,7 @@ namespace agni {
 namespace {
 
 int Serve(const std::string& path, LogLevel log_level) {
+  BoundProcessMemory();
   Logger log(log_level);
   ConfigLoad load = LoadConfig(path);
   if (!load.errors.empty()) {

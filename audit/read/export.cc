@@ -27,13 +27,10 @@ std::optional<std::int64_t> Bound(SQLite::Database& db, const std::string& v,
   if (AllDigits(v)) return std::stoll(v);
   auto t = NormalizeTime(v, upper);
   if (!t) return std::nullopt;
-  SQLite::Statement q(
-      db, upper ? "SELECT max(seq) FROM audit_records WHERE time <= ?"
-                : "SELECT min(seq) FROM audit_records WHERE time >= ?");
-  q.bind(1, *t);
-  q.executeStep();
-  if (q.getColumn(0).isNull()) return upper ? 0 : INT64_MAX;  // nothing
-  return q.getColumn(0).getInt64();
+  const std::optional<std::int64_t> seq =
+      upper ? LastSeqThrough(db, *t, /*inclusive=*/true) : FirstSeqFrom(db, *t);
+  if (!seq) return upper ? 0 : INT64_MAX;  // nothing
+  return *seq;
 }
 
 // The header row (also for an empty range, so tools see the columns), then

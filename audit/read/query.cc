@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include <sqlite3.h>
+
 #include "audit/checkpoint.h"
 #include "audit/record_io.h"
 
@@ -146,88 +148,209 @@ std::string ParseAuditQuery(std::string_view qs, AuditQuery& out) {
 
 namespace {
 
-// The store keeps time non-decreasing along seq, so a time bound is a seq
-// bound found with one probe of the time index. The time conditions stay in
-// the query as well, so the answer is exact even on older logs.
-std::optional<std::int64_t> SeqAtTime(SQLite::Database& db,
-                                      const std::string& time, bool upper) {
-  SQLite::Statement s(db, upper
-                              ? "SELECT seq FROM audit_records WHERE time <= ? "
-                                "ORDER BY time DESC LIMIT 1"
-                              : "SELECT seq FROM audit_records WHERE time >= ? "
-                                "ORDER BY time LIMIT 1");
-  s.bind(1, time);
-  if (!s.executeStep()) return std::nullopt;
-  return s.getColumn(0).getInt64();
+// The first record at or after seq `from`: (seq, time), or nullopt.
+class SeqProbe {
+ public:
+  explicit SeqProbe(SQLite::Database& db)
+      : q_(db,
+           "SELECT seq, time FROM audit_records WHERE seq >= ? ORDER BY seq "
+           "LIMIT 1") {}
+  bool At(std::int64_t from) {
+    sqlite3_reset(q_.get());
+    q_.Bind(1, from);
+    if (!q_.Step()) return false;
+    seq_ = sqlite3_column_int64(q_.get(), 0);
+    const auto* text =
+        reinterpret_cast<const char*>(sqlite3_column_text(q_.get(), 1));
+    time_.assign(text ? text : "");
+    return true;
+  }
+  std::int64_t seq() const { return seq_; }
+  const std::string& time() const { return time_; }
+
+ private:
+  RecordQuery q_;
+  std::int64_t seq_ = 0;
+  std::string time_;
+};
+
+// The first record whose time is past `time` (>= it, or > it with
+// `strictly_after`): a binary search over seq, whose records keep time in
+// order, of about 2 * log2(records) primary-key lookups. nullopt: none.
+std::optional<std::int64_t> FirstSeqPast(SQLite::Database& db,
+                                         const std::string& time,
+                                         bool strictly_after) {
+  SeqProbe probe(db);
+  auto past = [&] {
+    return strictly_after ? probe.time() > time : probe.time() >= time;
+  };
+  if (!probe.At(0)) return std::nullopt;
+  if (past()) return probe.seq();
+  std::int64_t lo = probe.seq();  // not past
+  std::int64_t hi = 0;            // past, once found
+  {
+    SQLite::Statement last(db, "SELECT max(seq) FROM audit_records");
+    last.executeStep();
+    hi = last.getColumn(0).getInt64();
+  }
+  if (!probe.At(hi) || !past()) return std::nullopt;
+  // Invariant: the first record at or after seq lo is not past, the first
+  // at or after hi is.
+  while (hi - lo > 1) {
+    const std::int64_t mid = lo + (hi - lo) / 2;
+    probe.At(mid);
+    if (past()) {
+      hi = mid;
+    } else {
+      lo = std::max(mid, probe.seq());
+    }
+  }
+  probe.At(hi);
+  return probe.seq();
 }
+
+// A page as JSON text, written straight from the columns (the export's
+// form): no JSON object per record, so a page of 1000 records costs its text
+// and little more.
+class PageWriter {
+ public:
+  explicit PageWriter(int limit) : limit_(limit) {
+    body_.reserve(std::min<std::size_t>(static_cast<std::size_t>(limit) * 700,
+                                        64 * 1024));
+    body_ = "{\"records\":[";
+  }
+  void Add(const RecordQuery& q, const RowReader& reader, std::int64_t seq) {
+    if (count_ > 0) body_.push_back(',');
+    reader.AppendCanonical(q, body_, /*with_hash=*/true);
+    last_ = seq;
+    ++count_;
+  }
+  bool full() const { return count_ == limit_; }
+  // next_after_seq is the last seq when the page is full (more may match),
+  // else `searched_to` when set (a window ended before the log did).
+  std::string Finish(std::int64_t searched_to = 0) && {
+    body_ += "],\"next_after_seq\":";
+    if (full()) {
+      body_ += std::to_string(last_);
+    } else if (searched_to > 0) {
+      body_ += std::to_string(searched_to);
+    } else {
+      body_ += "null";
+    }
+    body_.push_back('}');
+    return std::move(body_);
+  }
+
+ private:
+  int limit_;
+  int count_ = 0;
+  std::int64_t last_ = 0;
+  std::string body_;
+};
 
 }  // namespace
 
-nlohmann::json RunAuditQuery(SQLite::Database& db, const AuditQuery& q) {
+std::optional<std::int64_t> FirstSeqFrom(SQLite::Database& db,
+                                         const std::string& time) {
+  return FirstSeqPast(db, time, false);
+}
+
+std::optional<std::int64_t> LastSeqThrough(SQLite::Database& db,
+                                           const std::string& time,
+                                           bool inclusive) {
+  std::optional<std::int64_t> past = FirstSeqPast(db, time, inclusive);
+  SQLite::Statement q(db, past ? "SELECT max(seq) FROM audit_records "
+                                 "WHERE seq < ?"
+                               : "SELECT max(seq) FROM audit_records");
+  if (past) q.bind(1, *past);
+  if (!q.executeStep() || q.getColumn(0).isNull()) return std::nullopt;
+  return q.getColumn(0).getInt64();
+}
+
+std::string RunAuditQuery(SQLite::Database& db, const AuditQuery& q) {
   std::int64_t after = q.after_seq;
   std::int64_t last_seq = INT64_MAX;
   bool empty = false;
   if (!q.from.empty()) {
-    auto lo = SeqAtTime(db, q.from, false);
+    auto lo = FirstSeqFrom(db, q.from);
     if (lo) after = std::max(after, *lo - 1);
     empty = empty || !lo;
   }
   if (!q.to.empty()) {
-    auto hi = SeqAtTime(db, q.to, true);
+    auto hi = LastSeqThrough(db, q.to, /*inclusive=*/true);
     if (hi) last_seq = *hi;
     empty = empty || !hi;
   }
-  if (empty) {
-    return {{"records", nlohmann::json::array()}, {"next_after_seq", nullptr}};
+  if (empty || after >= last_seq) return PageWriter(q.limit).Finish();
+  // A page is one range of an index on (column, seq) or of the table
+  // itself, in seq order; the planner picks the most selective index with
+  // the statistics of ANALYZE. One indexed filter (or none) is answered by
+  // its index alone. Any other combination also reads rows that do not
+  // match, so its page covers at most kScanWindow seqs: a short page with
+  // next_after_seq set, instead of a scan of the whole log.
+  const int filters = !q.user.empty() + !q.phone_number.empty() +
+                      !q.decision.empty() + !q.request_id.empty() +
+                      !q.stage.empty() + !q.reason.empty() + !q.peer.empty() +
+                      !q.summary.empty();
+  const bool indexed_alone =
+      filters == 0 ||
+      (filters == 1 && (!q.user.empty() || !q.phone_number.empty() ||
+                        !q.decision.empty() || !q.request_id.empty()));
+  std::int64_t window_end = last_seq;
+  if (!indexed_alone && last_seq - after > kScanWindow) {
+    window_end = after + kScanWindow;
   }
   std::string sql = "SELECT * FROM audit_records WHERE seq > ? AND seq <= ?";
   std::vector<const std::string*> binds;
-  auto filter = [&](const char* column, const std::string& value,
-                    const char* op = " = ?") {
+  // The index of the first filter given in the order below drives the page
+  // (a request id, a number, a user are far more selective than a decision,
+  // which ANALYZE's sample does not always tell); the other columns are
+  // written `+column`, which keeps SQLite from using their index.
+  bool driven = false;
+  auto filter = [&](const char* column, const std::string& value) {
     if (value.empty()) return;
-    sql += std::string(" AND ") + column + op;
+    sql += std::string(driven ? " AND +" : " AND ") + column + " = ?";
+    driven = true;
     binds.push_back(&value);
   };
-  filter("principal", q.user);
+  filter("request_id", q.request_id);
   filter("phone_number", q.phone_number);
+  filter("principal", q.user);
   filter("decision", q.decision);
   filter("stage", q.stage);
-  filter("request_id", q.request_id);
   filter("reason", q.reason);
   filter("peer", q.peer);
   if (q.summary == "true") sql += " AND request_count IS NOT NULL";
   if (q.summary == "false") sql += " AND request_count IS NULL";
-  filter("time", q.from, " >= ?");
-  filter("time", q.to, " <= ?");
   sql += " ORDER BY seq LIMIT ?";
-  SQLite::Statement s(db, sql);
+  RecordQuery s(db, sql.c_str());
   int i = 1;
-  s.bind(i++, after);
-  s.bind(i++, last_seq);
-  for (const std::string* v : binds) s.bind(i++, *v);
-  s.bind(i++, q.limit);
-  nlohmann::json records = nlohmann::json::array();
-  std::int64_t last = q.after_seq;
-  while (s.executeStep()) {
-    nlohmann::json rec = RowObject(s);
-    last = rec["seq"].get<std::int64_t>();
-    records.push_back(std::move(rec));
+  s.Bind(i++, after);
+  s.Bind(i++, window_end);
+  for (const std::string* v : binds) s.Bind(i++, std::string_view(*v));
+  s.Bind(i++, static_cast<std::int64_t>(q.limit));
+  const RowReader reader(s);
+  PageWriter page(q.limit);
+  while (s.Step()) page.Add(s, reader, sqlite3_column_int64(s.get(), 0));
+  if (window_end < last_seq && !page.full()) {
+    // More of the log is left to search, unless the window reached the head.
+    SQLite::Statement more(db, "SELECT 1 FROM audit_records WHERE seq > ?");
+    more.bind(1, window_end);
+    if (more.executeStep()) return std::move(page).Finish(window_end);
   }
-  nlohmann::json page = {{"records", std::move(records)}};
-  page["next_after_seq"] = static_cast<int>(page["records"].size()) == q.limit
-                               ? nlohmann::json(last)
-                               : nlohmann::json();
-  return page;
+  return std::move(page).Finish();
 }
 
 void EnsureQueryIndexes(SQLite::Database& db) {
+  // Users, numbers and request ids have the store's indexes on (column,
+  // seq); a time range is a seq range (FirstSeqFrom). Decisions are few, so
+  // a rare one (deny) would otherwise scan the table. Logs of earlier
+  // versions carry two more indexes that every insert paid for.
   db.exec(R"sql(
     CREATE INDEX IF NOT EXISTS audit_records_by_decision
       ON audit_records (decision, seq);
-    CREATE INDEX IF NOT EXISTS audit_records_by_principal_decision
-      ON audit_records (principal, decision, seq);
-    CREATE INDEX IF NOT EXISTS audit_records_by_time
-      ON audit_records (time);
+    DROP INDEX IF EXISTS audit_records_by_principal_decision;
+    DROP INDEX IF EXISTS audit_records_by_time;
   )sql");
 }
 

@@ -17,6 +17,9 @@ namespace agni::audit {
 
 inline constexpr int kDefaultPageSize = 100;
 inline constexpr int kMaxPageSize = 1000;
+// The most seqs one page searches when its filters are not answered by one
+// index alone (e.g. stage, reason, peer, or user together with decision).
+inline constexpr std::int64_t kScanWindow = 100'000;
 
 // One page request. Empty strings mean "no filter".
 struct AuditQuery {
@@ -45,10 +48,24 @@ std::optional<std::string> NormalizeTime(std::string_view text, bool end_of);
 // message naming the parameter, or empty. Unknown parameters are errors.
 std::string ParseAuditQuery(std::string_view query_string, AuditQuery& out);
 
-// {"records":[...], "next_after_seq": N or null}: records in seq order, each
-// with every non-NULL column (hash included). next_after_seq is set when the
-// page is full, so the client asks again with after_seq=N.
-nlohmann::json RunAuditQuery(SQLite::Database& db, const AuditQuery& q);
+// {"records":[...], "next_after_seq": N or null} as JSON text: records in
+// seq order, each with every non-NULL column (hash included) in the export's
+// form. next_after_seq is set when more may match: the page is full, or its
+// filters searched kScanWindow seqs without filling it (the page may then
+// hold fewer records, even none); the client asks again with after_seq=N
+// until it is null. Every page is one keyset range (seq > after_seq), never
+// an OFFSET, and its work is bounded by limit or kScanWindow.
+std::string RunAuditQuery(SQLite::Database& db, const AuditQuery& q);
+
+// The store keeps time non-decreasing along seq, so a time bound is a seq
+// bound, found by a binary search over the primary key (no time index).
+// The first seq whose time is >= `time` (normalised), or nullopt.
+std::optional<std::int64_t> FirstSeqFrom(SQLite::Database& db,
+                                         const std::string& time);
+// The last seq whose time is <= `time` (`inclusive`) or < it, or nullopt.
+std::optional<std::int64_t> LastSeqThrough(SQLite::Database& db,
+                                           const std::string& time,
+                                           bool inclusive);
 
 // Creates the indexes the filters use (idempotent; run by the writer side).
 void EnsureQueryIndexes(SQLite::Database& db);

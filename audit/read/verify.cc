@@ -263,6 +263,7 @@ StartCheck CheckBeforeServing(const std::string& db_path,
     result.trusted_seq = anchor ? anchor->seq : live.pos.seq;
     result.rehashed = checker.records();
     if (checker.problems().empty()) checker.Finish();
+    if (checker.problems().empty()) result.verified = checker.pos();
     if (!checker.problems().empty()) {
       auto& problems = checker.problems();
       const ChainProblem& first =

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct StartCheck {
   std::string error;             // for the operator; empty when fine
   std::int64_t trusted_seq = 0;  // the checkpoint the re-hash started from
   std::int64_t rehashed = 0;     // records re-hashed (those after it)
+  // The last record checked; a Checkpointer given it starts from there
+  // instead of re-hashing the same records again.
+  std::optional<ChainPosition> verified;
 };
 StartCheck CheckBeforeServing(const std::string& db_path,
                               const std::string& public_key_hex);

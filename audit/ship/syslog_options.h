@@ -32,6 +32,13 @@ struct SyslogOptions {
   std::chrono::milliseconds max_backoff{10000};
   std::size_t batch_records = 512;  // per write
   std::size_t max_session_records = 20000;
+  // A session that has caught up stays open this long for more records, so
+  // a trickle of releases shares one connection (0: close at once).
+  std::chrono::milliseconds idle_timeout{5000};
+  // A session ends (and its records count as taken) at least this often,
+  // however busy: it bounds how far shipped_seq trails and how much one
+  // peer crash can send twice.
+  std::chrono::milliseconds confirm_interval{10000};
   // At Stop(): how long the sink may still ship what is waiting.
   std::chrono::milliseconds stop_flush{2000};
 };

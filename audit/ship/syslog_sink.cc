@@ -180,11 +180,15 @@ bool SyslogSink::Session() {
   std::unique_ptr<TlsStream> stream = TlsStream::Open(
       *tls_, options_.tls, Timeout(options_.connect_timeout), error);
   if (!stream) return Failed(error);
+  if (hooks_.connected) hooks_.connected();
+  const auto confirm_by =
+      std::chrono::steady_clock::now() + options_.confirm_interval;
   std::int64_t last = acked_;
   std::size_t sent = 0;
   std::vector<ShipRecord> batch;
   std::string frames;
-  while (sent < options_.max_session_records) {
+  while (sent < options_.max_session_records &&
+         std::chrono::steady_clock::now() < confirm_by) {
     batch.clear();
     std::int64_t skipped_to = 0;
     try {
@@ -199,8 +203,20 @@ bool SyslogSink::Session() {
       last = skipped_to;
       continue;
     }
-    if (batch.empty()) break;
+    if (batch.empty()) {
+      // Caught up: stay connected while more may come soon.
+      if (WaitForMore(last, confirm_by, *stream)) continue;
+      if (!stream->PeerGone()) break;  // idle or due: close and confirm
+      if (stream->PeerClosedAfterReadingAll()) {
+        if (last > acked_) Confirm(last);
+        return true;
+      }
+      return Failed("the syslog peer closed the connection");
+    }
     if (stream->PeerGone()) {
+      // A peer that closed cleanly after reading everything (a restart
+      // between our writes) has taken this session's records.
+      if (stream->PeerClosedAfterReadingAll() && last > acked_) Confirm(last);
       return Failed("the syslog peer closed the connection");
     }
     frames.clear();
@@ -222,6 +238,30 @@ bool SyslogSink::Session() {
   }
   if (last > acked_) Confirm(last);
   return true;
+}
+
+bool SyslogSink::WaitForMore(std::int64_t last,
+                             std::chrono::steady_clock::time_point confirm_by,
+                             TlsStream& stream) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point until =
+      std::min(Clock::now() + options_.idle_timeout, confirm_by);
+  // The peer may close while we wait: looked at every so often, so that a
+  // restarted peer is noticed before the next records are written.
+  constexpr auto kPeerCheck = std::chrono::milliseconds(200);
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (committed_head_ > last) return true;
+    if (stopping_) return false;
+    const Clock::time_point now = Clock::now();
+    if (now >= until) return false;
+    cv_.wait_until(lock, std::min(until, now + kPeerCheck));
+    if (stopping_ || committed_head_ > last) continue;
+    lock.unlock();
+    const bool gone = stream.PeerGone();
+    lock.lock();
+    if (gone) return false;
+  }
 }
 
 void SyslogSink::NextBatch(std::int64_t from, std::vector<ShipRecord>& out,

@@ -5,8 +5,10 @@
 // drops them from memory only: the sink reads them back from the database by
 // seq on its own read-only connection), so shipping never delays or fails a
 // release. The sink's thread ships in sessions: it connects, writes what is
-// waiting, and when it has caught up (or after max_session_records) closes
-// the connection and waits for the proof that the peer read everything (the
+// waiting and what comes while the connection is busy or idle for less than
+// idle_timeout, then (caught up and idle, or after max_session_records or
+// confirm_interval) closes the connection and waits for the proof that the
+// peer read everything (the
 // peer closes its side and acknowledges ours without a reset;
 // TlsStream::CloseConfirmed). Only then does that session's last seq count
 // as taken: it is written to the state file and exported as
@@ -44,6 +46,7 @@ namespace agni::audit {
 struct SyslogHooks {
   std::function<void(std::int64_t seq)> shipped;  // the peer took up to seq
   std::function<void()> failed;                   // a session failed
+  std::function<void()> connected;                // a connection was opened
   // level: "info" | "warn" | "error"; `detail` names the cause.
   std::function<void(std::string_view level, std::string_view message,
                      const std::string& detail)>
@@ -77,6 +80,12 @@ class SyslogSink {
   void Run();
   // One connection; false when it failed (counted, logged, backoff).
   bool Session();
+  // Waits, connected, until records after `last` are committed (true), or
+  // until idle_timeout passes, `confirm_by` comes, the sink stops or the
+  // peer closes (false).
+  bool WaitForMore(std::int64_t last,
+                   std::chrono::steady_clock::time_point confirm_by,
+                   TlsStream& stream);
   // The next records from `from` on, from memory or the database; sets
   // `skipped_to` when records from..skipped_to are no longer stored.
   void NextBatch(std::int64_t from, std::vector<ShipRecord>& out,

@@ -1,6 +1,7 @@
 #include "audit/ship/tls_stream.h"
 
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -8,6 +9,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -228,6 +230,18 @@ bool TlsStream::PeerGone() {
     ERR_clear_error();
     return err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE;
   }
+}
+
+bool TlsStream::PeerClosedAfterReadingAll() {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return false;
+  int unacked = 0;
+  if (::ioctl(fd_, SIOCOUTQ, &unacked) != 0) return false;
+  int so_error = 0;
+  len = sizeof so_error;
+  ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &so_error, &len);
+  return info.tcpi_state == TCP_CLOSE_WAIT && unacked == 0 && so_error == 0;
 }
 
 std::string TlsStream::Write(std::string_view bytes,

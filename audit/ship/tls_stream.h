@@ -48,6 +48,11 @@ class TlsStream {
   // Without blocking: true when the peer has closed or reset the
   // connection, so that nothing more is written into a dead socket.
   bool PeerGone();
+  // After PeerGone(): true when the peer closed without a reset and had
+  // acknowledged every byte written, i.e. its application read them all
+  // before closing (a socket closed with unread bytes answers with a reset,
+  // and bytes arriving after the close are not acknowledged).
+  bool PeerClosedAfterReadingAll();
   // Writes every byte; "" or why not.
   std::string Write(std::string_view bytes, std::chrono::milliseconds timeout);
   // Sends close_notify and FIN, then waits for the peer to close its side

@@ -40,6 +40,7 @@ audit::SyslogHooks SyslogHooksFor(Metrics& metrics, const Logger& log) {
       .shipped =
           [&metrics](std::int64_t seq) { metrics.SetAuditShippedSeq(seq); },
       .failed = [&metrics] { metrics.CountAuditShipFailure(); },
+      .connected = [&metrics] { metrics.CountAuditShipConnection(); },
       .log =
           [&log](std::string_view level, std::string_view message,
                  const std::string& detail) {
@@ -173,7 +174,11 @@ BuildResult Build(Config config, std::string upstream_api_key,
                         {{"error", error}});
             });
       }
-      gw->checkpointer_->Start();
+      // The start check has just re-hashed the chain: the first checkpoint
+      // signs after re-hashing only what the store appended since.
+      gw->checkpointer_->Start(checked.verified);
+      log.Info("audit head signed at start",
+               {{"rehashed", gw->checkpointer_->rehashed()}});
     }
     // After the read side exists: the sink reads with its own connection.
     if (gw->syslog_) gw->syslog_->Start(c.audit.path);

@@ -13,6 +13,19 @@
 #include "audit/read/tail.h"
 
 namespace agni {
+namespace {
+
+constexpr const char* kReadOnlyDb = "Audit database (read-only)";
+
+// The failure of a subcommand whose result has exit_code and error, on
+// stderr; returns its exit code.
+template <typename Result>
+int ReportFailure(const char* command, const Result& r) {
+  std::cerr << "audit " << command << ": " << r.error << "\n";
+  return r.exit_code;
+}
+
+}  // namespace
 
 std::string VerifyReportText(const audit::VerifyReport& report) {
   std::ostringstream out;
@@ -64,7 +77,7 @@ AuditCommands::AuditCommands(CLI::App& app) {
       "Re-hash every record, check seq has no gaps, every intent has an "
       "outcome, and every checkpoint signature. Exit 0 OK, 1 tampered (the "
       "first bad seq is named), 2 unreadable");
-  auto* db = verify_->add_option("--db", db_, "Audit database (read-only)");
+  auto* db = verify_->add_option("--db", db_, kReadOnlyDb);
   auto* jsonl = verify_->add_option("--jsonl", jsonl_,
                                     "A JSONL file written by `audit export`");
   db->excludes(jsonl);
@@ -86,8 +99,7 @@ AuditCommands::AuditCommands(CLI::App& app) {
       "export",
       "Stream records with seq, prev_hash and hash as JSONL or CSV (RFC "
       "4180) in constant memory");
-  export_->add_option("--db", export_db_, "Audit database (read-only)")
-      ->required();
+  export_->add_option("--db", export_db_, kReadOnlyDb)->required();
   export_->add_option("--format", format_, "jsonl (default) or csv")
       ->check(CLI::IsMember({"jsonl", "csv"}));
   export_->add_option("--from", from_,
@@ -102,7 +114,7 @@ AuditCommands::AuditCommands(CLI::App& app) {
       "export`), and with --follow keep printing new ones as they commit "
       "(within a second), for Vector, Fluent Bit or rsyslog to ship. Reads "
       "without ever blocking the gateway's writes");
-  tail_->add_option("--db", tail_db_, "Audit database (read-only)")->required();
+  tail_->add_option("--db", tail_db_, kReadOnlyDb)->required();
   tail_
       ->add_option("--after-seq", tail_after_,
                    "Start after this seq (default 0: from the first record); "
@@ -173,10 +185,7 @@ int AuditCommands::Run() const {
     if (by.empty() && std::getenv("USER")) by = std::getenv("USER");
     const audit::ArchiveResult r =
         audit::Archive({archive_db_, before_, archive_out_, archive_key_, by});
-    if (r.exit_code != 0) {
-      std::cerr << "audit archive: " << r.error << "\n";
-      return r.exit_code;
-    }
+    if (r.exit_code != 0) return ReportFailure("archive", r);
     std::cout << "archived " << r.records << " records through seq "
               << r.through_seq << " (hash " << r.through_hash << ") to "
               << archive_out_ << ", head " << r.head_file
@@ -191,8 +200,7 @@ int AuditCommands::Run() const {
     options.after_seq = tail_after_;
     options.follow = tail_follow_;
     const audit::TailResult r = audit::Tail(options, std::cout);
-    if (r.exit_code != 0) std::cerr << "audit tail: " << r.error << "\n";
-    return r.exit_code;
+    return r.exit_code != 0 ? ReportFailure("tail", r) : 0;
   }
   std::ofstream file;
   if (!out_.empty()) {
@@ -206,10 +214,7 @@ int AuditCommands::Run() const {
   std::ostream& out = out_.empty() ? std::cout : file;
   const audit::ExportResult r =
       audit::Export({export_db_, format_, from_, to_}, out);
-  if (r.exit_code != 0) {
-    std::cerr << "audit export: " << r.error << "\n";
-    return r.exit_code;
-  }
+  if (r.exit_code != 0) return ReportFailure("export", r);
   std::cerr << "exported " << r.records << " records\n";
   return 0;
 }

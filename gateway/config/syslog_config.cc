@@ -48,7 +48,8 @@ void ReadSyslogConfig(const nlohmann::json& value, const std::string& path,
                       ConfigErrors& errors) {
   ObjectReader r(value, path, errors,
                  {"address", "ca_file", "server_name", "client_cert_file",
-                  "client_key_file", "app_name", "queue", "state_file"});
+                  "client_key_file", "app_name", "queue", "state_file",
+                  "idle_timeout", "confirm_interval"});
   if (!r.ok()) return;
   audit::SyslogOptions o;
   bool valid = true;
@@ -98,6 +99,20 @@ void ReadSyslogConfig(const nlohmann::json& value, const std::string& path,
     o.app_name = *a;
   }
   r.IntegerInto("queue", 1, 1'000'000, o.queue);
+  if (auto d = r.Duration("idle_timeout", false)) {
+    if (*d > std::chrono::hours(1)) {
+      r.Error(r.PathOf("idle_timeout"), "must be at most 1h");
+      valid = false;
+    }
+    o.idle_timeout = *d;
+  }
+  if (auto d = r.Duration("confirm_interval", false)) {
+    if (*d < std::chrono::milliseconds(100) || *d > std::chrono::hours(1)) {
+      r.Error(r.PathOf("confirm_interval"), "must be between 100ms and 1h");
+      valid = false;
+    }
+    o.confirm_interval = *d;
+  }
   o.state_file = audit_path.empty() ? "" : audit_path + ".syslog";
   if (auto s = r.String("state_file", false)) {
     o.state_file = Resolve(base_dir, *s);

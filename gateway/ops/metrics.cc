@@ -430,6 +430,12 @@ void Metrics::DeclareAuditShipping() {
                      "Syslog sessions that failed (peer unreachable, TLS, "
                      "reset, timeout); their records are sent again.")
            .Add({});
+  audit_ship_connections_ =
+      &CounterFamily(*registry_, "agni_gateway_audit_ship_connections_total",
+                     "TLS connections the syslog sink opened; one carries "
+                     "every record until it is idle for "
+                     "audit.syslog.idle_timeout.")
+           .Add({});
 }
 
 void Metrics::SetAuditShippedSeq(std::int64_t seq) {
@@ -437,5 +443,9 @@ void Metrics::SetAuditShippedSeq(std::int64_t seq) {
 }
 
 void Metrics::CountAuditShipFailure() { audit_ship_failures_->Increment(); }
+
+void Metrics::CountAuditShipConnection() {
+  audit_ship_connections_->Increment();
+}
 
 }  // namespace agni

@@ -78,6 +78,7 @@ class Metrics final : public audit::StoreObserver {
   // failed session.
   void SetAuditShippedSeq(std::int64_t seq);
   void CountAuditShipFailure();
+  void CountAuditShipConnection();
   // Identity (DESIGN.md §10): a credential judged (method: "bearer" |
   // "api_key" | "oidc"; result: "success" or the failed check), and a fetch
   // of an issuer's keys (issuer: its config name or index, never a value
@@ -136,6 +137,7 @@ class Metrics final : public audit::StoreObserver {
   void DeclareAuditShipping();
   prometheus::Gauge* audit_shipped_seq_ = nullptr;
   prometheus::Counter* audit_ship_failures_ = nullptr;
+  prometheus::Counter* audit_ship_connections_ = nullptr;
   void DeclareIdentity();
   prometheus::Family<prometheus::Counter>* auth_ = nullptr;
   prometheus::Family<prometheus::Counter>* jwks_refreshes_ = nullptr;

@@ -4,11 +4,14 @@
 // are in an `auditors` group and audits the access; this class only reads.
 //
 // Thread-safe: each call borrows a read-only SQLite connection from a small
-// pool (base/idle_pool.h).
+// pool (base/idle_pool.h); at most kMaxAuditReaders calls read at once (the
+// others wait), so the memory of the read side is bounded by that many
+// connections with a bounded page cache and that many pages in flight.
 #pragma once
 
 #include <memory>
 #include <mutex>
+#include <semaphore>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +27,7 @@ namespace agni {
 
 inline constexpr std::string_view kAuditQueryPath = "/v1/audit";
 inline constexpr std::string_view kAuditHeadPath = "/v1/audit/head";
+inline constexpr int kMaxAuditReaders = 4;
 
 class AuditApi {
  public:
@@ -53,6 +57,7 @@ class AuditApi {
 
   std::string db_path_;
   IdlePool<SQLite::Database> idle_;
+  std::counting_semaphore<kMaxAuditReaders> readers_{kMaxAuditReaders};
 };
 
 }  // namespace agni

@@ -124,6 +124,39 @@ TEST(BackgroundVerifierProcess,
             std::optional<double>(4));
 }
 
+TEST(StartupProcess, AFirstStartWithANewKeyRehashesTheChainOnce) {
+  FakeUpstream upstream;
+  Deployment d(upstream, {{"verify_records_per_second", 0}});
+  {
+    GatewayProcess gw(d.Serve());
+    ASSERT_TRUE(gw.WaitListening()) << gw.Log();
+    for (int i = 0; i < 6; ++i) ASSERT_EQ(Release(gw, d.alice(), i), 200);
+    ASSERT_EQ(gw.Stop(20s), std::optional<int>(0));
+  }
+  const int records = static_cast<int>(ReadAuditRows(d.db()).size());
+  ASSERT_GE(records, 12);
+  const CommandResult keygen =
+      RunGateway({"audit", "keygen", "--private", d.File("new.pem"), "--public",
+                  d.File("new.pub")});
+  ASSERT_EQ(keygen.exit_code, 0) << keygen.output;
+  d.SetAudit({{"signing_key_file", "new.pem"}});
+
+  GatewayProcess gw(d.Serve());
+  ASSERT_TRUE(gw.WaitListening()) << gw.Log();
+  // Nothing signed by this key yet: the start check re-hashes every record,
+  // and the first checkpoint signs on that check instead of repeating it.
+  const nlohmann::json checked = LogLine(gw, "audit chain checked at start");
+  ASSERT_FALSE(checked.is_null()) << gw.Log();
+  EXPECT_EQ(checked.value("rehashed", -1), records) << checked;
+  const nlohmann::json signed_line = LogLine(gw, "audit head signed at start");
+  ASSERT_FALSE(signed_line.is_null()) << gw.Log();
+  EXPECT_EQ(signed_line.value("rehashed", -1), 0) << signed_line;
+  // And that checkpoint is the new key's, over the head.
+  const CommandResult verify = RunGateway(
+      {"audit", "verify", "--db", d.db(), "--pubkey", d.File("new.pub")});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+}
+
 TEST(BackgroundVerifierProcess, AnIntactLogIsVerifiedToTheHeadAndStaysReady) {
   FakeUpstream upstream;
   Deployment d(upstream, {{"verify_records_per_second", 1000}});

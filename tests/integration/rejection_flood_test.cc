@@ -208,7 +208,7 @@ TEST_F(RejectionFloodTest, OnePeerGetsItsBurstAndOneSummaryThatAddsUp) {
     audit::AuditQuery q;
     const std::string error = audit::ParseAuditQuery(qs, q);
     EXPECT_EQ(error, "") << qs;
-    return audit::RunAuditQuery(db, q)["records"];
+    return nlohmann::json::parse(audit::RunAuditQuery(db, q))["records"];
   };
   const json summaries = search("reason=unauthenticated&summary=true");
   ASSERT_EQ(summaries.size(), 1u);

@@ -176,5 +176,45 @@ TEST(SyslogGatewayTest, ThePeerRestartsWhileReleasesGoOnAndNothingIsLost) {
   ExpectEachOnce(peer, new_head, shipped_before_stop, head_at_stop);
 }
 
+TEST(SyslogGatewayTest, ATrickleOfReleasesSharesOneConnection) {
+  Pki pki;
+  RsyslogServer peer({.cert_file = pki.File("server.pem"),
+                      .key_file = pki.File("server.key"),
+                      .ca_file = pki.File("ca.pem")});
+  FakeUpstream upstream;
+  // Long enough that no pause between two releases ends the session.
+  GatewayProcess gw({.config = {
+                         .upstream_base_url = upstream.url(),
+                         .patch = {{"audit",
+                                    {{"syslog",
+                                      {{"address", peer.address()},
+                                       {"ca_file", pki.File("ca.pem")},
+                                       {"idle_timeout", "10m"},
+                                       {"confirm_interval", "10m"}}}}}},
+                     }});
+  httplib::Client c = gw.Client();
+  for (int i = 0; i < 8; ++i) {
+    auto r = c.Delete(ReleasePath(Numbered("+1555", 2000000 + i)),
+                      Bearer(gw.alice().token));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    std::this_thread::sleep_for(100ms);  // a trickle, not a burst
+  }
+  const std::int64_t head = HeadSeq(gw);
+  ASSERT_GE(head, 16);
+  ASSERT_TRUE(WaitFor(
+      [&] { return SeqCounts(peer.Messages()).size() == std::size_t(head); },
+      60s))
+      << gw.Log();
+  EXPECT_EQ(gw.Metric("agni_gateway_audit_ship_connections_total"),
+            std::optional<double>(1));
+  EXPECT_EQ(gw.Metric("agni_gateway_audit_ship_failures_total"),
+            std::optional<double>(0));
+  // A clean stop closes that one session and records what the peer took.
+  ASSERT_EQ(gw.Stop(), 0);
+  EXPECT_EQ(ReadFile(gw.audit_path() + ".syslog"), std::to_string(head) + "\n");
+  ExpectEachOnce(peer, head);
+}
+
 }  // namespace
 }  // namespace agni::testing

@@ -181,6 +181,33 @@ TEST(SyslogSinkTest, APeerRestartLosesNothingAndDuplicatesNothing) {
   ExpectEachOnce(peer, 90);
 }
 
+TEST(SyslogSinkTest, AnIdleConnectionClosedByThePeerCountsAsTaken) {
+  Pki pki;
+  RsyslogServer peer(PeerWith(pki));
+  TempDir dir;
+  audit::SyslogOptions options = To(peer, pki);
+  options.idle_timeout = 10min;  // the session stays open, caught up
+  options.confirm_interval = 1h;
+  Shipping s(dir, options);
+  s.Start();
+  s.Append(12);
+  ASSERT_TRUE(WaitFor([&] { return peer.Messages().size() == 12; }, 30s))
+      << peer.Log();
+  EXPECT_EQ(s.sink().shipped_seq(), 0);  // not proven while open
+
+  // rsyslog stops with nothing unread: it closed cleanly, so it took all.
+  peer.Stop();
+  ASSERT_TRUE(s.WaitShipped(12));
+  EXPECT_EQ(s.failures, 0);
+  peer.Start();
+  s.Append(5);
+  ASSERT_TRUE(WaitFor([&] { return peer.Messages().size() == 17; }, 30s))
+      << peer.Log();
+  s.sink().Stop();  // closes the session and learns the peer took it
+  EXPECT_EQ(s.sink().shipped_seq(), 17);
+  ExpectEachOnce(peer, 17);
+}
+
 TEST(SyslogSinkTest, ARestartedSinkResumesAfterTheLastRecordThePeerTook) {
   Pki pki;
   RsyslogServer peer(PeerWith(pki));

@@ -485,16 +485,16 @@ TEST_F(LogFixture, QueryFiltersAndPagesBySeq) {
   AuditQuery q;
   q.user = "mallory";
   q.limit = 2;
-  nlohmann::json page = RunAuditQuery(d, q);
+  nlohmann::json page = nlohmann::json::parse(RunAuditQuery(d, q));
   ASSERT_EQ(page["records"].size(), 2u);
   EXPECT_EQ(page["records"][0]["seq"], 1);
   EXPECT_EQ(page["records"][1]["seq"], 4);
   EXPECT_EQ(page["next_after_seq"], 4);
   q.after_seq = 4;
-  page = RunAuditQuery(d, q);
+  page = nlohmann::json::parse(RunAuditQuery(d, q));
   EXPECT_EQ(page["records"][0]["seq"], 7);
   q.after_seq = 10;
-  page = RunAuditQuery(d, q);
+  page = nlohmann::json::parse(RunAuditQuery(d, q));
   ASSERT_EQ(page["records"].size(), 1u);
   EXPECT_TRUE(page["next_after_seq"].is_null());
   EXPECT_TRUE(page["records"][0].contains("hash"));
@@ -502,21 +502,24 @@ TEST_F(LogFixture, QueryFiltersAndPagesBySeq) {
 
   AuditQuery by_number;
   by_number.phone_number = "+155511003";
-  page = RunAuditQuery(d, by_number);
+  page = nlohmann::json::parse(RunAuditQuery(d, by_number));
   ASSERT_EQ(page["records"].size(), 2u);  // intent and outcome
   EXPECT_EQ(page["records"][0]["stage"], "intent");
 
   AuditQuery denials;
   ASSERT_EQ(ParseAuditQuery("decision=deny&limit=1000", denials), "");
-  EXPECT_EQ(RunAuditQuery(d, denials)["records"].size(), 5u);
+  EXPECT_EQ(nlohmann::json::parse(RunAuditQuery(d, denials))["records"].size(),
+            5u);
 
   AuditQuery future;
   ASSERT_EQ(ParseAuditQuery("from=2999-01-01", future), "");
-  EXPECT_EQ(RunAuditQuery(d, future)["records"].size(), 0u);
+  EXPECT_EQ(nlohmann::json::parse(RunAuditQuery(d, future))["records"].size(),
+            0u);
   AuditQuery window;
   ASSERT_EQ(ParseAuditQuery("from=2000-01-01T00:00:00Z&to=2999-01-01", window),
             "");
-  EXPECT_EQ(RunAuditQuery(d, window)["records"].size(), 15u);
+  EXPECT_EQ(nlohmann::json::parse(RunAuditQuery(d, window))["records"].size(),
+            15u);
 }
 
 TEST(AuditQueryParseTest, ParsesDecodesAndRejectsWithTheParameterNamed) {
