@@ -233,8 +233,8 @@ BuildResult Build(Config config, std::string upstream_api_key,
     gw->console_ = std::make_unique<ConsoleSessions>(
         c.console, c.tls.enabled, IsLoopbackHost(c.listen.host), *gw->sessions_,
         gw->options_.clock);
-    gw->sign_in_ = std::make_unique<ProviderSignIn>(*gw->sessions_,
-                                                    gw->options_.clock);
+    gw->sign_in_ =
+        std::make_unique<ProviderSignIn>(*gw->sessions_, gw->options_.clock);
   }
   gw->pipeline_ = std::make_unique<RequestPipeline>(
       std::make_shared<const AccessSnapshot>(

@@ -114,8 +114,8 @@ std::optional<std::string> QueryParam(std::string_view target,
         value.push_back(' ');
       } else if (raw[i] == '%' && i + 2 < raw.size() &&
                  HexValue(raw[i + 1]) >= 0 && HexValue(raw[i + 2]) >= 0) {
-        value.push_back(
-            static_cast<char>(HexValue(raw[i + 1]) * 16 + HexValue(raw[i + 2])));
+        value.push_back(static_cast<char>(HexValue(raw[i + 1]) * 16 +
+                                          HexValue(raw[i + 2])));
         i += 2;
       } else {
         value.push_back(raw[i]);
@@ -169,24 +169,22 @@ ProviderSignIn::Started ProviderSignIn::Start(
   store_.InsertLoginFlow(Sha256Hex(state), flow, flow.created_us - lifetime_us,
                          kMaxLoginFlows);
 
-  const std::string challenge =
-      Base64UrlEncode(Sha256Raw(flow.code_verifier));
+  const std::string challenge = Base64UrlEncode(Sha256Raw(flow.code_verifier));
   const std::string& base = endpoints.authorization_endpoint;
   out.location = base + (base.find('?') == std::string::npos ? "?" : "&") +
                  "response_type=code&scope=openid%20email&client_id=" +
                  FormEncode(provider.client_id) +
                  "&redirect_uri=" + FormEncode(provider.redirect_url) +
                  "&state=" + state + "&nonce=" + flow.nonce +
-                 "&code_challenge=" + challenge +
-                 "&code_challenge_method=S256";
+                 "&code_challenge=" + challenge + "&code_challenge_method=S256";
   // SameSite=Lax: the provider sends the browser back with a top-level
   // cross-site navigation, which a Strict cookie would not come with.
-  out.set_cookie = std::string(kLoginCookie) + "=" + browser +
-                   "; Path=/; Max-Age=" +
-                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                      kFlowLifetime)
-                                      .count()) +
-                   "; Secure; HttpOnly; SameSite=Lax";
+  out.set_cookie =
+      std::string(kLoginCookie) + "=" + browser + "; Path=/; Max-Age=" +
+      std::to_string(
+          std::chrono::duration_cast<std::chrono::seconds>(kFlowLifetime)
+              .count()) +
+      "; Secure; HttpOnly; SameSite=Lax";
   return out;
 }
 
@@ -199,8 +197,7 @@ ProviderSignIn::Finished ProviderSignIn::Finish(
                   "the provider's answer carries no (single) state");
   }
   // Taken before anything else is checked: a state is good for one try.
-  const std::optional<LoginFlow> flow =
-      store_.TakeLoginFlow(Sha256Hex(*state));
+  const std::optional<LoginFlow> flow = store_.TakeLoginFlow(Sha256Hex(*state));
   if (!flow) {
     return Refuse(Failure::kRefused,
                   "the sign-in's state is unknown or was already used; "
@@ -209,9 +206,9 @@ ProviderSignIn::Finished ProviderSignIn::Finish(
   const std::string& name = flow->provider;
   const std::int64_t age_us = NowUs() - flow->created_us;
   if (age_us < 0 ||
-      age_us > std::chrono::duration_cast<std::chrono::microseconds>(
-                   kFlowLifetime)
-                   .count()) {
+      age_us >
+          std::chrono::duration_cast<std::chrono::microseconds>(kFlowLifetime)
+              .count()) {
     return Refuse(Failure::kRefused,
                   "the sign-in took longer than 10 minutes; start again", name);
   }
@@ -226,10 +223,10 @@ ProviderSignIn::Finished ProviderSignIn::Finish(
   }
   if (const std::optional<std::string> error =
           QueryParam(request.target, "error")) {
-    return Refuse(Failure::kRefused,
-                  "the identity provider refused the sign-in: " +
-                      SafeErrorCode(*error),
-                  name);
+    return Refuse(
+        Failure::kRefused,
+        "the identity provider refused the sign-in: " + SafeErrorCode(*error),
+        name);
   }
   const std::optional<std::string> code = QueryParam(request.target, "code");
   if (!code || code->empty()) {
@@ -297,16 +294,14 @@ ProviderSignIn::Finished ProviderSignIn::Finish(
                   name);
   }
   std::string nonce;
-  JwtVerification verified =
-      verifier->VerifyIdToken(body["id_token"].get<std::string>(),
-                              provider->issuer, provider->client_id, clock_(),
-                              nonce);
+  JwtVerification verified = verifier->VerifyIdToken(
+      body["id_token"].get<std::string>(), provider->issuer,
+      provider->client_id, clock_(), nonce);
   if (!verified.ok) {
-    Finished refused =
-        Refuse(Failure::kRefused,
-               "the ID token failed the check: " +
-                   std::string(JwtCheckName(verified.failure)),
-               name);
+    Finished refused = Refuse(Failure::kRefused,
+                              "the ID token failed the check: " +
+                                  std::string(JwtCheckName(verified.failure)),
+                              name);
     refused.metric_result = JwtCheckName(verified.failure);
     return refused;
   }

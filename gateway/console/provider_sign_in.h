@@ -43,9 +43,9 @@ class ProviderSignIn {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
 
-  ProviderSignIn(SessionStore& store, Clock clock,
-                 std::chrono::milliseconds provider_timeout =
-                     std::chrono::seconds(5));
+  ProviderSignIn(
+      SessionStore& store, Clock clock,
+      std::chrono::milliseconds provider_timeout = std::chrono::seconds(5));
 
   // How a step failed: the user's sign-in was refused (401), the request was
   // malformed (400), or the provider could not be asked (502).

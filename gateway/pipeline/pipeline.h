@@ -148,11 +148,13 @@ class RequestPipeline {
   // A consumed approval whose release is not sent becomes usable again.
   void RestoreApproval(Context& ctx, const std::string& why);
   HttpResponse ExplainPolicy(Context& ctx);
-  // POST /v1/policy/explain {"approval_id"} by someone outside the auditor
-  // and admin groups: the requester and number of a pending approval the
-  // caller may decide (their groups meet one of its requirements), else
-  // nullopt and `why_not`.
-  std::optional<ExplainQuery> DecidableApproval(Context& ctx,
+  // POST /v1/policy/explain {"approval_id"}: the approval's requester and
+  // number when the caller is `privileged` (auditor or admin) or may decide
+  // it (pending, not theirs, their groups meet one of its requirements);
+  // else nullopt and `why_not`.
+  std::optional<ExplainQuery> ApprovalToExplain(Context& ctx,
+                                                const std::string& approval_id,
+                                                bool privileged,
                                                 std::string& why_not);
   // The web console (session_routes.cc): its pages, sign-in, the session
   // behind a cookie, sign-out.

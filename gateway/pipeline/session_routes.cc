@@ -212,8 +212,8 @@ HttpResponse RequestPipeline::SignInProviderList(Context& ctx) {
   nlohmann::json list = nlohmann::json::array();
   if (sign_in_ != nullptr && console_->cookies_allowed()) {
     for (const OidcIssuerConfig& p : ctx.access->sign_in_providers) {
-      list.push_back(
-          {{"name", p.name}, {"login", "/ui/login?provider=" + FormEncode(p.name)}});
+      list.push_back({{"name", p.name},
+                      {"login", "/ui/login?provider=" + FormEncode(p.name)}});
     }
   }
   return Respond(ctx, Json(200, {{"providers", list}}));
@@ -275,11 +275,11 @@ HttpResponse RequestPipeline::ProviderCallback(Context& ctx) {
                        ctx.access->identity_verifier.get());
   if (!done.principal) {
     using Failure = ProviderSignIn::Failure;
-    const Reason reason =
-        done.failure == Failure::kProviderUnavailable
-            ? Reason::kIdentityProviderUnavailable
-        : done.failure == Failure::kBadRequest ? Reason::kInvalidRequest
-                                               : Reason::kUnauthenticated;
+    const Reason reason = done.failure == Failure::kProviderUnavailable
+                              ? Reason::kIdentityProviderUnavailable
+                          : done.failure == Failure::kBadRequest
+                              ? Reason::kInvalidRequest
+                              : Reason::kUnauthenticated;
     if (reason == Reason::kUnauthenticated) {
       metrics_.CountAuth("oidc", done.metric_result);
     }
