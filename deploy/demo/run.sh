@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # One-command local demo of agni-gateway in front of a mock of the Agni API.
 #
-# Usage: deploy/demo/run.sh            (any cwd; root on a fresh Debian 12)
+# Usage: deploy/demo/run.sh [--oidc]   (any cwd; root on a fresh Debian 12)
+#
+#   --oidc   also start a local OpenID provider (tests/idp/provider.js,
+#            oidc-provider from npm, over https with a throwaway certificate)
+#            and show a release approved by a person signed in there: a
+#            request made with a provider token (curl), oscar signing in at the
+#            provider through the console's sign-in (/ui/login, as a browser
+#            would, with curl's cookie jar) and approving, the release; then
+#            prints what to click ("Sign in with corp") to do it yourself.
 #
 # What it does:
 #   1. deploy/install-deps.sh and deploy/mock/install.sh (fast no-ops when done)
@@ -33,6 +41,21 @@
 # Exit status: 0 when every walkthrough step answered as expected.
 set -euo pipefail
 
+oidc=0
+for arg in "$@"; do
+  case "$arg" in
+    --oidc) oidc=1 ;;
+    -h | --help)
+      sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "demo: unknown argument: $arg (see --help)" >&2
+      exit 2
+      ;;
+  esac
+done
+
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 # stop_pid, free_port, serve_until_healthy: shared with the e2e tests.
@@ -47,6 +70,7 @@ say() { echo "${bold}==> $*${reset}"; }
 
 mock_pid=""
 gw_pid=""
+idp_pid=""
 state=""
 state_is_temp=0
 
@@ -62,6 +86,7 @@ cleanup() {
   stop_pid "$gw_pid"
   [[ -n "$gw_pid" ]] && wait "$gw_pid" 2>/dev/null
   stop_pid "$mock_pid"
+  stop_pid "$idp_pid"
   if [[ -n "$state" && -d "$state" ]]; then
     if ((state_is_temp)) && [[ "${AGNI_DEMO_KEEP:-0}" != 1 ]]; then
       rm -rf "$state"
@@ -82,6 +107,7 @@ trap 'exit 129' HUP
 say "checking dependencies"
 "$REPO/deploy/install-deps.sh"
 "$REPO/deploy/mock/install.sh"
+((oidc)) && "$REPO/tests/idp/install.sh"
 
 # --- 2. build -------------------------------------------------------------------
 if [[ -n "${AGNI_GATEWAY_BINARY:-}" ]]; then
@@ -146,11 +172,60 @@ EOF
 export AGNI_API_KEY_FILE="$state/agni-api-key"
 unset AGNI_API_KEY
 
+# --oidc: the provider's certificate (the gateway's ca_file), its signing
+# key, and the console client's secret.
+if ((oidc)); then
+  say "preparing the local OpenID provider (tests/idp)"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$state/idp.key" -out "$state/idp.pem" 2>/dev/null
+  (cd "$REPO/tests/idp" && node keygen.js --alg RS256 --kid demo-1) >"$state/idp-signing.json"
+  (umask 077 && echo agni-console-secret >"$state/console-secret")
+fi
+
+# start_idp GW_PORT: (re)starts the provider for a gateway on GW_PORT (the
+# console's redirect URL names the port); sets idp_port.
+# shellcheck disable=SC2317 # called by write_config
+start_idp() {
+  stop_pid "$idp_pid"
+  : >"$state/idp.log"
+  (cd "$REPO/tests/idp" && exec node provider.js --cert "$state/idp.pem" --key "$state/idp.key" \
+    --signing-key "$state/idp-signing.json" \
+    --console-redirect "http://localhost:$1/ui/callback") >>"$state/idp.log" 2>&1 &
+  idp_pid=$!
+  local i
+  for ((i = 0; i < 100; i++)); do
+    idp_port="$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$state/idp.log")"
+    [[ -n "$idp_port" ]] && return 0
+    kill -0 "$idp_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  echo "demo: the OpenID provider did not start:" >&2
+  cat "$state/idp.log" >&2
+  exit 1
+}
+
 # shellcheck disable=SC2317 # called by serve_until_healthy
 write_config() { # write_config GW_PORT ADMIN_PORT
   write_gateway_config "$state/config.json" "$1" "$2" "$mock_port" \
     "$state/tokens/alice.json" "$state/tokens/bob.json" \
     "$state/tokens/olga.json" "$state/tokens/oscar.json" "$state/tokens/carol.json"
+  if ((oidc)); then
+    start_idp "$1"
+    # People from the provider: its okta-telecom-ops group is telecom-ops here.
+    node -e '
+      const fs = require("fs");
+      const [file, idp, gw, dir] = process.argv.slice(1);
+      const cfg = JSON.parse(fs.readFileSync(file, "utf8"));
+      cfg.groups = ["support", "sales", "telecom-ops", "compliance"];
+      cfg.identity = { oidc: [{
+        name: "corp", issuer: `https://127.0.0.1:${idp}`, audiences: ["agni-gateway"],
+        group_map: { "okta-telecom-ops": "telecom-ops" }, ca_file: `${dir}/idp.pem`,
+        client_id: "agni-console", client_secret_file: `${dir}/console-secret`,
+        redirect_url: `http://localhost:${gw}/ui/callback` }] };
+      fs.writeFileSync(file, JSON.stringify(cfg, null, 2));' \
+      "$state/config.json" "$idp_port" "$1" "$state"
+  fi
 }
 
 # --- 5. the gateway ----------------------------------------------------------------
@@ -238,11 +313,63 @@ step "7. alice releases again with the approval: forwarded, answered by the mock
 step "8. carol (auditor) reads the story in the audit log" 200 \
   -H "Authorization: Bearer $carol_token" "$GW/v1/audit?phone_number=%2B14155550100"
 
+if ((oidc)); then
+  IDP="https://127.0.0.1:$idp_port"
+  echo
+  say "OpenID provider on $IDP (log: $state/idp.log); the gateway trusts it as issuer \"corp\""
+  # A provider token for alice (client credentials: the provider's client
+  # "alice" is the person alice@example.com, group support).
+  curl -sS --cacert "$state/idp.pem" -u alice:alice-secret \
+    -d 'grant_type=client_credentials&resource=urn%3Aagni-gateway&scope=release' \
+    "$IDP/token" >"$state/alice-provider-token.json"
+  provider_token="$(json_get "$state/alice-provider-token.json" access_token || echo missing)"
+  step "9. alice@example.com, with a token from the provider, releases +14155550111 (202)" 202 \
+    -X DELETE -H "Authorization: Bearer $provider_token" "$GW/api/v1/phone-numbers/%2B14155550111/release/"
+  oidc_approval="$(json_get "$state/last-body" approval.id || echo missing)"
+  step "10. olga (a gateway token) approves: one of two" 200 \
+    -X POST -H "Authorization: Bearer $olga_token" -H 'Content-Type: application/json' \
+    -d '{"reason":"ticket OPS-1300 checked"}' "$GW/v1/approvals/$oidc_approval/approve"
+
+  echo
+  say "11. oscar signs in at the provider through the console (what a browser does, with curl)"
+  CONSOLE="http://localhost:$gw_port"
+  jar="$state/oscar.cookies"
+  rm -f "$jar"
+  echo "\$ curl -c $jar -b $jar --cacert $state/idp.pem -L $CONSOLE/ui/login?provider=corp"
+  login_page="$(curl -sS -c "$jar" -b "$jar" --cacert "$state/idp.pem" -L -o /dev/null \
+    -w '%{url_effective}' "$CONSOLE/ui/login?provider=corp")"
+  echo "  -> the provider's login page: $login_page"
+  echo "\$ curl ... -d login=oscar $login_page   (the provider sends the browser back to /ui/callback)"
+  landed="$(curl -sS -c "$jar" -b "$jar" --cacert "$state/idp.pem" -L -o /dev/null \
+    -w '%{url_effective}' -d login=oscar "$login_page")"
+  echo "  -> back at $landed"
+  curl -sS -b "$jar" -o "$state/oscar-session.json" "$CONSOLE/v1/session"
+  cat "$state/oscar-session.json"
+  echo
+  csrf="$(json_get "$state/oscar-session.json" csrf_token || echo missing)"
+  step "12. oscar@example.com (signed in at the provider, session cookie + CSRF token) approves: two of two" 200 \
+    -X POST -b "$jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+    -d '{"reason":"approved after signing in at corp"}' "$CONSOLE/v1/approvals/$oidc_approval/approve"
+  step "13. alice@example.com releases with the approval: forwarded, answered by the mock" 200 \
+    -X DELETE -H "Authorization: Bearer $provider_token" -H "X-Approval-Id: $oidc_approval" \
+    "$GW/api/v1/phone-numbers/%2B14155550111/release/"
+  step "14. carol reads its story: oscar@example.com's sign-in (auth_method oidc) and vote" 200 \
+    -H "Authorization: Bearer $carol_token" "$GW/v1/audit?phone_number=%2B14155550111"
+fi
+
 echo
 say "the web console: http://localhost:$gw_port/ui/"
 echo "  sign in with a token above: olga or oscar approve on Pending, alice releases"
 echo "  on My requests, carol browses Audit. (Open it on this machine: the session"
 echo "  cookie is accepted over plain HTTP on a loopback listener only.)"
+if ((oidc)); then
+  echo "  or click \"Sign in with corp\": your browser goes to the provider at $IDP"
+  echo "  (accept its throwaway certificate, $state/idp.pem), type a user name (olga,"
+  echo "  oscar: telecom-ops; alice: support) and you are back on the console signed in"
+  echo "  as <name>@example.com. To make a request to approve there:"
+  echo "    curl -sS --cacert $state/idp.pem -u alice:alice-secret -d 'grant_type=client_credentials&resource=urn%3Aagni-gateway&scope=release' $IDP/token"
+  echo "    curl -sS -X DELETE -H \"Authorization: Bearer <access_token>\" $GW/api/v1/phone-numbers/%2B14155550122/release/"
+fi
 
 echo
 say "more to try"

@@ -15,6 +15,7 @@
 #include "gateway/approvals/approval_webhook.h"
 #include "gateway/approvals/approvals_api.h"
 #include "gateway/auth/identity.h"
+#include "gateway/console/provider_sign_in.h"
 #include "gateway/console/sessions.h"
 #include "gateway/http/server.h"
 #include "gateway/ops/metrics.h"
@@ -237,6 +238,8 @@ BuildResult Build(Config config, std::string upstream_api_key,
     gw->console_ = std::make_unique<ConsoleSessions>(
         c.console, c.tls.enabled, IsLoopbackHost(c.listen.host), *gw->sessions_,
         gw->options_.clock);
+    gw->sign_in_ =
+        std::make_unique<ProviderSignIn>(*gw->sessions_, gw->options_.clock);
   }
   gw->pipeline_ = std::make_unique<RequestPipeline>(
       std::make_shared<const AccessSnapshot>(
@@ -252,6 +255,7 @@ BuildResult Build(Config config, std::string upstream_api_key,
           .approvals = gw->approvals_.get(),
           .clock = gw->options_.clock,
           .console = gw->console_.get(),
+          .sign_in = gw->sign_in_.get(),
       });
   try {
     gw->metrics_->DeclareRateLimits(*c.policy);

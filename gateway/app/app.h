@@ -33,6 +33,7 @@ class ApprovalSweeper;
 class ApprovalsGateway;
 class AuditApi;
 class ConsoleSessions;
+class ProviderSignIn;
 class SessionStore;
 class GatewayServer;
 class HttpUpstream;
@@ -138,6 +139,7 @@ class Gateway {
   std::unique_ptr<ApprovalSweeper> sweeper_;
   std::unique_ptr<SessionStore> sessions_;    // null: console disabled
   std::unique_ptr<ConsoleSessions> console_;  // null: console disabled
+  std::unique_ptr<ProviderSignIn> sign_in_;   // null: console disabled
   std::unique_ptr<RequestPipeline> pipeline_;
   std::unique_ptr<GatewayServer> server_;
   bool started_ = false;

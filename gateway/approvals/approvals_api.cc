@@ -197,8 +197,10 @@ ReleaseGate ApprovalsGateway::OnRelease(
     const std::vector<const policy::Rule*>& rules,
     const std::string& policy_hash) {
   ReleaseGate gate;
+  // A person from an identity provider votes with their token's groups.
   const policy::Actor actor{call.principal.name, call.principal.groups,
-                            call.request_id};
+                            call.request_id,
+                            call.principal.auth_method == "oidc"};
   const auto& ids = call.request.approval_id;
   if (ids.size() > 1) {
     gate.problem = {Reason::kInvalidRequest,
@@ -324,8 +326,10 @@ ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
   const std::size_t q = target.find('?');
   const std::string path = target.substr(0, q);
   const std::string query = q == std::string::npos ? "" : target.substr(q + 1);
+  // A person from an identity provider votes with their token's groups.
   const policy::Actor actor{call.principal.name, call.principal.groups,
-                            call.request_id};
+                            call.request_id,
+                            call.principal.auth_method == "oidc"};
   const std::string& method = call.request.method;
 
   if (path == kCollection || path == std::string(kCollection) + "/") {

@@ -39,6 +39,9 @@ struct ApprovalCall {
   const std::vector<policy::Member>& members;  // current users
   bool auditor = false;
   bool admin = false;  // in the config's admins groups (may revoke)
+  // The numbers' inventory labels, shown with each listed approval so an
+  // approver sees what the number is (null: no labels).
+  const Inventory* inventory = nullptr;
 };
 
 // Either a problem for the pipeline's Finish(), or a response to send as is.

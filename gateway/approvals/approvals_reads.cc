@@ -89,8 +89,15 @@ ApprovalReply ApprovalsGateway::ListApi(const ApprovalCall& call,
   }
   json items = json::array();
   for (policy::Approval a : page->items) {
+    const std::string number = a.phone_number;
     // Shown as recounted against the current rules and people.
     items.push_back(View(service_.Effective(std::move(a)), call.members));
+    if (call.inventory != nullptr) {
+      const auto labels = call.inventory->find(number);
+      items.back()["labels"] = labels == call.inventory->end()
+                                   ? json::object()
+                                   : json(labels->second);
+    }
   }
   const json next =
       page->next ? json(policy::FormatCursor(*page->next)) : json(nullptr);

@@ -75,4 +75,37 @@ JwtVerification IdentityVerifier::Verify(
   return VerifyJwt(jws, *alg, issuer->rules, key, now);
 }
 
+JwtVerification IdentityVerifier::VerifyIdToken(
+    std::string_view token, std::string_view issuer_name,
+    std::string_view client_id, std::chrono::system_clock::time_point now,
+    std::string& nonce) const {
+  nonce.clear();
+  JwsParse parsed = ParseJws(token);
+  if (!parsed.jws) return {std::nullopt, parsed.failure};
+  const Jws& jws = *parsed.jws;
+  const Issuer* issuer = nullptr;
+  for (const Issuer& i : issuers_) {
+    if (i.rules.issuer == issuer_name) issuer = &i;
+  }
+  if (issuer == nullptr || IssuerOf(jws) != issuer->rules.issuer) {
+    return {std::nullopt, JwtCheck::kIssuer};
+  }
+  JwtRules rules = issuer->rules;
+  rules.audiences = {std::string(client_id)};
+  const std::optional<JwsAlg> alg = AllowedAlgorithm(jws, rules);
+  if (!alg) return {std::nullopt, JwtCheck::kAlgorithm};
+  std::shared_ptr<const JwkSet> keys = issuer->keys->Keys();
+  const Jwk* key = keys ? keys->Find(jws.kid, jws.has_kid, *alg) : nullptr;
+  if (key == nullptr) {
+    keys = issuer->keys->RefetchForUnknownKey();
+    key = keys ? keys->Find(jws.kid, jws.has_kid, *alg) : nullptr;
+  }
+  JwtVerification verified = VerifyJwt(jws, *alg, rules, key, now);
+  const auto claim = jws.payload.find("nonce");
+  if (verified.ok && claim != jws.payload.end() && claim->is_string()) {
+    nonce = claim->get<std::string>();
+  }
+  return verified;
+}
+
 }  // namespace agni

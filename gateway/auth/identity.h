@@ -46,6 +46,15 @@ class IdentityVerifier {
   JwtVerification Verify(std::string_view token,
                          std::chrono::system_clock::time_point now) const;
 
+  // An ID token from the console's sign-in at `issuer` (OpenID Connect Core
+  // §3.1.3.7): Verify()'s checks with `aud` containing `client_id` in place
+  // of the configured audiences. `nonce` receives the token's "nonce" claim
+  // (empty when absent) for the caller to compare with the one it sent.
+  JwtVerification VerifyIdToken(std::string_view token, std::string_view issuer,
+                                std::string_view client_id,
+                                std::chrono::system_clock::time_point now,
+                                std::string& nonce) const;
+
  private:
   struct Issuer {
     JwtRules rules;

@@ -2,6 +2,12 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 namespace agni {
@@ -17,12 +23,41 @@ CREATE TABLE IF NOT EXISTS sessions (
   created_us    INTEGER NOT NULL,
   last_seen_us  INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS login_flows (
+  state_sha256   TEXT    PRIMARY KEY,
+  provider       TEXT    NOT NULL,
+  browser_sha256 TEXT    NOT NULL,
+  nonce          TEXT    NOT NULL,
+  code_verifier  TEXT    NOT NULL,
+  created_us     INTEGER NOT NULL
+);
 )sql";
+
+// SQLite creates a database with 0644 less the umask, and its -wal and -shm
+// with the database's mode. Creating the file 0600 first (and narrowing one
+// left wider by an earlier version) keeps the sessions the owner's alone.
+void OwnerOnly(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw std::runtime_error(std::strerror(errno));
+  }
+  const int changed = ::fchmod(fd, 0600);
+  const int error = errno;
+  ::close(fd);
+  if (changed != 0) throw std::runtime_error(std::strerror(error));
+  for (const char* suffix : {"-wal", "-shm"}) {
+    const std::string side = path + suffix;
+    if (::chmod(side.c_str(), 0600) != 0 && errno != ENOENT) {
+      throw std::runtime_error(side + ": " + std::strerror(errno));
+    }
+  }
+}
 
 }  // namespace
 
 SessionStore::SessionStore(const std::string& path) {
   try {
+    if (path != ":memory:") OwnerOnly(path);
     db_ = std::make_unique<SQLite::Database>(
         path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db_->setBusyTimeout(2000);
@@ -97,6 +132,60 @@ void SessionStore::RemoveExpired(std::int64_t idle_before_us,
   q.bind(1, static_cast<int64_t>(idle_before_us));
   q.bind(2, static_cast<int64_t>(created_before_us));
   q.exec();
+}
+
+void SessionStore::InsertLoginFlow(const std::string& state_hash,
+                                   const LoginFlow& flow,
+                                   std::int64_t created_before_us,
+                                   std::size_t max_flows) {
+  std::lock_guard lock(mu_);
+  SQLite::Transaction tx(*db_);
+  SQLite::Statement expired(*db_,
+                            "DELETE FROM login_flows WHERE created_us < ?");
+  expired.bind(1, static_cast<int64_t>(created_before_us));
+  expired.exec();
+  SQLite::Statement oldest(
+      *db_,
+      "DELETE FROM login_flows WHERE state_sha256 IN (SELECT state_sha256 "
+      "FROM login_flows ORDER BY created_us DESC LIMIT -1 OFFSET ?)");
+  oldest.bind(1, static_cast<int64_t>(max_flows > 0 ? max_flows - 1 : 0));
+  oldest.exec();
+  SQLite::Statement q(*db_,
+                      "INSERT INTO login_flows (state_sha256, provider, "
+                      "browser_sha256, nonce, code_verifier, created_us) "
+                      "VALUES (?, ?, ?, ?, ?, ?)");
+  q.bind(1, state_hash);
+  q.bind(2, flow.provider);
+  q.bind(3, flow.browser_sha256);
+  q.bind(4, flow.nonce);
+  q.bind(5, flow.code_verifier);
+  q.bind(6, static_cast<int64_t>(flow.created_us));
+  q.exec();
+  tx.commit();
+}
+
+std::optional<LoginFlow> SessionStore::TakeLoginFlow(
+    const std::string& state_hash) {
+  std::lock_guard lock(mu_);
+  SQLite::Transaction tx(*db_);
+  SQLite::Statement q(*db_,
+                      "SELECT provider, browser_sha256, nonce, code_verifier, "
+                      "created_us FROM login_flows WHERE state_sha256 = ?");
+  q.bind(1, state_hash);
+  if (!q.executeStep()) return std::nullopt;
+  LoginFlow flow;
+  flow.provider = q.getColumn(0).getString();
+  flow.browser_sha256 = q.getColumn(1).getString();
+  flow.nonce = q.getColumn(2).getString();
+  flow.code_verifier = q.getColumn(3).getString();
+  flow.created_us = q.getColumn(4).getInt64();
+  q.reset();
+  SQLite::Statement remove(*db_,
+                           "DELETE FROM login_flows WHERE state_sha256 = ?");
+  remove.bind(1, state_hash);
+  remove.exec();
+  tx.commit();
+  return flow;
 }
 
 }  // namespace agni

@@ -22,26 +22,6 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Every value of the session cookie across all Cookie headers.
-std::vector<std::string_view> SessionCookieValues(
-    const std::vector<std::string>& headers) {
-  std::vector<std::string_view> values;
-  for (const std::string& header : headers) {
-    std::string_view rest = header;
-    while (!rest.empty()) {
-      const std::size_t semi = rest.find(';');
-      const std::string_view pair = Trim(rest.substr(0, semi));
-      rest = semi == std::string_view::npos ? "" : rest.substr(semi + 1);
-      const std::size_t eq = pair.find('=');
-      if (eq != std::string_view::npos &&
-          pair.substr(0, eq) == kSessionCookie) {
-        values.push_back(pair.substr(eq + 1));
-      }
-    }
-  }
-  return values;
-}
-
 bool IsLowerHex(std::string_view s, std::size_t size) {
   if (s.size() != size) return false;
   for (char c : s) {
@@ -51,6 +31,24 @@ bool IsLowerHex(std::string_view s, std::size_t size) {
 }
 
 }  // namespace
+
+std::vector<std::string_view> CookieValues(
+    const std::vector<std::string>& headers, std::string_view name) {
+  std::vector<std::string_view> values;
+  for (const std::string& header : headers) {
+    std::string_view rest = header;
+    while (!rest.empty()) {
+      const std::size_t semi = rest.find(';');
+      const std::string_view pair = Trim(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? "" : rest.substr(semi + 1);
+      const std::size_t eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
+        values.push_back(pair.substr(eq + 1));
+      }
+    }
+  }
+  return values;
+}
 
 ConsoleSessions::ConsoleSessions(const ConsoleConfig& config, bool listener_tls,
                                  bool loopback_listener, SessionStore& store,
@@ -102,7 +100,7 @@ ConsoleSessions::SignedIn ConsoleSessions::Create(const Principal& principal) {
 ConsoleSessions::Lookup ConsoleSessions::Resolve(const HttpRequest& request) {
   Lookup out{Lookup::State::kNoCookie, {}, {}, 0};
   const std::vector<std::string_view> values =
-      SessionCookieValues(request.cookie);
+      CookieValues(request.cookie, kSessionCookie);
   if (values.empty()) return out;
   out.state = Lookup::State::kInvalid;
   // Two session cookies are refused rather than guessed at.

@@ -11,6 +11,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "gateway/auth/authenticator.h"
 #include "gateway/config/console_config.h"
@@ -20,6 +22,11 @@
 namespace agni {
 
 inline constexpr const char* kSessionCookie = "__Host-agni_session";
+
+// Every value of the cookie `name` across all Cookie headers (views into
+// `headers`).
+std::vector<std::string_view> CookieValues(
+    const std::vector<std::string>& headers, std::string_view name);
 
 class ConsoleSessions {
  public:

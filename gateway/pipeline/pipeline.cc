@@ -145,7 +145,8 @@ RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
       rejections_(with.rejections),
       clock_(with.clock ? std::move(with.clock)
                         : [] { return std::chrono::system_clock::now(); }),
-      console_(with.console) {}
+      console_(with.console),
+      sign_in_(with.sign_in) {}
 
 std::shared_ptr<const AccessSnapshot> RequestPipeline::Access() const {
   std::lock_guard lock(access_mu_);

@@ -22,6 +22,7 @@
 #include "audit/store.h"
 #include "gateway/auth/authenticator.h"
 #include "gateway/config/config.h"
+#include "gateway/console/provider_sign_in.h"
 #include "gateway/http/http_types.h"
 #include "gateway/ops/log.h"
 #include "gateway/ops/metrics.h"
@@ -35,8 +36,10 @@
 namespace agni {
 
 class AuditApi;
+struct ExplainQuery;
 class ConsoleSessions;
 class ApprovalsGateway;
+class ProviderSignIn;
 class RejectionLedger;
 
 // Users and policy as one immutable unit, so a request never sees a new
@@ -47,14 +50,16 @@ struct AccessSnapshot {
   explicit AccessSnapshot(
       const Config& config,
       std::shared_ptr<const IdentityVerifier> identity = nullptr)
-      : authenticator(config.users, std::move(identity)),
+      : authenticator(config.users, identity),
         policy(config.policy),
         auditors(config.auditors),
         fingerprint_key(config.audit.fingerprint_key),
         admins(config.admins),
         inventory(std::make_shared<const Inventory>(config.inventory)),
         trusted_proxies(config.trusted_proxies),
-        users(config.users) {
+        users(config.users),
+        identity_verifier(std::move(identity)),
+        sign_in_providers(SignInProviders(config.identity)) {
     for (const User& u : config.users) members.push_back({u.name, u.groups});
     AddIdentityProviderMembers(config, members);
   }
@@ -67,6 +72,11 @@ struct AccessSnapshot {
   std::shared_ptr<const Inventory> inventory;
   std::vector<policy::Cidr> trusted_proxies;
   std::vector<User> users;  // for explaining a decision about another user
+  // The console's sign-in at a provider verifies ID tokens with it (null
+  // without identity.oidc).
+  std::shared_ptr<const IdentityVerifier> identity_verifier;
+  // identity.oidc entries with a client_id: "Sign in with <name>".
+  std::vector<OidcIssuerConfig> sign_in_providers;
 };
 
 class RequestPipeline {
@@ -97,6 +107,9 @@ class RequestPipeline {
     // The web console: /ui/ and cookie sessions (/v1/session). Null: both
     // are 404 and a session cookie authenticates nothing.
     ConsoleSessions* console = nullptr;
+    // The console's sign-in at an identity provider (/ui/login,
+    // /ui/callback). Null: both are 404.
+    ProviderSignIn* sign_in = nullptr;
   };
 
   RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
@@ -135,6 +148,14 @@ class RequestPipeline {
   // A consumed approval whose release is not sent becomes usable again.
   void RestoreApproval(Context& ctx, const std::string& why);
   HttpResponse ExplainPolicy(Context& ctx);
+  // POST /v1/policy/explain {"approval_id"}: the approval's requester and
+  // number when the caller is `privileged` (auditor or admin) or may decide
+  // it (pending, not theirs, their groups meet one of its requirements);
+  // else nullopt and `why_not`.
+  std::optional<ExplainQuery> ApprovalToExplain(Context& ctx,
+                                                const std::string& approval_id,
+                                                bool privileged,
+                                                std::string& why_not);
   // The web console (session_routes.cc): its pages, sign-in, the session
   // behind a cookie, sign-out.
   HttpResponse ConsolePage(Context& ctx, std::string_view path);
@@ -145,6 +166,10 @@ class RequestPipeline {
   // 403 csrf for a state change made with the cookie without its proof.
   std::optional<HttpResponse> CheckSessionCsrf(Context& ctx);
   HttpResponse SessionRoute(Context& ctx);
+  // login_routes.cc: the providers offered, and the sign-in's two legs.
+  HttpResponse SignInProviderList(Context& ctx);
+  HttpResponse StartProviderSignIn(Context& ctx);
+  HttpResponse ProviderCallback(Context& ctx);
   HttpResponse Forward(Context& ctx, const std::string& upstream_path);
   // The one exit for answers the gateway generates itself.
   HttpResponse Finish(Context& ctx, Problem problem);
@@ -174,6 +199,7 @@ class RequestPipeline {
   policy::VelocityLimiter limiter_;
   const std::function<std::chrono::system_clock::time_point()> clock_;
   ConsoleSessions* const console_;
+  ProviderSignIn* const sign_in_;
 };
 
 }  // namespace agni

@@ -74,6 +74,9 @@ ReasonInfo Info(Reason reason) {
     case Reason::kReasonRequired:
       return {"reason_required", 400, "Release reason required"};
     case Reason::kCsrf: return {"csrf", 403, "Cross-site request refused"};
+    case Reason::kIdentityProviderUnavailable:
+      return {"identity_provider_unavailable", 502,
+              "Identity provider unavailable"};
   }
   return {"internal_error", 500, "Internal error"};
 }

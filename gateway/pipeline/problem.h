@@ -44,6 +44,8 @@ enum class Reason {
   kTooManyOpenApprovals,  // approvals.max_open_per_user reached
   kReasonRequired,        // X-Release-Reason missing or not as the rule asks
   kCsrf,                  // a console state change without its CSRF proof
+  // The console's sign-in could not reach the identity provider.
+  kIdentityProviderUnavailable,
 };
 
 std::string_view ReasonCode(Reason reason);

@@ -4,6 +4,8 @@
 // answer has its audit record before it leaves.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "gateway/approvals/approvals_api.h"
 #include "gateway/pipeline/audit_api.h"
 #include "gateway/pipeline/policy_tools.h"
@@ -62,7 +64,8 @@ HttpResponse RequestPipeline::Approvals(Context& ctx) {
   const Principal& p = *ctx.principal;
   ApprovalReply reply = approvals_->HandleApi(
       {p, ctx.request, ctx.request_id, ctx.access->members,
-       p.InAnyGroup(ctx.access->auditors), p.InAnyGroup(ctx.access->admins)});
+       p.InAnyGroup(ctx.access->auditors), p.InAnyGroup(ctx.access->admins),
+       ctx.access->inventory.get()});
   ctx.approval_id = reply.approval_id;
   if (!reply.problem && !reply.read_detail.empty()) {
     // Reading approvals is audited like every other read.
@@ -115,14 +118,62 @@ HttpResponse RequestPipeline::AuditRead(Context& ctx) {
       std::move(result.response));
 }
 
+std::optional<ExplainQuery> RequestPipeline::ApprovalToExplain(
+    Context& ctx, const std::string& approval_id, bool privileged,
+    std::string& why_not) {
+  why_not =
+      "explain of an approval is open to the auditor and admin groups and to "
+      "the people who may decide it while it is pending";
+  if (approvals_ == nullptr) return std::nullopt;
+  const Principal& p = *ctx.principal;
+  policy::ApprovalResult found = approvals_->service().Get(
+      approval_id, {p.name, p.groups, ctx.request_id, p.auth_method == "oidc"},
+      privileged);
+  if (!found.ok() || !found.approval) return std::nullopt;
+  const policy::Approval a =
+      approvals_->service().Effective(std::move(*found.approval));
+  bool may_decide = false;
+  for (const policy::RequiredApproval& r : a.required) {
+    for (const std::string& g : r.from_groups) {
+      may_decide = may_decide || std::find(p.groups.begin(), p.groups.end(),
+                                           g) != p.groups.end();
+    }
+  }
+  may_decide = may_decide && a.status == policy::ApprovalStatus::kPending &&
+               a.requester != p.name;
+  if (!privileged && !may_decide) return std::nullopt;
+  ctx.approval_id = a.id;
+  return ExplainQuery{a.requester, a.phone_number, std::nullopt, std::nullopt};
+}
+
 HttpResponse RequestPipeline::ExplainPolicy(Context& ctx) {
-  if (!MayUsePolicyTools(*ctx.access, *ctx.principal)) {
+  const bool privileged = MayUsePolicyTools(*ctx.access, *ctx.principal);
+  const nlohmann::json body =
+      nlohmann::json::parse(ctx.request.body, nullptr, false);
+  const auto approval_id =
+      body.is_object() ? body.find("approval_id") : body.end();
+  ExplainResult result;
+  if (body.is_object() && approval_id != body.end() &&
+      approval_id->is_string()) {
+    // An approver may see the trace of a request they may decide, and of no
+    // other: the approval names the requester and the number.
+    std::string why_not;
+    const std::optional<ExplainQuery> query = ApprovalToExplain(
+        ctx, approval_id->get<std::string>(), privileged, why_not);
+    if (!query) {
+      return Finish(ctx, {Reason::kForbidden, std::move(why_not), ""});
+    }
+    result = ExplainQueryAgainst(*ctx.access, *query, clock_());
+  } else if (privileged) {
+    result = ExplainFromJson(*ctx.access, ctx.request.body, clock_());
+  } else {
     return Finish(ctx,
                   {Reason::kForbidden,
-                   "explain is open to the auditor and admin groups only", ""});
+                   "explain is open to the auditor and admin groups only; an "
+                   "approver may explain a request they may decide with "
+                   "{\"approval_id\": \"...\"}",
+                   ""});
   }
-  const ExplainResult result =
-      ExplainFromJson(*ctx.access, ctx.request.body, clock_());
   if (!result.error.empty()) {
     return Finish(ctx, {Reason::kInvalidRequest, result.error, ""});
   }

@@ -8,6 +8,7 @@
 #include "audit/fingerprint.h"
 #include "audit/record.h"
 #include "gateway/console/assets.h"
+#include "gateway/console/provider_sign_in.h"
 #include "gateway/console/sessions.h"
 #include "gateway/pipeline/request_context.h"
 
@@ -58,6 +59,9 @@ HttpResponse RequestPipeline::ConsolePage(Context& ctx, std::string_view path) {
   }
   std::string_view name = path.substr(4);  // after "/ui/"
   if (name.empty()) name = "index.html";
+  if (name == "providers") return SignInProviderList(ctx);
+  if (sign_in_ != nullptr && name == "login") return StartProviderSignIn(ctx);
+  if (sign_in_ != nullptr && name == "callback") return ProviderCallback(ctx);
   const std::optional<ConsoleAsset> asset = FindConsoleAsset(name);
   if (!asset) return Respond(ctx, Text(404, "no such console page\n"));
   HttpResponse r;
@@ -127,9 +131,26 @@ void RequestPipeline::AuthenticateSession(Context& ctx, AuthResult& auth) {
     return;
   }
   // The user as configured now: a removed user's sessions end, and group
-  // changes apply at once.
-  std::optional<Principal> principal =
-      ctx.access->authenticator.FindUser(found.session.user);
+  // changes apply at once. A person from an identity provider exists only
+  // there: the session keeps the groups their ID token or JWT carried at
+  // sign-in (for at most session_max), while an identity provider is
+  // configured at all.
+  std::optional<Principal> principal;
+  if (found.session.auth_method == "oidc") {
+    if (ctx.access->identity_verifier != nullptr) {
+      principal.emplace();
+      principal->name = found.session.user;
+      const nlohmann::json groups =
+          nlohmann::json::parse(found.session.groups_json, nullptr, false);
+      if (groups.is_array()) {
+        for (const nlohmann::json& g : groups) {
+          if (g.is_string()) principal->groups.push_back(g.get<std::string>());
+        }
+      }
+    }
+  } else {
+    principal = ctx.access->authenticator.FindUser(found.session.user);
+  }
   if (!principal) {
     console_->Remove(found.cookie_hash);
     auth.failure = "the console session's user no longer exists";
@@ -185,6 +206,102 @@ HttpResponse RequestPipeline::SessionRoute(Context& ctx) {
                  {"expires_at", audit::FormatTime(ctx.session_expires_us)},
                  {"auditor", p.InAnyGroup(ctx.access->auditors)},
                  {"admin", p.InAnyGroup(ctx.access->admins)}}));
+}
+
+HttpResponse RequestPipeline::SignInProviderList(Context& ctx) {
+  nlohmann::json list = nlohmann::json::array();
+  if (sign_in_ != nullptr && console_->cookies_allowed()) {
+    for (const OidcIssuerConfig& p : ctx.access->sign_in_providers) {
+      list.push_back({{"name", p.name},
+                      {"login", "/ui/login?provider=" + FormEncode(p.name)}});
+    }
+  }
+  return Respond(ctx, Json(200, {{"providers", list}}));
+}
+
+HttpResponse RequestPipeline::StartProviderSignIn(Context& ctx) {
+  if (ctx.request.method != "GET") {
+    HttpResponse r = Text(405, "the sign-in accepts GET only\n");
+    r.headers.emplace_back("Allow", "GET");
+    return Respond(ctx, std::move(r));
+  }
+  if (!console_->cookies_allowed()) {
+    return Finish(ctx, {Reason::kForbidden,
+                        "console sessions need TLS on the main listener (or "
+                        "a loopback listener)",
+                        ""});
+  }
+  const std::vector<OidcIssuerConfig>& providers =
+      ctx.access->sign_in_providers;
+  const std::optional<std::string> wanted =
+      QueryParam(ctx.request.target, "provider");
+  const OidcIssuerConfig* provider = nullptr;
+  for (const OidcIssuerConfig& p : providers) {
+    if (wanted ? p.name == *wanted : providers.size() == 1) provider = &p;
+  }
+  if (provider == nullptr) {
+    return Finish(ctx, {Reason::kNotFound,
+                        wanted ? "no identity provider of that name offers "
+                                 "the console sign-in"
+                               : "name the identity provider: "
+                                 "/ui/login?provider=<name>",
+                        ""});
+  }
+  ProviderSignIn::Started started = sign_in_->Start(*provider);
+  if (started.failure != ProviderSignIn::Failure::kNone) {
+    return Finish(ctx, {Reason::kIdentityProviderUnavailable,
+                        std::move(started.detail), ""});
+  }
+  HttpResponse r = Text(303, "");
+  r.headers.emplace_back("Location", std::move(started.location));
+  r.headers.emplace_back("Set-Cookie", std::move(started.set_cookie));
+  return Respond(ctx, std::move(r));
+}
+
+HttpResponse RequestPipeline::ProviderCallback(Context& ctx) {
+  if (ctx.request.method != "GET") {
+    HttpResponse r = Text(405, "the sign-in accepts GET only\n");
+    r.headers.emplace_back("Allow", "GET");
+    return Respond(ctx, std::move(r));
+  }
+  if (!console_->cookies_allowed()) {
+    return Finish(ctx, {Reason::kForbidden,
+                        "console sessions need TLS on the main listener (or "
+                        "a loopback listener)",
+                        ""});
+  }
+  ProviderSignIn::Finished done =
+      sign_in_->Finish(ctx.request, ctx.access->sign_in_providers,
+                       ctx.access->identity_verifier.get());
+  if (!done.principal) {
+    using Failure = ProviderSignIn::Failure;
+    const Reason reason = done.failure == Failure::kProviderUnavailable
+                              ? Reason::kIdentityProviderUnavailable
+                          : done.failure == Failure::kBadRequest
+                              ? Reason::kInvalidRequest
+                              : Reason::kUnauthenticated;
+    if (reason == Reason::kUnauthenticated) {
+      metrics_.CountAuth("oidc", done.metric_result);
+    }
+    HttpResponse r = Finish(ctx, {reason, std::move(done.detail), ""});
+    // The flow is over either way; the browser drops its login cookie.
+    r.headers.emplace_back("Set-Cookie", ProviderSignIn::ClearCookie());
+    return r;
+  }
+  metrics_.CountAuth("oidc", "success");
+  ctx.principal = std::move(done.principal);
+  const ConsoleSessions::SignedIn session = console_->Create(*ctx.principal);
+  // 303 to the console, which finds its session with the cookie: the
+  // fragment tells the page it signed in (the cookie itself is HttpOnly).
+  HttpResponse r = Text(303, "");
+  r.headers.emplace_back("Location", "/ui/#signed-in");
+  r.headers.emplace_back("Set-Cookie", session.set_cookie);
+  r.headers.emplace_back("Set-Cookie", ProviderSignIn::ClearCookie());
+  return RespondRecorded(
+      ctx,
+      ServedRecord(ctx, "signed in to the console at identity provider \"" +
+                            done.provider + "\""),
+      std::move(r));
 }
 
 }  // namespace agni

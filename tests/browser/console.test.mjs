@@ -1,6 +1,7 @@
 // The web console in a real browser (Debian's chromium, driven by
-// playwright-core), against the built gateway and a fake upstream on
-// loopback. Run by tests/browser/run.sh (ctest `browser_console`):
+// playwright-core), against the built gateway, a fake upstream on loopback
+// and a real OpenID provider (tests/idp/provider.js, oidc-provider) that
+// people sign in at. Run by tests/browser/run.sh (ctest `browser_console`):
 //   node --test tests/browser/console.test.mjs   with AGNI_GATEWAY_BINARY set
 // Screenshots go to AGNI_SCREENSHOT_DIR (default: the temp folder).
 import { test, before, after } from "node:test";
@@ -9,9 +10,12 @@ import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
@@ -22,6 +26,8 @@ const XSS = "<img src=x onerror=alert(1)>";
 const PROD = "+14156660100";
 const PROD2 = "+14156660199";
 const SANDBOX = "+15550001234";
+const PROD3 = "+14156660142";  // approved by a person signed in at the provider
+const IDP_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "idp");
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "agni-browser-"));
 const shots = process.env.AGNI_SCREENSHOT_DIR || work;
@@ -39,6 +45,44 @@ let gatewayLog = "";
 let base;
 let browser;
 const dialogs = [];
+let idp;
+let idpLog = "";
+let issuer;
+
+// A port nothing listens on yet, for the gateway: the provider must know
+// the console's redirect URL before the gateway starts.
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// tests/idp/provider.js over https (a self-signed certificate the gateway
+// trusts as its ca_file), with the console's auth-code client.
+function startProvider(redirect) {
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+    "-keyout", path.join(work, "idp.key"), "-out", path.join(work, "idp.pem")], { stdio: "ignore" });
+  fs.writeFileSync(path.join(work, "idp-signing.json"), execFileSync("node",
+    [path.join(IDP_DIR, "keygen.js"), "--alg", "RS256", "--kid", "console-1"], { cwd: IDP_DIR }));
+  fs.writeFileSync(path.join(work, "console-secret"), "agni-console-secret\n", { mode: 0o600 });
+  idp = spawn("node", [path.join(IDP_DIR, "provider.js"), "--cert", path.join(work, "idp.pem"),
+    "--key", path.join(work, "idp.key"), "--signing-key", path.join(work, "idp-signing.json"),
+    "--console-redirect", redirect], { cwd: IDP_DIR, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      idpLog += chunk;
+      const m = /listening (\d+)/.exec(idpLog);
+      if (m) resolve(Number(m[1]));
+    };
+    idp.stdout.on("data", onData);
+    idp.stderr.on("data", onData);
+    idp.on("exit", (code) => reject(new Error(`provider exited ${code}: ${idpLog}`)));
+  });
+}
 
 function startUpstream() {
   return new Promise((resolve) => {
@@ -52,7 +96,7 @@ function startUpstream() {
   });
 }
 
-function startGateway(upstreamPort) {
+function startGateway(upstreamPort, port) {
   const policy = { rules: [
     { id: "prod-needs-two", effect: "require_approval", groups: ["support"],
       numbers: ["+1415*"], approval: { approvals: 2, from_groups: ["telecom-ops"],
@@ -60,8 +104,19 @@ function startGateway(upstreamPort) {
     { id: "support-sandbox", effect: "allow", groups: ["support"], numbers: ["+1555*"] },
   ] };
   fs.writeFileSync(path.join(work, "policy.json"), JSON.stringify(policy));
+  fs.writeFileSync(path.join(work, "inventory.json"), JSON.stringify({
+    [PROD]: { env: "prod", carrier: "acme" } }));
   const config = {
-    listen: "127.0.0.1:0", admin_listen: "127.0.0.1:0",
+    listen: `127.0.0.1:${port}`, admin_listen: "127.0.0.1:0",
+    inventory_file: "inventory.json",
+    groups: ["support", "telecom-ops", "compliance"],
+    identity: { oidc: [{
+      name: "corp", issuer, audiences: ["agni-gateway"],
+      group_map: { "okta-telecom-ops": "telecom-ops" },
+      ca_file: path.join(work, "idp.pem"),
+      client_id: "agni-console", client_secret_file: path.join(work, "console-secret"),
+      redirect_url: `http://localhost:${port}/ui/callback`,
+    }] },
     upstream: { base_url: `http://127.0.0.1:${upstreamPort}`, allow_plain_http: true },
     audit: { path: "audit.db" },
     users: Object.entries(users).map(([name, groups]) => ({
@@ -110,7 +165,9 @@ async function signedIn(user, viewport) {
 before(async () => {
   assert.ok(BIN, "AGNI_GATEWAY_BINARY must name the built agni-gateway");
   const upstreamPort = await startUpstream();
-  const port = await startGateway(upstreamPort);
+  const wanted = await freePort();
+  issuer = `https://127.0.0.1:${await startProvider(`http://localhost:${wanted}/ui/callback`)}`;
+  const port = await startGateway(upstreamPort, wanted);
   // localhost: a potentially trustworthy origin, where chromium keeps a
   // Secure cookie over plain HTTP (the gateway accepts it on loopback only).
   base = `http://localhost:${port}`;
@@ -123,6 +180,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (gateway) gateway.kill("SIGTERM");
+  if (idp) idp.kill("SIGTERM");
   if (upstream) upstream.close();
 });
 
@@ -157,10 +215,16 @@ test("two approvers approve from Pending, the requester releases, the auditor se
   assert.match(await card.innerText(), /alice/);
   assert.match(await card.innerText(), /prod-needs-two/);
   assert.match(await card.innerText(), /oscar/);  // who else may decide
+  assert.match(await card.innerText(), /carrier=acme, env=prod/);  // inventory labels
+  // olga is no auditor, yet sees the explain trace of a request she may decide.
+  await card.getByRole("button", { name: "Show the explain trace" }).click();
+  await card.locator("pre").filter({ hasText: "prod-needs-two" }).waitFor();
+  await card.getByLabel("Reason").fill("ticket OPS-1234 checked");
+  // The README's screenshot (docs/console-pending.png is this file).
+  await olga.screenshot({ path: path.join(shots, "console-pending.png") });
   await card.getByLabel("Reason").fill(XSS);
   await card.getByRole("button", { name: "Approve" }).click();
   await olga.locator("#status").filter({ hasText: "Approved." }).waitFor();
-  await olga.screenshot({ path: path.join(shots, "console-pending.png"), fullPage: true });
 
   // oscar sees olga's vote as text and approves with the keyboard alone.
   const oscar = await signedIn("oscar");
@@ -316,9 +380,57 @@ test("figure: Pending with 1,000 open requests (reported, not asserted)", async 
     return Math.round(performance.now() - t0);
   });
   assert.equal(await olga.locator("#pending-list article").count(), 50);
-  assert.match(await olga.locator("#pending-list > :last-child").innerText(), /950 not shown/);
+  assert.match(await olga.locator("#pending-list > :last-child").innerText(), /Show more/);
+  await olga.locator("#pending-list > :last-child").click();
+  await olga.locator("#pending-list article").nth(99).waitFor();
   const figure = `Pending with 1,000 open requests rendered its first page in ${ms} ms ` +
     `(GET /v1/approvals?status=pending alone: ${apiMs} ms)`;
   t.diagnostic(figure);
   console.log(`figure: ${figure}`);
+});
+
+test("a person signed in at the provider approves from Pending", async () => {
+  const requested = await apiAs("alice", "DELETE",
+    `/api/v1/phone-numbers/${encodeURIComponent(PROD3)}/release/`);
+  assert.equal(requested.status, 202);
+  const id = requested.body.approval.id;
+  const first = await apiAs("olga", "POST", `/v1/approvals/${id}/approve`);
+  assert.equal(first.status, 200);
+
+  // The provider's certificate is the test's own; the gateway verifies it
+  // against its ca_file, the browser is told to accept it.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  await page.goto(`${base}/ui/`);
+  await page.getByRole("link", { name: "Sign in with corp" }).click();
+  await page.getByLabel("User name").fill("oscar");
+  await page.screenshot({ path: path.join(shots, "provider-sign-in.png") });
+  await page.getByRole("button", { name: "Sign in at the provider" }).click();
+  await page.locator("#who").filter({ hasText: "oscar@example.com" }).waitFor();
+  assert.match(await page.locator("#who").innerText(), /telecom-ops/);
+  assert.equal(new URL(page.url()).pathname, "/ui/");
+
+  const card = page.getByRole("article", { name: `Request ${id}` });
+  await card.waitFor();
+  await card.getByLabel("Reason").fill("signed in at corp");
+  await card.getByRole("button", { name: "Approve" }).click();
+  await page.locator("#status").filter({ hasText: "Approved." }).waitFor();
+  await page.screenshot({ path: path.join(shots, "console-provider-approved.png") });
+
+  const approval = await apiAs("alice", "GET", `/v1/approvals/${id}`);
+  assert.equal(approval.body.status, "approved");
+  assert.deepEqual(approval.body.approvals.map((v) => v.user), ["olga", "oscar@example.com"]);
+  const before = received.length;
+  const released = await apiAs("alice", "DELETE",
+    `/api/v1/phone-numbers/${encodeURIComponent(PROD3)}/release/`, { "X-Approval-Id": id });
+  assert.equal(released.status, 200);
+  assert.equal(received.length, before + 1);
+  assert.equal(received.at(-1).key, API_KEY);
+
+  // The audit log has the sign-in and the vote under the person's name.
+  const rows = await apiAs("carol", "GET", "/v1/audit?user=oscar%40example.com&limit=50");
+  assert.equal(rows.status, 200);
+  const details = rows.body.records.map((r) => `${r.auth_method}|${r.path}|${r.detail}`);
+  assert.ok(details.some((d) => d.startsWith("oidc|/ui/callback|")), details.join("\n"));
+  await context.close();
 });

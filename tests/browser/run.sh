@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# ctest `browser_console`: installs playwright-core (pinned) and chromium if
-# needed, then runs the console's browser tests against the given binary.
+# ctest `browser_console`: installs playwright-core (pinned), chromium and
+# the test OpenID provider (tests/idp, oidc-provider pinned) if needed, then
+# runs the console's browser tests against the given binary.
 # Usage: tests/browser/run.sh PATH/TO/agni-gateway [SCREENSHOT_DIR]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -9,6 +10,7 @@ if [[ $# -lt 1 || ! -x "$1" ]]; then
   exit 2
 fi
 bash "$here/install.sh"
+bash "$here/../idp/install.sh"
 AGNI_GATEWAY_BINARY="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 export AGNI_GATEWAY_BINARY
 if [[ -n "${2:-}" ]]; then

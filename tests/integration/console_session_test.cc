@@ -309,5 +309,23 @@ TEST(ConsoleListenerTest, DisabledConsoleServesNothing) {
   EXPECT_FALSE(res->has_header("Set-Cookie"));
 }
 
+TEST_F(ConsoleSessionTest, AnswersAreNeverCompressed) {
+  // A browser offers brotli; compressing a 250 KB approvals page took
+  // seconds, and compression next to the CSRF token invites BREACH.
+  const Session s = SignIn("alice");
+  httplib::Headers h = With(s, false);
+  h.emplace("Accept-Encoding", "br, gzip, deflate");
+  for (const char* path : {"/v1/session", "/ui/app.js", "/ui/"}) {
+    SCOPED_TRACE(path);
+    auto res = gw_.Client().Get(path, h);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+    EXPECT_FALSE(res->has_header("Content-Encoding"));
+  }
+  auto session = gw_.Client().Get("/v1/session", h);
+  ASSERT_TRUE(session);
+  EXPECT_EQ(Body(session)["csrf_token"], s.csrf);
+}
+
 }  // namespace
 }  // namespace agni::testing

@@ -3,7 +3,8 @@
 // and audit apply as to curl. Values from the API are only ever rendered as
 // text (textContent), never as markup.
 
-const state = { session: null, auditAfter: null, auditQuery: "", auditLoad: 0 };
+const state = { session: null, auditAfter: null, auditQuery: "", auditLoad: 0,
+                pending: null };
 
 // Whether this tab signed in (the cookie itself is HttpOnly): without it the
 // page does not ask for a session it does not have, which the gateway would
@@ -166,53 +167,94 @@ function decisionForm(a) {
   return form;
 }
 
-async function explainInto(target, user, number) {
+// The explain trace of an approval (the API lets anyone who may decide it
+// see it), or of a user and number (auditors and admins).
+async function explainInto(target, question) {
   try {
-    const { data } = await api("POST", "/v1/policy/explain", { user, phone_number: number });
+    const { data } = await api("POST", "/v1/policy/explain", question);
     target.textContent = JSON.stringify(data, null, 2);
   } catch (e) {
     target.textContent = e.message;
   }
 }
 
+function labelText(labels) {
+  const entries = Object.entries(labels || {});
+  if (entries.length === 0) return "none (not in the inventory)";
+  return entries.map(([k, v]) => `${k}=${v}`).join(", ");
+}
+
 // Cards shown at once; the rest come a page at a time ("Show more").
 const PAGE = 50;
+// Approvals fetched per API page: one page usually fills the first screen.
+const FETCH = 100;
+
+// Mine to decide: someone else's, not voted on by me, and I am among its
+// eligible approvers or (a person from the identity provider, listed there
+// as a group) in one of the groups it needs.
+function decidable(a, me) {
+  const groups = state.session.groups || [];
+  const eligible = (a.eligible_approvers || []).includes(me) ||
+    (a.required || []).some((r) => (r.from_groups || []).some((g) => groups.includes(g)));
+  return a.requester !== me && eligible && !(a.approvals || []).some((v) => v.user === me);
+}
+
+// Fetches API pages until `wanted` decidable requests are buffered or the
+// list ends (bounded by MAX_LIST_PAGES per call).
+async function fillPending(p, wanted) {
+  const me = state.session.user;
+  for (let page = 0; page < MAX_LIST_PAGES && p.items.length < wanted && !p.done; page++) {
+    const params = new URLSearchParams({ status: "pending", limit: String(FETCH) });
+    if (p.next) params.set("after", p.next);
+    const { data } = await api("GET", `/v1/approvals?${params}`);
+    const list = (data && Array.isArray(data.approvals)) ? data.approvals : [];
+    p.items.push(...list.filter((a) => decidable(a, me)));
+    p.next = data && data.next;
+    p.done = !p.next;
+  }
+}
+
+function pendingCard(a, me) {
+  const card = el("article", null, { class: "card", "aria-label": `Request ${a.id}` });
+  card.append(el("h3", `${a.phone_number} for ${a.requester}`));
+  const others = (a.eligible_approvers || []).filter((u) => u !== me);
+  card.append(definitionList([
+    ["Requester", a.requester],
+    ["Number", a.phone_number],
+    ["Labels", labelText(a.labels)],
+    ["Rules", rules(a)],
+    ["Approvals so far", votes(a.approvals)],
+    ["Who else may decide", others.join(", ") || "nobody else"],
+    ["Time left", timeLeft(a.expires_at)],
+    ["Request id", a.id],
+  ]));
+  const out = el("pre", null, { class: "detail", tabindex: "0", hidden: "" });
+  const b = el("button", "Show the explain trace", { type: "button" });
+  b.addEventListener("click", () => {
+    out.hidden = false;
+    explainInto(out, { approval_id: a.id });
+  });
+  card.append(b, out);
+  card.append(decisionForm(a));
+  return card;
+}
 
 async function loadPending(shown = PAGE) {
   const me = state.session.user;
   const list = $("pending-list");
-  const all = (await approvals("pending")).filter(
-    (a) => a.requester !== me && (a.eligible_approvers || []).includes(me) &&
-      !(a.approvals || []).some((v) => v.user === me));
-  const items = all.slice(0, shown);
+  // A fresh look starts from the newest; "Show more" continues the buffer.
+  if (shown === PAGE || !state.pending) {
+    state.pending = { items: [], next: null, done: false };
+  }
+  const p = state.pending;
+  await fillPending(p, shown + 1);
+  const items = p.items.slice(0, shown);
   // Built off-document and attached once: one layout for the whole list.
   const cards = document.createDocumentFragment();
   if (items.length === 0) cards.append(el("p", "Nothing waits for you.", { class: "muted" }));
-  for (const a of items) {
-    const card = el("article", null, { class: "card", "aria-label": `Request ${a.id}` });
-    card.append(el("h3", `${a.phone_number} for ${a.requester}`));
-    const others = (a.eligible_approvers || []).filter((u) => u !== me);
-    card.append(definitionList([
-      ["Requester", a.requester],
-      ["Number", a.phone_number],
-      ["Rules", rules(a)],
-      ["Approvals so far", votes(a.approvals)],
-      ["Who else may decide", others.join(", ") || "nobody else"],
-      ["Time left", timeLeft(a.expires_at)],
-      ["Request id", a.id],
-    ]));
-    if (state.session.auditor || state.session.admin) {
-      const out = el("pre", null, { class: "detail", tabindex: "0" });
-      const b = el("button", "Show the explain trace", { type: "button" });
-      b.addEventListener("click", () => explainInto(out, a.requester, a.phone_number));
-      card.append(b, out);
-    }
-    card.append(decisionForm(a));
-    cards.append(card);
-  }
-  if (all.length > items.length) {
-    const more = el("button", `Show more (${all.length - items.length} not shown)`,
-                    { type: "button" });
+  for (const a of items) cards.append(pendingCard(a, me));
+  if (p.items.length > items.length || !p.done) {
+    const more = el("button", `Show more (${items.length} shown)`, { type: "button" });
     more.addEventListener("click", () => loadPending(shown + PAGE).catch(report));
     cards.append(more);
   }
@@ -359,10 +401,31 @@ $("audit-more").addEventListener("click", () => loadAudit(true).catch(report));
 $("explain-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const f = new FormData(ev.target);
-  explainInto($("explain-out"), String(f.get("user")), String(f.get("phone_number")));
+  explainInto($("explain-out"),
+              { user: String(f.get("user")), phone_number: String(f.get("phone_number")) });
 });
 
+// "Sign in with <provider>" for each identity provider the gateway offers.
+async function loadProviders() {
+  const res = await fetch("/ui/providers", { credentials: "same-origin" });
+  const data = res.ok ? await res.json().catch(() => null) : null;
+  const links = $("signin-providers");
+  links.replaceChildren();
+  for (const p of (data && data.providers) || []) {
+    const li = el("li");
+    li.append(el("a", `Sign in with ${p.name}`, { href: p.login, class: "button" }));
+    links.append(li);
+  }
+  links.hidden = links.children.length === 0;
+}
+
 (async () => {
+  loadProviders().catch(() => {});
+  // Back from the provider's sign-in (GET /ui/callback sent us here).
+  if (location.hash === "#signed-in") {
+    sessionStorage.setItem(SIGNED_IN, "1");
+    history.replaceState(null, "", location.pathname);
+  }
   if (!sessionStorage.getItem(SIGNED_IN)) return showSignIn();
   const res = await fetch("/v1/session", { credentials: "same-origin" });
   if (res.ok) startApp(await res.json());
