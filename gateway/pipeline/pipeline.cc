@@ -145,7 +145,8 @@ RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
       rejections_(with.rejections),
       clock_(with.clock ? std::move(with.clock)
                         : [] { return std::chrono::system_clock::now(); }),
-      console_(with.console) {}
+      console_(with.console),
+      reviews_(with.reviews) {}
 
 std::shared_ptr<const AccessSnapshot> RequestPipeline::Access() const {
   std::lock_guard lock(access_mu_);
@@ -210,6 +211,8 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
     ctx.route = Route::kApprovals;
   } else if (path == kExplainPath) {
     ctx.route = Route::kExplain;
+  } else if (path == "/v1/reviews" || path.starts_with("/v1/reviews/")) {
+    ctx.route = Route::kReviews;
   } else if (console_ != nullptr && path == "/v1/session") {
     ctx.route = Route::kSession;
   } else if (console_ != nullptr &&
@@ -267,6 +270,7 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
     return Finish(ctx, {Reason::kNotFound, "no such route", ""});
   }
   if (ctx.route == Route::kApprovals) return Approvals(ctx);
+  if (ctx.route == Route::kReviews) return Reviews(ctx);
   const std::string_view allowed = AllowedMethod(ctx.route);
   if (request.method != allowed) {
     return Finish(ctx,
@@ -320,6 +324,10 @@ HttpResponse RequestPipeline::Release(Context& ctx,
   } give_back{*this, ctx};
   if (decision.effect == policy::Effect::kRequireApproval) {
     if (std::optional<HttpResponse> early = ApprovalGate(ctx, decision)) {
+      return std::move(*early);
+    }
+  } else if (decision.effect == policy::Effect::kBreakGlass) {
+    if (std::optional<HttpResponse> early = BreakGlassGate(ctx, decision)) {
       return std::move(*early);
     }
   } else if (decision.effect != policy::Effect::kAllow) {
@@ -388,6 +396,9 @@ HttpResponse RequestPipeline::Release(Context& ctx,
           static_cast<double>(p.upstream_calls_.fetch_sub(1) - 1));
     }
   } upstream_slot{*this};
+  if (ctx.break_glass_rule != nullptr) {
+    return ForwardBreakGlass(ctx, upstream_path);
+  }
   return Forward(ctx, upstream_path);
 }
 

@@ -38,6 +38,7 @@ class AuditApi;
 class ConsoleSessions;
 class ApprovalsGateway;
 class RejectionLedger;
+class ReviewDesk;
 
 // Users and policy as one immutable unit, so a request never sees a new
 // policy with old users. Replaced whole on reload.
@@ -97,6 +98,9 @@ class RequestPipeline {
     // The web console: /ui/ and cookie sessions (/v1/session). Null: both
     // are 404 and a session cookie authenticates nothing.
     ConsoleSessions* console = nullptr;
+    // Enables break_glass rules and /v1/reviews. Null: break_glass rules
+    // deny (fail closed) and /v1/reviews is 404.
+    ReviewDesk* reviews = nullptr;
   };
 
   RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
@@ -146,6 +150,13 @@ class RequestPipeline {
   std::optional<HttpResponse> CheckSessionCsrf(Context& ctx);
   HttpResponse SessionRoute(Context& ctx);
   HttpResponse Forward(Context& ctx, const std::string& upstream_path);
+  // Break-glass (break_glass_stage.cc): the reason check after policy, the
+  // review opened before forwarding and announced after, /v1/reviews.
+  std::optional<HttpResponse> BreakGlassGate(Context& ctx,
+                                             const policy::Decision& decision);
+  HttpResponse ForwardBreakGlass(Context& ctx,
+                                 const std::string& upstream_path);
+  HttpResponse Reviews(Context& ctx);
   // The one exit for answers the gateway generates itself.
   HttpResponse Finish(Context& ctx, Problem problem);
   HttpResponse Respond(Context& ctx, HttpResponse response);
@@ -174,6 +185,7 @@ class RequestPipeline {
   policy::VelocityLimiter limiter_;
   const std::function<std::chrono::system_clock::time_point()> clock_;
   ConsoleSessions* const console_;
+  ReviewDesk* const reviews_;
 };
 
 }  // namespace agni

@@ -74,6 +74,10 @@ ReasonInfo Info(Reason reason) {
     case Reason::kReasonRequired:
       return {"reason_required", 400, "Release reason required"};
     case Reason::kCsrf: return {"csrf", 403, "Cross-site request refused"};
+    case Reason::kSelfReview:
+      return {"self_review", 403, "Self-review not allowed"};
+    case Reason::kReviewNotPending:
+      return {"review_not_pending", 409, "Review already acknowledged"};
   }
   return {"internal_error", 500, "Internal error"};
 }

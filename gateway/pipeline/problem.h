@@ -44,6 +44,9 @@ enum class Reason {
   kTooManyOpenApprovals,  // approvals.max_open_per_user reached
   kReasonRequired,        // X-Release-Reason missing or not as the rule asks
   kCsrf,                  // a console state change without its CSRF proof
+  // Break-glass reviews (gateway/reviews/review_desk.h).
+  kSelfReview,        // the person who released cannot review it
+  kReviewNotPending,  // the review was acknowledged already
 };
 
 std::string_view ReasonCode(Reason reason);
