@@ -23,12 +23,14 @@ struct Winner {
   const Rule* deny = nullptr;
   const Rule* allow = nullptr;
   const Rule* approval = nullptr;
+  const Rule* break_glass = nullptr;
 };
 
 }  // namespace
 
 std::string_view EffectName(Effect effect) {
   if (effect == Effect::kRequireApproval) return "require_approval";
+  if (effect == Effect::kBreakGlass) return "break_glass";
   return effect == Effect::kAllow ? "allow" : "deny";
 }
 
@@ -64,9 +66,10 @@ Decision Evaluate(const Policy& policy, const Request& request) {
   std::vector<const Rule*> approval_rules;
   auto consider = [&](const Rule& rule) {
     Winner& w = rule.mode == Mode::kEnforce ? enforced : shadow;
-    const Rule*& slot = rule.effect == Effect::kDeny    ? w.deny
-                        : rule.effect == Effect::kAllow ? w.allow
-                                                        : w.approval;
+    const Rule*& slot = rule.effect == Effect::kDeny         ? w.deny
+                        : rule.effect == Effect::kAllow      ? w.allow
+                        : rule.effect == Effect::kBreakGlass ? w.break_glass
+                                                             : w.approval;
     const bool is_approval =
         rule.effect == Effect::kRequireApproval && rule.mode == Mode::kEnforce;
     if (slot == nullptr || is_approval) {
@@ -97,6 +100,11 @@ Decision Evaluate(const Policy& policy, const Request& request) {
   } else if (enforced.deny != nullptr) {
     d.effect = Effect::kDeny;
     d.rule_id = enforced.deny->id;
+  } else if (enforced.break_glass != nullptr &&
+             (enforced.approval != nullptr || enforced.allow == nullptr)) {
+    d.effect = Effect::kBreakGlass;
+    d.rule_id = enforced.break_glass->id;
+    d.break_glass_rule = enforced.break_glass;
   } else if (enforced.approval != nullptr) {
     d.effect = Effect::kRequireApproval;
     d.rule_id = approval_rules.front()->id;
@@ -108,9 +116,10 @@ Decision Evaluate(const Policy& policy, const Request& request) {
     d.effect = Effect::kDeny;
     d.rule_id = std::string(kImplicitDeny);
   }
-  const Rule* s = shadow.deny       ? shadow.deny
-                  : shadow.approval ? shadow.approval
-                                    : shadow.allow;
+  const Rule* s = shadow.deny          ? shadow.deny
+                  : shadow.break_glass ? shadow.break_glass
+                  : shadow.approval    ? shadow.approval
+                                       : shadow.allow;
   if (s != nullptr) {
     d.shadow_matched = true;
     d.shadow_effect = s->effect;

@@ -19,7 +19,7 @@
 
 namespace agni::policy {
 
-enum class Effect { kAllow, kDeny, kRequireApproval };
+enum class Effect { kAllow, kDeny, kRequireApproval, kBreakGlass };
 enum class Mode { kEnforce, kShadow };
 
 std::string_view EffectName(Effect effect);
@@ -48,6 +48,17 @@ struct ApprovalRequirement {
   std::shared_ptr<const ReasonPattern> reason_regex;  // null: no pattern
 };
 
+// What a break_glass rule asks for: a mandatory X-Release-Reason (matching
+// `reason_pattern` when set) and a review afterwards by someone in
+// `from_groups` other than the person who released, due within
+// `review_within`.
+struct BreakGlassReview {
+  std::vector<std::string> from_groups;
+  std::chrono::milliseconds review_within{24 * 3600 * 1000};
+  std::string reason_pattern;
+  std::shared_ptr<const ReasonPattern> reason_regex;  // null: no pattern
+};
+
 struct Rule {
   std::string id;
   // Hex SHA-256 of the rule's canonical JSON (set by the loader): an
@@ -60,6 +71,7 @@ struct Rule {
   std::vector<std::string> groups;
   std::vector<NumberPattern> numbers;
   ApprovalRequirement approval;  // used when effect is kRequireApproval
+  BreakGlassReview break_glass;  // used when effect is kBreakGlass
   // Inventory labels the number must carry, every one with this value.
   std::map<std::string, std::string> labels;
   // Conditions: the request time must fall in one of `when`, the client
@@ -111,6 +123,8 @@ struct Decision {
   // When effect is kRequireApproval: every matching enforced
   // require_approval rule, in policy order; each must be satisfied.
   std::vector<const Rule*> approval_rules;
+  // When effect is kBreakGlass: the first matching enforced break_glass rule.
+  const Rule* break_glass_rule = nullptr;
 };
 
 bool RuleMatches(const Rule& rule, const Subject& subject,
@@ -118,7 +132,10 @@ bool RuleMatches(const Rule& rule, const Subject& subject,
 
 // Precedence: any matching enforced deny wins; then every matching enforced
 // require_approval (rule_id names the first); then the first matching enforced
-// allow; otherwise an implicit deny. Shadow rules never change the
+// allow; otherwise an implicit deny. A matching enforced break_glass rule
+// takes the place of a require_approval or an implicit deny (the release goes
+// at once and is reviewed afterwards); it never overrides a deny and is not
+// used where an allow applies. Shadow rules never change the
 // outcome; their would-be decision is reported alongside.
 Decision Evaluate(const Policy& policy, const Subject& subject,
                   std::string_view number);

@@ -42,7 +42,9 @@ RuleCheck CheckRule(const Rule& rule, const Request& request) {
       }
     }
   }
-  const bool restricting = rule.effect != Effect::kAllow;
+  // A break_glass rule grants a release, so it is judged like an allow.
+  const bool restricting =
+      rule.effect == Effect::kDeny || rule.effect == Effect::kRequireApproval;
   if (!rule.when.empty()) {
     bool unknown = false, inside = false;
     for (const TimeWindow& w : rule.when) {

@@ -10,19 +10,21 @@
 #include "audit/checkpoint.h"
 #include "audit/read/query.h"
 #include "audit/read/verify.h"
+#include "audit/review_store.h"
 #include "audit/ship/syslog_sink.h"
 #include "audit/store.h"
-#include "gateway/approvals/approval_webhook.h"
 #include "gateway/approvals/approvals_api.h"
 #include "gateway/auth/identity.h"
 #include "gateway/console/provider_sign_in.h"
 #include "gateway/console/sessions.h"
 #include "gateway/http/server.h"
+#include "gateway/notify/notifications.h"
 #include "gateway/ops/metrics.h"
 #include "gateway/pipeline/audit_api.h"
 #include "gateway/pipeline/pipeline.h"
 #include "gateway/pipeline/policy_tools.h"
 #include "gateway/pipeline/rejection_ledger.h"
+#include "gateway/reviews/review_desk.h"
 #include "gateway/upstream/http_upstream.h"
 
 namespace agni {
@@ -208,13 +210,12 @@ BuildResult Build(Config config, std::string upstream_api_key,
   } catch (const std::exception& e) {
     return Fail(log, "cannot open the approvals store; not starting", e.what());
   }
-  if (!c.approvals.webhook.url.empty()) {
-    gw->webhook_ = std::make_unique<WebhookNotifier>(c.approvals.webhook,
-                                                     *gw->metrics_, log);
-  }
+  gw->notifier_ = std::make_unique<Notifications>(
+      c.approvals.notify, c.console.public_url, *gw->metrics_, log);
+  gw->notifier_->UseInventory(std::make_shared<const Inventory>(c.inventory));
   gw->approvals_ = std::make_unique<ApprovalsGateway>(
-      *gw->approval_store_, *gw->store_, *gw->metrics_, gw->webhook_.get(), log,
-      gw->ClockMicros(), c.approvals.max_open_per_user);
+      *gw->approval_store_, *gw->store_, *gw->metrics_, gw->notifier_.get(),
+      log, gw->ClockMicros(), c.approvals.max_open_per_user);
   {
     const AccessSnapshot access(c);
     gw->approvals_->UseConfig(access.policy, access.members);
@@ -228,6 +229,17 @@ BuildResult Build(Config config, std::string upstream_api_key,
                 e.what());
   }
   gw->sweeper_ = std::make_unique<ApprovalSweeper>(*gw->approvals_);
+  try {
+    gw->review_store_ =
+        std::make_unique<audit::SqliteReviewStore>(c.approvals.reviews_path);
+  } catch (const std::exception& e) {
+    return Fail(log, "cannot open the break-glass reviews store; not starting",
+                e.what());
+  }
+  gw->reviews_ = std::make_unique<ReviewDesk>(
+      *gw->review_store_, *gw->store_, *gw->metrics_, gw->notifier_.get(), log,
+      gw->ClockMicros());
+  gw->review_sweeper_ = std::make_unique<ReviewSweeper>(*gw->reviews_);
   if (c.console.enabled) {
     try {
       gw->sessions_ = std::make_unique<SessionStore>(c.console.sessions_path);
@@ -256,6 +268,7 @@ BuildResult Build(Config config, std::string upstream_api_key,
           .clock = gw->options_.clock,
           .console = gw->console_.get(),
           .sign_in = gw->sign_in_.get(),
+          .reviews = gw->reviews_.get(),
       });
   try {
     gw->metrics_->DeclareRateLimits(*c.policy);
@@ -346,6 +359,7 @@ void Gateway::Reload(const Config& config) {
       config, StartIdentity(config, *metrics_, log_));
   // Approvals first: once the new policy serves, approvals are judged by it.
   approvals_->UseConfig(access->policy, access->members);
+  notifier_->UseInventory(access->inventory);
   pipeline_->ReplaceAccess(std::move(access));
   if (server_)
     server_->ReplaceClientCertificates(config.tls.client_certificates);
@@ -388,6 +402,7 @@ void Gateway::Stop() {
   stopped_ = true;
   server_->Stop();  // waits for in-flight requests on the worker threads
   sweeper_->Stop();
+  review_sweeper_->Stop();
   if (verifier_) verifier_->Stop();
   rejections_->Stop();  // writes the open window's summaries
   store_->Close();      // commits whatever is queued

@@ -4,7 +4,8 @@
 //   signing key -> audit start-up check -> metrics -> syslog sink
 //     -> audit store -> read side + checkpointer + background verifier
 //     + sink start -> audit API -> upstream client -> rejection ledger
-//     -> approvals store, webhook, gateway, sweeper
+//     -> approvals store, notification channels, gateway, sweeper
+//     -> break-glass reviews store, desk, sweeper
 //     -> request pipeline -> velocity limits seeded from the audit log
 //     -> listeners
 #pragma once
@@ -27,6 +28,7 @@ class Checkpointer;
 class ShippingObserver;
 class SyslogSink;
 class SqliteApprovalStore;
+class SqliteReviewStore;
 }  // namespace audit
 
 class ApprovalSweeper;
@@ -40,7 +42,9 @@ class HttpUpstream;
 class Metrics;
 class RejectionLedger;
 class RequestPipeline;
-class WebhookNotifier;
+class Notifications;
+class ReviewDesk;
+class ReviewSweeper;
 
 // What a caller of Build may change; `serve` takes the defaults.
 struct BuildOptions {
@@ -134,9 +138,13 @@ class Gateway {
   std::unique_ptr<HttpUpstream> upstream_;
   std::unique_ptr<RejectionLedger> rejections_;
   std::unique_ptr<audit::SqliteApprovalStore> approval_store_;
-  std::unique_ptr<WebhookNotifier> webhook_;  // null: no approvals.webhook
+  // approvals.notify[] (and approvals.webhook); no channels: publishes nothing.
+  std::unique_ptr<Notifications> notifier_;
   std::unique_ptr<ApprovalsGateway> approvals_;
   std::unique_ptr<ApprovalSweeper> sweeper_;
+  std::unique_ptr<audit::SqliteReviewStore> review_store_;
+  std::unique_ptr<ReviewDesk> reviews_;
+  std::unique_ptr<ReviewSweeper> review_sweeper_;
   std::unique_ptr<SessionStore> sessions_;    // null: console disabled
   std::unique_ptr<ConsoleSessions> console_;  // null: console disabled
   std::unique_ptr<ProviderSignIn> sign_in_;   // null: console disabled

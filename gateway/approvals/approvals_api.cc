@@ -98,13 +98,13 @@ Reason ApprovalReason(ApprovalError error) {
 
 ApprovalsGateway::ApprovalsGateway(audit::SqliteApprovalStore& store,
                                    audit::AuditSink& audit, Metrics& metrics,
-                                   WebhookNotifier* webhook, const Logger& log,
+                                   Notifier* notifier, const Logger& log,
                                    std::function<std::int64_t()> now_us,
                                    std::size_t max_open_per_user)
     : store_(store),
       audit_(audit),
       metrics_(metrics),
-      webhook_(webhook),
+      notifier_(notifier),
       log_(log),
       now_us_(std::move(now_us)),
       service_(
@@ -178,7 +178,7 @@ bool ApprovalsGateway::OnChange(const policy::Approval& after,
     metrics_.SetApprovalsPending(static_cast<double>(store_.CountPending()));
   } catch (const std::exception&) {
   }
-  if (webhook_ != nullptr) {
+  if (notifier_ != nullptr) {
     const json event_body = {{"type", "approval." + std::string(name)},
                              {"event_id", NewRequestId()},
                              {"time", audit::FormatTime(now_us_())},
@@ -186,8 +186,7 @@ bool ApprovalsGateway::OnChange(const policy::Approval& after,
                              {"reason", OrNull(reason)},
                              {"audit_seq", committed.seq},
                              {"approval", View(after, {})}};
-    webhook_->Enqueue(
-        event_body.dump(-1, ' ', false, json::error_handler_t::replace));
+    notifier_->Publish(event_body);
   }
   return true;
 }

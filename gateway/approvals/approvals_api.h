@@ -3,7 +3,7 @@
 //     (new or existing) approval, or, with X-Approval-Id, an atomic consume;
 //   - the /v1/approvals API (list, read, approve, deny, cancel, revoke);
 //   - every state change becomes an "approval" audit record, a metric
-//     increment and a webhook notification (ApprovalListener).
+//     increment and a notification on every channel (ApprovalListener).
 //
 // Handlers are thin: the state machine is policies/approvals.h. Thread-safe:
 // the service serialises state changes; the rest is immutable or thread-safe.
@@ -21,9 +21,9 @@
 
 #include "audit/approval_store.h"
 #include "audit/store.h"
-#include "gateway/approvals/approval_webhook.h"
 #include "gateway/auth/authenticator.h"
 #include "gateway/http/http_types.h"
+#include "gateway/notify/notifier.h"
 #include "gateway/ops/log.h"
 #include "gateway/ops/metrics.h"
 #include "gateway/pipeline/problem.h"
@@ -69,12 +69,12 @@ struct ReleaseGate {
 
 class ApprovalsGateway final : public policy::ApprovalListener {
  public:
-  // `webhook` may be null (notifications off). `now_us` is the clock of the
+  // `notifier` may be null (notifications off). `now_us` is the clock of the
   // whole workflow (tests inject one). `store` is read again for the gauge.
   // `max_open_per_user` (0: unbounded) caps one requester's open requests.
   ApprovalsGateway(audit::SqliteApprovalStore& store, audit::AuditSink& audit,
-                   Metrics& metrics, WebhookNotifier* webhook,
-                   const Logger& log, std::function<std::int64_t()> now_us,
+                   Metrics& metrics, Notifier* notifier, const Logger& log,
+                   std::function<std::int64_t()> now_us,
                    std::size_t max_open_per_user = 0);
 
   // Called by the pipeline after policy said require_approval.
@@ -121,7 +121,7 @@ class ApprovalsGateway final : public policy::ApprovalListener {
   audit::SqliteApprovalStore& store_;
   audit::AuditSink& audit_;
   Metrics& metrics_;
-  WebhookNotifier* webhook_;
+  Notifier* notifier_;
   const Logger& log_;
   std::function<std::int64_t()> now_us_;
   // GET /v1/approvals: one page, by index.

@@ -222,19 +222,26 @@ const std::regex& ApprovalActionPath() {
   return path;
 }
 
+const std::regex& ReviewAckPath() {
+  static const std::regex path(R"(/v1/reviews/[^/]+/ack)");
+  return path;
+}
+
 void GatewayServer::ConfigureMain() {
   ApplyCommonSettings(*main_, config_.server, main_pool_, main_fd_);
-  main_->Post(R"(/v1/approvals/[^/]+/[^/]+)",
-              [this](const httplib::Request& req, httplib::Response& res) {
-                HttpRequest request =
-                    FromHttplibWithBody(req, *ClientCertificates());
-                HttpResponse out = pipeline_.Handle(request);
-                res.status = out.status;
-                for (auto& [name, value] : out.headers) {
-                  res.set_header(name, value);
-                }
-                res.set_content(std::move(out.body), out.content_type);
-              });
+  const auto with_body = [this](const httplib::Request& req,
+                                httplib::Response& res) {
+    HttpRequest request = FromHttplibWithBody(req, *ClientCertificates());
+    HttpResponse out = pipeline_.Handle(request);
+    res.status = out.status;
+    for (auto& [name, value] : out.headers) {
+      res.set_header(name, value);
+    }
+    res.set_content(std::move(out.body), out.content_type);
+  };
+  main_->Post(R"(/v1/approvals/[^/]+/[^/]+)", with_body);
+  // POST /v1/reviews/{id}/ack carries its reason the same way.
+  main_->Post(R"(/v1/reviews/[^/]+/ack)", with_body);
   // Every request goes through the pipeline before httplib's own routing
   // (which matches decoded paths with std::regex) ever sees it.
   main_->set_pre_routing_handler([this](const httplib::Request& req,
@@ -268,6 +275,10 @@ void GatewayServer::ConfigureMain() {
     // would refuse the POST; the pipeline takes it here as is.
     if (request.has_body && req.method == "POST" &&
         std::regex_match(req.path, ApprovalActionPath())) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    if (request.has_body && req.method == "POST" &&
+        std::regex_match(req.path, ReviewAckPath())) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     HttpResponse out = pipeline_.Handle(request);

@@ -233,6 +233,7 @@ Metrics::Metrics()
   summarized_other_ = &summarized.Add({{"reason", "other"}});
   DeclareAuditShipping();
   DeclareIdentity();
+  DeclareBreakGlass();
 }
 
 void Metrics::CountRejectionSummarized(std::string_view reason) {
@@ -446,6 +447,49 @@ void Metrics::CountAuditShipFailure() { audit_ship_failures_->Increment(); }
 
 void Metrics::CountAuditShipConnection() {
   audit_ship_connections_->Increment();
+}
+
+void Metrics::DeclareBreakGlass() {
+  break_glass_ =
+      &CounterFamily(*registry_, "agni_gateway_break_glass_total",
+                     "Releases sent at once under a break_glass rule, each "
+                     "with its reason and a review to follow.")
+           .Add({});
+  reviews_pending_ =
+      &GaugeFamily(*registry_, "agni_gateway_reviews_pending",
+                   "Break-glass releases waiting for their review now.")
+           .Add({});
+  reviews_overdue_ =
+      &GaugeFamily(*registry_, "agni_gateway_reviews_overdue",
+                   "Break-glass releases still unreviewed past their rule's "
+                   "review_within.")
+           .Add({});
+  notifications_ = &CounterFamily(
+      *registry_, "agni_gateway_notifications_total",
+      "Notification deliveries per channel (approvals.notify[].name), by "
+      "result (retried counts each failed attempt that is tried again; "
+      "dropped: the channel's queue was full).");
+}
+
+void Metrics::CountBreakGlass() { break_glass_->Increment(); }
+
+void Metrics::SetReviews(double pending, double overdue) {
+  reviews_pending_->Set(pending);
+  reviews_overdue_->Set(overdue);
+}
+
+void Metrics::CountNotification(const std::string& channel,
+                                std::string_view result) {
+  notifications_
+      ->Add({{"channel", channel},
+             {"result", Bounded(result, kNotificationResults)}})
+      .Increment();
+}
+
+void Metrics::DeclareNotificationChannel(const std::string& channel) {
+  for (const char* result : kNotificationResults) {
+    notifications_->Add({{"channel", channel}, {"result", result}});
+  }
 }
 
 }  // namespace agni

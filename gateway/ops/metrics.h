@@ -87,6 +87,17 @@ class Metrics final : public audit::StoreObserver {
   void DeclareIssuer(const std::string& issuer);
   void CountJwksRefresh(const std::string& issuer, bool ok);
 
+  // Break-glass (DESIGN.md §13): a release sent under a break_glass rule;
+  // the reviews waiting for an acknowledgement now and those of them past
+  // their review_within.
+  void CountBreakGlass();
+  void SetReviews(double pending, double overdue);
+  // One notification channel's deliveries (channel: its config name, so the
+  // label set is bounded by the config); result: delivered | retried |
+  // failed | dropped. DeclareNotificationChannel shows them at zero.
+  void CountNotification(const std::string& channel, std::string_view result);
+  void DeclareNotificationChannel(const std::string& channel);
+
   // audit::StoreObserver
   void OnCommit(const std::vector<const audit::Record*>& records,
                 std::chrono::nanoseconds duration) override;
@@ -141,6 +152,11 @@ class Metrics final : public audit::StoreObserver {
   void DeclareIdentity();
   prometheus::Family<prometheus::Counter>* auth_ = nullptr;
   prometheus::Family<prometheus::Counter>* jwks_refreshes_ = nullptr;
+  void DeclareBreakGlass();
+  prometheus::Counter* break_glass_ = nullptr;
+  prometheus::Gauge* reviews_pending_ = nullptr;
+  prometheus::Gauge* reviews_overdue_ = nullptr;
+  prometheus::Family<prometheus::Counter>* notifications_ = nullptr;
 };
 
 }  // namespace agni

@@ -146,7 +146,8 @@ RequestPipeline::RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
       clock_(with.clock ? std::move(with.clock)
                         : [] { return std::chrono::system_clock::now(); }),
       console_(with.console),
-      sign_in_(with.sign_in) {}
+      sign_in_(with.sign_in),
+      reviews_(with.reviews) {}
 
 std::shared_ptr<const AccessSnapshot> RequestPipeline::Access() const {
   std::lock_guard lock(access_mu_);
@@ -211,6 +212,8 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
     ctx.route = Route::kApprovals;
   } else if (path == kExplainPath) {
     ctx.route = Route::kExplain;
+  } else if (path == "/v1/reviews" || path.starts_with("/v1/reviews/")) {
+    ctx.route = Route::kReviews;
   } else if (console_ != nullptr && path == "/v1/session") {
     ctx.route = Route::kSession;
   } else if (console_ != nullptr &&
@@ -268,6 +271,7 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
     return Finish(ctx, {Reason::kNotFound, "no such route", ""});
   }
   if (ctx.route == Route::kApprovals) return Approvals(ctx);
+  if (ctx.route == Route::kReviews) return Reviews(ctx);
   const std::string_view allowed = AllowedMethod(ctx.route);
   if (request.method != allowed) {
     return Finish(ctx,
@@ -321,6 +325,10 @@ HttpResponse RequestPipeline::Release(Context& ctx,
   } give_back{*this, ctx};
   if (decision.effect == policy::Effect::kRequireApproval) {
     if (std::optional<HttpResponse> early = ApprovalGate(ctx, decision)) {
+      return std::move(*early);
+    }
+  } else if (decision.effect == policy::Effect::kBreakGlass) {
+    if (std::optional<HttpResponse> early = BreakGlassGate(ctx, decision)) {
       return std::move(*early);
     }
   } else if (decision.effect != policy::Effect::kAllow) {
@@ -389,6 +397,9 @@ HttpResponse RequestPipeline::Release(Context& ctx,
           static_cast<double>(p.upstream_calls_.fetch_sub(1) - 1));
     }
   } upstream_slot{*this};
+  if (ctx.break_glass_rule != nullptr) {
+    return ForwardBreakGlass(ctx, upstream_path);
+  }
   return Forward(ctx, upstream_path);
 }
 

@@ -41,6 +41,7 @@ class ConsoleSessions;
 class ApprovalsGateway;
 class ProviderSignIn;
 class RejectionLedger;
+class ReviewDesk;
 
 // Users and policy as one immutable unit, so a request never sees a new
 // policy with old users. Replaced whole on reload.
@@ -110,6 +111,9 @@ class RequestPipeline {
     // The console's sign-in at an identity provider (/ui/login,
     // /ui/callback). Null: both are 404.
     ProviderSignIn* sign_in = nullptr;
+    // Enables break_glass rules and /v1/reviews. Null: break_glass rules
+    // deny (fail closed) and /v1/reviews is 404.
+    ReviewDesk* reviews = nullptr;
   };
 
   RequestPipeline(std::shared_ptr<const AccessSnapshot> access,
@@ -171,6 +175,13 @@ class RequestPipeline {
   HttpResponse StartProviderSignIn(Context& ctx);
   HttpResponse ProviderCallback(Context& ctx);
   HttpResponse Forward(Context& ctx, const std::string& upstream_path);
+  // Break-glass (break_glass_stage.cc): the reason check after policy, the
+  // review opened before forwarding and announced after, /v1/reviews.
+  std::optional<HttpResponse> BreakGlassGate(Context& ctx,
+                                             const policy::Decision& decision);
+  HttpResponse ForwardBreakGlass(Context& ctx,
+                                 const std::string& upstream_path);
+  HttpResponse Reviews(Context& ctx);
   // The one exit for answers the gateway generates itself.
   HttpResponse Finish(Context& ctx, Problem problem);
   HttpResponse Respond(Context& ctx, HttpResponse response);
@@ -200,6 +211,7 @@ class RequestPipeline {
   const std::function<std::chrono::system_clock::time_point()> clock_;
   ConsoleSessions* const console_;
   ProviderSignIn* const sign_in_;
+  ReviewDesk* const reviews_;
 };
 
 }  // namespace agni

@@ -77,6 +77,10 @@ ReasonInfo Info(Reason reason) {
     case Reason::kIdentityProviderUnavailable:
       return {"identity_provider_unavailable", 502,
               "Identity provider unavailable"};
+    case Reason::kSelfReview:
+      return {"self_review", 403, "Self-review not allowed"};
+    case Reason::kReviewNotPending:
+      return {"review_not_pending", 409, "Review already acknowledged"};
   }
   return {"internal_error", 500, "Internal error"};
 }

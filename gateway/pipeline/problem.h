@@ -46,6 +46,9 @@ enum class Reason {
   kCsrf,                  // a console state change without its CSRF proof
   // The console's sign-in could not reach the identity provider.
   kIdentityProviderUnavailable,
+  // Break-glass reviews (gateway/reviews/review_desk.h).
+  kSelfReview,        // the person who released cannot review it
+  kReviewNotPending,  // the review was acknowledged already
 };
 
 std::string_view ReasonCode(Reason reason);

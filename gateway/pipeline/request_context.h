@@ -26,6 +26,7 @@ enum class Route {
   kOther,
   kSession,  // /v1/session: console sign-in and sign-out
   kConsole,  // /ui/: the console's pages
+  kReviews,  // /v1/reviews: break-glass reviews
 };
 std::string_view RouteName(Route route);
 
@@ -67,6 +68,9 @@ struct RequestPipeline::Context {
   std::string session_cookie_hash;
   std::string session_csrf_token;
   std::int64_t session_expires_us = 0;
+  // The break_glass rule this release goes under (owned by `access`'s
+  // policy); null for any other release.
+  const policy::Rule* break_glass_rule = nullptr;
 };
 
 }  // namespace agni

@@ -34,6 +34,7 @@ std::string_view RouteName(Route route) {
     case Route::kOther: return "other";
     case Route::kSession: return "session";
     case Route::kConsole: return "console";
+    case Route::kReviews: return "reviews";
   }
   return "other";
 }

@@ -21,6 +21,7 @@ Explanation Explain(const Policy& policy, const Request& request) {
 }
 
 std::string_view DecisionReason(const Decision& d) {
+  if (d.effect == Effect::kBreakGlass) return "break_glass";
   return d.effect == Effect::kAllow ? "" : "policy_denied";
 }
 
@@ -58,6 +59,17 @@ nlohmann::json ExplanationJson(const Explanation& e, const Policy& policy,
     out["reason"] = reason;
   }
   if (request.labels != nullptr) out["labels"] = *request.labels;
+  if (const Rule* bg = e.decision.break_glass_rule) {
+    const auto hours = std::chrono::duration<double, std::ratio<3600>>(
+        bg->break_glass.review_within);
+    out["break_glass"] = {
+        {"reason", "required"},
+        {"reason_pattern", bg->break_glass.reason_pattern.empty()
+                               ? json()
+                               : json(bg->break_glass.reason_pattern)},
+        {"review_from_groups", bg->break_glass.from_groups},
+        {"review_within_hours", hours.count()}};
+  }
   if (e.decision.shadow_matched) {
     out["shadow"] = {{"decision", EffectName(e.decision.shadow_effect)},
                      {"rule_id", e.decision.shadow_rule_id}};

@@ -34,7 +34,8 @@ Explanation Explain(const Policy& policy, const Request& request);
 nlohmann::json ExplanationJson(const Explanation& e, const Policy& policy,
                                const Request& request);
 
-// "policy_denied" for a deny, "" for an allow.
+// "policy_denied" for a deny, "break_glass" for a break-glass release (it
+// goes at once, with a reason, and is reviewed), "" for an allow.
 std::string_view DecisionReason(const Decision& d);
 
 }  // namespace agni::policy

@@ -99,6 +99,44 @@ void ReadApprovalRequirement(ObjectReader& rule, const KnownPrincipals& known,
   }
 }
 
+// `break_glass: {from_groups, review_within, reason_pattern}`: who reviews a
+// break-glass release and by when; the reason itself is always required.
+void ReadBreakGlass(ObjectReader& rule, const KnownPrincipals& known,
+                    BreakGlassReview& out, ConfigErrors& errors) {
+  const nlohmann::json* value = rule.Get("break_glass");
+  if (value == nullptr) {
+    rule.Error(rule.PathOf("break_glass"),
+               "is required for a \"break_glass\" rule: {\"from_groups\": "
+               "[...], \"review_within\": \"24h\"}");
+    return;
+  }
+  ObjectReader b(*value, rule.PathOf("break_glass"), errors,
+                 {"from_groups", "review_within", "reason_pattern"});
+  if (!b.ok()) return;
+  if (auto groups = b.StringList("from_groups", true)) {
+    if (groups->empty()) {
+      b.Error(b.PathOf("from_groups"), "must name at least one group");
+    }
+    CheckKnownGroups(b, "from_groups", *groups, known);
+    out.from_groups = std::move(*groups);
+  }
+  if (auto d = b.Duration("review_within", true)) {
+    if (*d < std::chrono::minutes(1) || *d > std::chrono::hours(24 * 30)) {
+      b.Error(b.PathOf("review_within"), "must be between 1m and 30d");
+    }
+    out.review_within = *d;
+  }
+  if (auto pattern = b.String("reason_pattern", false)) {
+    std::string error;
+    out.reason_regex = CompileReasonPattern(*pattern, error);
+    if (!out.reason_regex) {
+      b.Error(b.PathOf("reason_pattern"), error);
+    } else {
+      out.reason_pattern = std::move(*pattern);
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
@@ -124,7 +162,7 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
     ObjectReader r(
         (*rules)[i], path, errors,
         {"id", "effect", "mode", "users", "groups", "numbers", "description",
-         "approval", "labels", "when", "source_cidrs"});
+         "approval", "labels", "when", "source_cidrs", "break_glass"});
     if (!r.ok()) continue;
     Rule rule;
     if (auto id = r.String("id", true)) {
@@ -146,9 +184,22 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
       } else if (*effect == "require_approval") {
         rule.effect = Effect::kRequireApproval;
         ReadApprovalRequirement(r, known, rule.approval, errors);
+      } else if (*effect == "break_glass") {
+        rule.effect = Effect::kBreakGlass;
+        ReadBreakGlass(r, known, rule.break_glass, errors);
+        // Break-glass is for named people, never for whoever asks.
+        if (!r.Has("users") && !r.Has("groups")) {
+          r.Error(r.PathOf("effect"),
+                  "a \"break_glass\" rule must name its users or groups");
+        }
       } else {
         r.Error(r.PathOf("effect"),
-                "must be \"require_approval\", \"allow\" or \"deny\"");
+                "must be \"require_approval\", \"allow\", \"deny\" or "
+                "\"break_glass\"");
+      }
+      if (*effect != "break_glass" && r.Has("break_glass")) {
+        r.Error(r.PathOf("break_glass"),
+                "only a \"break_glass\" rule takes a break_glass block");
       }
       if (*effect != "require_approval" && r.Has("approval")) {
         r.Error(r.PathOf("approval"),

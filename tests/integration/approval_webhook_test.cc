@@ -10,7 +10,7 @@
 #include <future>
 
 #include "base/crypto.h"
-#include "gateway/approvals/approval_webhook.h"
+#include "gateway/notify/channel.h"
 #include "tests/support/harness.h"
 
 namespace agni::testing {

@@ -10,8 +10,8 @@
 #include <map>
 
 #include "audit/approval_store.h"
-#include "gateway/approvals/approval_webhook.h"
 #include "gateway/config/config.h"
+#include "gateway/notify/channel.h"
 #include "policies/load/policy_loader.h"
 #include "tests/support/temp_dir.h"
 
