@@ -204,9 +204,9 @@ void AuditStore::ReadChainHead() {
 void AuditStore::Close() {
   std::unique_lock lock(mu_);
   closing_ = true;
-  // Every caller inside Enqueue() has a record queued or being committed:
-  // their leaders finish them; none is left waiting.
-  idle_.wait(lock, [&] { return callers_ == 0; });
+  // Every record queued has a leader to come, which commits it (or fails
+  // it) and wakes its caller; the callers then touch the store no more.
+  idle_.wait(lock, [&] { return queue_.empty() && !leading_; });
 }
 
 bool AuditStore::Healthy() const { return healthy_.load(); }
@@ -235,24 +235,34 @@ bool AuditStore::Probe() {
 }
 
 AppendResult AuditStore::Enqueue(Pending& pending) {
-  std::unique_lock lock(mu_);
-  if (closing_) return {false, 0, "the audit store is closed"};
-  if (queue_.size() >= options_.max_queue) {
-    if (observer_ && !pending.probe) observer_->OnFailure(1);
-    return {false, 0, "the audit queue is full"};
+  bool lead = false;
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) return {false, 0, "the audit store is closed"};
+    if (queue_.size() >= options_.max_queue) {
+      if (observer_ && !pending.probe) observer_->OnFailure(1);
+      return {false, 0, "the audit queue is full"};
+    }
+    queue_.push_back(&pending);
+    if (observer_) observer_->OnQueueDepth(queue_.size());
+    // No commit in progress, so the queue held nothing before this record:
+    // commit it at once, on this thread.
+    if (!leading_) leading_ = lead = true;
   }
-  ++callers_;
-  queue_.push_back(&pending);
-  if (observer_) observer_->OnQueueDepth(queue_.size());
-  // Until a leader has committed this record, or it is this caller's turn to
-  // lead: no commit in progress and the record is the oldest waiting.
-  pending.wake.wait(lock, [&] {
-    return pending.done ||
-           (!leading_ && !queue_.empty() && queue_.front() == &pending);
-  });
-  if (!pending.done) {
-    leading_ = true;
-    std::vector<Pending*> batch;
+  if (!lead) {
+    std::unique_lock lock(pending.mu);
+    pending.wake.wait(lock, [&] { return pending.done || pending.lead; });
+    // Done: the leader touches neither this record nor the store any more.
+    if (pending.done) return std::move(pending.result);
+  }
+  return Lead(pending);
+}
+
+AppendResult AuditStore::Lead(Pending& own) {
+  std::vector<Pending*> batch;
+  {
+    std::lock_guard lock(mu_);
+    // `own` is the oldest record queued: the lead goes to the front.
     const std::size_t n = std::min(queue_.size(), options_.max_batch);
     batch.assign(queue_.begin(),
                  queue_.begin() + static_cast<std::ptrdiff_t>(n));
@@ -262,28 +272,39 @@ AppendResult AuditStore::Enqueue(Pending& pending) {
       observer_->OnBatchTaken(n);
       observer_->OnQueueDepth(queue_.size());
     }
-    lock.unlock();
-    try {
-      CommitBatch(batch);
-    } catch (...) {
-      // CommitBatch reports SQLite's errors as results; anything else (no
-      // memory) must not leave the waiters, or the leadership, stranded.
-      for (Pending* p : batch) {
-        if (!p->result.ok) p->result = {false, 0, "audit commit failed"};
-      }
-    }
-    lock.lock();
-    for (Pending* p : batch) {
-      p->done = true;
-      // Under mu_: a woken caller may return and free its Pending at once.
-      if (p != &pending) p->wake.notify_one();
-    }
-    leading_ = false;
-    if (!queue_.empty()) queue_.front()->wake.notify_one();
   }
-  AppendResult result = std::move(pending.result);
-  if (--callers_ == 0) idle_.notify_all();
-  return result;
+  try {
+    CommitBatch(batch);
+  } catch (...) {
+    // CommitBatch reports SQLite's errors as results; anything else (no
+    // memory) must not leave the callers, or the lead, stranded.
+    for (Pending* p : batch) {
+      if (!p->result.ok) p->result = {false, 0, "audit commit failed"};
+    }
+  }
+  for (Pending* p : batch) {
+    if (p == &own) continue;
+    // Under p->mu: once `done` is seen, the caller may return and free it.
+    std::lock_guard lock(p->mu);
+    p->done = true;
+    p->wake.notify_one();
+  }
+  Pending* next = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.empty()) {
+      leading_ = false;
+      idle_.notify_all();
+    } else {
+      next = queue_.front();  // waits for `lead`, so it stays alive
+    }
+  }
+  if (next != nullptr) {
+    std::lock_guard lock(next->mu);
+    next->lead = true;
+    next->wake.notify_one();
+  }
+  return std::move(own.result);
 }
 
 void AuditStore::InsertLocked(Record& r) {

@@ -129,15 +129,21 @@ class AuditStore final : public AuditSink {
 
  private:
   // One caller's record, on the caller's stack while it waits in Enqueue().
+  // Each has its own lock and wake-up, so that a leader finishing a batch
+  // wakes each caller once, without the callers then queueing on mu_.
   struct Pending {
     Record record;
-    bool probe = false;  // writes the probe row instead of a record
-    // Guarded by mu_: set by the batch's leader, then `wake` is notified.
-    bool done = false;
-    AppendResult result;
+    bool probe = false;   // writes the probe row instead of a record
+    AppendResult result;  // written by the leader before it sets `done`
+    std::mutex mu;
     std::condition_variable wake;
+    bool done = false;  // guarded by mu: `result` is final
+    bool lead = false;  // guarded by mu: lead the next batch
   };
   AppendResult Enqueue(Pending& pending);
+  // Commits the oldest queued records, `own` among them, as their leader;
+  // then wakes them and passes the lead to the oldest caller left.
+  AppendResult Lead(Pending& own);
   void ReadChainHead();
 
   // Commits `batch` (the leader, without mu_) and fills in each result.
@@ -165,10 +171,11 @@ class AuditStore final : public AuditSink {
   std::size_t recovered_intents_ = 0;
 
   mutable std::mutex mu_;
-  std::deque<Pending*> queue_;    // waiting, oldest first; guarded by mu_
-  bool leading_ = false;          // a leader is committing; guarded by mu_
-  std::size_t callers_ = 0;       // threads inside Enqueue(); guarded by mu_
-  std::condition_variable idle_;  // callers_ reached 0 (Close() waits)
+  std::deque<Pending*> queue_;  // waiting, oldest first; guarded by mu_
+  // Some caller leads (or has just been handed the lead); guarded by mu_.
+  // Never false while queue_ holds records.
+  bool leading_ = false;
+  std::condition_variable idle_;  // queue_ empty and no leader (Close())
   bool closing_ = false;
   std::atomic<bool> healthy_{true};
   std::string chain_break_;  // guarded by mu_
