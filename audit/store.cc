@@ -177,10 +177,8 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
     throw std::runtime_error("cannot open the audit database \"" +
                              options_.path + "\": " + e.what());
   }
-  writer_ = std::thread([this] { WriterLoop(); });
 }
 
-// The members then go in reverse order: statements, connection, lock.
 AuditStore::~AuditStore() { Close(); }
 
 void AuditStore::ReadChainHead() {
@@ -204,13 +202,11 @@ void AuditStore::ReadChainHead() {
 }
 
 void AuditStore::Close() {
-  {
-    std::lock_guard lock(mu_);
-    if (closing_ && !writer_.joinable()) return;
-    closing_ = true;
-  }
-  cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  std::unique_lock lock(mu_);
+  closing_ = true;
+  // Every record queued has a leader to come, which commits it (or fails
+  // it) and wakes its caller; the callers then touch the store no more.
+  idle_.wait(lock, [&] { return queue_.empty() && !leading_; });
 }
 
 bool AuditStore::Healthy() const { return healthy_.load(); }
@@ -226,14 +222,20 @@ void AuditStore::ReportChainBreak(std::string why) {
 }
 
 AppendResult AuditStore::Append(Record record) {
-  record.time_us = clock_us_();
-  return Enqueue({std::move(record), {}, false});
+  Pending pending;
+  pending.record = std::move(record);
+  pending.record.time_us = clock_us_();
+  return Enqueue(pending);
 }
 
-bool AuditStore::Probe() { return Enqueue({{}, {}, true}).ok; }
+bool AuditStore::Probe() {
+  Pending pending;
+  pending.probe = true;
+  return Enqueue(pending).ok;
+}
 
-AppendResult AuditStore::Enqueue(Pending pending) {
-  std::future<AppendResult> done;
+AppendResult AuditStore::Enqueue(Pending& pending) {
+  bool lead = false;
   {
     std::lock_guard lock(mu_);
     if (closing_) return {false, 0, "the audit store is closed"};
@@ -241,31 +243,68 @@ AppendResult AuditStore::Enqueue(Pending pending) {
       if (observer_ && !pending.probe) observer_->OnFailure(1);
       return {false, 0, "the audit queue is full"};
     }
-    queue_.push_back(std::move(pending));
-    done = queue_.back().done.get_future();
+    queue_.push_back(&pending);
     if (observer_) observer_->OnQueueDepth(queue_.size());
+    // No commit in progress, so the queue held nothing before this record:
+    // commit it at once, on this thread.
+    if (!leading_) leading_ = lead = true;
   }
-  cv_.notify_one();
-  return done.get();
+  if (!lead) {
+    std::unique_lock lock(pending.mu);
+    pending.wake.wait(lock, [&] { return pending.done || pending.lead; });
+    // Done: the leader touches neither this record nor the store any more.
+    if (pending.done) return std::move(pending.result);
+  }
+  return Lead(pending);
 }
 
-void AuditStore::WriterLoop() {
-  std::deque<Pending> batch;
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // closing and drained
-      const std::size_t n = std::min(queue_.size(), options_.max_batch);
-      for (std::size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      if (observer_) observer_->OnQueueDepth(queue_.size());
+AppendResult AuditStore::Lead(Pending& own) {
+  std::vector<Pending*> batch;
+  {
+    std::lock_guard lock(mu_);
+    // `own` is the oldest record queued: the lead goes to the front.
+    const std::size_t n = std::min(queue_.size(), options_.max_batch);
+    batch.assign(queue_.begin(),
+                 queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    queue_.erase(queue_.begin(),
+                 queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    if (observer_) {
+      observer_->OnBatchTaken(n);
+      observer_->OnQueueDepth(queue_.size());
     }
-    CommitBatch(batch);
-    batch.clear();
   }
+  try {
+    CommitBatch(batch);
+  } catch (...) {
+    // CommitBatch reports SQLite's errors as results; anything else (no
+    // memory) must not leave the callers, or the lead, stranded.
+    for (Pending* p : batch) {
+      if (!p->result.ok) p->result = {false, 0, "audit commit failed"};
+    }
+  }
+  for (Pending* p : batch) {
+    if (p == &own) continue;
+    // Under p->mu: once `done` is seen, the caller may return and free it.
+    std::lock_guard lock(p->mu);
+    p->done = true;
+    p->wake.notify_one();
+  }
+  Pending* next = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.empty()) {
+      leading_ = false;
+      idle_.notify_all();
+    } else {
+      next = queue_.front();  // waits for `lead`, so it stays alive
+    }
+  }
+  if (next != nullptr) {
+    std::lock_guard lock(next->mu);
+    next->lead = true;
+    next->wake.notify_one();
+  }
+  return std::move(own.result);
 }
 
 void AuditStore::InsertLocked(Record& r) {
@@ -318,14 +357,14 @@ void AuditStore::WriteProbeLocked() {
   write.exec();
 }
 
-void AuditStore::CommitBatch(std::deque<Pending>& batch) {
+void AuditStore::CommitBatch(std::vector<Pending*>& batch) {
   const auto started = std::chrono::steady_clock::now();
   const std::int64_t seq_before = last_seq_;
   const std::string hash_before = last_hash_;
   const std::int64_t time_before = last_time_us_;
   std::string error;
   const std::size_t records = static_cast<std::size_t>(std::count_if(
-      batch.begin(), batch.end(), [](const Pending& p) { return !p.probe; }));
+      batch.begin(), batch.end(), [](const Pending* p) { return !p->probe; }));
   try {
     if (!begin_) {
       begin_ = std::make_unique<SQLite::Statement>(*db_, "BEGIN IMMEDIATE");
@@ -337,11 +376,11 @@ void AuditStore::CommitBatch(std::deque<Pending>& batch) {
     // the write lock costs one index probe and keeps the chain gapless even if
     // something else appended.
     ReadChainHead();
-    for (Pending& p : batch) {
-      if (p.probe) {
+    for (Pending* p : batch) {
+      if (p->probe) {
         WriteProbeLocked();
       } else {
-        InsertLocked(p.record);
+        InsertLocked(p->record);
       }
     }
     tx.Commit();
@@ -355,8 +394,8 @@ void AuditStore::CommitBatch(std::deque<Pending>& batch) {
     last_time_us_ = time_before;
     healthy_ = false;
     if (observer_ && records > 0) observer_->OnFailure(records);
-    for (Pending& p : batch) {
-      p.done.set_value({false, 0, "audit commit failed: " + error});
+    for (Pending* p : batch) {
+      p->result = {false, 0, "audit commit failed: " + error};
     }
     return;
   }
@@ -364,12 +403,12 @@ void AuditStore::CommitBatch(std::deque<Pending>& batch) {
   if (observer_ && records > 0) {
     std::vector<const Record*> committed;
     committed.reserve(batch.size());
-    for (const Pending& p : batch) {
-      if (!p.probe) committed.push_back(&p.record);
+    for (const Pending* p : batch) {
+      if (!p->probe) committed.push_back(&p->record);
     }
     observer_->OnCommit(committed, std::chrono::steady_clock::now() - started);
   }
-  for (Pending& p : batch) p.done.set_value({true, p.record.seq, ""});
+  for (Pending* p : batch) p->result = {true, p->record.seq, ""};
 }
 
 std::int64_t IntentsClosedThrough(SQLite::Database& db) {

@@ -7,8 +7,15 @@
 // a failed commit is reported to the caller, never dropped silently: the
 // gateway turns it into a 503 and forwards nothing.
 //
+// There is no writer thread: the caller that finds no commit in progress
+// commits the queue itself (the leader), and the others wait for it; when it
+// is done, the oldest waiter left leads the next batch. A lone request thus
+// pays its fsync and nothing else, with no hand-off to another thread and
+// back (two wake-ups per commit, a quarter of a release's latency when
+// measured; BENCHMARKS.md, issue 20).
+//
 // Thread-safe: Append() may be called from any thread. The SQLite connection is
-// used only by the writer thread.
+// used by one leader at a time (under mu_'s hand-over), never concurrently.
 #pragma once
 
 #include <atomic>
@@ -17,12 +24,11 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "audit/lock_file.h"
 #include "audit/record.h"
@@ -41,16 +47,20 @@ struct StoreOptions {
   std::size_t max_batch = 512;
 };
 
-// Hooks for metrics; the store does not know Prometheus. Called from the writer
-// thread, and OnFailure/OnQueueDepth also from callers' threads (a full queue),
-// so implementations must be thread-safe.
+// Hooks for metrics; the store does not know Prometheus. Called from the
+// callers' threads (the batch's leader, or a caller refused on a full queue),
+// so implementations must be thread-safe. OnCommit calls never overlap and
+// come in seq order (one leader at a time).
 class StoreObserver {
  public:
   virtual ~StoreObserver() = default;
   virtual void OnCommit(const std::vector<const Record*>& records,
                         std::chrono::nanoseconds duration) = 0;
   virtual void OnFailure(std::size_t records) = 0;
+  // After a record joins the queue and after a leader takes a batch off it.
   virtual void OnQueueDepth(std::size_t depth) = 0;
+  // A leader took `records` off the queue to commit them (before the commit).
+  virtual void OnBatchTaken(std::size_t records) { (void)records; }
 };
 
 struct AppendResult {
@@ -94,11 +104,11 @@ class AuditStore final : public AuditSink {
   // Opens (creating if needed) the database, takes an exclusive lock on
   // "<path>.lock" so that a second gateway cannot write to the same log, checks
   // integrity, closes any intent left without an outcome by a previous crash
-  // (outcome "unknown"), and starts the writer. Throws std::runtime_error with
+  // (outcome "unknown"). Throws std::runtime_error with
   // a readable message.
   AuditStore(StoreOptions options, StoreObserver* observer = nullptr,
              std::function<std::int64_t()> clock_us = nullptr);
-  ~AuditStore() override;  // drains the queue, then stops the writer
+  ~AuditStore() override;  // waits for the records already queued
 
   AuditStore(const AuditStore&) = delete;
   AuditStore& operator=(const AuditStore&) = delete;
@@ -110,23 +120,34 @@ class AuditStore final : public AuditSink {
   // Recorded by the background verifier; stays until the process ends.
   void ReportChainBreak(std::string why);
 
-  // Commits everything queued so far and stops accepting records.
+  // Stops accepting records and waits until those already queued are
+  // committed (or failed).
   void Close();
 
   // Number of intents closed as "unknown" when the store was opened.
   std::size_t recovered_intents() const { return recovered_intents_; }
 
  private:
+  // One caller's record, on the caller's stack while it waits in Enqueue().
+  // Each has its own lock and wake-up, so that a leader finishing a batch
+  // wakes each caller once, without the callers then queueing on mu_.
   struct Pending {
     Record record;
-    std::promise<AppendResult> done;
-    bool probe = false;  // writes the probe row instead of a record
+    bool probe = false;   // writes the probe row instead of a record
+    AppendResult result;  // written by the leader before it sets `done`
+    std::mutex mu;
+    std::condition_variable wake;
+    bool done = false;  // guarded by mu: `result` is final
+    bool lead = false;  // guarded by mu: lead the next batch
   };
-  AppendResult Enqueue(Pending pending);
+  AppendResult Enqueue(Pending& pending);
+  // Commits the oldest queued records, `own` among them, as their leader;
+  // then wakes them and passes the lead to the oldest caller left.
+  AppendResult Lead(Pending& own);
   void ReadChainHead();
 
-  void WriterLoop();
-  void CommitBatch(std::deque<Pending>& batch);
+  // Commits `batch` (the leader, without mu_) and fills in each result.
+  void CommitBatch(std::vector<Pending*>& batch);
   void InsertLocked(Record& record);
   void WriteProbeLocked();
   void RecoverUnfinishedIntents();
@@ -137,10 +158,10 @@ class AuditStore final : public AuditSink {
   // On "<path>.lock", held for the store's life. Members are destroyed in
   // reverse order: the statements, then the connection, then the lock.
   FileLock lock_;
-  std::unique_ptr<SQLite::Database> db_;  // writer thread only (after open)
-  std::unique_ptr<SQLite::Statement> insert_;  // prepared once, writer only
-  std::unique_ptr<SQLite::Statement> head_;    // prepared once, writer only
-  // BEGIN IMMEDIATE / COMMIT / ROLLBACK, prepared once (writer only):
+  std::unique_ptr<SQLite::Database> db_;       // the leader only (after open)
+  std::unique_ptr<SQLite::Statement> insert_;  // prepared once, leader only
+  std::unique_ptr<SQLite::Statement> head_;    // prepared once, leader only
+  // BEGIN IMMEDIATE / COMMIT / ROLLBACK, prepared once (leader only):
   // SQLite::Transaction parses the text again for every batch.
   std::unique_ptr<SQLite::Statement> begin_, commit_, rollback_;
 
@@ -150,12 +171,14 @@ class AuditStore final : public AuditSink {
   std::size_t recovered_intents_ = 0;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;
+  std::deque<Pending*> queue_;  // waiting, oldest first; guarded by mu_
+  // Some caller leads (or has just been handed the lead); guarded by mu_.
+  // Never false while queue_ holds records.
+  bool leading_ = false;
+  std::condition_variable idle_;  // queue_ empty and no leader (Close())
   bool closing_ = false;
   std::atomic<bool> healthy_{true};
   std::string chain_break_;  // guarded by mu_
-  std::thread writer_;
 };
 
 }  // namespace agni::audit

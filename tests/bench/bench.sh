@@ -11,7 +11,10 @@
 #   bare-403      a bare cpp-httplib server answering 403 (bare_403.cc)
 #   gw-allow      the gateway, allowed release (policy allow + durable audit)
 #   gw-deny       the gateway, authenticated user denied by policy (audited 403)
-# then a "targets" table (issue 7) computed from that one run. Everything runs
+# then a "targets" table (issue 7) computed from that one run, and the
+# durability bound (issue 20): a 512-byte append + fdatasync probe
+# (fsync_probe.cc) on the audit database's disk, and the bound lines computed
+# from it and the ceiling/bare-403 rows of the same run. Everything runs
 # on 127.0.0.1, on free ports, in a temp dir; every process started here is
 # killed on exit. See tests/bench/README.md and BENCHMARKS.md.
 #
@@ -23,6 +26,7 @@
 #                       last CPU (pinned by default on >= 2 cores)
 #   BENCH_KEEP=1        keep the temp dir (configs, logs, audit db) on exit
 #   BENCH_BIN_DIR=DIR   where the helper programs are built (default build/bench)
+#   BENCH_FSYNC_SAMPLES=2000  fdatasync probe samples (issue-20 bound lines)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -65,6 +69,7 @@ printf 'cpp-httplib: %s\n' "$(pkg-config --modversion cpp-httplib)"
 make_tmp agni-bench
 build_helper ceiling_proxy; CEILING_BIN=$HELPER
 build_helper bare_403;      BARE_BIN=$HELPER
+build_helper fsync_probe;   FSYNC_BIN=$HELPER
 
 read -r UP_PORT PROXY_PORT CEIL_PORT BARE_PORT GW_PORT GW_ADMIN_PORT <<<"$(free_ports 6)"
 
@@ -185,6 +190,13 @@ measure upstream    "http://127.0.0.1:$UP_PORT"    200 none
 measure nginx-proxy "http://127.0.0.1:$PROXY_PORT" 200 none
 measure ceiling     "http://127.0.0.1:$CEIL_PORT"  200 none
 measure bare-403    "http://127.0.0.1:$BARE_PORT"  403 none
+# The bound's unit, on the audit database's disk, just before the gateway rows.
+FSYNC_DIR="$TMP"
+[[ $HAVE_GW == 1 ]] && FSYNC_DIR="$GWD"
+FSYNC_LINE="$("$FSYNC_BIN" "$FSYNC_DIR" "${BENCH_FSYNC_SAMPLES:-2000}" 512)" || die "fsync probe failed in $FSYNC_DIR"
+FSYNC_P50="$(field p50_ms "$FSYNC_LINE")"
+FSYNC_P99="$(field p99_ms "$FSYNC_LINE")"
+printf '  %-12s %s (%s)\n' fsync-512 "${FSYNC_LINE#FSYNC }" "$(df --output=source,fstype "$FSYNC_DIR" | tail -n1 | tr -s ' ')"
 if [[ $HAVE_GW == 1 ]]; then
   measure gw-allow "http://127.0.0.1:$GW_PORT" 200 "$ALICE_TOKEN"
   measure gw-deny  "http://127.0.0.1:$GW_PORT" 403 "$MALLORY_TOKEN"
@@ -256,6 +268,43 @@ awk -F'\t' -v have_gw="$HAVE_GW" -v hwm_kb="${GW_HWM_KB:-}" '
       v = hwm_kb / 1024
       row("gateway peak RSS, whole run (VmHWM, MiB)", sprintf("%.1f", v), "< 64", verdict(v < 64))
     } else row("gateway peak RSS, whole run (VmHWM, MiB)", "n/a", "< 64", "n/a")
+  }' "$RESULTS"
+echo
+# Issue 20: the durability bound. A release waits for two durable commits and a
+# proxy hop, a denial for one commit; nothing else is forced.
+echo "durability bound (issue 20; fdatasync of 512 bytes on the audit's disk: p50 ${FSYNC_P50} ms, p99 ${FSYNC_P99} ms):"
+awk -F'\t' -v have_gw="$HAVE_GW" -v f50="$FSYNC_P50" -v f99="$FSYNC_P99" '
+  { key = $1 "@" $2; rps[key] = $3; p50[key] = $4; p99[key] = $5; err[key] = $6 + $7; have[key] = 1 }
+  function ok(k) { return (k in have) && err[k] == 0 && rps[k] > 0 }
+  function line(text, measured, bound, cond) {
+    printf "%-84s measured %8s : %s\n", text, measured, cond ? "met" : "not met"
+  }
+  function na(text) { printf "%-84s n/a (cell missing or with errors)\n", text }
+  END {
+    if (have_gw != 1) { print "n/a: no gateway binary"; exit }
+    if (ok("gw-allow@1") && ok("ceiling@1")) {
+      b = 2 * f50 + p50["ceiling@1"] + 0.1
+      line(sprintf("allowed@1 p50 <= 2 x fsync p50 + proxy p50 + 0.1 ms = 2 x %.3f + %.3f + 0.1 = %.3f ms",
+                   f50, p50["ceiling@1"], b), p50["gw-allow@1"], b, p50["gw-allow@1"] <= b)
+      b = 2 * f99 + 0.5
+      line(sprintf("allowed@1 p99 <= 2 x fsync p99 + 0.5 ms = 2 x %.3f + 0.5 = %.3f ms", f99, b),
+           p99["gw-allow@1"], b, p99["gw-allow@1"] <= b)
+    } else { na("allowed@1 p50"); na("allowed@1 p99") }
+    if (ok("gw-deny@1") && ok("bare-403@1")) {
+      b = f50 + p50["bare-403@1"] + 0.1
+      line(sprintf("denied@1 p50 <= fsync p50 + bare-403 p50 + 0.1 ms = %.3f + %.3f + 0.1 = %.3f ms",
+                   f50, p50["bare-403@1"], b), p50["gw-deny@1"], b, p50["gw-deny@1"] <= b)
+    } else na("denied@1 p50")
+    if (ok("gw-allow@32") && ok("ceiling@32")) {
+      v = rps["gw-allow@32"] / rps["ceiling@32"]
+      line(sprintf("allowed@32 req/s >= 0.5 x proxy = 0.5 x %.0f = %.0f (ratio %.3f)",
+                   rps["ceiling@32"], 0.5 * rps["ceiling@32"], v), sprintf("%.0f", rps["gw-allow@32"]), 0.5, v >= 0.5)
+    } else na("allowed@32 req/s")
+    if (ok("gw-deny@32") && ok("bare-403@32")) {
+      v = rps["gw-deny@32"] / rps["bare-403@32"]
+      line(sprintf("denied@32 req/s >= 0.5 x bare-403 = 0.5 x %.0f = %.0f (ratio %.3f)",
+                   rps["bare-403@32"], 0.5 * rps["bare-403@32"], v), sprintf("%.0f", rps["gw-deny@32"]), 0.5, v >= 0.5)
+    } else na("denied@32 req/s")
   }' "$RESULTS"
 if (( BUSY_PCT > 15 )); then
   echo "NOTE: the CPUs were ${BUSY_PCT}% busy before the start (load average above): the verdicts are not reliable,"

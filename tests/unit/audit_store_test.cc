@@ -33,16 +33,13 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-// Set in every thread the test itself runs Append() on, so the observer can
-// tell the callers' queue-depth reports from the writer thread's.
-thread_local bool t_caller = false;
-
 // Records what the store reports; safe to call from any thread.
 class TestObserver : public StoreObserver {
  public:
   void OnCommit(const std::vector<const Record*>& records,
                 std::chrono::nanoseconds) override {
     std::lock_guard lock(mu_);
+    commit_threads_.push_back(std::this_thread::get_id());
     batches_.push_back(records.size());
     for (const Record* r : records) committed_seqs_.push_back(r->seq);
   }
@@ -52,12 +49,21 @@ class TestObserver : public StoreObserver {
   }
   void OnQueueDepth(std::size_t depth) override {
     std::lock_guard lock(mu_);
-    (t_caller ? caller_depths_ : writer_depths_).push_back(depth);
+    depths_.push_back(depth);
+  }
+  void OnBatchTaken(std::size_t) override {
+    std::lock_guard lock(mu_);
+    ++taken_;
   }
 
   std::vector<std::size_t> batches() const {
     std::lock_guard lock(mu_);
     return batches_;
+  }
+  // The thread each commit ran on.
+  std::vector<std::thread::id> commit_threads() const {
+    std::lock_guard lock(mu_);
+    return commit_threads_;
   }
   std::vector<std::int64_t> committed_seqs() const {
     std::lock_guard lock(mu_);
@@ -67,15 +73,16 @@ class TestObserver : public StoreObserver {
     std::lock_guard lock(mu_);
     return failures_;
   }
-  // Appends that have been queued so far.
+  // Appends that have been queued so far: the store reports the depth once
+  // per append queued and once per batch taken (after OnBatchTaken).
   std::size_t queued() const {
     std::lock_guard lock(mu_);
-    return caller_depths_.size();
+    return depths_.size() - taken_;
   }
-  // Times the writer took a batch off the queue.
+  // Times a leader took a batch off the queue.
   std::size_t taken() const {
     std::lock_guard lock(mu_);
-    return writer_depths_.size();
+    return taken_;
   }
 
  private:
@@ -83,8 +90,9 @@ class TestObserver : public StoreObserver {
   std::vector<std::size_t> batches_;
   std::vector<std::int64_t> committed_seqs_;
   std::vector<std::size_t> failures_;
-  std::vector<std::size_t> caller_depths_;
-  std::vector<std::size_t> writer_depths_;
+  std::vector<std::thread::id> commit_threads_;
+  std::vector<std::size_t> depths_;
+  std::size_t taken_ = 0;
 };
 
 // Polls `done` every millisecond for at most `limit`.
@@ -258,7 +266,6 @@ std::vector<std::jthread> AppendConcurrently(
   std::vector<std::jthread> threads;
   for (std::size_t i = 0; i < results.size(); ++i) {
     threads.emplace_back([&store, &results, i] {
-      t_caller = true;
       results[i] = store.Append(DecisionRecord("req-" + std::to_string(i)));
     });
   }
@@ -544,6 +551,26 @@ TEST_F(AuditStoreTest, ConcurrentAppendsShareCommitsAndGetDistinctGaplessSeqs) {
   ExpectValidChain(rows);
 }
 
+TEST_F(AuditStoreTest, ALoneAppendIsCommittedOnTheCallersOwnThread) {
+  // No hand-off to a writer thread and back: a lone request pays its fsync
+  // and not two thread wake-ups besides (issue 20).
+  AuditStore store(Options(db), &observer);
+  for (int i = 0; i < 3; ++i) {
+    const AppendResult r =
+        store.Append(DecisionRecord("alone-" + std::to_string(i)));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.seq, i + 1);
+  }
+  EXPECT_TRUE(store.Probe());
+  const std::vector<std::thread::id> threads = observer.commit_threads();
+  ASSERT_EQ(threads.size(), 3u);  // the probe is not a record
+  for (const std::thread::id& t : threads) {
+    EXPECT_EQ(t, std::this_thread::get_id());
+  }
+  EXPECT_EQ(observer.batches(), (std::vector<std::size_t>{1, 1, 1}));
+  ExpectValidChain(ReadRows(db));
+}
+
 TEST_F(AuditStoreTest, NoBatchIsLargerThanMaxBatch) {
   StoreOptions options = Options(db);
   options.busy_timeout = milliseconds(10'000);
@@ -657,16 +684,11 @@ TEST_F(AuditStoreTest, FullQueueRefusesImmediatelyInsteadOfWaiting) {
 
   WriteLockHolder lock(db);
   AppendResult in_flight, queued;
-  std::jthread a([&] {
-    t_caller = true;
-    in_flight = store.Append(DecisionRecord("in-flight"));
-  });
-  // The writer takes the first record and waits for the lock with it...
+  std::jthread a(
+      [&] { in_flight = store.Append(DecisionRecord("in-flight")); });
+  // The first caller leads: it takes its record and waits for the lock...
   ASSERT_TRUE(WaitFor([&] { return observer.taken() >= 1; }));
-  std::jthread b([&] {
-    t_caller = true;
-    queued = store.Append(DecisionRecord("queued"));
-  });
+  std::jthread b([&] { queued = store.Append(DecisionRecord("queued")); });
   // ...the second fills the one queue slot...
   ASSERT_TRUE(WaitFor([&] { return observer.queued() == 2; }));
 
@@ -777,18 +799,15 @@ TEST_F(AuditStoreTest, CloseCommitsQueuedRecordsThenRefusesNewOnes) {
   WriteLockHolder lock(db);
   std::vector<AppendResult> results(3);
   std::vector<std::jthread> threads;
-  threads.emplace_back([&] {
-    t_caller = true;
-    results[0] = store.Append(DecisionRecord("r0"));
-  });
+  threads.emplace_back(
+      [&] { results[0] = store.Append(DecisionRecord("r0")); });
   ASSERT_TRUE(WaitFor([&] { return observer.taken() >= 1; }));
   for (int i = 1; i < 3; ++i) {
     threads.emplace_back([&, i] {
-      t_caller = true;
       results[i] = store.Append(DecisionRecord("r" + std::to_string(i)));
     });
   }
-  // One record is with the writer and two wait in the (full) queue.
+  // One record is with its leader and two wait in the (full) queue.
   ASSERT_TRUE(WaitFor([&] { return observer.queued() == 3; }));
 
   std::jthread closer([&] { store.Close(); });
