@@ -229,12 +229,12 @@ int main(int argc, char** argv) {
     if (!signing_key.empty()) {
       const auto key = agni::audit::SigningKey::LoadPem(signing_key);
       agni::audit::EnsureCheckpointSchema(db);
-      const agni::audit::Checkpoint c = key.Sign(
-          seq, prev,
-          agni::audit::FormatTime(
-              std::chrono::duration_cast<std::chrono::microseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count()));
+      const agni::audit::Checkpoint c =
+          key.Sign(seq, prev,
+                   agni::audit::FormatTime(
+                       std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count()));
       SQLite::Statement ins_cp(db, R"sql(
         INSERT INTO audit_checkpoints (seq, hash, time, key_id, public_key,
                                        signature) VALUES (?, ?, ?, ?, ?, ?))sql");
