@@ -48,7 +48,7 @@ class QueryLog {
     return *db_;
   }
   std::optional<std::int64_t> Scan(const std::string& sql,
-                                    const std::string& time) {
+                                   const std::string& time) {
     SQLite::Statement q(*db_, sql);
     q.bind(1, time);
     q.executeStep();

@@ -5,6 +5,8 @@
 # over HTTP (p99), `audit tail --follow` delay, and the gateway's peak RSS.
 #
 # Usage: bash tests/bench/audit_scale_bench.sh BIN DB WORK_DIR
+#   AGNI_VERIFY_SECONDS=N  how long the verifier's rate is measured (120)
+#   AGNI_PAGE_RUNS=N       runs of each page query (50)
 set -euo pipefail
 BIN="$1"
 DB="$2"
@@ -74,7 +76,9 @@ serve "$work/empty.db" 0
 echo "  empty log:                                $ready_ms ms"
 stop
 serve "$DB" 0
-echo "  $records records, first start with this key: $ready_ms ms (no checkpoint of it yet: the whole chain re-hashed)"
+echo "  $records records, first start of a gateway with this key: $ready_ms ms"
+grep '"audit chain checked at start"' "$work/gateway.log" | tail -1 | sed 's/^/    /'
+grep '"audit head signed at start"' "$work/gateway.log" | tail -1 | sed 's/^/    /'
 stop
 serve "$DB" 0
 echo "  $records records, head signed at the last stop: $ready_ms ms"
@@ -97,7 +101,7 @@ ms=$(($(now_ms) - start))
 echo "  ${v:-0} of $head records in $ms ms = $((${v:-0} * 1000 / (ms > 0 ? ms : 1))) records/s (default pace: 20000/s)"
 
 echo
-echo "filtered GET /v1/audit over HTTP (carl, an auditor; 11 queries x 50 runs):"
+echo "filtered GET /v1/audit over HTTP (carl, an auditor; 11 queries x ${AGNI_PAGE_RUNS:-50} runs; each read commits its access record):"
 : >"$work/times"
 for q in "user=mallory&limit=100" "user=user17&limit=100" "decision=deny&limit=100" \
   "phone_number=%2B15550012345&limit=100" "user=user42&decision=deny&limit=100" \
@@ -105,7 +109,7 @@ for q in "user=mallory&limit=100" "user=user17&limit=100" "decision=deny&limit=1
   "stage=outcome&after_seq=500000&limit=1000" "user=nobody&limit=100" \
   "limit=1000" "reason=policy_denied&limit=1000" \
   "user=user99&from=2026-05-29&to=2026-05-29&limit=100"; do
-  for ((i = 0; i < 50; i++)); do
+  for ((i = 0; i < ${AGNI_PAGE_RUNS:-50}; i++)); do
     curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $carl" \
       "http://127.0.0.1:$gw_port/v1/audit?$q" >>"$work/times"
   done
