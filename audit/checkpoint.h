@@ -114,10 +114,10 @@ std::optional<ChainPosition> NewestOwnAnchor(SQLite::Database& db,
 std::string WriteWitnessFile(const std::string& dir, const Checkpoint& c);
 
 // Signs the audit chain head at start, every `interval` while the head moves,
-// and at Stop(). Uses its own SQLite connection (the store's belongs to the
-// store's writer thread); before signing it re-hashes the records added since
-// its previous checkpoint, so it never signs over a chain that was altered
-// under it.
+// and at Stop(). Uses its own SQLite connection (the store's is used by the
+// store's committing callers); before signing it re-hashes the records added
+// since its previous checkpoint, so it never signs over a chain that was
+// altered under it.
 //
 // Thread-safe: Latest() may be called from any thread; Start/Stop from one.
 class Checkpointer {

@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
     return ms[std::min(ms.size() - 1, static_cast<std::size_t>(
                                           q * static_cast<double>(ms.size())))];
   };
-  std::printf("FSYNC samples=%ld bytes=%ld p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
-              samples, bytes, at(0.50), at(0.99), ms.back());
+  std::printf(
+      "FSYNC samples=%ld bytes=%ld p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+      samples, bytes, at(0.50), at(0.99), ms.back());
   return 0;
 }
