@@ -158,8 +158,9 @@ Metrics::Metrics()
                         "reload keeps the previous config.")),
       approval_notifications_(
           CounterFamily(*registry_, "agni_gateway_approval_notifications_total",
-                        "Approval webhook deliveries, by result (retried "
-                        "counts each failed attempt that will be retried).")) {
+                        "Notification deliveries summed over every "
+                        "approvals.notify channel, by result (retried counts "
+                        "each failed attempt that will be retried).")) {
   GaugeFamily(
       *registry_, "agni_gateway_build_info",
       "Always 1; the version and commit labels say which build is running.")

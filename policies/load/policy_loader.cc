@@ -194,8 +194,8 @@ std::optional<Policy> ParsePolicy(const nlohmann::json& doc,
         }
       } else {
         r.Error(r.PathOf("effect"),
-                "must be \"require_approval\", \"allow\", \"deny\" or "
-                "\"break_glass\"");
+                "must be \"require_approval\", \"break_glass\", \"allow\" "
+                "or \"deny\"");
       }
       if (*effect != "break_glass" && r.Has("break_glass")) {
         r.Error(r.PathOf("break_glass"),

@@ -213,7 +213,7 @@ TEST(PrometheusTest, RealServerScrapesTheAdminListener) {
             if (rule.value("health", "") == "ok") ++healthy;
           }
         }
-        return healthy == 8;  // every rule of alerts.yml
+        return healthy == 11;  // every rule of alerts.yml
       },
       10s))
       << healthy << " healthy rules\n"
