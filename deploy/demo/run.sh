@@ -353,7 +353,7 @@ if ((oidc)); then
   step "13. alice@example.com releases with the approval: forwarded, answered by the mock" 200 \
     -X DELETE -H "Authorization: Bearer $provider_token" -H "X-Approval-Id: $oidc_approval" \
     "$GW/api/v1/phone-numbers/%2B14155550111/release/"
-  step "14. carol reads its story: oscar@example.com's sign-in (auth_method oidc) and vote" 200 \
+  step "14. carol reads its story: alice@example.com's requests (auth_method oidc, iss and jti) and oscar@example.com's vote" 200 \
     -H "Authorization: Bearer $carol_token" "$GW/v1/audit?phone_number=%2B14155550111"
 fi
 

@@ -39,7 +39,6 @@ class AuditApi;
 struct ExplainQuery;
 class ConsoleSessions;
 class ApprovalsGateway;
-class ProviderSignIn;
 class RejectionLedger;
 class ReviewDesk;
 
@@ -170,7 +169,7 @@ class RequestPipeline {
   // 403 csrf for a state change made with the cookie without its proof.
   std::optional<HttpResponse> CheckSessionCsrf(Context& ctx);
   HttpResponse SessionRoute(Context& ctx);
-  // login_routes.cc: the providers offered, and the sign-in's two legs.
+  // session_routes.cc: the providers offered, and the sign-in's two legs.
   HttpResponse SignInProviderList(Context& ctx);
   HttpResponse StartProviderSignIn(Context& ctx);
   HttpResponse ProviderCallback(Context& ctx);

@@ -221,7 +221,7 @@ test("two approvers approve from Pending, the requester releases, the auditor se
   await card.locator("pre").filter({ hasText: "prod-needs-two" }).waitFor();
   await card.getByLabel("Reason").fill("ticket OPS-1234 checked");
   // The README's screenshot (docs/console-pending.png is this file).
-  await olga.screenshot({ path: path.join(shots, "console-pending.png") });
+  await olga.screenshot({ path: path.join(shots, "console-pending.png"), fullPage: true });
   await card.getByLabel("Reason").fill(XSS);
   await card.getByRole("button", { name: "Approve" }).click();
   await olga.locator("#status").filter({ hasText: "Approved." }).waitFor();

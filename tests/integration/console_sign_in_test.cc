@@ -108,8 +108,7 @@ class ConsoleSignInTest : public ::testing::Test {
     std::ofstream(keys_.File("jwks.json"))
         << json{{"keys", {key_.PublicJwk("k1")}}}.dump();
     std::ofstream(keys_.File("client-secret")) << kClientSecret << "\n";
-    GatewayHarness::Options o;
-    o.upstream_base_url = upstream_.url();
+    GatewayHarness::Options o = GatewayHarness::ForApprovals(upstream_.url());
     o.clock = clock_.Function();
     o.extra_config = {
         {"groups", {"support", "telecom-ops", "contractors"}},
@@ -166,7 +165,7 @@ class ConsoleSignInTest : public ::testing::Test {
                    {"nonce", nonce},
                    {"iat", NowSeconds()},
                    {"exp", NowSeconds() + 300}};
-    claims.merge_patch(changes);
+    if (changes.is_object()) claims.merge_patch(changes);
     return SignJwt(key_, "RS256", "k1", claims);
   }
 
@@ -288,6 +287,53 @@ TEST_F(ConsoleSignInTest, TheCallbackSignsThePersonInWithTheirMappedGroups) {
   EXPECT_EQ(body["user"], "olga@example.com");
   EXPECT_EQ(body["groups"], json({"telecom-ops"}));
   EXPECT_EQ(body["auth_method"], "oidc");
+}
+
+TEST_F(ConsoleSignInTest, APersonSignedInAtTheProviderApprovesWithTheirGroups) {
+  const std::string number = "+14156660100";
+  auto requested = gw_->Client().Delete(ReleasePath(number),
+                                        Bearer(gw_->User("alice").token));
+  ASSERT_TRUE(requested);
+  ASSERT_EQ(requested->status, 202) << requested->body;
+  const std::string id = json::parse(requested->body)["approval"]["id"];
+  auto first =
+      gw_->Client().Post("/v1/approvals/" + id + "/approve",
+                         Bearer(gw_->olga().token), "{}", "application/json");
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body;
+
+  const Started s = Login();
+  Serve(IdToken(s.nonce, {{"email", "pia@example.com"}}));
+  auto res = Callback("code=" + std::string(kCode) + "&state=" + s.state,
+                      s.login_cookie);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 303) << res->body;
+  std::string cookie;
+  for (std::size_t i = 0; i < res->get_header_value_count("Set-Cookie"); ++i) {
+    const std::string c = res->get_header_value("Set-Cookie", i);
+    if (c.starts_with("__Host-agni_session="))
+      cookie = c.substr(0, c.find(';'));
+  }
+  auto me = gw_->Client().Get("/v1/session", {{"Cookie", cookie}});
+  ASSERT_TRUE(me);
+  ASSERT_EQ(me->status, 200) << me->body;
+  const std::string csrf = json::parse(me->body)["csrf_token"];
+
+  // pia exists only at the provider; her vote counts with the groups of her
+  // sign-in, so the request is approved.
+  auto second = gw_->Client().Post("/v1/approvals/" + id + "/approve",
+                                   {{"Cookie", cookie}, {"X-CSRF-Token", csrf}},
+                                   "{}", "application/json");
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->status, 200) << second->body;
+  EXPECT_EQ(json::parse(second->body)["status"], "approved") << second->body;
+  auto released = gw_->Client().Delete(
+      ReleasePath(number),
+      {{"Authorization", "Bearer " + gw_->User("alice").token},
+       {"X-Approval-Id", id}});
+  ASSERT_TRUE(released);
+  EXPECT_EQ(released->status, 200) << released->body;
+  EXPECT_EQ(upstream_.Received().size(), 1u);
 }
 
 TEST_F(ConsoleSignInTest, AnUnknownStateIsRefusedAndAudited) {
