@@ -155,8 +155,10 @@ int main(int argc, char** argv) {
       "Print the decision for one request, the deciding rule, and for every "
       "rule whether it matched and which selector or condition failed");
   agni::AddConfigOption(policy_explain, pe_config, "Gateway config file");
-  agni::AddRequired(policy_explain, "-u,--user", pe_user,
-                    "A user from the config");
+  agni::AddRequired(
+      policy_explain, "-u,--user", pe_user,
+      "A user from the config (or, with --groups, a person from the "
+      "identity provider)");
   agni::AddRequired(policy_explain, "-p,--phone", pe_phone, "E.164 number");
   auto* pe_at_opt = policy_explain->add_option(
       "--at", pe_at, "Time of the request, RFC 3339 (default: now)");
@@ -164,11 +166,23 @@ int main(int argc, char** argv) {
       "--from", pe_from,
       "Client address (default: none, so source_cidrs "
       "conditions cannot match an allow)");
+  std::vector<std::string> pe_groups;
+  auto* pe_groups_opt =
+      policy_explain
+          ->add_option("--groups", pe_groups,
+                       "For a person who exists only at the identity provider "
+                       "(not in users[]): their groups, comma-separated, as "
+                       "the token would carry them after group_map; each must "
+                       "be declared in the config. --user is then the name "
+                       "the provider gives (user_claim), e.g. an email")
+          ->delimiter(',');
   std::string pt_config, pt_cases;
   auto* policy_test = policy_cmd->add_subcommand(
       "test",
-      "Run a table of cases {user, number, time, source, expect, rule} "
-      "against the config's policy; exit 1 on any mismatch");
+      "Run a table of cases {user, number, time, source, groups, expect, "
+      "rule} against the config's policy; exit 1 on any mismatch. A case "
+      "with \"groups\" (an array) is a person who exists only at the "
+      "identity provider, as explain's --groups");
   agni::AddConfigOption(policy_test, pt_config, "Gateway config file");
   agni::AddRequired(policy_test, "cases", pt_cases, "Cases file (JSON)");
   std::string pr_config, pr_db;
@@ -201,11 +215,14 @@ int main(int argc, char** argv) {
   if (audit_commands.Parsed()) return audit_commands.Run();
   auto now = [] { return std::chrono::system_clock::now(); };
   if (*policy_explain) {
+    // `--groups ''`: a person from the provider in no group at all.
+    std::erase(pe_groups, std::string());
     return agni::PolicyExplain(
         pe_config, pe_user, pe_phone,
         *pe_at_opt ? std::optional<std::string>(pe_at) : std::nullopt,
         *pe_from_opt ? std::optional<std::string>(pe_from) : std::nullopt,
-        std::cout, std::cerr, now);
+        *pe_groups_opt ? std::optional(pe_groups) : std::nullopt, std::cout,
+        std::cerr, now);
   }
   if (*policy_test) {
     return agni::PolicyTest(pt_config, pt_cases, std::cout, std::cerr, now);

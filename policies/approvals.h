@@ -213,6 +213,10 @@ struct Actor {
   std::vector<std::string> groups;
   std::string request_id;
   bool provider = false;  // groups from an identity provider's token
+  // For the audit records of the changes the actor makes: how they signed
+  // in, and what the record's detail starts with (a JWT's iss and jti).
+  std::string auth_method{};
+  std::string audit_detail{};
 };
 
 // The rules and people an approval is judged against now (after the last

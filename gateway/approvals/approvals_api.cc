@@ -52,6 +52,16 @@ ApprovalReply ProblemReply(Reason reason, std::string detail,
   return r;
 }
 
+// The caller as the approval service sees them. A person from an identity
+// provider votes with the groups of their token (they are no configured
+// user the service could look up again).
+policy::Actor ActorOf(const ApprovalCall& call) {
+  const Principal& p = call.principal;
+  return {p.name,          p.groups,
+          call.request_id, p.auth_method == "oidc",
+          p.auth_method,   p.audit_detail};
+}
+
 }  // namespace
 
 std::string ParseDecisionBody(const std::string& body, std::string& reason) {
@@ -164,7 +174,10 @@ bool ApprovalsGateway::OnChange(const policy::Approval& after,
   r.approval_id = after.id;
   r.policy_hash = after.policy_hash;
   r.outcome = std::string(name);
-  r.detail = reason;
+  r.auth_method = actor.auth_method;
+  r.detail = actor.audit_detail;
+  if (!r.detail.empty() && !reason.empty()) r.detail += "; ";
+  r.detail += reason;
   const audit::AppendResult committed = audit_.Append(std::move(r));
   if (!committed.ok) {
     log_.Error("approval change not recorded; undone",
@@ -196,10 +209,7 @@ ReleaseGate ApprovalsGateway::OnRelease(
     const std::vector<const policy::Rule*>& rules,
     const std::string& policy_hash) {
   ReleaseGate gate;
-  // A person from an identity provider votes with their token's groups.
-  const policy::Actor actor{call.principal.name, call.principal.groups,
-                            call.request_id,
-                            call.principal.auth_method == "oidc"};
+  const policy::Actor actor = ActorOf(call);
   const auto& ids = call.request.approval_id;
   if (ids.size() > 1) {
     gate.problem = {Reason::kInvalidRequest,
@@ -325,10 +335,7 @@ ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
   const std::size_t q = target.find('?');
   const std::string path = target.substr(0, q);
   const std::string query = q == std::string::npos ? "" : target.substr(q + 1);
-  // A person from an identity provider votes with their token's groups.
-  const policy::Actor actor{call.principal.name, call.principal.groups,
-                            call.request_id,
-                            call.principal.auth_method == "oidc"};
+  const policy::Actor actor = ActorOf(call);
   const std::string& method = call.request.method;
 
   if (path == kCollection || path == std::string(kCollection) + "/") {

@@ -80,8 +80,9 @@ bool Authenticator::IdentityReady() const {
 AuthResult Authenticator::Authenticate(
     const Credentials& credentials,
     std::chrono::system_clock::time_point now) const {
-  const std::size_t sent =
-      credentials.authorization.size() + credentials.api_key.size();
+  const std::size_t sent = credentials.authorization.size() +
+                           credentials.api_key.size() +
+                           (credentials.authorization_too_large ? 1 : 0);
   if (sent == 0) {
     return {std::nullopt,
             "no credentials: send Authorization: Bearer <token> or X-Api-Key"};
@@ -90,6 +91,12 @@ AuthResult Authenticator::Authenticate(
     return {std::nullopt,
             "more than one credential header; send exactly one of "
             "Authorization or X-Api-Key"};
+  }
+  if (credentials.authorization_too_large) {
+    // Far longer than any static token: a would-be JWT.
+    const std::string_view method = identity_ != nullptr ? "oidc" : "bearer";
+    return {std::nullopt, std::string(JwtCheckName(JwtCheck::kTooLarge)),
+            method, "too_large"};
   }
   std::string_view token;
   std::string method;

@@ -32,6 +32,9 @@ struct Principal {
 struct Credentials {
   std::vector<std::string_view> authorization;
   std::vector<std::string_view> api_key;
+  // One more Authorization header, too long to be read (the listener left
+  // it out): refused as `too_large`, never looked at.
+  bool authorization_too_large = false;
 };
 
 struct AuthResult {

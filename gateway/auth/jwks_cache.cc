@@ -8,19 +8,20 @@ JwksCache::JwksCache(JwksFetcher fetcher, Options options)
 JwksCache::~JwksCache() { Stop(); }
 
 void JwksCache::Start() {
-  {
-    std::lock_guard lock(fetch_mu_);
-    Fetch();
-  }
+  std::unique_lock lock(mu_);
+  BeginFetch();
+  Fetch(lock);
+  running_ = true;
   thread_ = std::thread([this] { Run(); });
 }
 
 void JwksCache::Stop() {
   {
-    std::lock_guard lock(stop_mu_);
+    std::lock_guard lock(mu_);
     stopping_ = true;
   }
-  stop_cv_.notify_all();
+  wake_.notify_all();
+  fetch_done_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -32,42 +33,58 @@ std::shared_ptr<const JwkSet> JwksCache::Keys() const {
 }
 
 std::shared_ptr<const JwkSet> JwksCache::RefetchForUnknownKey() {
-  std::lock_guard lock(fetch_mu_);
-  if (!fetched_ ||
-      std::chrono::steady_clock::now() - last_fetch_ >= options_.min_refresh) {
-    Fetch();
+  std::unique_lock lock(mu_);
+  if (!running_ || stopping_) return Keys();
+  if (!fetching_) {
+    if (fetched_ && SteadyClock::now() - last_fetch_ < options_.min_refresh) {
+      return Keys();
+    }
+    BeginFetch();
+    refetch_wanted_ = true;
+    wake_.notify_all();
   }
+  const std::uint64_t done = fetches_done_;
+  fetch_done_.wait_until(lock, last_fetch_ + options_.unknown_key_wait,
+                         [&] { return fetches_done_ != done || stopping_; });
   return Keys();
 }
 
-void JwksCache::Fetch() {
-  fetched_ = true;
-  last_fetch_ = std::chrono::steady_clock::now();
+void JwksCache::BeginFetch() {
+  fetching_ = true;
+  last_fetch_ = SteadyClock::now();
+}
+
+void JwksCache::Fetch(std::unique_lock<std::mutex>& lock) {
+  lock.unlock();
   JwksFetchResult got = fetcher_();
   std::string error = std::move(got.error);
   if (error.empty()) {
     JwksParse parsed = ParseJwks(got.body);
     if (parsed.set) {
-      std::lock_guard lock(keys_mu_);
+      std::lock_guard keys(keys_mu_);
       keys_ = std::move(parsed.set);
     } else {
       error = std::move(parsed.error);
     }
   }
   if (options_.on_fetch) options_.on_fetch(error.empty(), error);
+  lock.lock();
+  fetching_ = false;
+  fetched_ = true;
+  ++fetches_done_;
+  fetch_done_.notify_all();
 }
 
 void JwksCache::Run() {
-  std::unique_lock lock(stop_mu_);
+  std::unique_lock lock(mu_);
   while (!stopping_) {
     const auto wait = Loaded() ? options_.refresh : options_.min_refresh;
-    if (stop_cv_.wait_for(lock, wait, [this] { return stopping_; })) break;
-    lock.unlock();
-    {
-      std::lock_guard fetch(fetch_mu_);
-      Fetch();
-    }
-    lock.lock();
+    const bool woken = wake_.wait_for(
+        lock, wait, [this] { return stopping_ || refetch_wanted_; });
+    if (stopping_) break;
+    if (!woken) BeginFetch();  // the periodic refresh
+    refetch_wanted_ = false;
+    Fetch(lock);
   }
 }
 

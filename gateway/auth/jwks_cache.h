@@ -1,13 +1,17 @@
 // One issuer's signing keys, kept fresh: fetched at Start(), refreshed every
 // `refresh` on a thread of its own, refetched on a token with an unknown kid
 // at most once per `min_refresh` (so random kids cannot make the gateway
-// hammer the provider). A failed fetch keeps the last good keys.
-// Thread-safe: Keys() and RefetchForUnknownKey() may be called from any
-// request thread.
+// hammer the provider). Every fetch after Start() runs on that thread, one at
+// a time: a request with an unknown kid waits for it at most
+// `unknown_key_wait` from the fetch's start, so a provider that hangs holds
+// no request longer than that, and piles up no fetches. A failed fetch keeps
+// the last good keys. Thread-safe: Keys() and RefetchForUnknownKey() may be
+// called from any request thread.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -32,6 +36,9 @@ class JwksCache {
     std::chrono::milliseconds min_refresh{std::chrono::seconds(30)};
     // After every fetch: ok, and the error when not (for metrics and logs).
     std::function<void(bool ok, const std::string& error)> on_fetch;
+    // How long after a refetch starts a request with an unknown kid still
+    // waits for it.
+    std::chrono::milliseconds unknown_key_wait{std::chrono::seconds(1)};
   };
 
   JwksCache(JwksFetcher fetcher, Options options);
@@ -47,27 +54,37 @@ class JwksCache {
   bool Loaded() const;
   // The current keys; null before the first successful fetch.
   std::shared_ptr<const JwkSet> Keys() const;
-  // For a token whose kid is not in Keys(): fetches again unless a fetch
-  // started less than min_refresh ago, and returns the keys as they are then.
+  // For a token whose kid is not in Keys(): asks the refresh thread to fetch
+  // again unless a fetch started less than min_refresh ago, waits for the
+  // fetch under way (bounded by unknown_key_wait from its start), and returns
+  // the keys as they are then.
   std::shared_ptr<const JwkSet> RefetchForUnknownKey();
 
  private:
-  void Fetch();  // with fetch_mu_ held
+  using SteadyClock = std::chrono::steady_clock;
+  // Runs the fetch marked as under way, with `lock` (on mu_) released
+  // meanwhile.
+  void Fetch(std::unique_lock<std::mutex>& lock);
+  void BeginFetch();  // with mu_ held
   void Run();
 
   const JwksFetcher fetcher_;
   const Options options_;
 
-  std::mutex fetch_mu_;  // one fetch at a time; guards last_fetch_
-  std::chrono::steady_clock::time_point last_fetch_{};
+  std::mutex mu_;                 // guards the fields below up to keys_mu_
+  std::condition_variable wake_;  // the refresh thread's
+  std::condition_variable fetch_done_;  // requests waiting for a fetch
+  bool running_ = false;                // the refresh thread is up
+  bool stopping_ = false;
+  bool fetching_ = false;        // a fetch is under way (or asked for)
+  bool refetch_wanted_ = false;  // for the refresh thread, by a request
   bool fetched_ = false;
+  SteadyClock::time_point last_fetch_{};  // when the latest fetch started
+  std::uint64_t fetches_done_ = 0;
 
   mutable std::mutex keys_mu_;
   std::shared_ptr<const JwkSet> keys_;
 
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
   std::thread thread_;
 };
 

@@ -16,16 +16,53 @@ namespace {
 using nlohmann::json;
 
 // Loads the config as `serve` would; prints every error on failure.
-std::shared_ptr<const AccessSnapshot> LoadAccess(const std::string& path,
-                                                 std::ostream& err) {
+std::optional<Config> LoadChecked(const std::string& path, std::ostream& err) {
   ConfigLoad load = LoadConfig(path);
   if (!load.errors.empty()) {
     for (const ConfigError& e : load.errors) {
       err << "error: " << e.path << ": " << e.message << "\n";
     }
-    return nullptr;
+    return std::nullopt;
   }
-  return std::make_shared<const AccessSnapshot>(*load.config);
+  return std::move(load.config);
+}
+
+std::shared_ptr<const AccessSnapshot> LoadAccess(const std::string& path,
+                                                 std::ostream& err) {
+  std::optional<Config> config = LoadChecked(path, err);
+  if (!config) return nullptr;
+  return std::make_shared<const AccessSnapshot>(*config);
+}
+
+// Why a person from the identity provider cannot carry `groups` under
+// `config`, or empty when they can: the config must accept tokens from a
+// provider, and every group must be declared (a token's undeclared groups
+// are ignored, so a case that names one would test nothing real).
+std::string ProviderGroupsProblem(const Config& config,
+                                  const std::vector<std::string>& groups) {
+  if (config.identity.oidc.empty()) {
+    return "groups are for people who exist only at an identity provider, "
+           "and the config has no identity.oidc";
+  }
+  std::set<std::string> declared(config.groups.begin(), config.groups.end());
+  for (const User& u : config.users) {
+    declared.insert(u.groups.begin(), u.groups.end());
+  }
+  for (const std::string& g : groups) {
+    if (declared.contains(g)) continue;
+    std::string known;
+    for (const std::string& d : declared) {
+      known += known.empty() ? "" : ", ";
+      known += d;
+    }
+    std::string message("group \"");
+    message += g;
+    message += "\" is not declared in the config (declared: ";
+    message += known;
+    message += ")";
+    return message;
+  }
+  return "";
 }
 
 std::string Describe(const policy::Decision& d) {
@@ -39,17 +76,38 @@ std::string ShadowOf(const policy::Decision& d) {
          d.shadow_rule_id;
 }
 
+// A case's "groups": an array of strings, or nullopt.
+std::optional<std::vector<std::string>> ProviderGroups(const json& value) {
+  if (!value.is_array()) return std::nullopt;
+  std::vector<std::string> out;
+  for (const json& g : value) {
+    if (!g.is_string()) return std::nullopt;
+    out.push_back(g.get<std::string>());
+  }
+  return out;
+}
+
 }  // namespace
 
 int PolicyExplain(const std::string& config_path, const std::string& user,
                   const std::string& phone,
                   const std::optional<std::string>& at,
-                  const std::optional<std::string>& from, std::ostream& out,
-                  std::ostream& err, const WallClock& clock) {
-  auto access = LoadAccess(config_path, err);
-  if (!access) return kPolicyExitUsage;
+                  const std::optional<std::string>& from,
+                  const std::optional<std::vector<std::string>>& groups,
+                  std::ostream& out, std::ostream& err,
+                  const WallClock& clock) {
+  std::optional<Config> config = LoadChecked(config_path, err);
+  if (!config) return kPolicyExitUsage;
+  if (groups) {
+    if (std::string problem = ProviderGroupsProblem(*config, *groups);
+        !problem.empty()) {
+      err << "error: --groups: " << problem << "\n";
+      return kPolicyExitUsage;
+    }
+  }
+  const AccessSnapshot access(*config);
   const ExplainResult r =
-      ExplainQueryAgainst(*access, {user, phone, at, from}, clock());
+      ExplainQueryAgainst(access, {user, phone, at, from, groups}, clock());
   if (!r.error.empty()) {
     err << "error: " << r.error << "\n";
     return kPolicyExitUsage;
@@ -60,8 +118,9 @@ int PolicyExplain(const std::string& config_path, const std::string& user,
 
 int PolicyTest(const std::string& config_path, const std::string& cases_path,
                std::ostream& out, std::ostream& err, const WallClock& clock) {
-  auto access = LoadAccess(config_path, err);
-  if (!access) return kPolicyExitUsage;
+  std::optional<Config> config = LoadChecked(config_path, err);
+  if (!config) return kPolicyExitUsage;
+  const auto access = std::make_shared<const AccessSnapshot>(*config);
   std::ifstream in(cases_path, std::ios::binary);
   if (!in) {
     err << "error: cannot read cases file \"" << cases_path << "\"\n";
@@ -89,17 +148,28 @@ int PolicyTest(const std::string& config_path, const std::string& cases_path,
     };
     if (auto n = field("name")) name += " (" + *n + ")";
     std::string bad;
+    std::optional<std::vector<std::string>> groups;
     if (!c.is_object()) {
       bad = "must be an object";
     } else {
       for (const auto& [key, value] : c.items()) {
         static const std::set<std::string> kKeys = {"name", "user",   "number",
                                                     "time", "source", "expect",
-                                                    "rule", "shadow"};
-        if (!kKeys.contains(key))
+                                                    "rule", "shadow", "groups"};
+        if (!kKeys.contains(key)) {
           bad = "unknown key \"" + key + "\"";
-        else if (!value.is_string())
+        } else if (key == "groups") {
+          groups = ProviderGroups(value);
+          if (!groups) {
+            bad = "\"groups\" must be an array of group names";
+          } else if (std::string problem =
+                         ProviderGroupsProblem(*config, *groups);
+                     !problem.empty()) {
+            bad = "\"groups\": " + problem;
+          }
+        } else if (!value.is_string()) {
           bad = "\"" + key + "\" must be a string";
+        }
       }
     }
     const auto expect = field("expect");
@@ -111,10 +181,10 @@ int PolicyTest(const std::string& config_path, const std::string& cases_path,
     }
     ExplainResult r;
     if (bad.empty()) {
-      r = ExplainQueryAgainst(
-          *access,
-          {*field("user"), *field("number"), field("time"), field("source")},
-          clock());
+      r = ExplainQueryAgainst(*access,
+                              {*field("user"), *field("number"), field("time"),
+                               field("source"), groups},
+                              clock());
       bad = r.error;
     }
     if (!bad.empty()) {

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "gateway/http/request_head.h"
 #include "gateway/http/worker_pool.h"
 
 namespace agni {
@@ -67,13 +68,20 @@ struct Timeouts {
 };
 
 // A connection's stream for its whole life; knows whether bytes of a next
-// request are already read.
-class ConnectionStream : public httplib::Stream {
+// request are already read. Each request's head is read through a
+// RequestHeadReader.
+class ConnectionStream : public httplib::Stream, public ByteSource {
  public:
   ConnectionStream(int sock, Timeouts t) : sock_(sock), t_(t) {}
 
   // Bytes already taken off the socket and not yet consumed.
-  virtual bool HasBuffered() const = 0;
+  bool HasBuffered() const { return head_.HasPending() || RawBuffered(); }
+  RequestHeadReader& head() { return head_; }
+  bool authorization_too_large() const {
+    return head_.authorization_too_large();
+  }
+
+  ssize_t read(char* ptr, size_t size) final { return head_.Read(ptr, size); }
 
   bool is_readable() const override {
     return HasBuffered() || WaitFor(sock_, POLLIN, t_.read_ms);
@@ -91,8 +99,14 @@ class ConnectionStream : public httplib::Stream {
   int read_timeout_ms() const { return t_.read_ms; }
 
  protected:
+  // Bytes the transport holds that the socket no longer shows.
+  virtual bool RawBuffered() const = 0;
+
   const int sock_;
   const Timeouts t_;
+
+ private:
+  RequestHeadReader head_{*this};
 };
 
 // Plain TCP, with a read buffer that outlives each request.
@@ -100,10 +114,8 @@ class PlainStream final : public ConnectionStream {
  public:
   using ConnectionStream::ConnectionStream;
 
-  bool HasBuffered() const override { return off_ < len_; }
-
-  ssize_t read(char* ptr, size_t size) override {
-    if (HasBuffered()) {
+  ssize_t ReadRaw(char* ptr, size_t size) override {
+    if (RawBuffered()) {
       const size_t n = std::min(size, len_ - off_);
       std::memcpy(ptr, buf_.data() + off_, n);
       off_ += n;
@@ -129,6 +141,8 @@ class PlainStream final : public ConnectionStream {
   }
 
  private:
+  bool RawBuffered() const override { return off_ < len_; }
+
   ssize_t Recv(char* ptr, size_t size) {
     for (;;) {
       const ssize_t n = recv(sock_, ptr, size, 0);
@@ -152,9 +166,7 @@ class TlsStream final : public ConnectionStream {
     SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
   }
 
-  bool HasBuffered() const override { return SSL_has_pending(ssl_) == 1; }
-
-  ssize_t read(char* ptr, size_t size) override {
+  ssize_t ReadRaw(char* ptr, size_t size) override {
     const int want = static_cast<int>(std::min<size_t>(size, INT_MAX));
     // Bounded: each round either waits for the socket or returns.
     for (int round = 0; round < 64; ++round) {
@@ -182,6 +194,8 @@ class TlsStream final : public ConnectionStream {
   }
 
  private:
+  bool RawBuffered() const override { return SSL_has_pending(ssl_) == 1; }
+
   SSL* const ssl_;
 };
 
@@ -210,8 +224,17 @@ bool AwaitNextRequest(const ConnectionStream& strm, int keep_alive_ms,
   }
 }
 
-using OneRequest = std::function<bool(httplib::Stream&, bool close_connection,
+using OneRequest = std::function<bool(ConnectionStream&, bool close_connection,
                                       bool& connection_closed)>;
+
+// Run by httplib once the request's head is read, before any handler.
+void MarkOversizedAuthorization(httplib::Request& req,
+                                const ConnectionStream& strm) {
+  req.headers.erase(kOversizedAuthorizationHeader);
+  if (strm.authorization_too_large()) {
+    req.headers.emplace(kOversizedAuthorizationHeader, "1");
+  }
+}
 
 struct Served {
   bool ok = false;
@@ -234,6 +257,7 @@ Served ServeConnection(ConnectionStream& strm, std::size_t max_requests,
                             : keep_alive_ms;
     if (!AwaitNextRequest(strm, wait_ms, listen_sock, wake)) break;
     bool closed = false;
+    strm.head().BeginRequest();
     served.ok = one(strm, left == 1, closed);
     if (!served.ok || closed) break;
     const WorkerSlot* slot = WorkerSlot::Current();
@@ -275,12 +299,14 @@ class LoopServer final : public httplib::Server {
   bool process_and_close_socket(int sock) override {
     PlainStream strm(sock, {PollMs(read_timeout_sec_, read_timeout_usec_),
                             PollMs(write_timeout_sec_, write_timeout_usec_)});
-    const Served served =
-        ServeConnection(strm, keep_alive_max_count_,
-                        PollMs(keep_alive_timeout_sec_, 0), svr_sock_, *wake_,
-                        [this](httplib::Stream& s, bool close, bool& closed) {
-                          return process_request(s, close, closed, nullptr);
-                        });
+    const Served served = ServeConnection(
+        strm, keep_alive_max_count_, PollMs(keep_alive_timeout_sec_, 0),
+        svr_sock_, *wake_,
+        [this](ConnectionStream& s, bool close, bool& closed) {
+          return process_request(s, close, closed, [&s](httplib::Request& req) {
+            MarkOversizedAuthorization(req, s);
+          });
+        });
     CloseSocket(sock, served.linger);
     return served.ok;
   }
@@ -336,10 +362,12 @@ class LoopTlsServer final : public httplib::SSLServer {
       served = ServeConnection(
           strm, keep_alive_max_count_, PollMs(keep_alive_timeout_sec_, 0),
           svr_sock_, *wake_,
-          [this, ssl](httplib::Stream& s, bool close, bool& closed) {
-            return process_request(
-                s, close, closed,
-                [ssl](httplib::Request& req) { req.ssl = ssl; });
+          [this, ssl](ConnectionStream& s, bool close, bool& closed) {
+            return process_request(s, close, closed,
+                                   [ssl, &s](httplib::Request& req) {
+                                     req.ssl = ssl;
+                                     MarkOversizedAuthorization(req, s);
+                                   });
           });
       if (served.ok) SSL_shutdown(ssl);
       SSL_free(ssl);

@@ -21,6 +21,12 @@ class Server;
 
 namespace agni {
 
+// Set by the connection loop on a request whose Authorization header was
+// too long for cpp-httplib to read and was left out (RequestHeadReader); a
+// client's own header of this name is removed, so only the loop sets it.
+inline constexpr const char* kOversizedAuthorizationHeader =
+    "Agni-Oversized-Authorization";
+
 // Wakes every connection waiting for its client's next request, so that it
 // closes: fired once when its listener stops or drains. Thread-safe.
 class IdleWake {

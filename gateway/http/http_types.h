@@ -29,6 +29,9 @@ struct HttpRequest {
   std::vector<std::string> cookie;      // every Cookie header
   std::vector<std::string> origin;      // every Origin header
   std::vector<std::string> csrf_token;  // every X-CSRF-Token header
+  // An Authorization header too long to read was left out (an oversized
+  // token, refused as `too_large`; gateway/http/request_head.h).
+  bool authorization_too_large = false;
 };
 
 struct HttpResponse {

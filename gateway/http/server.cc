@@ -33,6 +33,7 @@ HttpRequest FromHttplib(const httplib::Request& req) {
   r.target = req.target;
   r.peer = req.remote_addr;
   r.authorization = HeaderValues(req, "Authorization");
+  r.authorization_too_large = req.has_header(kOversizedAuthorizationHeader);
   r.api_key = HeaderValues(req, "X-Api-Key");
   r.request_id = HeaderValues(req, "X-Request-Id");
   r.approval_id = HeaderValues(req, "X-Approval-Id");

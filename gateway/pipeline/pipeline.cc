@@ -230,17 +230,18 @@ HttpResponse RequestPipeline::Handle(const HttpRequest& request) {
                                       request.authorization.end());
   std::vector<std::string_view> keys(request.api_key.begin(),
                                      request.api_key.end());
-  AuthResult auth =
-      ctx.access->authenticator.Authenticate({authz, keys}, clock_());
-  if (!authz.empty() || !keys.empty()) {
+  const bool too_large = request.authorization_too_large;
+  AuthResult auth = ctx.access->authenticator.Authenticate(
+      {authz, keys, too_large}, clock_());
+  if (!authz.empty() || !keys.empty() || too_large) {
     metrics_.CountAuth(auth.method, auth.result);
   }
-  if (!auth.principal && authz.empty() && keys.empty() &&
+  if (!auth.principal && authz.empty() && keys.empty() && !too_large &&
       !request.client_certificate_user.empty()) {
     auth.principal =
         ctx.access->authenticator.FindUser(request.client_certificate_user);
   }
-  if (!auth.principal && authz.empty() && keys.empty() &&
+  if (!auth.principal && authz.empty() && keys.empty() && !too_large &&
       request.client_certificate_user.empty() && console_ != nullptr) {
     AuthenticateSession(ctx, auth);
   }

@@ -69,8 +69,21 @@ ExplainResult ExplainQueryAgainst(const AccessSnapshot& access,
   out.phone_number = query.phone_number;
   auto user = std::find_if(access.users.begin(), access.users.end(),
                            [&](const User& u) { return u.name == query.user; });
-  if (user == access.users.end()) {
-    out.error = "no user named \"" + query.user + "\" in the config";
+  if (query.groups && user != access.users.end()) {
+    out.error = "\"" + query.user +
+                "\" is a configured user with the groups of the config; give "
+                "groups only for a person who exists only at the identity "
+                "provider";
+    return out;
+  }
+  if (query.groups && query.user.empty()) {
+    out.error = "the user (the name the identity provider gives) is empty";
+    return out;
+  }
+  if (!query.groups && user == access.users.end()) {
+    out.error = "no user named \"" + query.user +
+                "\" in the config (for a person who exists only at the "
+                "identity provider, give their groups)";
     return out;
   }
   if (!IsE164(query.phone_number)) {
@@ -94,8 +107,10 @@ ExplainResult ExplainQueryAgainst(const AccessSnapshot& access,
       return out;
     }
   }
+  const std::vector<std::string>& groups =
+      query.groups ? *query.groups : user->groups;
   const policy::Request request = MakePolicyRequest(
-      access, user->name, user->groups, query.phone_number, at, source);
+      access, query.user, groups, query.phone_number, at, source);
   const policy::Explanation e = policy::Explain(*access.policy, request);
   out.decision = e.decision;
   out.body = policy::ExplanationJson(e, *access.policy, request).dump(2);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway/auth/authenticator.h"
 #include "gateway/http/http_types.h"
@@ -59,6 +60,10 @@ struct ExplainQuery {
   std::string phone_number;
   std::optional<std::string> at;
   std::optional<std::string> source;
+  // Set for a person who exists only at the identity provider: their groups
+  // (the caller checks they are declared); `user` then must not be a
+  // configured user.
+  std::optional<std::vector<std::string>> groups;
 };
 
 struct ExplainResult {

@@ -44,7 +44,13 @@ audit::Record RequestPipeline::ServedRecord(Context& ctx,
   ctx.decision = policy::Effect::kAllow;
   audit::Record record = BaseRecord(ctx, audit::Stage::kDecision);
   record.response_status = 200;
-  record.detail = std::move(detail);
+  // After the principal's part (a JWT's iss and jti), as on release records.
+  if (record.detail.empty()) {
+    record.detail = std::move(detail);
+  } else if (!detail.empty()) {
+    record.detail += "; ";
+    record.detail += detail;
+  }
   return record;
 }
 

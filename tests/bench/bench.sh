@@ -11,6 +11,8 @@
 #   bare-403      a bare cpp-httplib server answering 403 (bare_403.cc)
 #   gw-allow      the gateway, allowed release (policy allow + durable audit)
 #   gw-deny       the gateway, authenticated user denied by policy (audited 403)
+#   gw-allow-jwt  gw-allow with a JWT (RS256, keys from a jwks_file, minted
+#                 here by jwt_token.py) instead of the static token
 # then a "targets" table (issue 7) computed from that one run, and the
 # durability bound (issue 20): a 512-byte append + fdatasync probe
 # (fsync_probe.cc) on the audit database's disk, and the bound lines computed
@@ -122,12 +124,18 @@ wait_http "http://127.0.0.1:$BARE_PORT$SAMPLE_PATH" 403 "$BARE_PID" bare-403 "$T
 # ---------------------------------------------------------------- gateway
 GW_PID=""
 ALICE_TOKEN=""
+JWT_TOKEN=""
 MALLORY_TOKEN=""
 if [[ $HAVE_GW == 1 ]]; then
   export AGNI_API_KEY="${AGNI_API_KEY:-bench-key}"
   GWD="$TMP/gateway"
   make_tokens "$GWD"
-  write_gateway_config "$GWD" "$GW_PORT" "$GW_ADMIN_PORT" "$UP_PORT" "{\"server\": {\"threads\": $THREADS}}"
+  # alice again, signed in at an identity provider: a JWT from a local key.
+  JWT_ISSUER="https://login.bench.invalid/realms/corp"
+  JWT_TOKEN="$(python3 "$SCRIPT_DIR/jwt_token.py" "$GWD" "$JWT_ISSUER")" ||
+    die "could not mint the bench JWT"
+  IDENTITY_JSON="\"groups\": [\"support\", \"contractors\"], \"identity\": {\"oidc\": [{\"name\": \"bench\", \"issuer\": \"$JWT_ISSUER\", \"audiences\": [\"agni-gateway\"], \"algorithms\": [\"RS256\"], \"jwks_file\": \"$GWD/jwks.json\"}]}"
+  write_gateway_config "$GWD" "$GW_PORT" "$GW_ADMIN_PORT" "$UP_PORT" "{\"server\": {\"threads\": $THREADS}, $IDENTITY_JSON}"
   start_gateway "$GWD"
   start_rss_sampler "$GW_PID" "$TMP/gateway-rss.samples"
   # sanity: one allowed release (200) and one denied (403) before measuring
@@ -137,6 +145,9 @@ if [[ $HAVE_GW == 1 ]]; then
   code="$(curl -s -o "$GWD/deny.out" -w '%{http_code}' --max-time 10 -X DELETE \
     -H "Authorization: Bearer $MALLORY_TOKEN" "http://127.0.0.1:$GW_PORT/api/v1/phone-numbers/%2B15559999991/release/")"
   [[ "$code" == 403 ]] || { cat "$GWD/deny.out" >&2; tail -n 30 "$GWD/gateway.log" >&2; die "gateway deny path answered $code, expected 403"; }
+  code="$(curl -s -o "$GWD/jwt.out" -w '%{http_code}' --max-time 10 -X DELETE \
+    -H "Authorization: Bearer $JWT_TOKEN" "http://127.0.0.1:$GW_PORT/api/v1/phone-numbers/%2B15559999992/release/")"
+  [[ "$code" == 200 ]] || { cat "$GWD/jwt.out" >&2; tail -n 30 "$GWD/gateway.log" >&2; die "gateway allowed path with a JWT answered $code, expected 200"; }
 fi
 
 echo "temp dir: $TMP"
@@ -199,6 +210,7 @@ FSYNC_P99="$(field p99_ms "$FSYNC_LINE")"
 printf '  %-12s %s (%s)\n' fsync-512 "${FSYNC_LINE#FSYNC }" "$(df --output=source,fstype "$FSYNC_DIR" | tail -n1 | tr -s ' ')"
 if [[ $HAVE_GW == 1 ]]; then
   measure gw-allow "http://127.0.0.1:$GW_PORT" 200 "$ALICE_TOKEN"
+  measure gw-allow-jwt "http://127.0.0.1:$GW_PORT" 200 "$JWT_TOKEN"
   measure gw-deny  "http://127.0.0.1:$GW_PORT" 403 "$MALLORY_TOKEN"
   kill -0 "$GW_PID" 2>/dev/null || { tail -n 30 "$GWD/gateway.log" >&2 || true; die "gateway died during the run"; }
   GW_HWM_KB="$(peak_kb "$GW_PID" "$TMP/gateway-rss.samples")"
@@ -210,7 +222,7 @@ BARE_HWM="$(awk '/^VmHWM/{print $2, $3}' "/proc/$BARE_PID/status" 2>/dev/null ||
 echo
 
 # ---------------------------------------------------------------- table
-echo "expected status: 200 (upstream, nginx-proxy, ceiling, gw-allow), 403 (bare-403, gw-deny)"
+echo "expected status: 200 (upstream, nginx-proxy, ceiling, gw-allow, gw-allow-jwt), 403 (bare-403, gw-deny)"
 echo "errors = responses with another status + socket errors (connect/read/write/timeout)"
 echo "ratio  = requests/s / upstream requests/s at the same connection count"
 echo
@@ -264,6 +276,16 @@ awk -F'\t' -v have_gw="$HAVE_GW" -v hwm_kb="${GW_HWM_KB:-}" '
       v = p99["gw-allow@1"] - p99["upstream@1"]
       row("gw-allow@1 p99 - upstream@1 p99 (ms)", sprintf("%.3f", v), "<= 1.000", verdict(v <= 1.0))
     } else row("gw-allow@1 p99 - upstream@1 p99 (ms)", "n/a", "<= 1.000", "n/a (cell missing or with errors)")
+    # Issue 13: the allowed path with a JWT within 10% of the same path with a static token.
+    n = split("1 32", cs, " ")
+    for (j = 1; j <= n; j++) {
+      jwt = "gw-allow-jwt@" cs[j]; st = "gw-allow@" cs[j]
+      what = sprintf("gw-allow-jwt@%s / gw-allow@%s (requests/s)", cs[j], cs[j])
+      if (ok(jwt) && ok(st)) {
+        v = rps[jwt] / rps[st]
+        row(what, sprintf("%.3f", v), ">= 0.9", verdict(v >= 0.9))
+      } else row(what, "n/a", ">= 0.9", "n/a (cell missing or with errors)")
+    }
     if (hwm_kb != "" && hwm_kb > 0) {
       v = hwm_kb / 1024
       row("gateway peak RSS, whole run (VmHWM, MiB)", sprintf("%.1f", v), "< 64", verdict(v < 64))

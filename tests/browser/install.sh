@@ -5,9 +5,8 @@
 #
 # Usage: tests/browser/install.sh          (any cwd)
 #
-# - Runs `npm ci` only when node_modules is missing or stale (a sha256 stamp
-#   of package.json + package-lock.json in node_modules/.agni-install-stamp);
-#   otherwise returns at once without touching the network.
+# - Runs `npm ci` only when node_modules is missing or stale (the shared
+#   helper deploy/npm_install.sh); otherwise returns at once.
 # - Installs chromium with apt when /usr/bin/chromium is absent (root only).
 # - Serialized with flock, so concurrent callers are safe.
 # - Progress goes to stderr.
@@ -18,7 +17,7 @@ cd "$here"
 
 log() { echo "browser/install: $*" >&2; }
 
-exec 9>"$here/.install.lock"
+exec 9>"$here/.chromium.lock"
 if ! flock -w 600 9; then
   log "ERROR: timed out waiting for another install to finish"
   exit 1
@@ -34,14 +33,11 @@ if [[ ! -x /usr/bin/chromium ]]; then
   apt-get install -y -q --no-install-recommends chromium >&2
 fi
 
-stamp_file=node_modules/.agni-install-stamp
-want_stamp() { cat package.json package-lock.json | sha256sum | cut -d' ' -f1; }
-if [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$(want_stamp)" ]]; then
-  exit 0
-fi
-log "running npm ci in $here (node $(node --version))"
+# The chromium lock is released before the npm install takes its own.
+exec 9>&-
+# shellcheck source=deploy/npm_install.sh
+source "$here/../../deploy/npm_install.sh"
 # PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: playwright-core downloads nothing, but
 # say so in case a future version would.
-PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund \
-  --no-update-notifier --loglevel=warn >&2
-want_stamp >"$stamp_file"
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+npm_install_pinned "$here" browser node_modules/playwright-core

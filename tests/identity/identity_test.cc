@@ -5,7 +5,10 @@
 // provider (oidc-provider under node, tests/idp/) over https with a test CA.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -43,7 +46,7 @@ json IdentityConfig(const json& issuer) {
                {"group_map", {{"okta-telecom-ops", "telecom-ops"}}},
                {"jwks_min_refresh", "1s"}};
   oidc.merge_patch(issuer);
-  return {{"groups", {"support", "telecom-ops", "contractors"}},
+  return {{"groups", {"support", "telecom-ops", "contractors", "compliance"}},
           {"identity", {{"oidc", {oidc}}}}};
 }
 
@@ -189,13 +192,6 @@ TEST_F(IdentityFileTest,
     EXPECT_EQ(Detail(res), c.check);
     EXPECT_EQ(res->body.find(c.token), std::string::npos);
   }
-  // Over 8 KiB: the listener's header line limit (8 KiB) refuses it before
-  // the token check (too_large, tests/unit/jwt_test.cc) would.
-  auto oversized = Release(
-      SignJwt(rsa_, "RS256", "rsa-1", with("pad", std::string(9000, 'x'))));
-  ASSERT_TRUE(oversized);
-  EXPECT_EQ(oversized->status, 400);
-  EXPECT_TRUE(upstream_.Received().empty());
   const std::string metrics = gw_->Metrics();
   EXPECT_EQ(MetricValue(
                 metrics,
@@ -216,6 +212,79 @@ TEST_F(IdentityFileTest,
   EXPECT_EQ(unauthenticated, static_cast<int>(std::size(cases)));
 }
 
+TEST_F(IdentityFileTest, AnOversizedTokenIs401TooLargeAuditedNothingForwarded) {
+  auto pad = [&](std::size_t n) {
+    json c = Claims();
+    c["pad"] = std::string(n, 'x');
+    return c;
+  };
+  // Over 8 KiB, past the listener's header line limit, yet within its
+  // credential limit: refused by the token check like the others.
+  const std::string oversized_token =
+      SignJwt(rsa_, "RS256", "rsa-1", pad(9000));
+  auto oversized = Release(oversized_token);
+  ASSERT_TRUE(oversized);
+  EXPECT_EQ(oversized->status, 401);
+  EXPECT_EQ(Detail(oversized), "too_large");
+  // Past the credential limit too: the listener refuses the request.
+  auto huge = Release(SignJwt(rsa_, "RS256", "rsa-1", pad(20000)));
+  ASSERT_TRUE(huge);
+  EXPECT_EQ(huge->status, 400);
+  // On one connection: after an oversized token, the next request is served.
+  httplib::Client client = gw_->Client();
+  auto big = client.Delete(ReleasePath(kNumber), Bearer(oversized_token));
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 401);
+  auto whoami = client.Get("/v1/whoami",
+                           Bearer(SignJwt(rsa_, "RS256", "rsa-1", Claims())));
+  ASSERT_TRUE(whoami);
+  EXPECT_EQ(whoami->status, 200);
+  EXPECT_TRUE(upstream_.Received().empty());
+  EXPECT_EQ(MetricValue(
+                gw_->Metrics(),
+                R"(agni_gateway_auth_total{method="oidc",result="too_large"})"),
+            2.0);
+  int too_large = 0;
+  for (const json& row : gw_->AuditRows()) {
+    if (row.value("reason", "") != "unauthenticated") continue;
+    EXPECT_EQ(row.value("response_status", 0), 401);
+    too_large += row.value("detail", "").starts_with("too_large") ? 1 : 0;
+    EXPECT_EQ(row.dump().find(oversized_token.substr(0, 40)),
+              std::string::npos);
+  }
+  EXPECT_EQ(too_large, 2);
+}
+
+TEST_F(IdentityFileTest, ReadsByAProviderPersonAreAuditedWithIssAndJti) {
+  const std::string token =
+      SignJwt(ec_, "ES256", "ec-1", Claims({"compliance"}));
+  httplib::Client c = gw_->Client();
+  auto whoami = c.Get("/v1/whoami", Bearer(token));
+  ASSERT_TRUE(whoami);
+  EXPECT_EQ(whoami->status, 200) << whoami->body;
+  auto audit = c.Get("/v1/audit?user=pia%40example.com", Bearer(token));
+  ASSERT_TRUE(audit);
+  EXPECT_EQ(audit->status, 200) << audit->body;
+
+  int reads = 0;
+  for (const json& row : gw_->AuditRows()) {
+    const std::string path = row.value("path", "");
+    if (!path.starts_with("/v1/whoami") && !path.starts_with("/v1/audit")) {
+      continue;
+    }
+    SCOPED_TRACE(path);
+    ++reads;
+    EXPECT_EQ(row.value("auth_method", ""), "oidc");
+    const std::string detail = row.value("detail", "");
+    EXPECT_TRUE(
+        detail.starts_with(std::string("iss=") + kFileIssuer + "; jti=jti-42"))
+        << detail;
+    EXPECT_EQ(row.dump().find(token.substr(token.rfind('.') + 1)),
+              std::string::npos);
+  }
+  EXPECT_EQ(reads, 2);
+}
+
 TEST_F(IdentityFileTest, ReloadReadsTheKeysAgain) {
   TestSigningKey rotated(TestSigningKey::Type::kRsa);
   const std::string token = SignJwt(rotated, "RS256", "rsa-2", Claims());
@@ -232,6 +301,102 @@ TEST_F(IdentityFileTest, ReloadReadsTheKeysAgain) {
   ASSERT_TRUE(old);
   EXPECT_EQ(old->status, 401);
   EXPECT_EQ(upstream_.Received().size(), 1u);
+}
+
+// A JWKS server on loopback that answers its first request and holds every
+// later one until released (or its own generous bound passes).
+class HangingJwksServer {
+ public:
+  explicit HangingJwksServer(std::string jwks) : jwks_(std::move(jwks)) {
+    server_.Get("/jwks", [this](const httplib::Request&,
+                                httplib::Response& res) {
+      if (requests_++ > 0) {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, std::chrono::seconds(60), [&] { return released_; });
+      }
+      res.set_content(jwks_, "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~HangingJwksServer() {
+    Release();
+    server_.stop();
+    thread_.join();
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/jwks";
+  }
+  int requests() const { return requests_; }
+
+ private:
+  std::string jwks_;
+  httplib::Server server_;
+  std::atomic<int> requests_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(IdentityHangingProviderTest,
+     UnknownKidsAreRefusedWhileTheProviderHangsAndOthersAreServed) {
+  TestSigningKey rsa(TestSigningKey::Type::kRsa);
+  HangingJwksServer jwks(
+      json{{"keys", json::array({rsa.PublicJwk("rsa-1")})}}.dump());
+  FakeUpstream upstream;
+  GatewayHarness::Options o{.upstream_base_url = upstream.url()};
+  o.extra_config = IdentityConfig({{"issuer", kFileIssuer},
+                                   {"jwks_url", jwks.url()},
+                                   {"jwks_min_refresh", "1s"}});
+  o.extra_config["server"] = {{"threads", 4}};
+  GatewayHarness gw(o);
+  ASSERT_EQ(jwks.requests(), 1);
+  // Past jwks_min_refresh since the start-up fetch, so an unknown kid may
+  // refetch.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  json claims = {{"iss", kFileIssuer},
+                 {"aud", "agni-gateway"},
+                 {"email", "pia@example.com"},
+                 {"groups", {"okta-telecom-ops"}},
+                 {"exp", NowSeconds() + 300}};
+
+  // More requests with unknown kids at once than the listener has threads.
+  std::vector<std::future<httplib::Result>> unknown;
+  for (int i = 0; i < 12; ++i) {
+    unknown.push_back(std::async(std::launch::async, [&, i] {
+      return gw.Client().Delete(
+          ReleasePath(kNumber),
+          Bearer(SignJwt(rsa, "RS256", Numbered("rotated-", i), claims)));
+    }));
+  }
+  for (auto& f : unknown) {
+    httplib::Result res = f.get();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 401);
+    EXPECT_EQ(Detail(res), "unknown_key");
+  }
+  // The refetch still hangs; the listener serves everyone else.
+  auto good = gw.Client().Delete(
+      ReleasePath(kNumber), Bearer(SignJwt(rsa, "RS256", "rsa-1", claims)));
+  ASSERT_TRUE(good);
+  EXPECT_EQ(good->status, 200) << good->body;
+  auto whoami = gw.Client().Get("/v1/whoami", Bearer(gw.olga().token));
+  ASSERT_TRUE(whoami);
+  EXPECT_EQ(whoami->status, 200);
+  // They asked for a refetch, which hangs (one at a time, and at most once
+  // per second: tests/unit/jwt_test.cc counts them exactly).
+  EXPECT_GE(jwks.requests(), 2);
+  EXPECT_EQ(upstream.Received().size(), 1u);
+  jwks.Release();
 }
 
 TEST(IdentityReadinessTest, ReadyzSaysIdentityKeysUntilTheyLoad) {
@@ -461,6 +626,70 @@ TEST_F(ProviderTest, KeyRotationWithoutRestartingTheGateway) {
           R"(agni_gateway_identity_jwks_refreshes_total{issuer="corp",result="success"})")
           .value_or(0),
       2.0);
+}
+
+TEST_F(ProviderTest,
+       AnApproverSignedInAtTheProviderLetsAStaticUsersReleaseThrough) {
+  TestProvider idp(pki_, NewSigningKey("k1"));
+  GatewayHarness::Options o = GatewayHarness::ForApprovals(upstream_.url());
+  o.policy_json = R"({"rules":[
+    {"id":"prod-needs-one","effect":"require_approval","groups":["support"],
+     "numbers":["+1415*"],
+     "approval":{"approvals":1,"from_groups":["telecom-ops"],"ttl":"24h",
+                 "execute_within":"1h"}},
+    {"id":"support-prod","effect":"allow","groups":["support"],
+     "numbers":["+1415*"]}]})";
+  o.extra_config = IdentityConfig({{"issuer", idp.issuer()},
+                                   {"ca_file", pki_.File("ca.pem")},
+                                   {"jwks_min_refresh", "1s"}});
+  GatewayHarness gw(o);
+  httplib::Client c = gw.Client();
+  const httplib::Headers alice = Bearer(gw.alice().token);
+
+  auto created = c.Delete(ReleasePath(kNumber), alice);
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->status, 202) << created->body;
+  const std::string id =
+      json::parse(created->body)["approval"]["id"].get<std::string>();
+  EXPECT_TRUE(upstream_.Received().empty());
+
+  // olga exists only at the provider; her token's group makes her eligible.
+  const std::string token = idp.Token("olga");
+  auto listed = c.Get("/v1/approvals", Bearer(token));
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->status, 200) << listed->body;
+  auto approved = c.Post("/v1/approvals/" + id + "/approve", Bearer(token), "",
+                         "application/json");
+  ASSERT_TRUE(approved);
+  ASSERT_EQ(approved->status, 200) << approved->body;
+
+  httplib::Headers execute = alice;
+  execute.emplace("X-Approval-Id", id);
+  auto released = c.Delete(ReleasePath(kNumber), execute);
+  ASSERT_TRUE(released);
+  EXPECT_EQ(released->status, 200) << released->body;
+  const auto received = upstream_.Received();
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0].method, "DELETE");
+  EXPECT_EQ(received[0].headers.count("Authorization"), 0u);
+
+  // Every record of olga's names her provider; none holds her token.
+  const std::string signature = token.substr(token.rfind('.') + 1);
+  int olga_rows = 0;
+  bool approval_row = false, read_row = false;
+  for (const json& row : gw.AuditRows()) {
+    EXPECT_EQ(row.dump().find(signature), std::string::npos);
+    if (row.value("principal", "") != "olga@example.com") continue;
+    ++olga_rows;
+    EXPECT_EQ(row.value("auth_method", ""), "oidc");
+    const std::string detail = row.value("detail", "");
+    EXPECT_TRUE(detail.starts_with("iss=" + idp.issuer() + "; jti=")) << detail;
+    approval_row |= row.value("stage", "") == "approval";
+    read_row |= row.value("path", "") == "/v1/approvals";
+  }
+  EXPECT_GE(olga_rows, 2);
+  EXPECT_TRUE(approval_row);
+  EXPECT_TRUE(read_row);
 }
 
 TEST_F(ProviderTest, RandomKidsCannotMakeTheGatewayHammerTheProvider) {

@@ -4,6 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <thread>
 
 #include "base/crypto.h"
@@ -269,6 +272,64 @@ TEST(JwtTest, AFailedRefreshKeepsTheLastGoodKeys) {
   EXPECT_TRUE(verifier.Ready());
   EXPECT_TRUE(
       verifier.Verify(SignJwt(Rsa(), "RS256", "rsa-1", Claims()), kNow).ok);
+}
+
+TEST(JwtTest, AHangingProviderHoldsNoRequestAndGetsOneFetchAtATime) {
+  // The start-up fetch answers; every later one hangs until released.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> calls{0};
+  std::atomic<int> hung_fetches_returned{0};
+  IdentityConfig config = OneIssuer();
+  config.oidc[0].jwks_min_refresh = std::chrono::milliseconds(0);
+  auto verifier = std::make_unique<IdentityVerifier>(
+      config, std::vector<std::string>{"support"}, nullptr,
+      [&](const OidcIssuerConfig&) {
+        return [&]() -> JwksFetchResult {
+          if (calls++ == 0) return {Jwks().dump(), ""};
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return release; });
+          ++hung_fetches_returned;
+          return {"", "timed out"};
+        };
+      });
+  verifier->Start();
+  auto release_provider = [&] {
+    {
+      std::lock_guard lock(mu);
+      release = true;
+    }
+    cv.notify_all();
+  };
+
+  std::vector<std::future<std::string>> unknown;
+  for (int i = 0; i < 8; ++i) {
+    unknown.push_back(std::async(std::launch::async, [&, i] {
+      JwtVerification v = verifier->Verify(
+          SignJwt(Rsa(), "RS256", "rotated-" + std::to_string(i), Claims()),
+          kNow);
+      return v.ok ? std::string("ok") : std::string(JwtCheckName(v.failure));
+    }));
+  }
+  for (auto& f : unknown) {
+    // A generous bound, far past the gateway's own: before the fix a
+    // request waited for the hanging fetch itself.
+    if (f.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+      release_provider();
+      FAIL() << "a request with an unknown kid waits for the hanging provider";
+    }
+    EXPECT_EQ(f.get(), "unknown_key");
+  }
+  // Known keys keep working while the provider hangs.
+  EXPECT_TRUE(
+      verifier->Verify(SignJwt(Rsa(), "RS256", "rsa-1", Claims()), kNow).ok);
+  EXPECT_EQ(hung_fetches_returned, 0);
+  // The start-up fetch and one refetch, however many requests asked.
+  EXPECT_EQ(calls, 2);
+  release_provider();
+  verifier.reset();
+  EXPECT_EQ(hung_fetches_returned, 1);
 }
 
 TEST(JwtTest, NotReadyUntilKeysLoad) {

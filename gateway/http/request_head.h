@@ -1,0 +1,62 @@
+// Reads each request's head (request line and header lines) a line ahead of
+// cpp-httplib, to take out an Authorization header too long for httplib's
+// header line limit (8 KiB, answered with a bare 400 before any handler
+// runs). Such a credential is an oversized token: the gateway refuses it
+// itself, as 401 `too_large`, audited (DESIGN.md §10). Every other line
+// passes unchanged, so every other limit stays httplib's; an Authorization
+// line longer than kMaxCredentialLine passes too, and httplib refuses the
+// request as before. One per connection; used by the connection's thread
+// only.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+
+namespace agni {
+
+// Where the head's bytes come from (the connection's socket or TLS session).
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // As recv(): bytes read, 0 at the end, negative on an error or timeout.
+  virtual ssize_t ReadRaw(char* ptr, std::size_t size) = 0;
+};
+
+class RequestHeadReader {
+ public:
+  // cpp-httplib 0.11's header line limit (CPPHTTPLIB_HEADER_MAX_LENGTH,
+  // compiled into the shared library), counting the line's CRLF.
+  static constexpr std::size_t kLibraryLineLimit = 8192;
+  // The longest Authorization line taken out here; past it the request is
+  // left to httplib, which refuses it.
+  static constexpr std::size_t kMaxCredentialLine = 16 * 1024;
+
+  explicit RequestHeadReader(ByteSource& source) : source_(source) {}
+
+  // A new request starts with the next byte read.
+  void BeginRequest();
+  // As ByteSource::ReadRaw, with the oversized Authorization lines of the
+  // current request's head left out.
+  ssize_t Read(char* ptr, std::size_t size);
+  // Bytes read from the source and not yet returned by Read().
+  bool HasPending() const { return out_off_ < out_.size(); }
+  // True when the current request's head had an Authorization line that was
+  // taken out.
+  bool authorization_too_large() const { return too_large_; }
+
+ private:
+  // Reads the next line of the head into out_, deciding whether it passes.
+  // Returns the source's result when it ends before a line does.
+  ssize_t NextLine();
+
+  ByteSource& source_;
+  bool in_head_ = false;
+  bool first_line_ = true;
+  bool too_large_ = false;
+  std::string out_;
+  std::size_t out_off_ = 0;
+};
+
+}  // namespace agni
