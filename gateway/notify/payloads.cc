@@ -141,10 +141,11 @@ json SlackMessage(const json& event) {
        {"fields",
         {field("Who", s.who), field("Number", number), field("Rule", s.rule),
          field("Reason", s.reason), field("Votes", s.votes)}}});
-  std::string context = "`" + SlackEscape(s.id) + "`";
+  std::string context = std::string("`") + SlackEscape(s.id) + "`";
   // Slack's link syntax; the URL comes from the config, not from a request.
   if (!s.link.empty()) {
-    context = "<" + SlackEscape(s.link) + "|Open in the console> · " + context;
+    context = std::string("<") + SlackEscape(s.link) +
+              "|Open in the console> · " + context;
   }
   blocks.push_back({{"type", "context"},
                     {"elements", {{{"type", "mrkdwn"}, {"text", context}}}}});
