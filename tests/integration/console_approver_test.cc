@@ -53,7 +53,8 @@ TEST_F(ConsoleApproverTest, TheListShowsEachNumbersLabels) {
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   std::map<std::string, json> labels;
-  for (const json& a : json::parse(res->body)["approvals"]) {
+  const json body = json::parse(res->body);
+  for (const json& a : body["approvals"]) {
     labels[a["id"].get<std::string>()] = a.value("labels", json());
   }
   EXPECT_EQ(labels[prod], json({{"env", "prod"}, {"team", "sales"}}));
