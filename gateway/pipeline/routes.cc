@@ -150,7 +150,8 @@ std::optional<ExplainQuery> RequestPipeline::ApprovalToExplain(
                a.requester != p.name;
   if (!privileged && !may_decide) return std::nullopt;
   ctx.approval_id = a.id;
-  return ExplainQuery{a.requester, a.phone_number, std::nullopt, std::nullopt};
+  return ExplainQuery{a.requester, a.phone_number, std::nullopt, std::nullopt,
+                      std::nullopt};
 }
 
 HttpResponse RequestPipeline::ExplainPolicy(Context& ctx) {
