@@ -3,6 +3,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
+#include <future>
+#include <optional>
 #include <stdexcept>
 
 namespace agni::audit {
@@ -231,6 +233,36 @@ AppendResult AuditStore::Append(Record record) {
 }
 
 bool AuditStore::Probe() { return Enqueue({{}, {}, true}).ok; }
+
+std::vector<AppendResult> AuditStore::AppendAll(std::vector<Record> records) {
+  std::vector<AppendResult> out(records.size());
+  std::vector<std::optional<std::future<AppendResult>>> done(records.size());
+  std::size_t refused = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      if (closing_) {
+        out[i] = {false, 0, "the audit store is closed"};
+      } else if (queue_.size() >= options_.max_queue) {
+        out[i] = {false, 0, "the audit queue is full"};
+        ++refused;
+      } else {
+        records[i].time_us = clock_us_();
+        queue_.push_back({std::move(records[i]), {}, false});
+        done[i] = queue_.back().done.get_future();
+      }
+    }
+    if (observer_) {
+      if (refused > 0) observer_->OnFailure(refused);
+      observer_->OnQueueDepth(queue_.size());
+    }
+  }
+  cv_.notify_one();
+  for (std::size_t i = 0; i < done.size(); ++i) {
+    if (done[i]) out[i] = done[i]->get();
+  }
+  return out;
+}
 
 AppendResult AuditStore::Enqueue(Pending pending) {
   std::future<AppendResult> done;

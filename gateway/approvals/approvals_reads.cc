@@ -42,7 +42,7 @@ ListParams ParseListQuery(const std::string& query) {
       if (!out.status) {
         out.error =
             "status must be one of pending, approved, denied, expired, "
-            "cancelled, executed";
+            "cancelled, executed, revoked";
       }
     } else if (key == "limit") {
       std::size_t n = 0;
@@ -88,9 +88,9 @@ ApprovalReply ApprovalsGateway::ListApi(const ApprovalCall& call,
     return r;
   }
   json items = json::array();
-  for (policy::Approval a : page->items) {
-    // Shown as recounted against the current rules and people.
-    items.push_back(View(service_.Effective(std::move(a)), call.members));
+  for (const policy::Approval& a : page->items) {
+    // Already recounted against the current rules and people.
+    items.push_back(View(a, call.members));
   }
   const json next =
       page->next ? json(policy::FormatCursor(*page->next)) : json(nullptr);

@@ -74,6 +74,8 @@ ReasonInfo Info(Reason reason) {
     case Reason::kReasonRequired:
       return {"reason_required", 400, "Release reason required"};
     case Reason::kCsrf: return {"csrf", 403, "Cross-site request refused"};
+    case Reason::kApprovalRevoked:
+      return {"approval_revoked", 409, "Approval revoked"};
   }
   return {"internal_error", 500, "Internal error"};
 }

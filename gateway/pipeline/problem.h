@@ -44,6 +44,7 @@ enum class Reason {
   kTooManyOpenApprovals,  // approvals.max_open_per_user reached
   kReasonRequired,        // X-Release-Reason missing or not as the rule asks
   kCsrf,                  // a console state change without its CSRF proof
+  kApprovalRevoked,       // executing an approval an approver or admin ended
 };
 
 std::string_view ReasonCode(Reason reason);
