@@ -23,6 +23,11 @@ CREATE INDEX IF NOT EXISTS approvals_open
 CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, created_us);
 )sql";
 
+constexpr const char* kPutSql =
+    "INSERT OR REPLACE INTO approvals (id, status, requester, phone_number, "
+    "rule_key, created_us, doc, deadline_us, approver_groups) VALUES (?, ?, "
+    "?, ?, ?, ?, ?, ?, ?)";
+
 policy::Approval Parse(const std::string& doc) {
   return policy::FromStorageJson(nlohmann::json::parse(doc));
 }
@@ -36,6 +41,8 @@ CREATE INDEX IF NOT EXISTS approvals_due ON approvals (deadline_us)
   WHERE deadline_us IS NOT NULL;
 CREATE INDEX IF NOT EXISTS approvals_by_requester
   ON approvals (requester, status);
+CREATE INDEX IF NOT EXISTS approvals_open_newest ON approvals (created_us, id)
+  WHERE status IN ('pending', 'approved');
 )sql";
 
 // The deadline of an open request (NULL once closed): what the sweep
@@ -108,6 +115,18 @@ void MigrateListColumns(SQLite::Database& db) {
   tx.commit();
 }
 
+// Binds every column of `a` to kPutSql.
+void BindPut(SQLite::Statement& q, const policy::Approval& a) {
+  q.bind(1, a.id);
+  q.bind(2, std::string(policy::StatusName(a.status)));
+  q.bind(3, a.requester);
+  q.bind(4, a.phone_number);
+  q.bind(5, a.rule_key);
+  q.bind(6, static_cast<std::int64_t>(a.created_us));
+  q.bind(7, policy::ToStorageJson(a).dump());
+  BindListColumns(q, 8, a);
+}
+
 }  // namespace
 
 SqliteApprovalStore::SqliteApprovalStore(const std::string& path)
@@ -169,20 +188,22 @@ std::vector<policy::Approval> SqliteApprovalStore::List(
 
 void SqliteApprovalStore::Put(const policy::Approval& a) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(
-      *db_,
-      "INSERT OR REPLACE INTO approvals (id, status, requester, "
-      "phone_number, rule_key, created_us, doc, deadline_us, "
-      "approver_groups) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  q.bind(1, a.id);
-  q.bind(2, std::string(policy::StatusName(a.status)));
-  q.bind(3, a.requester);
-  q.bind(4, a.phone_number);
-  q.bind(5, a.rule_key);
-  q.bind(6, static_cast<std::int64_t>(a.created_us));
-  q.bind(7, policy::ToStorageJson(a).dump());
-  BindListColumns(q, 8, a);
+  SQLite::Statement q(*db_, kPutSql);
+  BindPut(q, a);
   q.exec();
+}
+
+void SqliteApprovalStore::PutAll(
+    const std::vector<policy::Approval>& approvals) {
+  std::lock_guard lock(mu_);
+  SQLite::Transaction tx(*db_);
+  SQLite::Statement q(*db_, kPutSql);
+  for (const policy::Approval& a : approvals) {
+    BindPut(q, a);
+    q.exec();
+    q.reset();
+  }
+  tx.commit();
 }
 
 void SqliteApprovalStore::Remove(const std::string& id) {
@@ -220,6 +241,8 @@ policy::ApprovalPage SqliteApprovalStore::ListPage(
       "SELECT id, created_us, requester, approver_groups, doc FROM approvals "
       "WHERE 1";
   if (query.status) sql += " AND status = :status";
+  // Spelled as approvals_open_newest's condition, so that index is used.
+  if (query.open_only) sql += " AND status IN ('pending', 'approved')";
   if (query.after) {
     sql += " AND (created_us < :at OR (created_us = :at AND id < :id))";
   }
@@ -243,13 +266,15 @@ policy::ApprovalPage SqliteApprovalStore::ListPage(
                            SplitGroups(q.getColumn(3).getString()))) {
       continue;
     }
+    policy::Approval a = Parse(q.getColumn(4).getString());
+    if (query.keep && !query.keep(a)) continue;
     if (page.items.size() == query.limit) {
       // One more shown row exists: the page ends at its last item.
       page.next = policy::ListCursor{page.items.back().created_us,
                                      page.items.back().id};
       return page;
     }
-    page.items.push_back(Parse(q.getColumn(4).getString()));
+    page.items.push_back(std::move(a));
   }
   if (scanned == query.max_scanned && scanned > 0) {
     // Stopped by the scan bound, not the end: continue after the last row

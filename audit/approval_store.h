@@ -35,6 +35,7 @@ class SqliteApprovalStore final : public policy::ApprovalStore {
   std::vector<policy::Approval> List(
       std::optional<policy::ApprovalStatus> status) override;
   void Put(const policy::Approval& approval) override;
+  void PutAll(const std::vector<policy::Approval>& approvals) override;
   void Remove(const std::string& id) override;
   std::vector<policy::Approval> ListAwaitingIntent() override;
   policy::ApprovalPage ListPage(

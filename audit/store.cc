@@ -3,6 +3,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <algorithm>
+#include <future>
+#include <optional>
 #include <stdexcept>
 
 namespace agni::audit {
@@ -232,6 +234,56 @@ bool AuditStore::Probe() {
   Pending pending;
   pending.probe = true;
   return Enqueue(pending).ok;
+}
+
+std::vector<AppendResult> AuditStore::AppendAll(std::vector<Record> records) {
+  std::vector<AppendResult> out(records.size());
+  std::vector<std::unique_ptr<Pending>> queued(records.size());
+  bool lead = false;
+  {
+    std::lock_guard lock(mu_);
+    std::size_t refused = 0;
+    bool any = false;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      if (closing_) {
+        out[i] = {false, 0, "the audit store is closed"};
+      } else if (queue_.size() >= options_.max_queue) {
+        out[i] = {false, 0, "the audit queue is full"};
+        ++refused;
+      } else {
+        auto p = std::make_unique<Pending>();
+        p->record = std::move(records[i]);
+        p->record.time_us = clock_us_();
+        queue_.push_back(p.get());
+        queued[i] = std::move(p);
+        any = true;
+      }
+    }
+    if (observer_) {
+      if (refused > 0) observer_->OnFailure(refused);
+      observer_->OnQueueDepth(queue_.size());
+    }
+    // As in Enqueue: no commit in progress, so the first of these records
+    // is the oldest queued and this thread commits it.
+    if (any && !leading_) leading_ = lead = true;
+  }
+  // In queue order: an older record is always taken (and marked done)
+  // before a younger one can be handed the lead.
+  for (std::size_t i = 0; i < queued.size(); ++i) {
+    if (!queued[i]) continue;
+    Pending& p = *queued[i];
+    if (!lead) {
+      std::unique_lock l(p.mu);
+      p.wake.wait(l, [&] { return p.done || p.lead; });
+      if (p.done) {
+        out[i] = std::move(p.result);
+        continue;
+      }
+    }
+    lead = false;
+    out[i] = Lead(p);
+  }
+  return out;
 }
 
 AppendResult AuditStore::Enqueue(Pending& pending) {

@@ -75,6 +75,14 @@ class AuditSink {
   virtual ~AuditSink() = default;
   // Blocks until `record` is durably committed or has failed.
   virtual AppendResult Append(Record record) = 0;
+  // Blocks until every one of `records` is committed or has failed; one
+  // result each, in order. AuditStore queues them together so they share
+  // commits instead of paying one durable write each.
+  virtual std::vector<AppendResult> AppendAll(std::vector<Record> records) {
+    std::vector<AppendResult> out;
+    for (Record& r : records) out.push_back(Append(std::move(r)));
+    return out;
+  }
   // False after the most recent commit failed, until one succeeds.
   virtual bool Healthy() const = 0;
   // Checks now whether a record could be committed: commits a durable write
@@ -114,6 +122,7 @@ class AuditStore final : public AuditSink {
   AuditStore& operator=(const AuditStore&) = delete;
 
   AppendResult Append(Record record) override;
+  std::vector<AppendResult> AppendAll(std::vector<Record> records) override;
   bool Healthy() const override;
   bool Probe() override;
   std::string ChainBreak() const override;

@@ -5,26 +5,15 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "policies/approval_internal.h"
 #include "policies/approvals.h"
 
 namespace agni::policy {
 namespace {
 
-bool HoldsAny(const std::vector<std::string>& held,
-              const std::vector<std::string>& wanted) {
-  return std::any_of(wanted.begin(), wanted.end(), [&](const std::string& g) {
-    return std::find(held.begin(), held.end(), g) != held.end();
-  });
-}
-
-bool IsOpen(ApprovalStatus s) {
-  return s == ApprovalStatus::kPending || s == ApprovalStatus::kApproved;
-}
-
-ApprovalResult Fail(ApprovalError error, std::string detail,
-                    std::optional<Approval> a = std::nullopt) {
-  return {error, std::move(detail), std::move(a), false};
-}
+using internal::Fail;
+using internal::HoldsAny;
+using internal::IsOpen;
 
 std::string Describe(const RequiredApproval& r) {
   std::string groups;
@@ -119,9 +108,56 @@ Reassessment Reassess(const Approval& a, const CurrentConfig& current) {
   return out;
 }
 
-void ApprovalService::SetCurrent(CurrentConfig current) {
+std::size_t ApprovalService::SetCurrent(CurrentConfig current) {
   std::lock_guard lock(mu_);
   current_ = std::move(current);
+  // Pending requests the new config may approve, through the status index.
+  std::vector<Approval> pending;
+  ApprovalPageQuery query;
+  query.status = ApprovalStatus::kPending;
+  query.everyone = true;
+  query.limit = 500;
+  query.max_scanned = 500;
+  try {
+    for (;;) {
+      ApprovalPage page = store_.ListPage(query);
+      for (Approval& a : page.items) pending.push_back(std::move(a));
+      if (!page.next) break;
+      query.after = std::move(page.next);
+    }
+  } catch (const std::exception&) {
+    // Unread ones are promoted when next read, voted on or executed.
+  }
+  std::size_t promoted = 0;
+  for (Approval& a : pending) {
+    if (a.status != ApprovalStatus::kPending) continue;
+    if (PromoteIfMetLocked(a, "") && a.status == ApprovalStatus::kApproved) {
+      ++promoted;
+    }
+  }
+  return promoted;
+}
+
+bool ApprovalService::PromoteIfMetLocked(Approval& a,
+                                         const std::string& request_id) {
+  if (a.status != ApprovalStatus::kPending) return true;
+  Reassessment r = Reassess(a, current_);
+  if (!r.met) return true;
+  const Approval before = a;
+  const std::int64_t now = now_us_();
+  a.required = std::move(r.required);
+  a.status = ApprovalStatus::kApproved;
+  a.approved_us = now;
+  a.execute_before_us = now + a.execute_within_ms * 1000;
+  std::string why = "the current policy needs no more approvals";
+  if (!r.changes.empty()) why += ": " + Join(r.changes);
+  ApprovalResult committed = CommitLocked(before, a, ApprovalEvent::kApproved,
+                                          Actor{"", {}, request_id}, why);
+  if (!committed.ok()) {
+    a = before;
+    return false;
+  }
+  return true;
 }
 
 Approval ApprovalService::Effective(Approval a) {

@@ -4,21 +4,14 @@
 #include <algorithm>
 #include <charconv>
 
+#include "policies/approval_internal.h"
 #include "policies/approvals.h"
 
 namespace agni::policy {
 namespace {
 
-bool Open(ApprovalStatus s) {
-  return s == ApprovalStatus::kPending || s == ApprovalStatus::kApproved;
-}
-
-// When an open request is due to expire: its ttl while pending, its
-// execute_within once approved.
-std::int64_t Deadline(const Approval& a) {
-  return a.status == ApprovalStatus::kApproved ? a.execute_before_us
-                                               : a.expires_us;
-}
+using internal::Deadline;
+using internal::IsOpen;
 
 // Newest first: created_us descending, then id descending.
 bool Before(const ListCursor& a, const ListCursor& b) {
@@ -83,7 +76,9 @@ ApprovalPage ApprovalStore::ListPage(const ApprovalPageQuery& query) {
   for (Approval& a : all) {
     const ListCursor at{a.created_us, a.id};
     if (query.after && !Before(*query.after, at)) continue;
+    if (query.open_only && !IsOpen(a.status)) continue;
     if (!ListedFor(query, a.requester, ApproverGroups(a))) continue;
+    if (query.keep && !query.keep(a)) continue;
     if (page.items.size() == query.limit) {
       page.next =
           ListCursor{page.items.back().created_us, page.items.back().id};
@@ -99,7 +94,7 @@ std::vector<Approval> ApprovalStore::ListDue(std::int64_t now_us,
   std::vector<Approval> out;
   for (Approval& a : List(std::nullopt)) {
     if (out.size() == limit) break;
-    if (Open(a.status) && Deadline(a) <= now_us) out.push_back(std::move(a));
+    if (IsOpen(a.status) && Deadline(a) <= now_us) out.push_back(std::move(a));
   }
   return out;
 }
@@ -108,17 +103,27 @@ std::size_t ApprovalStore::CountOpen(const std::string& requester,
                                      std::int64_t now_us) {
   std::size_t n = 0;
   for (const Approval& a : List(std::nullopt)) {
-    if (a.requester == requester && Open(a.status) && Deadline(a) > now_us) {
+    if (a.requester == requester && IsOpen(a.status) && Deadline(a) > now_us) {
       ++n;
     }
   }
   return n;
 }
 
-std::optional<ApprovalPage> ApprovalService::ListPage(
-    const ApprovalPageQuery& query) {
+std::optional<ApprovalPage> ApprovalService::ListPage(ApprovalPageQuery query) {
   Sweep();
   std::lock_guard lock(mu_);
+  // Open requests are selected by the status the recount gives them: an
+  // approved one short of the current config is listed as pending.
+  const std::optional<ApprovalStatus> wanted = query.status;
+  if (wanted && IsOpen(*wanted)) {
+    query.status.reset();
+    query.open_only = true;
+  }
+  query.keep = [&](Approval& a) {
+    ReopenIfShortLocked(a);
+    return !wanted || a.status == *wanted;
+  };
   try {
     return store_.ListPage(query);
   } catch (const std::exception&) {

@@ -3,19 +3,14 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "policies/approval_internal.h"
+
 namespace agni::policy {
 namespace {
 
-bool HoldsAny(const std::vector<std::string>& held,
-              const std::vector<std::string>& wanted) {
-  return std::any_of(wanted.begin(), wanted.end(), [&](const std::string& g) {
-    return std::find(held.begin(), held.end(), g) != held.end();
-  });
-}
-
-bool IsOpen(ApprovalStatus s) {
-  return s == ApprovalStatus::kPending || s == ApprovalStatus::kApproved;
-}
+using internal::Fail;
+using internal::HoldsAny;
+using internal::IsOpen;
 
 std::string FormatMs(std::int64_t ms) {
   if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
@@ -24,9 +19,21 @@ std::string FormatMs(std::int64_t ms) {
   return std::to_string(ms) + "ms";
 }
 
-ApprovalResult Fail(ApprovalError error, std::string detail,
-                    std::optional<Approval> a = std::nullopt) {
-  return {error, std::move(detail), std::move(a), false};
+// Why `a` expires at `now`, or nullopt when its deadline has not passed.
+std::optional<std::string> ExpiryReason(const Approval& a, std::int64_t now) {
+  if (a.status == ApprovalStatus::kPending && now >= a.expires_us) {
+    return "not approved within its ttl";
+  }
+  if (a.status == ApprovalStatus::kApproved && now >= a.execute_before_us) {
+    return "approved but not executed within " + FormatMs(a.execute_within_ms);
+  }
+  return std::nullopt;
+}
+
+void MarkExpired(Approval& a, std::int64_t now, const std::string& why) {
+  a.status = ApprovalStatus::kExpired;
+  a.closed_us = now;
+  a.closed_reason = why;
 }
 
 }  // namespace
@@ -180,21 +187,12 @@ ApprovalResult ApprovalService::CommitLocked(
 
 ApprovalService::Expiry ApprovalService::ExpireIfDueLocked(Approval& a) {
   const std::int64_t now = now_us_();
-  std::string why;
-  if (a.status == ApprovalStatus::kPending && now >= a.expires_us) {
-    why = "not approved within its ttl";
-  } else if (a.status == ApprovalStatus::kApproved &&
-             now >= a.execute_before_us) {
-    why = "approved but not executed within " + FormatMs(a.execute_within_ms);
-  } else {
-    return Expiry::kNotDue;
-  }
+  const std::optional<std::string> why = ExpiryReason(a, now);
+  if (!why) return Expiry::kNotDue;
   const Approval before = a;
-  a.status = ApprovalStatus::kExpired;
-  a.closed_us = now;
-  a.closed_reason = why;
+  MarkExpired(a, now, *why);
   ApprovalResult r =
-      CommitLocked(before, a, ApprovalEvent::kExpired, Actor{}, why);
+      CommitLocked(before, a, ApprovalEvent::kExpired, Actor{}, *why);
   if (!r.ok()) a = before;
   return r.ok() ? Expiry::kExpired : Expiry::kFailed;
 }
@@ -215,6 +213,8 @@ ApprovalResult ApprovalService::Load(const std::string& id) {
                 "the approval is past its deadline and its expiry cannot be "
                 "recorded");
   }
+  // A failed promotion leaves it pending: shown and refused as such.
+  PromoteIfMetLocked(*a, "");
   return {ApprovalError::kNone, "", std::move(a), false};
 }
 
@@ -443,19 +443,6 @@ ApprovalResult ApprovalService::Get(const std::string& id, const Actor& viewer,
   return loaded;
 }
 
-std::vector<Approval> ApprovalService::List(
-    const Actor& viewer, bool auditor, std::optional<ApprovalStatus> status) {
-  Sweep();
-  std::lock_guard lock(mu_);
-  std::vector<Approval> out;
-  for (Approval& a : store_.List(status)) {
-    if (auditor || a.requester == viewer.user || MayDecide(a, viewer)) {
-      out.push_back(std::move(a));
-    }
-  }
-  return out;
-}
-
 ApprovalResult ApprovalService::Consume(const std::string& id,
                                         const Actor& requester,
                                         const std::string& number,
@@ -491,8 +478,14 @@ ApprovalResult ApprovalService::Consume(const std::string& id,
     case ApprovalStatus::kCancelled:
       return Fail(ApprovalError::kCancelled, "the request was cancelled", a);
     case ApprovalStatus::kRevoked:
-      return Fail(ApprovalError::kCancelled,
-                  "the request was revoked: " + a.closed_reason, a);
+      return Fail(ApprovalError::kRevoked,
+                  a.closed_by.empty()
+                      ? std::string("the request was revoked by the "
+                                    "gateway: ") +
+                            a.closed_reason
+                      : std::string("the request was revoked by ") +
+                            a.closed_by + ": " + a.closed_reason,
+                  a);
     case ApprovalStatus::kExecuted:
       return Fail(ApprovalError::kUsed,
                   a.awaiting_intent
@@ -527,31 +520,51 @@ ApprovalResult ApprovalService::Consume(const std::string& id,
 }
 
 void ApprovalService::Sweep() {
-  // Only what is due, from the store's deadline index, a batch at a time; a
+  // Only what is due, from the store's deadline index, a batch at a time:
+  // the batch's expiries are one store transaction and one audit commit. A
   // batch with a failed expiry ends the sweep (the next one retries it).
   constexpr std::size_t kBatch = 1000;
   std::lock_guard lock(mu_);
   for (;;) {
+    const std::int64_t now = now_us_();
     std::vector<Approval> due;
     try {
-      due = store_.ListDue(now_us_(), kBatch);
+      due = store_.ListDue(now, kBatch);
     } catch (const std::exception&) {
       return;
     }
-    bool all_expired = true;
+    std::vector<Approval> before;
+    std::vector<Approval> after;
+    std::vector<ApprovalListener::Change> changes;
     for (Approval& a : due) {
-      if (ExpireIfDueLocked(a) != Expiry::kExpired) all_expired = false;
+      std::optional<std::string> why = ExpiryReason(a, now);
+      if (!why) continue;
+      before.push_back(a);
+      MarkExpired(a, now, *why);
+      after.push_back(std::move(a));
+      changes.push_back({nullptr, ApprovalEvent::kExpired, std::move(*why)});
     }
-    if (due.size() < kBatch || !all_expired) return;
-  }
-}
-
-std::size_t ApprovalService::PendingCount() {
-  std::lock_guard lock(mu_);
-  try {
-    return store_.List(ApprovalStatus::kPending).size();
-  } catch (const std::exception&) {
-    return 0;
+    if (after.empty()) return;
+    try {
+      store_.PutAll(after);
+    } catch (const std::exception&) {
+      return;  // nothing expired; each fails closed when it is next used
+    }
+    for (std::size_t i = 0; i < after.size(); ++i) changes[i].after = &after[i];
+    const std::vector<bool> recorded = listener_.OnChanges(changes);
+    std::vector<Approval> undo;
+    for (std::size_t i = 0; i < after.size(); ++i) {
+      if (i >= recorded.size() || !recorded[i]) undo.push_back(before[i]);
+    }
+    if (!undo.empty()) {
+      try {
+        store_.PutAll(undo);
+      } catch (const std::exception&) {
+        // As in CommitLocked: readiness is red while the audit fails.
+      }
+      return;
+    }
+    if (due.size() < kBatch) return;
   }
 }
 

@@ -150,7 +150,11 @@ std::optional<ListCursor> ParseCursor(std::string_view text);
 
 // What one page of the approvals list selects, newest first.
 struct ApprovalPageQuery {
-  std::optional<ApprovalStatus> status;
+  std::optional<ApprovalStatus> status;  // the stored status
+  bool open_only = false;                // stored pending or approved
+  // Looks at each visible row after it is read, may rewrite it (the
+  // service's recount) and says whether it is shown; empty: all shown.
+  std::function<bool(Approval&)> keep;
   std::string viewer;                      // sees their own requests
   std::vector<std::string> viewer_groups;  // and those these groups decide on
   bool everyone = false;                   // an auditor sees every request
@@ -185,6 +189,10 @@ class ApprovalStore {
   // Every approval, or those with `status`, newest first.
   virtual std::vector<Approval> List(std::optional<ApprovalStatus> status) = 0;
   virtual void Put(const Approval& approval) = 0;  // insert or replace
+  // Every one of `approvals` or none (a database: one transaction).
+  virtual void PutAll(const std::vector<Approval>& approvals) {
+    for (const Approval& a : approvals) Put(a);
+  }
   virtual void Remove(const std::string& id) = 0;  // only to undo a Put
   // Executed approvals whose release intent was not yet confirmed.
   virtual std::vector<Approval> ListAwaitingIntent() {
@@ -250,6 +258,21 @@ class ApprovalListener {
   virtual ~ApprovalListener() = default;
   virtual bool OnChange(const Approval& after, ApprovalEvent event,
                         const Actor& actor, const std::string& reason) = 0;
+  // Many changes by the gateway itself at once (the sweep's expiries): one
+  // answer per change, in order, each as OnChange() would give it. An audit
+  // log commits them together rather than one durable write each.
+  struct Change {
+    const Approval* after = nullptr;
+    ApprovalEvent event = ApprovalEvent::kExpired;
+    std::string reason;
+  };
+  virtual std::vector<bool> OnChanges(const std::vector<Change>& changes) {
+    std::vector<bool> out;
+    for (const Change& c : changes) {
+      out.push_back(OnChange(*c.after, c.event, Actor{}, c.reason));
+    }
+    return out;
+  }
 };
 
 enum class ApprovalError {
@@ -271,6 +294,7 @@ enum class ApprovalError {
   kUnmeetable,
   kUnavailable,  // store or audit failure
   kTooManyOpen,  // the requester has max_open_per_user open requests
+  kRevoked,      // execute after an approver, admin or auditor revoked it
 };
 
 struct ApprovalResult {
@@ -309,11 +333,11 @@ class ApprovalService {
   // Read access: the requester, anyone who may decide, anyone who voted, and
   // auditors.
   ApprovalResult Get(const std::string& id, const Actor& viewer, bool auditor);
-  std::vector<Approval> List(const Actor& viewer, bool auditor,
-                             std::optional<ApprovalStatus> status);
-  // One page of the list, due requests expired first; nullopt when the store
-  // cannot be read.
-  std::optional<ApprovalPage> ListPage(const ApprovalPageQuery& query);
+  // One page of the list, due requests expired first, each as the current
+  // config sees it (Effective()); `query.status` selects by that status, so
+  // an approved request whose votes fall short is listed as pending.
+  // nullopt when the store cannot be read.
+  std::optional<ApprovalPage> ListPage(ApprovalPageQuery query);
   // Execute: checks the binding, recounts the votes against the current
   // config and marks the approval executed (awaiting its intent),
   // atomically. Nothing is audited yet: ConfirmExecuted() records the
@@ -339,14 +363,17 @@ class ApprovalService {
   // auditor) or an eligible approver other than the requester.
   ApprovalResult Revoke(const std::string& id, const Actor& actor,
                         bool privileged, const std::string& reason);
-  // The config later operations are judged against (every reload).
-  void SetCurrent(CurrentConfig current);
+  // The config later operations are judged against (every reload). Pending
+  // requests whose votes now meet it (a rule needs fewer) are approved at
+  // once; returns how many.
+  std::size_t SetCurrent(CurrentConfig current);
   // `a` as the current config sees it: the current requirements, and
   // pending when an approved request's valid votes fall short.
   Approval Effective(Approval a);
-  // Expires every request whose deadline has passed.
+  // Expires every request whose deadline has passed, a batch at a time, each
+  // batch one store transaction and one audit commit; an expiry that cannot
+  // be recorded leaves its request as it was (it fails closed when used).
   void Sweep();
-  std::size_t PendingCount();
 
  private:
   // Why a change is refused, or nullopt when it may go ahead.
@@ -356,6 +383,11 @@ class ApprovalService {
   // kFailed: the deadline passed but the expiry could not be recorded.
   enum class Expiry { kNotDue, kExpired, kFailed };
   Expiry ExpireIfDueLocked(Approval& a);
+  // Approves a pending request whose valid votes meet the current config
+  // (a reload lowered its requirement), recorded as the gateway's approval
+  // on behalf of `request_id`. False when that cannot be recorded (`a` is
+  // then unchanged: pending, which refuses every release).
+  bool PromoteIfMetLocked(Approval& a, const std::string& request_id);
   // A refusal when the approval falls short of the current config (it is
   // then reopened or, when it can no longer be met, revoked).
   Refusal RecheckLocked(Approval& a, const Actor& actor);

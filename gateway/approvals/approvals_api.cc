@@ -102,6 +102,7 @@ Reason ApprovalReason(ApprovalError error) {
     case ApprovalError::kUnmeetable: return Reason::kApprovalUnmeetable;
     case ApprovalError::kUnavailable: return Reason::kAuditUnavailable;
     case ApprovalError::kTooManyOpen: return Reason::kTooManyOpenApprovals;
+    case ApprovalError::kRevoked: return Reason::kApprovalRevoked;
   }
   return Reason::kInternalError;
 }
@@ -158,11 +159,10 @@ json ApprovalsGateway::View(const policy::Approval& a,
           {"release_reason", OrNull(a.release_reason)}};
 }
 
-bool ApprovalsGateway::OnChange(const policy::Approval& after,
-                                policy::ApprovalEvent event,
-                                const policy::Actor& actor,
-                                const std::string& reason) {
-  const std::string_view name = policy::EventName(event);
+audit::Record ApprovalsGateway::ChangeRecord(const policy::Approval& after,
+                                             policy::ApprovalEvent event,
+                                             const policy::Actor& actor,
+                                             const std::string& reason) const {
   audit::Record r;
   r.stage = audit::Stage::kApproval;
   r.request_id = actor.request_id;
@@ -173,12 +173,51 @@ bool ApprovalsGateway::OnChange(const policy::Approval& after,
   r.rule_id = after.rule_key;
   r.approval_id = after.id;
   r.policy_hash = after.policy_hash;
-  r.outcome = std::string(name);
+  r.outcome = std::string(policy::EventName(event));
   r.auth_method = actor.auth_method;
   r.detail = actor.audit_detail;
   if (!r.detail.empty() && !reason.empty()) r.detail += "; ";
   r.detail += reason;
-  const audit::AppendResult committed = audit_.Append(std::move(r));
+  return r;
+}
+
+bool ApprovalsGateway::OnChange(const policy::Approval& after,
+                                policy::ApprovalEvent event,
+                                const policy::Actor& actor,
+                                const std::string& reason) {
+  const audit::AppendResult committed =
+      audit_.Append(ChangeRecord(after, event, actor, reason));
+  if (!Recorded(committed, after, event)) return false;
+  CountPending();
+  Announce(after, event, actor, reason, committed.seq);
+  return true;
+}
+
+std::vector<bool> ApprovalsGateway::OnChanges(
+    const std::vector<Change>& changes) {
+  std::vector<audit::Record> records;
+  records.reserve(changes.size());
+  for (const Change& c : changes) {
+    records.push_back(ChangeRecord(*c.after, c.event, {}, c.reason));
+  }
+  const std::vector<audit::AppendResult> committed =
+      audit_.AppendAll(std::move(records));
+  std::vector<bool> out(changes.size(), false);
+  for (std::size_t i = 0; i < changes.size() && i < committed.size(); ++i) {
+    out[i] = Recorded(committed[i], *changes[i].after, changes[i].event);
+    if (out[i]) {
+      Announce(*changes[i].after, changes[i].event, {}, changes[i].reason,
+               committed[i].seq);
+    }
+  }
+  CountPending();
+  return out;
+}
+
+bool ApprovalsGateway::Recorded(const audit::AppendResult& committed,
+                                const policy::Approval& after,
+                                policy::ApprovalEvent event) {
+  const std::string_view name = policy::EventName(event);
   if (!committed.ok) {
     log_.Error("approval change not recorded; undone",
                {{"approval_id", after.id},
@@ -187,21 +226,31 @@ bool ApprovalsGateway::OnChange(const policy::Approval& after,
     return false;
   }
   metrics_.CountApprovalEvent(name);
+  return true;
+}
+
+void ApprovalsGateway::CountPending() {
   try {
     metrics_.SetApprovalsPending(static_cast<double>(store_.CountPending()));
   } catch (const std::exception&) {
   }
+}
+
+void ApprovalsGateway::Announce(const policy::Approval& after,
+                                policy::ApprovalEvent event,
+                                const policy::Actor& actor,
+                                const std::string& reason, std::int64_t seq) {
+  const std::string_view name = policy::EventName(event);
   if (notifier_ != nullptr) {
     const json event_body = {{"type", "approval." + std::string(name)},
                              {"event_id", NewRequestId()},
                              {"time", audit::FormatTime(now_us_())},
                              {"actor", OrNull(actor.user)},
                              {"reason", OrNull(reason)},
-                             {"audit_seq", committed.seq},
+                             {"audit_seq", seq},
                              {"approval", View(after, {})}};
     notifier_->Publish(event_body);
   }
-  return true;
 }
 
 ReleaseGate ApprovalsGateway::OnRelease(
@@ -279,7 +328,14 @@ bool ApprovalsGateway::ConfirmExecuted(const std::string& approval_id,
 
 void ApprovalsGateway::UseConfig(std::shared_ptr<const policy::Policy> policy,
                                  std::vector<policy::Member> members) {
-  service_.SetCurrent({std::move(policy), std::move(members), true});
+  const std::size_t promoted =
+      service_.SetCurrent({std::move(policy), std::move(members), true});
+  if (promoted > 0) {
+    log_.Info(
+        "pending approvals the current config needs no more votes for "
+        "are approved",
+        {{"count", promoted}});
+  }
 }
 
 void ApprovalsGateway::RecoverUnconfirmed(const std::string& audit_path) {

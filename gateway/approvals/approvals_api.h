@@ -112,6 +112,8 @@ class ApprovalsGateway final : public policy::ApprovalListener {
 
   bool OnChange(const policy::Approval& after, policy::ApprovalEvent event,
                 const policy::Actor& actor, const std::string& reason) override;
+  // The sweep's expiries: their audit records committed together.
+  std::vector<bool> OnChanges(const std::vector<Change>& changes) override;
 
   // The public JSON form of an approval.
   nlohmann::json View(const policy::Approval& a,
@@ -126,6 +128,19 @@ class ApprovalsGateway final : public policy::ApprovalListener {
   std::function<std::int64_t()> now_us_;
   // GET /v1/approvals: one page, by index.
   ApprovalReply ListApi(const ApprovalCall& call, const std::string& query);
+  // The "approval" audit record of one change.
+  audit::Record ChangeRecord(const policy::Approval& after,
+                             policy::ApprovalEvent event,
+                             const policy::Actor& actor,
+                             const std::string& reason) const;
+  // Whether `committed` holds the change; counts it, or logs why not.
+  bool Recorded(const audit::AppendResult& committed,
+                const policy::Approval& after, policy::ApprovalEvent event);
+  void CountPending();  // the pending gauge, from the store
+  // The webhook notification of a recorded change.
+  void Announce(const policy::Approval& after, policy::ApprovalEvent event,
+                const policy::Actor& actor, const std::string& reason,
+                std::int64_t seq);
 
   policy::ApprovalService service_;
 };

@@ -42,7 +42,7 @@ ListParams ParseListQuery(const std::string& query) {
       if (!out.status) {
         out.error =
             "status must be one of pending, approved, denied, expired, "
-            "cancelled, executed";
+            "cancelled, executed, revoked";
       }
     } else if (key == "limit") {
       std::size_t n = 0;
@@ -88,12 +88,11 @@ ApprovalReply ApprovalsGateway::ListApi(const ApprovalCall& call,
     return r;
   }
   json items = json::array();
-  for (policy::Approval a : page->items) {
-    const std::string number = a.phone_number;
-    // Shown as recounted against the current rules and people.
-    items.push_back(View(service_.Effective(std::move(a)), call.members));
+  for (const policy::Approval& a : page->items) {
+    // Already recounted against the current rules and people.
+    items.push_back(View(a, call.members));
     if (call.inventory != nullptr) {
-      const auto labels = call.inventory->find(number);
+      const auto labels = call.inventory->find(a.phone_number);
       items.back()["labels"] = labels == call.inventory->end()
                                    ? json::object()
                                    : json(labels->second);

@@ -81,6 +81,8 @@ ReasonInfo Info(Reason reason) {
       return {"self_review", 403, "Self-review not allowed"};
     case Reason::kReviewNotPending:
       return {"review_not_pending", 409, "Review already acknowledged"};
+    case Reason::kApprovalRevoked:
+      return {"approval_revoked", 409, "Approval revoked"};
   }
   return {"internal_error", 500, "Internal error"};
 }

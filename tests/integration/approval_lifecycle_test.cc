@@ -18,6 +18,7 @@
 #include "gateway/ops/metrics.h"
 #include "gateway/pipeline/pipeline.h"
 #include "gateway/upstream/http_upstream.h"
+#include "tests/support/approval_client.h"
 #include "tests/support/harness.h"
 #include "tests/support/helpers.h"
 #include "tests/support/process.h"
@@ -27,26 +28,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kProd = "+14156660100";  // prod-needs-two only
-
-json Body(const httplib::Result& res) {
-  return json::parse(res->body, nullptr, false);
-}
-
-std::string WithRule(std::string policy, const std::string& from,
-                     const std::string& to) {
-  const std::size_t at = policy.find(from);
-  if (at == std::string::npos) throw std::runtime_error("no " + from);
-  return policy.replace(at, from.size(), to);
-}
-
-// kApprovalPolicy with prod-needs-two asking for `approvals` from `group`.
-std::string ProdNeeds(int approvals, const std::string& group) {
-  return WithRule(kApprovalPolicy,
-                  R"("approval":{"approvals":2,"from_groups":["telecom-ops"])",
-                  R"("approval":{"approvals":)" + std::to_string(approvals) +
-                      R"(,"from_groups":[")" + group + R"("])");
-}
+constexpr const char* kProd = kProdNumber;
 
 // Every "executed" approval record must follow its release's intent: the
 // audit never claims a release that had none.
@@ -75,51 +57,11 @@ class LifecycleTest : public ::testing::Test {
           return o;
         }()) {}
 
-  httplib::Headers As(const std::string& user) {
-    return Bearer(gw_.User(user).token);
-  }
-  std::string Request(const std::string& user = "alice") {
-    auto res = gw_.Client().Delete(ReleasePath(kProd), As(user));
-    EXPECT_TRUE(res);
-    if (!res) return "";
-    EXPECT_EQ(res->status, 202) << res->body;
-    return Body(res)["approval"]["id"].get<std::string>();
-  }
-  httplib::Result Decide(const std::string& user, const std::string& id,
-                         const std::string& action,
-                         const std::string& body = "") {
-    return gw_.Client().Post("/v1/approvals/" + id + "/" + action, As(user),
-                             body, "application/json");
-  }
-  httplib::Result Execute(const std::string& id,
-                          const std::string& user = "alice") {
-    httplib::Headers h = As(user);
-    h.emplace("X-Approval-Id", id);
-    return gw_.Client().Delete(ReleasePath(kProd), h);
-  }
-  json View(const std::string& id, const std::string& user = "alice") {
-    return Body(gw_.Client().Get("/v1/approvals/" + id, As(user)));
-  }
-  std::string Approved() {
-    const std::string id = Request();
-    EXPECT_EQ(Decide("olga", id, "approve")->status, 200);
-    EXPECT_EQ(Body(Decide("oscar", id, "approve"))["status"], "approved");
-    return id;
-  }
-  std::vector<std::string> Events(const std::string& id) {
-    std::vector<std::string> out;
-    for (const json& r : gw_.AuditRows()) {
-      if (r["stage"] == "approval" && r["approval_id"] == id) {
-        out.push_back(r["outcome"]);
-      }
-    }
-    return out;
-  }
-
   FakeUpstream upstream_;
   FakeClock clock_{
       FakeClock::TimePoint(std::chrono::microseconds(1'800'000'000'000'000))};
   GatewayHarness gw_;
+  ApprovalClient api_{gw_};
 };
 
 // Item 1: a 429 does not use up the approval.
@@ -133,19 +75,21 @@ class RateLimitedTest : public LifecycleTest {
 };
 
 TEST_F(RateLimitedTest, ARateLimitedExecutionKeepsTheApproval) {
-  const std::string id = Approved();
-  ASSERT_EQ(
-      gw_.Client().Delete(ReleasePath("+15555550100"), As("alice"))->status,
-      200);  // alice's one release in ten minutes
-  auto limited = Execute(id);
+  const std::string id = api_.Approved();
+  ASSERT_EQ(gw_.Client()
+                .Delete(ReleasePath("+15555550100"), api_.As("alice"))
+                ->status,
+            200);  // alice's one release in ten minutes
+  auto limited = api_.Execute("alice", id);
   ASSERT_EQ(limited->status, 429) << limited->body;
-  EXPECT_EQ(View(id)["status"], "approved");
+  EXPECT_EQ(api_.View(id)["status"], "approved");
   clock_.Advance(std::chrono::minutes(11));
-  auto retry = Execute(id);
+  auto retry = api_.Execute("alice", id);
   EXPECT_EQ(retry->status, 200) << retry->body;
   EXPECT_EQ(upstream_.Received().size(), 2u);
-  EXPECT_EQ(Events(id), (std::vector<std::string>{"created", "approved",
-                                                  "approved", "executed"}));
+  EXPECT_EQ(api_.Events(id),
+            (std::vector<std::string>{"created", "approved", "approved",
+                                      "executed"}));
   ExpectNoExecutedWithoutIntent(gw_.AuditRows());
 }
 
@@ -160,34 +104,34 @@ class UnreachableTest : public LifecycleTest {
 };
 
 TEST_F(UnreachableTest, AReleaseNeverSentKeepsTheApproval) {
-  const std::string id = Approved();
+  const std::string id = api_.Approved();
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto res = Execute(id);
+    auto res = api_.Execute("alice", id);
     ASSERT_EQ(res->status, 502) << res->body;
     EXPECT_EQ(Body(res)["reason"], "upstream_unreachable");
-    EXPECT_EQ(View(id)["status"], "approved");
+    EXPECT_EQ(api_.View(id)["status"], "approved");
   }
   int not_sent = 0;
   for (const json& r : gw_.AuditRows()) {
     not_sent += r["stage"] == "outcome" && r["outcome"] == "not_sent";
   }
   EXPECT_EQ(not_sent, 2);
-  EXPECT_EQ(Events(id), (std::vector<std::string>{
-                            "created", "approved", "approved", "executed",
-                            "restored", "executed", "restored"}));
+  EXPECT_EQ(api_.Events(id), (std::vector<std::string>{
+                                 "created", "approved", "approved", "executed",
+                                 "restored", "executed", "restored"}));
   ExpectNoExecutedWithoutIntent(gw_.AuditRows());
 }
 
 // Item 2: tightening a rule reaches approvals already granted or pending.
 TEST_F(LifecycleTest, ATightenedRuleReopensAnApprovedRequest) {
-  const std::string approved = Approved();
-  const std::string pending = Request("bob");
-  ASSERT_EQ(Decide("olga", pending, "approve")->status, 200);
+  const std::string approved = api_.Approved();
+  const std::string pending = api_.Request("bob");
+  ASSERT_EQ(api_.Decide("olga", pending, "approve")->status, 200);
   gw_.Reload({}, ProdNeeds(3, "telecom-ops"));
 
-  EXPECT_EQ(View(approved)["status"], "pending");
-  EXPECT_EQ(View(approved)["required"][0]["approvals"], 3);
-  auto refused = Execute(approved);
+  EXPECT_EQ(api_.View(approved)["status"], "pending");
+  EXPECT_EQ(api_.View(approved)["required"][0]["approvals"], 3);
+  auto refused = api_.Execute("alice", approved);
   ASSERT_EQ(refused->status, 409) << refused->body;
   EXPECT_EQ(Body(refused)["reason"], "approval_mismatch");
   const std::string detail = Body(refused)["detail"];
@@ -197,20 +141,22 @@ TEST_F(LifecycleTest, ATightenedRuleReopensAnApprovedRequest) {
   EXPECT_NE(detail.find("was 2"), std::string::npos) << detail;
   EXPECT_NE(detail.find("2 of 3"), std::string::npos) << detail;
   EXPECT_TRUE(upstream_.Received().empty());
-  EXPECT_EQ(Events(approved).back(), "reopened");
+  EXPECT_EQ(api_.Events(approved).back(), "reopened");
 
   // The pending one does not become approved with two.
-  EXPECT_EQ(Body(Decide("oscar", pending, "approve"))["status"], "pending");
+  EXPECT_EQ(Body(api_.Decide("oscar", pending, "approve"))["status"],
+            "pending");
   // A third vote meets the new requirement.
-  EXPECT_EQ(Body(Decide("otto", approved, "approve"))["status"], "approved");
-  EXPECT_EQ(Execute(approved)->status, 200);
+  EXPECT_EQ(Body(api_.Decide("otto", approved, "approve"))["status"],
+            "approved");
+  EXPECT_EQ(api_.Execute("alice", approved)->status, 200);
   EXPECT_EQ(upstream_.Received().size(), 1u);
 }
 
 TEST_F(LifecycleTest, ARuleIdReusedWithAnotherMeaningIsRecheckedToo) {
-  const std::string id = Approved();
+  const std::string id = api_.Approved();
   gw_.Reload({}, ProdNeeds(1, "net-ops"));
-  auto refused = Execute(id);
+  auto refused = api_.Execute("alice", id);
   ASSERT_EQ(refused->status, 409) << refused->body;
   EXPECT_EQ(Body(refused)["reason"], "approval_mismatch");
   const std::string detail = Body(refused)["detail"];
@@ -218,83 +164,142 @@ TEST_F(LifecycleTest, ARuleIdReusedWithAnotherMeaningIsRecheckedToo) {
             std::string::npos)
       << detail;
   EXPECT_TRUE(upstream_.Received().empty());
-  EXPECT_EQ(Body(Decide("nina", id, "approve"))["status"], "approved");
-  EXPECT_EQ(Execute(id)->status, 200);
+  EXPECT_EQ(Body(api_.Decide("nina", id, "approve"))["status"], "approved");
+  EXPECT_EQ(api_.Execute("alice", id)->status, 200);
 }
 
 TEST_F(LifecycleTest, AChangedRuleWhoseRequirementIsStillMetExecutes) {
-  const std::string id = Approved();
+  const std::string id = api_.Approved();
   // Same requirement, another selector: the votes still meet it.
   gw_.Reload({}, WithRule(kApprovalPolicy, R"("numbers":["+1415*"],
    "approval")",
                           R"("numbers":["+14156*"],
    "approval")"));
-  EXPECT_EQ(Execute(id)->status, 200);
+  EXPECT_EQ(api_.Execute("alice", id)->status, 200);
 }
 
 // Item 3: an offboarded approver's vote no longer counts.
 TEST_F(LifecycleTest, AnOffboardedApproversVoteNoLongerCounts) {
-  const std::string pending = Request();
-  ASSERT_EQ(Decide("olga", pending, "approve")->status, 200);
-  const std::string approved = Request("bob");
-  ASSERT_EQ(Decide("olga", approved, "approve")->status, 200);
-  ASSERT_EQ(Decide("oscar", approved, "approve")->status, 200);
+  const std::string pending = api_.Request();
+  ASSERT_EQ(api_.Decide("olga", pending, "approve")->status, 200);
+  const std::string approved = api_.Request("bob");
+  ASSERT_EQ(api_.Decide("olga", approved, "approve")->status, 200);
+  ASSERT_EQ(api_.Decide("oscar", approved, "approve")->status, 200);
 
   gw_.RemoveUser("olga");
   gw_.Reload({}, kApprovalPolicy);
 
   // oscar's vote alone is one of two.
-  EXPECT_EQ(Body(Decide("oscar", pending, "approve"))["status"], "pending");
-  EXPECT_EQ(View(approved, "bob")["status"], "pending");
-  auto refused = Execute(approved, "bob");
+  EXPECT_EQ(Body(api_.Decide("oscar", pending, "approve"))["status"],
+            "pending");
+  EXPECT_EQ(api_.View(approved, "bob")["status"], "pending");
+  auto refused = api_.Execute("bob", approved);
   ASSERT_EQ(refused->status, 409) << refused->body;
   EXPECT_EQ(Body(refused)["reason"], "approval_mismatch");
   EXPECT_NE(Body(refused)["detail"].get<std::string>().find("1 of 2"),
             std::string::npos);
   EXPECT_TRUE(upstream_.Received().empty());
-  EXPECT_EQ(Body(Decide("otto", pending, "approve"))["status"], "approved");
-  EXPECT_EQ(Execute(pending)->status, 200);
+  EXPECT_EQ(Body(api_.Decide("otto", pending, "approve"))["status"],
+            "approved");
+  EXPECT_EQ(api_.Execute("alice", pending)->status, 200);
   EXPECT_EQ(upstream_.Received().size(), 1u);
 }
 
 TEST_F(LifecycleTest, AnApproverMovedOutOfTheGroupNoLongerCounts) {
-  const std::string id = Approved();
+  const std::string id = api_.Approved();
   gw_.Reload({{"oscar", {"support"}}}, kApprovalPolicy);
-  EXPECT_EQ(Execute(id)->status, 409);
-  EXPECT_EQ(View(id)["status"], "pending");
+  EXPECT_EQ(api_.Execute("alice", id)->status, 409);
+  EXPECT_EQ(api_.View(id)["status"], "pending");
   EXPECT_TRUE(upstream_.Received().empty());
+}
+
+// A reload that lowers a requirement promotes a pending request at once: the
+// status shown and the execution count against the current config, without
+// waiting for a vote that is no longer needed.
+TEST_F(LifecycleTest, ALoweredRequirementApprovesAPendingRequestAtOnce) {
+  const std::string id = api_.Request();
+  ASSERT_EQ(Body(api_.Decide("olga", id, "approve"))["status"], "pending");
+  gw_.Reload({}, ProdNeeds(1, "telecom-ops"));
+
+  const json view = api_.View(id);
+  EXPECT_EQ(view["status"], "approved") << view.dump();
+  EXPECT_EQ(view["required"][0]["approvals"], 1);
+  EXPECT_FALSE(view["execute_before"].is_null()) << view.dump();
+  auto exec = api_.Execute("alice", id);
+  ASSERT_EQ(exec->status, 200) << exec->body;
+  EXPECT_EQ(upstream_.Received().size(), 1u);
+  const std::vector<std::string> events = api_.Events(id);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events[events.size() - 2], "approved");  // by the gateway
+  EXPECT_EQ(events.back(), "executed");
+}
+
+// ?status= selects by the status the caller sees (recounted against the
+// current config), not the one last stored.
+TEST_F(LifecycleTest, TheListFiltersOnTheRecountedStatus) {
+  const auto ids = [&](const std::string& status) {
+    std::set<std::string> out;
+    const json page = Body(
+        gw_.Client().Get("/v1/approvals?status=" + status, api_.As("carol")));
+    for (const json& a : page["approvals"]) {
+      EXPECT_EQ(a["status"], status) << a.dump();
+      out.insert(a["id"].get<std::string>());
+    }
+    return out;
+  };
+  const std::string approved = api_.Approved();
+  const std::string pending = api_.Request("bob");
+  ASSERT_EQ(api_.Decide("olga", pending, "approve")->status, 200);
+
+  // Three needed now: the approved request is shown pending again.
+  gw_.Reload({}, ProdNeeds(3, "telecom-ops"));
+  EXPECT_EQ(ids("pending"), (std::set<std::string>{approved, pending}));
+  EXPECT_TRUE(ids("approved").empty());
+
+  // One needed now: both are approved.
+  gw_.Reload({}, ProdNeeds(1, "telecom-ops"));
+  EXPECT_EQ(ids("approved"), (std::set<std::string>{approved, pending}));
+  EXPECT_TRUE(ids("pending").empty());
 }
 
 // Revoke: eligible approvers, admins and auditors; the requester is told.
 TEST_F(LifecycleTest, ApproversAndAuditorsRevokeOthersAreRefused) {
-  const std::string pending = Request();
-  EXPECT_EQ(Decide("alice", pending, "revoke", R"({"reason":"x"})")->status,
-            403);
-  EXPECT_EQ(Decide("mallory", pending, "revoke", R"({"reason":"x"})")->status,
-            403);
-  EXPECT_EQ(Decide("nina", pending, "revoke", R"({"reason":"x"})")->status,
+  const std::string pending = api_.Request();
+  EXPECT_EQ(
+      api_.Decide("alice", pending, "revoke", R"({"reason":"x"})")->status,
+      403);
+  EXPECT_EQ(
+      api_.Decide("mallory", pending, "revoke", R"({"reason":"x"})")->status,
+      403);
+  EXPECT_EQ(api_.Decide("nina", pending, "revoke", R"({"reason":"x"})")->status,
             403);  // net-ops does not decide on prod-needs-two
-  EXPECT_EQ(Decide("oscar", pending, "revoke")->status, 400);  // no reason
-  auto revoked = Decide("oscar", pending, "revoke",
-                        R"({"reason":"customer called back"})");
+  EXPECT_EQ(api_.Decide("oscar", pending, "revoke")->status, 400);  // no reason
+  auto revoked = api_.Decide("oscar", pending, "revoke",
+                             R"({"reason":"customer called back"})");
   ASSERT_EQ(revoked->status, 200) << revoked->body;
   EXPECT_EQ(Body(revoked)["status"], "revoked");
   EXPECT_EQ(Body(revoked)["closed_by"], "oscar");
   EXPECT_EQ(Body(revoked)["closed_reason"], "customer called back");
-  auto again = Decide("olga", pending, "revoke", R"({"reason":"x"})");
+  auto again = api_.Decide("olga", pending, "revoke", R"({"reason":"x"})");
   EXPECT_EQ(again->status, 409);
 
-  const std::string approved = Approved();
+  const std::string approved = api_.Approved();
   ASSERT_EQ(
-      Decide("carol", approved, "revoke", R"({"reason":"audit hold"})")->status,
+      api_.Decide("carol", approved, "revoke", R"({"reason":"audit hold"})")
+          ->status,
       200);  // an auditor
-  auto exec = Execute(approved);
-  EXPECT_NE(exec->status, 200);
-  EXPECT_EQ(Body(exec)["reason"], "approval_cancelled");
+  // Refused as revoked, naming who revoked it and why, not as cancelled.
+  auto exec = api_.Execute("alice", approved);
+  EXPECT_EQ(exec->status, 409);
+  EXPECT_EQ(Body(exec)["reason"], "approval_revoked");
+  EXPECT_NE(Body(exec)["detail"].get<std::string>().find(
+                "revoked by carol: audit hold"),
+            std::string::npos)
+      << exec->body;
 
-  const std::string executed = Approved();
-  ASSERT_EQ(Execute(executed)->status, 200);
-  auto late = Decide("olga", executed, "revoke", R"({"reason":"x"})");
+  const std::string executed = api_.Approved();
+  ASSERT_EQ(api_.Execute("alice", executed)->status, 200);
+  auto late = api_.Decide("olga", executed, "revoke", R"({"reason":"x"})");
   EXPECT_EQ(late->status, 409);
   EXPECT_EQ(Body(late)["reason"], "approval_not_pending");
   EXPECT_EQ(upstream_.Received().size(), 1u);
@@ -320,11 +325,11 @@ TEST_F(LifecycleTest, ReloadThatTightensARuleWhileReleasesRun) {
   for (int i = 0; i < kApprovals; ++i) {
     const std::string requester = i % 2 == 0 ? "alice" : "bob";
     auto res = gw_.Client().Delete(
-        ReleasePath("+1415666" + std::to_string(1000 + i)), As(requester));
+        ReleasePath("+1415666" + std::to_string(1000 + i)), api_.As(requester));
     ASSERT_EQ(res->status, 202);
     const std::string id = Body(res)["approval"]["id"];
-    ASSERT_EQ(Decide("olga", id, "approve")->status, 200);
-    ASSERT_EQ(Decide("oscar", id, "approve")->status, 200);
+    ASSERT_EQ(api_.Decide("olga", id, "approve")->status, 200);
+    ASSERT_EQ(api_.Decide("oscar", id, "approve")->status, 200);
     ids.push_back(id);
   }
   upstream_.SetReply({.delay = std::chrono::milliseconds(20)});
@@ -333,7 +338,7 @@ TEST_F(LifecycleTest, ReloadThatTightensARuleWhileReleasesRun) {
   auto run = [&](int first) {
     for (int i = first; i < kApprovals; i += 3) {
       const std::string requester = i % 2 == 0 ? "alice" : "bob";
-      httplib::Headers h = As(requester);
+      httplib::Headers h = api_.As(requester);
       h.emplace("X-Approval-Id", ids[i]);
       const bool after = reloaded.load();
       auto res = gw_.Client().Delete(
@@ -357,7 +362,7 @@ TEST_F(LifecycleTest, ReloadThatTightensARuleWhileReleasesRun) {
   // upstream saw exactly one DELETE per executed approval.
   std::size_t executed = 0;
   for (const std::string& id : ids) {
-    const std::string status = View(id, "carol")["status"];
+    const std::string status = api_.View(id, "carol")["status"];
     EXPECT_TRUE(status == "executed" || status == "pending") << status;
     executed += status == "executed";
   }

@@ -10,6 +10,7 @@
 #include "gateway/ops/metrics.h"
 #include "gateway/pipeline/pipeline.h"
 #include "gateway/upstream/http_upstream.h"
+#include "tests/support/approval_client.h"
 #include "tests/support/harness.h"
 
 namespace agni::testing {
@@ -20,53 +21,17 @@ using nlohmann::json;
 constexpr const char* kProd = "+14156660100";   // prod-needs-two only
 constexpr const char* kSales = "+14155550123";  // both approval rules
 
-json Body(const httplib::Result& res) {
-  return json::parse(res->body, nullptr, false);
-}
-
 class ApprovalTest : public ::testing::Test {
  protected:
-  httplib::Headers As(const std::string& user) {
-    return Bearer(gw_.User(user).token);
-  }
   httplib::Headers Executing(const std::string& user, const std::string& id) {
-    httplib::Headers h = As(user);
+    httplib::Headers h = api_.As(user);
     h.emplace("X-Approval-Id", id);
     return h;
-  }
-  httplib::Result Release(const std::string& user,
-                          const std::string& number = kProd) {
-    return gw_.Client().Delete(ReleasePath(number), As(user));
-  }
-  // Requests approval as `user` and returns the new id.
-  std::string Request(const std::string& user = "alice",
-                      const std::string& number = kProd) {
-    auto res = Release(user, number);
-    EXPECT_TRUE(res);
-    if (!res) return "";
-    EXPECT_EQ(res->status, 202) << res->body;
-    return Body(res)["approval"]["id"].get<std::string>();
-  }
-  httplib::Result Decide(const std::string& user, const std::string& id,
-                         const std::string& action,
-                         const std::string& body = "") {
-    return gw_.Client().Post("/v1/approvals/" + id + "/" + action, As(user),
-                             body, "application/json");
-  }
-  httplib::Result Execute(const std::string& user, const std::string& id,
-                          const std::string& number = kProd) {
-    return gw_.Client().Delete(ReleasePath(number), Executing(user, id));
   }
   std::string Reason(const httplib::Result& res) {
     return Body(res).value("reason", "");
   }
-  std::vector<json> ApprovalRows() {
-    std::vector<json> out;
-    for (json& r : gw_.AuditRows()) {
-      if (r["stage"] == "approval") out.push_back(std::move(r));
-    }
-    return out;
-  }
+  std::vector<json> ApprovalRows() { return api_.Rows("approval"); }
   std::size_t DeletesReceived() { return upstream_.Received().size(); }
 
   FakeUpstream upstream_;
@@ -77,10 +42,11 @@ class ApprovalTest : public ::testing::Test {
     o.clock = clock_.Function();
     return o;
   }()};
+  ApprovalClient api_{gw_};
 };
 
 TEST_F(ApprovalTest, ReleaseNeedingApprovalIs202WithLocationAndRepeatsReuseIt) {
-  auto res = Release("alice");
+  auto res = api_.Release("alice");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 202) << res->body;
   const json body = Body(res);
@@ -98,12 +64,12 @@ TEST_F(ApprovalTest, ReleaseNeedingApprovalIs202WithLocationAndRepeatsReuseIt) {
   EXPECT_FALSE(a["expires_at"].get<std::string>().empty());
 
   for (int i = 0; i < 2; ++i) {
-    auto again = Release("alice");
+    auto again = api_.Release("alice");
     ASSERT_EQ(again->status, 202);
     EXPECT_EQ(Body(again)["approval"]["id"], id) << "no duplicate requests";
   }
   // Another requester for the same number gets their own request.
-  EXPECT_NE(Request("bob"), id);
+  EXPECT_NE(api_.Request("bob"), id);
   EXPECT_EQ(DeletesReceived(), 0u);
 
   const auto rows = ApprovalRows();
@@ -123,23 +89,24 @@ TEST_F(ApprovalTest, ReleaseNeedingApprovalIs202WithLocationAndRepeatsReuseIt) {
 
 TEST_F(ApprovalTest,
        TwoApprovalsThenOneExecutionWithTheRealKeyAndTheWholeStoryAudited) {
-  const std::string id = Request();
-  auto first = Decide("olga", id, "approve", R"({"reason":"ticket OPS-1"})");
+  const std::string id = api_.Request();
+  auto first =
+      api_.Decide("olga", id, "approve", R"({"reason":"ticket OPS-1"})");
   ASSERT_EQ(first->status, 200) << first->body;
   EXPECT_EQ(Body(first)["status"], "pending");
-  auto early = Execute("alice", id);
+  auto early = api_.Execute("alice", id);
   EXPECT_EQ(early->status, 409);
   EXPECT_EQ(Reason(early), "approval_pending");
 
-  auto second = Decide("oscar", id, "approve");
+  auto second = api_.Decide("oscar", id, "approve");
   ASSERT_EQ(second->status, 200) << second->body;
   EXPECT_EQ(Body(second)["status"], "approved");
   EXPECT_FALSE(Body(second)["execute_before"].is_null());
 
-  auto done = Execute("alice", id);
+  auto done = api_.Execute("alice", id);
   ASSERT_EQ(done->status, 200) << done->body;
   EXPECT_EQ(Body(done)["success"], true);
-  auto again = Execute("alice", id);
+  auto again = api_.Execute("alice", id);
   EXPECT_EQ(again->status, 409);
   EXPECT_EQ(Reason(again), "approval_used");
 
@@ -179,39 +146,41 @@ TEST_F(ApprovalTest,
 }
 
 TEST_F(ApprovalTest, RequesterNeverCountsEvenInsideTheApproverGroup) {
-  const std::string id = Request("otto");  // support and telecom-ops
-  auto self = Decide("otto", id, "approve");
+  const std::string id = api_.Request("otto");  // support and telecom-ops
+  auto self = api_.Decide("otto", id, "approve");
   EXPECT_EQ(self->status, 403);
   EXPECT_EQ(Reason(self), "self_approval");
-  auto self_deny = Decide("otto", id, "deny", R"({"reason":"x"})");
+  auto self_deny = api_.Decide("otto", id, "deny", R"({"reason":"x"})");
   EXPECT_EQ(self_deny->status, 403);
-  auto view = gw_.Client().Get("/v1/approvals/" + id, As("otto"));
+  auto view = gw_.Client().Get("/v1/approvals/" + id, api_.As("otto"));
   EXPECT_EQ(Body(view)["eligible_approvers"], json({"olga", "oscar"}));
   EXPECT_EQ(Body(view)["approvals"], json::array());
 }
 
 TEST_F(ApprovalTest, OnePersonCountsOnce) {
-  const std::string id = Request();
-  ASSERT_EQ(Decide("olga", id, "approve")->status, 200);
-  auto twice = Decide("olga", id, "approve");
+  const std::string id = api_.Request();
+  ASSERT_EQ(api_.Decide("olga", id, "approve")->status, 200);
+  auto twice = api_.Decide("olga", id, "approve");
   EXPECT_EQ(twice->status, 409);
   EXPECT_EQ(Reason(twice), "duplicate_approval");
-  auto view = gw_.Client().Get("/v1/approvals/" + id, As("alice"));
+  auto view = gw_.Client().Get("/v1/approvals/" + id, api_.As("alice"));
   EXPECT_EQ(Body(view)["status"], "pending");
   EXPECT_EQ(Body(view)["approvals"].size(), 1u);
 }
 
 TEST_F(ApprovalTest, OutsidersCannotDecideOrReadButAuditorsCanRead) {
-  const std::string id = Request();
-  auto decide = Decide("mallory", id, "approve");
+  const std::string id = api_.Request();
+  auto decide = api_.Decide("mallory", id, "approve");
   EXPECT_EQ(decide->status, 403);
   EXPECT_EQ(Reason(decide), "not_eligible");
-  auto read = gw_.Client().Get("/v1/approvals/" + id, As("mallory"));
+  auto read = gw_.Client().Get("/v1/approvals/" + id, api_.As("mallory"));
   EXPECT_EQ(read->status, 403);
   EXPECT_EQ(Reason(read), "forbidden");
-  EXPECT_EQ(gw_.Client().Get("/v1/approvals/" + id, As("carol"))->status, 200);
-  EXPECT_EQ(gw_.Client().Get("/v1/approvals/" + id, As("olga"))->status, 200);
-  auto unknown = gw_.Client().Get("/v1/approvals/apr_nope", As("olga"));
+  EXPECT_EQ(gw_.Client().Get("/v1/approvals/" + id, api_.As("carol"))->status,
+            200);
+  EXPECT_EQ(gw_.Client().Get("/v1/approvals/" + id, api_.As("olga"))->status,
+            200);
+  auto unknown = gw_.Client().Get("/v1/approvals/apr_nope", api_.As("olga"));
   EXPECT_EQ(unknown->status, 404);
   EXPECT_EQ(gw_.Client().Get("/v1/approvals/" + id)->status, 401);
   // Every refusal is audited with the approval it was about.
@@ -226,60 +195,61 @@ TEST_F(ApprovalTest, OutsidersCannotDecideOrReadButAuditorsCanRead) {
 }
 
 TEST_F(ApprovalTest, ApproverRemovedFromTheGroupBeforeDecidingIsNotEligible) {
-  const std::string id = Request();
+  const std::string id = api_.Request();
   gw_.Reload({{"olga", {"support"}}, {"bob", {"telecom-ops"}}},
              kApprovalPolicy);
-  auto res = Decide("olga", id, "approve");
+  auto res = api_.Decide("olga", id, "approve");
   EXPECT_EQ(res->status, 403);
   EXPECT_EQ(Reason(res), "not_eligible");
-  EXPECT_EQ(Decide("bob", id, "approve")->status, 200);
+  EXPECT_EQ(api_.Decide("bob", id, "approve")->status, 200);
 }
 
 TEST_F(ApprovalTest, OneDenyEndsTheRequest) {
-  const std::string id = Request();
-  ASSERT_EQ(Decide("olga", id, "approve")->status, 200);
-  auto no_reason = Decide("oscar", id, "deny");
+  const std::string id = api_.Request();
+  ASSERT_EQ(api_.Decide("olga", id, "approve")->status, 200);
+  auto no_reason = api_.Decide("oscar", id, "deny");
   EXPECT_EQ(no_reason->status, 400);
-  auto bad_body = Decide("oscar", id, "deny", "{not json");
+  auto bad_body = api_.Decide("oscar", id, "deny", "{not json");
   EXPECT_EQ(bad_body->status, 400);
   auto deny =
-      Decide("oscar", id, "deny", R"({"reason":"customer still active"})");
+      api_.Decide("oscar", id, "deny", R"({"reason":"customer still active"})");
   ASSERT_EQ(deny->status, 200) << deny->body;
   EXPECT_EQ(Body(deny)["status"], "denied");
   EXPECT_EQ(Body(deny)["denials"][0]["reason"], "customer still active");
-  auto late = Decide("otto", id, "approve");
+  auto late = api_.Decide("otto", id, "approve");
   EXPECT_EQ(late->status, 409);
   EXPECT_EQ(Reason(late), "approval_not_pending");
-  auto exec = Execute("alice", id);
+  auto exec = api_.Execute("alice", id);
   EXPECT_EQ(exec->status, 403);
   EXPECT_EQ(Reason(exec), "approval_denied");
   // A new request can be made after a denial.
-  EXPECT_NE(Request(), id);
+  EXPECT_NE(api_.Request(), id);
   EXPECT_EQ(DeletesReceived(), 0u);
 }
 
 TEST_F(ApprovalTest,
        PendingExpiresAfterTtlAndApprovedExpiresAfterExecuteWithin) {
-  const std::string pending = Request();
-  ASSERT_EQ(Decide("olga", pending, "approve")->status, 200);
+  const std::string pending = api_.Request();
+  ASSERT_EQ(api_.Decide("olga", pending, "approve")->status, 200);
   clock_.Advance(std::chrono::hours(24));
-  auto late = Decide("oscar", pending, "approve");
+  auto late = api_.Decide("oscar", pending, "approve");
   EXPECT_EQ(late->status, 409);
   EXPECT_EQ(Reason(late), "approval_not_pending");
-  EXPECT_EQ(
-      Body(gw_.Client().Get("/v1/approvals/" + pending, As("alice")))["status"],
-      "expired");
+  EXPECT_EQ(Body(gw_.Client().Get("/v1/approvals/" + pending,
+                                  api_.As("alice")))["status"],
+            "expired");
 
-  const std::string approved = Request();
+  const std::string approved = api_.Request();
   EXPECT_NE(approved, pending);
-  ASSERT_EQ(Decide("olga", approved, "approve")->status, 200);
-  ASSERT_EQ(Decide("oscar", approved, "approve")->status, 200);
+  ASSERT_EQ(api_.Decide("olga", approved, "approve")->status, 200);
+  ASSERT_EQ(api_.Decide("oscar", approved, "approve")->status, 200);
   clock_.Advance(std::chrono::minutes(59));
   // Still inside execute_within: listing does not expire it.
-  auto list = gw_.Client().Get("/v1/approvals?status=approved", As("alice"));
+  auto list =
+      gw_.Client().Get("/v1/approvals?status=approved", api_.As("alice"));
   ASSERT_EQ(Body(list)["approvals"].size(), 1u);
   clock_.Advance(std::chrono::minutes(1));
-  auto exec = Execute("alice", approved);
+  auto exec = api_.Execute("alice", approved);
   EXPECT_EQ(exec->status, 409);
   EXPECT_EQ(Reason(exec), "approval_expired");
   EXPECT_EQ(DeletesReceived(), 0u);
@@ -298,17 +268,17 @@ TEST_F(ApprovalTest,
 }
 
 TEST_F(ApprovalTest, ExecutionIsBoundToRequesterNumberAndStillValidPolicy) {
-  const std::string id = Request();
-  ASSERT_EQ(Decide("olga", id, "approve")->status, 200);
-  ASSERT_EQ(Decide("oscar", id, "approve")->status, 200);
+  const std::string id = api_.Request();
+  ASSERT_EQ(api_.Decide("olga", id, "approve")->status, 200);
+  ASSERT_EQ(api_.Decide("oscar", id, "approve")->status, 200);
 
-  auto other_user = Execute("bob", id);
+  auto other_user = api_.Execute("bob", id);
   EXPECT_EQ(other_user->status, 409);
   EXPECT_EQ(Reason(other_user), "approval_mismatch");
-  auto other_number = Execute("alice", id, "+14156660101");
+  auto other_number = api_.Execute("alice", id, "+14156660101");
   EXPECT_EQ(other_number->status, 409);
   EXPECT_EQ(Reason(other_number), "approval_mismatch");
-  auto junk = Execute("alice", "apr_does_not_exist");
+  auto junk = api_.Execute("alice", "apr_does_not_exist");
   EXPECT_EQ(junk->status, 409);
   EXPECT_EQ(Reason(junk), "approval_mismatch");
 
@@ -318,29 +288,29 @@ TEST_F(ApprovalTest, ExecutionIsBoundToRequesterNumberAndStillValidPolicy) {
       with_deny.find("[") + 1,
       R"({"id":"freeze","effect":"deny","numbers":["+14156660100"]},)");
   gw_.Reload({}, with_deny);
-  auto denied = Execute("alice", id);
+  auto denied = api_.Execute("alice", id);
   EXPECT_EQ(denied->status, 403);
   EXPECT_EQ(Reason(denied), "policy_denied");
   // The requester removed from the rule's groups: no longer this approval.
   gw_.Reload({{"alice", {"contractors"}}}, kApprovalPolicy);
-  EXPECT_EQ(Execute("alice", id)->status, 403);
+  EXPECT_EQ(api_.Execute("alice", id)->status, 403);
   EXPECT_EQ(DeletesReceived(), 0u);
   // Restored: the approval is still usable, once.
   gw_.Reload({{"alice", {"support"}}}, kApprovalPolicy);
-  EXPECT_EQ(Execute("alice", id)->status, 200);
+  EXPECT_EQ(api_.Execute("alice", id)->status, 200);
   EXPECT_EQ(DeletesReceived(), 1u);
 }
 
 TEST_F(ApprovalTest, TwoConcurrentExecutionsForwardExactlyOneDelete) {
   upstream_.SetReply({.delay = std::chrono::milliseconds(200)});
-  const std::string id = Request();
-  ASSERT_EQ(Decide("olga", id, "approve")->status, 200);
-  ASSERT_EQ(Decide("oscar", id, "approve")->status, 200);
+  const std::string id = api_.Request();
+  ASSERT_EQ(api_.Decide("olga", id, "approve")->status, 200);
+  ASSERT_EQ(api_.Decide("oscar", id, "approve")->status, 200);
   std::promise<void> go;
   std::shared_future<void> start = go.get_future().share();
   auto run = [&] {
     start.wait();
-    auto res = Execute("alice", id);
+    auto res = api_.Execute("alice", id);
     return res ? std::make_pair(res->status, Reason(res))
                : std::make_pair(0, std::string());
   };
@@ -355,13 +325,13 @@ TEST_F(ApprovalTest, TwoConcurrentExecutionsForwardExactlyOneDelete) {
 }
 
 TEST_F(ApprovalTest, AnExecutionThatCannotBeSentKeepsTheApproval) {
-  const std::string id = Request();
-  ASSERT_EQ(Decide("olga", id, "approve")->status, 200);
-  ASSERT_EQ(Decide("oscar", id, "approve")->status, 200);
+  const std::string id = api_.Request();
+  ASSERT_EQ(api_.Decide("olga", id, "approve")->status, 200);
+  ASSERT_EQ(api_.Decide("oscar", id, "approve")->status, 200);
   upstream_.SetReply({.delay = std::chrono::milliseconds(1500)});
   // nina may release any number directly; hers is in flight first.
   auto nina = std::async(std::launch::async, [&] {
-    auto res = gw_.Client().Delete(ReleasePath(kProd), As("nina"));
+    auto res = gw_.Client().Delete(ReleasePath(kProd), api_.As("nina"));
     return res ? res->status : 0;
   });
   bool in_flight = false;
@@ -372,14 +342,14 @@ TEST_F(ApprovalTest, AnExecutionThatCannotBeSentKeepsTheApproval) {
     if (!in_flight) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   ASSERT_TRUE(in_flight);
-  auto blocked = Execute("alice", id);
+  auto blocked = api_.Execute("alice", id);
   EXPECT_EQ(blocked->status, 409);
   EXPECT_EQ(Reason(blocked), "release_in_flight");
   EXPECT_EQ(nina.get(), 200);
-  auto view = gw_.Client().Get("/v1/approvals/" + id, As("alice"));
+  auto view = gw_.Client().Get("/v1/approvals/" + id, api_.As("alice"));
   EXPECT_EQ(Body(view)["status"], "approved");
   upstream_.SetReply({});
-  EXPECT_EQ(Execute("alice", id)->status, 200);
+  EXPECT_EQ(api_.Execute("alice", id)->status, 200);
   EXPECT_EQ(DeletesReceived(), 2u);
   std::vector<std::string> events;
   for (const json& r : ApprovalRows()) events.push_back(r["outcome"]);
@@ -388,54 +358,56 @@ TEST_F(ApprovalTest, AnExecutionThatCannotBeSentKeepsTheApproval) {
 }
 
 TEST_F(ApprovalTest, PendingApprovalSurvivesARestartAndStaysDecidable) {
-  const std::string id = Request();
-  ASSERT_EQ(Decide("olga", id, "approve")->status, 200);
+  const std::string id = api_.Request();
+  ASSERT_EQ(api_.Decide("olga", id, "approve")->status, 200);
   gw_.Stop();
   gw_.Start();
-  auto view = gw_.Client().Get("/v1/approvals/" + id, As("alice"));
+  auto view = gw_.Client().Get("/v1/approvals/" + id, api_.As("alice"));
   ASSERT_EQ(view->status, 200);
   EXPECT_EQ(Body(view)["status"], "pending");
   EXPECT_EQ(Body(view)["approvals"][0]["user"], "olga");
   EXPECT_EQ(MetricValue(gw_.Metrics(), "agni_gateway_approvals_pending"), 1);
-  EXPECT_EQ(Body(Release("alice"))["approval"]["id"], id);
-  EXPECT_EQ(Decide("olga", id, "approve")->status, 409);  // still counted once
-  ASSERT_EQ(Decide("oscar", id, "approve")->status, 200);
-  EXPECT_EQ(Execute("alice", id)->status, 200);
+  EXPECT_EQ(Body(api_.Release("alice"))["approval"]["id"], id);
+  EXPECT_EQ(api_.Decide("olga", id, "approve")->status,
+            409);  // still counted once
+  ASSERT_EQ(api_.Decide("oscar", id, "approve")->status, 200);
+  EXPECT_EQ(api_.Execute("alice", id)->status, 200);
   EXPECT_EQ(DeletesReceived(), 1u);
 }
 
 TEST_F(ApprovalTest, OnlyTheRequesterCancels) {
-  const std::string id = Request();
-  auto other = Decide("bob", id, "cancel");
+  const std::string id = api_.Request();
+  auto other = api_.Decide("bob", id, "cancel");
   EXPECT_EQ(other->status, 403);
-  auto cancel = Decide("alice", id, "cancel", R"({"reason":"wrong number"})");
+  auto cancel =
+      api_.Decide("alice", id, "cancel", R"({"reason":"wrong number"})");
   ASSERT_EQ(cancel->status, 200);
   EXPECT_EQ(Body(cancel)["status"], "cancelled");
-  EXPECT_EQ(Reason(Decide("olga", id, "approve")), "approval_not_pending");
-  EXPECT_EQ(Reason(Execute("alice", id)), "approval_cancelled");
-  EXPECT_EQ(Decide("alice", id, "cancel")->status, 409);
+  EXPECT_EQ(Reason(api_.Decide("olga", id, "approve")), "approval_not_pending");
+  EXPECT_EQ(Reason(api_.Execute("alice", id)), "approval_cancelled");
+  EXPECT_EQ(api_.Decide("alice", id, "cancel")->status, 409);
 }
 
 TEST_F(ApprovalTest, EveryMatchingRequirementMustBeMet) {
-  const std::string id = Request("alice", kSales);
-  auto view = Body(gw_.Client().Get("/v1/approvals/" + id, As("alice")));
+  const std::string id = api_.Request("alice", kSales);
+  auto view = Body(gw_.Client().Get("/v1/approvals/" + id, api_.As("alice")));
   ASSERT_EQ(view["required"].size(), 2u);
   EXPECT_EQ(view["eligible_approvers"],
             json({"olga", "oscar", "otto", "nina"}));
-  ASSERT_EQ(Decide("olga", id, "approve")->status, 200);
-  auto two = Decide("oscar", id, "approve");
+  ASSERT_EQ(api_.Decide("olga", id, "approve")->status, 200);
+  auto two = api_.Decide("oscar", id, "approve");
   EXPECT_EQ(Body(two)["status"], "pending");  // net-ops still missing
-  auto three = Decide("nina", id, "approve");
+  auto three = api_.Decide("nina", id, "approve");
   EXPECT_EQ(Body(three)["status"], "approved");
-  EXPECT_EQ(Execute("alice", id, kSales)->status, 200);
+  EXPECT_EQ(api_.Execute("alice", id, kSales)->status, 200);
 }
 
 TEST_F(ApprovalTest, ListShowsOwnRequestsAndThoseTheCallerMayDecide) {
-  const std::string mine = Request("alice");
-  const std::string sales = Request("bob", kSales);
+  const std::string mine = api_.Request("alice");
+  const std::string sales = api_.Request("bob", kSales);
   auto ids = [&](const std::string& user, const std::string& query) {
     std::set<std::string> out;
-    auto res = gw_.Client().Get("/v1/approvals" + query, As(user));
+    auto res = gw_.Client().Get("/v1/approvals" + query, api_.As(user));
     EXPECT_EQ(res->status, 200);
     const json body = Body(res);
     for (const json& a : body["approvals"]) out.insert(a["id"]);
@@ -448,23 +420,25 @@ TEST_F(ApprovalTest, ListShowsOwnRequestsAndThoseTheCallerMayDecide) {
   EXPECT_EQ(ids("mallory", ""), std::set<std::string>{});
   EXPECT_EQ(ids("carol", ""), (std::set<std::string>{mine, sales}));
   EXPECT_EQ(ids("alice", "?status=approved"), std::set<std::string>{});
-  EXPECT_EQ(gw_.Client().Get("/v1/approvals?status=bogus", As("alice"))->status,
-            400);
-  EXPECT_EQ(gw_.Client().Delete("/v1/approvals", As("alice"))->status, 405);
+  EXPECT_EQ(
+      gw_.Client().Get("/v1/approvals?status=bogus", api_.As("alice"))->status,
+      400);
+  EXPECT_EQ(gw_.Client().Delete("/v1/approvals", api_.As("alice"))->status,
+            405);
 }
 
 TEST_F(ApprovalTest, DecisionBodiesAreBounded) {
-  const std::string id = Request();
+  const std::string id = api_.Request();
   const std::string long_reason =
       R"({"reason":")" + std::string(1001, 'x') + R"("})";
-  auto too_long = Decide("olga", id, "approve", long_reason);
+  auto too_long = api_.Decide("olga", id, "approve", long_reason);
   EXPECT_EQ(too_long->status, 400);
-  auto huge = Decide("olga", id, "approve", std::string(100 * 1024, 'x'));
+  auto huge = api_.Decide("olga", id, "approve", std::string(100 * 1024, 'x'));
   ASSERT_TRUE(huge);
   EXPECT_EQ(huge->status, 413);
-  auto unknown_key = Decide("olga", id, "approve", R"({"why":"x"})");
+  auto unknown_key = api_.Decide("olga", id, "approve", R"({"why":"x"})");
   EXPECT_EQ(unknown_key->status, 400);
-  auto view = gw_.Client().Get("/v1/approvals/" + id, As("alice"));
+  auto view = gw_.Client().Get("/v1/approvals/" + id, api_.As("alice"));
   EXPECT_EQ(Body(view)["approvals"], json::array());
 }
 

@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "tests/support/approval_client.h"
 #include "tests/support/harness.h"
 
 namespace agni::testing {
@@ -12,7 +13,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kProd = "+14156660100";  // prod-needs-two
+constexpr const char* kProd = kProdNumber;
 
 // prod-needs-two with a required, patterned justification.
 constexpr const char* kReasonPolicy = R"({"rules":[
@@ -24,10 +25,6 @@ constexpr const char* kReasonPolicy = R"({"rules":[
   {"id":"support-prod","effect":"allow","groups":["support"],"numbers":["+1415*"]}
 ]})";
 
-json Body(const httplib::Result& res) {
-  return json::parse(res->body, nullptr, false);
-}
-
 class ApprovalsApiTest : public ::testing::Test {
  protected:
   void Start(json approvals_config = nullptr,
@@ -38,31 +35,20 @@ class ApprovalsApiTest : public ::testing::Test {
     o.policy_json = std::move(policy);
     gw_ = std::make_unique<GatewayHarness>(std::move(o));
   }
-  httplib::Headers As(const std::string& user) {
-    return Bearer(gw_->User(user).token);
-  }
+  ApprovalClient Api() const { return ApprovalClient(*gw_); }
+  httplib::Headers As(const std::string& user) { return Api().As(user); }
   httplib::Result Release(const std::string& user, const std::string& number,
                           httplib::Headers extra = {}) {
-    httplib::Headers h = As(user);
-    h.insert(extra.begin(), extra.end());
-    return gw_->Client().Delete(ReleasePath(number), h);
+    return Api().Release(user, number, extra);
   }
   // Requests approval as alice for `number`; returns the new id.
   std::string Request(const std::string& number) {
-    auto res = Release("alice", number);
-    EXPECT_TRUE(res && res->status == 202) << (res ? res->body : "");
-    return res ? Body(res)["approval"]["id"].get<std::string>() : "";
+    return Api().Request("alice", number);
   }
   httplib::Result Get(const std::string& user, const std::string& target) {
     return gw_->Client().Get(target, As(user));
   }
-  std::vector<json> Rows(const std::string& stage) {
-    std::vector<json> out;
-    for (json& r : gw_->AuditRows()) {
-      if (r["stage"] == stage) out.push_back(std::move(r));
-    }
-    return out;
-  }
+  std::vector<json> Rows(const std::string& stage) { return Api().Rows(stage); }
   std::size_t Created() {
     std::size_t n = 0;
     for (const json& r : Rows("approval")) n += r["outcome"] == "created";

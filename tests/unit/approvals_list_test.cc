@@ -128,6 +128,49 @@ TEST(ApprovalStoreList, ADatabaseFromBeforeTheListColumnsIsFilledIn) {
   EXPECT_EQ(Ids(store.ListPage(olga)), (std::vector<std::string>{"old"}));
 }
 
+// Records what the sweep hands over; refuses the change of `refused_id`.
+class BatchListener final : public ApprovalListener {
+ public:
+  bool OnChange(const Approval& after, ApprovalEvent, const Actor&,
+                const std::string&) override {
+    return after.id != refused_id;
+  }
+  std::vector<bool> OnChanges(const std::vector<Change>& changes) override {
+    batches.push_back(changes.size());
+    return ApprovalListener::OnChanges(changes);
+  }
+  std::string refused_id;
+  std::vector<std::size_t> batches;
+};
+
+TEST(ApprovalSweep, ExpiresADueBatchTogetherAndFailsClosedPerApproval) {
+  testing::TempDir dir;
+  audit::SqliteApprovalStore store(dir.File("approvals.db"));
+  store.Put(Make("p1", "alice", 100, ApprovalStatus::kPending));
+  store.Put(Make("p2", "alice", 110, ApprovalStatus::kPending));
+  store.Put(Make("p3", "bob", 120, ApprovalStatus::kPending));
+  store.Put(Make("later", "bob", 5000, ApprovalStatus::kPending));
+  BatchListener listener;
+  listener.refused_id = "p2";  // its expiry cannot be recorded
+  std::int64_t now = 2000;
+  ApprovalService service(
+      store, listener, [&] { return now; }, [] { return "unused"; });
+  service.Sweep();
+
+  // One hand-over for the three due; the one refused stays as it was.
+  EXPECT_EQ(listener.batches, (std::vector<std::size_t>{3}));
+  EXPECT_EQ(store.Get("p1")->status, ApprovalStatus::kExpired);
+  EXPECT_EQ(store.Get("p3")->status, ApprovalStatus::kExpired);
+  EXPECT_EQ(store.Get("p2")->status, ApprovalStatus::kPending);
+  EXPECT_EQ(store.Get("later")->status, ApprovalStatus::kPending);
+  // ...and is never shown or used as open: reading it fails closed.
+  const ApprovalResult read = service.Get("p2", {"alice"}, false);
+  EXPECT_EQ(read.error, ApprovalError::kUnavailable);
+  listener.refused_id.clear();
+  EXPECT_EQ(service.Get("p2", {"alice"}, false).approval->status,
+            ApprovalStatus::kExpired);
+}
+
 TEST(ApprovalCursor, OnlyWhatFormatCursorWritesIsRead) {
   EXPECT_EQ(FormatCursor({12, "apr_x-1"}), "12.apr_x-1");
   const auto c = ParseCursor("12.apr_x-1");

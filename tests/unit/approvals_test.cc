@@ -167,7 +167,7 @@ TEST_F(ApprovalServiceTest, EveryStateActionAndActor) {
         {S::kExpired, E::kExpired},
         {S::kCancelled, E::kCancelled},
         {S::kExecuted, E::kUsed},
-        {S::kRevoked, E::kCancelled}},
+        {S::kRevoked, E::kRevoked}},
        E::kNone},
       {"execute", "oscar", {}, E::kMismatch},
       {"execute", "mallory", {}, E::kMismatch},
