@@ -49,7 +49,7 @@ enum class Reason {
   // Break-glass reviews (gateway/reviews/review_desk.h).
   kSelfReview,        // the person who released cannot review it
   kReviewNotPending,  // the review was acknowledged already
-  kApprovalRevoked,       // executing an approval an approver or admin ended
+  kApprovalRevoked,   // executing an approval an approver or admin ended
 };
 
 std::string_view ReasonCode(Reason reason);
