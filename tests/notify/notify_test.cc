@@ -101,12 +101,16 @@ void ExpectTeamsAdaptiveCard(const json& message) {
 std::string SlackTexts(const json& message) {
   std::string out = message["text"];
   for (const json& block : message["blocks"]) {
-    if (block.contains("text"))
-      out += "\n" + block["text"]["text"].get<std::string>();
+    if (block.contains("text")) {
+      out += '\n';
+      out += block["text"]["text"].get<std::string>();
+    }
     for (const char* list : {"fields", "elements"}) {
       if (!block.contains(list)) continue;
-      for (const json& t : block[list])
-        out += "\n" + t["text"].get<std::string>();
+      for (const json& t : block[list]) {
+        out += '\n';
+        out += t["text"].get<std::string>();
+      }
     }
   }
   return out;
