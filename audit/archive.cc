@@ -63,8 +63,7 @@ std::string FolderOf(const std::string& path) {
 
 LiveStartResult LiveStart(SQLite::Database& db) {
   LiveStartResult r{{0, std::string(kGenesisHash)}, std::nullopt};
-  SQLite::Statement first(
-      db, "SELECT seq, prev_hash FROM audit_records ORDER BY seq LIMIT 1");
+  SQLite::Statement first(db, kOldestRecordSql);
   if (!first.executeStep()) return r;
   const std::int64_t seq = first.getColumn(0).getInt64();
   if (seq <= 1) return r;
@@ -181,9 +180,7 @@ ArchiveResult Archive(const ArchiveOptions& o) {
     }
 
     // One step: the records go, the archived record names them.
-    SQLite::Statement head_row(
-        db,
-        "SELECT seq, hash, time FROM audit_records ORDER BY seq DESC LIMIT 1");
+    SQLite::Statement head_row(db, kNewestRecordSql);
     head_row.executeStep();
     Record r;
     r.seq = head_row.getColumn(0).getInt64() + 1;

@@ -7,6 +7,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "audit/record_io.h"
+
 namespace agni::audit {
 namespace {
 
@@ -185,9 +187,7 @@ AuditStore::~AuditStore() { Close(); }
 
 void AuditStore::ReadChainHead() {
   if (!head_) {
-    head_ = std::make_unique<SQLite::Statement>(
-        *db_,
-        "SELECT seq, hash, time FROM audit_records ORDER BY seq DESC LIMIT 1");
+    head_ = std::make_unique<SQLite::Statement>(*db_, kNewestRecordSql);
   }
   SQLite::Statement& last = *head_;
   last.reset();

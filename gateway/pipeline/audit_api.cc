@@ -7,6 +7,7 @@
 #include "audit/checkpoint.h"
 #include "audit/read/query.h"
 #include "audit/record.h"
+#include "audit/record_io.h"
 
 namespace agni {
 namespace {
@@ -76,9 +77,7 @@ AuditApi::Result AuditApi::Handle(std::string_view target) {
       body = audit::CheckpointToJson(*c);
     } else {
       // No signing key: the unsigned head, still worth keeping elsewhere.
-      SQLite::Statement s(*db,
-                          "SELECT seq, hash, time FROM audit_records ORDER BY "
-                          "seq DESC LIMIT 1");
+      SQLite::Statement s(*db, audit::kNewestRecordSql);
       if (s.executeStep()) {
         body = {{"seq", s.getColumn(0).getInt64()},
                 {"hash", s.getColumn(1).getString()},

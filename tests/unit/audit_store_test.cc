@@ -21,7 +21,9 @@
 #include <thread>
 #include <vector>
 
+#include "audit/read/query.h"
 #include "audit/record.h"
+#include "audit/record_io.h"
 #include "audit/store.h"
 #include "base/crypto.h"
 #include "tests/support/temp_dir.h"
@@ -436,6 +438,54 @@ TEST_F(AuditStoreTest, ReopeningContinuesSeqAndChain) {
   const std::vector<Row> rows = ReadRows(db);
   ASSERT_EQ(rows.size(), 3u);
   ExpectValidChain(rows);
+}
+
+// The statistics ANALYZE sampled on a log of a million records (the gateway
+// runs ANALYZE at start). With them the planner answered "ORDER BY seq DESC
+// LIMIT 1" by sorting the whole request_id index, about 110 ms paid by every
+// commit. The head and the first record must stay primary-key lookups.
+TEST_F(AuditStoreTest, TheHeadIsAKeyLookupUnderTheStatisticsOfALargeLog) {
+  {
+    AuditStore store(Options(db));
+    ASSERT_TRUE(store.Append(DecisionRecord("a")).ok);
+  }
+  // What serve prepares for the read side (query indexes, ANALYZE), then the
+  // statistics as they were sampled on that log.
+  PrepareReadSide(db);
+  {
+    SQLite::Database raw(db, SQLite::OPEN_READWRITE);
+    raw.exec("DELETE FROM sqlite_stat1");
+    raw.exec(
+        "INSERT INTO sqlite_stat1 VALUES "
+        "('audit_probe', NULL, '1'), ('audit_checkpoints', NULL, '26'), "
+        "('audit_intents_closed', NULL, '1'), "
+        "('audit_records', 'audit_records_by_decision', '1201980 1001 1'), "
+        "('audit_records', 'audit_records_by_request', '547008 2'), "
+        "('audit_records', 'audit_records_by_principal', '1181600 334 1'), "
+        "('audit_records', 'audit_records_by_number', '2033292 15 1'), "
+        "('audit_records', 'audit_records_by_intent', '240975 1')");
+  }
+  SQLite::Database raw(db, SQLite::OPEN_READONLY);
+  auto plan = [&](const std::string& sql) {
+    std::string text;
+    SQLite::Statement q(raw, "EXPLAIN QUERY PLAN " + sql);
+    while (q.executeStep()) text += q.getColumn(3).getString() + "\n";
+    return text;
+  };
+  // The statistics do mislead the usual form of the query.
+  const std::string usual = plan(
+      "SELECT seq, hash, time FROM audit_records ORDER BY seq DESC LIMIT 1");
+  EXPECT_NE(usual.find("TEMP B-TREE"), std::string::npos) << usual;
+  for (const char* sql : {kNewestRecordSql, kOldestRecordSql}) {
+    const std::string p = plan(sql);
+    EXPECT_EQ(p.find("TEMP B-TREE"), std::string::npos) << sql << "\n" << p;
+    EXPECT_EQ(p.find("SCAN"), std::string::npos) << sql << "\n" << p;
+  }
+  AuditStore store(Options(db));
+  const AppendResult r = store.Append(DecisionRecord("b"));
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.seq, 2);
+  ExpectValidChain(ReadRows(db));
 }
 
 TEST_F(AuditStoreTest, ObserverSeesCommittedRecordsWithTheirSeq) {
