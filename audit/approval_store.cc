@@ -5,6 +5,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "audit/sqlite_store.h"
+
 namespace agni::audit {
 namespace {
 
@@ -59,6 +61,13 @@ std::optional<std::int64_t> DeadlineOf(const policy::Approval& a) {
 std::string GroupsColumn(const policy::Approval& a) {
   std::string out = ",";
   for (const std::string& g : policy::ApproverGroups(a)) out += g + ",";
+  return out;
+}
+
+// Every approval the rows of `q` hold in their first column, in order.
+std::vector<policy::Approval> ParseAll(SQLite::Statement& q) {
+  std::vector<policy::Approval> out;
+  while (q.executeStep()) out.push_back(Parse(q.getColumn(0).getString()));
   return out;
 }
 
@@ -133,11 +142,7 @@ SqliteApprovalStore::SqliteApprovalStore(const std::string& path)
     : lock_(path + ".lock", "the approvals database \"" + path +
                                 "\" is in use by another agni-gateway") {
   try {
-    db_ = std::make_unique<SQLite::Database>(
-        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    db_->setBusyTimeout(2000);
-    db_->exec("PRAGMA journal_mode=WAL");
-    db_->exec("PRAGMA synchronous=FULL");
+    db_ = OpenDurable(path);
     db_->exec(kSchema);
     MigrateListColumns(*db_);
   } catch (const std::exception& e) {
@@ -161,14 +166,12 @@ std::optional<policy::Approval> SqliteApprovalStore::FindOpen(
     const std::string& requester, const std::string& phone_number,
     const std::string& rule_key) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(
-      *db_,
-      "SELECT doc FROM approvals WHERE requester = ? AND "
-      "phone_number = ? AND rule_key = ? AND status IN "
-      "('pending', 'approved') ORDER BY created_us DESC LIMIT 1");
-  q.bind(1, requester);
-  q.bind(2, phone_number);
-  q.bind(3, rule_key);
+  SQLite::Statement q =
+      BoundStatement(*db_,
+                     "SELECT doc FROM approvals WHERE requester = ? AND "
+                     "phone_number = ? AND rule_key = ? AND status IN "
+                     "('pending', 'approved') ORDER BY created_us DESC LIMIT 1",
+                     requester, phone_number, rule_key);
   if (!q.executeStep()) return std::nullopt;
   return Parse(q.getColumn(0).getString());
 }
@@ -181,9 +184,7 @@ std::vector<policy::Approval> SqliteApprovalStore::List(
                      "created_us DESC, id"
                    : "SELECT doc FROM approvals ORDER BY created_us DESC, id");
   if (status) q.bind(1, std::string(policy::StatusName(*status)));
-  std::vector<policy::Approval> out;
-  while (q.executeStep()) out.push_back(Parse(q.getColumn(0).getString()));
-  return out;
+  return ParseAll(q);
 }
 
 void SqliteApprovalStore::Put(const policy::Approval& a) {
@@ -208,9 +209,7 @@ void SqliteApprovalStore::PutAll(
 
 void SqliteApprovalStore::Remove(const std::string& id) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_, "DELETE FROM approvals WHERE id = ?");
-  q.bind(1, id);
-  q.exec();
+  ExecBound(*db_, "DELETE FROM approvals WHERE id = ?", id);
 }
 
 std::vector<policy::Approval> SqliteApprovalStore::ListAwaitingIntent() {
@@ -219,9 +218,7 @@ std::vector<policy::Approval> SqliteApprovalStore::ListAwaitingIntent() {
   SQLite::Statement q(*db_,
                       "SELECT doc FROM approvals WHERE status = 'executed' AND "
                       "json_extract(doc, '$.awaiting_intent') = 1");
-  std::vector<policy::Approval> out;
-  while (q.executeStep()) out.push_back(Parse(q.getColumn(0).getString()));
-  return out;
+  return ParseAll(q);
 }
 
 std::size_t SqliteApprovalStore::CountPending() {
@@ -287,26 +284,22 @@ policy::ApprovalPage SqliteApprovalStore::ListPage(
 std::vector<policy::Approval> SqliteApprovalStore::ListDue(std::int64_t now_us,
                                                            std::size_t limit) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_,
-                      "SELECT doc FROM approvals WHERE deadline_us <= ? AND "
-                      "status IN ('pending', 'approved') "
-                      "ORDER BY deadline_us LIMIT ?");
-  q.bind(1, static_cast<std::int64_t>(now_us));
-  q.bind(2, static_cast<std::int64_t>(limit));
-  std::vector<policy::Approval> out;
-  while (q.executeStep()) out.push_back(Parse(q.getColumn(0).getString()));
-  return out;
+  SQLite::Statement q = BoundStatement(
+      *db_,
+      "SELECT doc FROM approvals WHERE deadline_us <= ? AND "
+      "status IN ('pending', 'approved') ORDER BY deadline_us LIMIT ?",
+      now_us, static_cast<std::int64_t>(limit));
+  return ParseAll(q);
 }
 
 std::size_t SqliteApprovalStore::CountOpen(const std::string& requester,
                                            std::int64_t now_us) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_,
-                      "SELECT COUNT(*) FROM approvals WHERE requester = ? "
-                      "AND status IN ('pending', 'approved') AND "
-                      "deadline_us > ?");
-  q.bind(1, requester);
-  q.bind(2, static_cast<std::int64_t>(now_us));
+  SQLite::Statement q = BoundStatement(
+      *db_,
+      "SELECT COUNT(*) FROM approvals WHERE requester = ? AND status IN "
+      "('pending', 'approved') AND deadline_us > ?",
+      requester, now_us);
   q.executeStep();
   return static_cast<std::size_t>(q.getColumn(0).getInt64());
 }

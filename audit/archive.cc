@@ -17,6 +17,7 @@
 #include "audit/read/query.h"
 #include "audit/record.h"
 #include "audit/record_io.h"
+#include "audit/sqlite_store.h"
 
 namespace agni::audit {
 namespace {
@@ -199,23 +200,14 @@ ArchiveResult Archive(const ArchiveOptions& o) {
                    .dump();
     r.hash = ChainHash(r);
     db.exec("DROP TRIGGER IF EXISTS audit_records_no_delete");
-    SQLite::Statement del(db, "DELETE FROM audit_records WHERE seq <= ?");
-    del.bind(1, through);
-    del.exec();
+    ExecBound(db, "DELETE FROM audit_records WHERE seq <= ?", through);
     db.exec(kNoDeleteTrigger);
-    SQLite::Statement ins(db, R"sql(
+    ExecBound(db, R"sql(
       INSERT INTO audit_records (seq, time, stage, principal, reason, detail,
                                  prev_hash, hash)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?))sql");
-    ins.bind(1, r.seq);
-    ins.bind(2, FormatTime(r.time_us));
-    ins.bind(3, std::string(StageColumn(r)));
-    ins.bind(4, r.principal);
-    ins.bind(5, r.reason);
-    ins.bind(6, r.detail);
-    ins.bind(7, r.prev_hash);
-    ins.bind(8, r.hash);
-    ins.exec();
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?))sql",
+              r.seq, FormatTime(r.time_us), std::string(StageColumn(r)),
+              r.principal, r.reason, r.detail, r.prev_hash, r.hash);
     tx.commit();
     result.archived_record_seq = r.seq;
   } catch (const std::exception& e) {

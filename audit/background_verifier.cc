@@ -22,23 +22,9 @@ constexpr std::int64_t kMaxChunk = 2000;
 // expectation of the checker, an invalid one a problem.
 void ExpectCheckpoints(SQLite::Database& db, std::int64_t lo, std::int64_t hi,
                        ChainChecker& checker) {
-  if (!db.tableExists("audit_checkpoints")) return;
-  SQLite::Statement q(db, R"sql(
-    SELECT seq, hash, time, key_id, public_key, signature, id
-    FROM audit_checkpoints WHERE seq >= ? AND seq <= ? ORDER BY id)sql");
-  q.bind(1, lo);
-  q.bind(2, hi);
-  while (q.executeStep()) {
-    Checkpoint c;
-    c.seq = q.getColumn(0).getInt64();
-    c.hash = q.getColumn(1).getString();
-    c.time = q.getColumn(2).getString();
-    c.key_id = q.getColumn(3).getString();
-    c.public_key = q.getColumn(4).getString();
-    c.signature = q.getColumn(5).getString();
-    const std::string label = "checkpoint #" +
-                              std::to_string(q.getColumn(6).getInt64()) +
-                              " (seq " + std::to_string(c.seq) + ")";
+  for (const auto& [id, c] : StoredCheckpointsBetween(db, lo, hi)) {
+    const std::string label = "checkpoint #" + std::to_string(id) + " (seq " +
+                              std::to_string(c.seq) + ")";
     if (!CheckpointSignatureValid(c)) {
       checker.Problem(c.seq,
                       label + " has an invalid signature (checkpoint edited)");

@@ -21,6 +21,7 @@
 #include "audit/archive.h"
 #include "audit/chain_check.h"
 #include "audit/record.h"
+#include "audit/sqlite_store.h"
 #include "audit/store.h"
 #include "base/crypto.h"
 
@@ -44,6 +45,20 @@ CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete
   BEFORE DELETE ON audit_checkpoints
   BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
 )sql";
+
+// The newest checkpoints signed by one key, at most a given number, each
+// with the hash of the record at its seq (NULL when there is none).
+constexpr const char* kOwnCheckpointsSql = R"sql(
+    SELECT c.seq, c.hash, c.time, c.key_id, c.public_key, c.signature,
+           r.hash
+    FROM audit_checkpoints c LEFT JOIN audit_records r ON r.seq = c.seq
+    WHERE c.public_key = ? ORDER BY c.id DESC LIMIT ?)sql";
+
+// The checkpoints whose seq lies in a closed range, with their ids, oldest
+// first.
+constexpr const char* kCheckpointsBetweenSql = R"sql(
+    SELECT seq, hash, time, key_id, public_key, signature, id
+    FROM audit_checkpoints WHERE seq >= ? AND seq <= ? ORDER BY id)sql";
 
 struct PkeyFree {
   void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
@@ -144,7 +159,44 @@ Checkpoint FromRow(SQLite::Statement& q) {
   return c;
 }
 
+// The checkpoints the rows of `q` hold, each with the id in column 6.
+std::vector<std::pair<std::int64_t, Checkpoint>> WithIds(SQLite::Statement& q) {
+  std::vector<std::pair<std::int64_t, Checkpoint>> out;
+  while (q.executeStep()) {
+    out.emplace_back(q.getColumn(6).getInt64(), FromRow(q));
+  }
+  return out;
+}
+
+// The newest of the `scan` newest checkpoints signed by `public_key_hex`
+// whose signature verifies and whose seq/hash match the record there.
+std::optional<ChainPosition> OwnAnchor(SQLite::Database& db,
+                                       const std::string& public_key_hex,
+                                       std::int64_t scan) {
+  if (!db.tableExists("audit_checkpoints")) return std::nullopt;
+  SQLite::Statement q =
+      BoundStatement(db, kOwnCheckpointsSql, public_key_hex, scan);
+  while (q.executeStep()) {
+    Checkpoint c = FromRow(q);
+    const std::string record_hash =
+        c.seq == 0
+            ? std::string(kGenesisHash)
+            : (q.getColumn(6).isNull() ? "" : q.getColumn(6).getString());
+    if (record_hash == c.hash && CheckpointSignatureValid(c)) {
+      return ChainPosition{c.seq, c.hash};
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+void InsertCheckpoint(SQLite::Database& db, const Checkpoint& c) {
+  ExecBound(db, R"sql(
+    INSERT INTO audit_checkpoints (seq, hash, time, key_id, public_key,
+                                   signature) VALUES (?, ?, ?, ?, ?, ?))sql",
+            c.seq, c.hash, c.time, c.key_id, c.public_key, c.signature);
+}
 
 std::string CheckpointMessage(const Checkpoint& c) {
   return nlohmann::json{{"hash", c.hash}, {"seq", c.seq}, {"time", c.time}}
@@ -347,57 +399,28 @@ std::optional<Checkpoint> LatestCheckpoint(SQLite::Database& db) {
 
 std::vector<std::pair<std::int64_t, Checkpoint>> StoredCheckpoints(
     SQLite::Database& db) {
-  std::vector<std::pair<std::int64_t, Checkpoint>> out;
-  if (!db.tableExists("audit_checkpoints")) return out;
+  if (!db.tableExists("audit_checkpoints")) return {};
   SQLite::Statement q(db, R"sql(
     SELECT seq, hash, time, key_id, public_key, signature, id
     FROM audit_checkpoints ORDER BY id)sql");
-  while (q.executeStep()) {
-    out.emplace_back(q.getColumn(6).getInt64(), FromRow(q));
-  }
-  return out;
+  return WithIds(q);
+}
+
+std::vector<std::pair<std::int64_t, Checkpoint>> StoredCheckpointsBetween(
+    SQLite::Database& db, std::int64_t lo, std::int64_t hi) {
+  if (!db.tableExists("audit_checkpoints")) return {};
+  SQLite::Statement q = BoundStatement(db, kCheckpointsBetweenSql, lo, hi);
+  return WithIds(q);
 }
 
 std::optional<ChainPosition> TrustedAnchor(SQLite::Database& db,
                                            const std::string& public_key_hex) {
-  if (!db.tableExists("audit_checkpoints")) return std::nullopt;
-  SQLite::Statement q(db, R"sql(
-    SELECT c.seq, c.hash, c.time, c.key_id, c.public_key, c.signature,
-           r.hash
-    FROM audit_checkpoints c LEFT JOIN audit_records r ON r.seq = c.seq
-    WHERE c.public_key = ? ORDER BY c.id DESC LIMIT 50)sql");
-  q.bind(1, public_key_hex);
-  while (q.executeStep()) {
-    Checkpoint c = FromRow(q);
-    const std::string record_hash =
-        c.seq == 0
-            ? std::string(kGenesisHash)
-            : (q.getColumn(6).isNull() ? "" : q.getColumn(6).getString());
-    if (record_hash == c.hash && CheckpointSignatureValid(c)) {
-      return ChainPosition{c.seq, c.hash};
-    }
-  }
-  return std::nullopt;
+  return OwnAnchor(db, public_key_hex, /*scan=*/50);
 }
 
 std::optional<ChainPosition> NewestOwnAnchor(
     SQLite::Database& db, const std::string& public_key_hex) {
-  if (!db.tableExists("audit_checkpoints")) return std::nullopt;
-  SQLite::Statement q(db, R"sql(
-    SELECT c.seq, c.hash, c.time, c.key_id, c.public_key, c.signature,
-           r.hash
-    FROM audit_checkpoints c LEFT JOIN audit_records r ON r.seq = c.seq
-    WHERE c.public_key = ? ORDER BY c.id DESC LIMIT 1)sql");
-  q.bind(1, public_key_hex);
-  if (!q.executeStep()) return std::nullopt;
-  Checkpoint c = FromRow(q);
-  const std::string record_hash =
-      c.seq == 0 ? std::string(kGenesisHash)
-                 : (q.getColumn(6).isNull() ? "" : q.getColumn(6).getString());
-  if (record_hash != c.hash || !CheckpointSignatureValid(c)) {
-    return std::nullopt;
-  }
-  return ChainPosition{c.seq, c.hash};
+  return OwnAnchor(db, public_key_hex, /*scan=*/1);
 }
 
 Checkpointer::Checkpointer(std::string db_path, SigningKey key,
@@ -548,16 +571,7 @@ std::optional<Checkpoint> Checkpointer::WriteNow(bool force,
                          .count();
     Checkpoint c = key_.Sign(head.seq, head.hash, FormatTime(now));
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    SQLite::Statement ins(*db_, R"sql(
-      INSERT INTO audit_checkpoints (seq, hash, time, key_id, public_key,
-                                     signature) VALUES (?, ?, ?, ?, ?, ?))sql");
-    ins.bind(1, c.seq);
-    ins.bind(2, c.hash);
-    ins.bind(3, c.time);
-    ins.bind(4, c.key_id);
-    ins.bind(5, c.public_key);
-    ins.bind(6, c.signature);
-    ins.exec();
+    InsertCheckpoint(*db_, c);
     SetIntentsClosedThrough(*db_, intents_closed_through);
     tx.commit();
     latest_ = c;

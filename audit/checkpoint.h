@@ -24,7 +24,7 @@
 
 namespace SQLite {
 class Database;
-}
+}  // namespace SQLite
 
 namespace agni::audit {
 
@@ -88,12 +88,18 @@ std::string GenerateKeyFiles(const std::string& private_path,
 // Creates audit_checkpoints (append-only through triggers) if missing.
 void EnsureCheckpointSchema(SQLite::Database& db);
 
+// Appends `c` to audit_checkpoints; the caller holds the write transaction.
+void InsertCheckpoint(SQLite::Database& db, const Checkpoint& c);
+
 // The newest stored checkpoint, if any.
 std::optional<Checkpoint> LatestCheckpoint(SQLite::Database& db);
 
 // Every stored checkpoint with its id, oldest first.
 std::vector<std::pair<std::int64_t, Checkpoint>> StoredCheckpoints(
     SQLite::Database& db);
+// The same for the checkpoints with `lo <= seq <= hi`.
+std::vector<std::pair<std::int64_t, Checkpoint>> StoredCheckpointsBetween(
+    SQLite::Database& db, std::int64_t lo, std::int64_t hi);
 
 // The newest stored checkpoint signed by `public_key_hex` whose signature
 // verifies and whose seq/hash match the record there, as a chain position.

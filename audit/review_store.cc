@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "audit/sqlite_store.h"
+
 namespace agni::audit {
 namespace {
 
@@ -62,15 +64,20 @@ policy::Review FromJson(const std::string& doc) {
   return r;
 }
 
+// The review stored under `id`, if any.
+std::optional<policy::Review> Find(SQLite::Database& db,
+                                   const std::string& id) {
+  SQLite::Statement q =
+      BoundStatement(db, "SELECT doc FROM reviews WHERE id = ?", id);
+  if (!q.executeStep()) return std::nullopt;
+  return FromJson(q.getColumn(0).getString());
+}
+
 }  // namespace
 
 SqliteReviewStore::SqliteReviewStore(const std::string& path) {
   try {
-    db_ = std::make_unique<SQLite::Database>(
-        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    db_->setBusyTimeout(2000);
-    db_->exec("PRAGMA journal_mode=WAL");
-    db_->exec("PRAGMA synchronous=FULL");
+    db_ = OpenDurable(path);
     db_->exec(kSchema);
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot open the reviews database \"" + path +
@@ -82,72 +89,56 @@ SqliteReviewStore::~SqliteReviewStore() = default;
 
 void SqliteReviewStore::Add(const policy::Review& review) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_,
-                      "INSERT INTO reviews (id, status, due_us, announced, "
-                      "doc) VALUES (?, ?, ?, ?, ?)");
-  q.bind(1, review.id);
-  q.bind(2, std::string(policy::ReviewStatusName(review.status)));
-  q.bind(3, static_cast<std::int64_t>(review.due_us));
-  q.bind(4, review.overdue_announced ? 1 : 0);
-  q.bind(5, ToJson(review).dump());
-  q.exec();
+  ExecBound(*db_,
+            "INSERT INTO reviews (id, status, due_us, announced, doc) VALUES "
+            "(?, ?, ?, ?, ?)",
+            review.id, std::string(policy::ReviewStatusName(review.status)),
+            review.due_us, review.overdue_announced ? 1 : 0,
+            ToJson(review).dump());
 }
 
 void SqliteReviewStore::Put(const policy::Review& review) {
-  SQLite::Statement q(*db_,
-                      "UPDATE reviews SET status = ?, announced = ?, doc = ? "
-                      "WHERE id = ?");
-  q.bind(1, std::string(policy::ReviewStatusName(review.status)));
-  q.bind(2, review.overdue_announced ? 1 : 0);
-  q.bind(3, ToJson(review).dump());
-  q.bind(4, review.id);
-  q.exec();
+  ExecBound(
+      *db_,
+      "UPDATE reviews SET status = ?, announced = ?, doc = ? WHERE id = ?",
+      std::string(policy::ReviewStatusName(review.status)),
+      review.overdue_announced ? 1 : 0, ToJson(review).dump(), review.id);
 }
 
 void SqliteReviewStore::Remove(const std::string& id) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_, "DELETE FROM reviews WHERE id = ?");
-  q.bind(1, id);
-  q.exec();
+  ExecBound(*db_, "DELETE FROM reviews WHERE id = ?", id);
 }
 
 std::optional<policy::Review> SqliteReviewStore::Get(const std::string& id) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_, "SELECT doc FROM reviews WHERE id = ?");
-  q.bind(1, id);
-  if (!q.executeStep()) return std::nullopt;
-  return FromJson(q.getColumn(0).getString());
+  return Find(*db_, id);
 }
 
 bool SqliteReviewStore::Ack(const std::string& id, const std::string& user,
                             const std::string& reason, std::int64_t now_us) {
   std::lock_guard lock(mu_);
   SQLite::Transaction tx(*db_);
-  SQLite::Statement q(*db_, "SELECT doc FROM reviews WHERE id = ?");
-  q.bind(1, id);
-  if (!q.executeStep()) return false;
-  policy::Review r = FromJson(q.getColumn(0).getString());
-  if (r.status != policy::ReviewStatus::kPending) return false;
-  r.status = policy::ReviewStatus::kAcked;
-  r.acked_by = user;
-  r.ack_reason = reason;
-  r.acked_us = now_us;
-  Put(r);
+  std::optional<policy::Review> r = Find(*db_, id);
+  if (!r || r->status != policy::ReviewStatus::kPending) return false;
+  r->status = policy::ReviewStatus::kAcked;
+  r->acked_by = user;
+  r->ack_reason = reason;
+  r->acked_us = now_us;
+  Put(*r);
   tx.commit();
   return true;
 }
 
 void SqliteReviewStore::Unack(const std::string& id) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_, "SELECT doc FROM reviews WHERE id = ?");
-  q.bind(1, id);
-  if (!q.executeStep()) return;
-  policy::Review r = FromJson(q.getColumn(0).getString());
-  r.status = policy::ReviewStatus::kPending;
-  r.acked_by.clear();
-  r.ack_reason.clear();
-  r.acked_us = 0;
-  Put(r);
+  std::optional<policy::Review> r = Find(*db_, id);
+  if (!r) return;
+  r->status = policy::ReviewStatus::kPending;
+  r->acked_by.clear();
+  r->ack_reason.clear();
+  r->acked_us = 0;
+  Put(*r);
 }
 
 ReviewPage SqliteReviewStore::Page(const ReviewPageQuery& query) {
@@ -189,11 +180,11 @@ ReviewPage SqliteReviewStore::Page(const ReviewPageQuery& query) {
 std::vector<policy::Review> SqliteReviewStore::DueUnannounced(
     std::int64_t now_us, std::size_t limit) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_,
-                      "SELECT doc FROM reviews WHERE status = 'pending' AND "
-                      "due_us <= ? AND announced = 0 ORDER BY due_us LIMIT ?");
-  q.bind(1, static_cast<std::int64_t>(now_us));
-  q.bind(2, static_cast<std::int64_t>(limit));
+  SQLite::Statement q = BoundStatement(
+      *db_,
+      "SELECT doc FROM reviews WHERE status = 'pending' AND due_us <= ? AND "
+      "announced = 0 ORDER BY due_us LIMIT ?",
+      now_us, static_cast<std::int64_t>(limit));
   std::vector<policy::Review> out;
   while (q.executeStep()) out.push_back(FromJson(q.getColumn(0).getString()));
   return out;
@@ -201,12 +192,10 @@ std::vector<policy::Review> SqliteReviewStore::DueUnannounced(
 
 void SqliteReviewStore::MarkOverdueAnnounced(const std::string& id) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_, "SELECT doc FROM reviews WHERE id = ?");
-  q.bind(1, id);
-  if (!q.executeStep()) return;
-  policy::Review r = FromJson(q.getColumn(0).getString());
-  r.overdue_announced = true;
-  Put(r);
+  std::optional<policy::Review> r = Find(*db_, id);
+  if (!r) return;
+  r->overdue_announced = true;
+  Put(*r);
 }
 
 std::size_t SqliteReviewStore::CountPending() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <exception>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,20 @@ inline std::int64_t Deadline(const Approval& a) {
 inline ApprovalResult Fail(ApprovalError error, std::string detail,
                            std::optional<Approval> a = std::nullopt) {
   return {error, std::move(detail), std::move(a), false};
+}
+
+// Sets `out` to what `read` returns from the approval store. A store that
+// throws cannot be read: the caller returns the kUnavailable result this
+// gives back (fail closed); nullopt when the read went through.
+template <class T, class Read>
+std::optional<ApprovalResult> ReadStore(T& out, Read&& read) {
+  try {
+    out = read();
+  } catch (const std::exception& e) {
+    return Fail(ApprovalError::kUnavailable,
+                std::string("approval store read failed: ") + e.what());
+  }
+  return std::nullopt;
 }
 
 }  // namespace agni::policy::internal

@@ -206,11 +206,8 @@ ApprovalResult ApprovalService::ConfirmExecuted(const std::string& id,
                                                 const Actor& requester) {
   std::lock_guard lock(mu_);
   std::optional<Approval> a;
-  try {
-    a = store_.Get(id);
-  } catch (const std::exception& e) {
-    return Fail(ApprovalError::kUnavailable,
-                std::string("approval store read failed: ") + e.what());
+  if (auto failed = internal::ReadStore(a, [&] { return store_.Get(id); })) {
+    return *failed;
   }
   if (!a || a->status != ApprovalStatus::kExecuted || !a->awaiting_intent ||
       a->executed_request_id != requester.request_id) {
@@ -228,11 +225,8 @@ ApprovalResult ApprovalService::Restore(const std::string& id,
                                         const std::string& reason) {
   std::lock_guard lock(mu_);
   std::optional<Approval> a;
-  try {
-    a = store_.Get(id);
-  } catch (const std::exception& e) {
-    return Fail(ApprovalError::kUnavailable,
-                std::string("approval store read failed: ") + e.what());
+  if (auto failed = internal::ReadStore(a, [&] { return store_.Get(id); })) {
+    return *failed;
   }
   if (!a || a->status != ApprovalStatus::kExecuted ||
       a->executed_request_id != requester.request_id) {

@@ -199,11 +199,8 @@ ApprovalService::Expiry ApprovalService::ExpireIfDueLocked(Approval& a) {
 
 ApprovalResult ApprovalService::Load(const std::string& id) {
   std::optional<Approval> a;
-  try {
-    a = store_.Get(id);
-  } catch (const std::exception& e) {
-    return Fail(ApprovalError::kUnavailable,
-                std::string("approval store read failed: ") + e.what());
+  if (auto failed = internal::ReadStore(a, [&] { return store_.Get(id); })) {
+    return *failed;
   }
   if (!a) return Fail(ApprovalError::kNotFound, "no approval with this id");
   if (ExpireIfDueLocked(*a) == Expiry::kFailed) {
@@ -272,11 +269,9 @@ ApprovalResult ApprovalService::RefuseOverOpenLimitLocked(
     const std::string& requester) {
   if (max_open_per_user_ == 0) return {};
   std::size_t open = 0;
-  try {
-    open = store_.CountOpen(requester, now_us_());
-  } catch (const std::exception& e) {
-    return Fail(ApprovalError::kUnavailable,
-                std::string("approval store read failed: ") + e.what());
+  if (auto failed = internal::ReadStore(
+          open, [&] { return store_.CountOpen(requester, now_us_()); })) {
+    return *failed;
   }
   if (open < max_open_per_user_) return {};
   return Fail(ApprovalError::kTooManyOpen,
@@ -305,11 +300,9 @@ ApprovalResult ApprovalService::Request(const Actor& requester,
     execute_ms = execute_ms == 0 ? exec : std::min(execute_ms, exec);
   }
   std::optional<Approval> open;
-  try {
-    open = store_.FindOpen(requester.user, number, key);
-  } catch (const std::exception& e) {
-    return Fail(ApprovalError::kUnavailable,
-                std::string("approval store read failed: ") + e.what());
+  if (auto failed = internal::ReadStore(
+          open, [&] { return store_.FindOpen(requester.user, number, key); })) {
+    return *failed;
   }
   if (open) {
     const Expiry expiry = ExpireIfDueLocked(*open);

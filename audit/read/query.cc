@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <sqlite3.h>
@@ -46,6 +47,23 @@ bool IsPrintable(std::string_view s) {
     if (c < 0x20 || c == 0x7f) return false;
   }
   return true;
+}
+
+// The AuditQuery field a parameter that filters by an exact text sets, or
+// nullptr.
+std::string AuditQuery::*TextFilter(std::string_view key) {
+  static constexpr std::pair<std::string_view, std::string AuditQuery::*>
+      kTextFilters[] = {{"user", &AuditQuery::user},
+                        {"phone_number", &AuditQuery::phone_number},
+                        {"decision", &AuditQuery::decision},
+                        {"stage", &AuditQuery::stage},
+                        {"request_id", &AuditQuery::request_id},
+                        {"reason", &AuditQuery::reason},
+                        {"peer", &AuditQuery::peer}};
+  for (const auto& [name, field] : kTextFilters) {
+    if (key == name) return field;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -111,20 +129,8 @@ std::string ParseAuditQuery(std::string_view qs, AuditQuery& out) {
         }
         out.limit = static_cast<int>(n);
       }
-    } else if (key == "user") {
-      out.user = *value;
-    } else if (key == "phone_number") {
-      out.phone_number = *value;
-    } else if (key == "decision") {
-      out.decision = *value;
-    } else if (key == "stage") {
-      out.stage = *value;
-    } else if (key == "request_id") {
-      out.request_id = *value;
-    } else if (key == "reason") {
-      out.reason = *value;
-    } else if (key == "peer") {
-      out.peer = *value;
+    } else if (std::string AuditQuery::*field = TextFilter(key)) {
+      out.*field = *value;
     } else if (key == "summary") {
       if (*value != "true" && *value != "false") {
         return "summary must be true or false";

@@ -10,8 +10,13 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "audit/sqlite_store.h"
+
 namespace agni {
 namespace {
+
+using audit::BoundStatement;
+using audit::ExecBound;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS sessions (
@@ -74,28 +79,22 @@ SessionStore::~SessionStore() = default;
 void SessionStore::Insert(const std::string& cookie_hash,
                           const StoredSession& s) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_,
-                      "INSERT INTO sessions (cookie_sha256, user, groups_json, "
-                      "auth_method, csrf_token, created_us, last_seen_us) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?)");
-  q.bind(1, cookie_hash);
-  q.bind(2, s.user);
-  q.bind(3, s.groups_json);
-  q.bind(4, s.auth_method);
-  q.bind(5, s.csrf_token);
-  q.bind(6, static_cast<int64_t>(s.created_us));
-  q.bind(7, static_cast<int64_t>(s.last_seen_us));
-  q.exec();
+  ExecBound(*db_,
+            "INSERT INTO sessions (cookie_sha256, user, groups_json, "
+            "auth_method, csrf_token, created_us, last_seen_us) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            cookie_hash, s.user, s.groups_json, s.auth_method, s.csrf_token,
+            s.created_us, s.last_seen_us);
 }
 
 std::optional<StoredSession> SessionStore::Find(
     const std::string& cookie_hash) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_,
-                      "SELECT user, groups_json, auth_method, csrf_token, "
-                      "created_us, last_seen_us FROM sessions WHERE "
-                      "cookie_sha256 = ?");
-  q.bind(1, cookie_hash);
+  SQLite::Statement q = BoundStatement(
+      *db_,
+      "SELECT user, groups_json, auth_method, csrf_token, created_us, "
+      "last_seen_us FROM sessions WHERE cookie_sha256 = ?",
+      cookie_hash);
   if (!q.executeStep()) return std::nullopt;
   StoredSession s;
   s.user = q.getColumn(0).getString();
@@ -110,28 +109,22 @@ std::optional<StoredSession> SessionStore::Find(
 void SessionStore::Touch(const std::string& cookie_hash,
                          std::int64_t last_seen_us) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(
-      *db_, "UPDATE sessions SET last_seen_us = ? WHERE cookie_sha256 = ?");
-  q.bind(1, static_cast<int64_t>(last_seen_us));
-  q.bind(2, cookie_hash);
-  q.exec();
+  ExecBound(*db_,
+            "UPDATE sessions SET last_seen_us = ? WHERE cookie_sha256 = ?",
+            last_seen_us, cookie_hash);
 }
 
 void SessionStore::Remove(const std::string& cookie_hash) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_, "DELETE FROM sessions WHERE cookie_sha256 = ?");
-  q.bind(1, cookie_hash);
-  q.exec();
+  ExecBound(*db_, "DELETE FROM sessions WHERE cookie_sha256 = ?", cookie_hash);
 }
 
 void SessionStore::RemoveExpired(std::int64_t idle_before_us,
                                  std::int64_t created_before_us) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(
-      *db_, "DELETE FROM sessions WHERE last_seen_us < ? OR created_us < ?");
-  q.bind(1, static_cast<int64_t>(idle_before_us));
-  q.bind(2, static_cast<int64_t>(created_before_us));
-  q.exec();
+  ExecBound(*db_,
+            "DELETE FROM sessions WHERE last_seen_us < ? OR created_us < ?",
+            idle_before_us, created_before_us);
 }
 
 void SessionStore::InsertLoginFlow(const std::string& state_hash,
@@ -140,27 +133,18 @@ void SessionStore::InsertLoginFlow(const std::string& state_hash,
                                    std::size_t max_flows) {
   std::lock_guard lock(mu_);
   SQLite::Transaction tx(*db_);
-  SQLite::Statement expired(*db_,
-                            "DELETE FROM login_flows WHERE created_us < ?");
-  expired.bind(1, static_cast<int64_t>(created_before_us));
-  expired.exec();
-  SQLite::Statement oldest(
-      *db_,
-      "DELETE FROM login_flows WHERE state_sha256 IN (SELECT state_sha256 "
-      "FROM login_flows ORDER BY created_us DESC LIMIT -1 OFFSET ?)");
-  oldest.bind(1, static_cast<int64_t>(max_flows > 0 ? max_flows - 1 : 0));
-  oldest.exec();
-  SQLite::Statement q(*db_,
-                      "INSERT INTO login_flows (state_sha256, provider, "
-                      "browser_sha256, nonce, code_verifier, created_us) "
-                      "VALUES (?, ?, ?, ?, ?, ?)");
-  q.bind(1, state_hash);
-  q.bind(2, flow.provider);
-  q.bind(3, flow.browser_sha256);
-  q.bind(4, flow.nonce);
-  q.bind(5, flow.code_verifier);
-  q.bind(6, static_cast<int64_t>(flow.created_us));
-  q.exec();
+  ExecBound(*db_, "DELETE FROM login_flows WHERE created_us < ?",
+            created_before_us);
+  ExecBound(*db_,
+            "DELETE FROM login_flows WHERE state_sha256 IN (SELECT "
+            "state_sha256 FROM login_flows ORDER BY created_us DESC LIMIT -1 "
+            "OFFSET ?)",
+            static_cast<std::int64_t>(max_flows > 0 ? max_flows - 1 : 0));
+  ExecBound(*db_,
+            "INSERT INTO login_flows (state_sha256, provider, browser_sha256, "
+            "nonce, code_verifier, created_us) VALUES (?, ?, ?, ?, ?, ?)",
+            state_hash, flow.provider, flow.browser_sha256, flow.nonce,
+            flow.code_verifier, flow.created_us);
   tx.commit();
 }
 
@@ -168,10 +152,11 @@ std::optional<LoginFlow> SessionStore::TakeLoginFlow(
     const std::string& state_hash) {
   std::lock_guard lock(mu_);
   SQLite::Transaction tx(*db_);
-  SQLite::Statement q(*db_,
-                      "SELECT provider, browser_sha256, nonce, code_verifier, "
-                      "created_us FROM login_flows WHERE state_sha256 = ?");
-  q.bind(1, state_hash);
+  SQLite::Statement q = BoundStatement(
+      *db_,
+      "SELECT provider, browser_sha256, nonce, code_verifier, created_us "
+      "FROM login_flows WHERE state_sha256 = ?",
+      state_hash);
   if (!q.executeStep()) return std::nullopt;
   LoginFlow flow;
   flow.provider = q.getColumn(0).getString();
@@ -180,10 +165,7 @@ std::optional<LoginFlow> SessionStore::TakeLoginFlow(
   flow.code_verifier = q.getColumn(3).getString();
   flow.created_us = q.getColumn(4).getInt64();
   q.reset();
-  SQLite::Statement remove(*db_,
-                           "DELETE FROM login_flows WHERE state_sha256 = ?");
-  remove.bind(1, state_hash);
-  remove.exec();
+  ExecBound(*db_, "DELETE FROM login_flows WHERE state_sha256 = ?", state_hash);
   tx.commit();
   return flow;
 }

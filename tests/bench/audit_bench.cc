@@ -235,16 +235,7 @@ int main(int argc, char** argv) {
                        std::chrono::duration_cast<std::chrono::microseconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count()));
-      SQLite::Statement ins_cp(db, R"sql(
-        INSERT INTO audit_checkpoints (seq, hash, time, key_id, public_key,
-                                       signature) VALUES (?, ?, ?, ?, ?, ?))sql");
-      ins_cp.bind(1, c.seq);
-      ins_cp.bind(2, c.hash);
-      ins_cp.bind(3, c.time);
-      ins_cp.bind(4, c.key_id);
-      ins_cp.bind(5, c.public_key);
-      ins_cp.bind(6, c.signature);
-      ins_cp.exec();
+      agni::audit::InsertCheckpoint(db, c);
       // As the checkpointer does: no intent before the head is open.
       agni::audit::SetIntentsClosedThrough(db, seq);
       std::printf("head signed at seq %lld with key %s\n",

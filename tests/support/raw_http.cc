@@ -46,6 +46,21 @@ std::size_t CompleteResponses(const std::string& bytes) {
   return n;
 }
 
+// A TCP connection to 127.0.0.1:port; throws std::runtime_error.
+int ConnectLoopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    throw std::runtime_error("connect");
+  }
+  return fd;
+}
+
 }  // namespace
 
 std::vector<int> RawReply::statuses() const {
@@ -87,16 +102,7 @@ std::vector<std::string> RawReply::Header(const std::string& name) const {
 RawReply RawExchange(int port, const std::string& request, bool wait_for_close,
                      std::chrono::milliseconds deadline) {
   RawReply reply;
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    throw std::runtime_error("connect");
-  }
+  const int fd = ConnectLoopback(port);
   const auto until = std::chrono::steady_clock::now() + deadline;
   auto read_some = [&](int timeout_ms) {
     pollfd p{fd, POLLIN, 0};
@@ -132,16 +138,7 @@ RawReply RawTlsExchange(int port, const std::string& ca_file,
                         const std::string& request,
                         std::chrono::milliseconds deadline) {
   RawReply reply;
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    throw std::runtime_error("connect");
-  }
+  const int fd = ConnectLoopback(port);
   // Every blocking read returns within 100 ms, so the deadline holds.
   timeval tv{0, 100'000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

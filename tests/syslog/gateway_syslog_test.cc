@@ -2,24 +2,21 @@
 // the peer stops while releases go on and starts again, then the gateway
 // restarts. Every release succeeds and every record arrives; none twice but
 // the records of the session in flight at the instant the peer stopped.
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cstdio>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "audit/record_io.h"
 #include "tests/support/fake_upstream.h"
 #include "tests/support/helpers.h"
 #include "tests/support/pki.h"
 #include "tests/support/process.h"
 #include "tests/syslog/rsyslog_server.h"
+#include "tests/syslog/syslog_checks.h"
 
 namespace agni::testing {
 namespace {
@@ -43,45 +40,12 @@ bool WaitShipped(const GatewayProcess& gw, std::int64_t seq) {
 // Each message's MSG is the record as `audit export --format jsonl` writes
 // it, whether the sink had it in memory or read it back.
 void ExpectExportForm(const RsyslogServer& peer, const std::string& db_path) {
-  SQLite::Database db(db_path, SQLite::OPEN_READONLY);
-  std::ostringstream out;
-  std::int64_t records = 0;
-  audit::WriteJsonlRows(db, 1, INT64_MAX, out, records);
   std::map<std::int64_t, std::string> lines;
-  std::istringstream in(out.str());
-  for (std::string line; std::getline(in, line);) {
+  for (const std::string& line : ExportLines(db_path)) {
     lines[nlohmann::json::parse(line)["seq"].get<std::int64_t>()] = line;
   }
   for (const std::string& m : peer.Messages()) {
     EXPECT_EQ(MessageBody(m), lines[*MessageSeq(m)]);
-  }
-}
-
-// Every seq from 1 to `last` arrived; a seq arrived twice only if it lies in
-// (dup_after, dup_upto]: the records of the one session that was in flight
-// when the peer stopped (the peer read them, then closed before reading the
-// session's end, so the sink could not know and sent them again).
-void ExpectEachOnce(const RsyslogServer& peer, std::int64_t last,
-                    std::int64_t dup_after = 0, std::int64_t dup_upto = 0) {
-  const std::map<std::int64_t, int> counts = SeqCounts(peer.Messages());
-  EXPECT_EQ(counts.size(), static_cast<std::size_t>(last));
-  int duplicated = 0;
-  for (std::int64_t seq = 1; seq <= last; ++seq) {
-    auto it = counts.find(seq);
-    ASSERT_NE(it, counts.end()) << "seq " << seq << " never arrived";
-    if (seq > dup_after && seq <= dup_upto) {
-      EXPECT_LE(it->second, 2) << "seq " << seq;
-      duplicated += it->second - 1;
-    } else {
-      EXPECT_EQ(it->second, 1) << "seq " << seq << " arrived more than once";
-    }
-  }
-  if (duplicated > 0) {
-    std::printf(
-        "%d records of the session in flight at the peer's stop "
-        "arrived twice (allowed: seq %lld to %lld)\n",
-        duplicated, static_cast<long long>(dup_after + 1),
-        static_cast<long long>(dup_upto));
   }
 }
 
@@ -121,19 +85,32 @@ class ReleaseLoop {
   std::thread thread_;
 };
 
-TEST(SyslogGatewayTest, ThePeerRestartsWhileReleasesGoOnAndNothingIsLost) {
-  Pki pki;
-  RsyslogServer peer({.cert_file = pki.File("server.pem"),
-                      .key_file = pki.File("server.key"),
-                      .ca_file = pki.File("ca.pem")});
-  FakeUpstream upstream;
-  GatewayProcess gw({.config = {
-                         .upstream_base_url = upstream.url(),
-                         .patch = {{"audit",
-                                    {{"syslog",
-                                      {{"address", peer.address()},
-                                       {"ca_file", pki.File("ca.pem")}}}}}},
-                     }});
+// A PKI, an rsyslog peer with a certificate from it, and an upstream, for a
+// gateway that ships its audit records to that peer.
+class SyslogGatewayTest : public ::testing::Test {
+ protected:
+  // A gateway in front of upstream_ whose audit.syslog points at peer_,
+  // trusting the PKI's CA, with the `extra` audit.syslog keys.
+  GatewayProcess::Options ShippingToPeer(
+      const nlohmann::json& extra = nlohmann::json::object()) const {
+    nlohmann::json syslog = {{"address", peer_.address()},
+                             {"ca_file", pki_.File("ca.pem")}};
+    syslog.update(extra);
+    return {.config = {
+                .upstream_base_url = upstream_.url(),
+                .patch = {{"audit", {{"syslog", syslog}}}},
+            }};
+  }
+
+  Pki pki_;
+  RsyslogServer peer_{{.cert_file = pki_.File("server.pem"),
+                       .key_file = pki_.File("server.key"),
+                       .ca_file = pki_.File("ca.pem")}};
+  FakeUpstream upstream_;
+};
+
+TEST_F(SyslogGatewayTest, ThePeerRestartsWhileReleasesGoOnAndNothingIsLost) {
+  GatewayProcess gw(ShippingToPeer());
   WarmUpHttpClient(gw.admin_port());
   std::map<int, int> statuses;
   std::int64_t shipped_before_stop = 0;
@@ -143,10 +120,10 @@ TEST(SyslogGatewayTest, ThePeerRestartsWhileReleasesGoOnAndNothingIsLost) {
     ASSERT_TRUE(releases.WaitMore(20));
     shipped_before_stop = static_cast<std::int64_t>(
         gw.Metric("agni_gateway_audit_shipped_seq").value_or(0));
-    peer.Stop();
+    peer_.Stop();
     head_at_stop = HeadSeq(gw);
     ASSERT_TRUE(releases.WaitMore(40));  // while the peer is away
-    peer.Start();
+    peer_.Start();
     ASSERT_TRUE(releases.WaitMore(40));
     statuses = releases.Stop();
   }
@@ -155,8 +132,8 @@ TEST(SyslogGatewayTest, ThePeerRestartsWhileReleasesGoOnAndNothingIsLost) {
   const std::int64_t head = HeadSeq(gw);
   ASSERT_GE(head, 200);  // intent + outcome of at least 100 releases
   ASSERT_TRUE(WaitShipped(gw, head)) << gw.Log();
-  ExpectEachOnce(peer, head, shipped_before_stop, head_at_stop);
-  ExpectExportForm(peer, gw.audit_path());
+  ExpectEachOnce(peer_, head, shipped_before_stop, head_at_stop);
+  ExpectExportForm(peer_, gw.audit_path());
   EXPECT_GE(gw.Metric("agni_gateway_audit_ship_failures_total").value_or(0), 1);
 
   // A restarted gateway ships only what is new.
@@ -173,25 +150,13 @@ TEST(SyslogGatewayTest, ThePeerRestartsWhileReleasesGoOnAndNothingIsLost) {
   ASSERT_GT(new_head, head);
   ASSERT_TRUE(WaitShipped(again, new_head)) << again.Log();
   // The restart itself sends nothing twice.
-  ExpectEachOnce(peer, new_head, shipped_before_stop, head_at_stop);
+  ExpectEachOnce(peer_, new_head, shipped_before_stop, head_at_stop);
 }
 
-TEST(SyslogGatewayTest, ATrickleOfReleasesSharesOneConnection) {
-  Pki pki;
-  RsyslogServer peer({.cert_file = pki.File("server.pem"),
-                      .key_file = pki.File("server.key"),
-                      .ca_file = pki.File("ca.pem")});
-  FakeUpstream upstream;
+TEST_F(SyslogGatewayTest, ATrickleOfReleasesSharesOneConnection) {
   // Long enough that no pause between two releases ends the session.
-  GatewayProcess gw({.config = {
-                         .upstream_base_url = upstream.url(),
-                         .patch = {{"audit",
-                                    {{"syslog",
-                                      {{"address", peer.address()},
-                                       {"ca_file", pki.File("ca.pem")},
-                                       {"idle_timeout", "10m"},
-                                       {"confirm_interval", "10m"}}}}}},
-                     }});
+  GatewayProcess gw(
+      ShippingToPeer({{"idle_timeout", "10m"}, {"confirm_interval", "10m"}}));
   httplib::Client c = gw.Client();
   for (int i = 0; i < 8; ++i) {
     auto r = c.Delete(ReleasePath(Numbered("+1555", 2000000 + i)),
@@ -203,7 +168,7 @@ TEST(SyslogGatewayTest, ATrickleOfReleasesSharesOneConnection) {
   const std::int64_t head = HeadSeq(gw);
   ASSERT_GE(head, 16);
   ASSERT_TRUE(WaitFor(
-      [&] { return SeqCounts(peer.Messages()).size() == std::size_t(head); },
+      [&] { return SeqCounts(peer_.Messages()).size() == std::size_t(head); },
       60s))
       << gw.Log();
   EXPECT_EQ(gw.Metric("agni_gateway_audit_ship_connections_total"),
@@ -213,7 +178,7 @@ TEST(SyslogGatewayTest, ATrickleOfReleasesSharesOneConnection) {
   // A clean stop closes that one session and records what the peer took.
   ASSERT_EQ(gw.Stop(), 0);
   EXPECT_EQ(ReadFile(gw.audit_path() + ".syslog"), std::to_string(head) + "\n");
-  ExpectEachOnce(peer, head);
+  ExpectEachOnce(peer_, head);
 }
 
 }  // namespace

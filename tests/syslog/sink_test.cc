@@ -1,24 +1,22 @@
 // The syslog sink against a real rsyslog over TLS: every committed record
 // arrives exactly once, in the export's form, across a peer restart, a sink
 // restart and a queue too small to hold them; an untrusted peer gets nothing.
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstdio>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "audit/record_io.h"
 #include "audit/ship/syslog_sink.h"
 #include "audit/store.h"
 #include "tests/support/helpers.h"
 #include "tests/support/pki.h"
 #include "tests/support/temp_dir.h"
 #include "tests/syslog/rsyslog_server.h"
+#include "tests/syslog/syslog_checks.h"
 
 namespace agni::testing {
 namespace {
@@ -105,29 +103,6 @@ RsyslogServer::Options PeerWith(const Pki& pki) {
   return {.cert_file = pki.File("server.pem"),
           .key_file = pki.File("server.key"),
           .ca_file = pki.File("ca.pem")};
-}
-
-// Every seq from 1 to `last` exactly once, and nothing else.
-void ExpectEachOnce(const RsyslogServer& peer, std::int64_t last) {
-  const std::map<std::int64_t, int> counts = SeqCounts(peer.Messages());
-  EXPECT_EQ(counts.size(), static_cast<std::size_t>(last));
-  for (std::int64_t seq = 1; seq <= last; ++seq) {
-    auto it = counts.find(seq);
-    ASSERT_NE(it, counts.end()) << "seq " << seq << " never arrived";
-    EXPECT_EQ(it->second, 1) << "seq " << seq << " arrived more than once";
-  }
-}
-
-// The lines `audit export --format jsonl` writes for the database.
-std::vector<std::string> ExportLines(const std::string& db_path) {
-  SQLite::Database db(db_path, SQLite::OPEN_READONLY);
-  std::ostringstream out;
-  std::int64_t records = 0;
-  audit::WriteJsonlRows(db, 1, INT64_MAX, out, records);
-  std::vector<std::string> lines;
-  std::istringstream in(out.str());
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
 }
 
 TEST(SyslogSinkTest, ABacklogAndNewRecordsArriveOnceWithAQueueOfOne) {
