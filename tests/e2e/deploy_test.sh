@@ -43,10 +43,12 @@ cd "$work"
 cat >policy.json <<'JSON'
 {"rules":[],"limits":[{"id":"per-user-hourly","per":"user","max":5,"window":"1h"}]}
 JSON
+# One notification channel, so its per-channel series are declared.
 cat >gateway.json <<'JSON'
 {"listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0",
  "upstream": {"base_url": "http://127.0.0.1:9", "allow_plain_http": true},
- "audit": {"path": "audit.db"}, "users": [], "policy_file": "policy.json"}
+ "audit": {"path": "audit.db"}, "users": [], "policy_file": "policy.json",
+ "approvals": {"notify": [{"type": "slack", "url": "http://127.0.0.1:9/slack"}]}}
 JSON
 AGNI_API_KEY=k "$BIN" serve --config gateway.json 2>serve.log &
 gw_pid=$!
