@@ -73,8 +73,8 @@ PageParams<Status, Cursor> ParsePageParams(std::string_view query,
           std::from_chars(value.data(), value.data() + value.size(), n);
       if (ec != std::errc() || end != value.data() + value.size() || n < 1 ||
           n > kMaxListLimit) {
-        out.error =
-            "limit must be a number from 1 to " + std::to_string(kMaxListLimit);
+        out.error = "limit must be a number from 1 to ";
+        out.error += std::to_string(kMaxListLimit);
       }
       out.limit = n;
     } else if (key == "after") {

@@ -129,8 +129,8 @@ TEST_F(ApprovalWebhookTest, ADownReceiverIsRetriedThenCountedAsFailed) {
     dead_port = ntohs(addr.sin_port);
     ::close(fd);
   }
-  StartGateway(
-      WebhookConfig("http://127.0.0.1:" + std::to_string(dead_port) + "/hook"));
+  StartGateway(WebhookConfig(std::string("http://127.0.0.1:") +
+                             std::to_string(dead_port) + "/hook"));
   const std::string id = Request("+14156660100");
   EXPECT_EQ(Approve("olga", id), 200);
   for (int i = 0; i < 200 && Counter("failed") < 2; ++i) {

@@ -138,7 +138,8 @@ class ConsoleSignInTest : public ::testing::Test {
     std::string location;
   };
   Started Login(const std::string& extra_query = "") {
-    auto res = gw_->Client().Get("/ui/login?provider=corp" + extra_query);
+    auto res =
+        gw_->Client().Get(std::string("/ui/login?provider=corp") + extra_query);
     Started s;
     EXPECT_TRUE(res);
     if (!res) return s;
@@ -339,7 +340,8 @@ TEST_F(ConsoleSignInTest, APersonSignedInAtTheProviderApprovesWithTheirGroups) {
 // A notification's link survives the sign-in: /ui/login?return=<console
 // path> lands there after the callback.
 TEST_F(ConsoleSignInTest, TheCallbackReturnsToTheConsolePageTheSignInCameFrom) {
-  const Started s = Login("&return=" + FormEncode("/ui/?approval=apr_42"));
+  const Started s =
+      Login(std::string("&return=") + FormEncode("/ui/?approval=apr_42"));
   Serve(IdToken(s.nonce));
   auto res = Callback(std::string("code=") + kCode + "&state=" + s.state,
                       s.login_cookie);
@@ -361,7 +363,7 @@ TEST_F(ConsoleSignInTest, AReturnOutsideTheConsoleLandsOnItsStartPage) {
         std::string("/ui/?a=<b>"), std::string("/ui/\r\nSet-Cookie: x=1"),
         std::string(600, '/')}) {
     SCOPED_TRACE(hostile);
-    const Started s = Login("&return=" + FormEncode(hostile));
+    const Started s = Login(std::string("&return=") + FormEncode(hostile));
     Serve(IdToken(s.nonce));
     auto res = Callback(std::string("code=") + kCode + "&state=" + s.state,
                         s.login_cookie);
@@ -374,7 +376,8 @@ TEST_F(ConsoleSignInTest, AReturnOutsideTheConsoleLandsOnItsStartPage) {
 // The return path rides in the login cookie, whose hash the flow keeps: a
 // cookie changed on the way to point elsewhere is another browser's.
 TEST_F(ConsoleSignInTest, AReturnPathChangedInTheLoginCookieIsRefused) {
-  const Started s = Login("&return=" + FormEncode("/ui/?review=rev_1"));
+  const Started s =
+      Login(std::string("&return=") + FormEncode("/ui/?review=rev_1"));
   const std::size_t dot = s.login_cookie.find('.');
   ASSERT_NE(dot, std::string::npos) << s.login_cookie;
   Serve(IdToken(s.nonce));
@@ -396,7 +399,8 @@ TEST(ConsoleReturnPath, OnlyPathsUnderUiWithAPlainQueryAreSafe) {
         "/ui/\n"}) {
     EXPECT_FALSE(SafeReturnPath(bad).has_value()) << bad;
   }
-  EXPECT_FALSE(SafeReturnPath("/ui/?a=" + std::string(600, 'x')).has_value());
+  EXPECT_FALSE(SafeReturnPath(std::string("/ui/?a=") + std::string(600, 'x'))
+                   .has_value());
 }
 
 TEST_F(ConsoleSignInTest, AnUnknownStateIsRefusedAndAudited) {

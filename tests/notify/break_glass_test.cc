@@ -54,7 +54,7 @@ class JwksServer {
     if (thread_.joinable()) thread_.join();
   }
   std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(port_) + "/jwks";
+    return std::string("http://127.0.0.1:") + std::to_string(port_) + "/jwks";
   }
 
  private:
@@ -302,8 +302,8 @@ TEST_F(BreakGlassTest, WorksWithTheProviderTheReceiversAndTheConsoleDown) {
   o.approvals_config = {
       {"notify",
        json::array({{{"type", "slack"},
-                     {"url", "http://127.0.0.1:" + std::to_string(FreePort()) +
-                                 "/slack"},
+                     {"url", std::string("http://127.0.0.1:") +
+                                 std::to_string(FreePort()) + "/slack"},
                      {"max_attempts", 1}}})}};
   o.extra_config = {{"groups", {"oncall"}},
                     {"identity",

@@ -465,7 +465,7 @@ TEST(NotifyPayloads, TeamsShowsHostileNamesLabelsAndReasonsLiterally) {
   ExpectTeamsAdaptiveCard(message);
   const json& card = message["attachments"][0]["content"];
   EXPECT_EQ(ShownLiterally(card["body"][0]["text"]),
-            "Release approval requested by " + who);
+            std::string("Release approval requested by ") + who);
   std::map<std::string, std::string> facts;
   for (const json& f : card["body"][1]["facts"]) {
     facts[f["title"]] = ShownLiterally(f["value"]);
