@@ -72,6 +72,7 @@ install(CODE "
 
 install(FILES
   ${CMAKE_SOURCE_DIR}/deploy/examples/gateway.json
+  ${CMAKE_SOURCE_DIR}/deploy/examples/gateway-chat.json
   ${CMAKE_SOURCE_DIR}/deploy/examples/policy.json
   ${CMAKE_SOURCE_DIR}/deploy/examples/numbers.json
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)

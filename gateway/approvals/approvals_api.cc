@@ -48,7 +48,7 @@ ApprovalReply ProblemReply(Reason reason, std::string detail,
                            std::string approval_id = "") {
   ApprovalReply r;
   r.problem = Problem{reason, std::move(detail), ""};
-  r.approval_id = std::move(approval_id);
+  r.id = std::move(approval_id);
   return r;
 }
 
@@ -363,29 +363,6 @@ void ApprovalsGateway::RestoreUnsent(const std::string& approval_id,
   }
 }
 
-ApprovalSweeper::ApprovalSweeper(ApprovalsGateway& approvals,
-                                 std::chrono::milliseconds interval) {
-  thread_ = std::thread([this, &approvals, interval] {
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, interval, [&] { return stopping_; })) {
-      lock.unlock();
-      approvals.Sweep();
-      lock.lock();
-    }
-  });
-}
-
-ApprovalSweeper::~ApprovalSweeper() { Stop(); }
-
-void ApprovalSweeper::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
 ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
   const std::string& target = call.request.target;
   const std::size_t q = target.find('?');
@@ -452,8 +429,8 @@ ApprovalReply ApprovalsGateway::HandleApi(const ApprovalCall& call) {
   }
   ApprovalReply reply;
   reply.response = JsonResponse(
-      200, View(service_.Effective(std::move(*result.approval)), call.members));
-  reply.approval_id = id;
+      200, ViewFor(service_.Effective(std::move(*result.approval)), call));
+  reply.id = id;
   if (action.empty()) reply.read_detail = "read approval " + id;
   return reply;
 }

@@ -10,23 +10,20 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "audit/approval_store.h"
 #include "audit/store.h"
-#include "gateway/auth/authenticator.h"
-#include "gateway/http/http_types.h"
+#include "base/periodic.h"
+#include "gateway/approvals/workflow_api.h"
 #include "gateway/notify/notifier.h"
 #include "gateway/ops/log.h"
 #include "gateway/ops/metrics.h"
-#include "gateway/pipeline/problem.h"
 #include "policies/approvals.h"
 
 namespace agni {
@@ -44,16 +41,7 @@ struct ApprovalCall {
   const Inventory* inventory = nullptr;
 };
 
-// Either a problem for the pipeline's Finish(), or a response to send as is.
-struct ApprovalReply {
-  std::optional<Problem> problem;
-  HttpResponse response;
-  std::string approval_id;  // for the audit record of this request
-  // A read (list or one approval) answered with `response`: what was read,
-  // for the audit record every read gets. Empty for the POST actions, whose
-  // record is the approval change itself.
-  std::string read_detail;
-};
+using ApprovalReply = WorkflowReply;
 
 // Outcome of the release hook.
 struct ReleaseGate {
@@ -118,6 +106,10 @@ class ApprovalsGateway final : public policy::ApprovalListener {
   // The public JSON form of an approval.
   nlohmann::json View(const policy::Approval& a,
                       const std::vector<policy::Member>& members) const;
+  // View() as the API answers `call`: with the number's inventory `labels`
+  // ({} when it is not listed) so an approver sees what the number is.
+  nlohmann::json ViewFor(const policy::Approval& a,
+                         const ApprovalCall& call) const;
 
  private:
   audit::SqliteApprovalStore& store_;
@@ -157,26 +149,14 @@ ReleaseReasonCheck CheckReleaseReason(
     const std::vector<std::string>& headers,
     const std::vector<const policy::Rule*>& rules);
 
-// The list's page size: `limit` defaults to kDefaultListLimit and may be at
-// most kMaxListLimit.
-inline constexpr std::size_t kDefaultListLimit = 50;
-inline constexpr std::size_t kMaxListLimit = 500;
-
 // Expires due approvals every `interval` so the pending gauge and webhook
 // "expired" events do not wait for someone to look. Thread-safe Stop().
-class ApprovalSweeper {
+class ApprovalSweeper : public PeriodicTask {
  public:
   explicit ApprovalSweeper(
       ApprovalsGateway& approvals,
-      std::chrono::milliseconds interval = std::chrono::seconds(10));
-  ~ApprovalSweeper();
-  void Stop();
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+      std::chrono::milliseconds interval = std::chrono::seconds(10))
+      : PeriodicTask(interval, [&approvals] { approvals.Sweep(); }) {}
 };
 
 // Maps a workflow error to the public reason code.

@@ -33,6 +33,58 @@ int HexValue(char c) {
   return -1;
 }
 
+// The inverse of FormEncode ('+' is a space).
+std::string FormDecode(std::string_view raw) {
+  std::string value;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '+') {
+      value.push_back(' ');
+    } else if (raw[i] == '%' && i + 2 < raw.size() &&
+               HexValue(raw[i + 1]) >= 0 && HexValue(raw[i + 2]) >= 0) {
+      value.push_back(
+          static_cast<char>(HexValue(raw[i + 1]) * 16 + HexValue(raw[i + 2])));
+      i += 2;
+    } else {
+      value.push_back(raw[i]);
+    }
+  }
+  return value;
+}
+
+// The bytes of lowercase or uppercase hex; "" when `hex` is not hex.
+std::string HexDecode(std::string_view hex) {
+  std::string out;
+  if (hex.size() % 2 != 0) return out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = HexValue(hex[i]);
+    const int lo = HexValue(hex[i + 1]);
+    if (hi < 0 || lo < 0) return "";
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+// What may appear in a return path: unreserved characters and '/', plus the
+// query's '=', '&', '%' and '+'.
+bool ReturnPathChar(char c, bool in_query) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+      (c >= '0' && c <= '9')) {
+    return true;
+  }
+  switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '/': return true;
+    case '=':
+    case '&':
+    case '%':
+    case '+': return in_query;
+    default: return false;
+  }
+}
+
 // An OAuth error code (RFC 6749 §4.1.2.1: %x20-21 / %x23-5B / %x5D-7E) that
 // is safe to show and audit; anything else is replaced, since the callback's
 // query is written by whoever sent the browser there.
@@ -78,6 +130,36 @@ std::vector<OidcIssuerConfig> SignInProviders(const IdentityConfig& identity) {
   return out;
 }
 
+std::optional<std::string> SafeReturnPath(std::string_view path) {
+  constexpr std::size_t kMaxReturnPath = 512;
+  if (path.size() > kMaxReturnPath || !path.starts_with("/ui/")) {
+    return std::nullopt;
+  }
+  const std::size_t q = path.find('?');
+  const std::string_view page = path.substr(0, q);
+  const std::string_view query =
+      q == std::string_view::npos ? "" : path.substr(q + 1);
+  for (char c : page) {
+    if (!ReturnPathChar(c, false)) return std::nullopt;
+  }
+  for (char c : query) {
+    if (!ReturnPathChar(c, true)) return std::nullopt;
+  }
+  // No empty, "." or ".." segment: the browser would resolve it away from
+  // /ui/ (and "//" could read as another host).
+  std::string_view rest = page.substr(1);
+  while (!rest.empty()) {
+    const std::size_t slash = rest.find('/');
+    const std::string_view segment = rest.substr(0, slash);
+    if (segment == "." || segment == ".." ||
+        (segment.empty() && slash != std::string_view::npos)) {
+      return std::nullopt;
+    }
+    rest = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+  }
+  return std::string(path);
+}
+
 std::string FormEncode(std::string_view value) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -108,20 +190,7 @@ std::optional<std::string> QueryParam(std::string_view target,
     if (found) return std::nullopt;  // twice: refused rather than guessed at
     const std::string_view raw =
         eq == std::string_view::npos ? "" : pair.substr(eq + 1);
-    std::string value;
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '+') {
-        value.push_back(' ');
-      } else if (raw[i] == '%' && i + 2 < raw.size() &&
-                 HexValue(raw[i + 1]) >= 0 && HexValue(raw[i + 2]) >= 0) {
-        value.push_back(static_cast<char>(HexValue(raw[i + 1]) * 16 +
-                                          HexValue(raw[i + 2])));
-        i += 2;
-      } else {
-        value.push_back(raw[i]);
-      }
-    }
-    found = std::move(value);
+    found = FormDecode(raw);
   }
   return found;
 }
@@ -144,8 +213,8 @@ std::string ProviderSignIn::ClearCookie() {
          "=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax";
 }
 
-ProviderSignIn::Started ProviderSignIn::Start(
-    const OidcIssuerConfig& provider) {
+ProviderSignIn::Started ProviderSignIn::Start(const OidcIssuerConfig& provider,
+                                              const std::string& return_path) {
   Started out;
   const ProviderEndpoints endpoints =
       DiscoverEndpoints(provider.issuer, provider.ca_file, timeout_);
@@ -156,7 +225,14 @@ ProviderSignIn::Started ProviderSignIn::Start(
     return out;
   }
   const std::string state = Base64UrlEncode(RandomBytes(kRandomBytes));
-  const std::string browser = HexEncode(RandomBytes(kRandomBytes));
+  // The login cookie: random hex, then "." and the return path in hex (no
+  // '%': cpp-httplib percent-decodes header values); the flow keeps the
+  // hash of the whole value.
+  std::string browser = HexEncode(RandomBytes(kRandomBytes));
+  if (SafeReturnPath(return_path)) {
+    browser += '.';
+    browser += HexEncode(return_path);
+  }
   LoginFlow flow;
   flow.provider = provider.name;
   flow.browser_sha256 = Sha256Hex(browser);
@@ -312,6 +388,11 @@ ProviderSignIn::Finished ProviderSignIn::Finish(
   }
   Finished out;
   out.provider = name;
+  if (const std::size_t dot = browser.front().find('.');
+      dot != std::string_view::npos) {
+    out.return_path = SafeReturnPath(HexDecode(browser.front().substr(dot + 1)))
+                          .value_or("/ui/");
+  }
   Principal& p = out.principal.emplace();
   p.name = std::move(verified.ok->name);
   p.groups = std::move(verified.ok->groups);

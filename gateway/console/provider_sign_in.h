@@ -57,14 +57,20 @@ class ProviderSignIn {
     std::string location;    // the provider's authorization URL
     std::string set_cookie;  // the login cookie that binds this browser
   };
-  // Discovers the provider's endpoints and records a new flow.
-  Started Start(const OidcIssuerConfig& provider);
+  // Discovers the provider's endpoints and records a new flow. A
+  // `return_path` (already checked by SafeReturnPath) is where the callback
+  // sends the browser once signed in; it travels in the login cookie, whose
+  // hash the flow keeps, so it cannot be changed on the way.
+  Started Start(const OidcIssuerConfig& provider,
+                const std::string& return_path = "");
 
   struct Finished {
     Failure failure = Failure::kNone;
     std::string detail;  // when failed: which check, never a secret
     std::optional<Principal> principal;
     std::string provider;  // the flow's provider name, once known
+    // The console page to land on (a SafeReturnPath), or "/ui/".
+    std::string return_path = "/ui/";
     // For agni_gateway_auth_total{method="oidc"}: the ID token's failed
     // check, else "invalid" (a fixed set).
     std::string_view metric_result = "invalid";
@@ -86,6 +92,12 @@ class ProviderSignIn {
   const Clock clock_;
   const std::chrono::milliseconds timeout_;
 };
+
+// `path` when it is a console page to return to after sign-in: a path under
+// /ui/ with an optional query, no scheme, host, backslash, `..` segment,
+// fragment or encoded path byte, at most 512 bytes; nullopt otherwise, so a
+// sign-in link can never send the browser to another site.
+std::optional<std::string> SafeReturnPath(std::string_view path);
 
 // application/x-www-form-urlencoded encoding of one value (RFC 6749
 // appendix B); exposed for tests.

@@ -60,6 +60,26 @@ std::string ApprovalTitle(const std::string& event, const std::string& actor,
   return "Release approval " + event + by;
 }
 
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// The index of the punctuation that would make `text` a list item or a rule
+// ("- x", "+", "---", "1. x", "2)"), or npos. A leading "+" or "-" before a
+// digit ("+14155550100") starts neither.
+std::size_t ListMarker(const std::string& text) {
+  if (text.empty()) return std::string::npos;
+  if (text[0] == '-' || text[0] == '+') {
+    return text.size() > 1 && IsDigit(text[1]) ? std::string::npos : 0;
+  }
+  std::size_t at = 0;
+  while (at < text.size() && IsDigit(text[at])) ++at;
+  if (at == 0 || at >= text.size() || (text[at] != '.' && text[at] != ')')) {
+    return std::string::npos;
+  }
+  const bool blank_after =
+      at + 1 == text.size() || text[at + 1] == ' ' || text[at + 1] == '\t';
+  return blank_after ? at : std::string::npos;
+}
+
 }  // namespace
 
 EventSummary Summarize(const json& event) {
@@ -122,6 +142,46 @@ std::string SlackEscape(const std::string& text) {
   return out;
 }
 
+std::string TeamsEscape(const std::string& text) {
+  const std::size_t marker = ListMarker(text);
+  std::string out;
+  out.reserve(text.size() + text.size() / 4);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    switch (c) {
+      case '\\':
+      case '`':
+      case '*':
+      case '_':
+      case '~':
+      case '[':
+      case ']':
+      case '(':
+      case ')':
+      case '<':
+      case '>':
+      case '#':
+      case '|':
+      case '!':
+      case '&':
+      case '{':
+      case '}':
+        out.push_back('\\');
+        out.push_back(c);
+        break;
+      case '\n':
+      case '\r':
+      case '\t':
+      case '\f':
+      case '\v': out.push_back(' '); break;
+      default:
+        if (i == marker) out.push_back('\\');
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
 json SlackMessage(const json& event) {
   const EventSummary s = Summarize(event);
   auto field = [](const std::string& name, const std::string& value) {
@@ -159,7 +219,8 @@ json TeamsMessage(const json& event) {
   const EventSummary s = Summarize(event);
   json facts = json::array();
   auto fact = [&](const char* title, const std::string& value) {
-    facts.push_back({{"title", title}, {"value", value.empty() ? "-" : value}});
+    facts.push_back({{"title", title},
+                     {"value", value.empty() ? "-" : TeamsEscape(value)}});
   };
   fact("Who", s.who);
   fact("Number", s.number);
@@ -174,7 +235,7 @@ json TeamsMessage(const json& event) {
       {"version", "1.4"},
       {"body",
        {{{"type", "TextBlock"},
-         {"text", s.title},
+         {"text", TeamsEscape(s.title)},
          {"weight", "Bolder"},
          {"size", "Medium"},
          {"wrap", true}},

@@ -27,6 +27,13 @@ EventSummary Summarize(const nlohmann::json& event);
 nlohmann::json SlackMessage(const nlohmann::json& event);
 nlohmann::json TeamsMessage(const nlohmann::json& event);
 
+// Text for an Adaptive Card TextBlock or Fact, which Teams renders as
+// markdown: every character markdown could read as markup (`*`, `_`, `[`,
+// `]`, `(`, `)`, `<`, `>`, `` ` ``, `~`, `#`, `|`, `!`, `&`, `\`, and a
+// list marker at the start) is backslash-escaped (CommonMark §2.4), and line
+// breaks become spaces, so names, labels and reasons show literally.
+std::string TeamsEscape(const std::string& text);
+
 // Slack's mrkdwn escaping: &, < and > (so a reason cannot ping a channel or
 // forge a link).
 std::string SlackEscape(const std::string& text);

@@ -56,7 +56,7 @@ HttpResponse RequestPipeline::Reviews(Context& ctx) {
   const Principal& p = *ctx.principal;
   ReviewReply reply = reviews_->HandleApi(
       {p, ctx.request, ctx.request_id, p.InAnyGroup(ctx.access->auditors)});
-  ctx.approval_id = reply.review_id;
+  ctx.approval_id = reply.id;
   if (!reply.problem && !reply.read_detail.empty()) {
     // Reading reviews is audited like every other read.
     return RespondRecorded(ctx, ServedRecord(ctx, std::move(reply.read_detail)),

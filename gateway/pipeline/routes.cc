@@ -73,7 +73,7 @@ HttpResponse RequestPipeline::Approvals(Context& ctx) {
       {p, ctx.request, ctx.request_id, ctx.access->members,
        p.InAnyGroup(ctx.access->auditors), p.InAnyGroup(ctx.access->admins),
        ctx.access->inventory.get()});
-  ctx.approval_id = reply.approval_id;
+  ctx.approval_id = reply.id;
   if (!reply.problem && !reply.read_detail.empty()) {
     // Reading approvals is audited like every other read.
     return RespondRecorded(ctx, ServedRecord(ctx, std::move(reply.read_detail)),

@@ -60,8 +60,20 @@ HttpResponse RequestPipeline::ConsolePage(Context& ctx, std::string_view path) {
   std::string_view name = path.substr(4);  // after "/ui/"
   if (name.empty()) name = "index.html";
   if (name == "providers") return SignInProviderList(ctx);
-  if (sign_in_ != nullptr && name == "login") return StartProviderSignIn(ctx);
-  if (sign_in_ != nullptr && name == "callback") return ProviderCallback(ctx);
+  if (sign_in_ != nullptr && (name == "login" || name == "callback")) {
+    if (ctx.request.method != "GET") {
+      HttpResponse r = Text(405, "the sign-in accepts GET only\n");
+      r.headers.emplace_back("Allow", "GET");
+      return Respond(ctx, std::move(r));
+    }
+    if (!console_->cookies_allowed()) {
+      return Finish(ctx, {Reason::kForbidden,
+                          "console sessions need TLS on the main listener (or "
+                          "a loopback listener)",
+                          ""});
+    }
+    return name == "login" ? StartProviderSignIn(ctx) : ProviderCallback(ctx);
+  }
   const std::optional<ConsoleAsset> asset = FindConsoleAsset(name);
   if (!asset) return Respond(ctx, Text(404, "no such console page\n"));
   HttpResponse r;
@@ -219,18 +231,9 @@ HttpResponse RequestPipeline::SignInProviderList(Context& ctx) {
   return Respond(ctx, Json(200, {{"providers", list}}));
 }
 
+// The two steps below are reached only through ConsolePage, which checked
+// the method and that cookies may be set.
 HttpResponse RequestPipeline::StartProviderSignIn(Context& ctx) {
-  if (ctx.request.method != "GET") {
-    HttpResponse r = Text(405, "the sign-in accepts GET only\n");
-    r.headers.emplace_back("Allow", "GET");
-    return Respond(ctx, std::move(r));
-  }
-  if (!console_->cookies_allowed()) {
-    return Finish(ctx, {Reason::kForbidden,
-                        "console sessions need TLS on the main listener (or "
-                        "a loopback listener)",
-                        ""});
-  }
   const std::vector<OidcIssuerConfig>& providers =
       ctx.access->sign_in_providers;
   const std::optional<std::string> wanted =
@@ -247,7 +250,12 @@ HttpResponse RequestPipeline::StartProviderSignIn(Context& ctx) {
                                  "/ui/login?provider=<name>",
                         ""});
   }
-  ProviderSignIn::Started started = sign_in_->Start(*provider);
+  // Where to land once signed in (a deep link from a notification); an
+  // unsafe one is ignored and the browser lands on the start page.
+  const std::string return_path =
+      SafeReturnPath(QueryParam(ctx.request.target, "return").value_or(""))
+          .value_or("");
+  ProviderSignIn::Started started = sign_in_->Start(*provider, return_path);
   if (started.failure != ProviderSignIn::Failure::kNone) {
     return Finish(ctx, {Reason::kIdentityProviderUnavailable,
                         std::move(started.detail), ""});
@@ -259,17 +267,6 @@ HttpResponse RequestPipeline::StartProviderSignIn(Context& ctx) {
 }
 
 HttpResponse RequestPipeline::ProviderCallback(Context& ctx) {
-  if (ctx.request.method != "GET") {
-    HttpResponse r = Text(405, "the sign-in accepts GET only\n");
-    r.headers.emplace_back("Allow", "GET");
-    return Respond(ctx, std::move(r));
-  }
-  if (!console_->cookies_allowed()) {
-    return Finish(ctx, {Reason::kForbidden,
-                        "console sessions need TLS on the main listener (or "
-                        "a loopback listener)",
-                        ""});
-  }
   ProviderSignIn::Finished done =
       sign_in_->Finish(ctx.request, ctx.access->sign_in_providers,
                        ctx.access->identity_verifier.get());
@@ -294,7 +291,7 @@ HttpResponse RequestPipeline::ProviderCallback(Context& ctx) {
   // 303 to the console, which finds its session with the cookie: the
   // fragment tells the page it signed in (the cookie itself is HttpOnly).
   HttpResponse r = Text(303, "");
-  r.headers.emplace_back("Location", "/ui/#signed-in");
+  r.headers.emplace_back("Location", done.return_path + "#signed-in");
   r.headers.emplace_back("Set-Cookie", session.set_cookie);
   r.headers.emplace_back("Set-Cookie", ProviderSignIn::ClearCookie());
   return RespondRecorded(

@@ -20,7 +20,7 @@ ReviewReply ProblemReply(Reason reason, std::string detail,
                          std::string id = "") {
   ReviewReply r;
   r.problem = Problem{reason, std::move(detail), ""};
-  r.review_id = std::move(id);
+  r.id = std::move(id);
   return r;
 }
 
@@ -29,7 +29,7 @@ ReviewReply JsonReply(const json& body, std::string id = "") {
   r.response.status = 200;
   r.response.content_type = "application/json";
   r.response.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  r.review_id = std::move(id);
+  r.id = std::move(id);
   return r;
 }
 
@@ -41,55 +41,22 @@ std::string JoinGroups(const std::vector<std::string>& groups) {
   return out;
 }
 
-// status, limit, after: the approvals list's parameters.
-struct ListParams {
-  std::optional<policy::ReviewStatus> status;
-  std::size_t limit = kDefaultListLimit;
-  std::optional<std::int64_t> after;
-  std::string error;
-};
+using ListParams = PageParams<policy::ReviewStatus, std::int64_t>;
+
+// A previous page's `next`: a positive row number.
+std::optional<std::int64_t> ParseAfter(std::string_view value) {
+  std::int64_t n = 0;
+  const auto [end, ec] =
+      std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size() || n < 1) {
+    return std::nullopt;
+  }
+  return n;
+}
 
 ListParams ParseListQuery(std::string_view query) {
-  ListParams out;
-  while (!query.empty() && out.error.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view param = query.substr(0, amp);
-    query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
-    if (param.empty()) continue;
-    const std::size_t eq = param.find('=');
-    const std::string_view key = param.substr(0, eq);
-    const std::string_view value =
-        eq == std::string_view::npos ? "" : param.substr(eq + 1);
-    auto number = [&](std::int64_t lo,
-                      std::int64_t hi) -> std::optional<std::int64_t> {
-      std::int64_t n = 0;
-      const auto [end, ec] =
-          std::from_chars(value.data(), value.data() + value.size(), n);
-      if (ec != std::errc() || end != value.data() + value.size() || n < lo ||
-          n > hi) {
-        return std::nullopt;
-      }
-      return n;
-    };
-    if (key == "status") {
-      out.status = policy::ParseReviewStatus(value);
-      if (!out.status) out.error = "status must be pending or acked";
-    } else if (key == "limit") {
-      const auto n = number(1, static_cast<std::int64_t>(kMaxListLimit));
-      if (!n) {
-        out.error =
-            "limit must be a number from 1 to " + std::to_string(kMaxListLimit);
-      }
-      out.limit = static_cast<std::size_t>(n.value_or(1));
-    } else if (key == "after") {
-      out.after = number(1, INT64_MAX);
-      if (!out.after)
-        out.error = "after must be the \"next\" of a previous page";
-    } else {
-      out.error = "the query parameters are status, limit and after";
-    }
-  }
-  return out;
+  return ParsePageParams<policy::ReviewStatus, std::int64_t>(
+      query, policy::ParseReviewStatus, "pending, acked", ParseAfter);
 }
 
 }  // namespace
@@ -282,13 +249,8 @@ ReviewReply ReviewDesk::List(const ReviewCall& call, const std::string& query) {
     return ProblemReply(Reason::kInvalidRequest, params.error);
   }
   Sweep();
-  audit::ReviewPageQuery q;
-  q.status = params.status;
-  q.viewer = call.principal.name;
-  q.viewer_groups = call.principal.groups;
-  q.everyone = call.auditor;
-  q.after = params.after;
-  q.limit = params.limit;
+  const audit::ReviewPageQuery q = PageQueryFor<audit::ReviewPageQuery>(
+      call.principal, call.auditor, params);
   audit::ReviewPage page;
   try {
     page = store_.Page(q);
@@ -300,15 +262,11 @@ ReviewReply ReviewDesk::List(const ReviewCall& call, const std::string& query) {
   for (const policy::Review& r : page.items) items.push_back(View(r));
   const json next = page.next ? json(std::to_string(*page.next)) : json();
   ReviewReply reply = JsonReply({{"reviews", items}, {"next", next}});
-  reply.read_detail = "listed break-glass reviews";
-  if (params.status) {
-    reply.read_detail += " status=";
-    reply.read_detail += policy::ReviewStatusName(*params.status);
-  }
-  if (params.after)
-    reply.read_detail += " after=" + std::to_string(*params.after);
-  reply.read_detail += " limit=" + std::to_string(params.limit) + ": " +
-                       std::to_string(page.items.size()) + " shown";
+  reply.read_detail = PageReadDetail(
+      "break-glass reviews",
+      params.status ? policy::ReviewStatusName(*params.status) : "",
+      params.after ? std::to_string(*params.after) : "", params.limit,
+      page.items.size());
   return reply;
 }
 
@@ -397,30 +355,6 @@ ReviewReply ReviewDesk::Acknowledge(const ReviewCall& call,
   Publish("review.acked", *review, p.name, reason);
   Sweep();
   return JsonReply(View(*review), id);
-}
-
-ReviewSweeper::ReviewSweeper(ReviewDesk& desk,
-                             std::chrono::milliseconds interval) {
-  thread_ = std::thread([this, &desk, interval] {
-    std::unique_lock lock(mu_);
-    while (!stopping_) {
-      lock.unlock();
-      desk.Sweep();
-      lock.lock();
-      cv_.wait_for(lock, interval, [&] { return stopping_; });
-    }
-  });
-}
-
-ReviewSweeper::~ReviewSweeper() { Stop(); }
-
-void ReviewSweeper::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace agni

@@ -9,25 +9,22 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "audit/review_store.h"
 #include "audit/store.h"
-#include "gateway/auth/authenticator.h"
-#include "gateway/http/http_types.h"
+#include "base/periodic.h"
+#include "gateway/approvals/workflow_api.h"
 #include "gateway/notify/notifier.h"
 #include "gateway/ops/log.h"
 #include "gateway/ops/metrics.h"
-#include "gateway/pipeline/problem.h"
 #include "policies/engine.h"
 #include "policies/review.h"
 
@@ -41,15 +38,7 @@ struct ReviewCall {
   bool auditor = false;  // sees every review
 };
 
-// Either a problem for the pipeline's Finish(), or a response to send. A
-// read carries `read_detail` for its audit record; an acknowledgement has
-// been recorded already.
-struct ReviewReply {
-  std::optional<Problem> problem;
-  HttpResponse response;
-  std::string review_id;
-  std::string read_detail;
-};
+using ReviewReply = WorkflowReply;
 
 // The X-Release-Reason a break-glass release carries, or why it is refused
 // (400 reason_required: missing, more than one, not printable, or not
@@ -107,19 +96,14 @@ class ReviewDesk {
   std::mutex sweep_mu_;
 };
 
-// Runs ReviewDesk::Sweep() every `interval`. Thread-safe Stop().
-class ReviewSweeper {
+// Runs ReviewDesk::Sweep() at once and then every `interval`. Thread-safe
+// Stop().
+class ReviewSweeper : public PeriodicTask {
  public:
   explicit ReviewSweeper(ReviewDesk& desk, std::chrono::milliseconds interval =
-                                               std::chrono::seconds(10));
-  ~ReviewSweeper();
-  void Stop();
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+                                               std::chrono::seconds(10))
+      : PeriodicTask(
+            interval, [&desk] { desk.Sweep(); }, Start::kAtOnce) {}
 };
 
 }  // namespace agni

@@ -27,6 +27,9 @@ const PROD = "+14156660100";
 const PROD2 = "+14156660199";
 const SANDBOX = "+15550001234";
 const PROD3 = "+14156660142";  // approved by a person signed in at the provider
+const PROD4 = "+14156660155";  // opened from its Slack link
+const PROD5 = "+14156660166";  // opened from its Slack link through the provider
+const INCIDENT = "+14156660177";  // released by otto breaking the glass
 const IDP_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "idp");
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "agni-browser-"));
@@ -34,12 +37,16 @@ const shots = process.env.AGNI_SCREENSHOT_DIR || work;
 const users = {
   alice: ["support"], bob: ["support"], olga: ["telecom-ops"],
   oscar: ["telecom-ops"], carol: ["compliance"],
+  otto: ["telecom-ops"],  // on call: may break the glass
 };
 const tokens = Object.fromEntries(Object.keys(users).map(
   (u) => [u, "agt_" + crypto.randomBytes(32).toString("base64url")]));
 
 let upstream;
 const received = [];
+// What the gateway's Slack channel posted (a local stand-in for Slack).
+let slack;
+const slackMessages = [];
 let gateway;
 let gatewayLog = "";
 let base;
@@ -96,12 +103,47 @@ function startUpstream() {
   });
 }
 
-function startGateway(upstreamPort, port) {
+function startSlack() {
+  return new Promise((resolve) => {
+    slack = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => { body += c; });
+      req.on("end", () => {
+        slackMessages.push(JSON.parse(body));
+        res.end("ok");
+      });
+    });
+    slack.listen(0, "127.0.0.1", () => resolve(slack.address().port));
+  });
+}
+
+// The console link of the first Slack message whose fallback text has
+// `needle`: <URL|Open in the console> in its context block. Bounded wait
+// (the channel may still be working off the 1,000 requests of the figure).
+async function slackLink(needle) {
+  for (let i = 0; i < 2400; i++) {
+    for (const m of slackMessages) {
+      if (!m.text.includes(needle)) continue;
+      for (const block of m.blocks) {
+        for (const e of block.elements || []) {
+          const found = /<([^|>]+)\|Open in the console>/.exec(e.text);
+          if (found) return found[1];
+        }
+      }
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`no Slack message with "${needle}": ${JSON.stringify(slackMessages)}`);
+}
+
+function startGateway(upstreamPort, port, slackPort) {
   const policy = { rules: [
     { id: "prod-needs-two", effect: "require_approval", groups: ["support"],
       numbers: ["+1415*"], approval: { approvals: 2, from_groups: ["telecom-ops"],
                                        ttl: "24h", execute_within: "1h" } },
     { id: "support-sandbox", effect: "allow", groups: ["support"], numbers: ["+1555*"] },
+    { id: "oncall-break-glass", effect: "break_glass", users: ["otto"], numbers: ["+1415*"],
+      break_glass: { from_groups: ["telecom-ops"], review_within: "1h" } },
   ] };
   fs.writeFileSync(path.join(work, "policy.json"), JSON.stringify(policy));
   fs.writeFileSync(path.join(work, "inventory.json"), JSON.stringify({
@@ -125,7 +167,10 @@ function startGateway(upstreamPort, port) {
     auditors: ["compliance"],
     policy_file: "policy.json",
     // The Pending figure below opens 1,000 requests for two requesters.
-    approvals: { max_open_per_user: 1000 },
+    approvals: { max_open_per_user: 1000,
+                 notify: [{ type: "slack", url: `http://127.0.0.1:${slackPort}/slack` }] },
+    // The links in notifications point here.
+    console: { public_url: `http://localhost:${port}` },
   };
   fs.writeFileSync(path.join(work, "gateway.json"), JSON.stringify(config, null, 2));
   gateway = spawn(BIN, ["serve", "--config", path.join(work, "gateway.json")], {
@@ -165,9 +210,10 @@ async function signedIn(user, viewport) {
 before(async () => {
   assert.ok(BIN, "AGNI_GATEWAY_BINARY must name the built agni-gateway");
   const upstreamPort = await startUpstream();
+  const slackPort = await startSlack();
   const wanted = await freePort();
   issuer = `https://127.0.0.1:${await startProvider(`http://localhost:${wanted}/ui/callback`)}`;
-  const port = await startGateway(upstreamPort, wanted);
+  const port = await startGateway(upstreamPort, wanted, slackPort);
   // localhost: a potentially trustworthy origin, where chromium keeps a
   // Secure cookie over plain HTTP (the gateway accepts it on loopback only).
   base = `http://localhost:${port}`;
@@ -182,6 +228,7 @@ after(async () => {
   if (gateway) gateway.kill("SIGTERM");
   if (idp) idp.kill("SIGTERM");
   if (upstream) upstream.close();
+  if (slack) slack.close();
 });
 
 test("keyboard alone signs in (Tab, type, Enter)", async () => {
@@ -315,7 +362,7 @@ test("an ended session goes back to sign-in", async () => {
 
 test("phone width (375px) has no horizontal scroll on any page", async () => {
   const carol = await signedIn("carol", { width: 375, height: 800 });
-  for (const view of ["Pending", "My requests", "Audit", "Explain"]) {
+  for (const view of ["Pending", "My requests", "Reviews", "Audit", "Explain"]) {
     await carol.getByRole("button", { name: view, exact: true }).click();
     await carol.waitForTimeout(100);
     const [scroll, width] = await carol.evaluate(
@@ -344,7 +391,7 @@ test("axe-core finds no serious or critical violation on any page", async () => 
   await page.getByLabel("Gateway token").fill(tokens.carol);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.locator("#who").filter({ hasText: "carol" }).waitFor();
-  for (const view of ["Pending", "My requests", "Audit", "Explain"]) {
+  for (const view of ["Pending", "My requests", "Reviews", "Audit", "Explain"]) {
     await page.getByRole("button", { name: view, exact: true }).click();
     await page.waitForTimeout(200);
     await check(view);
@@ -432,5 +479,129 @@ test("a person signed in at the provider approves from Pending", async () => {
   assert.equal(rows.status, 200);
   const details = rows.body.records.map((r) => `${r.auth_method}|${r.path}|${r.detail}`);
   assert.ok(details.some((d) => d.startsWith("oidc|/ui/callback|")), details.join("\n"));
+  await context.close();
+});
+
+// Signs in with a gateway token on a page that shows the sign-in form.
+async function signInHere(page, user) {
+  await page.getByLabel("Gateway token").fill(tokens[user]);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#who").filter({ hasText: user }).waitFor();
+}
+
+async function freshPage(options = {}) {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  page.on("dialog", async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+  return { context, page };
+}
+
+test("a Slack message's link opens that request, with its vote buttons, after sign-in", async () => {
+  const requested = await apiAs("alice", "DELETE",
+    `/api/v1/phone-numbers/${encodeURIComponent(PROD4)}/release/`);
+  assert.equal(requested.status, 202);
+  const id = requested.body.approval.id;
+  const link = await slackLink(PROD4);
+  assert.equal(link, `${base}/ui/?approval=${id}`);
+
+  const { context, page } = await freshPage();
+  await page.goto(link);
+  await signInHere(page, "olga");
+  // Not the start page: the request itself, decidable from here.
+  await page.locator("#view-request").waitFor({ state: "visible" });
+  assert.equal(await page.locator("#view-pending").isVisible(), false);
+  const card = page.getByRole("article", { name: `Request ${id}` });
+  await card.waitFor();
+  assert.match(await card.innerText(), /alice/);
+  await card.getByLabel("Reason").fill("from the Slack link");
+  await card.getByRole("button", { name: "Approve" }).click();
+  await page.locator("#status").filter({ hasText: "Approved." }).waitFor();
+  await card.filter({ hasText: "olga" }).waitFor();
+  const approval = await apiAs("alice", "GET", `/v1/approvals/${id}`);
+  assert.deepEqual(approval.body.approvals.map((v) => v.user), ["olga"]);
+  assert.equal(new URL(page.url()).search, `?approval=${id}`);
+  await context.close();
+});
+
+test("a break-glass link opens the review: not by the actor (the gateway's 403), then acked", async () => {
+  const released = await apiAs("otto", "DELETE",
+    `/api/v1/phone-numbers/${encodeURIComponent(INCIDENT)}/release/`,
+    { "X-Release-Reason": "INC-9 outage" });
+  assert.equal(released.status, 200);
+  const link = await slackLink("BREAK-GLASS");
+  assert.match(link, new RegExp(`^${base}/ui/\\?review=rev_[0-9a-f]+$`));
+  const id = new URL(link).searchParams.get("review");
+
+  // otto released it and may not review it himself: the gateway says why.
+  const otto = await freshPage();
+  await otto.page.goto(link);
+  await signInHere(otto.page, "otto");
+  const own = otto.page.getByRole("article", { name: `Review ${id}` });
+  await own.waitFor();
+  assert.match(await own.innerText(), /INC-9 outage/);
+  await own.getByLabel("Reason").fill("all fine");
+  await own.getByRole("button", { name: "Acknowledge" }).click();
+  const refusal = otto.page.locator("#status").filter({ hasText: "self_review" });
+  await refusal.waitFor();
+  assert.match(await refusal.innerText(), /403/);
+  assert.match(await refusal.innerText(), /someone else in telecom-ops/);
+  await otto.context.close();
+
+  // oscar finds it under Reviews; olga acknowledges it from the link.
+  const oscar = await signedIn("oscar");
+  await oscar.getByRole("button", { name: "Reviews" }).click();
+  await oscar.getByRole("article", { name: `Review ${id}` }).waitFor();
+  const olga = await freshPage();
+  await olga.page.goto(link);
+  await signInHere(olga.page, "olga");
+  const card = olga.page.getByRole("article", { name: `Review ${id}` });
+  await card.getByLabel("Reason").fill("checked INC-9");
+  await card.getByRole("button", { name: "Acknowledge" }).click();
+  await olga.page.locator("#status").filter({ hasText: "Acknowledged." }).waitFor();
+  await card.filter({ hasText: "checked INC-9" }).waitFor();
+  await olga.page.screenshot({ path: path.join(shots, "console-review.png"), fullPage: true });
+  const review = await apiAs("carol", "GET", `/v1/reviews/${id}`);
+  assert.equal(review.body.status, "acked");
+  assert.equal(review.body.acked_by, "olga");
+  await olga.context.close();
+});
+
+test("a link survives the sign-in at the provider (login, provider, callback)", async () => {
+  const requested = await apiAs("bob", "DELETE",
+    `/api/v1/phone-numbers/${encodeURIComponent(PROD5)}/release/`);
+  assert.equal(requested.status, 202);
+  const id = requested.body.approval.id;
+  const link = await slackLink(PROD5);
+
+  const { context, page } = await freshPage({ ignoreHTTPSErrors: true });
+  await page.goto(link);
+  await page.getByRole("link", { name: "Sign in with corp" }).click();
+  await page.getByLabel("User name").fill("oscar");
+  await page.getByRole("button", { name: "Sign in at the provider" }).click();
+  await page.locator("#who").filter({ hasText: "oscar@example.com" }).waitFor();
+  assert.equal(new URL(page.url()).pathname, "/ui/");
+  assert.equal(new URL(page.url()).search, `?approval=${id}`);
+  const card = page.getByRole("article", { name: `Request ${id}` });
+  await card.getByRole("button", { name: "Approve" }).waitFor();
+  assert.equal(await page.locator("#view-request").isVisible(), true);
+  await context.close();
+});
+
+test("an open redirect through the sign-in stays on the console", async () => {
+  const { context, page } = await freshPage({ ignoreHTTPSErrors: true });
+  const attempts = [];
+  page.on("request", (r) => attempts.push(r.url()));
+  await page.goto(`${base}/ui/login?provider=corp&return=${encodeURIComponent("https://evil.example/")}`);
+  await page.getByLabel("User name").fill("oscar");
+  await page.getByRole("button", { name: "Sign in at the provider" }).click();
+  await page.locator("#who").filter({ hasText: "oscar@example.com" }).waitFor();
+  assert.equal(new URL(page.url()).origin, base);
+  assert.equal(new URL(page.url()).pathname, "/ui/");
+  assert.equal(await page.locator("#view-pending").isVisible(), true);
+  assert.ok(!attempts.some((u) => new URL(u).hostname === "evil.example"), attempts.join("\n"));
+  // The console page itself ignores a return parameter too.
+  await page.goto(`${base}/ui/?return=${encodeURIComponent("https://evil.example/")}`);
+  await page.locator("#who").filter({ hasText: "oscar@example.com" }).waitFor();
+  assert.equal(new URL(page.url()).origin, base);
   await context.close();
 });

@@ -84,6 +84,13 @@ sed -i -e 's|/var/lib/agni-gateway/audit.db|audit.db|' \
   -e 's|/etc/agni-gateway/tls/|./|' example/gateway.json
 check "deploy/examples passes check-config" \
   [ "$("$BIN" check-config --config example/gateway.json)" = "OK" ]
+# The chat example's channel URLs are secret files next to it.
+echo "https://hooks.slack.com/services/T000/B000/example" >example/slack-webhook.url
+echo "https://example.webhook.office.com/webhookb2/example" >example/teams-webhook.url
+sed -i -e 's|/var/lib/agni-gateway/audit.db|audit.db|' \
+  -e 's|/etc/agni-gateway/tls/|./|' example/gateway-chat.json
+check "deploy/examples/gateway-chat.json (break-glass and chat channels) passes check-config" \
+  [ "$("$BIN" check-config --config example/gateway-chat.json)" = "OK" ]
 
 # A main listener other hosts can reach in plain HTTP: still valid (exit 0,
 # OK), with a warning on stderr naming the key; loopback gets none.

@@ -43,10 +43,12 @@ cd "$work"
 cat >policy.json <<'JSON'
 {"rules":[],"limits":[{"id":"per-user-hourly","per":"user","max":5,"window":"1h"}]}
 JSON
+# One notification channel, so its per-channel series are declared.
 cat >gateway.json <<'JSON'
 {"listen": "127.0.0.1:0", "admin_listen": "127.0.0.1:0",
  "upstream": {"base_url": "http://127.0.0.1:9", "allow_plain_http": true},
- "audit": {"path": "audit.db"}, "users": [], "policy_file": "policy.json"}
+ "audit": {"path": "audit.db"}, "users": [], "policy_file": "policy.json",
+ "approvals": {"notify": [{"type": "slack", "url": "http://127.0.0.1:9/slack"}]}}
 JSON
 AGNI_API_KEY=k "$BIN" serve --config gateway.json 2>serve.log &
 gw_pid=$!
@@ -79,7 +81,8 @@ check "the Grafana dashboard is valid JSON with panels" \
 jq -r '.panels[].targets[].expr' "$dash" >dashboard-exprs.txt
 check "dashboard queries use only exported series" refs_known dashboard-exprs.txt
 for topic in policy_decisions_total upstream_request_duration_seconds_bucket \
-  approvals_pending approvals_total audit_write_failures_total audit_commit_duration_seconds_bucket; do
+  approvals_pending approvals_total audit_write_failures_total audit_commit_duration_seconds_bucket \
+  break_glass_total reviews_pending reviews_overdue notifications_total; do
   check "dashboard shows agni_gateway_$topic" grep -q "agni_gateway_$topic" dashboard-exprs.txt
 done
 
@@ -193,6 +196,8 @@ shipped_config_ok() { # FILE: check-config OK, exit 0, no warning
   mkdir -p "$d"
   cp "$1" "$d/gateway.json"
   cp "$REPO/deploy/examples/policy.json" "$REPO/deploy/examples/numbers.json" "$d/"
+  echo "https://hooks.slack.com/services/T000/B000/example" >"$d/slack-webhook.url"
+  echo "https://example.webhook.office.com/webhookb2/example" >"$d/teams-webhook.url"
   "$PY" - "$d/gateway.json" "$d" "$work" <<'PYEOF'
 import json, sys
 path, d, work = sys.argv[1:]
@@ -208,7 +213,8 @@ PYEOF
   [[ "$rc" -eq 0 && "$out" == "OK" && -z "$err" ]] ||
     { echo "  $1: exit $rc, stdout: $out, stderr: $err" >&2; return 1; }
 }
-for conf in examples/gateway.json compose/gateway.json kubernetes/gateway.json; do
+for conf in examples/gateway.json examples/gateway-chat.json compose/gateway.json \
+  kubernetes/gateway.json; do
   check "deploy/$conf: TLS listener, passes check-config without a warning" \
     shipped_config_ok "$REPO/deploy/$conf"
 done

@@ -29,6 +29,7 @@ share/agni-gateway/alerts.yml
 share/doc/agni-gateway/README.md
 share/doc/agni-gateway/changelog.gz
 share/doc/agni-gateway/copyright
+share/doc/agni-gateway/examples/gateway-chat.json
 share/doc/agni-gateway/examples/gateway.json
 share/doc/agni-gateway/examples/numbers.json
 share/doc/agni-gateway/examples/policy.json

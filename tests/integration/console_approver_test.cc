@@ -59,6 +59,13 @@ TEST_F(ConsoleApproverTest, TheListShowsEachNumbersLabels) {
   }
   EXPECT_EQ(labels[prod], json({{"env", "prod"}, {"team", "sales"}}));
   EXPECT_EQ(labels[other], json::object());
+  // One request, as a notification's link opens it in the console.
+  res = gw_.Client().Get(std::string("/v1/approvals/") + prod,
+                         Bearer(gw_.olga().token));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["labels"],
+            json({{"env", "prod"}, {"team", "sales"}}));
 }
 
 TEST_F(ConsoleApproverTest, AnApproverMayExplainARequestTheyMayDecide) {

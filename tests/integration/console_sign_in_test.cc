@@ -137,8 +137,9 @@ class ConsoleSignInTest : public ::testing::Test {
     std::string login_cookie;  // "__Host-agni_login=..."
     std::string location;
   };
-  Started Login() {
-    auto res = gw_->Client().Get("/ui/login?provider=corp");
+  Started Login(const std::string& extra_query = "") {
+    auto res =
+        gw_->Client().Get(std::string("/ui/login?provider=corp") + extra_query);
     Started s;
     EXPECT_TRUE(res);
     if (!res) return s;
@@ -334,6 +335,72 @@ TEST_F(ConsoleSignInTest, APersonSignedInAtTheProviderApprovesWithTheirGroups) {
   ASSERT_TRUE(released);
   EXPECT_EQ(released->status, 200) << released->body;
   EXPECT_EQ(upstream_.Received().size(), 1u);
+}
+
+// A notification's link survives the sign-in: /ui/login?return=<console
+// path> lands there after the callback.
+TEST_F(ConsoleSignInTest, TheCallbackReturnsToTheConsolePageTheSignInCameFrom) {
+  const Started s =
+      Login(std::string("&return=") + FormEncode("/ui/?approval=apr_42"));
+  Serve(IdToken(s.nonce));
+  auto res = Callback(std::string("code=") + kCode + "&state=" + s.state,
+                      s.login_cookie);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 303) << res->body;
+  EXPECT_EQ(res->get_header_value("Location"),
+            "/ui/?approval=apr_42#signed-in");
+}
+
+// Never an open redirect: anything but a path under /ui/ lands on the
+// console's start page.
+TEST_F(ConsoleSignInTest, AReturnOutsideTheConsoleLandsOnItsStartPage) {
+  for (const std::string& hostile :
+       {std::string("https://evil.example"), std::string("//evil.example"),
+        std::string("/\\evil.example"), std::string("/ui//evil.example"),
+        std::string("/ui/../v1/session"), std::string("/ui/%2e%2e/v1/session"),
+        std::string("/uix"), std::string("/v1/approvals"),
+        std::string("javascript:alert(1)"), std::string("/ui/?approval=1#x"),
+        std::string("/ui/?a=<b>"), std::string("/ui/\r\nSet-Cookie: x=1"),
+        std::string(600, '/')}) {
+    SCOPED_TRACE(hostile);
+    const Started s = Login(std::string("&return=") + FormEncode(hostile));
+    Serve(IdToken(s.nonce));
+    auto res = Callback(std::string("code=") + kCode + "&state=" + s.state,
+                        s.login_cookie);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 303) << res->body;
+    EXPECT_EQ(res->get_header_value("Location"), "/ui/#signed-in");
+  }
+}
+
+// The return path rides in the login cookie, whose hash the flow keeps: a
+// cookie changed on the way to point elsewhere is another browser's.
+TEST_F(ConsoleSignInTest, AReturnPathChangedInTheLoginCookieIsRefused) {
+  const Started s =
+      Login(std::string("&return=") + FormEncode("/ui/?review=rev_1"));
+  const std::size_t dot = s.login_cookie.find('.');
+  ASSERT_NE(dot, std::string::npos) << s.login_cookie;
+  Serve(IdToken(s.nonce));
+  ExpectRefused(Callback(std::string("code=") + kCode + "&state=" + s.state,
+                         s.login_cookie.substr(0, dot + 1) +
+                             HexEncode("/ui/?review=rev_2")),
+                401, "unauthenticated", "another browser");
+}
+
+TEST(ConsoleReturnPath, OnlyPathsUnderUiWithAPlainQueryAreSafe) {
+  for (const char* ok : {"/ui/", "/ui/?approval=apr_1", "/ui/?review=rev_ab-1",
+                         "/ui/index.html", "/ui/?a=%2F&b=c+d"}) {
+    EXPECT_EQ(SafeReturnPath(ok).value_or("(refused)"), ok);
+  }
+  for (const char* bad :
+       {"", "/", "/ui", "ui/", "https://evil.example/ui/", "//evil.example",
+        "/ui//evil.example", "/ui/./x", "/ui/../x", "/ui/x/..", "/ui/%2e%2e/",
+        "/ui/\\x", "/ui/?a=b#c", "/ui/?a=<b>", "/ui/?a=b c", "/ui/?a?b",
+        "/ui/\n"}) {
+    EXPECT_FALSE(SafeReturnPath(bad).has_value()) << bad;
+  }
+  EXPECT_FALSE(SafeReturnPath(std::string("/ui/?a=") + std::string(600, 'x'))
+                   .has_value());
 }
 
 TEST_F(ConsoleSignInTest, AnUnknownStateIsRefusedAndAudited) {

@@ -5,8 +5,13 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
-#include "tests/notify/receiver.h"
+#include <algorithm>
+#include <map>
+#include <thread>
+
 #include "tests/support/harness.h"
+#include "tests/support/jwt_signer.h"
+#include "tests/support/receiver.h"
 
 namespace agni::testing {
 namespace {
@@ -27,6 +32,37 @@ constexpr const char* kBreakGlassPolicy = R"({"rules":[
    "break_glass":{"from_groups":["telecom-ops"],"review_within":"1h",
                   "reason_pattern":"^INC-[0-9]+"}}
 ]})";
+
+// The identity provider's key set on loopback, until Stop(): then the
+// provider is down and the gateway cannot fetch keys.
+class JwksServer {
+ public:
+  explicit JwksServer(std::string jwks) : jwks_(std::move(jwks)) {
+    server_.Get("/jwks",
+                [this](const httplib::Request&, httplib::Response& res) {
+                  res.set_content(jwks_, "application/json");
+                });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  ~JwksServer() { Stop(); }
+  void Stop() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  std::string url() const {
+    return std::string("http://127.0.0.1:") + std::to_string(port_) + "/jwks";
+  }
+
+ private:
+  const std::string jwks_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
 
 class BreakGlassTest : public ::testing::Test {
  protected:
@@ -239,6 +275,89 @@ TEST_F(BreakGlassTest, AHangingReceiverNeverHoldsUpARelease) {
   chat.Hold(false);
   const auto all = chat.WaitFor(4);
   EXPECT_EQ(all.size(), 4u);
+}
+
+// "Break-glass works when the identity provider, the webhook receivers or
+// the console are down": a person whose JWT was verified against keys
+// fetched before the provider went away, and a static-token user, release
+// at once, recorded as break_glass, while the only channel's receiver is
+// down and the console is off.
+TEST_F(BreakGlassTest, WorksWithTheProviderTheReceiversAndTheConsoleDown) {
+  constexpr const char* kIssuer = "https://login.example.com/realms/corp";
+  TestSigningKey key(TestSigningKey::Type::kRsa);
+  JwksServer provider(
+      json{{"keys", json::array({key.PublicJwk("k1")})}}.dump());
+  auto o = GatewayHarness::ForApprovals(upstream_.url());
+  o.policy_json = R"({"rules":[
+    {"id":"prod-needs-two","effect":"require_approval","groups":["support"],
+     "numbers":["+1415*"],
+     "approval":{"approvals":2,"from_groups":["telecom-ops"],"ttl":"24h",
+                 "execute_within":"1h"}},
+    {"id":"oncall-break-glass","effect":"break_glass","users":["otto"],
+     "break_glass":{"from_groups":["telecom-ops"],"review_within":"1h"}},
+    {"id":"provider-oncall-break-glass","effect":"break_glass",
+     "groups":["oncall"],
+     "break_glass":{"from_groups":["telecom-ops"],"review_within":"1h"}}]})";
+  o.clock = clock_.Function();
+  o.approvals_config = {
+      {"notify",
+       json::array({{{"type", "slack"},
+                     {"url", std::string("http://127.0.0.1:") +
+                                 std::to_string(FreePort()) + "/slack"},
+                     {"max_attempts", 1}}})}};
+  o.extra_config = {{"groups", {"oncall"}},
+                    {"identity",
+                     {{"oidc",
+                       {{{"name", "corp"},
+                         {"issuer", kIssuer},
+                         {"audiences", {"agni-gateway"}},
+                         {"algorithms", {"RS256"}},
+                         {"jwks_url", provider.url()}}}}}},
+                    {"console", {{"enabled", false}}}};
+  gw_ = std::make_unique<GatewayHarness>(std::move(o));
+  provider.Stop();
+
+  // Valid on the gateway's (test) clock and on the system's.
+  const auto seconds = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               t.time_since_epoch())
+        .count();
+  };
+  const std::int64_t fake = seconds(clock_.now());
+  const std::int64_t real = seconds(std::chrono::system_clock::now());
+  const std::string jwt = SignJwt(key, "RS256", "k1",
+                                  {{"iss", kIssuer},
+                                   {"aud", "agni-gateway"},
+                                   {"email", "pia@example.com"},
+                                   {"groups", {"oncall"}},
+                                   {"iat", std::min(fake, real) - 60},
+                                   {"exp", std::max(fake, real) + 3600}});
+  httplib::Headers h = Bearer(jwt);
+  h.emplace("X-Release-Reason", "INC-7 provider outage");
+  auto res = gw_->Client().Delete(ReleasePath(kNumber), h);
+  ASSERT_EQ(res->status, 200) << res->body;
+  res = BreakGlass("INC-7 second number");
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(upstream_.Received().size(), 2u);
+  EXPECT_EQ(Metric("agni_gateway_break_glass_total"), 2);
+
+  std::map<std::string, std::string> decided;  // principal -> auth_method
+  for (const json& row : gw_->AuditRows()) {
+    if (row["stage"] != "intent") continue;
+    EXPECT_EQ(row["decision"], "break_glass") << row.dump();
+    decided[row["principal"]] = row["auth_method"];
+  }
+  EXPECT_EQ(decided["pia@example.com"], "oidc");
+  EXPECT_EQ(decided["otto"], "bearer");
+  // Both wait for review; the announcements failed against the dead
+  // receiver without holding anything up.
+  EXPECT_EQ(Reviews("olga", "?status=pending")["reviews"].size(), 2u);
+  const std::string failed =
+      R"(agni_gateway_notifications_total{channel="slack",result="failed"})";
+  for (int i = 0; i < 400 && Metric(failed) < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(Metric(failed), 2);
 }
 
 }  // namespace

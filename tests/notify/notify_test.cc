@@ -9,14 +9,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <map>
 #include <set>
 
 #include "base/crypto.h"
 #include "gateway/config/config.h"
 #include "gateway/notify/channel.h"
 #include "gateway/notify/payloads.h"
-#include "tests/notify/receiver.h"
 #include "tests/support/harness.h"
+#include "tests/support/receiver.h"
 
 namespace agni::testing {
 namespace {
@@ -230,7 +232,8 @@ TEST_F(NotifyTest, TeamsGetsAnAdaptiveCardInTheMessageEnvelope) {
   EXPECT_EQ(facts["Number"], kNumber);
   EXPECT_EQ(facts["Labels"], "env=prod, team=sales");
   EXPECT_EQ(facts["Rule"], "prod-needs-two");
-  EXPECT_EQ(facts["Reason"], "OPS-7 <!channel> & co");
+  // Markdown there: the reason's markup characters are escaped.
+  EXPECT_EQ(facts["Reason"], "OPS-7 \\<\\!channel\\> \\& co");
   EXPECT_EQ(facts["Votes"], "0 of 2 approvals");
   ASSERT_TRUE(card["actions"].is_array());
   EXPECT_EQ(card["actions"][0]["type"], "Action.OpenUrl");
@@ -314,6 +317,17 @@ TEST_F(NotifyTest, AFullQueueDropsTheOldestAndCountsIt) {
   EXPECT_GE(receiver_.WaitFor(2).size(), 2u);
 }
 
+// A gateway.json with one static user, policy.json and `approvals`.
+json ConfigWith(const json& approvals) {
+  return {{"audit", {{"path", "audit.db"}}},
+          {"users",
+           {{{"name", "alice"},
+             {"groups", {"support"}},
+             {"token_sha256", std::string(64, 'a')}}}},
+          {"policy_file", "policy.json"},
+          {"approvals", approvals}};
+}
+
 // check-config: every bad channel reported with its path; a URL read from a
 // file is never repeated in a message.
 TEST(NotifyConfig, BadChannelsAreConfigErrorsThatNeverShowTheUrl) {
@@ -321,33 +335,26 @@ TEST(NotifyConfig, BadChannelsAreConfigErrorsThatNeverShowTheUrl) {
   dir.Write("policy.json", R"({"rules":[]})");
   dir.Write("slack.url", "http://hooks.slack.example/services/SECRET-PART\n");
   dir.Write("hook.key", "0123456789abcdef-secret\n");
-  const json config = {
-      {"audit", {{"path", "audit.db"}}},
-      {"users",
-       {{{"name", "alice"},
-         {"groups", {"support"}},
-         {"token_sha256", std::string(64, 'a')}}}},
-      {"policy_file", "policy.json"},
-      {"approvals",
-       {{"webhook",
-         {{"url", "http://127.0.0.1:1/hook"}, {"secret_file", "hook.key"}}},
-        {"notify",
-         {{{"type", "slack"}, {"url_file", "slack.url"}},
-          {{"type", "teams"},
-           {"url", "https://x.example/t"},
-           {"secret_file", "hook.key"}},
-          {{"type", "webhook"}, {"url", "https://x.example/w"}},
-          {{"type", "webhook"},
-           {"url", "https://x.example/w2"},
-           {"secret_file", "hook.key"}},
-          {{"type", "pager"}, {"url", "https://x.example/p"}, {"name", "p"}},
-          {{"type", "slack"},
-           {"name", "ok"},
-           {"url", "https://x.example/s"},
-           {"url_file", "slack.url"}},
-          {{"type", "slack"},
-           {"name", "fine"},
-           {"url", "https://hooks.slack.com/services/T/B/C"}}}}}}};
+  const json config = ConfigWith(
+      {{"webhook",
+        {{"url", "http://127.0.0.1:1/hook"}, {"secret_file", "hook.key"}}},
+       {"notify",
+        {{{"type", "slack"}, {"url_file", "slack.url"}},
+         {{"type", "teams"},
+          {"url", "https://x.example/t"},
+          {"secret_file", "hook.key"}},
+         {{"type", "webhook"}, {"url", "https://x.example/w"}},
+         {{"type", "webhook"},
+          {"url", "https://x.example/w2"},
+          {"secret_file", "hook.key"}},
+         {{"type", "pager"}, {"url", "https://x.example/p"}, {"name", "p"}},
+         {{"type", "slack"},
+          {"name", "ok"},
+          {"url", "https://x.example/s"},
+          {"url_file", "slack.url"}},
+         {{"type", "slack"},
+          {"name", "fine"},
+          {"url", "https://hooks.slack.com/services/T/B/C"}}}}});
   const ConfigLoad load = LoadConfig(dir.Write("gateway.json", config.dump()));
   std::set<std::string> paths;
   for (const auto& e : load.errors) {
@@ -370,19 +377,12 @@ TEST(NotifyConfig, TheOlderWebhookBlockIsTheChannelNamedWebhook) {
   TempDir dir;
   dir.Write("policy.json", R"({"rules":[]})");
   dir.Write("hook.key", "0123456789abcdef-secret\n");
-  const json config = {
-      {"audit", {{"path", "audit.db"}}},
-      {"users",
-       {{{"name", "alice"},
-         {"groups", {"support"}},
-         {"token_sha256", std::string(64, 'a')}}}},
-      {"policy_file", "policy.json"},
-      {"approvals",
-       {{"webhook",
-         {{"url", "https://hooks.example.com/agni"},
-          {"secret_file", "hook.key"}}},
-        {"notify",
-         {{{"type", "slack"}, {"url", "https://hooks.slack.com/x"}}}}}}};
+  const json config = ConfigWith(
+      {{"webhook",
+        {{"url", "https://hooks.example.com/agni"},
+         {"secret_file", "hook.key"}}},
+       {"notify",
+        {{{"type", "slack"}, {"url", "https://hooks.slack.com/x"}}}}});
   const ConfigLoad load = LoadConfig(dir.Write("gateway.json", config.dump()));
   ASSERT_TRUE(load.errors.empty())
       << load.errors[0].path << ": " << load.errors[0].message;
@@ -420,6 +420,83 @@ TEST(NotifyPayloads, ABreakGlassEventNamesTheActorReasonAndReview) {
   ExpectTeamsAdaptiveCard(TeamsMessage(event));
   EXPECT_EQ(ChannelBody(NotifyChannelConfig::Type::kWebhook, event),
             event.dump());
+}
+
+// What a CommonMark renderer (Teams' TextBlock and FactSet) shows for
+// `markdown`: the text with the backslash of each escape removed. A
+// character that could start markup left bare, or a line break, fails.
+std::string ShownLiterally(const std::string& markdown) {
+  static constexpr std::string_view kMarkup = "\\`*_~[]()<>#|!&{}";
+  std::string out;
+  for (std::size_t i = 0; i < markdown.size(); ++i) {
+    const char c = markdown[i];
+    if (c == '\\' && i + 1 < markdown.size() &&
+        std::ispunct(static_cast<unsigned char>(markdown[i + 1]))) {
+      out.push_back(markdown[++i]);
+      continue;
+    }
+    EXPECT_EQ(kMarkup.find(c), std::string_view::npos)
+        << "bare '" << c << "' in " << markdown;
+    EXPECT_NE(c, '\n') << markdown;
+    out.push_back(c);
+  }
+  return out;
+}
+
+TEST(NotifyPayloads, TeamsShowsHostileNamesLabelsAndReasonsLiterally) {
+  const std::string reason =
+      "*bold* _it_ [x](https://evil.example) <at>everyone</at> ~~s~~ `c` "
+      "# h | t &amp; \\ !";
+  const std::string who = "<at>Eve</at>_**";
+  const json event = {
+      {"type", "approval.created"},
+      {"actor", who},
+      {"labels", {{"team", "[sales](https://evil.example)"}, {"env", "*"}}},
+      {"link", "https://agni.example.com/ui/?approval=apr_1"},
+      {"approval",
+       {{"id", "apr_1"},
+        {"requester", who},
+        {"phone_number", kNumber},
+        {"rule_id", "prod_[1]"},
+        {"release_reason", reason},
+        {"approvals", {{{"user", "**olga**"}}}},
+        {"required", {{{"approvals", 2}}}}}}};
+  const json message = TeamsMessage(event);
+  ExpectTeamsAdaptiveCard(message);
+  const json& card = message["attachments"][0]["content"];
+  EXPECT_EQ(ShownLiterally(card["body"][0]["text"]),
+            std::string("Release approval requested by ") + who);
+  std::map<std::string, std::string> facts;
+  for (const json& f : card["body"][1]["facts"]) {
+    facts[f["title"]] = ShownLiterally(f["value"]);
+  }
+  EXPECT_EQ(facts["Who"], who);
+  EXPECT_EQ(facts["Reason"], reason);
+  EXPECT_EQ(facts["Labels"], "env=*, team=[sales](https://evil.example)");
+  EXPECT_EQ(facts["Rule"], "prod_[1]");
+  EXPECT_EQ(facts["Votes"], "1 of 2 approvals: **olga**");
+  EXPECT_EQ(facts["Number"], kNumber);
+  EXPECT_EQ(card["body"][1]["facts"][4]["value"],
+            "\\*bold\\* \\_it\\_ \\[x\\]\\(https://evil.example\\) "
+            "\\<at\\>everyone\\</at\\> \\~\\~s\\~\\~ \\`c\\` \\# h "
+            "\\| t \\&amp; \\\\ \\!");
+  // The console link is the config's, not markdown: left as it is.
+  EXPECT_EQ(card["actions"][0]["url"],
+            "https://agni.example.com/ui/?approval=apr_1");
+}
+
+TEST(NotifyPayloads, TeamsTextNeverStartsAListOrARuleOrBreaksALine) {
+  EXPECT_EQ(TeamsEscape("- x"), "\\- x");
+  EXPECT_EQ(TeamsEscape("+"), "\\+");
+  EXPECT_EQ(TeamsEscape("---"), "\\---");
+  EXPECT_EQ(TeamsEscape("12. x"), "12\\. x");
+  EXPECT_EQ(TeamsEscape("3)"), "3\\)");
+  EXPECT_EQ(TeamsEscape("a\nb\r\n- c"), "a b  - c");
+  // What is not markup stays as it is.
+  EXPECT_EQ(TeamsEscape("+14155550100"), "+14155550100");
+  EXPECT_EQ(TeamsEscape("2027-01-15T09:00:00Z"), "2027-01-15T09:00:00Z");
+  EXPECT_EQ(TeamsEscape("12.5 percent"), "12.5 percent");
+  EXPECT_EQ(TeamsEscape("env=prod, team=sales"), "env=prod, team=sales");
 }
 
 }  // namespace

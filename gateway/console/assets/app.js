@@ -4,7 +4,7 @@
 // text (textContent), never as markup.
 
 const state = { session: null, auditAfter: null, auditQuery: "", auditLoad: 0,
-                pending: null };
+                pending: null, link: null };
 
 // Whether this tab signed in (the cookie itself is HttpOnly): without it the
 // page does not ask for a session it does not have, which the gateway would
@@ -12,6 +12,17 @@ const state = { session: null, auditAfter: null, auditQuery: "", auditLoad: 0,
 const SIGNED_IN = "agni-console-signed-in";
 
 const $ = (id) => document.getElementById(id);
+
+// The request a notification links to (/ui/?approval=ID or ?review=ID),
+// opened once signed in; null for the plain start page.
+function deepLink() {
+  const query = new URLSearchParams(location.search);
+  for (const kind of ["approval", "review"]) {
+    const id = query.get(kind);
+    if (id && /^[A-Za-z0-9_-]{1,64}$/.test(id)) return { kind, id };
+  }
+  return null;
+}
 
 // Builds an element with text content and attributes; never parses markup.
 function el(tag, text, attrs = {}) {
@@ -89,7 +100,7 @@ function rules(a) {
 
 // ---- views ---------------------------------------------------------------
 
-const views = ["signin", "pending", "mine", "audit", "explain"];
+const views = ["signin", "pending", "mine", "reviews", "request", "audit", "explain"];
 
 function show(view) {
   for (const v of views) $(`view-${v}`).hidden = v !== view;
@@ -98,7 +109,8 @@ function show(view) {
     else b.removeAttribute("aria-current");
   }
   say("");
-  const loaders = { pending: loadPending, mine: loadMine, audit: loadAudit };
+  const loaders = { pending: loadPending, mine: loadMine, reviews: loadReviews,
+                    request: loadRequest, audit: loadAudit };
   if (loaders[view]) loaders[view]().catch(report);
 }
 
@@ -118,7 +130,7 @@ function startApp(session) {
     b.hidden = !(session.auditor || session.admin);
   }
   $("nav").hidden = false;
-  show("pending");
+  show(state.link ? "request" : "pending");
 }
 
 // Every page of the list (the API pages with limit/after/next), bounded so a
@@ -141,7 +153,8 @@ async function approvals(status) {
   return all;
 }
 
-function decisionForm(a) {
+// `done` runs after a decision (reloads the view the form is on).
+function decisionForm(a, done) {
   const form = el("form", null, { class: "decide" });
   const id = `reason-${a.id}`;
   form.append(el("label", "Reason", { for: id }));
@@ -157,7 +170,7 @@ function decisionForm(a) {
       const body = reason.value ? { reason: reason.value } : undefined;
       await api("POST", `/v1/approvals/${encodeURIComponent(a.id)}/${action}`, body ?? {});
       say(action === "approve" ? "Approved." : "Denied.", "ok");
-      await loadPending();
+      await done();
     } catch (e) {
       report(e);
     }
@@ -214,7 +227,7 @@ async function fillPending(p, wanted) {
   }
 }
 
-function pendingCard(a, me) {
+function pendingCard(a, me, done = () => loadPending()) {
   const card = el("article", null, { class: "card", "aria-label": `Request ${a.id}` });
   card.append(el("h3", `${a.phone_number} for ${a.requester}`));
   const others = (a.eligible_approvers || []).filter((u) => u !== me);
@@ -222,6 +235,7 @@ function pendingCard(a, me) {
     ["Requester", a.requester],
     ["Number", a.phone_number],
     ["Labels", labelText(a.labels)],
+    ["Reason given", a.release_reason || "none"],
     ["Rules", rules(a)],
     ["Approvals so far", votes(a.approvals)],
     ["Who else may decide", others.join(", ") || "nobody else"],
@@ -235,7 +249,7 @@ function pendingCard(a, me) {
     explainInto(out, { approval_id: a.id });
   });
   card.append(b, out);
-  card.append(decisionForm(a));
+  card.append(decisionForm(a, done));
   return card;
 }
 
@@ -309,6 +323,121 @@ async function loadMine() {
     card.append(row);
     cards.append(card);
   }
+  list.replaceChildren(cards);
+}
+
+// ---- one request (a notification's link) and break-glass reviews ---------
+
+// A request as its requester or anyone else sees it once it is not (or no
+// longer) theirs to decide.
+function approvalCard(a) {
+  const card = el("article", null, { class: "card", "aria-label": `Request ${a.id}` });
+  card.append(el("h3", `${a.phone_number} for ${a.requester}: ${a.status}`));
+  card.append(definitionList([
+    ["Status", a.status],
+    ["Requester", a.requester],
+    ["Number", a.phone_number],
+    ["Labels", labelText(a.labels)],
+    ["Reason given", a.release_reason || "none"],
+    ["Rules", rules(a)],
+    ["Approvals", votes(a.approvals)],
+    ["Denials", votes(a.denials)],
+    ["Expires", a.status === "pending" ? timeLeft(a.expires_at) : (a.expires_at || "")],
+    ["Request id", a.id],
+  ]));
+  if (a.requester === state.session.user && a.status === "approved") {
+    card.append(el("p", "Approved: release it from My requests.", { class: "muted" }));
+  }
+  return card;
+}
+
+function ackForm(r, done) {
+  const form = el("form", null, { class: "decide" });
+  const id = `ack-reason-${r.id}`;
+  form.append(el("label", "Reason", { for: id }));
+  const reason = el("textarea", null, { id, rows: "2" });
+  form.append(reason);
+  const row = el("div", null, { class: "actions" });
+  row.append(el("button", "Acknowledge", { type: "submit", class: "primary" }));
+  form.append(row);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!reason.value.trim()) {
+      say("An acknowledgement needs a reason.", "error");
+      reason.focus();
+      return;
+    }
+    try {
+      await api("POST", `/v1/reviews/${encodeURIComponent(r.id)}/ack`, { reason: reason.value });
+      say("Acknowledged.", "ok");
+      await done();
+    } catch (e) {
+      // The gateway's own refusal, e.g. 403 self_review for the person who
+      // released.
+      if (e.status !== 401) {
+        say(`Not acknowledged: ${e.message} (${e.status} ${e.reason || ""})`.trim(), "error");
+      }
+    }
+  });
+  return form;
+}
+
+function reviewCard(r, done) {
+  const card = el("article", null, { class: "card", "aria-label": `Review ${r.id}` });
+  card.append(el("h3", `${r.phone_number} released by ${r.actor}: ${r.status}`));
+  const rows = [
+    ["Released by", r.actor],
+    ["Number", r.phone_number],
+    ["Rule", r.rule_id],
+    ["Reason given", r.reason],
+    ["Review by", (r.from_groups || []).join(", ")],
+    ["Due", r.status === "pending" ? (r.overdue ? `overdue (was due ${r.due_at})` : timeLeft(r.due_at))
+                                   : r.due_at],
+    ["Release request id", r.request_id],
+    ["Review id", r.id],
+  ];
+  if (r.status === "acked") {
+    rows.push(["Acknowledged by", r.acked_by], ["Acknowledgement", r.ack_reason],
+              ["Acknowledged at", r.acked_at]);
+  }
+  card.append(definitionList(rows));
+  if (r.status === "pending") card.append(ackForm(r, done));
+  return card;
+}
+
+// The request of the link the console was opened with: the approval with
+// its vote buttons when it is mine to decide, the review with its
+// acknowledgement form.
+async function loadRequest() {
+  const link = state.link;
+  const box = $("request-detail");
+  box.replaceChildren();
+  if (!link) return;
+  const path = link.kind === "approval" ? "/v1/approvals/" : "/v1/reviews/";
+  try {
+    const { data } = await api("GET", path + encodeURIComponent(link.id));
+    const done = () => loadRequest();
+    if (link.kind === "review") {
+      box.replaceChildren(reviewCard(data, done));
+    } else if (data.status === "pending" && decidable(data, state.session.user)) {
+      box.replaceChildren(pendingCard(data, state.session.user, done));
+    } else {
+      box.replaceChildren(approvalCard(data));
+    }
+  } catch (e) {
+    if (e.status === 401) return;
+    box.replaceChildren(el("p", `${link.kind === "approval" ? "Request" : "Review"} ${link.id}: ` +
+                                `${e.message}`, { class: "error" }));
+  }
+}
+
+async function loadReviews() {
+  const list = $("reviews-list");
+  const { data } = await api("GET", "/v1/reviews?status=pending&limit=100");
+  const items = (data && Array.isArray(data.reviews)) ? data.reviews : [];
+  const cards = document.createDocumentFragment();
+  if (items.length === 0) cards.append(el("p", "Nothing waits for review.", { class: "muted" }));
+  for (const r of items) cards.append(reviewCard(r, () => loadReviews()));
   list.replaceChildren(cards);
 }
 
@@ -411,20 +540,24 @@ async function loadProviders() {
   const data = res.ok ? await res.json().catch(() => null) : null;
   const links = $("signin-providers");
   links.replaceChildren();
+  // A link from a notification survives the trip through the provider: the
+  // gateway keeps it with the sign-in (paths under /ui/ only).
+  const back = state.link ? `&return=${encodeURIComponent(location.pathname + location.search)}` : "";
   for (const p of (data && data.providers) || []) {
     const li = el("li");
-    li.append(el("a", `Sign in with ${p.name}`, { href: p.login, class: "button" }));
+    li.append(el("a", `Sign in with ${p.name}`, { href: p.login + back, class: "button" }));
     links.append(li);
   }
   links.hidden = links.children.length === 0;
 }
 
 (async () => {
+  state.link = deepLink();
   loadProviders().catch(() => {});
   // Back from the provider's sign-in (GET /ui/callback sent us here).
   if (location.hash === "#signed-in") {
     sessionStorage.setItem(SIGNED_IN, "1");
-    history.replaceState(null, "", location.pathname);
+    history.replaceState(null, "", location.pathname + location.search);
   }
   if (!sessionStorage.getItem(SIGNED_IN)) return showSignIn();
   const res = await fetch("/v1/session", { credentials: "same-origin" });

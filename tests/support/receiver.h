@@ -1,19 +1,24 @@
-// A local notification receiver for the notify tests: an in-process httplib
-// server that records every POST (path, headers, body). While held, every
-// delivery waits inside the handler until released, the way a hanging chat
-// service would.
+// A local notification receiver for the notification tests (webhook,
+// Slack, Teams): an in-process httplib server on loopback that records every
+// POST (path, signature, content type, body) and answers 200. While held,
+// every delivery waits inside the handler until released, the way a hanging
+// chat service would. Thread-safe.
 #pragma once
 
 #include <httplib.h>
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "base/crypto.h"
+#include "gateway/notify/channel.h"
 
 namespace agni::testing {
 
@@ -24,6 +29,22 @@ struct Delivery {
   std::string body;
   nlohmann::json json() const { return nlohmann::json::parse(body); }
 };
+
+// Whether `d` carries an X-Agni-Signature (t=<unix s>,v1=<hex HMAC>) made
+// with `secret` over its body within the last five minutes.
+inline bool SignedWith(const Delivery& d, const std::string& secret) {
+  const std::size_t comma = d.signature.find(",v1=");
+  if (!d.signature.starts_with("t=") || comma == std::string::npos) {
+    return false;
+  }
+  const long long t = std::atoll(d.signature.substr(2, comma - 2).c_str());
+  const long long now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  return std::llabs(now - t) < 300 &&
+         ConstantTimeEquals(d.signature.substr(comma + 4),
+                            WebhookSignature(secret, t, d.body));
+}
 
 class Receiver {
  public:
