@@ -150,6 +150,21 @@ bool LooksLikeJwt(std::string_view token) {
   return first.starts_with("eyJ") && first.size() <= kMaxJwtBytes;
 }
 
+std::optional<JwtCheck> CheckTokenTimes(
+    const TokenTimes& times, std::chrono::seconds leeway,
+    std::chrono::system_clock::time_point now) {
+  const std::int64_t t =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch())
+          .count();
+  const std::int64_t skew = leeway.count();
+  if (t >= times.expires + skew) return JwtCheck::kExpired;
+  if ((times.not_before && t + skew < *times.not_before) ||
+      (times.issued_at && t + skew < *times.issued_at)) {
+    return JwtCheck::kNotYetValid;
+  }
+  return std::nullopt;
+}
+
 std::optional<JwsAlg> AllowedAlgorithm(const Jws& jws, const JwtRules& rules) {
   const std::optional<JwsAlg> alg = ParseJwsAlg(jws.alg);
   if (!alg || std::find(rules.algorithms.begin(), rules.algorithms.end(),
@@ -176,23 +191,19 @@ JwtVerification VerifyJwt(const Jws& jws, JwsAlg alg, const JwtRules& rules,
   if (IssuerOf(jws) != rules.issuer) return Fail(JwtCheck::kIssuer);
   if (!AudienceMatches(p, rules)) return Fail(JwtCheck::kAudience);
 
-  const std::int64_t t =
-      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch())
-          .count();
-  const std::int64_t leeway = rules.leeway.count();
   const NumericDate exp = ReadDate(p, "exp");
   const NumericDate nbf = ReadDate(p, "nbf");
   const NumericDate iat = ReadDate(p, "iat");
   if (!exp.valid || !nbf.valid || !iat.valid) return Fail(JwtCheck::kMalformed);
-  if (!exp.present || t >= exp.seconds + leeway) {
-    return Fail(JwtCheck::kExpired);
-  }
-  if ((nbf.present && t + leeway < nbf.seconds) ||
-      (iat.present && t + leeway < iat.seconds)) {
-    return Fail(JwtCheck::kNotYetValid);
+  if (!exp.present) return Fail(JwtCheck::kExpired);
+  VerifiedJwt v;
+  v.times.expires = exp.seconds;
+  if (nbf.present) v.times.not_before = nbf.seconds;
+  if (iat.present) v.times.issued_at = iat.seconds;
+  if (auto failed = CheckTokenTimes(v.times, rules.leeway, now)) {
+    return Fail(*failed);
   }
 
-  VerifiedJwt v;
   v.issuer = rules.issuer;
   auto user = p.find(rules.user_claim);
   if (user == p.end() || !user->is_string() ||

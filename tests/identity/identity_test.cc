@@ -138,13 +138,7 @@ TEST_F(IdentityFileTest, AGroupOutsideThePolicyIsDenied) {
 TEST_F(IdentityFileTest,
        EveryHostileTokenIs401NamingTheCheckAndNothingIsForwarded) {
   auto with = [&](const std::string& key, json value) {
-    json c = Claims();
-    if (value.is_null()) {
-      c.erase(key);
-    } else {
-      c[key] = std::move(value);
-    }
-    return c;
+    return WithClaim(Claims(), key, std::move(value));
   };
   const std::string good = SignJwt(rsa_, "RS256", "rsa-1", Claims());
   json mallory = Claims();
