@@ -566,6 +566,15 @@ TEST(JwkTest, UnusableKeysAreSkippedAndAnEmptySetRefused) {
   EXPECT_FALSE(ParseJwks(R"({"keys": {}})").set);
 }
 
+TEST(JwtTest, OnlyThreeSegmentsStartingAsJsonLookLikeAJwt) {
+  EXPECT_TRUE(LooksLikeJwt("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"));
+  EXPECT_FALSE(LooksLikeJwt("eyJhbGciOiJSUzI1NiJ9.e30"));
+  EXPECT_FALSE(LooksLikeJwt("eyJhbGciOiJSUzI1NiJ9.e30.c2ln.x"));
+  EXPECT_FALSE(LooksLikeJwt("agt_static.token.value"));
+  EXPECT_FALSE(LooksLikeJwt("agt_0123456789abcdef"));
+  EXPECT_FALSE(LooksLikeJwt(""));
+}
+
 TEST(JwkTest, Base64UrlIsStrict) {
   std::string out;
   EXPECT_TRUE(Base64UrlDecode("aGk", out));
