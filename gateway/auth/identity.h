@@ -53,7 +53,9 @@ class IdentityVerifier {
   // set checked again (gateway/auth/token_cache.h).
   JwtVerification Verify(std::string_view token,
                          std::chrono::system_clock::time_point now) const;
-  // The same, with the token's SHA-256 (raw) already at hand.
+  // The same, with the token's SHA-256 (raw) already at hand (the
+  // authenticator hashes every Bearer token anyway). It keys the cache, so it
+  // must be the digest of `token` itself.
   JwtVerification Verify(std::string_view token, std::string_view sha256_raw,
                          std::chrono::system_clock::time_point now) const;
   // Tokens remembered now (at most identity.token_cache_size).

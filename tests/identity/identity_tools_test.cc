@@ -40,14 +40,13 @@ class ProviderPeopleTest : public ::testing::Test {
   GatewayHarness::Options With(GatewayHarness::Options o) {
     std::ofstream(keys_.File("jwks.json"))
         << json{{"keys", {key_.PublicJwk("k1")}}}.dump();
-    o.extra_config = {
-        {"groups", {"support", "telecom-ops", "compliance"}},
-        {"identity",
-         {{"oidc",
-           {{{"name", "corp"},
-             {"issuer", kIssuer},
-             {"audiences", {"agni-gateway"}},
-             {"jwks_file", keys_.File("jwks.json")}}}}}}};
+    o.extra_config = {{"groups", {"support", "telecom-ops", "compliance"}},
+                      {"identity",
+                       {{"oidc",
+                         {{{"name", "corp"},
+                           {"issuer", kIssuer},
+                           {"audiences", {"agni-gateway"}},
+                           {"jwks_file", keys_.File("jwks.json")}}}}}}};
     return o;
   }
 
@@ -96,11 +95,11 @@ TEST_F(ProviderPeopleTest, ExplainTakesTheGroupsOfAPersonAtTheProvider) {
 
   bool audited = false;
   for (const json& row : gw.AuditRows()) {
-    audited |= row.value("path", "") == "/v1/policy/explain" &&
-               row.value("principal", "") == "carol" &&
-               row.value("response_status", 0) == 200 &&
-               row.value("detail", "").find("pia@example.com") !=
-                   std::string::npos;
+    audited |=
+        row.value("path", "") == "/v1/policy/explain" &&
+        row.value("principal", "") == "carol" &&
+        row.value("response_status", 0) == 200 &&
+        row.value("detail", "").find("pia@example.com") != std::string::npos;
   }
   EXPECT_TRUE(audited);
 }
@@ -119,18 +118,28 @@ TEST_F(ProviderPeopleTest, ExplainRefusesGroupsItCannotUseWithTheReason) {
   } cases[] = {
       {"a string", "pia@example.com", "support",
        "\"groups\" must be an array of group names"},
-      {"a number in it", "pia@example.com", {"support", 7},
+      {"a number in it",
+       "pia@example.com",
+       {"support", 7},
        "\"groups\" must be an array of group names"},
-      {"a name with a space", "pia@example.com", {"tele com"},
+      {"a name with a space",
+       "pia@example.com",
+       {"tele com"},
        "\"groups\" must be an array of group names"},
-      {"an empty name", "pia@example.com", {""},
+      {"an empty name",
+       "pia@example.com",
+       {""},
        "\"groups\" must be an array of group names"},
       {"too many", "pia@example.com", too_many,
        "\"groups\" names more than 64 groups"},
-      {"undeclared", "pia@example.com", {"okta-telecom-ops"},
+      {"undeclared",
+       "pia@example.com",
+       {"okta-telecom-ops"},
        "\"groups\": group \"okta-telecom-ops\" is not declared in the config "
        "(declared: compliance, contractors, support, telecom-ops)"},
-      {"for a configured user", "alice", {"telecom-ops"},
+      {"for a configured user",
+       "alice",
+       {"telecom-ops"},
        "\"alice\" is a configured user"},
   };
   for (const Case& k : cases) {
@@ -174,9 +183,8 @@ TEST_F(ProviderPeopleTest, AnApproverExplainsARequestByAPersonAtTheProvider) {
       json::parse(created->body)["approval"]["id"].get<std::string>();
 
   // olga may decide it, so she may see why it needs her.
-  auto explained =
-      c.Post("/v1/policy/explain", Bearer(gw.olga().token),
-             json{{"approval_id", id}}.dump(), "application/json");
+  auto explained = c.Post("/v1/policy/explain", Bearer(gw.olga().token),
+                          json{{"approval_id", id}}.dump(), "application/json");
   ASSERT_TRUE(explained);
   ASSERT_EQ(explained->status, 200) << explained->body;
   const json body = json::parse(explained->body);
@@ -234,9 +242,8 @@ TEST(ProviderCheckConfigTest, AClientIdNeedsItsSecretFileAndRedirectUrl) {
   dir.Write("policy.json", R"({"rules":[]})");
   dir.Write("console-secret", "s3cret");
   auto check = [&](const json& provider) {
-    json oidc = {{"name", "corp"},
-                 {"issuer", kIssuer},
-                 {"audiences", {"agni-gateway"}}};
+    json oidc = {
+        {"name", "corp"}, {"issuer", kIssuer}, {"audiences", {"agni-gateway"}}};
     oidc.merge_patch(provider);
     dir.Write("gateway.json",
               json{{"upstream", {{"base_url", "https://api.example.invalid"}}},
