@@ -36,28 +36,30 @@ nlohmann::json ToStorageJson(const Approval& a) {
   for (const Vote& v : a.approvals) approvals.push_back(VoteJson(v));
   nlohmann::json denials = nlohmann::json::array();
   for (const Vote& v : a.denials) denials.push_back(VoteJson(v));
-  return {{"id", a.id},
-          {"status", StatusName(a.status)},
-          {"requester", a.requester},
-          {"phone_number", a.phone_number},
-          {"rule_id", a.rule_id},
-          {"rule_key", a.rule_key},
-          {"required", required},
-          {"approvals", approvals},
-          {"denials", denials},
-          {"created_us", a.created_us},
-          {"expires_us", a.expires_us},
-          {"execute_within_ms", a.execute_within_ms},
-          {"approved_us", a.approved_us},
-          {"execute_before_us", a.execute_before_us},
-          {"closed_us", a.closed_us},
-          {"closed_by", a.closed_by},
-          {"closed_reason", a.closed_reason},
-          {"request_id", a.request_id},
-          {"executed_request_id", a.executed_request_id},
-          {"policy_hash", a.policy_hash},
-          {"awaiting_intent", a.awaiting_intent},
-          {"release_reason", a.release_reason}};
+  nlohmann::json doc = {{"id", a.id},
+                        {"status", StatusName(a.status)},
+                        {"requester", a.requester},
+                        {"phone_number", a.phone_number},
+                        {"rule_id", a.rule_id},
+                        {"rule_key", a.rule_key},
+                        {"required", required},
+                        {"approvals", approvals},
+                        {"denials", denials},
+                        {"created_us", a.created_us},
+                        {"expires_us", a.expires_us},
+                        {"execute_within_ms", a.execute_within_ms},
+                        {"approved_us", a.approved_us},
+                        {"execute_before_us", a.execute_before_us},
+                        {"closed_us", a.closed_us},
+                        {"closed_by", a.closed_by},
+                        {"closed_reason", a.closed_reason},
+                        {"request_id", a.request_id},
+                        {"executed_request_id", a.executed_request_id},
+                        {"policy_hash", a.policy_hash},
+                        {"awaiting_intent", a.awaiting_intent},
+                        {"release_reason", a.release_reason}};
+  if (a.requester_groups) doc["requester_groups"] = *a.requester_groups;
+  return doc;
 }
 
 Approval FromStorageJson(const nlohmann::json& j) {
@@ -91,6 +93,9 @@ Approval FromStorageJson(const nlohmann::json& j) {
   a.policy_hash = j.at("policy_hash").get<std::string>();
   a.awaiting_intent = j.value("awaiting_intent", false);
   a.release_reason = j.value("release_reason", "");  // absent before it existed
+  if (const auto groups = j.find("requester_groups"); groups != j.end()) {
+    a.requester_groups = groups->get<std::vector<std::string>>();
+  }
   return a;
 }
 

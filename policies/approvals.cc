@@ -336,6 +336,7 @@ ApprovalResult ApprovalService::Request(const Actor& requester,
   a.request_id = requester.request_id;
   a.policy_hash = policy_hash;
   a.release_reason = release_reason;
+  if (requester.provider) a.requester_groups = requester.groups;
   // The created record's detail and the notification carry the reason.
   ApprovalResult r =
       CommitLocked(std::nullopt, std::move(a), ApprovalEvent::kCreated,

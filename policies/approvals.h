@@ -118,6 +118,12 @@ struct Approval {
   bool awaiting_intent = false;
   // The requester's justification (X-Release-Reason), shown to approvers.
   std::string release_reason;
+  // Set when the requester signed in at an identity provider: the groups
+  // their token carried when they asked (such a person is no configured user
+  // whose groups could be looked up later), which explaining the request
+  // judges them with. Absent for configured users, and for requests stored
+  // before it was kept.
+  std::optional<std::vector<std::string>> requester_groups;
 };
 
 // The storage form (every field, lossless).

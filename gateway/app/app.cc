@@ -83,7 +83,8 @@ std::shared_ptr<const IdentityVerifier> StartIdentity(const Config& c,
               "stay in use",
               {{"issuer", issuer}, {"error", error}});
         }
-      });
+      },
+      nullptr, [&metrics](bool hit) { metrics.CountJwtCache(hit); });
   identity->Start();
   return identity;
 }

@@ -43,8 +43,9 @@ std::string_view Trim(std::string_view v) {
 
 // A Bearer JWT judged by the identity providers.
 AuthResult FromJwt(const IdentityVerifier& identity, std::string_view token,
+                   std::string_view token_sha256,
                    std::chrono::system_clock::time_point now) {
-  JwtVerification v = identity.Verify(token, now);
+  JwtVerification v = identity.Verify(token, token_sha256, now);
   if (!v.ok) {
     const std::string_view check = JwtCheckName(v.failure);
     return {std::nullopt, std::string(check), "oidc", check};
@@ -128,7 +129,7 @@ AuthResult Authenticator::Authenticate(
   }
   if (match == nullptr && method == "bearer" && identity_ != nullptr &&
       !identity_->empty() && LooksLikeJwt(token)) {
-    return FromJwt(*identity_, token, now);
+    return FromJwt(*identity_, token, presented, now);
   }
   if (match == nullptr) {
     return {std::nullopt, "the token is not valid", metric_method, "invalid"};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/crypto.h"
 #include "gateway/auth/jwks_fetch.h"
 
 namespace agni {
@@ -9,7 +10,11 @@ namespace agni {
 IdentityVerifier::IdentityVerifier(
     const IdentityConfig& config,
     const std::vector<std::string>& declared_groups, FetchObserver on_fetch,
-    FetcherFactory fetchers) {
+    FetcherFactory fetchers, CacheObserver on_cache)
+    : on_cache_(std::move(on_cache)) {
+  if (config.token_cache_size > 0) {
+    cache_ = std::make_unique<VerifiedTokenCache>(config.token_cache_size);
+  }
   for (const OidcIssuerConfig& o : config.oidc) {
     Issuer issuer;
     JwtRules& r = issuer.rules;
@@ -55,24 +60,75 @@ bool IdentityVerifier::Ready() const {
 
 JwtVerification IdentityVerifier::Verify(
     std::string_view token, std::chrono::system_clock::time_point now) const {
+  if (cache_ == nullptr || token.size() > kMaxJwtBytes) {
+    return VerifyUncached(token, now, std::nullopt);
+  }
+  return Verify(token, Sha256Raw(token), now);
+}
+
+JwtVerification IdentityVerifier::Verify(
+    std::string_view token, std::string_view sha256_raw,
+    std::chrono::system_clock::time_point now) const {
+  std::optional<VerifiedTokenCache::Digest> digest;
+  if (cache_ != nullptr && token.size() <= kMaxJwtBytes) {
+    digest = VerifiedTokenCache::ToDigest(sha256_raw);
+  }
+  if (digest) {
+    if (std::optional<JwtVerification> cached = FromCache(*digest, now)) {
+      if (on_cache_) on_cache_(true);
+      return std::move(*cached);
+    }
+    if (on_cache_) on_cache_(false);
+  }
+  return VerifyUncached(token, now, digest);
+}
+
+std::optional<JwtVerification> IdentityVerifier::FromCache(
+    const VerifiedTokenCache::Digest& digest,
+    std::chrono::system_clock::time_point now) const {
+  std::optional<CachedToken> hit = cache_->Find(digest);
+  if (!hit || hit->issuer >= issuers_.size()) return std::nullopt;
+  const Issuer& issuer = issuers_[hit->issuer];
+  // Keys refreshed since (perhaps without this token's key): verified again.
+  if (!SameKeySet(hit->keys, issuer.keys->Keys())) return std::nullopt;
+  if (const std::optional<JwtCheck> failed =
+          CheckTokenTimes(hit->verified.times, issuer.rules.leeway, now)) {
+    cache_->Erase(digest);
+    return JwtVerification{std::nullopt, *failed};
+  }
+  return JwtVerification{std::move(hit->verified), JwtCheck::kMalformed};
+}
+
+JwtVerification IdentityVerifier::VerifyUncached(
+    std::string_view token, std::chrono::system_clock::time_point now,
+    const std::optional<VerifiedTokenCache::Digest>& digest) const {
   JwsParse parsed = ParseJws(token);
   if (!parsed.jws) return {std::nullopt, parsed.failure};
   const Jws& jws = *parsed.jws;
   const std::optional<std::string> iss = IssuerOf(jws);
-  const Issuer* issuer = nullptr;
-  for (const Issuer& i : issuers_) {
-    if (iss && i.rules.issuer == *iss) issuer = &i;
+  std::size_t index = issuers_.size();
+  for (std::size_t i = 0; i < issuers_.size(); ++i) {
+    if (iss && issuers_[i].rules.issuer == *iss) index = i;
   }
-  if (issuer == nullptr) return {std::nullopt, JwtCheck::kIssuer};
-  const std::optional<JwsAlg> alg = AllowedAlgorithm(jws, issuer->rules);
+  if (index == issuers_.size()) return {std::nullopt, JwtCheck::kIssuer};
+  const Issuer& issuer = issuers_[index];
+  const std::optional<JwsAlg> alg = AllowedAlgorithm(jws, issuer.rules);
   if (!alg) return {std::nullopt, JwtCheck::kAlgorithm};
-  std::shared_ptr<const JwkSet> keys = issuer->keys->Keys();
+  std::shared_ptr<const JwkSet> keys = issuer.keys->Keys();
   const Jwk* key = keys ? keys->Find(jws.kid, jws.has_kid, *alg) : nullptr;
   if (key == nullptr) {
-    keys = issuer->keys->RefetchForUnknownKey();
+    keys = issuer.keys->RefetchForUnknownKey();
     key = keys ? keys->Find(jws.kid, jws.has_kid, *alg) : nullptr;
   }
-  return VerifyJwt(jws, *alg, issuer->rules, key, now);
+  JwtVerification verified = VerifyJwt(jws, *alg, issuer.rules, key, now);
+  if (verified.ok && digest) {
+    cache_->Insert(*digest, CachedToken{*verified.ok, index, keys});
+  }
+  return verified;
+}
+
+std::size_t IdentityVerifier::CachedTokens() const {
+  return cache_ ? cache_->size() : 0;
 }
 
 JwtVerification IdentityVerifier::VerifyIdToken(

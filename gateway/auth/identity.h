@@ -13,6 +13,7 @@
 
 #include "gateway/auth/jwks_cache.h"
 #include "gateway/auth/jwt.h"
+#include "gateway/auth/token_cache.h"
 #include "gateway/config/config.h"
 
 namespace agni {
@@ -25,12 +26,16 @@ class IdentityVerifier {
                                            const std::string& error)>;
   // Where an issuer's keys come from; tests may replace the network.
   using FetcherFactory = std::function<JwksFetcher(const OidcIssuerConfig&)>;
+  // After every Verify() of a well-formed token while the verified-token
+  // cache is on: whether the answer came from the cache.
+  using CacheObserver = std::function<void(bool hit)>;
 
   // `declared_groups`: config `groups` plus the static users' groups.
   IdentityVerifier(const IdentityConfig& config,
                    const std::vector<std::string>& declared_groups,
                    FetchObserver on_fetch = nullptr,
-                   FetcherFactory fetchers = nullptr);
+                   FetcherFactory fetchers = nullptr,
+                   CacheObserver on_cache = nullptr);
   ~IdentityVerifier();
 
   // Fetches every issuer's keys once (the caller waits, bounded by the
@@ -42,9 +47,19 @@ class IdentityVerifier {
   bool empty() const { return issuers_.empty(); }
 
   // The token's checks in order: size and shape, issuer, algorithm, key
-  // (refetching on an unknown kid, rate-limited), signature, claims.
+  // (refetching on an unknown kid, rate-limited), signature, claims. A token
+  // that passed is remembered by its SHA-256 (identity.token_cache_size
+  // entries at most): sent again, it passes with only its times and its key
+  // set checked again (gateway/auth/token_cache.h).
   JwtVerification Verify(std::string_view token,
                          std::chrono::system_clock::time_point now) const;
+  // The same, with the token's SHA-256 (raw) already at hand (the
+  // authenticator hashes every Bearer token anyway). It keys the cache, so it
+  // must be the digest of `token` itself.
+  JwtVerification Verify(std::string_view token, std::string_view sha256_raw,
+                         std::chrono::system_clock::time_point now) const;
+  // Tokens remembered now (at most identity.token_cache_size).
+  std::size_t CachedTokens() const;
 
   // An ID token from the console's sign-in at `issuer` (OpenID Connect Core
   // §3.1.3.7): Verify()'s checks with `aud` containing `client_id` in place
@@ -60,7 +75,18 @@ class IdentityVerifier {
     JwtRules rules;
     std::unique_ptr<JwksCache> keys;
   };
+  // The cached answer for `digest`, when there is one and its key set is
+  // still the issuer's.
+  std::optional<JwtVerification> FromCache(
+      const VerifiedTokenCache::Digest& digest,
+      std::chrono::system_clock::time_point now) const;
+  JwtVerification VerifyUncached(
+      std::string_view token, std::chrono::system_clock::time_point now,
+      const std::optional<VerifiedTokenCache::Digest>& digest) const;
+
   std::vector<Issuer> issuers_;
+  std::unique_ptr<VerifiedTokenCache> cache_;  // null: caching is off
+  CacheObserver on_cache_;
 };
 
 }  // namespace agni

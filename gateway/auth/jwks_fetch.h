@@ -1,14 +1,16 @@
 // Where an issuer's JWKS comes from: discovery
 // ({issuer}/.well-known/openid-configuration -> jwks_uri), a jwks_url, or a
-// jwks_file. The cpp-httplib adapter of the identity code: https with
-// certificate and host name verification (TLS 1.2+), plain http only to a
-// loopback address, no redirects, bounded sizes and time.
+// jwks_file. Over the network through CallProvider()
+// (gateway/auth/provider_call.h): https with certificate and host name
+// verification (TLS 1.2+), plain http only to a loopback address, no
+// redirects, bounded sizes and time.
 #pragma once
 
 #include <chrono>
 #include <string>
 
 #include "gateway/auth/jwks_cache.h"
+#include "gateway/auth/provider_call.h"
 
 namespace agni {
 
@@ -23,9 +25,5 @@ struct JwksSource {
 // A fetcher for JwksCache. Each call runs discovery again, so a provider that
 // moves its jwks_uri is followed.
 JwksFetcher MakeJwksFetcher(JwksSource source);
-
-// True for https://host[:port][/path] and for http:// to a loopback host:
-// the only URLs the gateway fetches keys from.
-bool IsAllowedKeyUrl(const std::string& url);
 
 }  // namespace agni

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -76,12 +77,27 @@ struct JwtRules {
   std::set<std::string, std::less<>> declared_groups;
 };
 
+// A token's NumericDate claims (RFC 7519 §4.1.4-6), whole seconds since the
+// epoch.
+struct TokenTimes {
+  std::int64_t expires = 0;                // exp, required
+  std::optional<std::int64_t> not_before;  // nbf
+  std::optional<std::int64_t> issued_at;   // iat
+};
+
+// The `expired` or `not_yet_valid` check of `times` at `now`, each judged
+// with `leeway`; nullopt when both pass.
+std::optional<JwtCheck> CheckTokenTimes(
+    const TokenTimes& times, std::chrono::seconds leeway,
+    std::chrono::system_clock::time_point now);
+
 // A token that passed every check.
 struct VerifiedJwt {
   std::string name;
   std::vector<std::string> groups;
   std::string issuer;
   std::string jti;  // empty when the token has none
+  TokenTimes times;
 };
 
 struct JwtVerification {

@@ -34,37 +34,6 @@ std::shared_ptr<const AccessSnapshot> LoadAccess(const std::string& path,
   return std::make_shared<const AccessSnapshot>(*config);
 }
 
-// Why a person from the identity provider cannot carry `groups` under
-// `config`, or empty when they can: the config must accept tokens from a
-// provider, and every group must be declared (a token's undeclared groups
-// are ignored, so a case that names one would test nothing real).
-std::string ProviderGroupsProblem(const Config& config,
-                                  const std::vector<std::string>& groups) {
-  if (config.identity.oidc.empty()) {
-    return "groups are for people who exist only at an identity provider, "
-           "and the config has no identity.oidc";
-  }
-  std::set<std::string> declared(config.groups.begin(), config.groups.end());
-  for (const User& u : config.users) {
-    declared.insert(u.groups.begin(), u.groups.end());
-  }
-  for (const std::string& g : groups) {
-    if (declared.contains(g)) continue;
-    std::string known;
-    for (const std::string& d : declared) {
-      known += known.empty() ? "" : ", ";
-      known += d;
-    }
-    std::string message("group \"");
-    message += g;
-    message += "\" is not declared in the config (declared: ";
-    message += known;
-    message += ")";
-    return message;
-  }
-  return "";
-}
-
 std::string Describe(const policy::Decision& d) {
   return std::string(policy::EffectName(d.effect)) + " (rule " + d.rule_id +
          ")";
@@ -98,14 +67,14 @@ int PolicyExplain(const std::string& config_path, const std::string& user,
                   const WallClock& clock) {
   std::optional<Config> config = LoadChecked(config_path, err);
   if (!config) return kPolicyExitUsage;
+  const AccessSnapshot access(*config);
   if (groups) {
-    if (std::string problem = ProviderGroupsProblem(*config, *groups);
+    if (std::string problem = ProviderGroupsProblem(access, *groups);
         !problem.empty()) {
       err << "error: --groups: " << problem << "\n";
       return kPolicyExitUsage;
     }
   }
-  const AccessSnapshot access(*config);
   const ExplainResult r =
       ExplainQueryAgainst(access, {user, phone, at, from, groups}, clock());
   if (!r.error.empty()) {
@@ -163,7 +132,7 @@ int PolicyTest(const std::string& config_path, const std::string& cases_path,
           if (!groups) {
             bad = "\"groups\" must be an array of group names";
           } else if (std::string problem =
-                         ProviderGroupsProblem(*config, *groups);
+                         ProviderGroupsProblem(*access, *groups);
                      !problem.empty()) {
             bad = "\"groups\": " + problem;
           }

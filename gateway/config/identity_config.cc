@@ -15,6 +15,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// A verified token's entry is a few hundred bytes: a million is a few
+// hundred MB, more than any gateway needs.
+constexpr long long kMaxTokenCacheSize = 1'000'000;
+
 // Appended, not `"[" + ...`: GCC 12 at -O3 reports a false -Wrestrict there.
 std::string Index(std::size_t i) {
   std::string out = "[";
@@ -134,9 +138,36 @@ void ReadIssuer(const json& value, const std::string& path, std::size_t index,
     r.Error(r.PathOf("jwks_file"), "give jwks_url or jwks_file, not both");
   }
   FileInto(r, "ca_file", base_dir, o.ca_file);
-  if (auto v = r.String("client_id", false)) o.client_id = *v;
+  if (auto v = r.String("client_id", false)) {
+    o.client_id = *v;
+    if (v->empty()) r.Error(r.PathOf("client_id"), "must not be empty");
+  }
   FileInto(r, "client_secret_file", base_dir, o.client_secret_file);
-  if (auto v = r.String("redirect_url", false)) o.redirect_url = *v;
+  if (auto v = r.String("redirect_url", false)) {
+    o.redirect_url = *v;
+    if (!IsAllowedKeyUrl(*v)) {
+      r.Error(r.PathOf("redirect_url"),
+              "must be an https:// URL (http:// only for a loopback address): "
+              "where the provider sends the browser back with the code");
+    }
+  }
+  if (!o.client_id.empty()) {
+    // The console's sign-in with this provider cannot work without them;
+    // said now rather than at the first person's sign-in.
+    for (const char* key : {"client_secret_file", "redirect_url"}) {
+      if (r.Get(key) != nullptr) continue;
+      std::string message = "required when client_id is set: the console's ";
+      message += "sign-in with provider \"";
+      message += o.name;
+      message += "\" needs ";
+      message += key == std::string_view("redirect_url")
+                     ? "the URL the provider sends the browser back to "
+                       "(https://<gateway>/ui/callback)"
+                     : "the file holding the client secret the provider "
+                       "issued for client_id";
+      r.Error(r.PathOf(key), std::move(message));
+    }
+  }
 }
 
 bool Digits(std::string_view text, std::size_t at, std::size_t n, int& out) {
@@ -244,8 +275,10 @@ void ReadIdentityConfig(const json* value, const std::string& path,
                         const std::set<std::string, std::less<>>& declared,
                         IdentityConfig& out, ConfigErrors& errors) {
   if (value == nullptr) return;
-  ObjectReader r(*value, path, errors, {"oidc"});
+  ObjectReader r(*value, path, errors, {"oidc", "token_cache_size"});
   if (!r.ok()) return;
+  r.IntegerInto("token_cache_size", 0, kMaxTokenCacheSize,
+                out.token_cache_size);
   const json* list = r.Get("oidc");
   if (list == nullptr) return;
   if (!list->is_array()) {

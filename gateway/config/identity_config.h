@@ -48,6 +48,9 @@ struct OidcIssuerConfig {
 
 struct IdentityConfig {
   std::vector<OidcIssuerConfig> oidc;
+  // Verified tokens remembered by their SHA-256 (gateway/auth/token_cache.h);
+  // 0 turns the cache off.
+  std::size_t token_cache_size = 10000;
 };
 
 // An RFC 3339 time ("2027-03-01T00:00:00Z", "...+02:00", fractions allowed)

@@ -392,6 +392,16 @@ void Metrics::DeclareIdentity() {
       "Fetches of an identity provider's signing keys (JWKS), by issuer "
       "(config name or index) and result; a failure keeps the last good "
       "keys.");
+  auto& jwt_cache = CounterFamily(
+      *registry_, "agni_gateway_jwt_cache_total",
+      "JWTs answered from the verified-token cache (hit: only the times and "
+      "the key set checked again) or verified in full (miss).");
+  jwt_cache_hits_ = &jwt_cache.Add({{"result", "hit"}});
+  jwt_cache_misses_ = &jwt_cache.Add({{"result", "miss"}});
+}
+
+void Metrics::CountJwtCache(bool hit) {
+  (hit ? jwt_cache_hits_ : jwt_cache_misses_)->Increment();
 }
 
 void Metrics::CountAuth(std::string_view method, std::string_view result) {

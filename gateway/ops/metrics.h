@@ -86,6 +86,9 @@ class Metrics final : public audit::StoreObserver {
   void CountAuth(std::string_view method, std::string_view result);
   void DeclareIssuer(const std::string& issuer);
   void CountJwksRefresh(const std::string& issuer, bool ok);
+  // A JWT answered from the verified-token cache (hit) or verified in full
+  // (miss).
+  void CountJwtCache(bool hit);
 
   // Break-glass (DESIGN.md §13): a release sent under a break_glass rule;
   // the reviews waiting for an acknowledgement now and those of them past
@@ -152,6 +155,8 @@ class Metrics final : public audit::StoreObserver {
   void DeclareIdentity();
   prometheus::Family<prometheus::Counter>* auth_ = nullptr;
   prometheus::Family<prometheus::Counter>* jwks_refreshes_ = nullptr;
+  prometheus::Counter* jwt_cache_hits_ = nullptr;
+  prometheus::Counter* jwt_cache_misses_ = nullptr;
   void DeclareBreakGlass();
   prometheus::Counter* break_glass_ = nullptr;
   prometheus::Gauge* reviews_pending_ = nullptr;

@@ -5,6 +5,7 @@
 
 #include "audit/read/history.h"
 #include "audit/record.h"
+#include "gateway/config/config.h"
 #include "gateway/pipeline/release_target.h"
 #include "policies/load/explain.h"
 
@@ -59,6 +60,42 @@ std::size_t SeedLimiterFromAudit(const std::string& db_path,
 
 bool MayUsePolicyTools(const AccessSnapshot& access, const Principal& who) {
   return who.InAnyGroup(access.auditors) || who.InAnyGroup(access.admins);
+}
+
+std::vector<std::string> DeclaredProviderGroups(const AccessSnapshot& access) {
+  // The snapshot's stand-ins for the provider's people, one per declared
+  // group (AddIdentityProviderMembers), are exactly that list.
+  std::vector<std::string> out;
+  for (const policy::Member& m : access.members) {
+    if (m.from_identity_provider) {
+      out.insert(out.end(), m.groups.begin(), m.groups.end());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string ProviderGroupsProblem(const AccessSnapshot& access,
+                                  const std::vector<std::string>& groups) {
+  const std::vector<std::string> declared = DeclaredProviderGroups(access);
+  if (declared.empty()) {
+    return "groups are for people who exist only at an identity provider, "
+           "and the config has no identity.oidc";
+  }
+  for (const std::string& g : groups) {
+    if (std::binary_search(declared.begin(), declared.end(), g)) continue;
+    std::string message("group \"");
+    message += g;
+    message += "\" is not declared in the config (declared: ";
+    for (std::size_t i = 0; i < declared.size(); ++i) {
+      if (i > 0) message += ", ";
+      message += declared[i];
+    }
+    message += ")";
+    return message;
+  }
+  return "";
 }
 
 ExplainResult ExplainQueryAgainst(const AccessSnapshot& access,
@@ -117,6 +154,34 @@ ExplainResult ExplainQueryAgainst(const AccessSnapshot& access,
   return out;
 }
 
+namespace {
+
+// More groups than anyone holds: a bigger list is a mistake or an attempt to
+// make the gateway work.
+constexpr std::size_t kMaxExplainGroups = 64;
+
+// An explain body's "groups" into `out`; why it is unusable, or empty.
+std::string ReadGroups(const nlohmann::json& value,
+                       std::vector<std::string>& out) {
+  const char* kShape =
+      "\"groups\" must be an array of group names (each 1-64 characters of "
+      "[A-Za-z0-9._@-])";
+  if (!value.is_array()) return kShape;
+  if (value.size() > kMaxExplainGroups) {
+    return "\"groups\" names more than " + std::to_string(kMaxExplainGroups) +
+           " groups";
+  }
+  for (const nlohmann::json& g : value) {
+    if (!g.is_string() || !IsConfigName(g.get_ref<const std::string&>())) {
+      return kShape;
+    }
+    out.push_back(g.get<std::string>());
+  }
+  return "";
+}
+
+}  // namespace
+
 ExplainResult ExplainFromJson(const AccessSnapshot& access,
                               const std::string& body,
                               std::chrono::system_clock::time_point now) {
@@ -125,11 +190,17 @@ ExplainResult ExplainFromJson(const AccessSnapshot& access,
   if (j.is_discarded() || !j.is_object()) {
     bad.error =
         "the body must be a JSON object {\"user\", \"phone_number\", "
-        "\"at\"?, \"source\"?}";
+        "\"at\"?, \"source\"?, \"groups\"?}";
     return bad;
   }
   ExplainQuery q;
   for (const auto& [key, value] : j.items()) {
+    if (key == "groups") {
+      q.groups = std::vector<std::string>();
+      bad.error = ReadGroups(value, *q.groups);
+      if (!bad.error.empty()) return bad;
+      continue;
+    }
     if (!value.is_string()) {
       bad.error = "\"" + key + "\" must be a string";
       return bad;
@@ -151,6 +222,13 @@ ExplainResult ExplainFromJson(const AccessSnapshot& access,
   if (q.user.empty() || q.phone_number.empty()) {
     bad.error = "\"user\" and \"phone_number\" are required";
     return bad;
+  }
+  if (q.groups) {
+    bad.error = ProviderGroupsProblem(access, *q.groups);
+    if (!bad.error.empty()) {
+      bad.error.insert(0, "\"groups\": ");
+      return bad;
+    }
   }
   return ExplainQueryAgainst(access, q, now);
 }

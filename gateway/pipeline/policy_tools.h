@@ -53,6 +53,18 @@ std::size_t SeedLimiterFromAudit(const std::string& db_path,
 // Members of the auditor or admin groups may explain decisions.
 bool MayUsePolicyTools(const AccessSnapshot& access, const Principal& who);
 
+// The groups a person from an identity provider can hold under `access`:
+// the declared ones (config `groups` and the static users' groups), none
+// without identity.oidc. A token's other groups are ignored.
+std::vector<std::string> DeclaredProviderGroups(const AccessSnapshot& access);
+
+// Why a person from the identity provider cannot carry `groups` under
+// `access`, or empty when they can: the config must accept tokens from a
+// provider, and every group must be declared (a token's undeclared groups
+// are ignored, so a question that names one would explain nothing real).
+std::string ProviderGroupsProblem(const AccessSnapshot& access,
+                                  const std::vector<std::string>& groups);
+
 // One explain question: a configured user, a number, optionally a time
 // (RFC 3339) and a source address.
 struct ExplainQuery {
@@ -78,7 +90,9 @@ ExplainResult ExplainQueryAgainst(const AccessSnapshot& access,
                                   const ExplainQuery& query,
                                   std::chrono::system_clock::time_point now);
 
-// Parses {"user", "phone_number", "at"?, "source"?} and explains it.
+// Parses {"user", "phone_number", "at"?, "source"?, "groups"?} and explains
+// it; "groups" (declared group names) is for a person who exists only at the
+// identity provider.
 ExplainResult ExplainFromJson(const AccessSnapshot& access,
                               const std::string& body,
                               std::chrono::system_clock::time_point now);

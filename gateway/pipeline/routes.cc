@@ -150,8 +150,25 @@ std::optional<ExplainQuery> RequestPipeline::ApprovalToExplain(
                a.requester != p.name;
   if (!privileged && !may_decide) return std::nullopt;
   ctx.approval_id = a.id;
-  return ExplainQuery{a.requester, a.phone_number, std::nullopt, std::nullopt,
-                      std::nullopt};
+  ExplainQuery query{a.requester, a.phone_number, std::nullopt, std::nullopt,
+                     std::nullopt};
+  const bool configured =
+      std::any_of(ctx.access->users.begin(), ctx.access->users.end(),
+                  [&](const User& u) { return u.name == a.requester; });
+  if (!configured && a.requester_groups) {
+    // A person from the provider, judged with the groups their token held
+    // when they asked, less any the config no longer declares (a token's
+    // undeclared groups count for nothing either).
+    const std::vector<std::string> declared =
+        DeclaredProviderGroups(*ctx.access);
+    query.groups.emplace();
+    for (const std::string& g : *a.requester_groups) {
+      if (std::binary_search(declared.begin(), declared.end(), g)) {
+        query.groups->push_back(g);
+      }
+    }
+  }
+  return query;
 }
 
 HttpResponse RequestPipeline::ExplainPolicy(Context& ctx) {

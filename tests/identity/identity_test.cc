@@ -128,6 +128,32 @@ TEST_F(IdentityFileTest,
       1.0);
 }
 
+TEST_F(IdentityFileTest, ATokenSentAgainIsAnsweredFromTheCacheAndAuditedAlike) {
+  const std::string token = SignJwt(rsa_, "RS256", "rsa-1", Claims());
+  for (int i = 0; i < 2; ++i) {
+    auto res = Release(token);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << res->body;
+  }
+  EXPECT_EQ(upstream_.Received().size(), 2u);
+  const std::string metrics = gw_->Metrics();
+  EXPECT_EQ(
+      MetricValue(metrics, R"(agni_gateway_jwt_cache_total{result="miss"})"),
+      1.0);
+  EXPECT_EQ(
+      MetricValue(metrics, R"(agni_gateway_jwt_cache_total{result="hit"})"),
+      1.0);
+  int intents = 0;
+  for (const json& row : gw_->AuditRows()) {
+    if (row.value("stage", "") != "intent") continue;
+    ++intents;
+    EXPECT_EQ(row.value("principal", ""), "pia@example.com");
+    EXPECT_EQ(row.value("groups", ""), R"(["telecom-ops"])");
+    EXPECT_NE(row.value("detail", "").find("jti=jti-42"), std::string::npos);
+  }
+  EXPECT_EQ(intents, 2);
+}
+
 TEST_F(IdentityFileTest, AGroupOutsideThePolicyIsDenied) {
   auto res = Release(SignJwt(ec_, "ES256", "ec-1", Claims({"contractors"})));
   ASSERT_TRUE(res);
@@ -138,13 +164,7 @@ TEST_F(IdentityFileTest, AGroupOutsideThePolicyIsDenied) {
 TEST_F(IdentityFileTest,
        EveryHostileTokenIs401NamingTheCheckAndNothingIsForwarded) {
   auto with = [&](const std::string& key, json value) {
-    json c = Claims();
-    if (value.is_null()) {
-      c.erase(key);
-    } else {
-      c[key] = std::move(value);
-    }
-    return c;
+    return WithClaim(Claims(), key, std::move(value));
   };
   const std::string good = SignJwt(rsa_, "RS256", "rsa-1", Claims());
   json mallory = Claims();

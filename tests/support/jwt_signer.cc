@@ -153,4 +153,14 @@ std::string SignHs256(std::string_view header_json,
          Base64UrlEncode(std::string_view(reinterpret_cast<char*>(mac), len));
 }
 
+nlohmann::json WithClaim(nlohmann::json claims, const std::string& key,
+                         nlohmann::json value) {
+  if (value.is_null()) {
+    claims.erase(key);
+  } else {
+    claims[key] = std::move(value);
+  }
+  return claims;
+}
+
 }  // namespace agni::testing

@@ -42,6 +42,11 @@ std::string CompactJws(std::string_view header_json,
 std::string SignJwt(const TestSigningKey& key, const std::string& alg,
                     const std::string& kid, const nlohmann::json& payload);
 
+// `claims` with `key` set to `value`, or removed when `value` is null: one
+// claim changed for a hostile-token case.
+nlohmann::json WithClaim(nlohmann::json claims, const std::string& key,
+                         nlohmann::json value);
+
 // HS256 over the token with `secret` as the HMAC key (the classic attack:
 // the RSA public key's PEM as the secret).
 std::string SignHs256(std::string_view header_json,

@@ -13,6 +13,7 @@
 #include "gateway/auth/authenticator.h"
 #include "gateway/auth/identity.h"
 #include "gateway/auth/jwt.h"
+#include "gateway/auth/token_cache.h"
 #include "policies/approvals.h"
 #include "tests/support/jwt_signer.h"
 
@@ -72,20 +73,33 @@ json Jwks() {
             Ed().PublicJwk("ed-1")}}};
 }
 
-// A verifier whose keys come from memory; counts the fetches.
+// A verifier whose keys come from memory (`jwks`, which a test may change
+// to rotate them); counts the fetches and the verified-token cache's hits and
+// misses.
 struct Fixture {
   std::atomic<int> fetches{0};
+  std::atomic<int> cache_hits{0};
+  std::atomic<int> cache_misses{0};
+  std::mutex jwks_mu;
+  json jwks;
   std::shared_ptr<IdentityVerifier> verifier;
-  explicit Fixture(json jwks = Jwks(), IdentityConfig config = OneIssuer()) {
+  explicit Fixture(json keys = Jwks(), IdentityConfig config = OneIssuer())
+      : jwks(std::move(keys)) {
     verifier = std::make_shared<IdentityVerifier>(
         config, std::vector<std::string>{"telecom-ops", "support"}, nullptr,
-        [this, jwks](const OidcIssuerConfig&) -> JwksFetcher {
-          return [this, jwks] {
+        [this](const OidcIssuerConfig&) -> JwksFetcher {
+          return [this] {
             ++fetches;
+            std::lock_guard lock(jwks_mu);
             return JwksFetchResult{jwks.dump(), ""};
           };
-        });
+        },
+        [this](bool hit) { ++(hit ? cache_hits : cache_misses); });
     verifier->Start();
+  }
+  void SetJwks(json keys) {
+    std::lock_guard lock(jwks_mu);
+    jwks = std::move(keys);
   }
   std::string Check(const std::string& token) {
     JwtVerification v = verifier->Verify(token, kNow);
@@ -121,13 +135,7 @@ TEST(JwtTest, GoodTokensOfEveryAlgorithmPass) {
 TEST(JwtTest, HostileTokensFailNamingTheCheck) {
   Fixture f;
   auto with = [](const std::string& key, json value) {
-    json c = Claims();
-    if (value.is_null()) {
-      c.erase(key);
-    } else {
-      c[key] = std::move(value);
-    }
-    return c;
+    return testing::WithClaim(Claims(), key, std::move(value));
   };
   const std::string good = SignJwt(Rsa(), "RS256", "rsa-1", Claims());
   const std::string header = json{{"alg", "RS256"}, {"kid", "rsa-1"}}.dump();
@@ -345,6 +353,201 @@ TEST(JwtTest, NotReadyUntilKeysLoad) {
   EXPECT_EQ(JwtCheckName(v.failure), "unknown_key");
 }
 
+// ---------------------------------------------------------------------------
+// The verified-token cache (gateway/auth/token_cache.h).
+
+TEST(JwtCacheTest, ATokenSentAgainIsAnsweredFromTheCache) {
+  Fixture f;
+  const std::string token = SignJwt(Rsa(), "RS256", "rsa-1", Claims());
+  JwtVerification first = f.verifier->Verify(token, kNow);
+  JwtVerification second = f.verifier->Verify(token, kNow);
+  ASSERT_TRUE(first.ok);
+  ASSERT_TRUE(second.ok);
+  EXPECT_EQ(f.cache_misses, 1);
+  EXPECT_EQ(f.cache_hits, 1);
+  EXPECT_EQ(second.ok->name, first.ok->name);
+  EXPECT_EQ(second.ok->groups, first.ok->groups);
+  EXPECT_EQ(second.ok->issuer, first.ok->issuer);
+  EXPECT_EQ(second.ok->jti, "tok-1");
+  EXPECT_EQ(f.verifier->CachedTokens(), 1u);
+}
+
+TEST(JwtCacheTest, ACachedTokenIsRefusedOnceExpired) {
+  Fixture f;
+  json claims = Claims();
+  claims["nbf"] = kNowSeconds - 10;
+  const std::string token = SignJwt(Rsa(), "RS256", "rsa-1", claims);
+  ASSERT_TRUE(f.verifier->Verify(token, kNow).ok);
+  // exp is now + 300 s, the leeway 60 s: valid until the last second of it.
+  EXPECT_TRUE(f.verifier->Verify(token, kNow + std::chrono::seconds(359)).ok);
+  JwtVerification late =
+      f.verifier->Verify(token, kNow + std::chrono::seconds(360));
+  ASSERT_FALSE(late.ok);
+  EXPECT_EQ(JwtCheckName(late.failure), "expired");
+  EXPECT_EQ(f.cache_hits, 2);  // judged from the cache, without the signature
+  EXPECT_EQ(f.verifier->CachedTokens(), 0u);
+  // The clock set back before nbf (less the leeway): not yet valid.
+  ASSERT_TRUE(f.verifier->Verify(token, kNow).ok);
+  JwtVerification early =
+      f.verifier->Verify(token, kNow - std::chrono::seconds(71));
+  ASSERT_FALSE(early.ok);
+  EXPECT_EQ(JwtCheckName(early.failure), "not_yet_valid");
+}
+
+TEST(JwtCacheTest, ACachedTokenIsRefusedOnceItsKeyIsRotatedOut) {
+  IdentityConfig config = OneIssuer();
+  config.oidc[0].jwks_min_refresh = std::chrono::milliseconds(0);
+  Fixture f(Jwks(), config);
+  const std::string token = SignJwt(Rsa(), "RS256", "rsa-1", Claims());
+  ASSERT_TRUE(f.verifier->Verify(token, kNow).ok);
+  ASSERT_TRUE(f.verifier->Verify(token, kNow).ok);
+  ASSERT_EQ(f.cache_hits, 1);
+
+  // The provider drops rsa-1 and signs with a new key; the gateway learns of
+  // it from a token with the new kid.
+  const TestSigningKey next(TestSigningKey::Type::kRsa);
+  f.SetJwks({{"keys", {next.PublicJwk("rsa-2"), Ec().PublicJwk("ec-1")}}});
+  ASSERT_TRUE(
+      f.verifier->Verify(SignJwt(next, "RS256", "rsa-2", Claims()), kNow).ok);
+  ASSERT_EQ(f.fetches, 2);
+
+  JwtVerification old = f.verifier->Verify(token, kNow);
+  ASSERT_FALSE(old.ok);
+  EXPECT_EQ(JwtCheckName(old.failure), "unknown_key");
+  EXPECT_EQ(f.cache_hits, 1);
+}
+
+TEST(JwtCacheTest, ATamperedTokenNeverHitsTheEntryOfTheOriginal) {
+  Fixture f;
+  const std::string good = SignJwt(Rsa(), "RS256", "rsa-1", Claims());
+  ASSERT_TRUE(f.verifier->Verify(good, kNow).ok);
+  json mallory = Claims();
+  mallory["email"] = "mallory@example.com";
+  const std::size_t d1 = good.find('.'), d2 = good.rfind('.');
+  const std::string other_payload = good.substr(0, d1 + 1) +
+                                    Base64UrlEncode(mallory.dump()) +
+                                    good.substr(d2);
+  std::string other_signature = good;
+  other_signature.back() = other_signature.back() == 'A' ? 'Q' : 'A';
+  for (const std::string& tampered : {other_payload, other_signature}) {
+    JwtVerification v = f.verifier->Verify(tampered, kNow);
+    ASSERT_FALSE(v.ok);
+    EXPECT_EQ(JwtCheckName(v.failure), "signature");
+  }
+  EXPECT_EQ(f.cache_hits, 0);
+  EXPECT_EQ(f.cache_misses, 3);
+  EXPECT_EQ(f.verifier->CachedTokens(), 1u);
+  EXPECT_EQ(f.verifier->Verify(good, kNow).ok->name, "olga@example.com");
+  EXPECT_EQ(f.cache_hits, 1);
+}
+
+TEST(JwtCacheTest, TheCacheNeverHoldsMoreThanItsBound) {
+  IdentityConfig config = OneIssuer();
+  config.token_cache_size = 5;
+  Fixture f(Jwks(), config);
+  std::string last;
+  for (int i = 0; i < 40; ++i) {
+    json claims = Claims();
+    claims["jti"] = "tok-" + std::to_string(i);
+    last = SignJwt(Ec(), "ES256", "ec-1", claims);
+    ASSERT_TRUE(f.verifier->Verify(last, kNow).ok);
+    EXPECT_LE(f.verifier->CachedTokens(), 5u);
+  }
+  EXPECT_EQ(f.cache_misses, 40);
+  EXPECT_EQ(f.cache_hits, 0);
+  // The newest entry is never the one evicted.
+  EXPECT_TRUE(f.verifier->Verify(last, kNow).ok);
+  EXPECT_EQ(f.cache_hits, 1);
+}
+
+TEST(JwtCacheTest, SizeZeroTurnsTheCacheOff) {
+  IdentityConfig config = OneIssuer();
+  config.token_cache_size = 0;
+  Fixture f(Jwks(), config);
+  const std::string token = SignJwt(Rsa(), "RS256", "rsa-1", Claims());
+  EXPECT_TRUE(f.verifier->Verify(token, kNow).ok);
+  EXPECT_TRUE(f.verifier->Verify(token, kNow).ok);
+  EXPECT_EQ(f.verifier->CachedTokens(), 0u);
+  EXPECT_EQ(f.cache_hits + f.cache_misses, 0);
+}
+
+TEST(JwtCacheTest, ManyThreadsShareTheCache) {
+  Fixture f;
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 4; ++i) {
+    json claims = Claims();
+    claims["jti"] = "tok-" + std::to_string(i);
+    tokens.push_back(SignJwt(Ec(), "ES256", "ec-1", claims));
+  }
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        const std::string& token = tokens[(t + i) % tokens.size()];
+        ok += f.verifier->Verify(token, kNow).ok ? 1 : 0;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok, 400);
+  EXPECT_EQ(f.cache_hits + f.cache_misses, 400);
+  EXPECT_GE(f.cache_misses, 4);
+  EXPECT_EQ(f.verifier->CachedTokens(), 4u);
+}
+
+VerifiedTokenCache::Digest DigestIn(unsigned char shard, unsigned char n) {
+  VerifiedTokenCache::Digest d{};
+  d[0] = n;
+  d[31] = shard;
+  return d;
+}
+
+TEST(TokenCacheTest, EvictsTheLeastRecentlyUsedAndStaysWithinItsBound) {
+  VerifiedTokenCache cache(32);  // 16 shards of 2
+  CachedToken token;
+  token.verified.name = "a";
+  const auto a = DigestIn(0, 1), b = DigestIn(0, 2), c = DigestIn(0, 3);
+  cache.Insert(a, token);
+  cache.Insert(b, token);
+  ASSERT_TRUE(cache.Find(a));  // a is now the most recently used
+  cache.Insert(c, token);
+  EXPECT_TRUE(cache.Find(a));
+  EXPECT_FALSE(cache.Find(b));
+  EXPECT_TRUE(cache.Find(c));
+  cache.Erase(a);
+  EXPECT_FALSE(cache.Find(a));
+
+  for (int i = 0; i < 1000; ++i) {
+    cache.Insert(DigestIn(static_cast<unsigned char>(i * 7),
+                          static_cast<unsigned char>(i)),
+                 token);
+    ASSERT_LE(cache.size(), 32u);
+  }
+  for (std::size_t bound : {0u, 1u, 3u, 17u}) {
+    VerifiedTokenCache small(bound);
+    for (int i = 0; i < 300; ++i) {
+      small.Insert(DigestIn(static_cast<unsigned char>(i),
+                            static_cast<unsigned char>(i / 256)),
+                   token);
+    }
+    EXPECT_LE(small.size(), bound);
+  }
+}
+
+TEST(TokenCacheTest, AKeySetMatchesItselfOnlyNeverAnEqualOne) {
+  JwksParse one = ParseJwks(Jwks().dump());
+  JwksParse two = ParseJwks(Jwks().dump());
+  ASSERT_TRUE(one.set && two.set);
+  const std::weak_ptr<const JwkSet> cached = one.set;
+  EXPECT_TRUE(SameKeySet(cached, one.set));
+  EXPECT_FALSE(SameKeySet(cached, two.set));
+  EXPECT_FALSE(SameKeySet(cached, nullptr));
+  EXPECT_FALSE(SameKeySet({}, two.set));
+  one.set.reset();  // gone: never matches what replaced it
+  EXPECT_FALSE(SameKeySet(cached, two.set));
+}
+
 TEST(JwkTest, UnusableKeysAreSkippedAndAnEmptySetRefused) {
   json weak = Rsa().PublicJwk("weak");
   weak["n"] = Base64UrlEncode(std::string(128, '\xff'));  // 1024 bits
@@ -361,6 +564,15 @@ TEST(JwkTest, UnusableKeysAreSkippedAndAnEmptySetRefused) {
   EXPECT_EQ(ok.set->keys.size(), 1u);
   EXPECT_FALSE(ParseJwks("not json").set);
   EXPECT_FALSE(ParseJwks(R"({"keys": {}})").set);
+}
+
+TEST(JwtTest, OnlyThreeSegmentsStartingAsJsonLookLikeAJwt) {
+  EXPECT_TRUE(LooksLikeJwt("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"));
+  EXPECT_FALSE(LooksLikeJwt("eyJhbGciOiJSUzI1NiJ9.e30"));
+  EXPECT_FALSE(LooksLikeJwt("eyJhbGciOiJSUzI1NiJ9.e30.c2ln.x"));
+  EXPECT_FALSE(LooksLikeJwt("agt_static.token.value"));
+  EXPECT_FALSE(LooksLikeJwt("agt_0123456789abcdef"));
+  EXPECT_FALSE(LooksLikeJwt(""));
 }
 
 TEST(JwkTest, Base64UrlIsStrict) {
