@@ -33,10 +33,10 @@ print_run_header "$@"
 print_cpu_busy
 resolve_gateway "${1:-}"
 [[ $HAVE_GW == 1 ]] || die "gateway binary '$GW' not found"
-command -v valgrind >/dev/null && command -v callgrind_control >/dev/null ||
+install_deps valgrind
+if ! command -v valgrind >/dev/null || ! command -v callgrind_control >/dev/null; then
   die "valgrind (with callgrind_control) is needed: apt-get install valgrind"
-# shellcheck disable=SC2119
-install_deps
+fi
 make_tmp agni-callgrind
 build_helper ceiling_proxy; CEILING_BIN=$HELPER
 build_helper bare_403;      BARE_BIN=$HELPER
@@ -71,7 +71,8 @@ count() {
   run_wrk "$name" "$url" "$want" "$token" "$DURATION"
   requests="$(field requests "$LINE")"
   callgrind_control -d "$pid" >/dev/null
-  dump="$(ls -t "$prefix".* | head -n1)"
+  # the newest dump: callgrind numbers them .1, .2, ... after the pid
+  dump="$(find "$(dirname "$prefix")" -name "$(basename "$prefix").*" -printf '%T@ %p\n' | sort -n | tail -n1 | cut -d' ' -f2-)"
   total="$(awk '/^(summary|totals):/{print $2; exit}' "$dump")"
   if [[ -n "${CG_KEEP_DUMPS:-}" ]]; then mkdir -p "$CG_KEEP_DUMPS"; cp "$dump" "$CG_KEEP_DUMPS/callgrind.$name.out"; fi
   printf '%-10s requests %6d  instructions %14d  per request %9.0f\n' "$name" "$requests" "$total" \
