@@ -67,10 +67,10 @@ run_wrk() {
 count() {
   local name=$1 pid=$2 prefix=$3 url=$4 want=$5 token=$6 requests total dump
   run_wrk "$name" "$url" "$want" "$token" "$WARMUP"
-  callgrind_control -z "$pid" >/dev/null
+  callgrind_control -z "$pid" >/dev/null 2>&1
   run_wrk "$name" "$url" "$want" "$token" "$DURATION"
   requests="$(field requests "$LINE")"
-  callgrind_control -d "$pid" >/dev/null
+  callgrind_control -d "$pid" >/dev/null 2>&1
   # the newest dump: callgrind numbers them .1, .2, ... after the pid
   dump="$(find "$(dirname "$prefix")" -name "$(basename "$prefix").*" -printf '%T@ %p\n' | sort -n | tail -n1 | cut -d' ' -f2-)"
   total="$(awk '/^(summary|totals):/{print $2; exit}' "$dump")"
