@@ -1,6 +1,7 @@
 #include "audit/store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <future>
@@ -162,12 +163,12 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
     db_->setBusyTimeout(static_cast<int>(options_.busy_timeout.count()));
     db_->exec("PRAGMA journal_mode=WAL");
     db_->exec("PRAGMA synchronous=FULL");
-    // Checkpoints stay SQLite's own (inline, every 1000 WAL pages). A
-    // background checkpointer on a second connection was measured worse:
-    // the WAL rarely restarts under load, so it grows, every commit's
-    // fdatasync extends the file, and those syncs queue behind the
-    // checkpoint's sync of the database (allowed-path p99 215 ms against
-    // 13 ms, tests/bench/bench.sh, BENCHMARKS.md).
+    // Checkpoints: see CheckpointLoop(). A background checkpointer alone
+    // was measured worse: the WAL rarely restarts under load, so it grows,
+    // every commit's fdatasync extends the file, and those syncs queue
+    // behind the checkpoint's sync of the database (allowed-path p99 215 ms
+    // against 13 ms, tests/bench/bench.sh, BENCHMARKS.md); hence the
+    // catch-up by a leader, after which the WAL restarts.
     // No whole-file check here (PRAGMA quick_check reads every page, about
     // a second per million records): the background verifier runs it, so
     // start-up does not grow with the log.
@@ -175,6 +176,14 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
     AddRequestCountColumn(*db_);
     ReadChainHead();
     RecoverUnfinishedIntents();
+    if (options_.checkpoint_frames > 0) {
+      // Replaces SQLite's own hook, the inline auto-checkpoint: a commit
+      // that crossed 1000 frames copied them all into the database and
+      // synced it before its caller could go on (the 1-connection p99).
+      next_checkpoint_at_ = static_cast<int>(options_.checkpoint_frames);
+      sqlite3_wal_hook(db_->getHandle(), &AuditStore::OnWalCommit, this);
+      checkpointer_ = std::thread([this] { CheckpointLoop(); });
+    }
   } catch (const std::exception& e) {
     // The statements, the connection and then the lock are released as the
     // members unwind, in that order.
@@ -204,11 +213,21 @@ void AuditStore::ReadChainHead() {
 }
 
 void AuditStore::Close() {
-  std::unique_lock lock(mu_);
-  closing_ = true;
-  // Every record queued has a leader to come, which commits it (or fails
-  // it) and wakes its caller; the callers then touch the store no more.
-  idle_.wait(lock, [&] { return queue_.empty() && !leading_; });
+  {
+    std::unique_lock lock(mu_);
+    closing_ = true;
+    // Every record queued has a leader to come, which commits it (or fails
+    // it) and wakes its caller; the callers then touch the store no more.
+    idle_.wait(lock, [&] { return queue_.empty() && !leading_; });
+  }
+  std::thread checkpointer;
+  {
+    std::lock_guard lock(ckpt_mu_);
+    ckpt_stop_ = true;
+    checkpointer = std::move(checkpointer_);  // joined by one Close() only
+  }
+  ckpt_wake_.notify_all();
+  if (checkpointer.joinable()) checkpointer.join();
 }
 
 bool AuditStore::Healthy() const { return healthy_.load(); }
@@ -417,6 +436,7 @@ void AuditStore::CommitBatch(std::vector<Pending*>& batch) {
   std::string error;
   const std::size_t records = static_cast<std::size_t>(std::count_if(
       batch.begin(), batch.end(), [](const Pending* p) { return !p->probe; }));
+  if (ckpt_catch_up_.exchange(false)) CatchUpCheckpointLocked();
   try {
     if (!begin_) {
       begin_ = std::make_unique<SQLite::Statement>(*db_, "BEGIN IMMEDIATE");
@@ -452,6 +472,7 @@ void AuditStore::CommitBatch(std::vector<Pending*>& batch) {
     return;
   }
   healthy_ = true;
+  RequestCheckpointIfDue();
   if (observer_ && records > 0) {
     std::vector<const Record*> committed;
     committed.reserve(batch.size());

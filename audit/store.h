@@ -28,10 +28,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "audit/lock_file.h"
 #include "audit/record.h"
+
+struct sqlite3;
 
 namespace SQLite {
 class Database;
@@ -45,6 +48,10 @@ struct StoreOptions {
   std::chrono::milliseconds busy_timeout{2000};
   std::size_t max_queue = 10000;
   std::size_t max_batch = 512;
+  // WAL frames after which the log is checkpointed into the database, off the
+  // commit path (a background pass, then a short catch-up by the next
+  // leader); 0 leaves it to SQLite, inline in the commit that crosses 1000.
+  std::size_t checkpoint_frames = 1000;
 };
 
 // Hooks for metrics; the store does not know Prometheus. Called from the
@@ -136,6 +143,9 @@ class AuditStore final : public AuditSink {
   // Number of intents closed as "unknown" when the store was opened.
   std::size_t recovered_intents() const { return recovered_intents_; }
 
+  // WAL checkpoints completed off the commit path (for tests).
+  std::size_t background_checkpoints() const;
+
  private:
   // One caller's record, on the caller's stack while it waits in Enqueue().
   // Each has its own lock and wake-up, so that a leader finishing a batch
@@ -160,6 +170,14 @@ class AuditStore final : public AuditSink {
   void InsertLocked(Record& record);
   void WriteProbeLocked();
   void RecoverUnfinishedIntents();
+  // The background checkpoint: copies the WAL into the database on its own
+  // connection while commits go on; the next leader then checkpoints the
+  // frames committed meanwhile (CatchUpCheckpointLocked), so that the WAL
+  // restarts instead of growing under load.
+  void CheckpointLoop();
+  void CatchUpCheckpointLocked();
+  void RequestCheckpointIfDue();  // the leader, after a commit
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int frames);
 
   StoreOptions options_;
   StoreObserver* observer_;
@@ -188,6 +206,21 @@ class AuditStore final : public AuditSink {
   bool closing_ = false;
   std::atomic<bool> healthy_{true};
   std::string chain_break_;  // guarded by mu_
+
+  // WAL frames after the last commit (set by SQLite's WAL hook in the
+  // leader's COMMIT; leader only).
+  int wal_frames_ = 0;
+  int last_wal_frames_ = 0;     // leader only
+  int next_checkpoint_at_ = 0;  // leader only: frames that request one
+  mutable std::mutex ckpt_mu_;
+  std::condition_variable ckpt_wake_;
+  bool ckpt_requested_ = false;  // guarded by ckpt_mu_
+  bool ckpt_running_ = false;    // guarded by ckpt_mu_: requested or running
+  bool ckpt_stop_ = false;       // guarded by ckpt_mu_
+  std::size_t ckpt_done_ = 0;    // guarded by ckpt_mu_
+  // Set by the background pass when done; the next leader catches up.
+  std::atomic<bool> ckpt_catch_up_{false};
+  std::thread checkpointer_;  // last: stopped (in Close()) before the rest
 };
 
 }  // namespace agni::audit

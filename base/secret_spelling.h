@@ -24,4 +24,10 @@ bool HasSpelling(std::string_view text, std::string_view secret);
 // must not reach a client.
 bool HasLayeredSpelling(std::string_view text, std::string_view secret);
 
+// False only when `text` certainly holds no spelling of `secret`, layered or
+// not (no escape can be in it and the secret is not in it literally): a scan
+// of a few bytes that lets callers skip the full search, and the parse around
+// it, for the usual text.
+bool MayHoldSpelling(std::string_view text, std::string_view secret);
+
 }  // namespace agni

@@ -66,7 +66,10 @@ ScrubbedResponse ScrubUpstreamResponse(int status, std::string body,
                                        std::string content_type,
                                        std::string_view secret) {
   ScrubbedResponse out;
-  if (secret.empty()) {
+  if (secret.empty() || (!MayHoldSpelling(body, secret) &&
+                         !MayHoldSpelling(content_type, secret))) {
+    // Nothing below could change either: no string of the body, nor the
+    // body itself, spells the key.
     out.body = std::move(body);
     out.content_type = std::move(content_type);
     return out;

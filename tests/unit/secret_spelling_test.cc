@@ -110,6 +110,46 @@ TEST(SecretSpellingTest, CleanJsonBodyKeepsItsBytes) {
   EXPECT_FALSE(out.withheld);
 }
 
+// Text without an escape introducer takes a shortcut (its spellings are its
+// literal occurrences); the key must still be found there, and a `+` must
+// still read as the space of a key.
+TEST(SecretSpellingTest, TextWithoutEscapesFindsTheKeyLiterallyOrWithPlus) {
+  const std::string key = "sk_live Z9";
+  for (const std::string& text :
+       {std::string("sk_live Z9"), std::string("x sk_live Z9 y"),
+        std::string("sk_live+Z9"), std::string(R"({"m":"sk_live+Z9"})")}) {
+    EXPECT_TRUE(MayHoldSpelling(text, key)) << text;
+    EXPECT_TRUE(HasSpelling(text, key)) << text;
+    EXPECT_TRUE(HasLayeredSpelling(text, key)) << text;
+    EXPECT_EQ(RedactSpellings(text, key).find("Z9"), std::string::npos);
+  }
+  for (const std::string& text :
+       {std::string("sk_live_Z9"), std::string(R"({"success":true})"),
+        std::string("sk_live Z")}) {
+    EXPECT_FALSE(MayHoldSpelling(text, key)) << text;
+    EXPECT_FALSE(HasSpelling(text, key)) << text;
+    EXPECT_FALSE(HasLayeredSpelling(text, key)) << text;
+  }
+  // An escape anywhere: the full search decides.
+  EXPECT_TRUE(MayHoldSpelling("sk_live%20Z", key));
+  EXPECT_TRUE(HasSpelling("sk_live%20Z9", key));
+}
+
+TEST(SecretSpellingTest, JsonBodyWithTheKeyLiterallyAndNoEscapeIsScrubbed) {
+  const std::string key = "agniKEY123";
+  const std::string body =
+      R"({"success":true,"phone_number":"+15550000001","echo":"agniKEY123"})";
+  const ScrubbedResponse out =
+      ScrubUpstreamResponse(200, body, "application/json", key);
+  EXPECT_FALSE(out.withheld);
+  ExpectNoSpelling(out.body, key);
+  EXPECT_EQ(json::parse(out.body)["echo"], "[REDACTED]");
+  EXPECT_EQ(json::parse(out.body)["phone_number"], "+15550000001");
+  const ScrubbedResponse in_type = ScrubUpstreamResponse(
+      200, R"({"success":true})", "application/json; k=agniKEY123", key);
+  EXPECT_EQ(in_type.content_type.find(key), std::string::npos);
+}
+
 TEST(SecretSpellingTest, DuplicateMemberTheParserDropsCannotCarryTheKey) {
   const std::string key = kAwkwardKeys[0];
   const std::string body = R"({"m":)" + json(key).dump() + R"(,"m":"ok"})";
