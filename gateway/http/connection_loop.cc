@@ -131,6 +131,26 @@ class PlainStream final : public ConnectionStream {
     return static_cast<ssize_t>(off_);
   }
 
+  // The head is read a line at a time: from the buffer, not a byte per call.
+  ssize_t ReadLinePart(char* ptr, size_t size) override {
+    if (!RawBuffered()) {
+      if (!WaitFor(sock_, POLLIN, t_.read_ms)) return -1;
+      const ssize_t n = Recv(buf_.data(), buf_.size());
+      if (n <= 0) return n;
+      off_ = 0;
+      len_ = static_cast<size_t>(n);
+    }
+    const char* start = buf_.data() + off_;
+    const size_t avail = std::min(size, len_ - off_);
+    const void* nl = std::memchr(start, '\n', avail);
+    const size_t n =
+        nl ? static_cast<size_t>(static_cast<const char*>(nl) - start) + 1
+           : avail;
+    std::memcpy(ptr, start, n);
+    off_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
   ssize_t write(const char* ptr, size_t size) override {
     if (!is_writable()) return -1;
     for (;;) {

@@ -44,17 +44,22 @@ ssize_t RequestHeadReader::NextLine() {
   // out_ is empty here: the line is read into it (no allocation per line).
   std::string& line = out_;
   out_off_ = 0;
+  // Bounded: each round reads at least one byte or returns, and a line ends
+  // at a '\n' or at one byte past the limit that applies to it.
   for (;;) {
-    char c;
-    const ssize_t n = source_.ReadRaw(&c, 1);
+    const std::size_t limit =
+        IsAuthorizationLine(line) ? kMaxCredentialLine : kLibraryLineLimit;
+    char chunk[1024];
+    const ssize_t n = source_.ReadLinePart(
+        chunk, std::min(sizeof chunk, limit + 1 - line.size()));
+    if (n > 0) line.append(chunk, static_cast<std::size_t>(n));
     if (n <= 0) {
       if (line.empty()) return n;
       // The head ends mid-line: httplib gets what came, as it would have.
       in_head_ = false;
       return 1;
     }
-    line.push_back(c);
-    if (c == '\n') break;
+    if (line.back() == '\n') break;
     if (line.size() > kMaxCredentialLine ||
         (line.size() > kLibraryLineLimit && !IsAuthorizationLine(line))) {
       // httplib refuses this line itself; the rest passes as it comes.

@@ -22,6 +22,12 @@ class ByteSource {
   virtual ~ByteSource() = default;
   // As recv(): bytes read, 0 at the end, negative on an error or timeout.
   virtual ssize_t ReadRaw(char* ptr, std::size_t size) = 0;
+  // As ReadRaw, but never past the first '\n' (which is included): a source
+  // that holds bytes read ahead hands out a line's worth at once. The default
+  // reads one byte.
+  virtual ssize_t ReadLinePart(char* ptr, std::size_t size) {
+    return ReadRaw(ptr, size < 1 ? size : 1);
+  }
 };
 
 class RequestHeadReader {
