@@ -1,12 +1,9 @@
 // Approval notifications: signed deliveries to a local receiver, and a
 // receiver that is down or stuck never holds up a decision.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "tests/support/harness.h"
+#include "tests/support/helpers.h"
 #include "tests/support/receiver.h"
 
 namespace agni::testing {
@@ -117,18 +114,7 @@ TEST_F(ApprovalWebhookTest,
 
 TEST_F(ApprovalWebhookTest, ADownReceiverIsRetriedThenCountedAsFailed) {
   // A port that was bound and released, so nothing listens on it.
-  int dead_port = 0;
-  {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
-    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    dead_port = ntohs(addr.sin_port);
-    ::close(fd);
-  }
+  const int dead_port = FreePort();
   StartGateway(WebhookConfig(std::string("http://127.0.0.1:") +
                              std::to_string(dead_port) + "/hook"));
   const std::string id = Request("+14156660100");

@@ -3,11 +3,7 @@
 // envelope, the webhook is signed; a receiver that is down is retried and
 // counted per channel, a full queue drops and counts; check-config catches
 // bad channels without repeating a secret URL.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <map>
@@ -18,6 +14,7 @@
 #include "gateway/notify/channel.h"
 #include "gateway/notify/payloads.h"
 #include "tests/support/harness.h"
+#include "tests/support/helpers.h"
 #include "tests/support/receiver.h"
 
 namespace agni::testing {
@@ -116,18 +113,6 @@ std::string SlackTexts(const json& message) {
     }
   }
   return out;
-}
-
-int DeadPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 class NotifyTest : public ::testing::Test {
@@ -276,7 +261,7 @@ TEST_F(NotifyTest, WebhookChannelIsSignedAndEveryChannelGetsEveryEvent) {
 }
 
 TEST_F(NotifyTest, ADownReceiverIsRetriedThenCountedAsFailedPerChannel) {
-  const int dead = DeadPort();
+  const int dead = FreePort();  // bound and released: nothing listens
   StartGateway(
       json::array({{{"type", "slack"},
                     {"url", "http://127.0.0.1:" + std::to_string(dead) + "/s"},
