@@ -62,6 +62,24 @@ void EndpointOf(int fd, bool peer, std::string& ip, int& port) {
   }
 }
 
+// One end of a connection, looked up on first use.
+class CachedEndpoint {
+ public:
+  void Get(int fd, bool peer, std::string& ip, int& port) const {
+    if (!known_) {
+      EndpointOf(fd, peer, ip_, port_);
+      known_ = true;
+    }
+    ip = ip_;
+    port = port_;
+  }
+
+ private:
+  mutable bool known_ = false;
+  mutable std::string ip_;
+  mutable int port_ = 0;
+};
+
 struct Timeouts {
   int read_ms;
   int write_ms;
@@ -69,10 +87,31 @@ struct Timeouts {
 
 // A connection's stream for its whole life; knows whether bytes of a next
 // request are already read. Each request's head is read through a
-// RequestHeadReader.
+// RequestHeadReader. What httplib writes is gathered and sent at once when
+// the request is done (Flush), before any read, or when it grows past
+// kGather: httplib writes an answer's head and body separately, which
+// would be two segments, two sends and two wake-ups of the client.
 class ConnectionStream : public httplib::Stream, public ByteSource {
  public:
+  static constexpr std::size_t kGather = 16 * 1024;
+
   ConnectionStream(int sock, Timeouts t) : sock_(sock), t_(t) {}
+
+  ssize_t write(const char* ptr, size_t size) final {
+    if (out_.size() + size > kGather && !Flush()) return -1;
+    if (size >= kGather) {
+      return WriteAll(ptr, size) ? static_cast<ssize_t>(size) : -1;
+    }
+    out_.append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+
+  // Sends what was gathered; false when the connection cannot take it.
+  bool Flush() {
+    const bool ok = WriteAll(out_.data(), out_.size());
+    out_.clear();
+    return ok;
+  }
 
   // Bytes already taken off the socket and not yet consumed.
   bool HasBuffered() const { return head_.HasPending() || RawBuffered(); }
@@ -81,7 +120,12 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
     return head_.authorization_too_large();
   }
 
-  ssize_t read(char* ptr, size_t size) final { return head_.Read(ptr, size); }
+  ssize_t read(char* ptr, size_t size) final {
+    // An interim answer (100 Continue) must reach the client before its
+    // body can be read.
+    if (!out_.empty() && !Flush()) return -1;
+    return head_.Read(ptr, size);
+  }
 
   bool is_readable() const override {
     return HasBuffered() || WaitFor(sock_, POLLIN, t_.read_ms);
@@ -89,11 +133,13 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
   bool is_writable() const override {
     return WaitFor(sock_, POLLOUT, t_.write_ms);
   }
+  // httplib asks for both ends with every request; they are the
+  // connection's, so they are looked up once.
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    EndpointOf(sock_, true, ip, port);
+    remote_.Get(sock_, true, ip, port);
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    EndpointOf(sock_, false, ip, port);
+    local_.Get(sock_, false, ip, port);
   }
   int socket() const override { return sock_; }
   int read_timeout_ms() const { return t_.read_ms; }
@@ -101,12 +147,28 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
  protected:
   // Bytes the transport holds that the socket no longer shows.
   virtual bool RawBuffered() const = 0;
+  // As send(): some bytes sent, or negative on an error or timeout.
+  virtual ssize_t WriteSome(const char* ptr, size_t size) = 0;
 
   const int sock_;
   const Timeouts t_;
 
  private:
+  bool WriteAll(const char* ptr, size_t size) {
+    // Bounded: every round sends at least one byte or returns.
+    while (size > 0) {
+      const ssize_t n = WriteSome(ptr, size);
+      if (n <= 0) return false;
+      ptr += n;
+      size -= static_cast<size_t>(n);
+    }
+    return true;
+  }
+
   RequestHeadReader head_{*this};
+  CachedEndpoint remote_;
+  CachedEndpoint local_;
+  std::string out_;
 };
 
 // Plain TCP, with a read buffer that outlives each request.
@@ -121,7 +183,6 @@ class PlainStream final : public ConnectionStream {
       off_ += n;
       return static_cast<ssize_t>(n);
     }
-    if (!WaitFor(sock_, POLLIN, t_.read_ms)) return -1;
     if (size >= buf_.size()) return Recv(ptr, size);
     const ssize_t n = Recv(buf_.data(), buf_.size());
     if (n <= 0) return n;
@@ -134,7 +195,6 @@ class PlainStream final : public ConnectionStream {
   // The head is read a line at a time: from the buffer, not a byte per call.
   ssize_t ReadLinePart(char* ptr, size_t size) override {
     if (!RawBuffered()) {
-      if (!WaitFor(sock_, POLLIN, t_.read_ms)) return -1;
       const ssize_t n = Recv(buf_.data(), buf_.size());
       if (n <= 0) return n;
       off_ = 0;
@@ -151,24 +211,35 @@ class PlainStream final : public ConnectionStream {
     return static_cast<ssize_t>(n);
   }
 
-  ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
-    for (;;) {
-      const ssize_t n = send(sock_, ptr, size, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      return n;
+  // Sends at once when the socket can take bytes; waits (with the write
+  // timeout) only when it cannot, so an answer costs no poll() first.
+  ssize_t WriteSome(const char* ptr, size_t size) override {
+    // Bounded: each round sends, fails, or waits up to the timeout.
+    for (int round = 0; round < 64; ++round) {
+      const ssize_t n = send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return n;
+      if (!is_writable()) return -1;
     }
+    return -1;
   }
 
  private:
   bool RawBuffered() const override { return off_ < len_; }
 
+  // As recv(), with the read timeout: bytes already there are taken without
+  // a poll() first (the common case, a request that has arrived).
   ssize_t Recv(char* ptr, size_t size) {
-    for (;;) {
-      const ssize_t n = recv(sock_, ptr, size, 0);
-      if (n < 0 && errno == EINTR) continue;
-      return n;
+    // Bounded: each round reads, fails, or waits up to the timeout.
+    for (int round = 0; round < 64; ++round) {
+      const ssize_t n = recv(sock_, ptr, size, MSG_DONTWAIT);
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return n;
+      if (!WaitFor(sock_, POLLIN, t_.read_ms)) return -1;
     }
+    return -1;
   }
 
   std::vector<char> buf_ = std::vector<char>(16 * 1024);
@@ -202,7 +273,7 @@ class TlsStream final : public ConnectionStream {
     return -1;
   }
 
-  ssize_t write(const char* ptr, size_t size) override {
+  ssize_t WriteSome(const char* ptr, size_t size) override {
     const int want = static_cast<int>(std::min<size_t>(size, INT_MAX));
     for (int round = 0; round < 64; ++round) {
       if (!is_writable()) return -1;
@@ -279,6 +350,7 @@ Served ServeConnection(ConnectionStream& strm, std::size_t max_requests,
     bool closed = false;
     strm.head().BeginRequest();
     served.ok = one(strm, left == 1, closed);
+    served.ok = strm.Flush() && served.ok;
     if (!served.ok || closed) break;
     const WorkerSlot* slot = WorkerSlot::Current();
     if (slot != nullptr && slot->closing()) {

@@ -23,7 +23,7 @@ void RequestHeadReader::BeginRequest() {
   too_large_ = false;
 }
 
-ssize_t RequestHeadReader::Read(char* ptr, std::size_t size) {
+ssize_t RequestHeadReader::ReadMore(char* ptr, std::size_t size) {
   // Bounded: every NextLine() reads at least one byte or returns its result.
   while (in_head_ && !HasPending()) {
     const ssize_t r = NextLine();

@@ -44,8 +44,15 @@ class RequestHeadReader {
   // A new request starts with the next byte read.
   void BeginRequest();
   // As ByteSource::ReadRaw, with the oversized Authorization lines of the
-  // current request's head left out.
-  ssize_t Read(char* ptr, std::size_t size);
+  // current request's head left out. httplib reads the head a byte per
+  // call: a byte of a line already read is handed out here, inline.
+  ssize_t Read(char* ptr, std::size_t size) {
+    if (size == 1 && out_off_ + 1 < out_.size()) {
+      *ptr = out_[out_off_++];
+      return 1;
+    }
+    return ReadMore(ptr, size);
+  }
   // Bytes read from the source and not yet returned by Read().
   bool HasPending() const { return out_off_ < out_.size(); }
   // True when the current request's head had an Authorization line that was
@@ -53,6 +60,9 @@ class RequestHeadReader {
   bool authorization_too_large() const { return too_large_; }
 
  private:
+  // Read() past the fast path: the last byte of a line, a larger read, or
+  // the next line.
+  ssize_t ReadMore(char* ptr, std::size_t size);
   // Reads the next line of the head into out_, deciding whether it passes.
   // Returns the source's result when it ends before a line does.
   ssize_t NextLine();

@@ -5,6 +5,12 @@
 // non-zero). Effective limits are documented in tests/hostile/README.md.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <regex>
 
@@ -420,6 +426,52 @@ TEST_F(HostileHttpTest, AStalledRequestIsCutOffAfterTheReadTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - started,
             std::chrono::seconds(30));
   ExpectNothingForwarded();
+}
+
+// A client that asks `Expect: 100-continue` holds its body back until the
+// interim answer arrives: that answer must be sent before the gateway waits
+// for the body, not kept with the final answer until the read times out.
+TEST_F(HostileHttpTest, AnInterimContinueArrivesBeforeTheBodyIsSent) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(gw_.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string body = R"({"reason":"checked"})";
+  const std::string head =
+      "POST /v1/approvals/no-such-approval/approve HTTP/1.1\r\n"
+      "Host: 127.0.0.1\r\nAuthorization: " +
+      Bearer() +
+      "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(head.size()));
+  // Reads until `bytes` holds `marker` or 5 s pass (the gateway's read
+  // timeout is 1 s: an interim answer held back would come only after it).
+  std::string bytes;
+  auto read_until = [&](const std::string& marker) {
+    for (int round = 0; round < 50 && bytes.find(marker) == std::string::npos;
+         ++round) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      bytes.append(buf, static_cast<std::size_t>(n));
+    }
+  };
+  read_until("\r\n\r\n");
+  EXPECT_EQ(bytes, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(send(fd, body.data(), body.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(body.size()));
+  bytes.clear();
+  read_until("}");
+  close(fd);
+  EXPECT_EQ(bytes.rfind("HTTP/1.1 404 ", 0), 0u) << bytes;
+  EXPECT_NE(bytes.find("\"reason\":\"not_found\""), std::string::npos) << bytes;
 }
 
 }  // namespace
