@@ -29,6 +29,7 @@
 #   BENCH_KEEP=1        keep the temp dir (configs, logs, audit db) on exit
 #   BENCH_BIN_DIR=DIR   where the helper programs are built (default build/bench)
 #   BENCH_FSYNC_SAMPLES=2000  fdatasync probe samples (issue-20 bound lines)
+#   BENCH_JWT_ROUNDS=3  interleaved static/JWT rounds for issue 13's ratio (0 to skip)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,6 +39,7 @@ LUA="$SCRIPT_DIR/release.lua"
 source "$SCRIPT_DIR/lib.sh"
 
 DURATION="${BENCH_DURATION:-5s}"
+JWT_ROUNDS="${BENCH_JWT_ROUNDS:-3}"
 WARMUP="${BENCH_WARMUP:-1s}"
 CONNS="${BENCH_CONNS:-1 32}"
 WRK_TIMEOUT="10s"      # per-request timeout inside wrk
@@ -157,6 +159,8 @@ echo
 # ---------------------------------------------------------------- measuring
 RESULTS="$TMP/results.tsv"
 : >"$RESULTS"
+JWT_ROUNDS_TSV="$TMP/jwt-rounds.tsv"
+: >"$JWT_ROUNDS_TSV"
 RUN_NO=0
 
 # run_wrk CONNS DURATION URL EXPECTED TOKEN -> sets LINE to the BENCH line
@@ -212,6 +216,25 @@ if [[ $HAVE_GW == 1 ]]; then
   measure gw-allow "http://127.0.0.1:$GW_PORT" 200 "$ALICE_TOKEN"
   measure gw-allow-jwt "http://127.0.0.1:$GW_PORT" 200 "$JWT_TOKEN"
   measure gw-deny  "http://127.0.0.1:$GW_PORT" 403 "$MALLORY_TOKEN"
+  # Issue 13's ratio once more, interleaved: gw-allow and gw-allow-jwt cells
+  # alternate, the order swapped every round, so that neither always runs
+  # second (on a larger log, after the other's traffic); the median of the
+  # rounds' ratios is the figure (printed after the targets).
+  for (( round = 1; round <= JWT_ROUNDS; round++ )); do
+    for c in $CONNS; do
+      order=("$ALICE_TOKEN" "$JWT_TOKEN")
+      (( round % 2 == 0 )) && order=("$JWT_TOKEN" "$ALICE_TOKEN")
+      for token in "${order[@]}"; do
+        run_wrk "$c" "$DURATION" "http://127.0.0.1:$GW_PORT" 200 "$token"
+        kind=static
+        [[ "$token" == "$JWT_TOKEN" ]] && kind=jwt
+        rps="$(field rps "$LINE")"
+        (( $(field bad_status "$LINE") + $(field sock_errors "$LINE") > 0 )) && rps=0
+        printf '%s\t%s\t%s\t%s\n' "$round" "$c" "$kind" "$rps" >>"$JWT_ROUNDS_TSV"
+        printf '  interleaved round %s c=%-3s %-6s %s\n' "$round" "$c" "$kind" "${LINE#BENCH }"
+      done
+    done
+  done
   kill -0 "$GW_PID" 2>/dev/null || { tail -n 30 "$GWD/gateway.log" >&2 || true; die "gateway died during the run"; }
   GW_HWM_KB="$(peak_kb "$GW_PID" "$TMP/gateway-rss.samples")"
   GW_RSS="$(awk '/^VmRSS/{print $2, $3}' "/proc/$GW_PID/status")"
@@ -328,6 +351,31 @@ awk -F'\t' -v have_gw="$HAVE_GW" -v f50="$FSYNC_P50" -v f99="$FSYNC_P99" '
                    rps["bare-403@32"], 0.5 * rps["bare-403@32"], v), sprintf("%.0f", rps["gw-deny@32"]), 0.5, v >= 0.5)
     } else na("denied@32 req/s")
   }' "$RESULTS"
+echo
+# Issue 13 from the interleaved rounds: each round's gw-allow-jwt / gw-allow at
+# one connection count, and their median (a round with errors is left out).
+echo "issue 13, interleaved rounds (gw-allow-jwt / gw-allow requests/s; $JWT_ROUNDS rounds, order swapped each round):"
+if [[ $HAVE_GW == 1 && -s "$JWT_ROUNDS_TSV" ]]; then
+  for c in $CONNS; do
+    awk -F'\t' -v c="$c" '
+      $2 == c { rps[$1 "," $3] = $4; if ($1 > n) n = $1 }
+      END {
+        k = 0; list = ""
+        for (r = 1; r <= n; r++) {
+          if (rps[r ",static"] > 0 && rps[r ",jwt"] > 0) {
+            v[++k] = rps[r ",jwt"] / rps[r ",static"]
+            list = list sprintf(" %.3f", v[k])
+          }
+        }
+        if (k == 0) { printf "  c=%-3s n/a (no complete round)\n", c; exit }
+        for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+        med = (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+        printf "  c=%-3s rounds:%s  median %.3f  (wanted >= 0.9): %s\n", c, list, med, ((med >= 0.9) ? "MET" : "MISSED")
+      }' "$JWT_ROUNDS_TSV"
+  done
+else
+  echo "  n/a (no gateway binary, or BENCH_JWT_ROUNDS=0)"
+fi
 if (( BUSY_PCT > 15 )); then
   echo "NOTE: the CPUs were ${BUSY_PCT}% busy before the start (load average above): the verdicts are not reliable,"
   echo "      the 1-connection p99 least of all. Re-run on an idle machine before drawing conclusions."
