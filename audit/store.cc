@@ -1,7 +1,10 @@
 #include "audit/store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <linux/futex.h>
 #include <sqlite3.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <future>
@@ -292,9 +295,7 @@ std::vector<AppendResult> AuditStore::AppendAll(std::vector<Record> records) {
     if (!queued[i]) continue;
     Pending& p = *queued[i];
     if (!lead) {
-      std::unique_lock l(p.mu);
-      p.wake.wait(l, [&] { return p.done || p.lead; });
-      if (p.done) {
+      if (AwaitTurn(p) == kDone) {
         out[i] = std::move(p.result);
         continue;
       }
@@ -321,12 +322,32 @@ AppendResult AuditStore::Enqueue(Pending& pending) {
     if (!leading_) leading_ = lead = true;
   }
   if (!lead) {
-    std::unique_lock lock(pending.mu);
-    pending.wake.wait(lock, [&] { return pending.done || pending.lead; });
     // Done: the leader touches neither this record nor the store any more.
-    if (pending.done) return std::move(pending.result);
+    if (AwaitTurn(pending) == kDone) return std::move(pending.result);
   }
   return Lead(pending);
+}
+
+std::uint32_t AuditStore::AwaitTurn(Pending& p) {
+  static_assert(sizeof p.state == sizeof(std::uint32_t) &&
+                std::atomic<std::uint32_t>::is_always_lock_free);
+  for (;;) {
+    const std::uint32_t state = p.state.load(std::memory_order_acquire);
+    if (state != kWaiting) return state;
+    // Sleeps only while the word still says kWaiting; a wake-up, EINTR or
+    // EAGAIN (the word changed first) all lead back to the check.
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&p.state),
+            FUTEX_WAIT_PRIVATE, kWaiting, nullptr, nullptr, 0);
+  }
+}
+
+void AuditStore::Hand(Pending& p, std::uint32_t state) {
+  std::uint32_t* const word = reinterpret_cast<std::uint32_t*>(&p.state);
+  p.state.store(state, std::memory_order_release);
+  // From the store on, the caller may return and its Pending be gone.
+  // FUTEX_WAKE only names the address (nothing is read or written there),
+  // and a later sleeper at the same address re-checks its own word.
+  syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
 AppendResult AuditStore::Lead(Pending& own) {
@@ -355,10 +376,7 @@ AppendResult AuditStore::Lead(Pending& own) {
   }
   for (Pending* p : batch) {
     if (p == &own) continue;
-    // Under p->mu: once `done` is seen, the caller may return and free it.
-    std::lock_guard lock(p->mu);
-    p->done = true;
-    p->wake.notify_one();
+    Hand(*p, kDone);
   }
   Pending* next = nullptr;
   {
@@ -370,11 +388,7 @@ AppendResult AuditStore::Lead(Pending& own) {
       next = queue_.front();  // waits for `lead`, so it stays alive
     }
   }
-  if (next != nullptr) {
-    std::lock_guard lock(next->mu);
-    next->lead = true;
-    next->wake.notify_one();
-  }
+  if (next != nullptr) Hand(*next, kLead);
   return std::move(own.result);
 }
 

@@ -147,18 +147,26 @@ class AuditStore final : public AuditSink {
   std::size_t background_checkpoints() const;
 
  private:
+  // What the leader tells a waiting caller (Pending::state).
+  static constexpr std::uint32_t kWaiting = 0;
+  static constexpr std::uint32_t kDone = 1;  // `result` is final
+  static constexpr std::uint32_t kLead = 2;  // lead the next batch
+
   // One caller's record, on the caller's stack while it waits in Enqueue().
-  // Each has its own lock and wake-up, so that a leader finishing a batch
-  // wakes each caller once, without the callers then queueing on mu_.
+  // Each caller sleeps on its own word (a futex), so that a leader finishing
+  // a batch wakes each caller once, and a woken caller takes no lock that
+  // the leader may still hold (with a mutex per caller, half the callers
+  // woke only to sleep again on it: BENCHMARKS.md, issue 20).
   struct Pending {
     Record record;
     bool probe = false;   // writes the probe row instead of a record
-    AppendResult result;  // written by the leader before it sets `done`
-    std::mutex mu;
-    std::condition_variable wake;
-    bool done = false;  // guarded by mu: `result` is final
-    bool lead = false;  // guarded by mu: lead the next batch
+    AppendResult result;  // written by the leader before `state` changes
+    std::atomic<std::uint32_t> state{kWaiting};
   };
+  // Sleeps until `p.state` is no longer kWaiting; returns it.
+  static std::uint32_t AwaitTurn(Pending& p);
+  // Sets `p.state` (kDone or kLead) and wakes its caller.
+  static void Hand(Pending& p, std::uint32_t state);
   AppendResult Enqueue(Pending& pending);
   // Commits the oldest queued records, `own` among them, as their leader;
   // then wakes them and passes the lead to the oldest caller left.
