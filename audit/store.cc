@@ -289,8 +289,9 @@ std::vector<AppendResult> AuditStore::AppendAll(std::vector<Record> records) {
     // is the oldest queued and this thread commits it.
     if (any && !leading_) leading_ = lead = true;
   }
-  // In queue order: an older record is always taken (and marked done)
-  // before a younger one can be handed the lead.
+  // In queue order: an older record is always taken into a batch before a
+  // younger one can be handed the lead, and that batch's leader marks it
+  // done whatever follows, so waiting for it first cannot stall the lead.
   for (std::size_t i = 0; i < queued.size(); ++i) {
     if (!queued[i]) continue;
     Pending& p = *queued[i];
@@ -374,10 +375,8 @@ AppendResult AuditStore::Lead(Pending& own) {
       if (!p->result.ok) p->result = {false, 0, "audit commit failed"};
     }
   }
-  for (Pending* p : batch) {
-    if (p == &own) continue;
-    Hand(*p, kDone);
-  }
+  // The next batch first: its commit (and fsync) then runs while this batch's
+  // callers are woken, instead of after the last of them.
   Pending* next = nullptr;
   {
     std::lock_guard lock(mu_);
@@ -389,6 +388,10 @@ AppendResult AuditStore::Lead(Pending& own) {
     }
   }
   if (next != nullptr) Hand(*next, kLead);
+  // Only the batch's own records from here on: no member of the store.
+  for (Pending* p : batch) {
+    if (p != &own) Hand(*p, kDone);
+  }
   return std::move(own.result);
 }
 
