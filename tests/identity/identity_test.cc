@@ -71,6 +71,42 @@ class IdentityFileTest : public ::testing::Test {
     std::ofstream(jwks_dir_.File("jwks.json")) << doc.dump();
   }
 
+  // The same keys as another provider would serve them: indented, each
+  // key's members in reverse order.
+  void WriteJwksReformatted(const std::vector<json>& keys) {
+    nlohmann::ordered_json doc = {{"keys", nlohmann::ordered_json::array()}};
+    for (const json& k : keys) {
+      nlohmann::ordered_json flipped = nlohmann::ordered_json::object();
+      for (auto it = k.rbegin(); it != k.rend(); ++it) flipped[it.key()] = *it;
+      doc["keys"].push_back(flipped);
+    }
+    std::ofstream(jwks_dir_.File("jwks.json")) << doc.dump(4) << "\n";
+  }
+
+  double KeyFetches() {
+    return MetricValue(
+               gw_->Metrics(),
+               R"(agni_gateway_identity_jwks_refreshes_total{issuer="corp",result="success"})")
+        .value_or(0);
+  }
+
+  // Makes the gateway read the jwks_file again the way a rotation at the
+  // provider does: a token with an unknown kid, retried (bounded) until
+  // jwks_min_refresh (1 s) has passed and a fetch has succeeded.
+  void RefetchKeys() {
+    const double before = KeyFetches();
+    const std::string unknown = SignJwt(rsa_, "RS256", "not-a-kid", Claims());
+    for (int i = 0; i < 100 && KeyFetches() == before; ++i) {
+      auto res = Release(unknown);
+      ASSERT_TRUE(res);
+      ASSERT_EQ(res->status, 401);
+      if (KeyFetches() == before) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    ASSERT_EQ(KeyFetches(), before + 1);
+  }
+
   json Claims(const std::vector<std::string>& groups = {"okta-telecom-ops"}) {
     return {{"iss", kFileIssuer},
             {"aud", "agni-gateway"},
@@ -152,6 +188,52 @@ TEST_F(IdentityFileTest, ATokenSentAgainIsAnsweredFromTheCacheAndAuditedAlike) {
     EXPECT_NE(row.value("detail", "").find("jti=jti-42"), std::string::npos);
   }
   EXPECT_EQ(intents, 2);
+}
+
+TEST_F(IdentityFileTest, AnUnchangedKeySetKeepsTokensCachedAcrossARefetch) {
+  const std::string token = SignJwt(rsa_, "RS256", "rsa-1", Claims());
+  auto first = Release(token);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body;
+
+  WriteJwksReformatted({rsa_.PublicJwk("rsa-1"), ec_.PublicJwk("ec-1")});
+  RefetchKeys();
+
+  auto again = Release(token);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(MetricValue(gw_->Metrics(),
+                        R"(agni_gateway_jwt_cache_total{result="hit"})"),
+            1.0);
+  EXPECT_EQ(upstream_.Received().size(), 2u);
+}
+
+TEST_F(IdentityFileTest, AKeyReplacedUnderItsKidRefusesItsCachedTokensAtOnce) {
+  const std::string token = SignJwt(rsa_, "RS256", "rsa-1", Claims());
+  for (int i = 0; i < 2; ++i) {
+    auto res = Release(token);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+  }
+  ASSERT_EQ(MetricValue(gw_->Metrics(),
+                        R"(agni_gateway_jwt_cache_total{result="hit"})"),
+            1.0);
+
+  const TestSigningKey replacement(TestSigningKey::Type::kRsa);
+  WriteJwks({replacement.PublicJwk("rsa-1"), ec_.PublicJwk("ec-1")});
+  RefetchKeys();
+
+  auto old = Release(token);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->status, 401);
+  EXPECT_EQ(Detail(old), "signature");
+  EXPECT_EQ(MetricValue(gw_->Metrics(),
+                        R"(agni_gateway_jwt_cache_total{result="hit"})"),
+            1.0);
+  auto fresh = Release(SignJwt(replacement, "RS256", "rsa-1", Claims()));
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->status, 200) << fresh->body;
+  EXPECT_EQ(upstream_.Received().size(), 3u);
 }
 
 TEST_F(IdentityFileTest, AGroupOutsideThePolicyIsDenied) {
