@@ -10,6 +10,8 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace agni {
@@ -255,6 +257,16 @@ const Jwk* JwkSet::Find(std::string_view kid, bool has_kid, JwsAlg alg) const {
     found = &k;
   }
   return found;
+}
+
+bool SameKeys(const JwkSet& a, const JwkSet& b) {
+  return std::equal(a.keys.begin(), a.keys.end(), b.keys.begin(), b.keys.end(),
+                    [](const Jwk& x, const Jwk& y) {
+                      return x.kid == y.kid && x.kty == y.kty &&
+                             x.crv == y.crv && x.alg == y.alg &&
+                             x.key != nullptr && y.key != nullptr &&
+                             EVP_PKEY_eq(x.key.get(), y.key.get()) == 1;
+                    });
 }
 
 JwksParse ParseJwks(std::string_view text) {

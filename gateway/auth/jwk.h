@@ -47,6 +47,12 @@ struct JwkSet {
   const Jwk* Find(std::string_view kid, bool has_kid, JwsAlg alg) const;
 };
 
+// True when `a` and `b` hold the same keys in the same order: kid, type,
+// curve, algorithm and public key material each. Order counts because Find()
+// takes the first key that fits. (Unlike SameKeySet() in token_cache.h, which
+// asks whether two pointers name one set object.)
+bool SameKeys(const JwkSet& a, const JwkSet& b);
+
 struct JwksParse {
   std::shared_ptr<const JwkSet> set;  // null on error
   std::string error;                  // never quotes key material

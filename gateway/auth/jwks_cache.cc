@@ -61,8 +61,15 @@ void JwksCache::Fetch(std::unique_lock<std::mutex>& lock) {
   if (error.empty()) {
     JwksParse parsed = ParseJwks(got.body);
     if (parsed.set) {
-      std::lock_guard keys(keys_mu_);
-      keys_ = std::move(parsed.set);
+      // The verified-token cache answers only while the set a token was
+      // checked with is still current, so the same keys served again keep
+      // the set object; any change replaces it at once. Fetches run one at a
+      // time, so keys_ cannot change between the compare and the store.
+      const std::shared_ptr<const JwkSet> current = Keys();
+      if (current == nullptr || !SameKeys(*current, *parsed.set)) {
+        std::lock_guard keys(keys_mu_);
+        keys_ = std::move(parsed.set);
+      }
     } else {
       error = std::move(parsed.error);
     }

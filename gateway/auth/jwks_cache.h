@@ -5,8 +5,10 @@
 // a time: a request with an unknown kid waits for it at most
 // `unknown_key_wait` from the fetch's start, so a provider that hangs holds
 // no request longer than that, and piles up no fetches. A failed fetch keeps
-// the last good keys. Thread-safe: Keys() and RefetchForUnknownKey() may be
-// called from any request thread.
+// the last good keys; a fetch that yields the same keys (SameKeys()) keeps
+// the set object too, so tokens verified with it stay cached
+// (gateway/auth/token_cache.h). Thread-safe: Keys() and RefetchForUnknownKey()
+// may be called from any request thread.
 #pragma once
 
 #include <chrono>

@@ -1,9 +1,9 @@
 // Where an issuer's JWKS comes from: discovery
 // ({issuer}/.well-known/openid-configuration -> jwks_uri), a jwks_url, or a
-// jwks_file. Over the network through CallProvider()
-// (gateway/auth/provider_call.h): https with certificate and host name
-// verification (TLS 1.2+), plain http only to a loopback address, no
-// redirects, bounded sizes and time.
+// jwks_file. Over the network through FetchDiscovery() and CallProvider()
+// (gateway/auth/provider_discovery.h, provider_call.h): https with certificate
+// and host name verification (TLS 1.2+), plain http only to a loopback address,
+// no redirects, bounded sizes and time.
 #pragma once
 
 #include <chrono>

@@ -129,4 +129,19 @@ ProviderAnswer CallProvider(const ProviderCall& call) {
   return {res.status, std::move(body), ""};
 }
 
+ProviderAnswer GetProviderDocument(const std::string& url,
+                                   const std::string& ca_file,
+                                   std::chrono::milliseconds timeout) {
+  ProviderCall get;
+  get.url = url;
+  get.ca_file = ca_file;
+  get.timeout = timeout;
+  ProviderAnswer answer = CallProvider(get);
+  if (answer.error.empty() && answer.status != 200) {
+    answer.body.clear();
+    answer.error = url + " answered " + std::to_string(answer.status);
+  }
+  return answer;
+}
+
 }  // namespace agni

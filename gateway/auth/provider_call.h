@@ -1,9 +1,9 @@
-// One HTTP exchange with an identity provider: its discovery document, its
-// JWKS (gateway/auth/jwks_fetch.h), the console's token exchange
-// (gateway/console/provider_http.h). The cpp-httplib adapter they share:
-// https with certificate and host name verification (TLS 1.2+), plain http
-// only to a loopback address, no redirects, no keep-alive, at most 1 MiB of
-// answer, every phase bounded by the timeout.
+// One HTTP exchange with an identity provider: its discovery document
+// (gateway/auth/provider_discovery.h), its JWKS (gateway/auth/jwks_fetch.h),
+// the console's token exchange (gateway/console/provider_http.h). The
+// cpp-httplib adapter they share: https with certificate and host name
+// verification (TLS 1.2+), plain http only to a loopback address, no redirects,
+// no keep-alive, at most 1 MiB of answer, every phase bounded by the timeout.
 //
 // Thread-safe: free functions, one client per call.
 #pragma once
@@ -35,6 +35,12 @@ struct ProviderCall {
 };
 
 ProviderAnswer CallProvider(const ProviderCall& call);
+
+// A GET of a document (discovery, JWKS) that must answer 200: any other
+// status is an error, "<url> answered <status>", and no body.
+ProviderAnswer GetProviderDocument(const std::string& url,
+                                   const std::string& ca_file,
+                                   std::chrono::milliseconds timeout);
 
 // True for https://host[:port][/path] and for http:// to a loopback host:
 // the only URLs the gateway asks a provider at.

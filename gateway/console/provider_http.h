@@ -1,8 +1,9 @@
 // The console's calls to an identity provider during sign-in: its discovery
-// document here, its token endpoint through CallProvider(), the exchange the
-// key fetches use too (gateway/auth/provider_call.h): https with certificate
-// and host name verification (TLS 1.2+), plain http only to a loopback
-// address, no redirects, bounded sizes and time.
+// document through FetchDiscovery() (gateway/auth/provider_discovery.h), as
+// the key fetches do, and its token endpoint through CallProvider()
+// (gateway/auth/provider_call.h): https with certificate and host name
+// verification (TLS 1.2+), plain http only to a loopback address, no
+// redirects, bounded sizes and time.
 //
 // Thread-safe: free functions, one client per call.
 #pragma once

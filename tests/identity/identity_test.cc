@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/crypto.h"
+#include "gateway/auth/provider_discovery.h"
 #include "tests/support/harness.h"
 #include "tests/support/jwt_signer.h"
 #include "tests/support/pki.h"
@@ -69,6 +70,42 @@ class IdentityFileTest : public ::testing::Test {
     json doc = {{"keys", json::array()}};
     for (const json& k : keys) doc["keys"].push_back(k);
     std::ofstream(jwks_dir_.File("jwks.json")) << doc.dump();
+  }
+
+  // The same keys as another provider would serve them: indented, each
+  // key's members in reverse order.
+  void WriteJwksReformatted(const std::vector<json>& keys) {
+    nlohmann::ordered_json doc = {{"keys", nlohmann::ordered_json::array()}};
+    for (const json& k : keys) {
+      nlohmann::ordered_json flipped = nlohmann::ordered_json::object();
+      for (auto it = k.rbegin(); it != k.rend(); ++it) flipped[it.key()] = *it;
+      doc["keys"].push_back(flipped);
+    }
+    std::ofstream(jwks_dir_.File("jwks.json")) << doc.dump(4) << "\n";
+  }
+
+  double KeyFetches() {
+    return MetricValue(
+               gw_->Metrics(),
+               R"(agni_gateway_identity_jwks_refreshes_total{issuer="corp",result="success"})")
+        .value_or(0);
+  }
+
+  // Makes the gateway read the jwks_file again the way a rotation at the
+  // provider does: a token with an unknown kid, retried (bounded) until
+  // jwks_min_refresh (1 s) has passed and a fetch has succeeded.
+  void RefetchKeys() {
+    const double before = KeyFetches();
+    const std::string unknown = SignJwt(rsa_, "RS256", "not-a-kid", Claims());
+    for (int i = 0; i < 100 && KeyFetches() == before; ++i) {
+      auto res = Release(unknown);
+      ASSERT_TRUE(res);
+      ASSERT_EQ(res->status, 401);
+      if (KeyFetches() == before) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    ASSERT_EQ(KeyFetches(), before + 1);
   }
 
   json Claims(const std::vector<std::string>& groups = {"okta-telecom-ops"}) {
@@ -152,6 +189,52 @@ TEST_F(IdentityFileTest, ATokenSentAgainIsAnsweredFromTheCacheAndAuditedAlike) {
     EXPECT_NE(row.value("detail", "").find("jti=jti-42"), std::string::npos);
   }
   EXPECT_EQ(intents, 2);
+}
+
+TEST_F(IdentityFileTest, AnUnchangedKeySetKeepsTokensCachedAcrossARefetch) {
+  const std::string token = SignJwt(rsa_, "RS256", "rsa-1", Claims());
+  auto first = Release(token);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200) << first->body;
+
+  WriteJwksReformatted({rsa_.PublicJwk("rsa-1"), ec_.PublicJwk("ec-1")});
+  RefetchKeys();
+
+  auto again = Release(token);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(MetricValue(gw_->Metrics(),
+                        R"(agni_gateway_jwt_cache_total{result="hit"})"),
+            1.0);
+  EXPECT_EQ(upstream_.Received().size(), 2u);
+}
+
+TEST_F(IdentityFileTest, AKeyReplacedUnderItsKidRefusesItsCachedTokensAtOnce) {
+  const std::string token = SignJwt(rsa_, "RS256", "rsa-1", Claims());
+  for (int i = 0; i < 2; ++i) {
+    auto res = Release(token);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+  }
+  ASSERT_EQ(MetricValue(gw_->Metrics(),
+                        R"(agni_gateway_jwt_cache_total{result="hit"})"),
+            1.0);
+
+  const TestSigningKey replacement(TestSigningKey::Type::kRsa);
+  WriteJwks({replacement.PublicJwk("rsa-1"), ec_.PublicJwk("ec-1")});
+  RefetchKeys();
+
+  auto old = Release(token);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->status, 401);
+  EXPECT_EQ(Detail(old), "signature");
+  EXPECT_EQ(MetricValue(gw_->Metrics(),
+                        R"(agni_gateway_jwt_cache_total{result="hit"})"),
+            1.0);
+  auto fresh = Release(SignJwt(replacement, "RS256", "rsa-1", Claims()));
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->status, 200) << fresh->body;
+  EXPECT_EQ(upstream_.Received().size(), 3u);
 }
 
 TEST_F(IdentityFileTest, AGroupOutsideThePolicyIsDenied) {
@@ -417,6 +500,134 @@ TEST(IdentityHangingProviderTest,
   EXPECT_GE(jwks.requests(), 2);
   EXPECT_EQ(upstream.Received().size(), 1u);
   jwks.Release();
+}
+
+// A provider on loopback http that answers discovery with what the test
+// sets, and serves a JWKS at the jwks_uri it names (counting the requests).
+// Thread-safe.
+class DiscoveryServer {
+ public:
+  explicit DiscoveryServer(std::string jwks) : jwks_(std::move(jwks)) {
+    server_.Get("/.well-known/openid-configuration",
+                [this](const httplib::Request&, httplib::Response& res) {
+                  std::lock_guard lock(mu_);
+                  res.status = status_;
+                  res.set_content(document_, "application/json");
+                });
+    server_.Get("/jwks",
+                [this](const httplib::Request&, httplib::Response& res) {
+                  ++jwks_requests_;
+                  res.set_content(jwks_, "application/json");
+                });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    Serve(200, json{{"issuer", issuer()}, {"jwks_uri", issuer() + "/jwks"}});
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    for (int i = 0; i < 10000 && !server_.is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  ~DiscoveryServer() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string issuer() const {
+    return "http://127.0.0.1:" + std::to_string(port_);
+  }
+  void Serve(int status, const json& document) {
+    ServeText(status, document.dump());
+  }
+  void ServeText(int status, std::string text) {
+    std::lock_guard lock(mu_);
+    status_ = status;
+    document_ = std::move(text);
+  }
+  int jwks_requests() const { return jwks_requests_; }
+
+ private:
+  const std::string jwks_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  int status_ = 200;
+  std::string document_;
+  std::atomic<int> jwks_requests_{0};
+};
+
+TEST(ProviderDiscoveryTest, TheDocumentMustNameItsIssuerExactly) {
+  DiscoveryServer idp("{}");
+  const std::string url = idp.issuer() + "/.well-known/openid-configuration";
+  const auto fetch = [&](const std::string& issuer) {
+    return FetchDiscovery(issuer, "", std::chrono::seconds(5));
+  };
+
+  DiscoveryDocument good = fetch(idp.issuer());
+  EXPECT_EQ(good.error, "");
+  EXPECT_EQ(good.url, url);
+  EXPECT_EQ(good.document.value("jwks_uri", ""), idp.issuer() + "/jwks");
+
+  // Configured with a trailing slash: the same document URL, but the
+  // document names the issuer without it.
+  DiscoveryDocument slash = fetch(idp.issuer() + "/");
+  EXPECT_EQ(slash.url, url);
+  EXPECT_EQ(slash.error, url + " names a different issuer");
+  EXPECT_TRUE(slash.document.is_null());
+
+  const std::vector<std::pair<json, std::string>> wrong = {
+      {{{"issuer", "https://evil.example.com"}}, "names a different issuer"},
+      {{{"issuer", idp.issuer() + "/"}}, "names a different issuer"},
+      {{{"jwks_uri", idp.issuer() + "/jwks"}}, "names a different issuer"},
+      {{{"issuer", 42}}, "names a different issuer"},
+      {json::array({idp.issuer()}), "is not a JSON object"},
+  };
+  for (const auto& [document, error] : wrong) {
+    idp.Serve(200, document);
+    DiscoveryDocument d = fetch(idp.issuer());
+    EXPECT_EQ(d.error, url + " " + error) << document.dump();
+    EXPECT_TRUE(d.document.is_null()) << document.dump();
+  }
+  idp.ServeText(200, "<html>not json</html>");
+  EXPECT_EQ(fetch(idp.issuer()).error, url + " is not a JSON object");
+  idp.Serve(404, {{"issuer", idp.issuer()}});
+  EXPECT_EQ(fetch(idp.issuer()).error, url + " answered 404");
+  // Plain http only to loopback: the document is never asked for.
+  EXPECT_NE(fetch("http://login.example.com").error.find("refusing to call"),
+            std::string::npos);
+}
+
+TEST(IdentityDiscoveryTest, NoKeysAreTakenFromADocumentNamingAnotherIssuer) {
+  TestSigningKey rsa(TestSigningKey::Type::kRsa);
+  DiscoveryServer idp(
+      json{{"keys", json::array({rsa.PublicJwk("rsa-1")})}}.dump());
+  idp.Serve(200, {{"issuer", "https://login.example.com/realms/corp"},
+                  {"jwks_uri", idp.issuer() + "/jwks"}});
+  FakeUpstream upstream;
+  GatewayHarness::Options o{.upstream_base_url = upstream.url()};
+  o.extra_config = IdentityConfig({{"issuer", idp.issuer()}});
+  GatewayHarness gw(o);
+
+  auto ready = gw.AdminClient().Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503);
+  EXPECT_NE(ready->body.find("identity keys"), std::string::npos);
+  EXPECT_EQ(
+      MetricValue(
+          gw.Metrics(),
+          R"(agni_gateway_identity_jwks_refreshes_total{issuer="corp",result="failure"})"),
+      1.0);
+  EXPECT_EQ(idp.jwks_requests(), 0);
+  const json claims = {{"iss", idp.issuer()},
+                       {"aud", "agni-gateway"},
+                       {"email", "pia@example.com"},
+                       {"groups", {"okta-telecom-ops"}},
+                       {"exp", NowSeconds() + 300}};
+  auto res = gw.Client().Delete(ReleasePath(kNumber),
+                                Bearer(SignJwt(rsa, "RS256", "rsa-1", claims)));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_EQ(Detail(res), "unknown_key");
+  EXPECT_EQ(idp.jwks_requests(), 0);
+  EXPECT_TRUE(upstream.Received().empty());
 }
 
 TEST(IdentityReadinessTest, ReadyzSaysIdentityKeysUntilTheyLoad) {

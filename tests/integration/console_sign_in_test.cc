@@ -30,17 +30,19 @@ constexpr std::int64_t kStartUs = 1'800'000'000'000'000;
 class FakeProvider {
  public:
   FakeProvider() {
-    server_.Get("/.well-known/openid-configuration",
-                [this](const httplib::Request&, httplib::Response& res) {
-                  std::lock_guard lock(mu_);
-                  res.set_content(
-                      json{{"issuer", issuer()},
-                           {"authorization_endpoint", issuer() + "/authorize"},
-                           {"token_endpoint", token_endpoint_},
-                           {"jwks_uri", issuer() + "/jwks"}}
-                          .dump(),
-                      "application/json");
-                });
+    server_.Get(
+        "/.well-known/openid-configuration",
+        [this](const httplib::Request&, httplib::Response& res) {
+          std::lock_guard lock(mu_);
+          res.set_content(
+              json{{"issuer",
+                    document_issuer_.empty() ? issuer() : document_issuer_},
+                   {"authorization_endpoint", issuer() + "/authorize"},
+                   {"token_endpoint", token_endpoint_},
+                   {"jwks_uri", issuer() + "/jwks"}}
+                  .dump(),
+              "application/json");
+        });
     server_.Post(
         "/token", [this](const httplib::Request& req, httplib::Response& res) {
           std::lock_guard lock(mu_);
@@ -75,6 +77,11 @@ class FakeProvider {
     std::lock_guard lock(mu_);
     id_token_ = std::move(token);
   }
+  // The issuer the discovery document names (empty: this provider's own).
+  void SetDocumentIssuer(std::string issuer) {
+    std::lock_guard lock(mu_);
+    document_issuer_ = std::move(issuer);
+  }
   void SetTokenEndpoint(std::string url) {
     std::lock_guard lock(mu_);
     token_endpoint_ = std::move(url);
@@ -90,6 +97,7 @@ class FakeProvider {
   std::thread thread_;
   mutable std::mutex mu_;
   std::string token_endpoint_;
+  std::string document_issuer_;
   std::string id_token_;
   std::vector<httplib::Request> token_requests_;
 };
@@ -481,6 +489,31 @@ TEST_F(ConsoleSignInTest, ATokenEndpointThatIsDownIs502) {
   ExpectRefused(Callback(std::string("code=") + kCode + "&state=" + s.state,
                          s.login_cookie),
                 502, "identity_provider_unavailable", "did not answer");
+}
+
+TEST_F(ConsoleSignInTest,
+       ADiscoveryDocumentNamingAnotherIssuerGetsNeitherTheBrowserNorTheCode) {
+  const Started s = Login();
+  Serve(IdToken(s.nonce));
+  // Discovery §4.3: the issuer must match exactly, a trailing slash included.
+  provider_.SetDocumentIssuer(provider_.issuer() + "/");
+  ExpectRefused(Callback(std::string("code=") + kCode + "&state=" + s.state,
+                         s.login_cookie),
+                502, "identity_provider_unavailable",
+                provider_.issuer() +
+                    "/.well-known/openid-configuration names a different "
+                    "issuer");
+  EXPECT_TRUE(provider_.TokenRequests().empty());
+
+  auto login = gw_->Client().Get("/ui/login?provider=corp");
+  ASSERT_TRUE(login);
+  EXPECT_EQ(login->status, 502) << login->body;
+  EXPECT_EQ(login->get_header_value("Location"), "");
+  EXPECT_NE(json::parse(login->body, nullptr, false)
+                .value("detail", "")
+                .find("names a different issuer"),
+            std::string::npos)
+      << login->body;
 }
 
 TEST_F(ConsoleSignInTest, ACodeTheProviderRefusesIs401) {

@@ -548,6 +548,95 @@ TEST(TokenCacheTest, AKeySetMatchesItselfOnlyNeverAnEqualOne) {
   EXPECT_FALSE(SameKeySet(cached, two.set));
 }
 
+TEST(JwkTest, SameKeysComparesTheParsedKeysNotTheText) {
+  const auto parse = [](const json& doc) {
+    JwksParse p = ParseJwks(doc.dump());
+    EXPECT_TRUE(p.set) << p.error;
+    return p.set ? p.set : std::make_shared<const JwkSet>();
+  };
+  const auto set = parse(Jwks());
+  // The same keys spelled differently: indented, with an unusable key and
+  // members the gateway ignores.
+  json spelled = Jwks();
+  spelled["keys"][0]["use"] = "sig";
+  spelled["keys"].push_back({{"kty", "oct"}, {"k", "c2VjcmV0"}});
+  EXPECT_TRUE(SameKeys(*set, *parse(spelled)));
+  EXPECT_TRUE(SameKeys(*set, *ParseJwks(Jwks().dump(2) + "\n").set));
+
+  const TestSigningKey other_rsa(TestSigningKey::Type::kRsa);
+  const TestSigningKey other_ec(TestSigningKey::Type::kEc256);
+  const std::vector<std::pair<const char*, json>> changed = {
+      {"an RSA key replaced under its kid",
+       {{"keys",
+         {other_rsa.PublicJwk("rsa-1"), Ec().PublicJwk("ec-1"),
+          Ed().PublicJwk("ed-1")}}}},
+      {"an EC key replaced under its kid",
+       {{"keys",
+         {Rsa().PublicJwk("rsa-1"), other_ec.PublicJwk("ec-1"),
+          Ed().PublicJwk("ed-1")}}}},
+      {"a kid renamed",
+       {{"keys",
+         {Rsa().PublicJwk("rsa-9"), Ec().PublicJwk("ec-1"),
+          Ed().PublicJwk("ed-1")}}}},
+      {"an algorithm pinned",
+       {{"keys",
+         {Rsa().PublicJwk("rsa-1", "PS256"), Ec().PublicJwk("ec-1"),
+          Ed().PublicJwk("ed-1")}}}},
+      {"a key removed",
+       {{"keys", {Rsa().PublicJwk("rsa-1"), Ec().PublicJwk("ec-1")}}}},
+      {"a key added",
+       {{"keys",
+         {Rsa().PublicJwk("rsa-1"), Ec().PublicJwk("ec-1"),
+          Ed().PublicJwk("ed-1"), other_rsa.PublicJwk("rsa-2")}}}},
+      {"the order changed (Find takes the first key that fits)",
+       {{"keys",
+         {Ec().PublicJwk("ec-1"), Rsa().PublicJwk("rsa-1"),
+          Ed().PublicJwk("ed-1")}}}},
+  };
+  for (const auto& [what, doc] : changed) {
+    EXPECT_FALSE(SameKeys(*set, *parse(doc))) << what;
+    EXPECT_FALSE(SameKeys(*parse(doc), *set)) << what;
+  }
+}
+
+TEST(JwtCacheTest, APeriodicRefreshOfTheSameKeysKeepsTokensCached) {
+  IdentityConfig config = OneIssuer();
+  config.oidc[0].jwks_refresh = std::chrono::milliseconds(20);
+  Fixture f(Jwks(), config);
+  // True once a fetch has started after the call and finished (fetches run
+  // one at a time, so the one after it has started); bounded.
+  const auto fetched_again = [&f] {
+    const int seen = f.fetches;
+    for (int i = 0; i < 500 && f.fetches < seen + 2; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return f.fetches >= seen + 2;
+  };
+  const std::string token = SignJwt(Ec(), "ES256", "ec-1", Claims());
+  ASSERT_TRUE(f.verifier->Verify(token, kNow).ok);
+  ASSERT_EQ(f.cache_misses, 1);
+
+  // The same keys served again, spelled differently.
+  json reformatted = Jwks();
+  reformatted["keys"][1]["use"] = "sig";
+  f.SetJwks(reformatted);
+  ASSERT_TRUE(fetched_again());
+  ASSERT_TRUE(f.verifier->Verify(token, kNow).ok);
+  EXPECT_EQ(f.cache_hits, 1);
+  EXPECT_EQ(f.cache_misses, 1);
+
+  // Then the provider replaces ec-1's key: the cached token is refused once
+  // a refresh has fetched it.
+  const TestSigningKey replacement(TestSigningKey::Type::kEc256);
+  f.SetJwks({{"keys",
+              {Rsa().PublicJwk("rsa-1"), replacement.PublicJwk("ec-1"),
+               Ed().PublicJwk("ed-1")}}});
+  ASSERT_TRUE(fetched_again());
+  EXPECT_EQ(f.Check(token), "signature");
+  EXPECT_EQ(f.cache_hits, 1);
+  EXPECT_EQ(f.Check(SignJwt(replacement, "ES256", "ec-1", Claims())), "ok");
+}
+
 TEST(JwkTest, UnusableKeysAreSkippedAndAnEmptySetRefused) {
   json weak = Rsa().PublicJwk("weak");
   weak["n"] = Base64UrlEncode(std::string(128, '\xff'));  // 1024 bits
