@@ -21,6 +21,13 @@ TSAN_BUILD="${AGNI_TSAN_BUILD_DIR:-$REPO/build-tsan}"
 REPORTS="$(mktemp -d /tmp/agni-sanitizer-reports.XXXXXX)"
 export CC=clang-14 CXX=clang++-14
 
+# Both sanitizer builds use -O1 and line tables (clang's -g1), as the
+# sanitizers' documentation suggests: their reports still name function, file
+# and line, inlined frames included, and the two builds take about half the
+# compile time of -O2 -g. The suite's own build keeps RelWithDebInfo's -O2 -g.
+SANITIZER_FLAGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
+
 # Under TSan: every unit and integration test (the GoogleTest cases; not the
 # e2e scripts or the hostile/fuzz targets, which tsan does not build). That is
 # a superset of the concurrency tests (audit writer and group commit, single
@@ -40,7 +47,7 @@ check_reports() {
 
 stage_start=$SECONDS
 echo "hardening: [asan+ubsan] configure and build ($ASAN_BUILD)"
-cmake -S "$REPO" -B "$ASAN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S "$REPO" -B "$ASAN_BUILD" -G Ninja "${SANITIZER_FLAGS[@]}" \
   -DAGNI_WERROR=ON ${AGNI_CMAKE_LAUNCHER:-} \
   -DAGNI_SANITIZE=address,undefined -DAGNI_FUZZ=ON >/dev/null
 cmake --build "$ASAN_BUILD"
@@ -60,7 +67,7 @@ echo "hardening: [asan+ubsan] took $((SECONDS - stage_start))s"
 
 stage_start=$SECONDS
 echo "hardening: [tsan] configure and build ($TSAN_BUILD)"
-cmake -S "$REPO" -B "$TSAN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S "$REPO" -B "$TSAN_BUILD" -G Ninja "${SANITIZER_FLAGS[@]}" \
   -DAGNI_WERROR=ON ${AGNI_CMAKE_LAUNCHER:-} -DAGNI_SANITIZE=thread >/dev/null
 cmake --build "$TSAN_BUILD" --target unit_tests integration_tests
 echo "hardening: [tsan] ctest -R '$TSAN_TESTS'"
