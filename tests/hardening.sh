@@ -21,10 +21,12 @@ TSAN_BUILD="${AGNI_TSAN_BUILD_DIR:-$REPO/build-tsan}"
 REPORTS="$(mktemp -d /tmp/agni-sanitizer-reports.XXXXXX)"
 export CC=clang-14 CXX=clang++-14
 
-# Both sanitizer builds use -O1 and line tables (clang's -g1), as the
-# sanitizers' documentation suggests: their reports still name function, file
-# and line, inlined frames included, and the two builds take about half the
-# compile time of -O2 -g. The suite's own build keeps RelWithDebInfo's -O2 -g.
+# Both sanitizer builds compile the product's code with -O1 and line tables
+# (clang's -g1), as the sanitizers' documentation suggests; their reports
+# still name function, file and line, inlined frames included. The tests' own
+# code is -O0 -g1 in every RelWithDebInfo build (CMakeLists.txt). Measured
+# from an empty ccache: the ASan+UBSan stage 875 s -> 709-722 s, TSan
+# 364 s -> 292-304 s. The suite's own build keeps RelWithDebInfo's -O2 -g.
 SANITIZER_FLAGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
 
