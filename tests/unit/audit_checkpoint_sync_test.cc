@@ -226,22 +226,12 @@ class ShimVfs {
   sqlite3_vfs vfs_{};
 };
 
-Record DecisionRecord(const std::string& request_id) {
+// A decision record is all a checkpoint needs to copy.
+bool Append(AuditStore& store, const std::string& request_id) {
   Record r;
   r.stage = Stage::kDecision;
   r.request_id = request_id;
-  r.principal = "alice";
-  r.groups = "[\"support\"]";
-  r.auth_method = "bearer";
-  r.peer = "127.0.0.1";
-  r.method = "DELETE";
-  r.phone_number = "+15550100";
-  r.path = "/api/v1/phone-numbers/+15550100/release/";
-  r.decision = "deny";
-  r.rule_id = "no-release";
-  r.reason = "policy_denied";
-  r.response_status = 403;
-  return r;
+  return store.Append(std::move(r)).ok;
 }
 
 TEST(AuditCheckpointSyncTest,
@@ -260,11 +250,11 @@ TEST(AuditCheckpointSyncTest,
   log.HoldNextWriteNotBy(caller);
   int n = 0;
   while (n < 400 && !log.WaitUntilHeld(seconds(0))) {
-    ASSERT_TRUE(store.Append(DecisionRecord("r-" + std::to_string(n++))).ok);
+    ASSERT_TRUE(Append(store, "r-" + std::to_string(n++)));
   }
   ASSERT_TRUE(log.WaitUntilHeld(seconds(10)))
       << "no background checkpoint began after " << n << " records";
-  ASSERT_TRUE(store.Append(DecisionRecord("during-the-pass")).ok);
+  ASSERT_TRUE(Append(store, "during-the-pass"));
   log.Release();
   const auto deadline = std::chrono::steady_clock::now() + seconds(10);
   while (store.background_checkpoints() == 0 &&
@@ -273,7 +263,7 @@ TEST(AuditCheckpointSyncTest,
   }
   ASSERT_GE(store.background_checkpoints(), 1u);
   // The next commit's leader (this thread) finishes the checkpoint.
-  ASSERT_TRUE(store.Append(DecisionRecord("catch-up")).ok);
+  ASSERT_TRUE(Append(store, "catch-up"));
 
   std::size_t checkpointer_synced = 0;
   bool caught_up = false;  // a caller's sync after the checkpointer's
