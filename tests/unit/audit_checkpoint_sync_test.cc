@@ -11,10 +11,11 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "audit/record.h"
