@@ -16,6 +16,7 @@
 # Environment knobs (optional):
 #   AB_DURATION=8s   wrk duration per cell
 #   AB_WARMUP=2s     wrk warm-up at 1 connection before each build's cells
+#   BENCH_PIN=0      don't pin wrk and the upstream nginx (see bench.sh)
 #   BENCH_KEEP=1     keep the temp dir
 set -euo pipefail
 
@@ -26,7 +27,7 @@ LUA="$SCRIPT_DIR/release.lua"
 source "$SCRIPT_DIR/lib.sh"
 
 if [[ $# -lt 2 || "$1" == -h || "$1" == --help ]]; then
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 DURATION="${AB_DURATION:-8s}"
@@ -46,20 +47,17 @@ install_deps
 print_cpu_busy
 printf 'old: %s\nnew: %s\nrounds: %s, %s per cell\n' "${BIN[old]}" "${BIN[new]}" "$ROUNDS" "$DURATION"
 make_tmp agni-ab
-WRK_PIN=()
-UP_PIN=()
-if [[ "$(nproc)" -ge 2 ]] && command -v taskset >/dev/null 2>&1; then
-  WRK_PIN=(taskset -c 0)
-  UP_PIN=(taskset -c "$(($(nproc) - 1))")
-fi
+set_pinning
 read -r UP_PORT <<<"$(free_ports 1)"
 start_upstream_nginx "$UP_PORT" "${UP_PIN[@]}"
 export AGNI_API_KEY=bench-key
 
-# The sums and counts of the gateway's duration histograms, and the requests
-# at or under 1 ms, one "name value" per line.
+# The sums and counts of the gateway's duration histograms, and the releases
+# answered within 1 ms, one "name value" per line. Only the release route's
+# requests count, so the scrapes themselves do not.
 gateway_view() {
   curl -sf "http://127.0.0.1:$1/metrics" | awk '
+    /^agni_gateway_request_duration_seconds_/ && !/route="release"/ { next }
     /^agni_gateway_(request|audit_commit|upstream_request)_duration_seconds_(sum|count)/ {
       k = $1; sub(/\{.*\}/, "", k); s[k] += $2 }
     /^agni_gateway_request_duration_seconds_bucket/ && /le="0.001"/ { s["le1ms"] += $2 }

@@ -47,15 +47,8 @@ THREADS=64             # the gateway's default server.threads; the helpers use t
 
 print_run_header "$@"
 printf 'duration per cell: %s, warm-up per scenario: %s, connections: %s\n' "$DURATION" "$WARMUP" "$CONNS"
-# wrk pinned to CPU 0 and the (single-worker) upstream nginx to the last CPU;
-# the proxies and the gateway are not pinned. On loopback the 1-connection
-# ping-pong otherwise swings several-fold with where the scheduler puts things.
-WRK_PIN=()
-UP_PIN=()
-if [[ "${BENCH_PIN:-1}" == 1 && "$(nproc)" -ge 2 ]] && command -v taskset >/dev/null 2>&1; then
-  WRK_PIN=(taskset -c 0)
-  UP_PIN=(taskset -c "$(( $(nproc) - 1 ))")
-fi
+# wrk and the upstream nginx pinned; the proxies and the gateway are not.
+set_pinning
 printf 'pinning: wrk=%s upstream-nginx=%s (nginx-proxy, ceiling, bare-403, gateway: unpinned)\n' "${WRK_PIN[*]:-none}" "${UP_PIN[*]:-none}"
 print_cpu_busy
 

@@ -113,6 +113,19 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
+# set_pinning: WRK_PIN (CPU 0) and UP_PIN (the last CPU, for the single-worker
+# upstream nginx) as command prefixes, empty with one CPU, without taskset or
+# with BENCH_PIN=0. On loopback the 1-connection ping-pong otherwise swings
+# several-fold with where the scheduler puts things.
+set_pinning() {
+  WRK_PIN=()
+  UP_PIN=()
+  if [[ "${BENCH_PIN:-1}" == 1 && "$(nproc)" -ge 2 ]] && command -v taskset >/dev/null 2>&1; then
+    WRK_PIN=(taskset -c 0)
+    UP_PIN=(taskset -c "$(($(nproc) - 1))")
+  fi
+}
+
 # N distinct free loopback ports (all bound at once, so no duplicates)
 free_ports() {
   python3 - "$1" <<'EOF'
