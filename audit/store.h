@@ -176,6 +176,9 @@ class AuditStore final : public AuditSink {
   // then wakes them and passes the lead to the oldest caller left.
   AppendResult Lead(Pending& own);
   void ReadChainHead();
+  // The database file's data version (SQLITE_FCNTL_DATA_VERSION): it moves
+  // when any connection commits; nullopt when SQLite cannot tell.
+  std::optional<std::uint32_t> DataVersion() const;
 
   // Commits `batch` (the leader, without mu_) and fills in each result.
   void CommitBatch(std::vector<Pending*>& batch);
@@ -207,6 +210,10 @@ class AuditStore final : public AuditSink {
   std::int64_t last_seq_ = 0;
   std::string last_hash_;
   std::int64_t last_time_us_ = 0;  // time never decreases along seq
+  // The data version right after this store's last commit: while it is
+  // unchanged at the next BEGIN, no other connection has appended, and the
+  // head above is still the file's (nullopt: read it again).
+  std::optional<std::uint32_t> head_version_;
   std::size_t recovered_intents_ = 0;
 
   mutable std::mutex mu_;

@@ -952,6 +952,44 @@ TEST_F(AuditStoreTest, CloseCommitsQueuedRecordsThenRefusesNewOnes) {
   ExpectValidChain(rows);
 }
 
+TEST_F(AuditStoreTest, ARecordAppendedByAnotherConnectionIsChainedOnto) {
+  // The lock file keeps a second gateway out, and the store keeps the chain's
+  // head in memory between commits; a row some other connection appends all
+  // the same must not fork the chain: the store's next record follows it.
+  AuditStore store(Options(db));
+  ASSERT_TRUE(store.Append(DecisionRecord("before")).ok);
+  const Record head = ReadRows(db).back().record;
+  Record outside = DecisionRecord("outside");
+  outside.seq = head.seq + 1;
+  outside.prev_hash = head.hash;
+  outside.time_us = head.time_us + 1;
+  outside.hash = ChainHash(outside);
+  {
+    SQLite::Database other(db, SQLite::OPEN_READWRITE);
+    SQLite::Statement insert(other, R"sql(
+      INSERT INTO audit_records (seq, time, stage, request_id, decision, reason,
+                                 response_status, prev_hash, hash)
+      VALUES (?, ?, 'decision', ?, ?, ?, ?, ?, ?))sql");
+    insert.bind(1, outside.seq);
+    insert.bind(2, FormatTime(outside.time_us));
+    insert.bind(3, outside.request_id);
+    insert.bind(4, outside.decision);
+    insert.bind(5, outside.reason);
+    insert.bind(6, *outside.response_status);
+    insert.bind(7, outside.prev_hash);
+    insert.bind(8, outside.hash);
+    insert.exec();
+  }
+  const AppendResult after = store.Append(DecisionRecord("after"));
+  ASSERT_TRUE(after.ok) << after.error;
+  EXPECT_EQ(after.seq, outside.seq + 1);
+  const std::vector<Row> rows = ReadRows(db);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1].record.request_id, "outside");
+  EXPECT_EQ(rows[2].record.prev_hash, outside.hash);
+  ExpectValidChain(rows);
+}
+
 TEST_F(AuditStoreTest, SecondWriterOnTheSameFileDoesNotWedgeTheFirst) {
   // A second gateway started by mistake on the same database (a rolling
   // deploy, a manual `serve`) must not leave the running one failing every
