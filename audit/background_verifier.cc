@@ -79,7 +79,8 @@ void BackgroundVerifier::Report(ChainProblem p) {
 std::int64_t BackgroundVerifier::Step(SQLite::Database& db,
                                       ChainChecker& checker) {
   const std::int64_t from = checker.pos().seq;
-  const std::int64_t chunk = ChunkSize();
+  const std::int64_t chunk =
+      std::clamp<std::int64_t>(options_.records_per_second / 10, 1, kMaxChunk);
   SQLite::Transaction read(db, SQLite::TransactionBehavior::DEFERRED);
   // The last seq of this chunk first, so that the checkpoints of the chunk
   // are expected before its records are fed.
@@ -103,11 +104,6 @@ std::int64_t BackgroundVerifier::Step(SQLite::Database& db,
   FeedRecordsRange(db, from, to, checker, /*stop_at_problem=*/true);
   read.commit();
   return checker.records() - before;
-}
-
-std::int64_t BackgroundVerifier::ChunkSize() const {
-  return std::clamp<std::int64_t>(options_.records_per_second / 10, 1,
-                                  kMaxChunk);
 }
 
 bool BackgroundVerifier::WholeFileCheck(SQLite::Database& db) {
@@ -150,7 +146,6 @@ void BackgroundVerifier::Loop() {
     while (true) {
       const auto chunk_started = Clock::now();
       std::int64_t read = 0;
-      bool at_head = false;
       try {
         if (!db) db = Open();
         read = Step(*db, checker);
@@ -167,9 +162,7 @@ void BackgroundVerifier::Loop() {
           Report(first);
           return;
         }
-        // A chunk that came back short reached the head.
-        at_head = read < ChunkSize();
-        if (at_head && !whole_file_checked) {
+        if (read == 0 && !whole_file_checked) {
           if (!WholeFileCheck(*db)) return;
           whole_file_checked = true;
         }
@@ -180,17 +173,10 @@ void BackgroundVerifier::Loop() {
         continue;
       }
       rehashed_ += read;
-      if (read > 0) ++chunks_;
       verified_seq_ = checker.pos().seq;
       if (hooks_.progress) hooks_.progress(checker.pos().seq);
-      if (at_head) {
+      if (read == 0) {
         if (Clock::now() - pass_started >= options_.full_pass_every) break;
-        // What commits next is read in one chunk after `poll`. Reading on at
-        // once took the records as they committed, a few per chunk, and each
-        // chunk's read transaction, statements and checkpoint look-up cost
-        // more than its records (a fifth of a release's instructions under
-        // load; BENCHMARKS.md, issue 20). The pace holds: a short chunk's
-        // budget is under a tenth of a second.
         if (!Sleep(options_.poll)) return;
         continue;
       }

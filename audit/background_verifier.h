@@ -35,8 +35,7 @@ struct VerifierOptions {
   // A new full pass from seq 1 starts this long after the previous one
   // started (once the head is reached).
   std::chrono::milliseconds full_pass_every{std::chrono::hours(24)};
-  // How often to look for new records once the head is reached; what
-  // committed meanwhile is read in one chunk.
+  // How often to look for new records once the head is reached.
   std::chrono::milliseconds poll{std::chrono::seconds(1)};
 };
 
@@ -63,8 +62,6 @@ class BackgroundVerifier {
   std::optional<ChainProblem> problem() const;
   // Records re-hashed since Start() (all passes).
   std::int64_t rehashed() const { return rehashed_.load(); }
-  // Read transactions that re-hashed at least one record (for tests).
-  std::int64_t chunks() const { return chunks_.load(); }
 
  private:
   void Loop();
@@ -72,8 +69,6 @@ class BackgroundVerifier {
   // the head). Sets problem_ when it finds one.
   std::int64_t Step(SQLite::Database& db, ChainChecker& checker);
   bool WholeFileCheck(SQLite::Database& db);
-  // Records per read transaction at most: a tenth of a second's pace.
-  std::int64_t ChunkSize() const;
   std::unique_ptr<SQLite::Database> Open() const;
   // Waits `d` or until Stop(); false when stopping.
   bool Sleep(std::chrono::nanoseconds d);
@@ -83,7 +78,6 @@ class BackgroundVerifier {
   VerifierHooks hooks_;
   std::atomic<std::int64_t> verified_seq_{0};
   std::atomic<std::int64_t> rehashed_{0};
-  std::atomic<std::int64_t> chunks_{0};
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
