@@ -5,6 +5,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <chrono>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <stdexcept>
@@ -111,6 +113,20 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 
 std::string NewToken() { return "agt_" + Base64UrlEncode(RandomBytes(32)); }
 
-std::string NewRequestId() { return HexEncode(RandomBytes(16)); }
+std::string NewRequestId() {
+  // Milliseconds since the epoch (48 bits) first, then 80 random bits: ids
+  // made one after another sort together, so the audit's request-id index
+  // grows at its right edge instead of dirtying a page of its own for every
+  // record of a batch (BENCHMARKS.md, issue 20). Still unique and unguessable.
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  std::string bytes(6, '\0');
+  for (int i = 0; i < 6; ++i) {
+    bytes[i] = static_cast<char>(
+        (static_cast<std::uint64_t>(ms) >> (8 * (5 - i))) & 0xff);
+  }
+  return HexEncode(bytes + RandomBytes(10));
+}
 
 }  // namespace agni

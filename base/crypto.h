@@ -34,7 +34,8 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // A new gateway token: "agt_" + 256 bits of CSPRNG output, base64url.
 std::string NewToken();
 
-// A fresh request id: 16 random bytes as hex.
+// A fresh request id, 32 lowercase hex digits: the time in milliseconds
+// since the epoch (12 digits), then 80 random bits. Ids sort by creation.
 std::string NewRequestId();
 
 }  // namespace agni

@@ -4,8 +4,10 @@
 // config.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/crypto.h"
@@ -278,6 +280,30 @@ TEST(CryptoTest, RandomBytesAndRequestIdsHaveTheRequestedSize) {
   const std::string id = NewRequestId();
   EXPECT_EQ(id.size(), 32u);
   EXPECT_NE(id, NewRequestId());
+}
+
+TEST(CryptoTest, RequestIdsStartWithTheirTimeAndSortByCreation) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  using std::chrono::system_clock;
+  auto now_ms = [] {
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+        .count();
+  };
+  const auto before = now_ms();
+  const std::string first = NewRequestId();
+  const auto after = now_ms();
+  EXPECT_EQ(first.find_first_not_of("0123456789abcdef"), std::string::npos)
+      << first;
+  const long long stamped = std::stoll(first.substr(0, 12), nullptr, 16);
+  EXPECT_GE(stamped, before);
+  EXPECT_LE(stamped, after);
+  // Made in the same millisecond, ids still differ in their random part.
+  std::set<std::string> same_time;
+  for (int i = 0; i < 1000; ++i) same_time.insert(NewRequestId());
+  EXPECT_EQ(same_time.size(), 1000u);
+  std::this_thread::sleep_for(milliseconds(2));
+  EXPECT_LT(first, NewRequestId());
 }
 
 }  // namespace
