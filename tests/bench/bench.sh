@@ -177,27 +177,43 @@ run_wrk() {
   [[ -n "$LINE" ]] || { cat "$out" >&2; die "no BENCH line from wrk against $url"; }
 }
 
-measure() { # measure SCENARIO URL EXPECTED TOKEN
-  local name=$1 url=$2 want=$3 token=$4 c line
+# cpu_ticks PID: user + system CPU of PID and its child processes (nginx's
+# workers), in clock ticks
+cpu_ticks() {
+  local pid total=0 t
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    total=$((total + t))
+  done
+  echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+measure() { # measure SCENARIO URL EXPECTED TOKEN SERVER_PID
+  local name=$1 url=$2 want=$3 token=$4 pid=$5 c line t0 cpu_us
   if [[ "$WARMUP" != 0 && "$WARMUP" != 0s ]]; then
     run_wrk 32 "$WARMUP" "$url" "$want" "$token"
   fi
   for c in $CONNS; do
+    t0=$(cpu_ticks "$pid")
     run_wrk "$c" "$DURATION" "$url" "$want" "$token"
     line=$LINE
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" \
+    # The server's CPU time over the cell per request (microseconds).
+    cpu_us=$(awk -v t=$(($(cpu_ticks "$pid") - t0)) -v hz="$CLK_TCK" -v n="$(field requests "$line")" \
+      'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" \
       "$(field rps "$line")" "$(field p50_ms "$line")" "$(field p99_ms "$line")" \
       "$(field bad_status "$line")" "$(field sock_errors "$line")" \
-      "$(field sample_status "$line")" "$(field requests "$line")" >>"$RESULTS"
-    printf '  %-12s c=%-3s %s\n' "$name" "$c" "${line#BENCH }"
+      "$(field sample_status "$line")" "$(field requests "$line")" "$cpu_us" >>"$RESULTS"
+    printf '  %-12s c=%-3s %s cpu_us=%s\n' "$name" "$c" "${line#BENCH }" "$cpu_us"
   done
 }
 
 echo "running (wrk -d $DURATION per cell; threads: 1 for 1 connection, 2 otherwise)..."
-measure upstream    "http://127.0.0.1:$UP_PORT"    200 none
-measure nginx-proxy "http://127.0.0.1:$PROXY_PORT" 200 none
-measure ceiling     "http://127.0.0.1:$CEIL_PORT"  200 none
-measure bare-403    "http://127.0.0.1:$BARE_PORT"  403 none
+measure upstream    "http://127.0.0.1:$UP_PORT"    200 none "$UP_PID"
+measure nginx-proxy "http://127.0.0.1:$PROXY_PORT" 200 none "$PROXY_PID"
+measure ceiling     "http://127.0.0.1:$CEIL_PORT"  200 none "$CEIL_PID"
+measure bare-403    "http://127.0.0.1:$BARE_PORT"  403 none "$BARE_PID"
 # The bound's unit, on the audit database's disk, just before the gateway rows.
 FSYNC_DIR="$TMP"
 [[ $HAVE_GW == 1 ]] && FSYNC_DIR="$GWD"
@@ -206,9 +222,9 @@ FSYNC_P50="$(field p50_ms "$FSYNC_LINE")"
 FSYNC_P99="$(field p99_ms "$FSYNC_LINE")"
 printf '  %-12s %s (%s)\n' fsync-512 "${FSYNC_LINE#FSYNC }" "$(df --output=source,fstype "$FSYNC_DIR" | tail -n1 | tr -s ' ')"
 if [[ $HAVE_GW == 1 ]]; then
-  measure gw-allow "http://127.0.0.1:$GW_PORT" 200 "$ALICE_TOKEN"
-  measure gw-allow-jwt "http://127.0.0.1:$GW_PORT" 200 "$JWT_TOKEN"
-  measure gw-deny  "http://127.0.0.1:$GW_PORT" 403 "$MALLORY_TOKEN"
+  measure gw-allow "http://127.0.0.1:$GW_PORT" 200 "$ALICE_TOKEN" "$GW_PID"
+  measure gw-allow-jwt "http://127.0.0.1:$GW_PORT" 200 "$JWT_TOKEN" "$GW_PID"
+  measure gw-deny  "http://127.0.0.1:$GW_PORT" 403 "$MALLORY_TOKEN" "$GW_PID"
   # Issue 13's ratio once more, interleaved: gw-allow and gw-allow-jwt cells
   # alternate, the order swapped every round, so that neither always runs
   # second (on a larger log, after the other's traffic); the median of the
@@ -244,23 +260,24 @@ echo "ratio  = requests/s / upstream requests/s at the same connection count"
 echo
 awk -F'\t' -v have_gw="$HAVE_GW" -v conns="$CONNS" '
   { name[NR]=$1; c[NR]=$2; rps[NR]=$3; p50[NR]=$4; p99[NR]=$5; bad[NR]=$6; sock[NR]=$7; st[NR]=$8; req[NR]=$9
+    cpu[NR]=$10
     if ($1 == "upstream") base[$2] = $3 }
   END {
-    fmt = "%-12s %5s %12s %9s %9s %8s %7s  %s\n"
-    printf fmt, "scenario", "conns", "requests/s", "p50 ms", "p99 ms", "errors", "ratio", "detail"
-    printf fmt, "--------", "-----", "----------", "------", "------", "------", "-----", "------"
+    fmt = "%-12s %5s %12s %9s %9s %8s %7s %8s  %s\n"
+    printf fmt, "scenario", "conns", "requests/s", "p50 ms", "p99 ms", "errors", "ratio", "cpu us", "detail"
+    printf fmt, "--------", "-----", "----------", "------", "------", "------", "-----", "------", "------"
     for (i = 1; i <= NR; i++) {
       e = bad[i] + sock[i]
       r = (base[c[i]] > 0) ? sprintf("%.4f", rps[i] / base[c[i]]) : "n/a"
       d = sprintf("%d requests", req[i])
       if (bad[i] > 0) d = d sprintf(", %d bad status (e.g. %s)", bad[i], st[i])
       if (sock[i] > 0) d = d sprintf(", %d socket errors", sock[i])
-      printf fmt, name[i], c[i], sprintf("%.1f", rps[i]), p50[i], p99[i], e, r, d
+      printf fmt, name[i], c[i], sprintf("%.1f", rps[i]), p50[i], p99[i], e, r, cpu[i], d
     }
     if (have_gw != 1) {
       n = split(conns, cs, " ")
-      for (j = 1; j <= n; j++) printf fmt, "gw-allow", cs[j], "-", "-", "-", "-", "-", "SKIPPED (no gateway binary)"
-      for (j = 1; j <= n; j++) printf fmt, "gw-deny",  cs[j], "-", "-", "-", "-", "-", "SKIPPED (no gateway binary)"
+      for (j = 1; j <= n; j++) printf fmt, "gw-allow", cs[j], "-", "-", "-", "-", "-", "-", "SKIPPED (no gateway binary)"
+      for (j = 1; j <= n; j++) printf fmt, "gw-deny",  cs[j], "-", "-", "-", "-", "-", "-", "SKIPPED (no gateway binary)"
     }
   }' "$RESULTS"
 echo
@@ -312,7 +329,7 @@ echo
 # proxy hop, a denial for one commit; nothing else is forced.
 echo "durability bound (issue 20; fdatasync of 512 bytes on the audit's disk: p50 ${FSYNC_P50} ms, p99 ${FSYNC_P99} ms):"
 awk -F'\t' -v have_gw="$HAVE_GW" -v f50="$FSYNC_P50" -v f99="$FSYNC_P99" '
-  { key = $1 "@" $2; rps[key] = $3; p50[key] = $4; p99[key] = $5; err[key] = $6 + $7; have[key] = 1 }
+  { key = $1 "@" $2; rps[key] = $3; p50[key] = $4; p99[key] = $5; err[key] = $6 + $7; cpu[key] = $10; have[key] = 1 }
   function ok(k) { return (k in have) && err[k] == 0 && rps[k] > 0 }
   function line(text, measured, bound, cond) {
     printf "%-84s measured %8s : %s\n", text, measured, cond ? "met" : "not met"
@@ -343,6 +360,19 @@ awk -F'\t' -v have_gw="$HAVE_GW" -v f50="$FSYNC_P50" -v f99="$FSYNC_P99" '
       line(sprintf("denied@32 req/s >= 0.5 x bare-403 = 0.5 x %.0f = %.0f (ratio %.3f)",
                    rps["bare-403@32"], 0.5 * rps["bare-403@32"], v), sprintf("%.0f", rps["gw-deny@32"]), 0.5, v >= 0.5)
     } else na("denied@32 req/s")
+    # The same targets as CPU time per request, each server its own.
+    if (ok("gw-allow@32") && ok("ceiling@32") && cpu["ceiling@32"] > 0) {
+      b = 2 * cpu["ceiling@32"]
+      line(sprintf("allowed@32 CPU per request <= 2 x proxy = 2 x %.1f = %.1f us (ratio %.2f)",
+                   cpu["ceiling@32"], b, cpu["gw-allow@32"] / cpu["ceiling@32"]), cpu["gw-allow@32"], b,
+           cpu["gw-allow@32"] <= b)
+    } else na("allowed@32 CPU per request")
+    if (ok("gw-deny@32") && ok("bare-403@32") && cpu["bare-403@32"] > 0) {
+      b = 2 * cpu["bare-403@32"]
+      line(sprintf("denied@32 CPU per request <= 2 x bare-403 = 2 x %.1f = %.1f us (ratio %.2f)",
+                   cpu["bare-403@32"], b, cpu["gw-deny@32"] / cpu["bare-403@32"]), cpu["gw-deny@32"], b,
+           cpu["gw-deny@32"] <= b)
+    } else na("denied@32 CPU per request")
   }' "$RESULTS"
 echo
 # Issue 13 from the interleaved rounds: each round's gw-allow-jwt / gw-allow at
