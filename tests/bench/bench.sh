@@ -361,18 +361,15 @@ awk -F'\t' -v have_gw="$HAVE_GW" -v f50="$FSYNC_P50" -v f99="$FSYNC_P99" '
                    rps["bare-403@32"], 0.5 * rps["bare-403@32"], v), sprintf("%.0f", rps["gw-deny@32"]), 0.5, v >= 0.5)
     } else na("denied@32 req/s")
     # The same targets as CPU time per request, each server its own.
-    if (ok("gw-allow@32") && ok("ceiling@32") && cpu["ceiling@32"] > 0) {
-      b = 2 * cpu["ceiling@32"]
-      line(sprintf("allowed@32 CPU per request <= 2 x proxy = 2 x %.1f = %.1f us (ratio %.2f)",
-                   cpu["ceiling@32"], b, cpu["gw-allow@32"] / cpu["ceiling@32"]), cpu["gw-allow@32"], b,
-           cpu["gw-allow@32"] <= b)
-    } else na("allowed@32 CPU per request")
-    if (ok("gw-deny@32") && ok("bare-403@32") && cpu["bare-403@32"] > 0) {
-      b = 2 * cpu["bare-403@32"]
-      line(sprintf("denied@32 CPU per request <= 2 x bare-403 = 2 x %.1f = %.1f us (ratio %.2f)",
-                   cpu["bare-403@32"], b, cpu["gw-deny@32"] / cpu["bare-403@32"]), cpu["gw-deny@32"], b,
-           cpu["gw-deny@32"] <= b)
-    } else na("denied@32 CPU per request")
+    cpu_bound("allowed@32", "gw-allow@32", "proxy", "ceiling@32")
+    cpu_bound("denied@32", "gw-deny@32", "bare-403", "bare-403@32")
+  }
+  # cpu_bound: the gateway cell `gw` within 2 x the CPU per request of `base`.
+  function cpu_bound(what, gw, base_name, base,   b) {
+    if (!(ok(gw) && ok(base) && cpu[base] > 0)) { na(what " CPU per request"); return }
+    b = 2 * cpu[base]
+    line(sprintf("%s CPU per request <= 2 x %s = 2 x %.1f = %.1f us (ratio %.2f)",
+                 what, base_name, cpu[base], b, cpu[gw] / cpu[base]), cpu[gw], b, cpu[gw] <= b)
   }' "$RESULTS"
 echo
 # Issue 13 from the interleaved rounds: each round's gw-allow-jwt / gw-allow at
