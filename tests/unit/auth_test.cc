@@ -298,7 +298,8 @@ TEST(CryptoTest, RequestIdsStartWithTheirTimeAndSortByCreation) {
   const long long stamped = std::stoll(first.substr(0, 12), nullptr, 16);
   EXPECT_GE(stamped, before);
   EXPECT_LE(stamped, after);
-  // Made in the same millisecond, ids still differ in their random part.
+  // Ids made a thousand in a row, most in the same millisecond, still differ
+  // in their random part.
   std::set<std::string> same_time;
   for (int i = 0; i < 1000; ++i) same_time.insert(NewRequestId());
   EXPECT_EQ(same_time.size(), 1000u);
