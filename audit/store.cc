@@ -10,6 +10,7 @@
 #include <future>
 #include <optional>
 #include <stdexcept>
+#include <utility>
 
 #include "audit/record_io.h"
 
@@ -179,6 +180,7 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
     AddRequestCountColumn(*db_);
     ReadChainHead();
     RecoverUnfinishedIntents();
+    committer_ = std::thread([this] { CommitterLoop(); });
     if (options_.checkpoint_frames > 0) {
       // Replaces SQLite's own hook, the inline auto-checkpoint: a commit
       // that crossed 1000 frames copied them all into the database and
@@ -188,6 +190,14 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
       checkpointer_ = std::thread([this] { CheckpointLoop(); });
     }
   } catch (const std::exception& e) {
+    if (committer_.joinable()) {  // started before what threw
+      {
+        std::lock_guard lock(mu_);
+        committer_stop_ = true;
+      }
+      committer_wake_.notify_all();
+      committer_.join();
+    }
     // The statements, the connection and then the lock are released as the
     // members unwind, in that order.
     throw std::runtime_error("cannot open the audit database \"" +
@@ -231,7 +241,10 @@ void AuditStore::Close() {
     // Every record queued has a leader to come, which commits it (or fails
     // it) and wakes its caller; the callers then touch the store no more.
     idle_.wait(lock, [&] { return queue_.empty() && !leading_; });
+    committer_stop_ = true;
   }
+  committer_wake_.notify_all();
+  if (committer_.joinable()) committer_.join();
   std::thread checkpointer;
   {
     std::lock_guard lock(ckpt_mu_);
@@ -259,6 +272,61 @@ AppendResult AuditStore::Append(Record record) {
   pending.record = std::move(record);
   pending.record.time_us = clock_us_();
   return Enqueue(pending);
+}
+
+void AuditStore::AppendThen(Record record,
+                            std::function<void(AppendResult)> then) {
+  auto pending = std::make_unique<Pending>();
+  pending->record = std::move(record);
+  pending->record.time_us = clock_us_();
+  pending->then = std::move(then);
+  bool lead = false;
+  const char* refused = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) {
+      refused = "the audit store is closed";
+    } else if (queue_.size() >= options_.max_queue) {
+      if (observer_) observer_->OnFailure(1);
+      refused = "the audit queue is full";
+    } else {
+      queue_.push_back(pending.get());
+      if (observer_) observer_->OnQueueDepth(queue_.size());
+      // As in Enqueue: no commit in progress, so this thread commits it.
+      if (!leading_) leading_ = lead = true;
+    }
+  }
+  if (refused != nullptr) {  // `then` runs without the store's lock
+    Complete(pending.release(), {false, 0, refused});
+    return;
+  }
+  Pending* const queued = pending.release();  // the leader's from here on
+  if (lead) Complete(queued, Lead(*queued));
+}
+
+void AuditStore::Complete(Pending* p, AppendResult result) {
+  const std::unique_ptr<Pending> owned(p);
+  try {
+    owned->then(std::move(result));
+  } catch (...) {
+    // `then` reports to its caller (it sends an answer); a failure there
+    // (no memory) must not reach the leader's other records.
+  }
+}
+
+void AuditStore::CommitterLoop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    committer_wake_.wait(
+        lock, [&] { return committer_front_ != nullptr || committer_stop_; });
+    // Close() stops the committer only once the queue is empty and no one
+    // leads, so a lead handed to it is always taken first.
+    if (committer_front_ == nullptr) return;
+    Pending* const own = std::exchange(committer_front_, nullptr);
+    lock.unlock();
+    Complete(own, Lead(*own));
+    lock.lock();
+  }
 }
 
 bool AuditStore::Probe() {
@@ -387,19 +455,31 @@ AppendResult AuditStore::Lead(Pending& own) {
   // The next batch first: its commit (and fsync) then runs while this batch's
   // callers are woken, instead of after the last of them.
   Pending* next = nullptr;
+  bool to_committer = false;
   {
     std::lock_guard lock(mu_);
     if (queue_.empty()) {
       leading_ = false;
       idle_.notify_all();
+    } else if (queue_.front()->then) {
+      // No caller waits for it: the committer leads next. Not this thread,
+      // whose caller (a connection) would wait for records not its own.
+      committer_front_ = queue_.front();
+      to_committer = true;
     } else {
       next = queue_.front();  // waits for `lead`, so it stays alive
     }
   }
   if (next != nullptr) Hand(*next, kLead);
+  if (to_committer) committer_wake_.notify_one();
   // Only the batch's own records from here on: no member of the store.
   for (Pending* p : batch) {
-    if (p != &own) Hand(*p, kDone);
+    if (p == &own) continue;
+    if (p->then) {
+      Complete(p, std::move(p->result));
+    } else {
+      Hand(*p, kDone);
+    }
   }
   return std::move(own.result);
 }

@@ -12,7 +12,9 @@
 // is done, the oldest waiter left leads the next batch. A lone request thus
 // pays its fsync and nothing else, with no hand-off to another thread and
 // back (two wake-ups per commit, a quarter of a release's latency when
-// measured; BENCHMARKS.md, issue 20).
+// measured; BENCHMARKS.md, issue 20). A record given to AppendThen() has no
+// caller waiting: when it is the oldest left, the committer thread leads
+// the next batch instead, so that a caller leads no batch after its own.
 //
 // Thread-safe: Append() may be called from any thread. The SQLite connection is
 // used by one leader at a time (under mu_'s hand-over), never concurrently.
@@ -94,6 +96,18 @@ class AuditSink {
     for (Record& r : records) out.push_back(Append(std::move(r)));
     return out;
   }
+  // Commits `record` as Append() does, then calls `then` with its result,
+  // exactly once, without the caller waiting for a commit in progress:
+  // AuditStore queues the record and returns, and whoever commits it calls
+  // `then` on its own thread. When no commit is in progress the record is
+  // committed on the calling thread, and `then` runs before this returns.
+  // The request path answers a release this way (the answer is sent once
+  // the outcome is durable) instead of sleeping until the commit is done
+  // and only then sending (BENCHMARKS.md, issue 20).
+  virtual void AppendThen(Record record,
+                          std::function<void(AppendResult)> then) {
+    then(Append(std::move(record)));
+  }
   // False after the most recent commit failed, until one succeeds.
   virtual bool Healthy() const = 0;
   // Checks now whether a record could be committed: commits a durable write
@@ -133,6 +147,8 @@ class AuditStore final : public AuditSink {
   AuditStore& operator=(const AuditStore&) = delete;
 
   AppendResult Append(Record record) override;
+  void AppendThen(Record record,
+                  std::function<void(AppendResult)> then) override;
   std::vector<AppendResult> AppendAll(std::vector<Record> records) override;
   bool Healthy() const override;
   bool Probe() override;
@@ -163,7 +179,10 @@ class AuditStore final : public AuditSink {
   // woke only to sleep again on it: BENCHMARKS.md, issue 20).
   struct Pending {
     Record record;
-    bool probe = false;   // writes the probe row instead of a record
+    bool probe = false;  // writes the probe row instead of a record
+    // Set for AppendThen(): nobody waits for this record; its leader calls
+    // `then` and deletes it.
+    std::function<void(AppendResult)> then;
     AppendResult result;  // written by the leader before `state` changes
     std::atomic<std::uint32_t> state{kWaiting};
   };
@@ -175,6 +194,11 @@ class AuditStore final : public AuditSink {
   // Commits the oldest queued records, `own` among them, as their leader;
   // then wakes them and passes the lead to the oldest caller left.
   AppendResult Lead(Pending& own);
+  // Calls `p.then` with `result` and deletes `p` (an AppendThen() record).
+  static void Complete(Pending* p, AppendResult result);
+  // Leads whenever the oldest record queued is an AppendThen() one, which
+  // has no caller waiting to be handed the lead.
+  void CommitterLoop();
   void ReadChainHead();
   // The database file's data version (SQLITE_FCNTL_DATA_VERSION): it moves
   // when any connection commits; nullopt when SQLite cannot tell.
@@ -222,6 +246,11 @@ class AuditStore final : public AuditSink {
   // Never false while queue_ holds records.
   bool leading_ = false;
   std::condition_variable idle_;  // queue_ empty and no leader (Close())
+  // The lead handed to the committer: the AppendThen() record at the front
+  // of the queue (guarded by mu_; the committer clears it).
+  Pending* committer_front_ = nullptr;
+  bool committer_stop_ = false;  // guarded by mu_
+  std::condition_variable committer_wake_;
   bool closing_ = false;
   std::atomic<bool> healthy_{true};
   std::string chain_break_;  // guarded by mu_
@@ -240,6 +269,7 @@ class AuditStore final : public AuditSink {
   // Set by the background pass when done; the next leader catches up.
   std::atomic<bool> ckpt_catch_up_{false};
   std::thread checkpointer_;  // last: stopped (in Close()) before the rest
+  std::thread committer_;     // stopped in Close(), once the queue is empty
 };
 
 }  // namespace agni::audit

@@ -13,7 +13,14 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <condition_variable>
+#include <cstdint>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "gateway/http/request_head.h"
@@ -85,6 +92,96 @@ struct Timeouts {
   int write_ms;
 };
 
+// An answer that httplib has written but that waits until its request's last
+// audit record is durable (HttpRequest::hold_answer). Whichever comes second
+// sends it: the connection's thread when the release came first (as any
+// answer), the releasing thread otherwise. That thread never waits for the
+// client: it sends what the socket takes at once, and leaves the rest to the
+// connection's thread, which it wakes through `wake_fd`.
+class HeldAnswer {
+ public:
+  HeldAnswer(int sock, int wake_fd) : sock_(sock), wake_fd_(wake_fd) {}
+
+  // Any thread: the answer may go. Only the first call counts.
+  void Release() {
+    std::lock_guard lock(mu_);
+    if (released_) return;
+    released_ = true;
+    // Under mu_: the connection's thread closes neither the socket nor
+    // `wake_fd` before Rest() has seen `released_`.
+    if (handed_) SendWhatFits();
+    released_cv_.notify_all();
+  }
+
+  // The connection's thread: the answer's bytes, taken from `bytes`. False
+  // when the answer was already released: the caller sends them itself.
+  bool Hand(std::string& bytes) {
+    std::lock_guard lock(mu_);
+    if (released_) return false;
+    bytes_ = std::move(bytes);
+    handed_ = true;
+    return true;
+  }
+
+  // The connection's thread, after Hand(): waits for Release(), then gives
+  // what is left to send (empty when all of it went), or nullopt when the
+  // connection failed.
+  std::optional<std::string> Rest() {
+    std::unique_lock lock(mu_);
+    released_cv_.wait(lock, [&] { return released_; });
+    if (failed_) return std::nullopt;
+    return bytes_.substr(sent_);
+  }
+
+ private:
+  void SendWhatFits() {
+    // Bounded: every round sends at least one byte or returns.
+    while (sent_ < bytes_.size()) {
+      const ssize_t n =
+          send(sock_, bytes_.data() + sent_, bytes_.size() - sent_,
+               MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        sent_ += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const ssize_t w = ::write(wake_fd_, &one, sizeof one);
+      } else {
+        failed_ = true;
+      }
+      return;
+    }
+  }
+
+  const int sock_;
+  const int wake_fd_;
+  std::mutex mu_;
+  std::condition_variable released_cv_;
+  bool released_ = false;  // guarded by mu_, as the rest
+  bool handed_ = false;
+  bool failed_ = false;
+  std::string bytes_;
+  std::size_t sent_ = 0;
+};
+
+// Calls HeldAnswer::Release() when the last copy of the function that
+// HoldAnswer() returned goes, if no one called it: an answer is never left
+// held (nothing is lost) even if the record's commit never reported.
+class ReleaseOnDrop {
+ public:
+  explicit ReleaseOnDrop(std::shared_ptr<HeldAnswer> held)
+      : held_(std::move(held)) {}
+  ~ReleaseOnDrop() { held_->Release(); }
+  ReleaseOnDrop(const ReleaseOnDrop&) = delete;
+  ReleaseOnDrop& operator=(const ReleaseOnDrop&) = delete;
+  void Release() const { held_->Release(); }
+
+ private:
+  const std::shared_ptr<HeldAnswer> held_;
+};
+
 // A connection's stream for its whole life; knows whether bytes of a next
 // request are already read. Each request's head is read through a
 // RequestHeadReader. What httplib writes is gathered and sent at once when
@@ -96,21 +193,85 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
   static constexpr std::size_t kGather = 16 * 1024;
 
   ConnectionStream(int sock, Timeouts t) : sock_(sock), t_(t) {}
+  ~ConnectionStream() override {
+    // Normally finished before the socket closed (ServeConnection); on any
+    // other way out, at least the releaser is done with the wake-up.
+    if (held_) held_->Rest();
+    if (held_wake_fd_ >= 0) close(held_wake_fd_);
+  }
+  ConnectionStream(const ConnectionStream&) = delete;
+  ConnectionStream& operator=(const ConnectionStream&) = delete;
 
   ssize_t write(const char* ptr, size_t size) final {
+    // A held answer is gathered whole: none of it goes before its release.
+    if (holding_) {
+      out_.append(ptr, size);
+      return static_cast<ssize_t>(size);
+    }
     if (out_.size() + size > kGather && !Flush()) return -1;
     if (size >= kGather) {
-      return WriteAll(ptr, size) ? static_cast<ssize_t>(size) : -1;
+      return FinishHeld() && WriteAll(ptr, size) ? static_cast<ssize_t>(size)
+                                                 : -1;
     }
     out_.append(ptr, size);
     return static_cast<ssize_t>(size);
   }
 
-  // Sends what was gathered; false when the connection cannot take it.
+  // Sends what was gathered, after any answer still held for an earlier
+  // request; false when the connection cannot take it. Nothing goes while
+  // the request being handled holds its answer.
   bool Flush() {
+    if (holding_) return true;
+    if (!FinishHeld()) return false;
     const bool ok = WriteAll(out_.data(), out_.size());
     out_.clear();
     return ok;
+  }
+
+  // HttpRequest::hold_answer for the request being handled; an empty
+  // function when its answer is held already or the wake-up cannot be made.
+  std::function<void()> HoldAnswer() {
+    if (holding_) return {};
+    if (held_wake_fd_ < 0) {
+      held_wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+      if (held_wake_fd_ < 0) return {};
+    }
+    holding_ = std::make_shared<HeldAnswer>(sock_, held_wake_fd_);
+    auto release = std::make_shared<const ReleaseOnDrop>(holding_);
+    return [release] { release->Release(); };
+  }
+
+  // After each request: its answer goes now, or on its release if it is
+  // held (then the next write or the end of the connection waits for it).
+  bool EndRequest() {
+    if (std::shared_ptr<HeldAnswer> held = std::exchange(holding_, nullptr)) {
+      // In order: an earlier held answer goes out whole first.
+      if (!FinishHeld()) return false;
+      if (held->Hand(out_)) {
+        out_.clear();
+        held_ = std::move(held);
+        return true;
+      }
+    }
+    return Flush();
+  }
+
+  // Waits for a held answer's release and sends what its releaser could not;
+  // false when the connection failed. Before anything else is written and
+  // before the socket closes: the releaser may be sending on it.
+  bool FinishHeld() {
+    if (!held_) return true;
+    const std::optional<std::string> rest = held_->Rest();
+    held_.reset();
+    return rest && WriteAll(rest->data(), rest->size());
+  }
+
+  // Readable when a releaser left part of a held answer to this thread.
+  int held_wake_fd() const { return held_wake_fd_; }
+  void ClearHeldWake() {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const ssize_t n =
+        ::read(held_wake_fd_, &count, sizeof count);
   }
 
   // Bytes already taken off the socket and not yet consumed.
@@ -169,6 +330,9 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
   CachedEndpoint remote_;
   CachedEndpoint local_;
   std::string out_;
+  std::shared_ptr<HeldAnswer> holding_;  // the current request's, if held
+  std::shared_ptr<HeldAnswer> held_;     // handed over, maybe not yet sent
+  int held_wake_fd_ = -1;                // eventfd, made on first use
 };
 
 // Plain TCP, with a read buffer that outlives each request.
@@ -293,7 +457,7 @@ class TlsStream final : public ConnectionStream {
 // True when the client's next request can be read now (or the connection
 // ended, which the read reports); false after `keep_alive_ms` of silence or
 // as soon as the listener stops.
-bool AwaitNextRequest(const ConnectionStream& strm, int keep_alive_ms,
+bool AwaitNextRequest(ConnectionStream& strm, int keep_alive_ms,
                       const std::atomic<int>& listen_sock,
                       const IdleWake& wake) {
   if (strm.HasBuffered()) return true;
@@ -306,10 +470,19 @@ bool AwaitNextRequest(const ConnectionStream& strm, int keep_alive_ms,
     // Stopping: a request already sent is still served, nothing is awaited.
     const int timeout =
         stopping ? 0 : static_cast<int>(std::max<long long>(left.count(), 0));
-    pollfd p[2] = {{strm.socket(), POLLIN, 0}, {wake.fd(), POLLIN, 0}};
-    const int r = poll(p, 2, timeout);
+    // A negative fd (no answer held yet on this connection) is ignored.
+    pollfd p[3] = {{strm.socket(), POLLIN, 0},
+                   {wake.fd(), POLLIN, 0},
+                   {strm.held_wake_fd(), POLLIN, 0}};
+    const int r = poll(p, 3, timeout);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return false;
+    if (p[2].revents != 0) {
+      // The rest of a held answer, which its releaser could not send.
+      strm.ClearHeldWake();
+      if (!strm.FinishHeld()) return false;
+      continue;
+    }
     if (p[0].revents != 0) return true;
     if (stopping) return false;
   }
@@ -350,7 +523,7 @@ Served ServeConnection(ConnectionStream& strm, std::size_t max_requests,
     bool closed = false;
     strm.head().BeginRequest();
     served.ok = one(strm, left == 1, closed);
-    served.ok = strm.Flush() && served.ok;
+    served.ok = strm.EndRequest() && served.ok;
     if (!served.ok || closed) break;
     const WorkerSlot* slot = WorkerSlot::Current();
     if (slot != nullptr && slot->closing()) {
@@ -358,8 +531,21 @@ Served ServeConnection(ConnectionStream& strm, std::size_t max_requests,
       break;
     }
   }
+  // Before the socket closes: a held answer may still be on its way.
+  served.ok = strm.FinishHeld() && served.ok;
   return served;
 }
+
+// The plain connection whose request this thread is handling (AnswerHolder).
+thread_local ConnectionStream* t_holding_stream = nullptr;
+
+class HoldingStream {
+ public:
+  explicit HoldingStream(ConnectionStream& strm) { t_holding_stream = &strm; }
+  ~HoldingStream() { t_holding_stream = nullptr; }
+  HoldingStream(const HoldingStream&) = delete;
+  HoldingStream& operator=(const HoldingStream&) = delete;
+};
 
 // Closing a socket with unread input makes the kernel send a reset, which
 // can destroy the answer before the client reads it. With `linger`, the
@@ -391,6 +577,7 @@ class LoopServer final : public httplib::Server {
   bool process_and_close_socket(int sock) override {
     PlainStream strm(sock, {PollMs(read_timeout_sec_, read_timeout_usec_),
                             PollMs(write_timeout_sec_, write_timeout_usec_)});
+    const HoldingStream holding(strm);
     const Served served = ServeConnection(
         strm, keep_alive_max_count_, PollMs(keep_alive_timeout_sec_, 0),
         svr_sock_, *wake_,
@@ -487,6 +674,12 @@ void IdleWake::Fire() {
 }
 
 bool IdleWake::fired() const { return fired_; }
+
+std::function<std::function<void()>()> AnswerHolder() {
+  ConnectionStream* const strm = t_holding_stream;
+  if (strm == nullptr) return {};
+  return [strm] { return strm->HoldAnswer(); };
+}
 
 std::unique_ptr<httplib::Server> MakeLoopServer(
     std::shared_ptr<const IdleWake> wake) {

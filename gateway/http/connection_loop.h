@@ -45,6 +45,12 @@ class IdleWake {
   std::atomic<bool> fired_{false};
 };
 
+// On the thread of a plain connection's loop, while it handles a request:
+// the function HttpRequest::hold_answer describes, for that request. Empty on
+// any other thread (TLS connections included: only the connection's own
+// thread may write to an OpenSSL stream).
+std::function<std::function<void()>()> AnswerHolder();
+
 // A plain HTTP server with the connection loop above. `wake` must outlive
 // the server's connections.
 std::unique_ptr<httplib::Server> MakeLoopServer(

@@ -2,6 +2,7 @@
 // not depend on the HTTP library.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,13 @@ struct HttpRequest {
   // An Authorization header too long to read was left out (an oversized
   // token, refused as `too_large`; gateway/http/request_head.h).
   bool authorization_too_large = false;
+  // Set on a plain connection, for use while the request is handled: holds
+  // this request's answer back, once written, until the function it returns
+  // is called (once, from any thread), which sends it. The pipeline answers
+  // a release this way once its outcome is durable, without sleeping until
+  // the commit is done. Empty, or returning an empty function, where an
+  // answer cannot be held (TLS, tests): the pipeline then waits itself.
+  std::function<std::function<void()>()> hold_answer;
 };
 
 struct HttpResponse {

@@ -282,6 +282,7 @@ void GatewayServer::ConfigureMain() {
         std::regex_match(req.path, ReviewAckPath())) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
+    request.hold_answer = AnswerHolder();
     HttpResponse out = pipeline_.Handle(request);
     res.status = out.status;
     for (auto& [name, value] : out.headers) res.set_header(name, value);

@@ -495,13 +495,31 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
   outcome.response_status = response.status;
   outcome.outcome = audit::OutcomeName(*ctx.release_outcome);
 
-  const audit::AppendResult recorded = audit_.Append(std::move(outcome));
-  if (!recorded.ok) {
-    // The upstream has acted; the client must still learn what happened. The
-    // intent stays open and is closed as "unknown" at the next start.
-    log_.Error("audit outcome not committed", {{"request_id", ctx.request_id},
-                                               {"intent_seq", committed.seq},
-                                               {"error", recorded.error}});
+  // The answer does not depend on the outcome's commit, only waits for it:
+  // the upstream has acted, and the client must learn what happened even if
+  // the commit fails (the intent then stays open and is closed as "unknown"
+  // at the next start).
+  auto recorded = [this, request_id = ctx.request_id,
+                   intent_seq = committed.seq](const audit::AppendResult& r) {
+    if (r.ok) return;
+    log_.Error("audit outcome not committed", {{"request_id", request_id},
+                                               {"intent_seq", intent_seq},
+                                               {"error", r.error}});
+  };
+  // Where the connection can hold the answer, whoever commits the outcome
+  // sends it, and this thread goes back to its client instead of sleeping
+  // until the commit is done (a sleep and a wake-up per release;
+  // BENCHMARKS.md, issue 20).
+  std::function<void()> release;
+  if (ctx.request.hold_answer) release = ctx.request.hold_answer();
+  if (release) {
+    audit_.AppendThen(std::move(outcome),
+                      [recorded, release](audit::AppendResult r) {
+                        recorded(r);
+                        release();
+                      });
+  } else {
+    recorded(audit_.Append(std::move(outcome)));
   }
   return Respond(ctx, std::move(response));
 }

@@ -3,10 +3,19 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
 #include <future>
 
 #include "base/crypto.h"
 #include "tests/support/harness.h"
+#include "tests/support/raw_http.h"
 #include "tests/support/test_support.h"
 
 namespace agni::testing {
@@ -403,6 +412,226 @@ TEST_F(ReleaseTest, AdminListenerServesHealthAndMetrics) {
   EXPECT_NE(m.find(R"(",version=")" AGNI_VERSION R"("} 1)"), std::string::npos);
   // Admin endpoints are not audited.
   EXPECT_EQ(gw_.AuditRows().size(), 1u);
+}
+
+// A client connection to 127.0.0.1:`port` that sends bytes and reads back
+// whatever comes, for watching when an answer arrives.
+class ClientSocket {
+ public:
+  // `receive_buffer` > 0: SO_RCVBUF, so that the server's sends stall
+  // while this client does not read.
+  explicit ClientSocket(int port, int receive_buffer = 0)
+      : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    if (receive_buffer > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer,
+                   sizeof receive_buffer);
+    }
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr),
+                                       sizeof addr) == 0;
+  }
+  ~ClientSocket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  ClientSocket(const ClientSocket&) = delete;
+  ClientSocket& operator=(const ClientSocket&) = delete;
+
+  bool Send(const std::string& bytes) {
+    return connected_ &&
+           ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+               static_cast<ssize_t>(bytes.size());
+  }
+  // Whether any byte (or the end) has arrived, without waiting.
+  bool AnythingArrived() {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+  }
+  // One whole answer (its head and Content-Length bytes of body), or what
+  // came within `limit`.
+  std::string ReadOneAnswer(std::chrono::milliseconds limit) {
+    std::string bytes;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    char buf[65536];
+    while (std::chrono::steady_clock::now() < deadline) {
+      const std::size_t head_end = bytes.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        const std::size_t at = bytes.find("Content-Length: ");
+        if (at != std::string::npos && at < head_end &&
+            bytes.size() >= head_end + 4 + std::stoul(bytes.substr(at + 16))) {
+          break;
+        }
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      bytes.append(buf, static_cast<std::size_t>(n));
+    }
+    return bytes;
+  }
+  // Everything until the server closes, or what came within `limit`.
+  RawReply ReadUntilClosed(std::chrono::milliseconds limit) {
+    RawReply reply;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        reply.closed = true;
+        break;
+      }
+      reply.bytes.append(buf, static_cast<std::size_t>(n));
+    }
+    return reply;
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+// A release's answer goes out only once its outcome is durable. Here the
+// outcome reaches the store while another request's commit waits for a lock,
+// so the outcome waits in the queue (its connection's thread does not wait
+// with it) and whoever commits it sends the answer; the next request,
+// pipelined on the same connection, is answered after it.
+TEST(HeldAnswerTest, AReleaseIsAnsweredOnlyOnceItsOutcomeIsDurableAndInOrder) {
+  FakeUpstream upstream;
+  FakeUpstream::Reply slow;
+  slow.delay = std::chrono::milliseconds(800);
+  upstream.SetReply(slow);
+  GatewayHarness gw(
+      {.upstream_base_url = upstream.url(), .audit_busy_timeout = "20s"});
+  const std::string token = gw.alice().token;
+  auto release = [&](const std::string& number, const std::string& id,
+                     const std::string& extra) {
+    return "DELETE " + ReleasePath(number) +
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+           "\r\nX-Request-Id: " + id + "\r\n" + extra + "\r\n";
+  };
+  ClientSocket client(gw.port());
+  ASSERT_TRUE(client.Send(
+      release("%2B15551230001", "first-release", "") +
+      release("%2B15551230002", "second-release", "Connection: close\r\n")));
+  // The first release's intent is committed and the upstream has it.
+  ASSERT_TRUE(WaitFor([&] { return upstream.Received().size() == 1; },
+                      std::chrono::seconds(10)));
+  {
+    // A writer holding the audit's lock: mallory's denial leads a commit
+    // that waits for it while the upstream answers the first release.
+    SQLite::Database locker(gw.audit_path(), SQLite::OPEN_READWRITE);
+    locker.exec("BEGIN IMMEDIATE");
+    auto denied = std::async(std::launch::async, [&] {
+      return gw.Client().Delete(ReleasePath("%2B15551239999"),
+                                Bearer(gw.mallory().token));
+    });
+    // Well past the upstream's answer: not a byte of the answer yet, and
+    // nothing but the first intent committed.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    EXPECT_FALSE(client.AnythingArrived());
+    EXPECT_EQ(gw.AuditRows().size(), 1u);
+    locker.exec("ROLLBACK");
+    const httplib::Result d = denied.get();
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->status, 403);
+  }
+  const RawReply reply = client.ReadUntilClosed(std::chrono::seconds(20));
+  EXPECT_EQ(reply.statuses(), (std::vector<int>{200, 200})) << reply.bytes;
+  EXPECT_TRUE(reply.closed);
+  const std::size_t first = reply.bytes.find("first-release");
+  const std::size_t second = reply.bytes.find("second-release");
+  ASSERT_NE(first, std::string::npos) << reply.bytes;
+  ASSERT_NE(second, std::string::npos) << reply.bytes;
+  EXPECT_LT(first, second);
+  EXPECT_EQ(upstream.Received().size(), 2u);
+
+  // Each release's intent and outcome, and the denial, all committed.
+  const auto rows = gw.AuditRows();
+  ASSERT_EQ(rows.size(), 5u);
+  for (const std::string id : {"first-release", "second-release"}) {
+    SCOPED_TRACE(id);
+    const nlohmann::json* intent = nullptr;
+    const nlohmann::json* outcome = nullptr;
+    for (const nlohmann::json& row : rows) {
+      if (row["request_id"] != id) continue;
+      (row["stage"] == "intent" ? intent : outcome) = &row;
+    }
+    ASSERT_NE(intent, nullptr);
+    ASSERT_NE(outcome, nullptr);
+    EXPECT_EQ((*outcome)["stage"], "outcome");
+    EXPECT_EQ((*outcome)["intent_seq"], (*intent)["seq"]);
+    EXPECT_EQ((*outcome)["outcome"], "released");
+    EXPECT_EQ((*outcome)["response_status"], 200);
+  }
+  std::size_t denials = 0;
+  for (const nlohmann::json& row : rows) {
+    if (row["stage"] == "decision" && row["principal"] == "mallory") ++denials;
+  }
+  EXPECT_EQ(denials, 1u);
+}
+
+// A held answer larger than the socket takes at once: whoever commits the
+// outcome sends what fits and leaves the rest to the connection's thread,
+// which sends it while the client reads late; the client gets every byte.
+TEST(HeldAnswerTest, AHeldAnswerTooLargeToSendAtOnceArrivesWhole) {
+  FakeUpstream upstream;
+  FakeUpstream::Reply big;
+  big.delay = std::chrono::milliseconds(800);
+  big.body = R"({"success":true,"message":"Phone number released","pad":")" +
+             std::string(4 << 20, 'p') + R"("})";
+  upstream.SetReply(big);
+  GatewayHarness gw(
+      {.upstream_base_url = upstream.url(), .audit_busy_timeout = "20s"});
+  ClientSocket client(gw.port(), /*receive_buffer=*/4096);
+  ASSERT_TRUE(
+      client.Send("DELETE " + ReleasePath("%2B15551230003") +
+                  " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+                  gw.alice().token + "\r\n\r\n"));
+  ASSERT_TRUE(WaitFor([&] { return upstream.Received().size() == 1; },
+                      std::chrono::seconds(10)));
+  {
+    SQLite::Database locker(gw.audit_path(), SQLite::OPEN_READWRITE);
+    locker.exec("BEGIN IMMEDIATE");
+    auto denied = std::async(std::launch::async, [&] {
+      return gw.Client().Delete(ReleasePath("%2B15551239998"),
+                                Bearer(gw.mallory().token));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    EXPECT_FALSE(client.AnythingArrived());
+    locker.exec("ROLLBACK");
+    ASSERT_TRUE(denied.get());
+  }
+  // The client reads only later, when the socket has long been full.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const std::string answer = client.ReadOneAnswer(std::chrono::seconds(20));
+  const std::size_t head_end = answer.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << answer.substr(0, 200);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200 ", 0), 0u) << answer.substr(0, 200);
+  EXPECT_TRUE(answer.substr(head_end + 4) == big.body)
+      << "body of " << answer.size() - head_end - 4 << " bytes, expected "
+      << big.body.size();
+  // The connection is still usable: the next request is answered too.
+  ASSERT_TRUE(
+      client.Send("GET /v1/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  "Authorization: Bearer " +
+                  gw.alice().token + "\r\n\r\n"));
+  const std::string next = client.ReadOneAnswer(std::chrono::seconds(10));
+  EXPECT_EQ(next.rfind("HTTP/1.1 200 ", 0), 0u) << next.substr(0, 200);
+  const auto rows = gw.AuditRows();
+  ASSERT_GE(rows.size(), 3u);
+  EXPECT_EQ(rows[0]["stage"], "intent");
+  bool outcome = false;
+  for (const auto& row : rows) {
+    if (row["stage"] == "outcome" && row["intent_seq"] == rows[0]["seq"]) {
+      outcome = row["outcome"] == "released";
+    }
+  }
+  EXPECT_TRUE(outcome);
 }
 
 TEST(UpstreamDownTest, UnreachableUpstreamIs502AndNothingWasSent) {

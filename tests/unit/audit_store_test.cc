@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -950,6 +951,220 @@ TEST_F(AuditStoreTest, CloseCommitsQueuedRecordsThenRefusesNewOnes) {
     EXPECT_NE(row.record.request_id, "after-close");
   }
   ExpectValidChain(rows);
+}
+
+// --- AppendThen: committed without the caller waiting ----------------------
+
+// What one AppendThen() callback saw. Thread-safe.
+class Callback {
+ public:
+  explicit Callback(std::string db) : db_(std::move(db)) {}
+  std::function<void(AppendResult)> Function() {
+    return [this](AppendResult r) {
+      // What an auditor reads at the moment of the call.
+      const std::int64_t rows = CountRows(db_);
+      std::lock_guard lock(mu_);
+      result_ = std::move(r);
+      rows_seen_ = rows;
+      thread_ = std::this_thread::get_id();
+      ++calls_;
+    };
+  }
+  int calls() const {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+  AppendResult result() const {
+    std::lock_guard lock(mu_);
+    return result_;
+  }
+  std::int64_t rows_seen() const {
+    std::lock_guard lock(mu_);
+    return rows_seen_;
+  }
+  std::thread::id thread() const {
+    std::lock_guard lock(mu_);
+    return thread_;
+  }
+
+ private:
+  const std::string db_;
+  mutable std::mutex mu_;
+  int calls_ = 0;
+  AppendResult result_;
+  std::int64_t rows_seen_ = -1;
+  std::thread::id thread_;
+};
+
+TEST_F(AuditStoreTest, AppendThenOnAnIdleStoreCommitsAndCallsBackBeforeReturn) {
+  AuditStore store(Options(db), &observer);
+  Callback done(db);
+  store.AppendThen(DecisionRecord("lone"), done.Function());
+  ASSERT_EQ(done.calls(), 1);
+  EXPECT_TRUE(done.result().ok) << done.result().error;
+  EXPECT_EQ(done.result().seq, 1);
+  EXPECT_EQ(done.rows_seen(), 1);  // durable before the callback
+  EXPECT_EQ(done.thread(), std::this_thread::get_id());
+  ExpectValidChain(ReadRows(db));
+}
+
+TEST_F(AuditStoreTest, AppendThenDuringACommitReturnsAtOnceAndCallsBackAfter) {
+  StoreOptions options = Options(db);
+  options.busy_timeout = milliseconds(10'000);
+  AuditStore store(options, &observer);
+
+  WriteLockHolder lock(db);
+  AppendResult first;
+  std::thread::id leader;
+  std::jthread a([&] {
+    leader = std::this_thread::get_id();
+    first = store.Append(DecisionRecord("leader"));
+  });
+  // The leader has taken its batch and waits for the lock.
+  ASSERT_TRUE(WaitFor([&] { return observer.taken() >= 1; }));
+
+  Callback done(db);
+  store.AppendThen(DecisionRecord("not-waited-for"), done.Function());
+  // Returned while the commit in progress still waits: nothing called yet.
+  EXPECT_EQ(done.calls(), 0);
+  EXPECT_EQ(CountRows(db), 0);
+
+  lock.Release();
+  a.join();
+  ASSERT_TRUE(first.ok) << first.error;
+  EXPECT_EQ(first.seq, 1);
+  ASSERT_TRUE(WaitFor([&] { return done.calls() == 1; }));
+  EXPECT_TRUE(done.result().ok) << done.result().error;
+  EXPECT_EQ(done.result().seq, 2);
+  EXPECT_EQ(done.rows_seen(), 2);  // durable before the callback
+  // Committed neither on the caller's thread nor by the waiting caller that
+  // led the batch before it (that caller is not kept for records not its
+  // own).
+  EXPECT_NE(done.thread(), std::this_thread::get_id());
+  EXPECT_NE(done.thread(), leader);
+  store.Close();
+  EXPECT_EQ(done.calls(), 1);
+  ExpectValidChain(ReadRows(db));
+}
+
+TEST_F(AuditStoreTest, AppendThenAndWaitingCallersMixedStayGaplessAndChained) {
+  AuditStore store(Options(db), &observer);
+  constexpr int kThreads = 8;
+  constexpr int kEach = 40;
+  std::mutex mu;
+  std::vector<std::int64_t> seqs;
+  std::atomic<int> callbacks{0};
+  std::atomic<int> failures{0};
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) {
+          const std::string id =
+              "t" + std::to_string(t) + "-" + std::to_string(i);
+          if ((t + i) % 2 == 0) {
+            const AppendResult r = store.Append(DecisionRecord(id));
+            if (!r.ok) ++failures;
+            std::lock_guard lock(mu);
+            seqs.push_back(r.seq);
+          } else {
+            store.AppendThen(DecisionRecord(id), [&](AppendResult r) {
+              if (!r.ok) ++failures;
+              {
+                std::lock_guard lock(mu);
+                seqs.push_back(r.seq);
+              }
+              ++callbacks;
+            });
+          }
+        }
+      });
+    }
+  }
+  store.Close();  // every record queued is committed and called back
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(callbacks.load(), kThreads * kEach / 2);
+  std::sort(seqs.begin(), seqs.end());
+  ASSERT_EQ(seqs.size(), static_cast<std::size_t>(kThreads * kEach));
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    EXPECT_EQ(seqs[i], static_cast<std::int64_t>(i + 1));
+  }
+  const std::vector<Row> rows = ReadRows(db);
+  EXPECT_EQ(rows.size(), seqs.size());
+  ExpectValidChain(rows);
+}
+
+TEST_F(AuditStoreTest, CloseWaitsForAppendThenRecordsAndLaterOnesFailAtOnce) {
+  StoreOptions options = Options(db);
+  options.busy_timeout = milliseconds(10'000);
+  // Full with the three below: the probing Append is refused at once.
+  options.max_queue = 3;
+  AuditStore store(options, &observer);
+
+  WriteLockHolder lock(db);
+  AppendResult first;
+  std::jthread a([&] { first = store.Append(DecisionRecord("leader")); });
+  ASSERT_TRUE(WaitFor([&] { return observer.taken() >= 1; }));
+  std::vector<std::unique_ptr<Callback>> queued;
+  for (int i = 0; i < 3; ++i) {
+    queued.push_back(std::make_unique<Callback>(db));
+    store.AppendThen(DecisionRecord("q" + std::to_string(i)),
+                     queued.back()->Function());
+  }
+  std::jthread closer([&] { store.Close(); });
+  ASSERT_TRUE(WaitFor([&] {
+    return store.Append(DecisionRecord("probe")).error.find("closed") !=
+           std::string::npos;
+  }));
+  lock.Release();
+  closer.join();
+  // Close() returned only after every queued record was committed and its
+  // callback had run.
+  for (std::size_t i = 0; i < queued.size(); ++i) {
+    EXPECT_EQ(queued[i]->calls(), 1);
+    EXPECT_TRUE(queued[i]->result().ok) << queued[i]->result().error;
+    EXPECT_EQ(queued[i]->result().seq, static_cast<std::int64_t>(i + 2));
+  }
+  a.join();
+  EXPECT_TRUE(first.ok) << first.error;
+
+  Callback late(db);
+  store.AppendThen(DecisionRecord("after-close"), late.Function());
+  ASSERT_EQ(late.calls(), 1);  // at once, on this thread
+  EXPECT_FALSE(late.result().ok);
+  EXPECT_NE(late.result().error.find("closed"), std::string::npos);
+  EXPECT_EQ(CountRows(db), 4);
+  ExpectValidChain(ReadRows(db));
+}
+
+TEST_F(AuditStoreTest, AFailedCommitIsReportedToAppendThenCallbacks) {
+  StoreOptions options = Options(db);
+  options.busy_timeout = milliseconds(300);
+  AuditStore store(options, &observer);
+
+  WriteLockHolder lock(db);
+  AppendResult first;
+  std::jthread a([&] { first = store.Append(DecisionRecord("leader")); });
+  ASSERT_TRUE(WaitFor([&] { return observer.taken() >= 1; }));
+  Callback queued(db);
+  store.AppendThen(DecisionRecord("queued"), queued.Function());
+  a.join();
+  EXPECT_FALSE(first.ok);
+  // Its own batch, after the leader's, fails on the same lock.
+  ASSERT_TRUE(WaitFor([&] { return queued.calls() == 1; }));
+  EXPECT_FALSE(queued.result().ok);
+  EXPECT_FALSE(queued.result().error.empty());
+
+  Callback alone(db);  // no commit in progress: led by this thread, fails
+  store.AppendThen(DecisionRecord("alone"), alone.Function());
+  ASSERT_EQ(alone.calls(), 1);
+  EXPECT_FALSE(alone.result().ok);
+  std::size_t failed = 0;
+  for (std::size_t n : observer.failures()) failed += n;
+  EXPECT_EQ(failed, 3u);
+  EXPECT_FALSE(store.Healthy());
+  lock.Release();
+  EXPECT_EQ(CountRows(db), 0);
 }
 
 TEST_F(AuditStoreTest, ARecordAppendedByAnotherConnectionIsChainedOnto) {
