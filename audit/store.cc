@@ -180,6 +180,7 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
     AddRequestCountColumn(*db_);
     ReadChainHead();
     RecoverUnfinishedIntents();
+    completer_ = std::thread([this] { CompleterLoop(); });
     committer_ = std::thread([this] { CommitterLoop(); });
     if (options_.checkpoint_frames > 0) {
       // Replaces SQLite's own hook, the inline auto-checkpoint: a commit
@@ -197,6 +198,14 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
       }
       committer_wake_.notify_all();
       committer_.join();
+    }
+    if (completer_.joinable()) {
+      {
+        std::lock_guard lock(completions_mu_);
+        completer_stop_ = true;
+      }
+      completions_wake_.notify_all();
+      completer_.join();
     }
     // The statements, the connection and then the lock are released as the
     // members unwind, in that order.
@@ -245,6 +254,12 @@ void AuditStore::Close() {
   }
   committer_wake_.notify_all();
   if (committer_.joinable()) committer_.join();
+  {
+    std::lock_guard lock(completions_mu_);
+    completer_stop_ = true;  // after the committer: no more completions
+  }
+  completions_wake_.notify_all();
+  if (completer_.joinable()) completer_.join();  // runs what was left first
   std::thread checkpointer;
   {
     std::lock_guard lock(ckpt_mu_);
@@ -324,7 +339,27 @@ void AuditStore::CommitterLoop() {
     if (committer_front_ == nullptr) return;
     Pending* const own = std::exchange(committer_front_, nullptr);
     lock.unlock();
-    Complete(own, Lead(*own));
+    std::vector<Pending*> done;
+    own->result = Lead(*own, &done);
+    done.push_back(own);
+    {
+      std::lock_guard completions(completions_mu_);
+      completions_.insert(completions_.end(), done.begin(), done.end());
+    }
+    completions_wake_.notify_one();
+    lock.lock();
+  }
+}
+
+void AuditStore::CompleterLoop() {
+  std::unique_lock lock(completions_mu_);
+  for (;;) {
+    completions_wake_.wait(
+        lock, [&] { return !completions_.empty() || completer_stop_; });
+    if (completions_.empty()) return;  // stopping, and nothing left
+    std::vector<Pending*> done = std::exchange(completions_, {});
+    lock.unlock();
+    for (Pending* p : done) Complete(p, std::move(p->result));
     lock.lock();
   }
 }
@@ -428,7 +463,8 @@ void AuditStore::Hand(Pending& p, std::uint32_t state) {
   syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
-AppendResult AuditStore::Lead(Pending& own) {
+AppendResult AuditStore::Lead(Pending& own,
+                              std::vector<Pending*>* completions) {
   std::vector<Pending*> batch;
   {
     std::lock_guard lock(mu_);
@@ -475,7 +511,9 @@ AppendResult AuditStore::Lead(Pending& own) {
   // Only the batch's own records from here on: no member of the store.
   for (Pending* p : batch) {
     if (p == &own) continue;
-    if (p->then) {
+    if (p->then && completions != nullptr) {
+      completions->push_back(p);
+    } else if (p->then) {
       Complete(p, std::move(p->result));
     } else {
       Hand(*p, kDone);

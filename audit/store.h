@@ -192,13 +192,18 @@ class AuditStore final : public AuditSink {
   static void Hand(Pending& p, std::uint32_t state);
   AppendResult Enqueue(Pending& pending);
   // Commits the oldest queued records, `own` among them, as their leader;
-  // then wakes them and passes the lead to the oldest caller left.
-  AppendResult Lead(Pending& own);
+  // then wakes them and passes the lead to the oldest caller left. The
+  // batch's AppendThen() records (but `own`) are completed on this thread,
+  // or added to `*completions` when given.
+  AppendResult Lead(Pending& own, std::vector<Pending*>* completions = nullptr);
   // Calls `p.then` with `result` and deletes `p` (an AppendThen() record).
   static void Complete(Pending* p, AppendResult result);
   // Leads whenever the oldest record queued is an AppendThen() one, which
-  // has no caller waiting to be handed the lead.
+  // has no caller waiting to be handed the lead. Its batches' callbacks
+  // (which send answers) run on the completer thread, so that its next
+  // commit does not wait for them.
   void CommitterLoop();
+  void CompleterLoop();
   void ReadChainHead();
   // The database file's data version (SQLITE_FCNTL_DATA_VERSION): it moves
   // when any connection commits; nullopt when SQLite cannot tell.
@@ -270,6 +275,12 @@ class AuditStore final : public AuditSink {
   std::atomic<bool> ckpt_catch_up_{false};
   std::thread checkpointer_;  // last: stopped (in Close()) before the rest
   std::thread committer_;     // stopped in Close(), once the queue is empty
+  // The committer's AppendThen() records, committed, for CompleterLoop().
+  std::mutex completions_mu_;
+  std::condition_variable completions_wake_;
+  std::vector<Pending*> completions_;  // guarded by completions_mu_
+  bool completer_stop_ = false;        // guarded by completions_mu_
+  std::thread completer_;  // stopped in Close(), after the committer
 };
 
 }  // namespace agni::audit
