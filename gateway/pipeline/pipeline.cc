@@ -509,19 +509,24 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
   // Where the connection can hold the answer, whoever commits the outcome
   // sends it, and this thread goes back to its client instead of sleeping
   // until the commit is done (a sleep and a wake-up per release;
-  // BENCHMARKS.md, issue 20).
+  // BENCHMARKS.md, issue 20). The request's metric and log line follow the
+  // answer, as they do when this thread waits.
   std::function<void()> release;
   if (ctx.request.hold_answer) release = ctx.request.hold_answer();
-  if (release) {
-    audit_.AppendThen(std::move(outcome),
-                      [recorded, release](audit::AppendResult r) {
-                        recorded(r);
-                        release();
-                      });
-  } else {
+  if (!release) {
     recorded(audit_.Append(std::move(outcome)));
+    return Respond(ctx, std::move(response));
   }
-  return Respond(ctx, std::move(response));
+  Decorate(ctx, response);
+  audit_.AppendThen(
+      std::move(outcome),
+      [recorded, release,
+       answered = Answered(ctx, response.status)](audit::AppendResult r) {
+        recorded(r);
+        release();
+        answered();
+      });
+  return response;
 }
 
 std::optional<HttpResponse> RequestPipeline::ApprovalGate(
@@ -638,17 +643,30 @@ HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
 }
 
 HttpResponse RequestPipeline::Respond(Context& ctx, HttpResponse response) {
+  Decorate(ctx, response);
+  Answered(ctx, response.status)();
+  return response;
+}
+
+void RequestPipeline::Decorate(const Context& ctx, HttpResponse& response) {
   response.headers.emplace_back("X-Request-Id", ctx.request_id);
   response.headers.emplace_back("Cache-Control", "no-store");
-  const auto elapsed = std::chrono::steady_clock::now() - ctx.started;
-  metrics_.ObserveRequest(RouteName(ctx.route), response.status, elapsed);
-  if (!ctx.summarized) {
-    log_.Request(ctx.request_id, RouteName(ctx.route),
-                 MethodForAudit(ctx.request.method), response.status,
-                 ctx.reason, std::chrono::duration<double>(elapsed).count(),
-                 ctx.principal ? ctx.principal->name : std::string());
-  }
-  return response;
+}
+
+std::function<void()> RequestPipeline::Answered(const Context& ctx,
+                                                int status) {
+  return [this, route = RouteName(ctx.route), started = ctx.started, status,
+          logged = !ctx.summarized, request_id = ctx.request_id,
+          method = std::string(MethodForAudit(ctx.request.method)),
+          reason = std::string(ctx.reason),
+          user = ctx.principal ? ctx.principal->name : std::string()] {
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    metrics_.ObserveRequest(route, status, elapsed);
+    if (logged) {
+      log_.Request(request_id, route, method, status, reason,
+                   std::chrono::duration<double>(elapsed).count(), user);
+    }
+  };
 }
 
 }  // namespace agni

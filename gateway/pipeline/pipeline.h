@@ -184,6 +184,12 @@ class RequestPipeline {
   // The one exit for answers the gateway generates itself.
   HttpResponse Finish(Context& ctx, Problem problem);
   HttpResponse Respond(Context& ctx, HttpResponse response);
+  // The headers every answer carries.
+  static void Decorate(const Context& ctx, HttpResponse& response);
+  // Counts the request answered with `status` and writes its log line, with
+  // what `ctx` says now, when called (once, from any thread; Respond()
+  // calls it at once, a held answer once it is sent).
+  std::function<void()> Answered(const Context& ctx, int status);
   // The one exit for an answer that may leave only once its audit record
   // has committed; else 503 audit_unavailable.
   HttpResponse RespondRecorded(Context& ctx, audit::Record record,

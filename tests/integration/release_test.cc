@@ -573,6 +573,21 @@ TEST(HeldAnswerTest, AReleaseIsAnsweredOnlyOnceItsOutcomeIsDurableAndInOrder) {
     if (row["stage"] == "decision" && row["principal"] == "mallory") ++denials;
   }
   EXPECT_EQ(denials, 1u);
+
+  // The request's own duration runs until its answer went: every request on
+  // the release route here (two releases, the denial) took over a second,
+  // the first release included (its upstream answered after 0.8 s; its
+  // answer waited for the lock).
+  const std::string m = gw.Metrics();
+  EXPECT_EQ(
+      MetricValue(
+          m, R"(agni_gateway_request_duration_seconds_count{route="release"})"),
+      3);
+  EXPECT_EQ(
+      MetricValue(
+          m,
+          R"(agni_gateway_request_duration_seconds_bucket{route="release",le="1"})"),
+      0);
 }
 
 // A held answer larger than the socket takes at once: whoever commits the
