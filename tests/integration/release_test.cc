@@ -590,6 +590,51 @@ TEST(HeldAnswerTest, AReleaseIsAnsweredOnlyOnceItsOutcomeIsDurableAndInOrder) {
       0);
 }
 
+// A held answer on a connection that ends with it (Connection: close): the
+// connection waits for the answer to go before it closes.
+TEST(HeldAnswerTest, AConnectionThatEndsWithAHeldAnswerClosesAfterSendingIt) {
+  FakeUpstream upstream;
+  FakeUpstream::Reply slow;
+  slow.delay = std::chrono::milliseconds(800);
+  upstream.SetReply(slow);
+  GatewayHarness gw(
+      {.upstream_base_url = upstream.url(), .audit_busy_timeout = "20s"});
+  ClientSocket client(gw.port());
+  ASSERT_TRUE(
+      client.Send("DELETE " + ReleasePath("%2B15551230004") +
+                  " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+                  gw.alice().token + "\r\nConnection: close\r\n\r\n"));
+  ASSERT_TRUE(WaitFor([&] { return upstream.Received().size() == 1; },
+                      std::chrono::seconds(10)));
+  {
+    SQLite::Database locker(gw.audit_path(), SQLite::OPEN_READWRITE);
+    locker.exec("BEGIN IMMEDIATE");
+    auto denied = std::async(std::launch::async, [&] {
+      return gw.Client().Delete(ReleasePath("%2B15551239997"),
+                                Bearer(gw.mallory().token));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    EXPECT_FALSE(client.AnythingArrived());  // neither the answer nor the end
+    locker.exec("ROLLBACK");
+    ASSERT_TRUE(denied.get());
+  }
+  const RawReply reply = client.ReadUntilClosed(std::chrono::seconds(20));
+  EXPECT_EQ(reply.statuses(), std::vector<int>{200}) << reply.bytes;
+  EXPECT_TRUE(reply.closed);
+  EXPECT_NE(reply.bytes.find("Phone number released"), std::string::npos);
+  const auto rows = gw.AuditRows();
+  ASSERT_EQ(rows.size(), 3u);  // the intent, the denial, the outcome
+  EXPECT_EQ(rows[0]["stage"], "intent");
+  std::size_t outcomes = 0;
+  for (const auto& row : rows) {
+    if (row["stage"] != "outcome") continue;
+    ++outcomes;
+    EXPECT_EQ(row["intent_seq"], rows[0]["seq"]);
+    EXPECT_EQ(row["outcome"], "released");
+  }
+  EXPECT_EQ(outcomes, 1u);
+}
+
 // A held answer larger than the socket takes at once: whoever commits the
 // outcome sends what fits and leaves the rest to the connection's thread,
 // which sends it while the client reads late; the client gets every byte.
