@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 
 #include "base/crypto.h"
@@ -495,51 +496,87 @@ class ClientSocket {
   bool connected_ = false;
 };
 
-// A release's answer goes out only once its outcome is durable. Here the
-// outcome reaches the store while another request's commit waits for a lock,
-// so the outcome waits in the queue (its connection's thread does not wait
-// with it) and whoever commits it sends the answer; the next request,
-// pipelined on the same connection, is answered after it.
-TEST(HeldAnswerTest, AReleaseIsAnsweredOnlyOnceItsOutcomeIsDurableAndInOrder) {
-  FakeUpstream upstream;
-  FakeUpstream::Reply slow;
-  slow.delay = std::chrono::milliseconds(800);
-  upstream.SetReply(slow);
-  GatewayHarness gw(
-      {.upstream_base_url = upstream.url(), .audit_busy_timeout = "20s"});
-  const std::string token = gw.alice().token;
-  auto release = [&](const std::string& number, const std::string& id,
-                     const std::string& extra) {
+// Held answers: a release's outcome reaches the store while another
+// request's commit waits for a lock the test holds, so the outcome waits in
+// the queue (its connection's thread does not wait with it) and whoever
+// commits it sends the answer.
+class HeldAnswerTest : public ::testing::Test {
+ protected:
+  HeldAnswerTest() {
+    FakeUpstream::Reply slow;
+    slow.delay = std::chrono::milliseconds(800);
+    upstream_.SetReply(slow);
+  }
+
+  // alice's release of `number`, with extra header lines.
+  std::string Release(const std::string& number,
+                      const std::string& headers = "") const {
     return "DELETE " + ReleasePath(number) +
-           " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
-           "\r\nX-Request-Id: " + id + "\r\n" + extra + "\r\n";
-  };
-  ClientSocket client(gw.port());
-  ASSERT_TRUE(client.Send(
-      release("%2B15551230001", "first-release", "") +
-      release("%2B15551230002", "second-release", "Connection: close\r\n")));
-  // The first release's intent is committed and the upstream has it.
-  ASSERT_TRUE(WaitFor([&] { return upstream.Received().size() == 1; },
-                      std::chrono::seconds(10)));
-  {
-    // A writer holding the audit's lock: mallory's denial leads a commit
-    // that waits for it while the upstream answers the first release.
-    SQLite::Database locker(gw.audit_path(), SQLite::OPEN_READWRITE);
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+           gw_.alice().token + "\r\n" + headers + "\r\n";
+  }
+
+  // Once the upstream has the first release (its intent committed): holds
+  // the audit's write lock while mallory's denial leads a commit that waits
+  // for it, for 1.5 s (well past the upstream's 0.8 s answer). Then checks
+  // that not a byte reached `client` and runs `while_held`, and lets go.
+  void WhileACommitWaits(
+      ClientSocket& client, const std::function<void()>& while_held = [] {}) {
+    ASSERT_TRUE(WaitFor([&] { return upstream_.Received().size() == 1; },
+                        std::chrono::seconds(10)));
+    SQLite::Database locker(gw_.audit_path(), SQLite::OPEN_READWRITE);
     locker.exec("BEGIN IMMEDIATE");
     auto denied = std::async(std::launch::async, [&] {
-      return gw.Client().Delete(ReleasePath("%2B15551239999"),
-                                Bearer(gw.mallory().token));
+      return gw_.Client().Delete(ReleasePath("%2B15551239999"),
+                                 Bearer(gw_.mallory().token));
     });
-    // Well past the upstream's answer: not a byte of the answer yet, and
-    // nothing but the first intent committed.
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    EXPECT_FALSE(client.AnythingArrived());
-    EXPECT_EQ(gw.AuditRows().size(), 1u);
+    EXPECT_FALSE(client.AnythingArrived());  // neither answer nor end
+    while_held();
     locker.exec("ROLLBACK");
     const httplib::Result d = denied.get();
     ASSERT_TRUE(d);
     EXPECT_EQ(d->status, 403);
   }
+
+  // The outcome of the release whose intent is `intent`, checked released;
+  // nullptr (and a failure) when there is none or more than one.
+  static const nlohmann::json* OutcomeOf(
+      const std::vector<nlohmann::json>& rows, const nlohmann::json& intent) {
+    const nlohmann::json* found = nullptr;
+    for (const nlohmann::json& row : rows) {
+      if (row["stage"] != "outcome" || row["intent_seq"] != intent["seq"]) {
+        continue;
+      }
+      EXPECT_EQ(found, nullptr) << "two outcomes for intent " << intent["seq"];
+      found = &row;
+    }
+    EXPECT_NE(found, nullptr) << "no outcome for intent " << intent["seq"];
+    if (found != nullptr) {
+      EXPECT_EQ((*found)["outcome"], "released");
+      EXPECT_EQ((*found)["response_status"], 200);
+    }
+    return found;
+  }
+
+  FakeUpstream upstream_;
+  GatewayHarness gw_{
+      {.upstream_base_url = upstream_.url(), .audit_busy_timeout = "20s"}};
+};
+
+// The answer goes out only once the outcome is durable; the next request,
+// pipelined on the same connection, is answered after it; the request's
+// duration covers the wait.
+TEST_F(HeldAnswerTest,
+       AReleaseIsAnsweredOnlyOnceItsOutcomeIsDurableAndInOrder) {
+  ClientSocket client(gw_.port());
+  ASSERT_TRUE(client.Send(
+      Release("%2B15551230001", "X-Request-Id: first-release\r\n") +
+      Release("%2B15551230002",
+              "X-Request-Id: second-release\r\nConnection: close\r\n")));
+  // Nothing but the first intent committed while the lock is held.
+  WhileACommitWaits(client, [&] { EXPECT_EQ(gw_.AuditRows().size(), 1u); });
+
   const RawReply reply = client.ReadUntilClosed(std::chrono::seconds(20));
   EXPECT_EQ(reply.statuses(), (std::vector<int>{200, 200})) << reply.bytes;
   EXPECT_TRUE(reply.closed);
@@ -548,37 +585,27 @@ TEST(HeldAnswerTest, AReleaseIsAnsweredOnlyOnceItsOutcomeIsDurableAndInOrder) {
   ASSERT_NE(first, std::string::npos) << reply.bytes;
   ASSERT_NE(second, std::string::npos) << reply.bytes;
   EXPECT_LT(first, second);
-  EXPECT_EQ(upstream.Received().size(), 2u);
+  EXPECT_EQ(upstream_.Received().size(), 2u);
 
   // Each release's intent and outcome, and the denial, all committed.
-  const auto rows = gw.AuditRows();
+  const auto rows = gw_.AuditRows();
   ASSERT_EQ(rows.size(), 5u);
-  for (const std::string id : {"first-release", "second-release"}) {
-    SCOPED_TRACE(id);
-    const nlohmann::json* intent = nullptr;
-    const nlohmann::json* outcome = nullptr;
-    for (const nlohmann::json& row : rows) {
-      if (row["request_id"] != id) continue;
-      (row["stage"] == "intent" ? intent : outcome) = &row;
-    }
-    ASSERT_NE(intent, nullptr);
-    ASSERT_NE(outcome, nullptr);
-    EXPECT_EQ((*outcome)["stage"], "outcome");
-    EXPECT_EQ((*outcome)["intent_seq"], (*intent)["seq"]);
-    EXPECT_EQ((*outcome)["outcome"], "released");
-    EXPECT_EQ((*outcome)["response_status"], 200);
-  }
+  std::size_t intents = 0;
   std::size_t denials = 0;
   for (const nlohmann::json& row : rows) {
+    if (row["stage"] == "intent") {
+      ++intents;
+      OutcomeOf(rows, row);
+    }
     if (row["stage"] == "decision" && row["principal"] == "mallory") ++denials;
   }
+  EXPECT_EQ(intents, 2u);
   EXPECT_EQ(denials, 1u);
 
-  // The request's own duration runs until its answer went: every request on
-  // the release route here (two releases, the denial) took over a second,
-  // the first release included (its upstream answered after 0.8 s; its
-  // answer waited for the lock).
-  const std::string m = gw.Metrics();
+  // Every request on the release route here (two releases, the denial) took
+  // over a second, the first release included (its upstream answered after
+  // 0.8 s; its answer waited for the lock).
+  const std::string m = gw_.Metrics();
   EXPECT_EQ(
       MetricValue(
           m, R"(agni_gateway_request_duration_seconds_count{route="release"})"),
@@ -590,82 +617,35 @@ TEST(HeldAnswerTest, AReleaseIsAnsweredOnlyOnceItsOutcomeIsDurableAndInOrder) {
       0);
 }
 
-// A held answer on a connection that ends with it (Connection: close): the
-// connection waits for the answer to go before it closes.
-TEST(HeldAnswerTest, AConnectionThatEndsWithAHeldAnswerClosesAfterSendingIt) {
-  FakeUpstream upstream;
-  FakeUpstream::Reply slow;
-  slow.delay = std::chrono::milliseconds(800);
-  upstream.SetReply(slow);
-  GatewayHarness gw(
-      {.upstream_base_url = upstream.url(), .audit_busy_timeout = "20s"});
-  ClientSocket client(gw.port());
-  ASSERT_TRUE(
-      client.Send("DELETE " + ReleasePath("%2B15551230004") +
-                  " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
-                  gw.alice().token + "\r\nConnection: close\r\n\r\n"));
-  ASSERT_TRUE(WaitFor([&] { return upstream.Received().size() == 1; },
-                      std::chrono::seconds(10)));
-  {
-    SQLite::Database locker(gw.audit_path(), SQLite::OPEN_READWRITE);
-    locker.exec("BEGIN IMMEDIATE");
-    auto denied = std::async(std::launch::async, [&] {
-      return gw.Client().Delete(ReleasePath("%2B15551239997"),
-                                Bearer(gw.mallory().token));
-    });
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    EXPECT_FALSE(client.AnythingArrived());  // neither the answer nor the end
-    locker.exec("ROLLBACK");
-    ASSERT_TRUE(denied.get());
-  }
+// A connection that ends with a held answer (Connection: close) waits for it
+// to go before it closes.
+TEST_F(HeldAnswerTest, AConnectionThatEndsWithAHeldAnswerClosesAfterSendingIt) {
+  ClientSocket client(gw_.port());
+  ASSERT_TRUE(client.Send(Release("%2B15551230004", "Connection: close\r\n")));
+  WhileACommitWaits(client);
   const RawReply reply = client.ReadUntilClosed(std::chrono::seconds(20));
   EXPECT_EQ(reply.statuses(), std::vector<int>{200}) << reply.bytes;
   EXPECT_TRUE(reply.closed);
   EXPECT_NE(reply.bytes.find("Phone number released"), std::string::npos);
-  const auto rows = gw.AuditRows();
+  const auto rows = gw_.AuditRows();
   ASSERT_EQ(rows.size(), 3u);  // the intent, the denial, the outcome
   EXPECT_EQ(rows[0]["stage"], "intent");
-  std::size_t outcomes = 0;
-  for (const auto& row : rows) {
-    if (row["stage"] != "outcome") continue;
-    ++outcomes;
-    EXPECT_EQ(row["intent_seq"], rows[0]["seq"]);
-    EXPECT_EQ(row["outcome"], "released");
-  }
-  EXPECT_EQ(outcomes, 1u);
+  OutcomeOf(rows, rows[0]);
 }
 
-// A held answer larger than the socket takes at once: whoever commits the
-// outcome sends what fits and leaves the rest to the connection's thread,
-// which sends it while the client reads late; the client gets every byte.
-TEST(HeldAnswerTest, AHeldAnswerTooLargeToSendAtOnceArrivesWhole) {
-  FakeUpstream upstream;
+// An answer larger than the socket takes at once: whoever commits the outcome
+// sends what fits and leaves the rest to the connection's thread, which sends
+// it while the client reads late; the client gets every byte, and the
+// connection stays usable.
+TEST_F(HeldAnswerTest, AHeldAnswerTooLargeToSendAtOnceArrivesWhole) {
   FakeUpstream::Reply big;
   big.delay = std::chrono::milliseconds(800);
   big.body = R"({"success":true,"message":"Phone number released","pad":")" +
              std::string(4 << 20, 'p') + R"("})";
-  upstream.SetReply(big);
-  GatewayHarness gw(
-      {.upstream_base_url = upstream.url(), .audit_busy_timeout = "20s"});
-  ClientSocket client(gw.port(), /*receive_buffer=*/4096);
-  ASSERT_TRUE(
-      client.Send("DELETE " + ReleasePath("%2B15551230003") +
-                  " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
-                  gw.alice().token + "\r\n\r\n"));
-  ASSERT_TRUE(WaitFor([&] { return upstream.Received().size() == 1; },
-                      std::chrono::seconds(10)));
-  {
-    SQLite::Database locker(gw.audit_path(), SQLite::OPEN_READWRITE);
-    locker.exec("BEGIN IMMEDIATE");
-    auto denied = std::async(std::launch::async, [&] {
-      return gw.Client().Delete(ReleasePath("%2B15551239998"),
-                                Bearer(gw.mallory().token));
-    });
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    EXPECT_FALSE(client.AnythingArrived());
-    locker.exec("ROLLBACK");
-    ASSERT_TRUE(denied.get());
-  }
+  upstream_.SetReply(big);
+  ClientSocket client(gw_.port(), /*receive_buffer=*/4096);
+  ASSERT_TRUE(client.Send(Release("%2B15551230003")));
+  WhileACommitWaits(client);
   // The client reads only later, when the socket has long been full.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const std::string answer = client.ReadOneAnswer(std::chrono::seconds(20));
@@ -675,23 +655,16 @@ TEST(HeldAnswerTest, AHeldAnswerTooLargeToSendAtOnceArrivesWhole) {
   EXPECT_TRUE(answer.substr(head_end + 4) == big.body)
       << "body of " << answer.size() - head_end - 4 << " bytes, expected "
       << big.body.size();
-  // The connection is still usable: the next request is answered too.
   ASSERT_TRUE(
       client.Send("GET /v1/whoami HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                   "Authorization: Bearer " +
-                  gw.alice().token + "\r\n\r\n"));
+                  gw_.alice().token + "\r\n\r\n"));
   const std::string next = client.ReadOneAnswer(std::chrono::seconds(10));
   EXPECT_EQ(next.rfind("HTTP/1.1 200 ", 0), 0u) << next.substr(0, 200);
-  const auto rows = gw.AuditRows();
+  const auto rows = gw_.AuditRows();
   ASSERT_GE(rows.size(), 3u);
   EXPECT_EQ(rows[0]["stage"], "intent");
-  bool outcome = false;
-  for (const auto& row : rows) {
-    if (row["stage"] == "outcome" && row["intent_seq"] == rows[0]["seq"]) {
-      outcome = row["outcome"] == "released";
-    }
-  }
-  EXPECT_TRUE(outcome);
+  OutcomeOf(rows, rows[0]);
 }
 
 TEST(UpstreamDownTest, UnreachableUpstreamIs502AndNothingWasSent) {

@@ -901,6 +901,18 @@ TEST_F(AuditStoreTest, SeveralOrphanedIntentsAreAllRecovered) {
   ExpectValidChain(rows);
 }
 
+// Starts Close() on its own thread and returns once it has begun: an Append
+// (DecisionRecord "probe") is refused as "closed". With the queue full, the
+// probes before that are refused at once as "full", so none is queued.
+std::jthread StartClosing(AuditStore& store) {
+  std::jthread closer([&store] { store.Close(); });
+  EXPECT_TRUE(WaitFor([&] {
+    return store.Append(DecisionRecord("probe")).error.find("closed") !=
+           std::string::npos;
+  }));
+  return closer;
+}
+
 TEST_F(AuditStoreTest, CloseCommitsQueuedRecordsThenRefusesNewOnes) {
   StoreOptions options = Options(db);
   options.busy_timeout = milliseconds(10'000);
@@ -921,13 +933,9 @@ TEST_F(AuditStoreTest, CloseCommitsQueuedRecordsThenRefusesNewOnes) {
   // One record is with its leader and two wait in the (full) queue.
   ASSERT_TRUE(WaitFor([&] { return observer.queued() == 3; }));
 
-  std::jthread closer([&] { store.Close(); });
   // While the queue is full an Append is refused at once as "full"; once
   // Close() has begun it is refused as "closed". Neither is queued.
-  ASSERT_TRUE(WaitFor([&] {
-    return store.Append(DecisionRecord("probe")).error.find("closed") !=
-           std::string::npos;
-  }));
+  std::jthread closer = StartClosing(store);
   lock.Release();
   closer.join();
   for (auto& t : threads) t.join();
@@ -996,6 +1004,29 @@ class Callback {
   std::thread::id thread_;
 };
 
+// A caller appending DecisionRecord("leader") on its own thread: with the
+// write lock held by the test, its commit stays in progress (once
+// `observer.taken()` counts it) until the lock goes.
+class LeaderThread {
+ public:
+  explicit LeaderThread(AuditStore& store)
+      : thread_([this, &store] {
+          id_ = std::this_thread::get_id();
+          result_ = store.Append(DecisionRecord("leader"));
+        }) {}
+  // Waits for the caller; its Append()'s result.
+  AppendResult Join() {
+    if (thread_.joinable()) thread_.join();
+    return result_;
+  }
+  std::thread::id id() const { return id_; }  // after Join()
+
+ private:
+  AppendResult result_;
+  std::thread::id id_;
+  std::jthread thread_;  // last: started once the rest exists
+};
+
 TEST_F(AuditStoreTest, AppendThenOnAnIdleStoreCommitsAndCallsBackBeforeReturn) {
   AuditStore store(Options(db), &observer);
   Callback done(db);
@@ -1014,12 +1045,7 @@ TEST_F(AuditStoreTest, AppendThenDuringACommitReturnsAtOnceAndCallsBackAfter) {
   AuditStore store(options, &observer);
 
   WriteLockHolder lock(db);
-  AppendResult first;
-  std::thread::id leader;
-  std::jthread a([&] {
-    leader = std::this_thread::get_id();
-    first = store.Append(DecisionRecord("leader"));
-  });
+  LeaderThread leader(store);
   // The leader has taken its batch and waits for the lock.
   ASSERT_TRUE(WaitFor([&] { return observer.taken() >= 1; }));
 
@@ -1030,7 +1056,7 @@ TEST_F(AuditStoreTest, AppendThenDuringACommitReturnsAtOnceAndCallsBackAfter) {
   EXPECT_EQ(CountRows(db), 0);
 
   lock.Release();
-  a.join();
+  const AppendResult first = leader.Join();
   ASSERT_TRUE(first.ok) << first.error;
   EXPECT_EQ(first.seq, 1);
   ASSERT_TRUE(WaitFor([&] { return done.calls() == 1; }));
@@ -1041,7 +1067,7 @@ TEST_F(AuditStoreTest, AppendThenDuringACommitReturnsAtOnceAndCallsBackAfter) {
   // led the batch before it (that caller is not kept for records not its
   // own).
   EXPECT_NE(done.thread(), std::this_thread::get_id());
-  EXPECT_NE(done.thread(), leader);
+  EXPECT_NE(done.thread(), leader.id());
   store.Close();
   EXPECT_EQ(done.calls(), 1);
   ExpectValidChain(ReadRows(db));
@@ -1102,8 +1128,7 @@ TEST_F(AuditStoreTest, CloseWaitsForAppendThenRecordsAndLaterOnesFailAtOnce) {
   AuditStore store(options, &observer);
 
   WriteLockHolder lock(db);
-  AppendResult first;
-  std::jthread a([&] { first = store.Append(DecisionRecord("leader")); });
+  LeaderThread leader(store);
   ASSERT_TRUE(WaitFor([&] { return observer.taken() >= 1; }));
   std::vector<std::unique_ptr<Callback>> queued;
   for (int i = 0; i < 3; ++i) {
@@ -1111,11 +1136,7 @@ TEST_F(AuditStoreTest, CloseWaitsForAppendThenRecordsAndLaterOnesFailAtOnce) {
     store.AppendThen(DecisionRecord("q" + std::to_string(i)),
                      queued.back()->Function());
   }
-  std::jthread closer([&] { store.Close(); });
-  ASSERT_TRUE(WaitFor([&] {
-    return store.Append(DecisionRecord("probe")).error.find("closed") !=
-           std::string::npos;
-  }));
+  std::jthread closer = StartClosing(store);
   lock.Release();
   closer.join();
   // Close() returned only after every queued record was committed and its
@@ -1125,7 +1146,7 @@ TEST_F(AuditStoreTest, CloseWaitsForAppendThenRecordsAndLaterOnesFailAtOnce) {
     EXPECT_TRUE(queued[i]->result().ok) << queued[i]->result().error;
     EXPECT_EQ(queued[i]->result().seq, static_cast<std::int64_t>(i + 2));
   }
-  a.join();
+  const AppendResult first = leader.Join();
   EXPECT_TRUE(first.ok) << first.error;
 
   Callback late(db);
@@ -1143,13 +1164,11 @@ TEST_F(AuditStoreTest, AFailedCommitIsReportedToAppendThenCallbacks) {
   AuditStore store(options, &observer);
 
   WriteLockHolder lock(db);
-  AppendResult first;
-  std::jthread a([&] { first = store.Append(DecisionRecord("leader")); });
+  LeaderThread leader(store);
   ASSERT_TRUE(WaitFor([&] { return observer.taken() >= 1; }));
   Callback queued(db);
   store.AppendThen(DecisionRecord("queued"), queued.Function());
-  a.join();
-  EXPECT_FALSE(first.ok);
+  EXPECT_FALSE(leader.Join().ok);
   // Its own batch, after the leader's, fails on the same lock.
   ASSERT_TRUE(WaitFor([&] { return queued.calls() == 1; }));
   EXPECT_FALSE(queued.result().ok);
