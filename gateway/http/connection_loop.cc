@@ -266,6 +266,8 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
     return rest && WriteAll(rest->data(), rest->size());
   }
 
+  // An answer handed over and not known to be out yet.
+  bool holds_answer() const { return held_ != nullptr; }
   // Readable when a releaser left part of a held answer to this thread.
   int held_wake_fd() const { return held_wake_fd_; }
   void ClearHeldWake() {
@@ -461,7 +463,7 @@ bool AwaitNextRequest(ConnectionStream& strm, int keep_alive_ms,
                       const std::atomic<int>& listen_sock,
                       const IdleWake& wake) {
   if (strm.HasBuffered()) return true;
-  const Clock::time_point deadline =
+  Clock::time_point deadline =
       Clock::now() + std::chrono::milliseconds(keep_alive_ms);
   for (;;) {
     const bool stopping = listen_sock == INVALID_SOCKET || wake.fired();
@@ -476,11 +478,20 @@ bool AwaitNextRequest(ConnectionStream& strm, int keep_alive_ms,
                    {strm.held_wake_fd(), POLLIN, 0}};
     const int r = poll(p, 3, timeout);
     if (r < 0 && errno == EINTR) continue;
+    if (r == 0 && !stopping && strm.holds_answer()) {
+      // Idle for as long as the client may be, but its last answer is still
+      // held (a slow commit): its idle time starts once the answer is out.
+      if (!strm.FinishHeld()) return false;
+      deadline = Clock::now() + std::chrono::milliseconds(keep_alive_ms);
+      continue;
+    }
     if (r <= 0) return false;
     if (p[2].revents != 0) {
-      // The rest of a held answer, which its releaser could not send.
+      // The rest of a held answer, which its releaser could not send. The
+      // client's idle time starts once all of it is out.
       strm.ClearHeldWake();
       if (!strm.FinishHeld()) return false;
+      deadline = Clock::now() + std::chrono::milliseconds(keep_alive_ms);
       continue;
     }
     if (p[0].revents != 0) return true;

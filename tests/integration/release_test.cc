@@ -518,10 +518,11 @@ class HeldAnswerTest : public ::testing::Test {
 
   // Once the upstream has the first release (its intent committed): holds
   // the audit's write lock while mallory's denial leads a commit that waits
-  // for it, for 1.5 s (well past the upstream's 0.8 s answer). Then checks
+  // for it, for `hold` (well past the upstream's 0.8 s answer). Then checks
   // that not a byte reached `client` and runs `while_held`, and lets go.
   void WhileACommitWaits(
-      ClientSocket& client, const std::function<void()>& while_held = [] {}) {
+      ClientSocket& client, const std::function<void()>& while_held = [] {},
+      std::chrono::milliseconds hold = std::chrono::milliseconds(1500)) {
     ASSERT_TRUE(WaitFor([&] { return upstream_.Received().size() == 1; },
                         std::chrono::seconds(10)));
     SQLite::Database locker(gw_.audit_path(), SQLite::OPEN_READWRITE);
@@ -530,7 +531,7 @@ class HeldAnswerTest : public ::testing::Test {
       return gw_.Client().Delete(ReleasePath("%2B15551239999"),
                                  Bearer(gw_.mallory().token));
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    std::this_thread::sleep_for(hold);
     EXPECT_FALSE(client.AnythingArrived());  // neither answer nor end
     while_held();
     locker.exec("ROLLBACK");
@@ -560,8 +561,13 @@ class HeldAnswerTest : public ::testing::Test {
   }
 
   FakeUpstream upstream_;
+  // A keep-alive shorter than the held time, so that an idle clock started
+  // before a held answer was out would end the connection (the large answer's
+  // test).
   GatewayHarness gw_{
-      {.upstream_base_url = upstream_.url(), .audit_busy_timeout = "20s"}};
+      {.upstream_base_url = upstream_.url(),
+       .audit_busy_timeout = "20s",
+       .extra_config = {{"server", {{"keep_alive_timeout", "1s"}}}}}};
 };
 
 // The answer goes out only once the outcome is durable; the next request,
@@ -631,6 +637,23 @@ TEST_F(HeldAnswerTest, AConnectionThatEndsWithAHeldAnswerClosesAfterSendingIt) {
   ASSERT_EQ(rows.size(), 3u);  // the intent, the denial, the outcome
   EXPECT_EQ(rows[0]["stage"], "intent");
   OutcomeOf(rows, rows[0]);
+}
+
+// An answer held for longer than the keep-alive timeout: the client's idle
+// time starts once the answer is out, so the connection carries its next
+// request.
+TEST_F(HeldAnswerTest, AKeepAliveOutlastsAnAnswerHeldLongerThanIt) {
+  ClientSocket client(gw_.port());
+  ASSERT_TRUE(client.Send(Release("%2B15551230005")));
+  // Held from 0.8 s (the upstream's answer) to 2.5 s: past the 1 s timeout.
+  WhileACommitWaits(
+      client, [] {}, std::chrono::milliseconds(2500));
+  const std::string answer = client.ReadOneAnswer(std::chrono::seconds(20));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200 ", 0), 0u) << answer.substr(0, 200);
+  ASSERT_TRUE(client.Send(Release("%2B15551230006")));
+  const std::string next = client.ReadOneAnswer(std::chrono::seconds(20));
+  EXPECT_EQ(next.rfind("HTTP/1.1 200 ", 0), 0u) << next.substr(0, 200);
+  EXPECT_EQ(upstream_.Received().size(), 2u);
 }
 
 // An answer larger than the socket takes at once: whoever commits the outcome
