@@ -644,7 +644,11 @@ HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
 
 HttpResponse RequestPipeline::Respond(Context& ctx, HttpResponse response) {
   Decorate(ctx, response);
-  Answered(ctx, response.status)();
+  CountAnswer({RouteName(ctx.route), ctx.started, response.status,
+               !ctx.summarized, ctx.request_id,
+               MethodForAudit(ctx.request.method), ctx.reason,
+               ctx.principal ? std::string_view(ctx.principal->name)
+                             : std::string_view()});
   return response;
 }
 
@@ -653,19 +657,25 @@ void RequestPipeline::Decorate(const Context& ctx, HttpResponse& response) {
   response.headers.emplace_back("Cache-Control", "no-store");
 }
 
+void RequestPipeline::CountAnswer(const AnswerFacts& a) {
+  const auto elapsed = std::chrono::steady_clock::now() - a.started;
+  metrics_.ObserveRequest(a.route, a.status, elapsed);
+  if (a.logged) {
+    log_.Request(a.request_id, a.route, a.method, a.status, a.reason,
+                 std::chrono::duration<double>(elapsed).count(), a.user);
+  }
+}
+
 std::function<void()> RequestPipeline::Answered(const Context& ctx,
                                                 int status) {
+  // Copies: the closure outlives the request.
   return [this, route = RouteName(ctx.route), started = ctx.started, status,
           logged = !ctx.summarized, request_id = ctx.request_id,
           method = std::string(MethodForAudit(ctx.request.method)),
           reason = std::string(ctx.reason),
           user = ctx.principal ? ctx.principal->name : std::string()] {
-    const auto elapsed = std::chrono::steady_clock::now() - started;
-    metrics_.ObserveRequest(route, status, elapsed);
-    if (logged) {
-      log_.Request(request_id, route, method, status, reason,
-                   std::chrono::duration<double>(elapsed).count(), user);
-    }
+    CountAnswer(
+        {route, started, status, logged, request_id, method, reason, user});
   };
 }
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "audit/store.h"
 #include "gateway/auth/authenticator.h"
@@ -186,9 +187,19 @@ class RequestPipeline {
   HttpResponse Respond(Context& ctx, HttpResponse response);
   // The headers every answer carries.
   static void Decorate(const Context& ctx, HttpResponse& response);
-  // Counts the request answered with `status` and writes its log line, with
-  // what `ctx` says now, when called (once, from any thread; Respond()
-  // calls it at once, a held answer once it is sent).
+  // What the request metric and log line of an answered request say.
+  struct AnswerFacts {
+    std::string_view route;
+    std::chrono::steady_clock::time_point started;
+    int status;
+    bool logged;  // false: counted by the rejection ledger instead
+    std::string_view request_id, method, reason, user;
+  };
+  // Observes the request's duration up to now and writes its log line.
+  void CountAnswer(const AnswerFacts& answer);
+  // CountAnswer() for the request answered with `status`, with what `ctx`
+  // says now, when called (once, from any thread): a held answer's, once
+  // it is sent.
   std::function<void()> Answered(const Context& ctx, int status);
   // The one exit for an answer that may leave only once its audit record
   // has committed; else 503 audit_unavailable.
