@@ -123,6 +123,12 @@ class HeldAnswer {
     return true;
   }
 
+  // Any thread: whether Release() has come.
+  bool released() {
+    std::lock_guard lock(mu_);
+    return released_;
+  }
+
   // The connection's thread, after Hand(): waits for Release(), then gives
   // what is left to send (empty when all of it went), or nullopt when the
   // connection failed.
@@ -266,8 +272,8 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
     return rest && WriteAll(rest->data(), rest->size());
   }
 
-  // An answer handed over and not known to be out yet.
-  bool holds_answer() const { return held_ != nullptr; }
+  // An answer handed over and not yet released.
+  bool answer_pending() const { return held_ && !held_->released(); }
   // Readable when a releaser left part of a held answer to this thread.
   int held_wake_fd() const { return held_wake_fd_; }
   void ClearHeldWake() {
@@ -478,7 +484,7 @@ bool AwaitNextRequest(ConnectionStream& strm, int keep_alive_ms,
                    {strm.held_wake_fd(), POLLIN, 0}};
     const int r = poll(p, 3, timeout);
     if (r < 0 && errno == EINTR) continue;
-    if (r == 0 && !stopping && strm.holds_answer()) {
+    if (r == 0 && !stopping && strm.answer_pending()) {
       // Idle for as long as the client may be, but its last answer is still
       // held (a slow commit): its idle time starts once the answer is out.
       if (!strm.FinishHeld()) return false;
