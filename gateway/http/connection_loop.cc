@@ -123,10 +123,11 @@ class HeldAnswer {
     return true;
   }
 
-  // Any thread: whether Release() has come.
-  bool released() {
+  // When the releaser sent the whole answer; nullopt when it has not (not
+  // released yet, or a rest left to the connection's thread).
+  std::optional<Clock::time_point> SentWholeAt() {
     std::lock_guard lock(mu_);
-    return released_;
+    return sent_whole_at_;
   }
 
   // The connection's thread, after Hand(): waits for Release(), then gives
@@ -142,7 +143,11 @@ class HeldAnswer {
  private:
   void SendWhatFits() {
     // Bounded: every round sends at least one byte or returns.
-    while (sent_ < bytes_.size()) {
+    for (;;) {
+      if (sent_ == bytes_.size()) {
+        sent_whole_at_ = Clock::now();
+        return;
+      }
       const ssize_t n =
           send(sock_, bytes_.data() + sent_, bytes_.size() - sent_,
                MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -170,6 +175,7 @@ class HeldAnswer {
   bool failed_ = false;
   std::string bytes_;
   std::size_t sent_ = 0;
+  std::optional<Clock::time_point> sent_whole_at_;
 };
 
 // Calls HeldAnswer::Release() when the last copy of the function that
@@ -272,8 +278,13 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
     return rest && WriteAll(rest->data(), rest->size());
   }
 
-  // An answer handed over and not yet released.
-  bool answer_pending() const { return held_ && !held_->released(); }
+  // When the client's idle time after its last answer starts, if that answer
+  // was held: when its releaser sent it whole, or nullopt when it is not out
+  // yet (FinishHeld() then waits for it). Only while holds_answer().
+  bool holds_answer() const { return held_ != nullptr; }
+  std::optional<Clock::time_point> HeldAnswerSentAt() const {
+    return held_->SentWholeAt();
+  }
   // Readable when a releaser left part of a held answer to this thread.
   int held_wake_fd() const { return held_wake_fd_; }
   void ClearHeldWake() {
@@ -484,12 +495,18 @@ bool AwaitNextRequest(ConnectionStream& strm, int keep_alive_ms,
                    {strm.held_wake_fd(), POLLIN, 0}};
     const int r = poll(p, 3, timeout);
     if (r < 0 && errno == EINTR) continue;
-    if (r == 0 && !stopping && strm.answer_pending()) {
-      // Idle for as long as the client may be, but its last answer is still
-      // held (a slow commit): its idle time starts once the answer is out.
-      if (!strm.FinishHeld()) return false;
-      deadline = Clock::now() + std::chrono::milliseconds(keep_alive_ms);
-      continue;
+    if (r == 0 && !stopping && strm.holds_answer()) {
+      // The client's idle time starts once its last answer is out: not yet
+      // (a slow commit), or when the releaser finished sending it.
+      const std::optional<Clock::time_point> sent = strm.HeldAnswerSentAt();
+      if (!sent && !strm.FinishHeld()) return false;
+      const Clock::time_point idle_until =
+          sent.value_or(Clock::now()) +
+          std::chrono::milliseconds(keep_alive_ms);
+      if (idle_until > Clock::now()) {
+        deadline = idle_until;
+        continue;
+      }
     }
     if (r <= 0) return false;
     if (p[2].revents != 0) {

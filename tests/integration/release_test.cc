@@ -656,6 +656,22 @@ TEST_F(HeldAnswerTest, AKeepAliveOutlastsAnAnswerHeldLongerThanIt) {
   EXPECT_EQ(upstream_.Received().size(), 2u);
 }
 
+// An answer sent whole by its releaser after the keep-alive timeout counted
+// from when it was handed over: the idle time runs from its sending.
+TEST_F(HeldAnswerTest, AKeepAliveRunsFromWhenTheReleaserSentTheAnswer) {
+  ClientSocket client(gw_.port());
+  ASSERT_TRUE(client.Send(Release("%2B15551230007")));
+  // Handed over at about 0.8 s, sent at about 1.5 s; the next request comes
+  // at about 2 s, past 1 s after the hand-over, within 1 s of the sending.
+  WhileACommitWaits(client);
+  const std::string answer = client.ReadOneAnswer(std::chrono::seconds(20));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200 ", 0), 0u) << answer.substr(0, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(client.Send(Release("%2B15551230008")));
+  const std::string next = client.ReadOneAnswer(std::chrono::seconds(20));
+  EXPECT_EQ(next.rfind("HTTP/1.1 200 ", 0), 0u) << next.substr(0, 200);
+}
+
 // An answer larger than the socket takes at once: whoever commits the outcome
 // sends what fits and leaves the rest to the connection's thread, which sends
 // it while the client reads late; the client gets every byte, and the
