@@ -461,7 +461,8 @@ class ClientSocket {
       if (head_end != std::string::npos) {
         const std::size_t at = bytes.find("Content-Length: ");
         if (at != std::string::npos && at < head_end &&
-            bytes.size() >= head_end + 4 + std::stoul(bytes.substr(at + 16))) {
+            bytes.size() >=
+                head_end + 4 + std::stoul(bytes.substr(at + 16, 20))) {
           break;
         }
       }
