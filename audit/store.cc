@@ -191,22 +191,7 @@ AuditStore::AuditStore(StoreOptions options, StoreObserver* observer,
       checkpointer_ = std::thread([this] { CheckpointLoop(); });
     }
   } catch (const std::exception& e) {
-    if (committer_.joinable()) {  // started before what threw
-      {
-        std::lock_guard lock(mu_);
-        committer_stop_ = true;
-      }
-      committer_wake_.notify_all();
-      committer_.join();
-    }
-    if (completer_.joinable()) {
-      {
-        std::lock_guard lock(completions_mu_);
-        completer_stop_ = true;
-      }
-      completions_wake_.notify_all();
-      completer_.join();
-    }
+    StopCommitter();  // started before what threw
     // The statements, the connection and then the lock are released as the
     // members unwind, in that order.
     throw std::runtime_error("cannot open the audit database \"" +
@@ -250,16 +235,8 @@ void AuditStore::Close() {
     // Every record queued has a leader to come, which commits it (or fails
     // it) and wakes its caller; the callers then touch the store no more.
     idle_.wait(lock, [&] { return queue_.empty() && !leading_; });
-    committer_stop_ = true;
   }
-  committer_wake_.notify_all();
-  if (committer_.joinable()) committer_.join();
-  {
-    std::lock_guard lock(completions_mu_);
-    completer_stop_ = true;  // after the committer: no more completions
-  }
-  completions_wake_.notify_all();
-  if (completer_.joinable()) completer_.join();  // runs what was left first
+  StopCommitter();
   std::thread checkpointer;
   {
     std::lock_guard lock(ckpt_mu_);
@@ -327,6 +304,21 @@ void AuditStore::Complete(Pending* p, AppendResult result) {
     // `then` reports to its caller (it sends an answer); a failure there
     // (no memory) must not reach the leader's other records.
   }
+}
+
+void AuditStore::StopCommitter() {
+  {
+    std::lock_guard lock(mu_);
+    committer_stop_ = true;
+  }
+  committer_wake_.notify_all();
+  if (committer_.joinable()) committer_.join();
+  {
+    std::lock_guard lock(completions_mu_);
+    completer_stop_ = true;  // after the committer: no more completions
+  }
+  completions_wake_.notify_all();
+  if (completer_.joinable()) completer_.join();  // runs what was left first
 }
 
 void AuditStore::CommitterLoop() {

@@ -204,6 +204,9 @@ class AuditStore final : public AuditSink {
   // commit does not wait for them.
   void CommitterLoop();
   void CompleterLoop();
+  // Stops (and joins) the committer, then the completer; with the queue
+  // empty and no leader (Close()), or before any record (a failed open).
+  void StopCommitter();
   void ReadChainHead();
   // The database file's data version (SQLITE_FCNTL_DATA_VERSION): it moves
   // when any connection commits; nullopt when SQLite cannot tell.
