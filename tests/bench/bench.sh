@@ -220,6 +220,7 @@ FSYNC_DIR="$TMP"
 FSYNC_LINE="$("$FSYNC_BIN" "$FSYNC_DIR" "${BENCH_FSYNC_SAMPLES:-2000}" 512)" || die "fsync probe failed in $FSYNC_DIR"
 FSYNC_P50="$(field p50_ms "$FSYNC_LINE")"
 FSYNC_P99="$(field p99_ms "$FSYNC_LINE")"
+FSYNC_CPU="$(field cpu_us "$FSYNC_LINE")"
 printf '  %-12s %s (%s)\n' fsync-512 "${FSYNC_LINE#FSYNC }" "$(df --output=source,fstype "$FSYNC_DIR" | tail -n1 | tr -s ' ')"
 if [[ $HAVE_GW == 1 ]]; then
   measure gw-allow "http://127.0.0.1:$GW_PORT" 200 "$ALICE_TOKEN" "$GW_PID"
@@ -327,7 +328,7 @@ awk -F'\t' -v have_gw="$HAVE_GW" -v hwm_kb="${GW_HWM_KB:-}" '
 echo
 # Issue 20: the durability bound. A release waits for two durable commits and a
 # proxy hop, a denial for one commit; nothing else is forced.
-echo "durability bound (issue 20; fdatasync of 512 bytes on the audit's disk: p50 ${FSYNC_P50} ms, p99 ${FSYNC_P99} ms):"
+echo "durability bound (issue 20; fdatasync of 512 bytes on the audit's disk: p50 ${FSYNC_P50} ms, p99 ${FSYNC_P99} ms, ${FSYNC_CPU} us of CPU each):"
 awk -F'\t' -v have_gw="$HAVE_GW" -v f50="$FSYNC_P50" -v f99="$FSYNC_P99" '
   { key = $1 "@" $2; rps[key] = $3; p50[key] = $4; p99[key] = $5; err[key] = $6 + $7; cpu[key] = $10; have[key] = 1 }
   function ok(k) { return (k in have) && err[k] == 0 && rps[k] > 0 }
