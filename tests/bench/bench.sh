@@ -189,23 +189,39 @@ cpu_ticks() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
+# The gateway's audit records and commits so far ("RECORDS COMMITS"), from its
+# /metrics; "0 0" for any other server.
+audit_counts() {
+  [[ $1 == gw-* ]] || { echo "0 0"; return; }
+  curl -sf "http://127.0.0.1:$GW_ADMIN_PORT/metrics" | awk '
+    /^agni_gateway_audit_records_total/ { r += $NF }
+    /^agni_gateway_audit_commit_duration_seconds_count/ { c += $NF }
+    END { printf "%d %d\n", r, c }'
+}
+
 measure() { # measure SCENARIO URL EXPECTED TOKEN SERVER_PID
-  local name=$1 url=$2 want=$3 token=$4 pid=$5 c line t0 cpu_us
+  local name=$1 url=$2 want=$3 token=$4 pid=$5 c line t0 cpu_us a0 a1 batch
   if [[ "$WARMUP" != 0 && "$WARMUP" != 0s ]]; then
     run_wrk 32 "$WARMUP" "$url" "$want" "$token"
   fi
   for c in $CONNS; do
     t0=$(cpu_ticks "$pid")
+    a0=$(audit_counts "$name")
     run_wrk "$c" "$DURATION" "$url" "$want" "$token"
     line=$LINE
+    a1=$(audit_counts "$name")
     # The server's CPU time over the cell per request (microseconds).
     cpu_us=$(awk -v t=$(($(cpu_ticks "$pid") - t0)) -v hz="$CLK_TCK" -v n="$(field requests "$line")" \
       'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" \
+    # The gateway's audit records per commit over the cell (its batch size).
+    batch=$(awk -v a="$a0 $a1" 'BEGIN { split(a, v, " "); c = v[4] - v[2]
+      if (c > 0) printf "%.2f", (v[3] - v[1]) / c; else printf "-" }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" \
       "$(field rps "$line")" "$(field p50_ms "$line")" "$(field p99_ms "$line")" \
       "$(field bad_status "$line")" "$(field sock_errors "$line")" \
-      "$(field sample_status "$line")" "$(field requests "$line")" "$cpu_us" >>"$RESULTS"
-    printf '  %-12s c=%-3s %s cpu_us=%s\n' "$name" "$c" "${line#BENCH }" "$cpu_us"
+      "$(field sample_status "$line")" "$(field requests "$line")" "$cpu_us" "$batch" >>"$RESULTS"
+    printf '  %-12s c=%-3s %s cpu_us=%s' "$name" "$c" "${line#BENCH }" "$cpu_us"
+    [[ $batch == - ]] && echo || echo " records_per_commit=$batch"
   done
 }
 
@@ -329,8 +345,9 @@ echo
 # Issue 20: the durability bound. A release waits for two durable commits and a
 # proxy hop, a denial for one commit; nothing else is forced.
 echo "durability bound (issue 20; fdatasync of 512 bytes on the audit's disk: p50 ${FSYNC_P50} ms, p99 ${FSYNC_P99} ms, ${FSYNC_CPU} us of CPU each):"
-awk -F'\t' -v have_gw="$HAVE_GW" -v f50="$FSYNC_P50" -v f99="$FSYNC_P99" '
-  { key = $1 "@" $2; rps[key] = $3; p50[key] = $4; p99[key] = $5; err[key] = $6 + $7; cpu[key] = $10; have[key] = 1 }
+awk -F'\t' -v have_gw="$HAVE_GW" -v f50="$FSYNC_P50" -v f99="$FSYNC_P99" -v fcpu="$FSYNC_CPU" '
+  { key = $1 "@" $2; rps[key] = $3; p50[key] = $4; p99[key] = $5; err[key] = $6 + $7; cpu[key] = $10; batch[key] = $11
+    have[key] = 1 }
   function ok(k) { return (k in have) && err[k] == 0 && rps[k] > 0 }
   function line(text, measured, bound, cond) {
     printf "%-84s measured %8s : %s\n", text, measured, cond ? "met" : "not met"
@@ -364,6 +381,15 @@ awk -F'\t' -v have_gw="$HAVE_GW" -v f50="$FSYNC_P50" -v f99="$FSYNC_P99" '
     # The same targets as CPU time per request, each server its own.
     cpu_bound("allowed@32", "gw-allow@32", "proxy", "ceiling@32")
     cpu_bound("denied@32", "gw-deny@32", "bare-403", "bare-403@32")
+    # Not a bound: what the syncs alone cost per request at the batches formed.
+    sync_share("allowed@32", "gw-allow@32", 2)
+    sync_share("denied@32", "gw-deny@32", 1)
+  }
+  function sync_share(what, gw, records,   s) {
+    if (!(ok(gw) && batch[gw] > 0 && fcpu > 0)) return
+    s = records * fcpu / batch[gw]
+    printf "  (%s: %.2f audit records per commit; at the probe'"'"'s %.1f us of CPU per sync, the syncs alone cost %.1f us per request)\n",
+           what, batch[gw], fcpu, s
   }
   # cpu_bound: the gateway cell `gw` within 2 x the CPU per request of `base`.
   function cpu_bound(what, gw, base_name, base,   b) {
