@@ -190,10 +190,10 @@ cpu_ticks() {
 CLK_TCK=$(getconf CLK_TCK)
 
 # The gateway's audit records and commits so far ("RECORDS COMMITS"), from its
-# /metrics; "0 0" for any other server.
+# /metrics; "0 0" for any other server or when /metrics does not answer.
 audit_counts() {
   [[ $1 == gw-* ]] || { echo "0 0"; return; }
-  curl -sf "http://127.0.0.1:$GW_ADMIN_PORT/metrics" | awk '
+  { curl -sf "http://127.0.0.1:$GW_ADMIN_PORT/metrics" || true; } | awk '
     /^agni_gateway_audit_records_total/ { r += $NF }
     /^agni_gateway_audit_commit_duration_seconds_count/ { c += $NF }
     END { printf "%d %d\n", r, c }'
