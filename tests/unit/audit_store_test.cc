@@ -76,6 +76,12 @@ class TestObserver : public StoreObserver {
     std::lock_guard lock(mu_);
     return failures_;
   }
+  // Records reported failed, over every report.
+  std::size_t failed_records() const {
+    std::size_t n = 0;
+    for (std::size_t f : failures()) n += f;
+    return n;
+  }
   // Appends that have been queued so far: the store reports the depth once
   // per append queued and once per batch taken (after OnBatchTaken).
   std::size_t queued() const {
@@ -278,6 +284,11 @@ std::vector<std::jthread> AppendConcurrently(
 // Every store test starts in an empty folder with an observer at hand.
 class AuditStoreTest : public ::testing::Test {
  protected:
+  // A leader has taken its batch (CommitInProgress: and waits for the lock).
+  bool LeaderTookItsBatch() {
+    return WaitFor([&] { return observer.taken() >= 1; });
+  }
+
   testing::TempDir dir;
   const std::string db = dir.File("audit.db");
   TestObserver observer;
@@ -773,9 +784,7 @@ TEST_F(AuditStoreTest, LockedDatabaseFailsEveryRecordOfTheBatch) {
   std::vector<std::jthread> threads = AppendConcurrently(store, results);
   for (auto& t : threads) t.join();
   for (const auto& r : results) EXPECT_FALSE(r.ok);
-  std::size_t failed = 0;
-  for (std::size_t n : observer.failures()) failed += n;
-  EXPECT_EQ(failed, 8u);
+  EXPECT_EQ(observer.failed_records(), 8u);
   EXPECT_FALSE(store.Healthy());
   lock.Release();
 
@@ -798,7 +807,7 @@ TEST_F(AuditStoreTest, FullQueueRefusesImmediatelyInsteadOfWaiting) {
   std::jthread a(
       [&] { in_flight = store.Append(DecisionRecord("in-flight")); });
   // The first caller leads: it takes its record and waits for the lock...
-  ASSERT_TRUE(WaitFor([&] { return observer.taken() >= 1; }));
+  ASSERT_TRUE(LeaderTookItsBatch());
   std::jthread b([&] { queued = store.Append(DecisionRecord("queued")); });
   // ...the second fills the one queue slot...
   ASSERT_TRUE(WaitFor([&] { return observer.queued() == 2; }));
@@ -924,7 +933,7 @@ TEST_F(AuditStoreTest, CloseCommitsQueuedRecordsThenRefusesNewOnes) {
   std::vector<std::jthread> threads;
   threads.emplace_back(
       [&] { results[0] = store.Append(DecisionRecord("r0")); });
-  ASSERT_TRUE(WaitFor([&] { return observer.taken() >= 1; }));
+  ASSERT_TRUE(LeaderTookItsBatch());
   for (int i = 1; i < 3; ++i) {
     threads.emplace_back([&, i] {
       results[i] = store.Append(DecisionRecord("r" + std::to_string(i)));
@@ -1027,6 +1036,23 @@ class LeaderThread {
   std::jthread thread_;  // last: started once the rest exists
 };
 
+// A store whose first commit is in progress: a LeaderThread's Append() takes
+// its batch and waits for the test's write lock, up to the options'
+// busy_timeout (AuditStoreTest::LeaderTookItsBatch() tells when).
+struct CommitInProgress {
+  CommitInProgress(const StoreOptions& options, TestObserver* observer)
+      : store(options, observer), lock(options.path), leader(store) {}
+  AuditStore store;
+  WriteLockHolder lock;
+  LeaderThread leader;  // last: starts once the lock is held
+};
+
+StoreOptions WithBusyTimeout(const std::string& path, milliseconds timeout) {
+  StoreOptions o = Options(path);
+  o.busy_timeout = timeout;
+  return o;
+}
+
 TEST_F(AuditStoreTest, AppendThenOnAnIdleStoreCommitsAndCallsBackBeforeReturn) {
   AuditStore store(Options(db), &observer);
   Callback done(db);
@@ -1040,14 +1066,9 @@ TEST_F(AuditStoreTest, AppendThenOnAnIdleStoreCommitsAndCallsBackBeforeReturn) {
 }
 
 TEST_F(AuditStoreTest, AppendThenDuringACommitReturnsAtOnceAndCallsBackAfter) {
-  StoreOptions options = Options(db);
-  options.busy_timeout = milliseconds(10'000);
-  AuditStore store(options, &observer);
-
-  WriteLockHolder lock(db);
-  LeaderThread leader(store);
-  // The leader has taken its batch and waits for the lock.
-  ASSERT_TRUE(WaitFor([&] { return observer.taken() >= 1; }));
+  CommitInProgress commit(WithBusyTimeout(db, milliseconds(10'000)), &observer);
+  auto& [store, lock, leader] = commit;
+  ASSERT_TRUE(LeaderTookItsBatch());
 
   Callback done(db);
   store.AppendThen(DecisionRecord("not-waited-for"), done.Function());
@@ -1121,15 +1142,12 @@ TEST_F(AuditStoreTest, AppendThenAndWaitingCallersMixedStayGaplessAndChained) {
 }
 
 TEST_F(AuditStoreTest, CloseWaitsForAppendThenRecordsAndLaterOnesFailAtOnce) {
-  StoreOptions options = Options(db);
-  options.busy_timeout = milliseconds(10'000);
+  StoreOptions options = WithBusyTimeout(db, milliseconds(10'000));
   // Full with the three below: the probing Append is refused at once.
   options.max_queue = 3;
-  AuditStore store(options, &observer);
-
-  WriteLockHolder lock(db);
-  LeaderThread leader(store);
-  ASSERT_TRUE(WaitFor([&] { return observer.taken() >= 1; }));
+  CommitInProgress commit(options, &observer);
+  auto& [store, lock, leader] = commit;
+  ASSERT_TRUE(LeaderTookItsBatch());
   std::vector<std::unique_ptr<Callback>> queued;
   for (int i = 0; i < 3; ++i) {
     queued.push_back(std::make_unique<Callback>(db));
@@ -1159,13 +1177,9 @@ TEST_F(AuditStoreTest, CloseWaitsForAppendThenRecordsAndLaterOnesFailAtOnce) {
 }
 
 TEST_F(AuditStoreTest, AFailedCommitIsReportedToAppendThenCallbacks) {
-  StoreOptions options = Options(db);
-  options.busy_timeout = milliseconds(300);
-  AuditStore store(options, &observer);
-
-  WriteLockHolder lock(db);
-  LeaderThread leader(store);
-  ASSERT_TRUE(WaitFor([&] { return observer.taken() >= 1; }));
+  CommitInProgress commit(WithBusyTimeout(db, milliseconds(300)), &observer);
+  auto& [store, lock, leader] = commit;
+  ASSERT_TRUE(LeaderTookItsBatch());
   Callback queued(db);
   store.AppendThen(DecisionRecord("queued"), queued.Function());
   EXPECT_FALSE(leader.Join().ok);
@@ -1178,9 +1192,7 @@ TEST_F(AuditStoreTest, AFailedCommitIsReportedToAppendThenCallbacks) {
   store.AppendThen(DecisionRecord("alone"), alone.Function());
   ASSERT_EQ(alone.calls(), 1);
   EXPECT_FALSE(alone.result().ok);
-  std::size_t failed = 0;
-  for (std::size_t n : observer.failures()) failed += n;
-  EXPECT_EQ(failed, 3u);
+  EXPECT_EQ(observer.failed_records(), 3u);
   EXPECT_FALSE(store.Healthy());
   lock.Release();
   EXPECT_EQ(CountRows(db), 0);
