@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gateway/app/app.h"
+#include "gateway/app/cpu_scheduling.h"
 #include "gateway/app/memory.h"
 #include "gateway/cli/audit_cli.h"
 #include "gateway/cli/config_cli.h"
@@ -40,6 +41,16 @@ int Serve(const std::string& path, LogLevel log_level) {
   if (!key.error.empty()) {
     std::cerr << "agni-gateway: not starting: " << key.error << "\n";
     return kExitConfig;
+  }
+  // Like the signal mask below, inherited by every thread started after it.
+  const ServerConfig::CpuScheduling policy = load.config->server.cpu_scheduling;
+  if (std::string why = UseCpuScheduling(policy); !why.empty()) {
+    log.Warn(
+        "server.cpu_scheduling not applied; threads keep the policy "
+        "they started with",
+        {{"cpu_scheduling", CpuSchedulingName(policy)}, {"error", why}});
+  } else {
+    log.Info("cpu scheduling", {{"cpu_scheduling", CpuSchedulingName(policy)}});
   }
   // Signals are taken by one thread with sigwait; every thread started from
   // here on inherits the blocked mask.

@@ -226,7 +226,7 @@ void ReadServer(const json& value, const std::string& path, ServerConfig& s,
       {"threads", "admin_threads", "read_timeout", "write_timeout",
        "keep_alive_timeout", "keep_alive_max_requests", "listen_backlog",
        "drain_timeout", "max_connections", "max_queued_connections",
-       "admin_max_connections", "request_header_timeout"});
+       "admin_max_connections", "request_header_timeout", "cpu_scheduling"});
   if (auto v = r.Duration("drain_timeout", false)) s.drain_timeout = *v;
   r.IntegerInto("listen_backlog", 1, 65535, s.listen_backlog);
   r.IntegerInto("threads", 1, 4096, s.threads);
@@ -243,6 +243,15 @@ void ReadServer(const json& value, const std::string& path, ServerConfig& s,
   r.IntegerInto("admin_max_connections", 1, 4096, s.admin_max_connections);
   if (auto v = r.Duration("request_header_timeout", false)) {
     s.request_header_timeout = *v;
+  }
+  if (auto v = r.String("cpu_scheduling", false)) {
+    if (*v == "batch") {
+      s.cpu_scheduling = ServerConfig::CpuScheduling::kBatch;
+    } else if (*v == "other") {
+      s.cpu_scheduling = ServerConfig::CpuScheduling::kOther;
+    } else {
+      r.Error(r.PathOf("cpu_scheduling"), "must be \"batch\" or \"other\"");
+    }
   }
   if (s.threads > s.max_connections) {
     r.Error(r.PathOf("threads"), "is more than server.max_connections (" +

@@ -8,14 +8,18 @@
 # runs taken apart. Each round starts each build in turn (fresh temp dir and
 # audit database, order swapped every round), against the same upstream nginx,
 # and measures with wrk: the allowed release at 1 connection, the denial at 1,
-# the allowed release at 32. Then it prints every round and the medians.
-# After each cell it also prints the gateway's own view of that cell, read
-# from /metrics before and after: the mean time inside the gateway, of an
-# audit commit and of the upstream call, and the share of requests over 1 ms.
+# the allowed release at 32, the denial at 32. Then it prints every round and
+# the medians. After each cell it also prints the gateway's own view of that
+# cell, read from /metrics before and after: the mean time inside the
+# gateway, of an audit commit and of the upstream call, and the share of
+# requests over 1 ms; and the gateway process's CPU time per request.
 #
 # Environment knobs (optional):
 #   AB_DURATION=8s   wrk duration per cell
 #   AB_WARMUP=2s     wrk warm-up at 1 connection before each build's cells
+#   AB_OLD_CONFIG, AB_NEW_CONFIG  JSON merged into that build's config (one
+#                    level deep), e.g. the same binary twice with
+#                    '{"server": {"cpu_scheduling": "other"}}' as the old one
 #   BENCH_PIN=0      don't pin wrk and the upstream nginx (see bench.sh)
 #   BENCH_KEEP=1     keep the temp dir
 set -euo pipefail
@@ -27,7 +31,7 @@ LUA="$SCRIPT_DIR/release.lua"
 source "$SCRIPT_DIR/lib.sh"
 
 if [[ $# -lt 2 || "$1" == -h || "$1" == --help ]]; then
-  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 DURATION="${AB_DURATION:-8s}"
@@ -69,8 +73,11 @@ cell() {
   local label=$1 name=$2 conns=$3 want=$4 token=$5 threads=1 line
   ((conns > 1)) && threads=2
   gateway_view "$GW_ADMIN_PORT" >"$TMP/before"
+  local cpu0 cpu1
+  cpu0=$(cpu_ticks "$GW_PID")
   line=$("${WRK_PIN[@]}" wrk -t"$threads" -c"$conns" -d"$DURATION" -s "$LUA" \
     "http://127.0.0.1:$GW_PORT" -- "$want" $((RANDOM * 100)) "$token" "$threads" | grep '^BENCH')
+  cpu1=$(cpu_ticks "$GW_PID")
   gateway_view "$GW_ADMIN_PORT" >"$TMP/after"
   local view
   view=$(join "$TMP/before" "$TMP/after" | awk '{ d[$1] = $3 - $2 }
@@ -83,6 +90,8 @@ cell() {
         mean("agni_gateway_upstream_request_duration_seconds"),
         (n > 0 ? 100 * (n - d["le1ms"]) / n : 0) }')
   [[ "$line" =~ bad_status=0\ sock_errors=0 ]] || die "$label $name: errors in the run: $line"
+  view+=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$(field requests "$line")" \
+    'BEGIN { printf ", cpu %.1f us/request", (n > 0 ? 1e6 * t / hz / n : 0) }')
   printf '%s %s %s | %s\n' "$label" "$name" "$(field rps "$line") $(field p50_ms "$line") $(field p99_ms "$line")" "$view" |
     tee -a "$TMP/results"
 }
@@ -95,19 +104,21 @@ for ((round = 1; round <= ROUNDS; round++)); do
     read -r GW_PORT GW_ADMIN_PORT <<<"$(free_ports 2)"
     GWD="$TMP/$label-$round"
     make_tokens "$GWD"
-    write_gateway_config "$GWD" "$GW_PORT" "$GW_ADMIN_PORT" "$UP_PORT" '{"server": {"threads": 64}}'
+    [[ $label == old ]] && extra=${AB_OLD_CONFIG:-} || extra=${AB_NEW_CONFIG:-}
+    write_gateway_config "$GWD" "$GW_PORT" "$GW_ADMIN_PORT" "$UP_PORT" "$extra"
     start_gateway "$GWD"
     "${WRK_PIN[@]}" wrk -t1 -c1 -d"$WARMUP" -s "$LUA" "http://127.0.0.1:$GW_PORT" -- 200 $((RANDOM * 100)) "$ALICE_TOKEN" 1 >/dev/null
     cell "$label" allow@1 1 200 "$ALICE_TOKEN"
     cell "$label" deny@1 1 403 "$MALLORY_TOKEN"
     cell "$label" allow@32 32 200 "$ALICE_TOKEN"
+    cell "$label" deny@32 32 403 "$MALLORY_TOKEN"
     stop_pid "$GW_PID"
   done
 done
 
 echo
 echo "medians over $ROUNDS rounds (requests/s, p50 ms, p99 ms):"
-for name in allow@1 deny@1 allow@32; do
+for name in allow@1 deny@1 allow@32 deny@32; do
   for label in old new; do
     awk -v l="$label" -v n="$name" '$1 == l && $2 == n { r[++k] = $3; a[k] = $4; b[k] = $5 }
       function med(v, k,   i, j, t) {

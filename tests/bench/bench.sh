@@ -177,16 +177,6 @@ run_wrk() {
   [[ -n "$LINE" ]] || { cat "$out" >&2; die "no BENCH line from wrk against $url"; }
 }
 
-# cpu_ticks PID: user + system CPU of PID and its child processes (nginx's
-# workers), in clock ticks
-cpu_ticks() {
-  local pid total=0 t
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
-    total=$((total + t))
-  done
-  echo "$total"
-}
 CLK_TCK=$(getconf CLK_TCK)
 
 # The gateway's audit records and commits so far ("RECORDS COMMITS"), from its

@@ -331,6 +331,17 @@ with open(f"{d}/config.json", "w") as f:
 EOF
 }
 
+# cpu_ticks PID: user + system CPU of PID and its child processes (nginx's
+# workers), in clock ticks
+cpu_ticks() {
+  local pid total=0 t
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    total=$((total + t))
+  done
+  echo "$total"
+}
+
 # start_gateway DIR: serves DIR/config.json (AGNI_API_KEY must be set), waits
 # for `healthcheck`; sets GW_PID. Log: DIR/gateway.log
 start_gateway() {

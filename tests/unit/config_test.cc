@@ -49,7 +49,8 @@ json FullConfig() {
       "read_timeout": "2m",
       "write_timeout": "1h",
       "keep_alive_timeout": "7s",
-      "keep_alive_max_requests": 500
+      "keep_alive_max_requests": 500,
+      "cpu_scheduling": "other"
     },
     "audit": {
       "path": "data/audit.db",
@@ -148,6 +149,7 @@ TEST(LoadConfigTest, FullConfigLoadsEverySection) {
   EXPECT_EQ(c.server.write_timeout, milliseconds(3'600'000));
   EXPECT_EQ(c.server.keep_alive_timeout, milliseconds(7'000));
   EXPECT_EQ(c.server.keep_alive_max_requests, 500u);
+  EXPECT_EQ(c.server.cpu_scheduling, ServerConfig::CpuScheduling::kOther);
 
   EXPECT_EQ(c.audit.busy_timeout, milliseconds(1500));
   EXPECT_EQ(c.audit.max_queue, 100u);
@@ -238,6 +240,7 @@ TEST(LoadConfigTest, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_EQ(c.server.max_queued_connections, 256);
   EXPECT_EQ(c.server.admin_max_connections, 64);
   EXPECT_EQ(c.server.request_header_timeout, milliseconds(10'000));
+  EXPECT_EQ(c.server.cpu_scheduling, ServerConfig::CpuScheduling::kBatch);
   EXPECT_EQ(c.upstream.max_in_flight, 256u);
   EXPECT_TRUE(c.inventory.empty());
   ASSERT_NE(c.policy, nullptr);
@@ -431,6 +434,15 @@ TEST(LoadConfigTest, AuditBusyTimeoutIsBounded) {
   json cfg = FullConfig();
   cfg["audit"]["busy_timeout"] = "30d";
   ExpectSingleError(cfg, "$.audit.busy_timeout", "at most");
+}
+
+TEST(LoadConfigTest, CpuSchedulingIsBatchOrOther) {
+  json cfg = FullConfig();
+  cfg["server"]["cpu_scheduling"] = "fifo";
+  ExpectSingleError(cfg, "$.server.cpu_scheduling",
+                    "must be \"batch\" or \"other\"");
+  cfg["server"]["cpu_scheduling"] = 3;
+  ExpectSingleError(cfg, "$.server.cpu_scheduling", "string");
 }
 
 TEST(LoadConfigTest, BadDurationsAreRejectedAtTheirPath) {
