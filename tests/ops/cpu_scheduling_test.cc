@@ -30,8 +30,7 @@ namespace {
 // read are left out).
 std::vector<int> ThreadPolicies(pid_t pid) {
   std::vector<int> out;
-  const std::filesystem::path tasks =
-      "/proc/" + std::to_string(pid) + "/task";
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
   for (const auto& entry : std::filesystem::directory_iterator(tasks)) {
     const int policy = sched_getscheduler(std::stoi(entry.path().filename()));
     if (policy >= 0) out.push_back(policy);
@@ -94,13 +93,13 @@ TEST(CpuSchedulingTest, APolicyAlreadySetNeedsNoCallAFilterWouldKill) {
   });
   EXPECT_EQ(status, 0);
   // The filter does kill a process that makes the call.
-  EXPECT_EQ(UnderFilter(SECCOMP_RET_KILL_PROCESS,
-                        [] {
-                          (void)UseCpuScheduling(
-                              ServerConfig::CpuScheduling::kBatch);
-                          return 0;
-                        }),
-            128 + SIGSYS);
+  EXPECT_EQ(
+      UnderFilter(SECCOMP_RET_KILL_PROCESS,
+                  [] {
+                    (void)UseCpuScheduling(ServerConfig::CpuScheduling::kBatch);
+                    return 0;
+                  }),
+      128 + SIGSYS);
 }
 
 TEST(CpuSchedulingTest, ARefusedCallIsReportedAndThePolicyKept) {
@@ -127,9 +126,9 @@ TEST(CpuSchedulingTest, EveryThreadRunsBatchByDefault) {
 
 TEST(CpuSchedulingTest, OtherKeepsTheDefaultPolicy) {
   FakeUpstream upstream;
-  GatewayProcess gw(
-      OpsGateway({.upstream_base_url = upstream.url(),
-                  .extra_config = {{"server", {{"cpu_scheduling", "other"}}}}}));
+  GatewayProcess gw(OpsGateway(
+      {.upstream_base_url = upstream.url(),
+       .extra_config = {{"server", {{"cpu_scheduling", "other"}}}}}));
   ServeOneOfEach(gw);
   const std::vector<int> policies = ThreadPolicies(gw.process().pid());
   ASSERT_GT(policies.size(), 8u);
