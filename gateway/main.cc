@@ -61,7 +61,6 @@ int Serve(const std::string& path, LogLevel log_level) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
-  log.BufferRequestLines();
 
   BuildResult built = Build(std::move(*load.config), std::move(key.key), log);
   if (!built.gateway) return kExitConfig;
@@ -79,7 +78,6 @@ int Serve(const std::string& path, LogLevel log_level) {
   }
   if (gateway.Drain() == DrainResult::kAbandoned) {
     // Destructors would wait for the abandoned requests' threads.
-    log.Flush();
     std::fflush(stderr);
     std::_Exit(kExitOk);
   }

@@ -2,10 +2,7 @@
 
 #include <charconv>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <mutex>
-#include <thread>
 
 #include "audit/record.h"
 #include "base/json_object_writer.h"
@@ -87,65 +84,6 @@ std::string MaskPhoneNumbers(std::string_view text) {
   return out;
 }
 
-struct Logger::Held {
-  std::chrono::milliseconds delay{5};
-  // Lines not yet written, oldest first. Whoever takes them out takes
-  // write_mu before letting go of mu, so writes keep the lines' order.
-  std::mutex mu;
-  std::string lines;  // guarded by mu
-  bool stop = false;  // guarded by mu
-  std::condition_variable wake;
-  std::mutex write_mu;
-  std::thread writer;
-};
-
-Logger::Logger(LogLevel min_level, std::FILE* out)
-    : min_(min_level), out_(out) {}
-
-Logger::~Logger() {
-  if (!held_) return;
-  {
-    std::lock_guard lock(held_->mu);
-    held_->stop = true;
-  }
-  held_->wake.notify_one();
-  held_->writer.join();
-  Flush();
-}
-
-void Logger::BufferRequestLines(std::chrono::milliseconds delay) {
-  held_ = std::make_unique<Held>();
-  held_->delay = delay;
-  held_->writer = std::thread([this, held = held_.get()] {
-    std::unique_lock lock(held->mu);
-    for (;;) {
-      held->wake.wait(lock, [&] { return held->stop || !held->lines.empty(); });
-      if (held->stop) return;
-      // The lines of the next `delay` join the first one's write.
-      held->wake.wait_for(lock, held->delay, [&] { return held->stop; });
-      lock.unlock();
-      Write("");
-      lock.lock();
-    }
-  });
-}
-
-void Logger::Flush() const { Write(""); }
-
-void Logger::Write(std::string_view line) const {
-  std::string lines;
-  std::unique_lock<std::mutex> write_lock;
-  if (held_) {
-    std::lock_guard lock(held_->mu);
-    lines.swap(held_->lines);
-    write_lock = std::unique_lock(held_->write_mu);
-  }
-  lines += line;
-  if (lines.empty()) return;
-  std::fwrite(lines.data(), 1, lines.size(), out_);
-  std::fflush(out_);
-}
-
 void Logger::Log(LogLevel level, std::string_view message,
                  nlohmann::json fields) const {
   if (level < min_) return;
@@ -161,8 +99,9 @@ void Logger::Log(LogLevel level, std::string_view message,
   std::string line =
       fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   line.push_back('\n');
-  // One fwrite per write: stdio locks the stream, so lines never interleave.
-  Write(line);
+  // One fwrite per line: stdio locks the stream, so lines never interleave.
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fflush(out_);
 }
 
 void Logger::Request(std::string_view request_id, std::string_view route,
@@ -201,14 +140,8 @@ void Logger::Request(std::string_view request_id, std::string_view route,
   if (!user.empty()) text("user", user);
   json.Close();
   line += "\n";
-  if (!held_) return Write(line);
-  bool first = false;
-  {
-    std::lock_guard lock(held_->mu);
-    first = held_->lines.empty();
-    held_->lines += line;
-  }
-  if (first) held_->wake.notify_one();
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fflush(out_);
 }
 
 }  // namespace agni

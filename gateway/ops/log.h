@@ -10,9 +10,7 @@
 //     full, the log only enough to correlate.
 #pragma once
 
-#include <chrono>
 #include <cstdio>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,25 +32,8 @@ std::string MaskPhoneNumbers(std::string_view text);
 class Logger {
  public:
   // `out` is stderr in the gateway; tests pass a temporary file.
-  explicit Logger(LogLevel min_level = LogLevel::kInfo,
-                  std::FILE* out = stderr);
-  ~Logger();  // writes the request lines still held (BufferRequestLines)
-  Logger(const Logger&) = delete;
-  Logger& operator=(const Logger&) = delete;
-
-  // From here on, request lines are held in memory and written together,
-  // at most `delay` after the first of them, by a thread of the logger's
-  // own: a line per request cost each request a write(2) under stdio's
-  // lock, and with 32 connections the requests queued on that lock (up to
-  // a fifth of a denial's CPU; BENCHMARKS.md, issue 20). Every other line
-  // is written at once, after the request lines held before it, so the
-  // order of lines is the order they were logged. Call once, before other
-  // threads log (`serve` does, at start).
-  void BufferRequestLines(
-      std::chrono::milliseconds delay = std::chrono::milliseconds(5));
-  // Writes the request lines held now (before the process ends without
-  // destructors).
-  void Flush() const;
+  explicit Logger(LogLevel min_level = LogLevel::kInfo, std::FILE* out = stderr)
+      : min_(min_level), out_(out) {}
   bool Enabled(LogLevel level) const { return level >= min_; }
   void Log(LogLevel level, std::string_view message,
            nlohmann::json fields = nlohmann::json::object()) const;
@@ -81,14 +62,8 @@ class Logger {
                double duration_seconds, std::string_view user) const;
 
  private:
-  struct Held;  // the held request lines and their writer thread
-  // Writes `held_lines` (taken from the buffer) and then `line`, in order
-  // with every other writer.
-  void Write(std::string_view line) const;
-
   LogLevel min_;
   std::FILE* out_;
-  std::unique_ptr<Held> held_;  // null until BufferRequestLines()
 };
 
 }  // namespace agni

@@ -5,12 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <functional>
-#include <string>
 #include <vector>
 
 #include "tests/ops/ops_gateway.h"
@@ -60,75 +56,6 @@ TEST(LogTest, RedactsCredentialFieldsAndFiltersLevels) {
   EXPECT_EQ(j["nested"]["api_key"], "[redacted]");
   EXPECT_EQ(j["nested"]["to"], "+1555*****67");
   EXPECT_TRUE(j.contains("time"));
-}
-
-// A log file for a Logger, read through a handle of its own, so that reading
-// never moves where the logger writes.
-class LogFile {
- public:
-  LogFile() : path_(dir_.path() / "log.jsonl") {
-    out_ = std::fopen(path_.c_str(), "w");
-  }
-  ~LogFile() { std::fclose(out_); }
-  std::FILE* out() const { return out_; }
-  // The "message" of each whole line written so far, or its "request_id"
-  // for a request line.
-  std::vector<std::string> Messages() const {
-    std::vector<std::string> out;
-    std::ifstream in(path_);
-    const std::string text{std::istreambuf_iterator<char>(in), {}};
-    std::size_t from = 0;
-    for (std::size_t nl; (nl = text.find('\n', from)) != std::string::npos;
-         from = nl + 1) {
-      const auto j = nlohmann::json::parse(text.substr(from, nl - from));
-      out.push_back(j["message"] == "request"
-                        ? j["request_id"].get<std::string>()
-                        : j["message"].get<std::string>());
-    }
-    return out;
-  }
-
- private:
-  TempDir dir_;
-  std::filesystem::path path_;
-  std::FILE* out_ = nullptr;
-};
-
-TEST(LogTest, HeldRequestLinesKeepTheirOrderWithOtherLines) {
-  LogFile file;
-  ASSERT_NE(file.out(), nullptr);
-  {
-    Logger log(LogLevel::kInfo, file.out());
-    log.BufferRequestLines(std::chrono::hours(1));
-    log.Request("req-1", "release", "DELETE", 403, "policy_denied", 0.001, "a");
-    log.Request("req-2", "release", "DELETE", 200, "", 0.002, "a");
-    // Held: nothing written yet.
-    EXPECT_TRUE(file.Messages().empty());
-    // Any other line is written at once, after the request lines before it.
-    log.Warn("after two");
-    EXPECT_EQ(file.Messages(),
-              (std::vector<std::string>{"req-1", "req-2", "after two"}));
-    log.Request("req-3", "release", "DELETE", 200, "", 0.002, "a");
-    log.Flush();
-    EXPECT_EQ(file.Messages().size(), 4u);
-    log.Request("req-4", "release", "DELETE", 200, "", 0.002, "a");
-  }
-  // The logger's end writes what it still held.
-  EXPECT_EQ(file.Messages(),
-            (std::vector<std::string>{"req-1", "req-2", "after two", "req-3",
-                                      "req-4"}));
-}
-
-TEST(LogTest, HeldRequestLinesAreWrittenAfterTheDelay) {
-  LogFile file;
-  ASSERT_NE(file.out(), nullptr);
-  Logger log(LogLevel::kInfo, file.out());
-  log.BufferRequestLines(std::chrono::milliseconds(20));
-  log.Request("req-1", "release", "DELETE", 403, "policy_denied", 0.001, "a");
-  // By the logger's own thread: no other line or call pushes it out.
-  EXPECT_TRUE(WaitFor([&] { return file.Messages().size() == 1; },
-                      std::chrono::seconds(5)));
-  EXPECT_EQ(file.Messages(), std::vector<std::string>{"req-1"});
 }
 
 TEST(LogTest, BinaryWritesOneJsonObjectPerRequestWithoutSecrets) {
