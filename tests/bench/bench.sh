@@ -9,6 +9,8 @@
 #   ceiling       the stack's ceiling: a minimal cpp-httplib reverse proxy
 #                 (ceiling_proxy.cc), no policy, no audit
 #   bare-403      a bare cpp-httplib server answering 403 (bare_403.cc)
+#                 (ceiling and bare-403 run under SCHED_BATCH, `chrt -b`, as
+#                 the gateway's threads do by default: server.cpu_scheduling)
 #   gw-allow      the gateway, allowed release (policy allow + durable audit)
 #   gw-deny       the gateway, authenticated user denied by policy (audited 403)
 #   gw-allow-jwt  gw-allow with a JWT (RS256, keys from a jwks_file, minted
@@ -28,6 +30,9 @@
 #                       last CPU (pinned by default on >= 2 cores)
 #   BENCH_KEEP=1        keep the temp dir (configs, logs, audit db) on exit
 #   BENCH_BIN_DIR=DIR   where the helper programs are built (default build/bench)
+#   BENCH_BASELINE_SCHED=other  run ceiling and bare-403 under the kernel's
+#                       default policy instead (for a gateway configured with
+#                       "cpu_scheduling": "other")
 #   BENCH_FSYNC_SAMPLES=2000  fdatasync probe samples (issue-20 bound lines)
 #   BENCH_JWT_ROUNDS=3  interleaved static/JWT rounds for issue 13's ratio (0 to skip)
 set -euo pipefail
@@ -50,6 +55,14 @@ printf 'duration per cell: %s, warm-up per scenario: %s, connections: %s\n' "$DU
 # wrk and the upstream nginx pinned; the proxies and the gateway are not.
 set_pinning
 printf 'pinning: wrk=%s upstream-nginx=%s (nginx-proxy, ceiling, bare-403, gateway: unpinned)\n' "${WRK_PIN[*]:-none}" "${UP_PIN[*]:-none}"
+# The baselines under the policy the gateway's threads use by default, so that
+# the ratios compare the work done, not the scheduler's treatment.
+case "${BENCH_BASELINE_SCHED:-batch}" in
+  batch) BASE_SCHED=(chrt --batch 0) ;;
+  other) BASE_SCHED=(chrt --other 0) ;;
+  *) die "BENCH_BASELINE_SCHED must be batch or other, not '$BENCH_BASELINE_SCHED'" ;;
+esac
+printf 'scheduling: ceiling, bare-403: %s; gateway: its server.cpu_scheduling (default batch)\n' "${BENCH_BASELINE_SCHED:-batch}"
 print_cpu_busy
 
 resolve_gateway "${1:-}"
@@ -107,12 +120,12 @@ ctype="$(curl -s -o "$TMP/upstream/sample.json" -w '%{content_type}' -X DELETE "
 [[ "$(cat "$TMP/upstream/sample.json")" == "$SUCCESS_JSON" ]] || die "upstream body differs: $(cat "$TMP/upstream/sample.json")"
 
 # ---------------------------------------------------------------- ceiling + bare 403
-start_bg ceiling "$CEILING_BIN" "$CEIL_PORT" "$UP_PORT" "$THREADS" bench-key
+start_bg ceiling "${BASE_SCHED[@]}" "$CEILING_BIN" "$CEIL_PORT" "$UP_PORT" "$THREADS" bench-key
 CEIL_PID=$LAST_PID
 wait_http "http://127.0.0.1:$CEIL_PORT$SAMPLE_PATH" 200 "$CEIL_PID" ceiling "$TMP/ceiling.log" -X DELETE
 body="$(curl -s -X DELETE "http://127.0.0.1:$CEIL_PORT$SAMPLE_PATH")"
 [[ "$body" == "$SUCCESS_JSON" ]] || die "ceiling proxy body differs: $body"
-start_bg bare-403 "$BARE_BIN" "$BARE_PORT" "$THREADS"
+start_bg bare-403 "${BASE_SCHED[@]}" "$BARE_BIN" "$BARE_PORT" "$THREADS"
 BARE_PID=$LAST_PID
 wait_http "http://127.0.0.1:$BARE_PORT$SAMPLE_PATH" 403 "$BARE_PID" bare-403 "$TMP/bare-403.log" -X DELETE
 
