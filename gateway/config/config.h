@@ -72,8 +72,8 @@ struct ServerConfig {
   // The Linux scheduling policy of every gateway thread, set at start.
   // Batch: a woken thread does not preempt the one running, so the audit
   // commit that every waiting request depends on is not cut off by the
-  // requests it has just released (at 32 connections a quarter more
-  // denials a second for a fifth less CPU each: BENCHMARKS.md, issue 20).
+  // requests it has just released (at 32 connections about a fifth more
+  // requests a second for less CPU each: BENCHMARKS.md, issue 20).
   // Other: the default policy, for a host where the gateway must preempt
   // its neighbours on wake-up. Neither needs a privilege.
   enum class CpuScheduling { kBatch, kOther };
