@@ -13,8 +13,7 @@ std::string UseCpuScheduling(ServerConfig::CpuScheduling policy) {
   // Already so (systemd's CPUSchedulingPolicy=, chrt): no call that a
   // seccomp filter denying @resources would refuse.
   if (sched_getscheduler(0) == linux_policy) return "";
-  sched_param param{};
-  param.sched_priority = 0;  // the only priority of both policies
+  const sched_param param{};  // priority 0, the only one of both policies
   if (sched_setscheduler(0, linux_policy, &param) != 0) {
     return std::strerror(errno);
   }

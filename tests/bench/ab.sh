@@ -90,8 +90,7 @@ cell() {
         mean("agni_gateway_upstream_request_duration_seconds"),
         (n > 0 ? 100 * (n - d["le1ms"]) / n : 0) }')
   [[ "$line" =~ bad_status=0\ sock_errors=0 ]] || die "$label $name: errors in the run: $line"
-  view+=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$(field requests "$line")" \
-    'BEGIN { printf ", cpu %.1f us/request", (n > 0 ? 1e6 * t / hz / n : 0) }')
+  view+=", cpu $(cpu_us_per_request $((cpu1 - cpu0)) "$(field requests "$line")") us/request"
   printf '%s %s %s | %s\n' "$label" "$name" "$(field rps "$line") $(field p50_ms "$line") $(field p99_ms "$line")" "$view" |
     tee -a "$TMP/results"
 }

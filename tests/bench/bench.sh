@@ -190,8 +190,6 @@ run_wrk() {
   [[ -n "$LINE" ]] || { cat "$out" >&2; die "no BENCH line from wrk against $url"; }
 }
 
-CLK_TCK=$(getconf CLK_TCK)
-
 # The gateway's audit records and commits so far ("RECORDS COMMITS"), from its
 # /metrics; "0 0" for any other server or when /metrics does not answer.
 audit_counts() {
@@ -214,8 +212,7 @@ measure() { # measure SCENARIO URL EXPECTED TOKEN SERVER_PID
     line=$LINE
     a1=$(audit_counts "$name")
     # The server's CPU time over the cell per request (microseconds).
-    cpu_us=$(awk -v t=$(($(cpu_ticks "$pid") - t0)) -v hz="$CLK_TCK" -v n="$(field requests "$line")" \
-      'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }')
+    cpu_us=$(cpu_us_per_request $(($(cpu_ticks "$pid") - t0)) "$(field requests "$line")")
     # The gateway's audit records per commit over the cell (its batch size).
     batch=$(awk -v a="$a0 $a1" 'BEGIN { split(a, v, " "); c = v[4] - v[2]
       if (c > 0) printf "%.2f", (v[3] - v[1]) / c; else printf "-" }')

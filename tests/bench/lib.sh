@@ -342,6 +342,13 @@ cpu_ticks() {
   echo "$total"
 }
 
+# cpu_us_per_request TICKS REQUESTS: CPU clock ticks spread over REQUESTS, in
+# microseconds per request with one decimal (0.0 when nothing was answered)
+cpu_us_per_request() {
+  awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" \
+    'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }'
+}
+
 # start_gateway DIR: serves DIR/config.json (AGNI_API_KEY must be set), waits
 # for `healthcheck`; sets GW_PID. Log: DIR/gateway.log
 start_gateway() {

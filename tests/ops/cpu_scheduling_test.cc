@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -124,11 +125,30 @@ TEST(CpuSchedulingTest, EveryThreadRunsBatchByDefault) {
   EXPECT_EQ(LoggedPolicy(gw), "batch");
 }
 
-TEST(CpuSchedulingTest, OtherKeepsTheDefaultPolicy) {
+// This thread under SCHED_BATCH for the object's life, so that a child
+// started meanwhile inherits it; then back under the default.
+class BatchWhileInScope {
+ public:
+  BatchWhileInScope() { EXPECT_EQ(sched_setscheduler(0, SCHED_BATCH, &p_), 0); }
+  ~BatchWhileInScope() { sched_setscheduler(0, SCHED_OTHER, &p_); }
+
+ private:
+  const sched_param p_{};
+};
+
+TEST(CpuSchedulingTest, OtherPutsEveryThreadUnderTheDefaultPolicy) {
   FakeUpstream upstream;
-  GatewayProcess gw(OpsGateway(
-      {.upstream_base_url = upstream.url(),
-       .extra_config = {{"server", {{"cpu_scheduling", "other"}}}}}));
+  // Started under batch, so that only the gateway's own call can put its
+  // threads under the default.
+  std::optional<GatewayProcess> started;
+  {
+    BatchWhileInScope batch;
+    started.emplace(OpsGateway(
+        {.upstream_base_url = upstream.url(),
+         .extra_config = {{"server", {{"cpu_scheduling", "other"}}}}}));
+  }
+  ASSERT_EQ(sched_getscheduler(0), SCHED_OTHER);
+  GatewayProcess& gw = *started;
   ServeOneOfEach(gw);
   const std::vector<int> policies = ThreadPolicies(gw.process().pid());
   ASSERT_GT(policies.size(), 8u);
