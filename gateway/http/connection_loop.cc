@@ -20,9 +20,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "gateway/http/http_types.h"
 #include "gateway/http/request_head.h"
 #include "gateway/http/worker_pool.h"
 
@@ -92,35 +94,86 @@ struct Timeouts {
   int write_ms;
 };
 
+// The reason phrases of the answers sent in place of a held one (the phrase
+// is optional in HTTP/1.1: other statuses go without).
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "";
+  }
+}
+
+// `r` as the bytes of an HTTP/1.1 answer that ends its connection. Header
+// lines with a line break are left out, as httplib leaves them out.
+std::string EndingAnswerBytes(const HttpResponse& r) {
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " ";
+  out += ReasonPhrase(r.status);
+  out += "\r\nConnection: close\r\n";
+  const auto line = [&out](const std::string& name, const std::string& value) {
+    if (name.find_first_of("\r\n") != std::string::npos ||
+        value.find_first_of("\r\n") != std::string::npos) {
+      return;
+    }
+    out += name + ": " + value + "\r\n";
+  };
+  if (!r.content_type.empty()) line("Content-Type", r.content_type);
+  line("Content-Length", std::to_string(r.body.size()));
+  for (const auto& [name, value] : r.headers) line(name, value);
+  out += "\r\n";
+  out += r.body;
+  return out;
+}
+
 // An answer that httplib has written but that waits until its request's last
 // audit record is durable (HttpRequest::hold_answer). Whichever comes second
 // sends it: the connection's thread when the release came first (as any
 // answer), the releasing thread otherwise. That thread never waits for the
 // client: it sends what the socket takes at once, and leaves the rest to the
-// connection's thread, which it wakes through `wake_fd`.
+// connection's thread, which it wakes through `wake_fd`. Released with other
+// bytes (`instead`), it sends those, and the connection ends after them.
 class HeldAnswer {
  public:
   HeldAnswer(int sock, int wake_fd) : sock_(sock), wake_fd_(wake_fd) {}
 
-  // Any thread: the answer may go. Only the first call counts.
-  void Release() {
+  // Any thread: the answer may go, or `instead`. Only the first call counts.
+  void Release(std::optional<std::string> instead) {
     std::lock_guard lock(mu_);
     if (released_) return;
     released_ = true;
+    if (instead) {
+      bytes_ = std::move(*instead);  // nothing of the held answer went yet
+      ends_ = true;
+    }
     // Under mu_: the connection's thread closes neither the socket nor
     // `wake_fd` before Rest() has seen `released_`.
-    if (handed_) SendWhatFits();
+    if (handed_) {
+      SendWhatFits();
+      // The connection's thread ends the connection now, not at the end of
+      // the client's idle time.
+      if (ends_) Wake();
+    }
     released_cv_.notify_all();
   }
 
   // The connection's thread: the answer's bytes, taken from `bytes`. False
-  // when the answer was already released: the caller sends them itself.
+  // when the answer was already released: the caller sends `bytes` itself,
+  // which then hold what the release gave instead, if anything.
   bool Hand(std::string& bytes) {
     std::lock_guard lock(mu_);
-    if (released_) return false;
+    if (released_) {
+      if (ends_) bytes = std::move(bytes_);
+      return false;
+    }
     bytes_ = std::move(bytes);
     handed_ = true;
     return true;
+  }
+
+  // Released with other bytes: the connection ends after them.
+  bool ends() {
+    std::lock_guard lock(mu_);
+    return ends_;
   }
 
   // When the releaser sent the whole answer; nullopt when it has not (not
@@ -157,13 +210,17 @@ class HeldAnswer {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        const std::uint64_t one = 1;
-        [[maybe_unused]] const ssize_t w = ::write(wake_fd_, &one, sizeof one);
+        Wake();
       } else {
         failed_ = true;
       }
       return;
     }
+  }
+
+  void Wake() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t w = ::write(wake_fd_, &one, sizeof one);
   }
 
   const int sock_;
@@ -173,6 +230,7 @@ class HeldAnswer {
   bool released_ = false;  // guarded by mu_, as the rest
   bool handed_ = false;
   bool failed_ = false;
+  bool ends_ = false;
   std::string bytes_;
   std::size_t sent_ = 0;
   std::optional<Clock::time_point> sent_whole_at_;
@@ -185,10 +243,13 @@ class ReleaseOnDrop {
  public:
   explicit ReleaseOnDrop(std::shared_ptr<HeldAnswer> held)
       : held_(std::move(held)) {}
-  ~ReleaseOnDrop() { held_->Release(); }
+  ~ReleaseOnDrop() { held_->Release(std::nullopt); }
   ReleaseOnDrop(const ReleaseOnDrop&) = delete;
   ReleaseOnDrop& operator=(const ReleaseOnDrop&) = delete;
-  void Release() const { held_->Release(); }
+  void Release(std::optional<HttpResponse> instead) const {
+    held_->Release(instead ? std::optional(EndingAnswerBytes(*instead))
+                           : std::nullopt);
+  }
 
  private:
   const std::shared_ptr<HeldAnswer> held_;
@@ -242,7 +303,7 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
 
   // HttpRequest::hold_answer for the request being handled; an empty
   // function when its answer is held already or the wake-up cannot be made.
-  std::function<void()> HoldAnswer() {
+  AnswerRelease HoldAnswer() {
     if (holding_) return {};
     if (held_wake_fd_ < 0) {
       held_wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -250,7 +311,9 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
     }
     holding_ = std::make_shared<HeldAnswer>(sock_, held_wake_fd_);
     auto release = std::make_shared<const ReleaseOnDrop>(holding_);
-    return [release] { release->Release(); };
+    return [release](std::optional<HttpResponse> instead) {
+      release->Release(std::move(instead));
+    };
   }
 
   // After each request: its answer goes now, or on its release if it is
@@ -264,19 +327,31 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
         held_ = std::move(held);
         return true;
       }
+      if (held->ends()) {  // out_ holds what goes instead, and is the last
+        const bool sent = WriteAll(out_.data(), out_.size());
+        out_.clear();
+        ended_ = true;
+        return sent;
+      }
     }
     return Flush();
   }
 
   // Waits for a held answer's release and sends what its releaser could not;
-  // false when the connection failed. Before anything else is written and
-  // before the socket closes: the releaser may be sending on it.
+  // false when the connection failed, or ended with that answer. Before
+  // anything else is written and before the socket closes: the releaser may
+  // be sending on it.
   bool FinishHeld() {
-    if (!held_) return true;
+    if (!held_) return !ended_;
     const std::optional<std::string> rest = held_->Rest();
+    ended_ = held_->ends();
     held_.reset();
-    return rest && WriteAll(rest->data(), rest->size());
+    return rest && WriteAll(rest->data(), rest->size()) && !ended_;
   }
+
+  // An answer released with other bytes ended the connection: nothing more
+  // is read or written on it. Without waiting for a held answer's release.
+  bool ended() const { return ended_ || (held_ && held_->ends()); }
 
   // When the client's idle time after its last answer starts, if that answer
   // was held: when its releaser sent it whole, or nullopt when it is not out
@@ -352,6 +427,7 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
   std::shared_ptr<HeldAnswer> holding_;  // the current request's, if held
   std::shared_ptr<HeldAnswer> held_;     // handed over, maybe not yet sent
   int held_wake_fd_ = -1;                // eventfd, made on first use
+  bool ended_ = false;                   // ended() by an answer already out
 };
 
 // Plain TCP, with a read buffer that outlives each request.
@@ -510,8 +586,9 @@ bool AwaitNextRequest(ConnectionStream& strm, int keep_alive_ms,
     }
     if (r <= 0) return false;
     if (p[2].revents != 0) {
-      // The rest of a held answer, which its releaser could not send. The
-      // client's idle time starts once all of it is out.
+      // The rest of a held answer, which its releaser could not send, or an
+      // answer that ends the connection. The client's idle time starts once
+      // all of it is out.
       strm.ClearHeldWake();
       if (!strm.FinishHeld()) return false;
       deadline = Clock::now() + std::chrono::milliseconds(keep_alive_ms);
@@ -554,11 +631,15 @@ Served ServeConnection(ConnectionStream& strm, std::size_t max_requests,
                             ? std::max(keep_alive_ms, strm.read_timeout_ms())
                             : keep_alive_ms;
     if (!AwaitNextRequest(strm, wait_ms, listen_sock, wake)) break;
+    // A request pipelined behind a held answer waits for that answer to go:
+    // released with an answer that ends the connection, it is never handled
+    // (a release would otherwise be sent upstream with no one to answer).
+    if (!strm.FinishHeld()) break;
     bool closed = false;
     strm.head().BeginRequest();
     served.ok = one(strm, left == 1, closed);
     served.ok = strm.EndRequest() && served.ok;
-    if (!served.ok || closed) break;
+    if (!served.ok || closed || strm.ended()) break;
     const WorkerSlot* slot = WorkerSlot::Current();
     if (slot != nullptr && slot->closing()) {
       served.linger = true;
@@ -567,6 +648,9 @@ Served ServeConnection(ConnectionStream& strm, std::size_t max_requests,
   }
   // Before the socket closes: a held answer may still be on its way.
   served.ok = strm.FinishHeld() && served.ok;
+  // Ended by an answer: what the client sent meanwhile must not turn the
+  // close into a reset that could destroy that answer.
+  if (strm.ended()) served.linger = true;
   return served;
 }
 
@@ -709,7 +793,7 @@ void IdleWake::Fire() {
 
 bool IdleWake::fired() const { return fired_; }
 
-std::function<std::function<void()>()> AnswerHolder() {
+std::function<AnswerRelease()> AnswerHolder() {
   ConnectionStream* const strm = t_holding_stream;
   if (strm == nullptr) return {};
   return [strm] { return strm->HoldAnswer(); };

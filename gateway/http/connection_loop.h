@@ -15,6 +15,8 @@
 
 #include <openssl/ssl.h>
 
+#include "gateway/http/http_types.h"
+
 namespace httplib {
 class Server;
 }
@@ -49,7 +51,7 @@ class IdleWake {
 // the function HttpRequest::hold_answer describes, for that request. Empty on
 // any other thread (TLS connections included: only the connection's own
 // thread may write to an OpenSSL stream).
-std::function<std::function<void()>()> AnswerHolder();
+std::function<AnswerRelease()> AnswerHolder();
 
 // A plain HTTP server with the connection loop above. `wake` must outlive
 // the server's connections.

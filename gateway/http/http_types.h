@@ -3,11 +3,24 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace agni {
+
+struct HttpResponse {
+  int status = 500;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Sends an answer held back by HttpRequest::hold_answer (once, from any
+// thread): the answer written, or `instead` in its place, after which the
+// connection ends.
+using AnswerRelease = std::function<void(std::optional<HttpResponse> instead)>;
 
 struct HttpRequest {
   std::string method;
@@ -34,19 +47,13 @@ struct HttpRequest {
   // token, refused as `too_large`; gateway/http/request_head.h).
   bool authorization_too_large = false;
   // Set on a plain connection, for use while the request is handled: holds
-  // this request's answer back, once written, until the function it returns
-  // is called (once, from any thread), which sends it. The pipeline answers
-  // a release this way once its outcome is durable, without sleeping until
-  // the commit is done. Empty, or returning an empty function, where an
-  // answer cannot be held (TLS, tests): the pipeline then waits itself.
-  std::function<std::function<void()>()> hold_answer;
-};
-
-struct HttpResponse {
-  int status = 500;
-  std::string content_type;
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
+  // this request's answer back, once written, until the AnswerRelease it
+  // returns is called, which sends it. The pipeline answers a release (once
+  // its outcome is durable) and a refusal (once its record is) this way,
+  // without sleeping until the commit is done. Empty, or returning an empty
+  // function, where an answer cannot be held (TLS, tests): the pipeline then
+  // waits itself.
+  std::function<AnswerRelease()> hold_answer;
 };
 
 }  // namespace agni

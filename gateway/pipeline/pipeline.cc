@@ -511,20 +511,20 @@ HttpResponse RequestPipeline::Forward(Context& ctx,
   // until the commit is done (a sleep and a wake-up per release;
   // BENCHMARKS.md, issue 20). The request's metric and log line follow the
   // answer, as they do when this thread waits.
-  std::function<void()> release;
+  AnswerRelease release;
   if (ctx.request.hold_answer) release = ctx.request.hold_answer();
   if (!release) {
     recorded(audit_.Append(std::move(outcome)));
     return Respond(ctx, std::move(response));
   }
-  Decorate(ctx, response);
+  Decorate(ctx.request_id, response);
   audit_.AppendThen(
       std::move(outcome),
       [recorded, release,
        answered = Answered(ctx, response.status)](audit::AppendResult r) {
         recorded(r);
-        release();
-        answered();
+        release(std::nullopt);
+        answered(std::nullopt);
       });
   return response;
 }
@@ -607,22 +607,16 @@ HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
       !rejections_->Admit(ctx.request.peer, ReasonCode(problem.reason),
                           ReasonStatus(problem.reason),
                           ctx.credential_fingerprint);
+  std::optional<audit::Record> record;
   if (problem.reason != Reason::kAuditUnavailable && !ctx.summarized) {
-    audit::Record record = BaseRecord(ctx, audit::Stage::kDecision);
+    record = BaseRecord(ctx, audit::Stage::kDecision);
     if (!ctx.decision)
-      record.decision = policy::EffectName(policy::Effect::kDeny);
-    record.reason = ReasonCode(problem.reason);
-    record.response_status = ReasonStatus(problem.reason);
-    record.detail = JoinDetail(record.detail, problem.detail);
+      record->decision = policy::EffectName(policy::Effect::kDeny);
+    record->reason = ReasonCode(problem.reason);
+    record->response_status = ReasonStatus(problem.reason);
+    record->detail = JoinDetail(record->detail, problem.detail);
     if (!ctx.credential_fingerprint.empty()) {
-      record.detail += "; credential " + ctx.credential_fingerprint;
-    }
-    const audit::AppendResult committed = audit_.Append(std::move(record));
-    if (!committed.ok) {
-      log_.Error("audit record not committed",
-                 {{"request_id", ctx.request_id}, {"error", committed.error}});
-      problem = {Reason::kAuditUnavailable,
-                 "the audit log cannot record this request", ""};
+      record->detail += "; credential " + ctx.credential_fingerprint;
     }
   }
   ctx.reason = ReasonCode(problem.reason);
@@ -639,11 +633,12 @@ HttpResponse RequestPipeline::Finish(Context& ctx, Problem problem) {
     r.headers.emplace_back("Retry-After",
                            std::to_string(ctx.retry_after.count()));
   }
+  if (record) return RespondRecorded(ctx, std::move(*record), std::move(r));
   return Respond(ctx, std::move(r));
 }
 
 HttpResponse RequestPipeline::Respond(Context& ctx, HttpResponse response) {
-  Decorate(ctx, response);
+  Decorate(ctx.request_id, response);
   CountAnswer({RouteName(ctx.route), ctx.started, response.status,
                !ctx.summarized, ctx.request_id,
                MethodForAudit(ctx.request.method), ctx.reason,
@@ -652,8 +647,9 @@ HttpResponse RequestPipeline::Respond(Context& ctx, HttpResponse response) {
   return response;
 }
 
-void RequestPipeline::Decorate(const Context& ctx, HttpResponse& response) {
-  response.headers.emplace_back("X-Request-Id", ctx.request_id);
+void RequestPipeline::Decorate(std::string_view request_id,
+                               HttpResponse& response) {
+  response.headers.emplace_back("X-Request-Id", request_id);
   response.headers.emplace_back("Cache-Control", "no-store");
 }
 
@@ -666,14 +662,20 @@ void RequestPipeline::CountAnswer(const AnswerFacts& a) {
   }
 }
 
-std::function<void()> RequestPipeline::Answered(const Context& ctx,
-                                                int status) {
+std::function<void(std::optional<Reason>)> RequestPipeline::Answered(
+    const Context& ctx, int status) {
   // Copies: the closure outlives the request.
   return [this, route = RouteName(ctx.route), started = ctx.started, status,
           logged = !ctx.summarized, request_id = ctx.request_id,
           method = std::string(MethodForAudit(ctx.request.method)),
           reason = std::string(ctx.reason),
-          user = ctx.principal ? ctx.principal->name : std::string()] {
+          user = ctx.principal ? ctx.principal->name
+                               : std::string()](std::optional<Reason> instead) {
+    if (instead) {
+      CountAnswer({route, started, ReasonStatus(*instead), logged, request_id,
+                   method, ReasonCode(*instead), user});
+      return;
+    }
     CountAnswer(
         {route, started, status, logged, request_id, method, reason, user});
   };

@@ -186,7 +186,7 @@ class RequestPipeline {
   HttpResponse Finish(Context& ctx, Problem problem);
   HttpResponse Respond(Context& ctx, HttpResponse response);
   // The headers every answer carries.
-  static void Decorate(const Context& ctx, HttpResponse& response);
+  static void Decorate(std::string_view request_id, HttpResponse& response);
   // What the request metric and log line of an answered request say.
   struct AnswerFacts {
     std::string_view route;
@@ -199,10 +199,14 @@ class RequestPipeline {
   void CountAnswer(const AnswerFacts& answer);
   // CountAnswer() for the request answered with `status`, with what `ctx`
   // says now, when called (once, from any thread): a held answer's, once
-  // it is sent.
-  std::function<void()> Answered(const Context& ctx, int status);
+  // it is sent. Given a reason, for the answer of that reason instead.
+  std::function<void(std::optional<Reason> instead)> Answered(
+      const Context& ctx, int status);
   // The one exit for an answer that may leave only once its audit record
-  // has committed; else 503 audit_unavailable.
+  // has committed; else 503 audit_unavailable. Where the connection can
+  // hold the answer, whoever commits the record sends it, and this thread
+  // goes back to its client instead of sleeping until the commit is done (a
+  // sleep and a wake-up per request; BENCHMARKS.md, issue 20).
   HttpResponse RespondRecorded(Context& ctx, audit::Record record,
                                HttpResponse response);
   audit::Record BaseRecord(const Context& ctx, audit::Stage stage) const;

@@ -68,6 +68,12 @@ struct Problem {
 // strings and validated values).
 std::string ProblemJson(const Problem& problem, std::string_view request_id);
 
+// The refusal of a request whose audit record could not be committed.
+inline Problem AuditUnavailable() {
+  return {Reason::kAuditUnavailable, "the audit log cannot record this request",
+          ""};
+}
+
 inline constexpr std::string_view kProblemContentType =
     "application/problem+json";
 

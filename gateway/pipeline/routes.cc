@@ -57,14 +57,39 @@ audit::Record RequestPipeline::ServedRecord(Context& ctx,
 HttpResponse RequestPipeline::RespondRecorded(Context& ctx,
                                               audit::Record record,
                                               HttpResponse response) {
-  if (const audit::AppendResult committed = audit_.Append(std::move(record));
-      !committed.ok) {
-    log_.Error("audit record not committed",
-               {{"request_id", ctx.request_id}, {"error", committed.error}});
-    return Finish(ctx, {Reason::kAuditUnavailable,
-                        "the audit log cannot record this request", ""});
+  AnswerRelease release;
+  if (ctx.request.hold_answer) release = ctx.request.hold_answer();
+  if (!release) {
+    if (const audit::AppendResult committed = audit_.Append(std::move(record));
+        !committed.ok) {
+      log_.Error("audit record not committed",
+                 {{"request_id", ctx.request_id}, {"error", committed.error}});
+      return Finish(ctx, AuditUnavailable());
+    }
+    return Respond(ctx, std::move(response));
   }
-  return Respond(ctx, std::move(response));
+  Decorate(ctx.request_id, response);
+  audit_.AppendThen(
+      std::move(record),
+      [this, release, request_id = ctx.request_id,
+       answered = Answered(ctx, response.status)](audit::AppendResult r) {
+        if (r.ok) {
+          release(std::nullopt);
+          answered(std::nullopt);
+          return;
+        }
+        log_.Error("audit record not committed",
+                   {{"request_id", request_id}, {"error", r.error}});
+        // The held answer never goes: this one does, and ends the connection.
+        HttpResponse unavailable;
+        unavailable.status = ReasonStatus(Reason::kAuditUnavailable);
+        unavailable.content_type = kProblemContentType;
+        unavailable.body = ProblemJson(AuditUnavailable(), request_id);
+        Decorate(request_id, unavailable);
+        release(std::move(unavailable));
+        answered(Reason::kAuditUnavailable);
+      });
+  return response;
 }
 
 HttpResponse RequestPipeline::Approvals(Context& ctx) {
