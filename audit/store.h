@@ -101,9 +101,9 @@ class AuditSink {
   // AuditStore queues the record and returns, and whoever commits it calls
   // `then` on its own thread. When no commit is in progress the record is
   // committed on the calling thread, and `then` runs before this returns.
-  // The request path answers a release this way (the answer is sent once
-  // the outcome is durable) instead of sleeping until the commit is done
-  // and only then sending (BENCHMARKS.md, issue 20).
+  // The request path answers releases, refusals and served reads this way
+  // (sent once the record is durable) instead of sleeping until the commit
+  // is done and only then sending (BENCHMARKS.md, issue 20).
   virtual void AppendThen(Record record,
                           std::function<void(AppendResult)> then) {
     then(Append(std::move(record)));
