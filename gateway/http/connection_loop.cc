@@ -350,8 +350,9 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
   }
 
   // An answer released with other bytes ended the connection: nothing more
-  // is read or written on it. Without waiting for a held answer's release.
-  bool ended() const { return ended_ || (held_ && held_->ends()); }
+  // is read or written on it. Known once that answer is out (EndRequest(),
+  // FinishHeld()).
+  bool ended() const { return ended_; }
 
   // When the client's idle time after its last answer starts, if that answer
   // was held: when its releaser sent it whole, or nullopt when it is not out
@@ -427,7 +428,7 @@ class ConnectionStream : public httplib::Stream, public ByteSource {
   std::shared_ptr<HeldAnswer> holding_;  // the current request's, if held
   std::shared_ptr<HeldAnswer> held_;     // handed over, maybe not yet sent
   int held_wake_fd_ = -1;                // eventfd, made on first use
-  bool ended_ = false;                   // ended() by an answer already out
+  bool ended_ = false;                   // ended()
 };
 
 // Plain TCP, with a read buffer that outlives each request.

@@ -497,6 +497,21 @@ class ClientSocket {
   bool connected_ = false;
 };
 
+// `reply` holds two answers with `statuses`, the one carrying request id
+// `first_id` before the one carrying `second_id`, and the connection closed.
+void ExpectTwoAnswersInOrder(const RawReply& reply,
+                             const std::vector<int>& statuses,
+                             const std::string& first_id,
+                             const std::string& second_id) {
+  EXPECT_EQ(reply.statuses(), statuses) << reply.bytes;
+  EXPECT_TRUE(reply.closed);
+  const std::size_t first = reply.bytes.find(first_id);
+  const std::size_t second = reply.bytes.find(second_id);
+  ASSERT_NE(first, std::string::npos) << reply.bytes;
+  ASSERT_NE(second, std::string::npos) << reply.bytes;
+  EXPECT_LT(first, second);
+}
+
 // Held answers: a release's outcome reaches the store while another
 // request's commit waits for a lock the test holds, so the outcome waits in
 // the queue (its connection's thread does not wait with it) and whoever
@@ -584,14 +599,8 @@ TEST_F(HeldAnswerTest,
   // Nothing but the first intent committed while the lock is held.
   WhileACommitWaits(client, [&] { EXPECT_EQ(gw_.AuditRows().size(), 1u); });
 
-  const RawReply reply = client.ReadUntilClosed(std::chrono::seconds(20));
-  EXPECT_EQ(reply.statuses(), (std::vector<int>{200, 200})) << reply.bytes;
-  EXPECT_TRUE(reply.closed);
-  const std::size_t first = reply.bytes.find("first-release");
-  const std::size_t second = reply.bytes.find("second-release");
-  ASSERT_NE(first, std::string::npos) << reply.bytes;
-  ASSERT_NE(second, std::string::npos) << reply.bytes;
-  EXPECT_LT(first, second);
+  ExpectTwoAnswersInOrder(client.ReadUntilClosed(std::chrono::seconds(20)),
+                          {200, 200}, "first-release", "second-release");
   EXPECT_EQ(upstream_.Received().size(), 2u);
 
   // Each release's intent and outcome, and the denial, all committed.
@@ -722,42 +731,54 @@ std::string Whoami(const GatewayHarness& gw, const std::string& headers) {
          gw.alice().token + "\r\n" + headers + "\r\n";
 }
 
+// A gateway whose audit file the test holds locked, and mallory's first
+// refusal, sent at once, whose thread leads a commit that waits for the lock
+// (up to `busy_timeout`).
+struct LockedAudit {
+  explicit LockedAudit(const std::string& busy_timeout)
+      : gw({.upstream_base_url = upstream.url(),
+            .audit_busy_timeout = busy_timeout}),
+        locker(gw.audit_path(), SQLite::OPEN_READWRITE) {
+    locker.exec("BEGIN IMMEDIATE");
+    first = std::async(std::launch::async, [this] {
+      return gw.Client().Delete(ReleasePath("%2B15551239999"),
+                                Bearer(gw.mallory().token));
+    });
+  }
+  // Once the first refusal leads its commit: a second refusal on `client`,
+  // with a whoami pipelined behind it (with `whoami_headers`).
+  void SendRefusalAndWhoami(ClientSocket& client,
+                            const std::string& whoami_headers) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_TRUE(client.Send(
+        Refusal(gw, "X-Request-Id: second-refusal\r\n") +
+        Whoami(gw, "X-Request-Id: after-refusal\r\n" + whoami_headers)));
+  }
+
+  FakeUpstream upstream;
+  GatewayHarness gw;
+  SQLite::Database locker;
+  std::future<httplib::Result> first;
+};
+
 // Refusals are held as release outcomes are: one queued behind a commit in
 // progress goes out only once its record is durable, and a request pipelined
 // behind it is handled after it.
 TEST(HeldRefusalTest, ARefusalQueuedBehindACommitIsAnsweredOnceItIsDurable) {
-  FakeUpstream upstream;
-  GatewayHarness gw(
-      {.upstream_base_url = upstream.url(), .audit_busy_timeout = "20s"});
-  SQLite::Database locker(gw.audit_path(), SQLite::OPEN_READWRITE);
-  locker.exec("BEGIN IMMEDIATE");
-  // The first refusal leads a commit that waits for the lock.
-  auto first = std::async(std::launch::async, [&] {
-    return gw.Client().Delete(ReleasePath("%2B15551239999"),
-                              Bearer(gw.mallory().token));
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  LockedAudit locked("20s");
+  GatewayHarness& gw = locked.gw;
   ClientSocket client(gw.port());
-  ASSERT_TRUE(client.Send(Refusal(gw, "X-Request-Id: second-refusal\r\n") +
-                          Whoami(gw,
-                                 "X-Request-Id: after-refusal\r\n"
-                                 "Connection: close\r\n")));
+  locked.SendRefusalAndWhoami(client, "Connection: close\r\n");
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   EXPECT_FALSE(client.AnythingArrived());  // neither answer nor end
   EXPECT_TRUE(gw.AuditRows().empty());
-  locker.exec("ROLLBACK");
+  locked.locker.exec("ROLLBACK");
 
-  const httplib::Result f = first.get();
+  const httplib::Result f = locked.first.get();
   ASSERT_TRUE(f);
   EXPECT_EQ(f->status, 403);
   const RawReply reply = client.ReadUntilClosed(std::chrono::seconds(20));
-  EXPECT_EQ(reply.statuses(), (std::vector<int>{403, 200})) << reply.bytes;
-  EXPECT_TRUE(reply.closed);
-  const std::size_t refusal = reply.bytes.find("second-refusal");
-  const std::size_t whoami = reply.bytes.find("after-refusal");
-  ASSERT_NE(refusal, std::string::npos) << reply.bytes;
-  ASSERT_NE(whoami, std::string::npos) << reply.bytes;
-  EXPECT_LT(refusal, whoami);
+  ExpectTwoAnswersInOrder(reply, {403, 200}, "second-refusal", "after-refusal");
   EXPECT_NE(reply.bytes.find("\"reason\":\"policy_denied\""), std::string::npos)
       << reply.bytes;
 
@@ -774,7 +795,7 @@ TEST(HeldRefusalTest, ARefusalQueuedBehindACommitIsAnsweredOnceItIsDurable) {
   }
   EXPECT_EQ(refusals, 2u);
   EXPECT_EQ(rows[2]["request_id"], "after-refusal");
-  EXPECT_TRUE(upstream.Received().empty());
+  EXPECT_TRUE(locked.upstream.Received().empty());
   EXPECT_EQ(
       MetricValue(gw.Metrics(),
                   R"(agni_gateway_requests_total{code="403",route="release"})"),
@@ -786,30 +807,21 @@ TEST(HeldRefusalTest, ARefusalQueuedBehindACommitIsAnsweredOnceItIsDurable) {
 // goes, the connection ends after the 503, and what was pipelined behind it
 // is never handled.
 TEST(HeldRefusalTest, ARefusalThatCannotBeRecordedIs503AndEndsItsConnection) {
-  FakeUpstream upstream;
-  GatewayHarness gw(
-      {.upstream_base_url = upstream.url(), .audit_busy_timeout = "500ms"});
-  SQLite::Database locker(gw.audit_path(), SQLite::OPEN_READWRITE);
-  locker.exec("BEGIN IMMEDIATE");
-  auto first = std::async(std::launch::async, [&] {
-    return gw.Client().Delete(ReleasePath("%2B15551239999"),
-                              Bearer(gw.mallory().token));
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  LockedAudit locked("500ms");
+  GatewayHarness& gw = locked.gw;
   ClientSocket client(gw.port());
-  ASSERT_TRUE(client.Send(Refusal(gw, "X-Request-Id: second-refusal\r\n") +
-                          Whoami(gw, "X-Request-Id: after-refusal\r\n")));
+  locked.SendRefusalAndWhoami(client, "");
   ClientSocket alone(gw.port());  // nothing pipelined
   ASSERT_TRUE(alone.Send(Refusal(gw, "X-Request-Id: third-refusal\r\n")));
   // Every commit fails while the lock is held: the answers come meanwhile,
   // and each connection ends at once (not after its 5 s keep-alive).
   const RawReply reply = client.ReadUntilClosed(std::chrono::seconds(4));
   const RawReply third = alone.ReadUntilClosed(std::chrono::seconds(4));
-  const httplib::Result f = first.get();
+  const httplib::Result f = locked.first.get();
   // Long enough for a commit of the pipelined whoami, had it been handled,
   // to fail and be counted.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  locker.exec("ROLLBACK");
+  locked.locker.exec("ROLLBACK");
 
   ASSERT_TRUE(f);
   EXPECT_EQ(f->status, 503);
@@ -858,7 +870,7 @@ TEST(HeldRefusalTest, ARefusalThatCannotBeRecordedIs503AndEndsItsConnection) {
   EXPECT_EQ(again->status, 403);
   ASSERT_EQ(gw.AuditRows().size(), 1u);
   EXPECT_EQ(gw.AuditRows()[0]["response_status"], 403);
-  EXPECT_TRUE(upstream.Received().empty());
+  EXPECT_TRUE(locked.upstream.Received().empty());
 }
 
 TEST(UpstreamDownTest, UnreachableUpstreamIs502AndNothingWasSent) {
