@@ -13,8 +13,8 @@
 // pays its fsync and nothing else, with no hand-off to another thread and
 // back (two wake-ups per commit, a quarter of a release's latency when
 // measured; BENCHMARKS.md, issue 20). A record given to AppendThen() has no
-// caller waiting: when it is the oldest left, the committer thread leads
-// the next batch instead, so that a caller leads no batch after its own.
+// caller waiting: when it is the oldest left, the committer thread leads, and
+// keeps the lead while records are queued (no sleeping caller to wait for).
 //
 // Thread-safe: Append() may be called from any thread. The SQLite connection is
 // used by one leader at a time (under mu_'s hand-over), never concurrently.
@@ -192,16 +192,16 @@ class AuditStore final : public AuditSink {
   static void Hand(Pending& p, std::uint32_t state);
   AppendResult Enqueue(Pending& pending);
   // Commits the oldest queued records, `own` among them, as their leader;
-  // then wakes them and passes the lead to the oldest caller left. The
-  // batch's AppendThen() records (but `own`) are completed on this thread,
-  // or added to `*completions` when given.
+  // then wakes them and passes the lead to the oldest caller left. Given
+  // `*completions` (the committer, which keeps the lead), the batch's other
+  // records go there; else its AppendThen() ones are completed here.
   AppendResult Lead(Pending& own, std::vector<Pending*>* completions = nullptr);
   // Calls `p.then` with `result` and deletes `p` (an AppendThen() record).
   static void Complete(Pending* p, AppendResult result);
-  // Leads whenever the oldest record queued is an AppendThen() one, which
-  // has no caller waiting to be handed the lead. Its batches' callbacks
-  // (which send answers) run on the completer thread, so that its next
-  // commit does not wait for them.
+  // Leads from when the oldest record queued is an AppendThen() one (no
+  // caller waits to be handed the lead) while any is queued. Its batches'
+  // callers are woken and callbacks run on the completer thread, so that its
+  // next commit does not wait for them.
   void CommitterLoop();
   void CompleterLoop();
   // Stops (and joins) the committer, then the completer; with the queue
@@ -254,8 +254,8 @@ class AuditStore final : public AuditSink {
   // Never false while queue_ holds records.
   bool leading_ = false;
   std::condition_variable idle_;  // queue_ empty and no leader (Close())
-  // The lead handed to the committer: the AppendThen() record at the front
-  // of the queue (guarded by mu_; the committer clears it).
+  // The lead handed to the committer: the record at the front of the queue
+  // (AppendThen()'s, or any while it leads; mu_; the committer clears it).
   Pending* committer_front_ = nullptr;
   bool committer_stop_ = false;  // guarded by mu_
   std::condition_variable committer_wake_;
@@ -278,7 +278,7 @@ class AuditStore final : public AuditSink {
   std::atomic<bool> ckpt_catch_up_{false};
   std::thread checkpointer_;  // last: stopped (in Close()) before the rest
   std::thread committer_;     // stopped in Close(), once the queue is empty
-  // The committer's AppendThen() records, committed, for CompleterLoop().
+  // The committer's records, committed: CompleterLoop() wakes or calls back.
   std::mutex completions_mu_;
   std::condition_variable completions_wake_;
   std::vector<Pending*> completions_;  // guarded by completions_mu_

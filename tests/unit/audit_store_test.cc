@@ -10,10 +10,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -1091,6 +1093,84 @@ TEST_F(AuditStoreTest, AppendThenDuringACommitReturnsAtOnceAndCallsBackAfter) {
   EXPECT_NE(done.thread(), leader.id());
   store.Close();
   EXPECT_EQ(done.calls(), 1);
+  ExpectValidChain(ReadRows(db));
+}
+
+// Holds the thread that commits the record "gate" in OnCommit() until
+// Open(): the committer, paused between a batch and the next.
+class GateObserver : public TestObserver {
+ public:
+  void OnCommit(const std::vector<const Record*>& records,
+                std::chrono::nanoseconds took) override {
+    TestObserver::OnCommit(records, took);
+    if (records.size() != 1 || records[0]->request_id != "gate") return;
+    std::unique_lock lock(mu_);
+    reached_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+  }
+  bool reached() const {
+    std::lock_guard lock(mu_);
+    return reached_;
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool reached_ = false;
+  bool open_ = false;
+};
+
+TEST_F(AuditStoreTest, TheCommitterKeepsTheLeadForTheCallersQueuedBehindIt) {
+  // Handing the lead to a sleeping caller left the log idle until that
+  // thread ran again: a fifth of each commit's cycle for releases at 32
+  // connections (issue 20). Once the committer leads, it commits whatever
+  // is queued next, and its callers are woken with their results.
+  GateObserver gate;
+  StoreOptions options = WithBusyTimeout(db, milliseconds(10'000));
+  CommitInProgress commit(options, &gate);
+  auto& [store, lock, leader] = commit;
+  ASSERT_TRUE(WaitFor([&] { return gate.taken() == 1; }));
+  Callback gated(db);
+  AppendResult waited;
+  std::thread::id waiter_id;
+  std::jthread waiter;
+  // Whatever fails below, the committer goes on and the store closes
+  // before the waiter is joined and the callback's target goes.
+  const std::shared_ptr<void> open_at_exit(nullptr, [&](void*) {
+    gate.Open();
+    store.Close();
+  });
+  store.AppendThen(DecisionRecord("gate"), gated.Function());
+  lock.Release();
+  ASSERT_TRUE(WaitFor([&] { return gate.reached(); }));
+
+  waiter = std::jthread([&] {
+    waiter_id = std::this_thread::get_id();
+    waited = store.Append(DecisionRecord("waiter"));
+  });
+  // The leader's, "gate" and the waiter's records were queued.
+  ASSERT_TRUE(WaitFor([&] { return gate.queued() == 3; })) << gate.queued();
+  gate.Open();
+  waiter.join();
+  ASSERT_TRUE(waited.ok) << waited.error;
+  EXPECT_EQ(waited.seq, 3);
+  ASSERT_TRUE(leader.Join().ok);
+  ASSERT_TRUE(WaitFor([&] { return gated.calls() == 1; }));
+  EXPECT_EQ(gated.result().seq, 2);
+
+  const std::vector<std::thread::id> threads = gate.commit_threads();
+  ASSERT_EQ(threads.size(), 3u);
+  ASSERT_EQ(gate.batches(), (std::vector<std::size_t>{1, 1, 1}));
+  EXPECT_EQ(threads[0], leader.id());
+  EXPECT_NE(threads[1], leader.id());  // the committer
+  EXPECT_EQ(threads[2], threads[1]) << "the lead went back to a caller";
+  EXPECT_NE(threads[2], waiter_id);
   ExpectValidChain(ReadRows(db));
 }
 
