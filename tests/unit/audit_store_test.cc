@@ -1134,7 +1134,9 @@ TEST_F(AuditStoreTest, TheCommitterKeepsTheLeadForTheCallersQueuedBehindIt) {
   GateObserver gate;
   StoreOptions options = WithBusyTimeout(db, milliseconds(10'000));
   CommitInProgress commit(options, &gate);
-  auto& [store, lock, leader] = commit;
+  // Named, not bound (`auto& [...]`): the lambdas below capture the store.
+  AuditStore& store = commit.store;
+  LeaderThread& leader = commit.leader;
   ASSERT_TRUE(WaitFor([&] { return gate.taken() == 1; }));
   Callback gated(db);
   AppendResult waited;
@@ -1147,7 +1149,7 @@ TEST_F(AuditStoreTest, TheCommitterKeepsTheLeadForTheCallersQueuedBehindIt) {
     store.Close();
   });
   store.AppendThen(DecisionRecord("gate"), gated.Function());
-  lock.Release();
+  commit.lock.Release();
   ASSERT_TRUE(WaitFor([&] { return gate.reached(); }));
 
   waiter = std::jthread([&] {
